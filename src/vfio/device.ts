@@ -1,0 +1,91 @@
+/**
+ * Concepts: the VFIO device API as a vendor driver implements it and a transport (the vfio-user server) serves it,
+ * the userspace twin of `vfio_device_ops` plus the `VFIO_DEVICE_GET_*` ioctls. A vendor's `ParentOps.create` returns
+ * state that implements `VfioDevice`; the vfio-user bus driver binds every device whose state passes `isVfioDevice`.
+ * Offsets are relative to the region; the transport does the bounds checks against `regionInfo(i).size` before calling.
+ */
+
+/** A sparse-mmap area inside a region (VFIO_REGION_INFO_CAP_SPARSE_MMAP), relative to the region start. */
+export interface SparseArea {
+  readonly offset: bigint;
+  readonly size: bigint;
+}
+
+export interface VfioRegionInfo {
+  readonly index: number;
+  /** VFIO_REGION_INFO_FLAG_READ | WRITE | MMAP | CAPS. */
+  readonly flags: number;
+  readonly size: bigint;
+  /** Areas the client may mmap, backed by `fd` at `fdOffset + area.offset`. */
+  readonly sparse?: readonly SparseArea[];
+  /** A memfd (or other fd) backing the mmap-able areas; passed to the client with GET_REGION_INFO. */
+  readonly fd?: number;
+  readonly fdOffset?: bigint;
+}
+
+export interface VfioIrqInfo {
+  readonly index: number;
+  /** VFIO_IRQ_INFO_EVENTFD | MASKABLE | AUTOMASKED | NORESIZE. */
+  readonly flags: number;
+  readonly count: number;
+}
+
+/** One VFIO_DEVICE_SET_IRQS request, already validated against `irqInfo` by the transport. */
+export interface SetIrqsRequest {
+  readonly index: number;
+  /** VFIO_IRQ_SET_DATA_* | VFIO_IRQ_SET_ACTION_* bits. */
+  readonly flags: number;
+  readonly start: number;
+  readonly count: number;
+  /** DATA_EVENTFD: one fd per sub-index (-1 to tear that one down). The device owns them from here on. */
+  readonly fds?: readonly number[];
+  /** DATA_BOOL: one flag per sub-index. */
+  readonly bools?: readonly boolean[];
+}
+
+/** How a device reaches guest memory: through a mapping of a passed fd, or through DMA_READ/DMA_WRITE messages. */
+export interface DmaAccess {
+  read(iova: bigint, length: number): Promise<Buffer>;
+  write(iova: bigint, data: Buffer): Promise<void>;
+}
+
+/** What the transport gives a device while a client has it open. */
+export interface VfioOpenContext {
+  readonly dma: DmaAccess;
+  /** Logs with the device's prefix. */
+  readonly log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** A device served through the VFIO API. Errors are `UmdevError`s; the transport maps them to `error_no`. */
+export interface VfioDevice {
+  /** VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET … */
+  readonly deviceFlags: number;
+  readonly numRegions: number;
+  readonly numIrqs: number;
+  regionInfo(index: number): VfioRegionInfo;
+  irqInfo(index: number): VfioIrqInfo;
+  /** `length` bytes at `offset` of region `index`; bounds already checked. */
+  read(index: number, offset: bigint, length: number): Buffer | Promise<Buffer>;
+  write(index: number, offset: bigint, data: Buffer): void | Promise<void>;
+  setIrqs(request: SetIrqsRequest): void;
+  /** VFIO_DEVICE_RESET. */
+  reset(): void | Promise<void>;
+  /** A client attached (first open). */
+  open(context: VfioOpenContext): void | Promise<void>;
+  /** The client went away: release its eventfds and DMA state (last close). */
+  close(): void | Promise<void>;
+}
+
+/** Narrow a device's `driverData` to a `VfioDevice`. */
+export function isVfioDevice(value: unknown): value is VfioDevice {
+  const v = value as Partial<VfioDevice> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.regionInfo === 'function' &&
+    typeof v.irqInfo === 'function' &&
+    typeof v.read === 'function' &&
+    typeof v.write === 'function' &&
+    typeof v.setIrqs === 'function'
+  );
+}
