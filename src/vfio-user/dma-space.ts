@@ -7,14 +7,10 @@
 import { err } from '../core/errors.js';
 import type { DmaAccess } from '../vfio/device.js';
 import { Command, DmaMapFlags } from './constants.js';
+import type { Native } from '../native/index.js';
 
 /** The memory calls a DMA space needs from the native addon. */
-export interface MemIo {
-  mmap(fd: number, offset: number, length: number, writable: boolean): ArrayBuffer;
-  munmap(buffer: ArrayBuffer): void;
-  close(fd: number): void;
-  readonly pageSize: number;
-}
+export type MemIo = Pick<Native, 'mmap' | 'munmap' | 'close' | 'pageSize'>;
 
 /** Sends one DMA_READ (count bytes) or DMA_WRITE (data) to the client; resolves with the reply's data. */
 export type RemoteDma = (cmd: typeof Command.DMA_READ | typeof Command.DMA_WRITE, iova: bigint, count: number, data?: Buffer) => Promise<Buffer>;
@@ -69,7 +65,7 @@ export class DmaSpace {
       let mapping: ArrayBuffer | undefined;
       let mem: Buffer | undefined;
       if (fd !== undefined) {
-        const page = BigInt(this.#io.pageSize);
+        const page = BigInt(this.#io.pageSize());
         const base = offset - (offset % page);
         const delta = Number(offset - base);
         const length = Number(((BigInt(delta) + size + page - 1n) / page) * page);

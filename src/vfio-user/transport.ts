@@ -10,6 +10,7 @@
 import { err, type UmdevError, toUmdevError } from '../core/errors.js';
 import { type Header, decodeHeader, encodeHeader } from './codec.js';
 import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
+import type { Native } from '../native/index.js';
 
 /** One received message. It owns `body` and `fds`; whoever handles it closes fds it does not keep. */
 export interface Message {
@@ -36,17 +37,7 @@ export interface Transport {
 }
 
 /** The part of the native addon a socket transport needs (passed in, so tests and tools choose the binding). */
-export interface NativeIo {
-  watch(
-    fd: number,
-    events: { readable: boolean; writable: boolean },
-    cb: (...args: never[]) => void,
-  ): { update(events: { readable: boolean; writable: boolean }): void; stop(): void; ref(): void; unref(): void };
-  setNonBlocking(fd: number): void;
-  close(fd: number): void;
-  recvMsg(fd: number, buf: Buffer, off: number, len: number, maxFds: number): { bytes: number; fds: number[] } | null;
-  sendMsg(fd: number, bufs: readonly Buffer[], fds?: readonly number[]): number;
-}
+export type NativeIo = Pick<Native, 'watch' | 'close' | 'recvMsg' | 'sendMsg'>;
 
 export interface SocketTransportOptions {
   /** Most fds accepted with one chunk; the kernel closes any beyond (MSG_CTRUNC). */
@@ -87,8 +78,11 @@ export class SocketTransport implements Transport {
     this.#io = io;
     this.#maxFds = options.maxFds ?? 16;
     this.#maxMsgSize = options.maxMsgSize ?? MAX_MSG_SIZE;
-    io.setNonBlocking(fd);
-    this.#watcher = io.watch(fd, { readable: true, writable: false }, () => this.#onEvent());
+    // watch() makes the fd non-blocking.
+    this.#watcher = io.watch(fd, { readable: true, writable: false }, (e) => {
+      if (e) this.close(toUmdevError(e));
+      else this.#onEvent();
+    });
     if (options.ref === false) this.#watcher.unref();
   }
 
