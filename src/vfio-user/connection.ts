@@ -13,7 +13,7 @@
 import { type UmdevError, err, errnoName, toUmdevError } from '../core/errors.js';
 import type { VfioDevice, VfioRegionInfo } from '../vfio/device.js';
 import { type Capabilities, type Header, encodeDmaAccess, parseCapabilities } from './codec.js';
-import { Command, Flags, HEADER_SIZE, commandName } from './constants.js';
+import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constants.js';
 import { DmaSpace, type MemIo } from './dma-space.js';
 import type { Logger } from './log.js';
 import { type Message, type Transport, safeClose } from './transport.js';
@@ -156,6 +156,7 @@ export class Connection {
     }
     const handler = this.#handlers.get(h.cmd);
     if (!handler) throw err('EINVAL', `bad command ${commandName(h.cmd)}`);
+    if (msg.fds.length > 0 && !FD_COMMANDS.has(h.cmd)) throw err('EINVAL', `${commandName(h.cmd)} carried ${msg.fds.length} fds`);
     if (h.size === HEADER_SIZE && h.cmd !== Command.DEVICE_RESET) throw err('EINVAL', `no payload for ${commandName(h.cmd)}`);
     return handler(this, msg);
   }

@@ -33,6 +33,12 @@ export function commandName(cmd: number): string {
   return `cmd ${cmd}`;
 }
 
+/**
+ * Commands whose requests may carry fds (spec "File descriptors" table): DMA_MAP (one to mmap) and SET_IRQS
+ * (eventfds). Fds on any other request make it malformed (EINVAL); they are closed unused.
+ */
+export const FD_COMMANDS: ReadonlySet<number> = new Set([Command.DMA_MAP, Command.DEVICE_SET_IRQS]);
+
 /** Header layout and flag bits. */
 export const HEADER_SIZE = 16;
 export const Flags = {

@@ -18,7 +18,6 @@ import type { Handler } from '../connection.js';
 
 export const handleVersion: Handler = (conn, msg) => {
   if (conn.negotiated) throw err('EINVAL', 'VERSION was already negotiated');
-  if (msg.fds.length > 0) throw err('EINVAL', `VERSION carried ${msg.fds.length} fds`);
   const v = decodeVersion(msg.body);
   if (v.major !== VERSION_MAJOR) throw err('EINVAL', `unsupported client major ${v.major} (must be ${VERSION_MAJOR})`);
   const caps = parseCapabilities(v.json, CLIENT_MAX_MSG_FDS_LIMIT);
