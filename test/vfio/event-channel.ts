@@ -1,61 +1,44 @@
 /**
- * A real fd that interrupt code can signal, and a way to count the signals. Backed by a FIFO (named pipe): the
- * write end is what a client would pass as an eventfd (the code under test owns and closes it), the read end stays
- * with the test. Writes of the 8-byte value 1 go through `fs.writeSync` exactly as on an eventfd.
+ * A real eventfd that interrupt code can signal, handed over the way a vfio-user client hands it: sent through an
+ * AF_UNIX socket with SCM_RIGHTS, so the code under test owns (and closes) its own descriptor of the same eventfd
+ * while the test keeps the original to read the counter.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { native } from '../../src/native/index.js';
 
 export interface EventChannel {
-  /** The write end, to hand over; whoever receives it closes it. */
+  /** The received descriptor, to hand over; whoever receives it closes it. */
   readonly fd: number;
-  /** Number of signals received since the last call (each is one 8-byte little-endian 1). */
+  /** Number of signals (the counter) since the last call. */
   drain(): number;
-  /** Close the read end and remove the FIFO. Idempotent. */
+  /** Close the test's side. Idempotent. */
   close(): void;
 }
 
 export function eventChannel(): EventChannel {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'umdev-evt-'));
-  const fifo = path.join(dir, 'fifo');
+  const efd = native.eventfd(0, { nonblock: true });
+  const [a, b] = native.socketpair();
+  let fd: number;
   try {
-    execFileSync('mkfifo', [fifo]);
-  } catch (e) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mkfifo failed (install coreutils): ${(e as Error).message}`);
+    if (native.sendMsg(a, [Buffer.from([0])], [efd]) !== 1) throw new Error('could not pass the eventfd');
+    const got = native.recvMsg(b, Buffer.alloc(1), 0, 1, 1);
+    if (!got || got.fds.length !== 1) throw new Error('the eventfd did not arrive');
+    fd = got.fds[0]!;
+  } finally {
+    native.close(a);
+    native.close(b);
   }
-  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
   let closed = false;
   return {
     fd,
     drain(): number {
-      let signals = 0;
-      const buf = Buffer.alloc(8 * 64);
-      for (;;) {
-        let n: number;
-        try {
-          n = fs.readSync(reader, buf, 0, buf.length, null);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
-          throw e;
-        }
-        if (n === 0) break;
-        if (n % 8 !== 0) throw new Error(`partial eventfd write of ${n} bytes`);
-        for (let i = 0; i < n; i += 8) {
-          if (buf.readBigUInt64LE(i) !== 1n) throw new Error('eventfd write was not the value 1');
-          signals += 1;
-        }
-      }
-      return signals;
+      const v = native.eventfdRead(efd);
+      return v === null ? 0 : Number(v);
     },
     close(): void {
       if (closed) return;
       closed = true;
-      fs.closeSync(reader);
-      fs.rmSync(dir, { recursive: true, force: true });
+      native.close(efd);
     },
   };
 }
