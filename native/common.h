@@ -57,5 +57,6 @@ void init_common(napi_env env, napi_value exports);
 void init_io(napi_env env, napi_value exports);
 void init_watch(napi_env env, napi_value exports);
 void init_sock(napi_env env, napi_value exports);
+void init_mem(napi_env env, napi_value exports);
 
 }  // namespace umdev
