@@ -162,6 +162,10 @@ export class FixtureDevice implements VfioDevice {
 
   close(): void {
     this.closes++;
+    this.#releaseAll();
+  }
+
+  #releaseAll(): void {
     this.dma = undefined;
     for (const fds of this.irqFds) for (let i = 0; i < fds.length; i++) this.#release(fds, i);
   }
@@ -172,7 +176,7 @@ export class FixtureDevice implements VfioDevice {
   }
 
   dispose(): void {
-    this.close();
+    this.#releaseAll();
     native.munmap(this.#bar1Map);
     native.close(this.bar1Fd);
   }
@@ -206,6 +210,7 @@ export async function startServer(
     devicePath: 'virtual/fixture/fixture',
     driverName: 'fixture',
     deviceApi: 'vfio-pci',
+    maxInstances: 8,
     types: [{ sysfsName: '1' }],
     ops: {
       create: () => {
@@ -255,8 +260,11 @@ export async function expectErrno(p: Promise<unknown>, errno: string): Promise<v
 
 /** Wait (bounded) for a condition the event loop will make true. */
 export async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 4));
-  assert.ok(cond(), `timed out waiting for ${what}`);
+  for (let i = 0; i < 500; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 4));
+  }
+  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** Program the doorbell: the device reads `len` bytes at `src` and writes them, each +1, at `dst`. */

@@ -30,8 +30,11 @@ function frame(msgId: number, cmd: number, body: Buffer): Buffer {
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400 && !cond(); i++) await tick();
-  assert.ok(cond(), `timed out waiting for ${what}`);
+  for (let i = 0; i < 400; i++) {
+    if (cond()) return;
+    await tick();
+  }
+  assert.fail(`timed out waiting for ${what}`);
 }
 
 test('reassembles a message split across many writes, and several messages in one write', async (t) => {
