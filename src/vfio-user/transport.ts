@@ -8,7 +8,7 @@
  * of a received chunk belong to the first message that starts at or after the chunk's first byte.
  */
 import { err, type UmdevError, toUmdevError } from '../core/errors.js';
-import { type Header, decodeHeader, encodeHeader } from './codec.js';
+import { type Header, decodeHeader } from './codec.js';
 import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
 import type { Native } from '../native/index.js';
 
@@ -111,16 +111,32 @@ export class SocketTransport implements Transport {
 
   send(header: Omit<Header, 'size'>, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void {
     if (this.#closed) throw err('ENOTCONN', 'vfio-user connection is closed');
-    const parts: readonly Buffer[] = payload === undefined ? [] : Buffer.isBuffer(payload) ? [payload] : payload;
+    // Hot path (every reply): no spreads, one array, the reused header buffer, one sendmsg.
     let size = HEADER_SIZE;
-    for (const p of parts) size += p.length;
+    const bufs: Buffer[] = [this.#txHeader];
+    if (payload !== undefined) {
+      if (Buffer.isBuffer(payload)) {
+        bufs.push(payload);
+        size += payload.length;
+      } else {
+        for (let i = 0; i < payload.length; i++) {
+          const p = payload[i]!;
+          bufs.push(p);
+          size += p.length;
+        }
+      }
+    }
+    const hdr = this.#txHeader;
+    hdr.writeUInt16LE(header.msgId & 0xffff, 0);
+    hdr.writeUInt16LE(header.cmd, 2);
+    hdr.writeUInt32LE(size, 4);
+    hdr.writeUInt32LE(header.flags >>> 0, 8);
+    hdr.writeUInt32LE(header.errorNo >>> 0, 12);
     if (this.#txQueue.length > 0) {
-      const hdr = encodeHeader({ ...header, size });
-      this.#txQueue.push({ bufs: [hdr, ...parts.map((p) => Buffer.from(p))], fds });
+      // Something is already waiting: this message waits behind it, as copies (the header buffer is reused).
+      this.#txQueue.push({ bufs: bufs.map((b) => Buffer.from(b)), fds });
       return;
     }
-    const hdr = encodeHeader({ ...header, size }, this.#txHeader);
-    const bufs = parts.length === 0 ? [hdr] : [hdr, ...parts];
     let sent: number;
     try {
       sent = this.#io.sendMsg(this.#fd, bufs, fds && fds.length > 0 ? fds : undefined);
@@ -129,7 +145,7 @@ export class SocketTransport implements Transport {
       return;
     }
     if (sent === size) return;
-    // Partial or EAGAIN: keep copies (the header buffer is reused); fds went with the first byte if any was sent.
+    // Partial or EAGAIN: keep copies of the rest; fds went with the first byte if any byte was sent.
     this.#txQueue.push({ bufs: skip(bufs, Math.max(sent, 0)).map((b) => Buffer.from(b)), fds: sent > 0 ? undefined : fds });
     this.#wantWritable(true);
   }
@@ -225,7 +241,9 @@ export class SocketTransport implements Transport {
         return;
       }
       const at = this.#base + this.#start;
-      const body = Buffer.from(this.#rx.subarray(this.#start + HEADER_SIZE, this.#start + header.size));
+      // The message owns a copy of its body: handlers may keep it across awaits while #rx is reused.
+      const body = Buffer.allocUnsafe(header.size - HEADER_SIZE);
+      this.#rx.copy(body, 0, this.#start + HEADER_SIZE, this.#start + header.size);
       this.#start += header.size;
       this.#deliver({ header, body, fds: this.#takeFds(at) });
     }

@@ -24,7 +24,8 @@ export const handleRegionRead: Handler = (conn, msg) => {
   const a = decodeRegionAccess(Command.REGION_READ, msg.body);
   check(conn, a.region, a.offset, a.count, false);
   if (a.count === 0) return undefined;
-  const head = encodeRegionAccess(a.offset, a.region, a.count);
+  // The reply's access header repeats the request's; reuse its bytes when the request is exactly that.
+  const head = msg.body.length === Size.REGION_ACCESS ? msg.body : encodeRegionAccess(a.offset, a.region, a.count);
   const data = conn.device.read(a.region, a.offset, a.count);
   const done = (d: Buffer): Reply => {
     if (d.length !== a.count) throw err('EIO', `device returned ${d.length} bytes for a ${a.count}-byte read`);
