@@ -20,6 +20,8 @@ import { MAX_WRITE } from './protocol.js';
 export interface MountOptions {
   readonly name: string;
   readonly mountpoint: string;
+  /** The FUSE device; `/dev/fuse` unless a test points elsewhere. */
+  readonly device?: string;
 }
 
 const openAsync = promisify(open);
@@ -124,7 +126,7 @@ export class FuseMount {
 export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
   let fd: number;
   try {
-    fd = await openAsync('/dev/fuse', 'r+');
+    fd = await openAsync(opts.device ?? '/dev/fuse', 'r+');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENXIO') throw err('ENODEV', 'no /dev/fuse: the kernel has no FUSE device (modprobe fuse)', e);
@@ -140,7 +142,7 @@ export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
     const options = `fd=3,rootmode=40000,user_id=${uid},group_id=${gid},allow_other,max_read=${MAX_WRITE}`;
     const r = await run('mount', ['-i', '-n', '-t', `fuse.${opts.name}`, '-o', options, opts.name, opts.mountpoint], ['ignore', 'ignore', 'pipe', fd]);
     if (r.code !== 0) {
-      const denied = /superuser|permission denied|not permitted/i.test(r.stderr);
+      const denied = /superuser|only root|permission denied|not permitted/i.test(r.stderr);
       throw err(denied ? 'EPERM' : 'EIO', `mount ${opts.mountpoint}: ${r.stderr || `exit ${r.code}`}`);
     }
     return new FuseMount(fd, opts.mountpoint, startWatchdog(opts.mountpoint));

@@ -20,6 +20,8 @@ export interface FuseServerOptions {
   readonly log?: FuseLogger;
   /** Default: the project's native addon. */
   readonly io?: FuseDeviceIo;
+  /** Default: `/dev/fuse`. */
+  readonly device?: string;
 }
 
 /** How long `close()` waits for the kernel to end the session after the unmount before closing the fd anyway. */
@@ -51,7 +53,7 @@ export class FuseServer {
 
   /** Mounts `tree` at `mountpoint` and starts serving. Fails with ENODEV (no /dev/fuse), EPERM (not root) or EIO. */
   static async start(opts: FuseServerOptions): Promise<FuseServer> {
-    const mount = await mountFuse({ name: opts.name ?? 'umdev', mountpoint: opts.mountpoint });
+    const mount = await mountFuse({ name: opts.name ?? 'umdev', mountpoint: opts.mountpoint, ...(opts.device ? { device: opts.device } : {}) });
     const server = new FuseServer(mount, opts.tree, opts.io ?? native, opts.log ?? defaultLog);
     try {
       server.#channel.onRequest((req) => server.#dispatcher.handle(req));
