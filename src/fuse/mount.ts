@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { close, open } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { err, UmdevError } from '../core/errors.js';
 import { MAX_WRITE } from './protocol.js';
@@ -36,6 +36,17 @@ function run(cmd: string, args: readonly string[], stdio: (number | 'ignore' | '
     child.on('error', (e) => reject(err('ENOENT', `cannot run ${cmd}: ${e.message}`, e)));
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stderr: stderr.trim() }));
   });
+}
+
+/** Whether `mountpoint` is in this process's mount table. */
+async function isMounted(mountpoint: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((line) => unescapeMountinfo(line.split(' ')[4] ?? '') === mountpoint);
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (`\040`). */
+function unescapeMountinfo(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /** Lazily detaches a mount left by a server that died (its mountpoint answers ENOTCONN). */
@@ -83,7 +94,8 @@ export class FuseMount {
     const plain = await run('umount', ['-i', '-c', this.mountpoint]);
     if (plain.code === 0) return;
     const lazy = await run('umount', ['-i', '-c', '-l', this.mountpoint]);
-    if (lazy.code !== 0) throw err('EBUSY', `umount ${this.mountpoint}: ${plain.stderr}; lazy: ${lazy.stderr}`);
+    // Unmounted by someone else already: the goal is reached.
+    if (lazy.code !== 0 && (await isMounted(this.mountpoint))) throw err('EBUSY', `umount ${this.mountpoint}: ${plain.stderr}; lazy: ${lazy.stderr}`);
   }
 
   /**

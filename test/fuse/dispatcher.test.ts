@@ -229,6 +229,21 @@ test('other users get the permission bits on top of the attribute capabilities',
   assert.equal(s.send(Op.LOOKUP, priv, Buffer.from('f\0'), 1000)?.error, -13);
 });
 
+test('an async show that resolves to a wrong type or rejects with a bug answers EIO, without an unhandled rejection', async () => {
+  const t = new ToyTree()
+    .file('wrong', 0o444, () => Promise.resolve(42 as unknown as string))
+    .file('rejects', 0o444, () => Promise.reject(new Error('async bug')));
+  const s = new Session(t);
+  for (const name of ['wrong', 'rejects']) {
+    const fh = s.open(s.lookup(1, name));
+    assert.equal(s.send(Op.READ, 0, readIn(fh, 0, 4096)), undefined);
+  }
+  await sleep(1);
+  assert.deepEqual(s.replies.slice(-2).map((r) => r.error), [-5, -5]);
+  assert.ok(s.logs.some((l) => l.includes('neither a string nor a Buffer')));
+  assert.ok(s.logs.some((l) => l.includes('async bug')));
+});
+
 test('a store error keeps its errno', () => {
   const t = new ToyTree().file('create', 0o200, undefined, () => {
     throw err('EUSERS', 'too many');

@@ -150,3 +150,17 @@ test('plain errors: no FUSE device is ENODEV; mounting as non-root is EPERM', as
   assert.match(failure.message, /superuser|only root/);
   assert.equal(await isMounted(mnt), false);
 });
+
+test('an unmount by someone else ends the session; close() still resolves', async (t) => {
+  requireFuse();
+  const { dir: mnt, remove } = await tempDir();
+  t.after(remove);
+  const server = await FuseServer.start({ tree: new ToyTree(), mountpoint: mnt });
+  try {
+    assert.equal((await sh('umount "$0"', mnt)).code, 0);
+    await server.ended;
+    assert.equal(await isMounted(mnt), false);
+  } finally {
+    await server.close();
+  }
+});
