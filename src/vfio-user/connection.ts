@@ -10,7 +10,7 @@
  * - A handler takes the fds it keeps by overwriting their slot in `msg.fds` with -1 (libvfio-user's
  *   `consume_fd`); every fd left afterwards is closed here.
  */
-import { type UmdevError, err, errnoName, toUmdevError } from '../core/errors.js';
+import { type UmdevError, err, errnoName, isUmdevError, toUmdevError } from '../core/errors.js';
 import type { VfioDevice, VfioRegionInfo } from '../vfio/device.js';
 import { type Capabilities, type Header, encodeDmaAccess, parseCapabilities } from './codec.js';
 import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constants.js';
@@ -169,8 +169,9 @@ export class Connection {
       }
     } else {
       const ue = toUmdevError(e);
-      if (ue.errno === 'EIO' && !(ue.cause === undefined)) {
-        this.log('error', `${commandName(h.cmd)} failed with a bug: ${(ue.cause as Error)?.stack ?? String(ue.cause)}`);
+      if (!isUmdevError(e)) {
+        // Not an errno-shaped failure: a bug in a handler or device. Logged loudly, answered EIO.
+        this.log('error', `${commandName(h.cmd)} failed with a bug: ${e instanceof Error ? e.stack : String(e)}`);
       } else {
         this.log('debug', `msg ${h.msgId}: ${commandName(h.cmd)} failed: ${ue.errno}: ${ue.message}`);
       }
@@ -225,6 +226,8 @@ export class Connection {
   }
 
   #onClosed(reason: UmdevError | undefined): void {
+    if (reason && reason.errno === 'EIO') this.log('error', `connection failed: ${reason.message}\n${(reason.cause as Error | undefined)?.stack ?? ''}`);
+    else this.log('debug', `connection closed${reason ? `: ${reason.errno}: ${reason.message}` : ''}`);
     for (const m of this.#queue) for (const fd of m.fds) safeClose(this.#io, fd);
     this.#queue.length = 0;
     const gone = err('ECONNRESET', 'the vfio-user client went away');

@@ -266,7 +266,13 @@ export class SocketTransport implements Transport {
       for (const f of msg.fds) safeClose(this.#io, f);
       return;
     }
-    cb(msg);
+    try {
+      cb(msg);
+    } catch (e) {
+      // A listener that throws is a bug; it must not escape into the poll callback (an uncaught exception
+      // would take the whole daemon down). The connection ends and the reason says why.
+      this.close(toUmdevError(e));
+    }
   }
 
   /** Ensure `need` bytes fit from `#start`: compact to the front, growing when the message is bigger. */
