@@ -101,7 +101,7 @@ export class Bus {
   }
 
   async #bindExisting(d: DriverRecord): Promise<void> {
-    for (const rec of Array.from(this.#registry.active)) {
+    for (const rec of this.#registry.activeDevices()) {
       if (rec.state !== 'active' || rec.bound !== undefined || !this.#byName.has(d.name)) continue;
       let matches: boolean;
       try {

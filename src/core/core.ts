@@ -88,7 +88,7 @@ export class Core {
     const getAvailable = parent.ops.getAvailable;
     return getAvailable === undefined ? parent.available : getAvailable.call(parent.ops, type);
   }
-  /** Active devices, optionally of one parent or one type, in creation order. O(result). */
+  /** Active devices, optionally of one parent or one type; grouped by type, in creation order within one. O(result). */
   devices(filter?: { parent?: string; type?: MdevType }): readonly MdevDevice[] {
     if (filter?.type !== undefined) {
       if (!this.#registry.ownsType(filter.type)) return [];
@@ -97,9 +97,9 @@ export class Core {
     }
     if (filter?.parent !== undefined) {
       const parent = this.#registry.parents.get(filter.parent);
-      return parent === undefined ? [] : Array.from(parent.active);
+      return parent === undefined ? [] : this.#registry.activeDevices(parent);
     }
-    return Array.from(this.#registry.active);
+    return this.#registry.activeDevices();
   }
   /** Look up an active device by UUID (any case accepted). O(1). */
   device(uuid: Uuid): MdevDevice | undefined {
@@ -107,12 +107,11 @@ export class Core {
   }
   /** Look up an active device by its sysfs name (`UUID` or `UUID-instance`). O(1). */
   deviceByName(name: string): MdevDevice | undefined {
-    return this.#registry.byName.get(name) ?? this.#registry.byName.get(name.toLowerCase());
+    return this.#registry.byName(name);
   }
   /** The active device holding an IOMMU group id. O(1). */
   deviceByGroup(group: number): MdevDevice | undefined {
-    const rec = this.#registry.byGroup.get(group);
-    return rec !== undefined && rec.state === 'active' ? rec : undefined;
+    return this.#registry.byGroup(group);
   }
   /** Create; `EINVAL` bad UUID/type/options, `EEXIST` duplicate anywhere, `ENODEV` parent gone/unregistering, pool errno. */
   async create(parent: string, typeId: string, uuid: string, options?: CreateOptions): Promise<MdevDevice> {

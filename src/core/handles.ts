@@ -6,6 +6,7 @@
 import type { EventHub } from './events.js';
 import type { DeviceRecord } from './records.js';
 import type { DeviceHandle, MdevDevice } from './types.js';
+import { Waiters } from './waiting.js';
 
 /** One open reference. Taken by `Core.open`; released by its holder or revoked by a forced removal. */
 export class DeviceHandleImpl implements DeviceHandle {
@@ -16,6 +17,7 @@ export class DeviceHandleImpl implements DeviceHandle {
   constructor(record: DeviceRecord) {
     this.#record = record;
     record.openCount++;
+    record.parent.openHandles++;
     (record.handles ??= new Set()).add(this);
   }
 
@@ -33,7 +35,8 @@ export class DeviceHandleImpl implements DeviceHandle {
     this.#listeners = undefined;
     const rec = this.#record;
     rec.handles?.delete(this);
-    if (--rec.openCount === 0) rec.closed.wake();
+    rec.parent.openHandles--;
+    if (--rec.openCount === 0) rec.closed?.wake();
   }
 
   onRevoke(listener: (reason: string) => void): () => void {
@@ -68,5 +71,5 @@ export function revokeAll(rec: DeviceRecord, reason: string, events: EventHub): 
 
 /** Resolves once the device has no open handle. */
 export async function allClosed(rec: DeviceRecord): Promise<void> {
-  while (rec.openCount > 0) await rec.closed.wait();
+  while (rec.openCount > 0) await (rec.closed ??= new Waiters()).wait();
 }

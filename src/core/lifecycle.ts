@@ -79,18 +79,16 @@ export class Lifecycle {
 
   async #unregister(parent: ParentRecord): Promise<void> {
     const warn = (): void => {
-      let handles = 0;
-      for (const rec of parent.devices) handles += rec.openCount;
       this.#events.warn(
         parent.name,
         undefined,
-        `parent ${parent.name}: ${parent.devices.size} device(s), ${handles} open handle(s); unregister blocked until all are released`,
+        `parent ${parent.name}: ${parent.deviceCount} device(s), ${parent.openHandles} open handle(s); unregister blocked until all are released`,
       );
     };
     const timer = setInterval(warn, this.#waitWarningMs);
     try {
       for (;;) {
-        for (const rec of Array.from(parent.active)) this.#removeInBackground(rec);
+        for (const rec of this.#registry.activeDevices(parent)) this.#removeInBackground(rec);
         // Every device left is creating (its create rolls back on seeing `unregistering`) or removing; both count
         // in `pending`, so when it reaches zero the parent is empty.
         if (parent.pending === 0) break;
@@ -152,9 +150,7 @@ export class Lifecycle {
       if (parent.unregistering) throw gone(parent);
 
       // Pairs with the free in #removeDevice or #rollback.
-      const group = this.#groups.alloc();
-      rec.iommuGroup = group;
-      registry.byGroup.set(group, rec);
+      registry.group(rec, this.#groups.alloc());
       stage = GROUP_ATTACHED;
 
       const driver = this.#bus.firstMatch(rec);
@@ -248,7 +244,8 @@ export class Lifecycle {
         );
       } else await allClosed(rec);
     }
-    if (rec.online && parent.hasOnline) await this.#online.stopForRemoval(rec);
+    // A start may still be in flight on the online queue, so `online` is only final once the queue is idle.
+    if (parent.hasOnline && (rec.online || this.#online.busy)) await this.#online.stopForRemoval(rec);
     this.#detachGroup(rec);
     try {
       const r = parent.ops.remove(rec, rec.driverData);
@@ -263,9 +260,8 @@ export class Lifecycle {
   #detachGroup(rec: DeviceRecord): void {
     const group = rec.iommuGroup;
     if (group === undefined) return;
-    this.#registry.byGroup.delete(group);
+    this.#registry.ungroup(rec);
     this.#groups.free(group);
-    rec.iommuGroup = undefined;
   }
 
   /** The last step of a rollback or removal: the UUID, the mapped ranges and the pool slot go back. */

@@ -25,6 +25,11 @@ export class OnlineControl {
     this.#events = events;
   }
 
+  /** True while an online/offline/reset call is queued or running. */
+  get busy(): boolean {
+    return this.#queue.pending > 0;
+  }
+
   /** `ENODEV` unless active; `EOPNOTSUPP` without vendor hooks; the current state again is a no-op. */
   async setOnline(uuid: Uuid, online: boolean): Promise<void> {
     const rec = this.#supported(uuid);

@@ -37,10 +37,10 @@ export class ParentRecord implements Parent {
   readonly pooled: boolean;
   /** What is left of the per-parent pool (mainline `parent->available_instances`). */
   available: number;
-  /** Every device of this parent, in any state. */
-  readonly devices = new Set<DeviceRecord>();
-  /** Active devices, for `devices({ parent })` in O(result). */
-  readonly active = new Set<DeviceRecord>();
+  /** Devices of this parent in any state (for unregister's progress warnings). */
+  deviceCount = 0;
+  /** Open handles on this parent's devices (for unregister's progress warnings). */
+  openHandles = 0;
   /** Creates and removals in flight; `unregisterParent` waits for this to reach zero. */
   pending = 0;
   readonly idle = new Waiters();
@@ -115,8 +115,8 @@ export class DeviceRecord implements MdevDevice {
   removeRequested = false;
   /** Open handles, created on first open. */
   handles: Set<DeviceHandleImpl> | undefined = undefined;
-  /** Woken when `openCount` drops to zero. */
-  readonly closed = new Waiters();
+  /** Woken when `openCount` drops to zero; created by the first wait. */
+  closed: Waiters | undefined = undefined;
   ranges: RangeTree | undefined = undefined;
 
   constructor(
