@@ -29,9 +29,13 @@ export class BufferWriter implements Writer {
 
 /**
  * A warning line in env_logger's format as mdevctl 1.2.0 prints it (`[2026-01-01T00:00:00Z WARN  mdevctl] …`), so
- * tools that filter mdevctl's stderr treat both programs alike.
+ * tools that filter mdevctl's stderr treat both programs alike. With `--json` it is a `{"warning":…}` line instead.
  */
 export function warn(ctx: CliContext, message: string): void {
+  if (ctx.json) {
+    ctx.stderr.write(`${JSON.stringify({ warning: { message } })}\n`);
+    return;
+  }
   const ts = (ctx.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   ctx.stderr.write(`[${ts} WARN  mdevctl] ${message}\n`);
 }
