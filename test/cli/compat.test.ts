@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, readdir, readFile, readlink, writeFile, chmod, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTree, definitionText } from './fake-tree.js';
 import { golden, mdevctl, normalise, transcript, umdevctl, type Outcome } from './harness.js';
@@ -111,7 +112,18 @@ test('read-only commands match golden files and the real mdevctl byte for byte',
 });
 
 test('commands that change files leave the same files as the real mdevctl', async (t) => {
-  for (const c of MUTATING) {
+  // A --jsonfile outside both trees, at the same absolute path for both programs.
+  const jsonDir = await mkdtemp(join(tmpdir(), 'umdevctl-json-'));
+  t.after(() => rm(jsonDir, { recursive: true, force: true }));
+  const jsonfile = join(jsonDir, 'dev.json');
+  await writeFile(jsonfile, '{"mdev_type":"mtty-2","start":"auto","attrs":[{"echo":"off"},{"vendor/knob":"1"}]}');
+  const cases = [
+    ...MUTATING,
+    text('define', 'jsonfile', ['define', '-u', U9, '-p', 'mtty', '--jsonfile', jsonfile]),
+    text('define', 'jsonfile-refused', ['define', '-u', U1, '-p', 'mtty', '--jsonfile', jsonfile]),
+    text('start', 'jsonfile', ['start', '-u', U9, '-p', 'mtty', '--jsonfile', jsonfile]),
+  ];
+  for (const c of cases) {
     await t.test(`${c.command} ${c.name}`, async () => {
       const a = await richTree();
       const b = await richTree();
@@ -292,4 +304,18 @@ exit 2
   }
   assert.match(await readFile(join(a.etc, 'mtty', U2), 'utf8'), /"vendor\/knob": "7"/);
   assert.deepEqual(await snapshot(a.dir), await snapshot(b.dir), 'trees (and the callout logs) differ');
+});
+
+test('definition file names and --uuid values are parsed as leniently as mdevctl parses them', async (t) => {
+  const tree = await richTree();
+  t.after(() => tree.remove());
+  const def = definitionText('mtty-1', 'auto');
+  for (const name of ['AAAAAAAA-2222-4222-8222-222222222222', 'bbbbbbbb222242228222222222222222', '{cccccccc-2222-4222-8222-222222222222}', 'urn:uuid:dddddddd-2222-4222-8222-222222222222']) {
+    await tree.addDefinition('mtty', name, def);
+  }
+  for (const args of [['list', '-d'], ['list', '-d', '--dumpjson'], ['list', '-u', `{${U1}}`], ['list', '-u', U1.replaceAll('-', '')], ['list', '-u', `urn:uuid:${U1}`], ['list', '-d', '-u', U1.toUpperCase()]]) {
+    const um = await umdevctl(tree, args);
+    assert.equal(um.code, 0, um.stderr);
+    assertSame(um, await mdevctl(tree, args), tree, args.join(' '));
+  }
 });
