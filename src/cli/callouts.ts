@@ -1,7 +1,7 @@
 /**
  * Concepts: mdevctl's hooks. Callout scripts in `scripts.d/callouts` wrap each change: `pre` runs before it and a
  * non-zero exit (other than 2, "not my device type") aborts the command; `post` runs after it and is advisory; the
- * first script (in name order) that does not answer 2 owns the device for the rest of the command. Notifiers in
+ * first script (in directory order, as mdevctl 1.2.0 reads it: unsorted) that does not answer 2 owns the device for the rest of the command. Notifiers in
  * `scripts.d/notifiers` all run afterwards and cannot change anything. `get` asks the owning callout for the live
  * attributes of an active device. Every script gets `-t TYPE -e EVENT -a ACTION -s STATE -u UUID -p PARENT` and the
  * device's JSON on stdin (nothing for `get`); its stderr is echoed as `<script name>: <text>`.
@@ -13,7 +13,6 @@ import { warn, type CliContext } from './io.js';
 import type { MDev } from './mdev.js';
 import { compactJson, parseJson, type Json } from './serde-json.js';
 import { isDir, readDirNames } from './sysfs-read.js';
-import { byteCompare } from './uuid.js';
 
 /** The command a hook is told about. */
 export type Action = 'start' | 'stop' | 'define' | 'undefine' | 'modify' | 'attributes';
@@ -118,7 +117,7 @@ class CalloutRun {
     } catch {
       return undefined;
     }
-    const paths = names.map((n) => join(this.#ctx.root.calloutDirs.callouts, n)).sort(byteCompare);
+    const paths = names.map((n) => join(this.#ctx.root.calloutDirs.callouts, n));
     for (const path of paths) {
       let res: ScriptResult;
       try {

@@ -56,10 +56,9 @@ async function deviceToDefine(ctx: CliContext, opts: DefineOptions): Promise<MDe
 /** Writes a new definition; prints the UUID when it was generated (always, as `{"uuid":…}`, with `--json`). */
 export async function defineCommand(ctx: CliContext, opts: DefineOptions): Promise<void> {
   const dev = await deviceToDefine(ctx, opts);
-  await invokeWithCallouts(ctx, dev, 'define', async () => {
-    if (dev.active) dev.addAttributes(await getAttributes(ctx, dev));
-    await dev.writeConfig();
-  });
+  // An active device's live attributes come from its callout, asked before the `pre` hook (as mdevctl 1.2.0 does).
+  if (dev.active) dev.addAttributes(await getAttributes(ctx, dev));
+  await invokeWithCallouts(ctx, dev, 'define', () => dev.writeConfig());
   if (ctx.json) ctx.stdout.write(`${JSON.stringify({ uuid: dev.uuid })}\n`);
   else if (opts.uuid === undefined) ctx.stdout.write(`${dev.uuid}\n`);
 }

@@ -16,9 +16,12 @@ import { TMP_DIR } from './definitions.js';
 export async function definedDevices(ctx: CliContext, uuid?: string, parent?: string): Promise<Map<string, MDev[]>> {
   const found: Array<[string, MDev[]]> = [];
   const base = ctx.root.definitions;
+  let leading = true;
   for (const name of await readDirNames(base)) {
-    // `scripts.d` holds the callout directories, not definitions.
-    if (name === 'scripts.d') continue;
+    // mdevctl 1.2.0 skips `scripts.d` only while it is at the head of the listing (a `skip_while`); elsewhere it is
+    // scanned as a parent, so a stray regular file in it draws the same warning from both tools.
+    if (leading && name === 'scripts.d') continue;
+    leading = false;
     if (parent !== undefined && parent !== name) continue;
     const dir = join(base, name);
     if ((await lstatKind(dir)) !== 'dir') continue;

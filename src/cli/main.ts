@@ -74,12 +74,14 @@ function str(v: Values, k: string): string | undefined {
 function bool(v: Values, k: string): boolean {
   return v[k] === true;
 }
-function uuidOpt(v: Values, k = 'uuid'): string | undefined {
-  const s = str(v, k);
-  if (s === undefined) return undefined;
+function uuidArg(s: string): string {
   const u = parseUuid(s);
   if (u === undefined) throw new UsageError(`Invalid value "${s}" for '--uuid <UUID>': invalid UUID`);
   return u;
+}
+function uuidOpt(v: Values): string | undefined {
+  const s = str(v, 'uuid');
+  return s === undefined ? undefined : uuidArg(s);
 }
 function required(names: string[]): never {
   throw new UsageError(`The following required arguments were not provided:\n${names.map((n) => `    ${n}\n`).join('')}`.trimEnd());
@@ -154,7 +156,7 @@ async function dispatch(ctx: CliContext, cmd: string, v: Values, positionals: st
     case 'offline': {
       const raw = (v.uuid as string[] | undefined) ?? [];
       if (raw.length === 0) required(['--uuid <UUID>...']);
-      const uuids = raw.map((s) => parseUuid(s) ?? uuidOpt({ uuid: s }) ?? '');
+      const uuids = raw.map(uuidArg);
       return onlineCommand(ctx, { uuids, online: cmd === 'online' });
     }
     case 'reset':

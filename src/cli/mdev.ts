@@ -7,9 +7,10 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { context, debugPath, fail } from './failure.js';
-import { formatDefinition, parseAttrs, parseDefinition, readDefinitionFile, writeDefinitionFile, type Definition } from './definitions.js';
+import {
+  definitionJson, formatDefinition, parseAttrs, parseDefinition, readDefinitionFile, writeDefinitionFile, type Definition,
+} from './definitions.js';
 import type { Json, JsonOut } from './serde-json.js';
-import { definitionJson } from './definitions.js';
 import { exists, isDir, parseI32, readActiveMdev, readDirNames, readToString, writeAttr } from './sysfs-read.js';
 import type { Sysroot } from './sysroot.js';
 

@@ -264,3 +264,32 @@ test('running mdevctl over a fake tree leaves the host /sys, /etc/mdevctl.d and 
   assert.deepEqual((await readdir('/etc/mdevctl.d')).sort(), etc);
   await assert.rejects(lstat(join('/sys/bus/mdev/devices', U1)));
 });
+
+test('callouts run in directory order; the owner of a device answers `get` for list and define', async (t) => {
+  const script = (name: string, owner: boolean): string => `#!/bin/sh
+echo "${name} $*" >> "$(dirname "$0")/../order.log"
+${owner ? `[ "$4" = get ] && { echo '[{"vendor/knob":"7"}]'; exit 0; }` : ''}
+exit 2
+`;
+  const setup = async (): Promise<FakeTree> => {
+    const tr = await richTree();
+    for (const n of ['zeta', 'alpha', 'mid', 'beta']) {
+      const p = join(tr.etc, 'scripts.d/callouts', n);
+      await writeFile(p, script(n, n === 'mid'));
+      await chmod(p, 0o755);
+    }
+    return tr;
+  };
+  const a = await setup();
+  const b = await setup();
+  t.after(async () => {
+    await a.remove();
+    await b.remove();
+  });
+  for (const args of [['list', '-v', '-p', 'mtty'], ['define', '-u', U2], ['list', '-d', '-v', '-u', U2]]) {
+    const um = await umdevctl(a, args);
+    assertSame(um, await mdevctl(b, args), a, args.join(' '));
+  }
+  assert.match(await readFile(join(a.etc, 'mtty', U2), 'utf8'), /"vendor\/knob": "7"/);
+  assert.deepEqual(await snapshot(a.dir), await snapshot(b.dir), 'trees (and the callout logs) differ');
+});
