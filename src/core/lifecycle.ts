@@ -78,27 +78,26 @@ export class Lifecycle {
   }
 
   async #unregister(parent: ParentRecord): Promise<void> {
-    const warn = (): void => {
+    await waitWithWarnings(this.#drain(parent), this.#waitWarningMs, () =>
       this.#events.warn(
         parent.name,
         undefined,
         `parent ${parent.name}: ${parent.deviceCount} device(s), ${parent.openHandles} open handle(s); unregister blocked until all are released`,
-      );
-    };
-    const timer = setInterval(warn, this.#waitWarningMs);
-    try {
-      for (;;) {
-        for (const rec of this.#registry.activeDevices(parent)) this.#removeInBackground(rec);
-        // Every device left is creating (its create rolls back on seeing `unregistering`) or removing; both count
-        // in `pending`, so when it reaches zero the parent is empty.
-        if (parent.pending === 0) break;
-        await parent.idle.wait();
-      }
-    } finally {
-      clearInterval(timer);
-    }
+      ),
+    );
     this.#registry.parents.delete(parent.name);
     this.#events.emit('unregistered', parent.name);
+  }
+
+  /** Remove every device of an unregistering parent and wait until nothing of it is in flight. */
+  async #drain(parent: ParentRecord): Promise<void> {
+    for (;;) {
+      for (const rec of this.#registry.activeDevices(parent)) this.#removeInBackground(rec);
+      // Every device left is creating (its create rolls back on seeing `unregistering`) or removing; both count in
+      // `pending`, so when it reaches zero the parent is empty.
+      if (parent.pending === 0) return;
+      await parent.idle.wait();
+    }
   }
 
   #removeInBackground(rec: DeviceRecord): void {
