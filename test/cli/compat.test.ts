@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTree, definitionText } from './fake-tree.js';
@@ -181,6 +181,14 @@ test('malformed definitions fail with serde_json and mdevctl messages, as mdevct
   }
 });
 
+/** `create` as a directory: the write fails with EISDIR; U4 becomes an auto definition that will hit it. */
+async function createIsDir(tr: FakeTree): Promise<void> {
+  const create = join(tr.parentDir('mtty'), 'mdev_supported_types/mtty-2/create');
+  await rm(create);
+  await mkdir(create);
+  await tr.addDefinition('mtty', U4, definitionText('mtty-2', 'auto'));
+}
+
 test('broken sysfs trees fail as mdevctl fails', async (t) => {
   const cases: Array<[string, (tr: FakeTree) => Promise<void>, string[]]> = [
     ['parent without mdev_supported_types', async (tr) => rm(join(tr.parentDir('mtty'), 'mdev_supported_types'), { recursive: true }), ['types']],
@@ -195,6 +203,11 @@ test('broken sysfs trees fail as mdevctl fails', async (t) => {
     ['no class dir for types', async (tr) => rm(join(tr.sys, 'class'), { recursive: true }), ['types']],
     ['missing notifiers dir', async (tr) => rm(join(tr.etc, 'scripts.d/notifiers'), { recursive: true }), ['list']],
     ['missing callouts dir', async (tr) => rm(join(tr.etc, 'scripts.d/callouts'), { recursive: true }), ['types']],
+    ['create refuses (EISDIR)', createIsDir, ['start', '-u', U9, '-p', 'mtty', '-t', 'mtty-2']],
+    ['autostart failures are only warned', createIsDir, ['start-parent-mdevs', 'mtty']],
+    ['remove refuses (EISDIR)', async (tr) => { await rm(join(tr.parentDir('mtty'), U2, 'remove')); await mkdir(join(tr.parentDir('mtty'), U2, 'remove')); }, ['stop', '-u', U2]],
+    ['definitions parent is a file', async (tr) => writeFile(join(tr.etc, 'plainfile'), ''), ['define', '-u', U9, '-p', 'plainfile', '-t', 'x']],
+    ['definitions parent is a file, listed', async (tr) => writeFile(join(tr.etc, 'plainfile'), ''), ['list', '-d']],
   ];
   for (const [name, breakIt, args] of cases) {
     await t.test(name, async () => {

@@ -6,7 +6,8 @@ import { mkdir, readFile, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Sysroot } from '../../src/cli/sysroot.js';
-import { golden, umdevctl } from './harness.js';
+import { fileURLToPath } from 'node:url';
+import { golden, normalise, spawnCollect, umdevctl } from './harness.js';
 import { U1, U2, U9, richTree } from './trees.js';
 
 test('Sysroot: flags win over UMDEV_* variables, which win over /sys and /etc/mdevctl.d', () => {
@@ -125,4 +126,18 @@ test('events follows the daemon stream from --api or <state-dir>/api.json', asyn
   const none = await umdevctl(tree, ['events', '--state-dir', join(tree.dir, 'nostate')]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /api\.json/);
+});
+
+test('the built bin runs as an executable with the same output and exit codes', async (t) => {
+  const tree = await richTree();
+  t.after(() => tree.remove());
+  const bin = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', UMDEV_SYSFS_ROOT: tree.sys, UMDEV_CONFIG_ROOT: tree.etc };
+  const list = await spawnCollect(bin, ['list', '-p', 'mtty'], env);
+  const inProcess = await umdevctl(tree, ['list', '-p', 'mtty']);
+  assert.equal(list.code, 0);
+  assert.equal(list.stdout, inProcess.stdout);
+  assert.equal(normalise(list.stderr), normalise(inProcess.stderr));
+  assert.equal((await spawnCollect(bin, ['stop', '-u', U9], env)).code, 1);
+  assert.equal((await spawnCollect(bin, ['stop'], env)).code, 2);
 });
