@@ -43,9 +43,18 @@ export function visibleDevice(d: MdevDevice | undefined): MdevDevice | undefined
   return d !== undefined && d.state === 'active' ? d : undefined;
 }
 
+/**
+ * The visible device with exactly this sysfs name. The core's lookup accepts any case; sysfs names are exact, so
+ * `bus/mdev/devices/<UPPER-CASE>` must not exist (mdevctl relies on the lower-case entry only).
+ */
+export function deviceNamed(ctx: SysfsContext, name: string): MdevDevice | undefined {
+  const d = visibleDevice(ctx.core.deviceByName(name));
+  return d !== undefined && d.name === name ? d : undefined;
+}
+
 /** A device by sysfs name at the moment of a `show`/`store`, or `ENODEV` if it went away since the lookup. */
 export function liveDevice(ctx: SysfsContext, name: string): MdevDevice {
-  const d = visibleDevice(ctx.core.deviceByName(name));
+  const d = deviceNamed(ctx, name);
   if (d === undefined) throw err('ENODEV', `device ${name} is gone`);
   return d;
 }

@@ -13,7 +13,7 @@ import {
   groupPath,
   liveDevice,
   parentPath,
-  visibleDevice,
+  deviceNamed,
 } from './context.js';
 import { type Child, type LookupDir, dir, dirChild, fileChild, link, linkChild, rwFile, woFile } from './nodes.js';
 import { parseBool, parseRemove, parseReset, parseUevent } from './parse.js';
@@ -24,7 +24,7 @@ export function deviceDir(ctx: SysfsContext, device: MdevDevice): LookupDir {
   const name = device.name;
   const uuid = device.uuid;
   const live = (): MdevDevice => liveDevice(ctx, name);
-  const current = (): MdevDevice | undefined => visibleDevice(ctx.core.deviceByName(name));
+  const current = (): MdevDevice | undefined => deviceNamed(ctx, name);
   const mainline = ctx.layout === 'mainline';
 
   const children: Child[] = [

@@ -4,7 +4,7 @@
  */
 import { err } from '../core/errors.js';
 import type { MdevType, Parent } from '../core/types.js';
-import { type SysfsContext, devicePath, liveParent, parentPath, visibleDevice } from './context.js';
+import { type SysfsContext, deviceNamed, devicePath, liveParent, parentPath } from './context.js';
 import { deviceDir } from './device-dir.js';
 import { type Child, type Dynamic, type LookupDir, dir, dirChild, fileChild, link, roFile, woFile } from './nodes.js';
 import { parseCreate } from './parse.js';
@@ -14,7 +14,7 @@ export function parentDevices(ctx: SysfsContext, parentName: string): Dynamic {
   return {
     list: () => ctx.core.devices({ parent: parentName }).filter((d) => d.state === 'active').map((d) => ({ name: d.name, kind: 'dir' as const })),
     lookup: (name) => {
-      const d = visibleDevice(ctx.core.deviceByName(name));
+      const d = deviceNamed(ctx, name);
       return d !== undefined && d.parent.name === parentName ? deviceDir(ctx, d) : undefined;
     },
   };
@@ -67,7 +67,7 @@ function typeDir(ctx: SysfsContext, type: MdevType): LookupDir {
               .filter((d) => d.state === 'active')
               .map((d) => ({ name: d.name, kind: 'symlink' as const })),
           lookup: (name) => {
-            const d = visibleDevice(ctx.core.deviceByName(name));
+            const d = deviceNamed(ctx, name);
             if (d === undefined || d.parent.name !== parentName || d.type.id !== typeId) return undefined;
             return link(devicesHere, devicePath(d));
           },

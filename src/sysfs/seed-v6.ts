@@ -13,7 +13,7 @@
  */
 import { err } from '../core/errors.js';
 import type { MdevType, Parent, Uuid } from '../core/types.js';
-import { type SysfsContext, liveParent, visibleDevice } from './context.js';
+import { type SysfsContext, deviceNamed, liveParent } from './context.js';
 import { type Child, type LookupDir, dir, fileChild, roFile, woFile } from './nodes.js';
 import { UUID_STRING_LEN, kstrtoul, parseUuid } from './parse.js';
 
@@ -91,7 +91,7 @@ export function seedParentChildren(ctx: SysfsContext, parent: Parent): Child[] {
     fileChild('mdev_destroy', () =>
       woFile(async (data) => {
         const req = parseSeedDestroy(data);
-        const d = visibleDevice(ctx.core.deviceByName(`${req.uuid}-${req.instance}`));
+        const d = deviceNamed(ctx, `${req.uuid}-${req.instance}`);
         if (d === undefined || d.parent.name !== name) throw err('ENODEV', `no device ${req.uuid}:${req.instance} on ${name}`);
         await ctx.core.remove(d.uuid);
       }),

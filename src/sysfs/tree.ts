@@ -17,6 +17,7 @@ import {
   driverPath,
   groupPath,
   parentPath,
+  deviceNamed,
   visibleDevice,
 } from './context.js';
 import { mainlineParentChildren, parentDevices } from './mainline.js';
@@ -127,7 +128,7 @@ function busDir(ctx: SysfsContext): LookupDir {
   const allDevices: Dynamic = {
     list: () => ctx.core.devices().filter((d) => d.state === 'active').map((d) => ({ name: d.name, kind: 'symlink' as const })),
     lookup: (name) => {
-      const d = visibleDevice(ctx.core.deviceByName(name));
+      const d = deviceNamed(ctx, name);
       return d ? link(here, devicePath(d)) : undefined;
     },
   };
@@ -148,7 +149,7 @@ function driverDir(ctx: SysfsContext, driver: string): LookupDir {
           .filter((d) => d.state === 'active' && d.driver === driver)
           .map((d) => ({ name: d.name, kind: 'symlink' as const })),
       lookup: (name) => {
-        const d = visibleDevice(ctx.core.deviceByName(name));
+        const d = deviceNamed(ctx, name);
         return d && d.driver === driver ? link(here, devicePath(d)) : undefined;
       },
     },
