@@ -1,0 +1,85 @@
+// Plain fd I/O that never blocks the event loop: non-blocking mode, read(2), write(2), close(2).
+// EAGAIN is an ordinary answer (-1), not an exception; EINTR is retried.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common.h"
+
+namespace umdev {
+
+namespace {
+
+// setNonBlocking(fd, on): sets or clears O_NONBLOCK on the open file description (shared by every dup of it).
+napi_value set_nonblocking(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd;
+  bool on;
+  if (!get_args(env, info, 2, argv) || !get_fd(env, argv[0], "fcntl", &fd)) return nullptr;
+  get_bool(env, argv[1], true, &on);
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return throw_errno(env, errno, "fcntl");
+  int next = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (next != flags && fcntl(fd, F_SETFL, next) < 0) return throw_errno(env, errno, "fcntl");
+  return make_undefined(env);
+}
+
+// read(fd, buf, offset, length) -> bytes read, 0 at EOF, -1 if nothing is ready (EAGAIN).
+napi_value read_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int fd;
+  uint8_t* data;
+  size_t len;
+  if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], "read", &fd) ||
+      !get_window(env, argv[1], argv[2], argv[3], "read", &data, &len))
+    return nullptr;
+  ssize_t n;
+  do n = read(fd, data, len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
+    return throw_errno(env, errno, "read");
+  }
+  return make_int(env, n);
+}
+
+// write(fd, buf, offset, length) -> bytes written (possibly fewer than asked), -1 if the fd is full (EAGAIN).
+napi_value write_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int fd;
+  uint8_t* data;
+  size_t len;
+  if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], "write", &fd) ||
+      !get_window(env, argv[1], argv[2], argv[3], "write", &data, &len))
+    return nullptr;
+  ssize_t n;
+  do n = write(fd, data, len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
+    return throw_errno(env, errno, "write");
+  }
+  return make_int(env, n);
+}
+
+// close(fd). On Linux the fd is released even when close reports EINTR, so EINTR is success and never retried
+// (a retry could close an fd another part of the process has just been given).
+napi_value close_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "close", &fd)) return nullptr;
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, errno, "close");
+  return make_undefined(env);
+}
+
+}  // namespace
+
+void init_io(napi_env env, napi_value exports) {
+  export_fn(env, exports, "setNonBlocking", set_nonblocking);
+  export_fn(env, exports, "read", read_fd);
+  export_fn(env, exports, "write", write_fd);
+  export_fn(env, exports, "close", close_fd);
+}
+
+}  // namespace umdev

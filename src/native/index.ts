@@ -1,0 +1,176 @@
+/**
+ * Concepts: the typed face of umdev's one native addon (`native/*.cc`, built by node-gyp on `npm ci` into
+ * `build/Release/umdev_native.node`). It holds only the syscalls Node lacks: readiness of an arbitrary fd on the main
+ * loop, non-blocking read/write on such fds, AF_UNIX sockets that pass fds (SCM_RIGHTS), eventfd, memfd and shared
+ * mmap. Everything is synchronous and never blocks: "not ready" is an ordinary return value (-1 or null), and every
+ * failure is a `UmdevError` carrying the syscall's errno name (`EBADF`, `ENOENT`, …; a name umdev's table lacks
+ * becomes `EIO`, with the real name in the message and on `cause.code`).
+ *
+ * Ownership: every fd returned here is the caller's and is close-on-exec; close it with `native.close`. A watched
+ * fd must have its watcher stopped before the fd is closed.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { err, isErrno, UmdevError } from '../core/errors.js';
+
+/** Which readiness a watcher waits for (and, in a callback, which it saw). */
+export interface FdEvents {
+  readable?: boolean;
+  writable?: boolean;
+}
+
+/** A readiness watch on one fd; see `native.watch`. */
+export interface FdWatcher {
+  /** Changes the interest set; `{}` pauses the watch without releasing it. Throws EINVAL after stop(). */
+  update(events: FdEvents): void;
+  /** Releases the watch (idempotent). Call it before closing the fd. */
+  stop(): void;
+}
+
+/** A watcher that can also stop keeping the process alive, like a timer's ref()/unref(). */
+export interface RefableFdWatcher extends FdWatcher {
+  ref(): void;
+  unref(): void;
+}
+
+/** Called on the main thread when the fd is ready, or with an error (e.g. EBADF) that libuv reported for it. */
+export type FdWatchCallback = (err: Error | null, ev: { readable: boolean; writable: boolean }) => void;
+
+/** The result of a successful `recvMsg`: `bytes` 0 with no fds is end of stream. */
+export interface RecvResult {
+  bytes: number;
+  fds: number[];
+}
+
+/** Flags for `native.eventfd`. */
+export interface EventfdFlags {
+  nonblock?: boolean;
+  semaphore?: boolean;
+}
+
+/** The native calls. Each is documented where the wrapper or the addon implements it. */
+export interface Native {
+  /**
+   * Watches `fd` for readiness with a libuv poll handle on the main loop (no thread hop). Makes the fd non-blocking.
+   * The watcher keeps the process alive until stop() or unref(), and keeps itself alive even if unreferenced.
+   * Callback exceptions are reported as uncaught exceptions. Fails with EEXIST if libuv already watches this fd,
+   * EPERM for fds epoll cannot watch (regular files).
+   */
+  watch(fd: number, events: FdEvents, cb: FdWatchCallback): RefableFdWatcher;
+  /** Sets or clears O_NONBLOCK (on the open file description, so on every dup of the fd). */
+  setNonBlocking(fd: number, on: boolean): void;
+  /** read(2) into buf at offset; returns bytes read, 0 at EOF, or -1 for EAGAIN (no throw for EAGAIN). */
+  read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** write(2); returns bytes written or -1 for EAGAIN. */
+  write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** close(2); an EINTR from close is success (Linux has released the fd). */
+  close(fd: number): void;
+  /** A connected pair of AF_UNIX stream sockets, both non-blocking and close-on-exec. */
+  socketpair(): [number, number];
+  /** A listening AF_UNIX stream socket at `path` (non-blocking); chmod(path, mode) if mode is given. */
+  listenUnix(path: string, backlog: number, mode?: number): number;
+  /** accept4; -1 on EAGAIN. The new fd is non-blocking and close-on-exec. */
+  accept(listenFd: number): number;
+  /** A socket connected to `path`, non-blocking and close-on-exec. EAGAIN if the listener's backlog is full. */
+  connectUnix(path: string): number;
+  /**
+   * recvmsg into buf; returns { bytes, fds } (bytes 0 = EOF) or null on EAGAIN. Received fds are close-on-exec.
+   * Control data that did not fit (more than maxFds fds) is EMSGSIZE, after closing the fds that did arrive; the
+   * message's bytes are consumed too, so treat it as a protocol error on that connection.
+   */
+  recvMsg(fd: number, buf: Uint8Array, offset: number, length: number, maxFds: number): RecvResult | null;
+  /**
+   * sendmsg of the buffers (one iovec each) with `fds` attached to the first byte; returns bytes sent or -1 on
+   * EAGAIN. After a partial send the fds have gone; send the rest without them. Never raises SIGPIPE (EPIPE instead).
+   */
+  sendMsg(fd: number, bufs: readonly Uint8Array[], fds?: readonly number[]): number;
+  /** An eventfd (always close-on-exec). */
+  eventfd(initval: number, flags?: EventfdFlags): number;
+  /** Reads the counter (resets it, or takes 1 in semaphore mode); null on EAGAIN. */
+  eventfdRead(fd: number): bigint | null;
+  /** Adds to the counter; EAGAIN if it would overflow on a non-blocking eventfd. */
+  eventfdWrite(fd: number, value: bigint): void;
+  /** A memfd of `size` bytes (close-on-exec). */
+  memfdCreate(name: string, size: number): number;
+  /**
+   * A shared mapping of fd as an external ArrayBuffer. It is unmapped by munmap() or, failing that, when the
+   * ArrayBuffer is garbage-collected; never twice. `offset` must be page-aligned.
+   */
+  mmap(fd: number, offset: number | bigint, length: number, writable: boolean): ArrayBuffer;
+  /** Unmaps and detaches a buffer from mmap() (its views then have length 0). Idempotent. */
+  munmap(ab: ArrayBuffer): void;
+  /** The system page size. */
+  pageSize(): number;
+}
+
+/** The raw addon, as native/addon.cc exports it. */
+interface Binding extends Omit<Native, 'watch'> {
+  setErrorFactory(factory: (name: string, errno: number, syscall: string, message: string) => Error): void;
+  FdWatcher: new (fd: number, events: FdEvents, cb: FdWatchCallback) => RefableFdWatcher;
+}
+
+const ADDON = 'umdev_native.node';
+
+function findAddon(): string | undefined {
+  // From dist/src/native/ (the built wrapper) or src/native/ up to the package root's build/Release.
+  for (const up of ['../../../', '../../']) {
+    const p = fileURLToPath(new URL(`${up}build/Release/${ADDON}`, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** Turns the addon's (name, errno, syscall, message) into umdev's error type. */
+function errnoError(name: string, errno: number, syscall: string, message: string): Error {
+  const cause = Object.assign(new Error(message), { code: name, errno, syscall });
+  return new UmdevError(isErrno(name) ? name : 'EIO', `${message} (${name})`, { cause });
+}
+
+function load(): Binding | UmdevError {
+  const path = findAddon();
+  const missing = 'native addon not built: run `npm ci` (needs g++, make, python3) to build build/Release/' + ADDON;
+  if (!path) return err('ENOSYS', missing);
+  try {
+    const binding = createRequire(import.meta.url)(path) as Binding;
+    binding.setErrorFactory(errnoError);
+    return binding;
+  } catch (e) {
+    return err('ENOSYS', `${missing}; loading ${path} failed: ${(e as Error).message}`, e);
+  }
+}
+
+/** The addon's plain functions, by name (everything in `Native` except `watch`, which wraps a class). */
+const CALLS = [
+  'setNonBlocking', 'read', 'write', 'close',
+  'socketpair', 'listenUnix', 'accept', 'connectUnix', 'recvMsg', 'sendMsg',
+  'eventfd', 'eventfdRead', 'eventfdWrite', 'memfdCreate', 'mmap', 'munmap', 'pageSize',
+] as const satisfies readonly Exclude<keyof Native, 'watch'>[];
+
+function thrower(reason: UmdevError): () => never {
+  return () => {
+    throw reason;
+  };
+}
+
+function unavailable(reason: UmdevError): Native {
+  const fail = thrower(reason);
+  return Object.fromEntries([...CALLS, 'watch'].map((name) => [name, fail])) as unknown as Native;
+}
+
+function wrap(b: Binding): Native {
+  // A call missing from the binding means build/ is older than this wrapper (a checkout updated without `npm ci`).
+  const stale = (name: string) => thrower(err('ENOSYS', `native addon lacks ${name}: rebuild it with \`npm ci\``));
+  const calls = Object.fromEntries(CALLS.map((name) => [name, typeof b[name] === 'function' ? b[name] : stale(name)]));
+  const { FdWatcher } = b;
+  const watch: Native['watch'] = (fd, events, cb) => new FdWatcher(fd, events, cb);
+  return { ...calls, watch } as unknown as Native;
+}
+
+const loaded = load();
+
+/**
+ * The native calls (see `Native`). If the addon is not built, every call throws ENOSYS saying how to build it; merely
+ * importing this module never throws.
+ */
+export const native: Native = loaded instanceof UmdevError ? unavailable(loaded) : wrap(loaded);
