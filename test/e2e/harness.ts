@@ -64,12 +64,13 @@ export async function mountSysfs(
   await mkdir(join(etc, 'scripts.d', 'callouts'), { recursive: true });
   await mkdir(join(etc, 'scripts.d', 'notifiers'), { recursive: true });
   const tree = new SysfsTree(core, { layout });
-  let server: FuseServer | undefined;
+  // Registered before mounting, so the temp dir goes even if the mount fails.
+  const held: { server?: FuseServer } = {};
   t.after(async () => {
-    await server?.close();
+    await held.server?.close();
     await rm(base, { recursive: true, force: true });
   });
-  server = await FuseServer.start({ tree: wrap(tree), mountpoint: mnt });
+  held.server = await FuseServer.start({ tree: wrap(tree), mountpoint: mnt });
   return { core, tree, mnt, etc };
 }
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Core } from '../../src/core/core.js';
-import { busDriver, mttyLike, toy, type ToyState } from '../sysfs/fixtures.js';
+import { createMttyParent } from '../../src/drivers/mtty/index.js';
+import { busDriver, toy, type ToyState } from '../sysfs/fixtures.js';
 import { type Mounted, golden, hostSysIsSysfs, mdevctl, mountSysfs, onFirstRead, shell } from './harness.js';
 import type { AttrTree } from '../../src/fuse/attr-tree.js';
 
@@ -18,11 +19,11 @@ const U4 = 'deadbeef-0000-4000-8000-000000000004';
 const TOY = '0000:00:02.0';
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A core with the mtty-like parent (`ports` ports), the toy parent (core pool of 2) and a bus driver. */
+/** A core with the mtty driver (`ports` ports), the toy parent (core pool of 2) and a bus driver. */
 async function setup(t: TestContext, opts: { ports?: number; wrap?: (core: Core) => (tree: AttrTree) => AttrTree } = {}): Promise<Mounted> {
   const core = new Core();
   await core.registerDriver(busDriver());
-  core.registerParent(mttyLike(opts.ports ?? 24));
+  core.registerParent(createMttyParent({ ports: opts.ports ?? 24 }));
   core.registerParent(toy());
   return mountSysfs(t, core, 'mainline', opts.wrap?.(core));
 }
@@ -156,7 +157,7 @@ test('errors: the kernel errno reaches mdevctl\'s message (EEXIST, ENOSPC, EUSER
     assert.match(r.stderr, /File exists \(os error 17\)/);
     assert.equal(m.core.device(U2)?.type.id, 'mtty-2', 'the first one stays');
   });
-  await t.test('mtty-like out of ports: ENOSPC', async (t) => {
+  await t.test('mtty out of ports: ENOSPC', async (t) => {
     const pending: Promise<unknown>[] = [];
     const m = await setup(t, { ports: 1, wrap: (core) => onFirstRead('mtty-1/available_instances', () => pending.push(core.create('mtty', 'mtty-1', U2))) });
     const r = await mdevctl(m, 'start', '-p', 'mtty', '-t', 'mtty-1', '-u', U1);

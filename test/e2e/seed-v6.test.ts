@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Core } from '../../src/core/core.js';
-import { busDriver, mttyLike, toy } from '../sysfs/fixtures.js';
+import { createMttyParent } from '../../src/drivers/mtty/index.js';
+import { busDriver, toy } from '../sysfs/fixtures.js';
 import { mountSysfs, shell } from './harness.js';
 
 const U1 = '0b5ab5c0-7a4d-4cfe-9d0b-2f1e3d4c5b6a';
@@ -17,7 +18,7 @@ const TOY = '$MNT/devices/pci0000:00/0000:00:02.0';
 test('seed v6 through the shell: mdev_create, mdev_start, mdev_stop, mdev_destroy', async (t) => {
   const core = new Core();
   await core.registerDriver(busDriver());
-  core.registerParent(mttyLike());
+  core.registerParent(createMttyParent());
   core.registerParent(toy());
   const m = await mountSysfs(t, core, 'v6');
   const env = { U1, U2 };
