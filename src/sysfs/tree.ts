@@ -51,41 +51,47 @@ export class SysfsTree implements AttrTree {
   }
 
   resolve(path: readonly string[]): AttrNode | undefined {
-    let node: AttrNode = this.#root;
+    let node: AttrNode | undefined = this.#root;
     for (const name of path) {
-      if (node.kind !== 'dir') return undefined;
-      node = (node as LookupDir).lookup(name) as AttrNode;
-      if (node === undefined) return undefined;
+      // Every directory of this tree is made by `dir()`, so it can look one child up without listing the others.
+      if (node === undefined || node.kind !== 'dir') return undefined;
+      node = (node as LookupDir).lookup(name);
     }
     return node;
   }
 
   /**
    * Reports the paths that appear or vanish with each device and parent. Called synchronously from the core's event,
-   * which the core emits before the operation that caused it completes. Paths that vanish are computed from what the
-   * event carries plus what was seen at `add` time (the device is no longer visible when `remove` is emitted).
+   * which the core emits before the operation that caused it completes. A removed device or parent is no longer in
+   * the core when its event comes, so the paths each one had are remembered from when it was seen (at subscription or
+   * at its `add`/`registered` event): invalidation bookkeeping only, never used to render anything.
    */
   onChange(listener: (change: TreeChange) => void): () => void {
     const core = this.#ctx.core;
-    const seen = new Map<string, readonly (readonly string[])[]>();
-    const emit = (kind: TreeChange['kind'], paths: readonly (readonly string[])[]): void => {
-      for (const path of paths) listener({ kind, path });
+    const devices = new Map<string, readonly (readonly string[])[]>();
+    const parents = new Map<string, readonly (readonly string[])[]>();
+    for (const p of core.parents()) parents.set(p.name, this.#parentPaths(p));
+    for (const d of core.devices()) if (d.state === 'active') devices.set(d.uuid, this.#devicePaths(d));
+    const emit = (kind: TreeChange['kind'], paths: readonly (readonly string[])[] | undefined): void => {
+      for (const path of paths ?? []) listener({ kind, path });
     };
     const onEvent = (e: CoreEvent): void => {
       if (e.kind === 'add' && e.uuid !== undefined) {
         const d = visibleDevice(core.device(e.uuid));
-        const paths = d ? this.#devicePaths(d) : [];
-        seen.set(e.uuid, paths);
-        emit('add', paths);
+        if (d === undefined) return;
+        devices.set(d.uuid, this.#devicePaths(d));
+        emit('add', devices.get(d.uuid));
       } else if (e.kind === 'remove' && e.uuid !== undefined) {
-        const paths = seen.get(e.uuid) ?? this.#fallbackPaths(e);
-        seen.delete(e.uuid);
-        emit('remove', paths);
-      } else if (e.kind === 'registered' || e.kind === 'unregistered') {
+        emit('remove', devices.get(e.uuid));
+        devices.delete(e.uuid);
+      } else if (e.kind === 'registered') {
         const p = core.parent(e.parent);
-        const paths: string[][] = [['class', 'mdev_bus', e.parent]];
-        if (p) paths.push(parentPath(p));
-        emit(e.kind === 'registered' ? 'add' : 'remove', paths);
+        if (p === undefined) return;
+        parents.set(p.name, this.#parentPaths(p));
+        emit('add', parents.get(p.name));
+      } else if (e.kind === 'unregistered') {
+        emit('remove', parents.get(e.parent));
+        parents.delete(e.parent);
       }
     };
     core.events.on('event', onEvent);
@@ -103,12 +109,10 @@ export class SysfsTree implements AttrTree {
     return paths;
   }
 
-  /** Best effort for a device removed before this listener saw it added. */
-  #fallbackPaths(e: CoreEvent): string[][] {
-    const uuid = e.uuid as string;
-    const paths = [[...BUS_PATH, 'devices', uuid]];
-    const p = this.#ctx.core.parent(e.parent);
-    if (p) paths.push([...parentPath(p), uuid]);
+  /** The class link (mainline) and the parent's directory. */
+  #parentPaths(p: Parent): string[][] {
+    const paths = this.#ctx.layout === 'mainline' ? [['class', 'mdev_bus', p.name]] : [];
+    paths.push(parentPath(p));
     return paths;
   }
 }

@@ -202,3 +202,21 @@ test('onChange reports the paths that appear and vanish, bus link first', async 
   if (g !== undefined) assert.ok(removes.includes(`remove kernel/iommu_groups/${g}`));
   assert.ok(!changes.some((c) => c.includes(U2)), 'nothing after unsubscribe');
 });
+
+test('onChange: devices that existed before subscribing, and parents coming and going', async () => {
+  const core = await fixtureCore();
+  const tree = new SysfsTree(core);
+  await write(tree, `${MTTY}/mdev_supported_types/mtty-1/create`, U1);
+  const changes: string[] = [];
+  const off = tree.onChange((c) => changes.push(`${c.kind} ${c.path.join('/')}`));
+  await write(tree, `${MTTY}/${U1}/remove`, '1');
+  assert.ok(changes.includes(`remove ${MTTY}/mdev_supported_types/mtty-1/devices/${U1}`), changes.join('\n'));
+  assert.ok(changes.includes('remove bus/mdev/drivers/vfio_mdev/' + U1), changes.join('\n'));
+  changes.length = 0;
+  core.registerParent(mttyLike(2, 'second', 'virtual/mtty/second'));
+  assert.deepEqual(changes, ['add class/mdev_bus/second', 'add devices/virtual/mtty/second']);
+  changes.length = 0;
+  await core.unregisterParent('second');
+  assert.deepEqual(changes, ['remove class/mdev_bus/second', 'remove devices/virtual/mtty/second']);
+  off();
+});
