@@ -220,3 +220,35 @@ test('onChange: devices that existed before subscribing, and parents coming and 
   assert.deepEqual(changes, ['remove class/mdev_bus/second', 'remove devices/virtual/mtty/second']);
   off();
 });
+
+test('resolve never lists devices: one O(1) core lookup per path component', async () => {
+  const core = await fixtureCore();
+  const tree = new SysfsTree(core);
+  for (let i = 0; i < 20; i++) await core.create('mtty', 'mtty-1', `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+  const g = core.devices()[0];
+  assert.ok(g?.iommuGroup !== undefined);
+  const u = g.name;
+  const listings = { n: 0 };
+  const devices = core.devices.bind(core);
+  core.devices = (...args: Parameters<Core['devices']>) => {
+    listings.n++;
+    return devices(...args);
+  };
+  for (const p of [
+    `${MTTY}/${u}/vendor/sample_mdev_dev`,
+    `${MTTY}/${u}/iommu_group`,
+    `${MTTY}/mdev_supported_types/mtty-1/devices/${u}`,
+    `${MTTY}/mdev_supported_types/mtty-1/available_instances`,
+    `bus/mdev/devices/${u}`,
+    `bus/mdev/drivers/vfio_mdev/${u}`,
+    `kernel/iommu_groups/${g.iommuGroup}/devices/${u}`,
+    `class/mdev_bus/mtty`,
+  ]) {
+    assert.ok(at(tree, p), p);
+    const n = at(tree, p);
+    if (n?.kind === 'file' && n.show) await n.show();
+  }
+  assert.equal(listings.n, 0);
+  assert.equal(names(at(tree, 'bus/mdev/devices')).length, 20);
+  assert.equal(listings.n, 1, 'a listing is one O(n) call');
+});
