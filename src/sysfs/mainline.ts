@@ -40,7 +40,8 @@ function typeDir(ctx: SysfsContext, type: MdevType): LookupDir {
   const typeId = type.id;
   // Re-read at every call: a node kept across an unregistration must fail, not show the old type.
   const live = (): MdevType => {
-    const t = ctx.core.type(liveParent(ctx, parentName).name, typeId);
+    liveParent(ctx, parentName);
+    const t = ctx.core.type(parentName, typeId);
     if (t === undefined) throw err('ENODEV', `type ${typeId} of ${parentName} is gone`);
     return t;
   };
@@ -57,7 +58,8 @@ function typeDir(ctx: SysfsContext, type: MdevType): LookupDir {
     fileChild('device_api', () => roFile(() => `${live().deviceApi}\n`)),
     fileChild('name', () => roFile(() => `${live().name}\n`)),
     // Like mdev_types_core_is_visible: only when the driver can describe the type.
-    fileChild('description', () => roFile(() => `${(live().description?.() ?? '').replace(/\n?$/, '\n')}`), () => type.description !== undefined),
+    // The driver's text; a missing final newline is added, as every sysfs value ends in one.
+    fileChild('description', () => roFile(() => (live().description?.() ?? '').replace(/\n?$/, '\n')), () => type.description !== undefined),
     dirChild('devices', () =>
       dir([], [
         {
