@@ -267,7 +267,7 @@ export class FuseDispatcher {
     const shown = file.show();
     if (shown instanceof Promise) {
       shown.then(
-        (v) => this.#finishRead(unique, h, v, offset, size),
+        (v) => this.#settle(unique, Op.READ, () => this.#finishRead(unique, h, v, offset, size)),
         (e: unknown) => this.#fail(unique, Op.READ, e),
       );
       return;
@@ -275,9 +275,20 @@ export class FuseDispatcher {
     this.#finishRead(unique, h, shown, offset, size);
   }
 
-  #finishRead(unique: number, h: Handle, shown: string | Buffer, offset: number, size: number): void {
-    h.value = typeof shown === 'string' ? Buffer.from(shown) : shown;
-    this.#replyData(unique, h.value, offset, size);
+  #finishRead(unique: number, h: Handle, shown: unknown, offset: number, size: number): void {
+    const value = typeof shown === 'string' ? Buffer.from(shown) : shown;
+    if (!Buffer.isBuffer(value)) throw new TypeError(`show() of ${h.path.join('/')} returned neither a string nor a Buffer`);
+    h.value = value;
+    this.#replyData(unique, value, offset, size);
+  }
+
+  /** Runs the rest of an async request; anything it throws becomes that request's error reply, never a rejection. */
+  #settle(unique: number, opcode: number, finish: () => void): void {
+    try {
+      finish();
+    } catch (e) {
+      this.#fail(unique, opcode, e);
+    }
   }
 
   #replyData(unique: number, value: Buffer, offset: number, size: number): void {
@@ -293,7 +304,7 @@ export class FuseDispatcher {
     const stored = file.store(data);
     if (stored instanceof Promise) {
       stored.then(
-        () => this.#finishWrite(unique, data.length),
+        () => this.#settle(unique, Op.WRITE, () => this.#finishWrite(unique, data.length)),
         (e: unknown) => this.#fail(unique, Op.WRITE, e),
       );
       return;
@@ -355,14 +366,14 @@ export class FuseDispatcher {
 
   /** The attributes the kernel sees for a node; public for the directory encoder. */
   attrOf(ino: number, node: AttrNode): Attr {
-    const base = { ino, timeSec: this.#timeSec, timeNsec: 0 };
+    const t = this.#timeSec;
     switch (node.kind) {
       case 'dir':
-        return { ...base, mode: S_IFDIR | (node.mode & 0o7777), size: 0, nlink: 2 };
+        return { ino, mode: S_IFDIR | (node.mode & 0o7777), size: 0, nlink: 2, timeSec: t, timeNsec: 0 };
       case 'file':
-        return { ...base, mode: S_IFREG | (node.mode & 0o7777), size: 4096, nlink: 1 };
+        return { ino, mode: S_IFREG | (node.mode & 0o7777), size: 4096, nlink: 1, timeSec: t, timeNsec: 0 };
       case 'symlink':
-        return { ...base, mode: S_IFLNK | 0o777, size: Buffer.byteLength(node.target), nlink: 1 };
+        return { ino, mode: S_IFLNK | 0o777, size: Buffer.byteLength(node.target), nlink: 1, timeSec: t, timeNsec: 0 };
     }
   }
 
