@@ -141,8 +141,8 @@ async function client(bin: string, file: string, n: number): Promise<[number, nu
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const n = Number(argv[0] ?? 5000);
-  const rounds = Number(argv[1] ?? 5);
+  const n = Number(argv[0] ?? 3000);
+  const rounds = Number(argv[1] ?? 7);
   const dir = await mkdtemp(join(tmpdir(), 'umdev-bench-fuse-'));
   const umnt = join(dir, 'umdev');
   const cmnt = join(dir, 'c');

@@ -93,7 +93,7 @@ export class Core {
     if (filter?.type !== undefined) {
       if (!this.#registry.ownsType(filter.type)) return [];
       if (filter.parent !== undefined && filter.type.parent.name !== filter.parent) return [];
-      return Array.from(filter.type.active);
+      return filter.type.collect([]);
     }
     if (filter?.parent !== undefined) {
       const parent = this.#registry.parents.get(filter.parent);
@@ -114,11 +114,11 @@ export class Core {
     return this.#registry.byGroup(group);
   }
   /** Create; `EINVAL` bad UUID/type/options, `EEXIST` duplicate anywhere, `ENODEV` parent gone/unregistering, pool errno. */
-  async create(parent: string, typeId: string, uuid: string, options?: CreateOptions): Promise<MdevDevice> {
+  create(parent: string, typeId: string, uuid: string, options?: CreateOptions): Promise<MdevDevice> {
     return this.#lifecycle.create(parent, typeId, uuid, options);
   }
   /** Remove; `ENODEV` missing, `EAGAIN` not active, vendor `EBUSY` unless forced. */
-  async remove(uuid: Uuid, options?: RemoveOptions): Promise<void> {
+  remove(uuid: Uuid, options?: RemoveOptions): Promise<void> {
     return this.#lifecycle.remove(uuid, options);
   }
   /** Take a handle on an active device (`ENODEV` otherwise); the caller releases it. */

@@ -33,9 +33,13 @@ export class EventHub {
 
   /** Emit one event. Listeners run synchronously; a listener that throws fails the operation that emitted it. */
   emit(kind: CoreEventKind, parent: string, uuid?: Uuid, type?: string, message?: string): void {
-    const event: CoreEvent = { kind, parent, uuid, type, message, seq: ++this.#seq };
-    for (const s of this.#streams) s.push(event);
+    const seq = ++this.#seq;
     const emitter = this.#emitter;
+    const streams = this.#streams;
+    // Nobody listening: the sequence number still advances, but no event object is built (create/remove hot path).
+    if (streams.size === 0 && emitter.listenerCount('event') === 0 && emitter.listenerCount(kind) === 0) return;
+    const event: CoreEvent = { kind, parent, uuid, type, message, seq };
+    for (const s of streams) s.push(event);
     emitter.emit('event', event);
     emitter.emit(kind, event);
   }

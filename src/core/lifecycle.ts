@@ -23,7 +23,7 @@ import type { OnlineControl } from './online.js';
 import { validateParentSpec } from './parent-spec.js';
 import { DeviceRecord, ParentRecord } from './records.js';
 import type { Registry } from './registry.js';
-import type { CreateOptions, MdevDevice, Parent, ParentSpec, RemoveOptions } from './types.js';
+import type { CreateOptions, MdevDevice, Parent, ParentOps, ParentSpec, RemoveOptions } from './types.js';
 import { parseUuid } from './uuid.js';
 import { isThenable, waitWithWarnings } from './waiting.js';
 
@@ -78,38 +78,34 @@ export class Lifecycle {
   }
 
   async #unregister(parent: ParentRecord): Promise<void> {
-    const warn = (): void => {
+    await waitWithWarnings(this.#drain(parent), this.#waitWarningMs, () =>
       this.#events.warn(
         parent.name,
         undefined,
         `parent ${parent.name}: ${parent.deviceCount} device(s), ${parent.openHandles} open handle(s); unregister blocked until all are released`,
-      );
-    };
-    const timer = setInterval(warn, this.#waitWarningMs);
-    try {
-      for (;;) {
-        for (const rec of this.#registry.activeDevices(parent)) this.#removeInBackground(rec);
-        // Every device left is creating (its create rolls back on seeing `unregistering`) or removing; both count
-        // in `pending`, so when it reaches zero the parent is empty.
-        if (parent.pending === 0) break;
-        await parent.idle.wait();
-      }
-    } finally {
-      clearInterval(timer);
-    }
+      ),
+    );
     this.#registry.parents.delete(parent.name);
     this.#events.emit('unregistered', parent.name);
   }
 
+  /** Remove every device of an unregistering parent and wait until nothing of it is in flight. */
+  async #drain(parent: ParentRecord): Promise<void> {
+    for (;;) {
+      for (const rec of this.#registry.activeDevices(parent)) this.#removeInBackground(rec);
+      // Every device left is creating (its create rolls back on seeing `unregistering`) or removing; both count in
+      // `pending`, so when it reaches zero the parent is empty.
+      if (parent.pending === 0) return;
+      await parent.idle.wait();
+    }
+  }
+
   #removeInBackground(rec: DeviceRecord): void {
     const parent = rec.parent;
+    // Pairs with the settle() at the end of #removeDevice.
     parent.pending++;
-    this.#removeDevice(rec, false, false).then(
-      () => parent.settle(),
-      (e: unknown) => {
-        parent.settle();
-        this.#events.warn(parent.name, rec.uuid, `removal during unregister failed: ${String(e)}`);
-      },
+    this.#removeDevice(rec, false, false).catch((e: unknown) =>
+      this.#events.warn(parent.name, rec.uuid, `event listener failed during unregister: ${String(e)}`),
     );
   }
 
@@ -133,7 +129,7 @@ export class Lifecycle {
       }
       if (params !== undefined && typeof params !== 'string') throw err('EINVAL', 'params must be a string');
     }
-    if (registry.byUuid.has(uuid)) throw err('EEXIST', `device ${uuid} already exists`);
+    if (registry.byUuid.get(uuid) !== undefined) throw err('EEXIST', `device ${uuid} already exists`);
     if (parent.pooled) {
       if (parent.available <= 0) throw err('EUSERS', `parent ${parent.name} has no instances left`);
       // Pairs with `available++` in #release (rollback or end of removal).
@@ -201,59 +197,76 @@ export class Lifecycle {
     this.#release(rec);
   }
 
-  /** `ENODEV` unknown, `EAGAIN` not active (creating, removing, or a removal asking the vendor), vendor veto. */
-  async remove(uuid: string, options?: RemoveOptions): Promise<void> {
+  /**
+   * `ENODEV` unknown, `EAGAIN` not active (creating, removing, or a removal asking the vendor), vendor veto.
+   * Not `async`: a removal without a veto goes straight to #removeDevice, one promise per call on the hot path.
+   */
+  remove(uuid: string, options?: RemoveOptions): Promise<void> {
     const rec = this.#registry.anyDevice(uuid);
-    if (rec === undefined) throw err('ENODEV', `no device ${uuid}`);
-    if (rec.state !== 'active' || rec.removeRequested) throw err('EAGAIN', `device ${rec.uuid} is ${rec.state === 'active' ? 'being removed' : rec.state}`);
+    if (rec === undefined) return Promise.reject(err('ENODEV', `no device ${uuid}`));
+    if (rec.state !== 'active' || rec.removeRequested) {
+      return Promise.reject(err('EAGAIN', `device ${rec.uuid} is ${rec.state === 'active' ? 'being removed' : rec.state}`));
+    }
     const force = options !== undefined && options.force === true;
     const parent = rec.parent;
+    const veto = parent.ops.requestRemove;
+    // Pairs with the settle() at the end of #removeDevice or in #removeAfterVeto.
     parent.pending++;
+    if (!force && veto !== undefined) return this.#removeAfterVeto(rec, veto);
+    return this.#removeDevice(rec, force, true);
+  }
+
+  async #removeAfterVeto(rec: DeviceRecord, veto: NonNullable<ParentOps<unknown>['requestRemove']>): Promise<void> {
+    const parent = rec.parent;
+    rec.removeRequested = true;
     try {
-      const veto = parent.ops.requestRemove;
-      if (!force && veto !== undefined) {
-        rec.removeRequested = true;
-        try {
-          const r = veto.call(parent.ops, rec, rec.driverData);
-          if (isThenable(r)) await r;
-        } finally {
-          rec.removeRequested = false;
-        }
-        // An unregistration that started meanwhile has taken over this device's removal.
-        if (rec.state !== 'active') return;
+      const r = veto.call(parent.ops, rec, rec.driverData);
+      if (isThenable(r)) await r;
+    } catch (e) {
+      parent.settle();
+      throw e;
+    } finally {
+      rec.removeRequested = false;
+    }
+    // An unregistration that started meanwhile has taken over this device's removal.
+    if (rec.state !== 'active') {
+      parent.settle();
+      return;
+    }
+    return this.#removeDevice(rec, false, true);
+  }
+
+  /** The removal steps (see the module comment). Settles one `pending` of the parent when done; never rejects. */
+  async #removeDevice(rec: DeviceRecord, revoke: boolean, warnWhileWaiting: boolean): Promise<void> {
+    const parent = rec.parent;
+    try {
+      this.#registry.deactivate(rec);
+      if (rec.busBusy !== undefined) await settleBus(rec);
+      if (rec.bound !== undefined) {
+        const r = this.#bus.unbind(rec);
+        if (r !== undefined) await r;
       }
-      await this.#removeDevice(rec, force, true);
+      if (rec.openCount > 0) {
+        if (revoke) revokeAll(rec, `device ${rec.uuid} was removed`, this.#events);
+        else if (warnWhileWaiting) {
+          await waitWithWarnings(allClosed(rec), this.#waitWarningMs, () =>
+            this.#events.warn(parent.name, rec.uuid, `device ${rec.uuid} has ${rec.openCount} open handle(s); remove blocked until all are released`),
+          );
+        } else await allClosed(rec);
+      }
+      // A start may still be in flight on the online queue, so `online` is only final once the queue is idle.
+      if (parent.hasOnline && (rec.online || this.#online.busy)) await this.#online.stopForRemoval(rec);
+      this.#detachGroup(rec);
+      try {
+        const r = parent.ops.remove(rec, rec.driverData);
+        if (isThenable(r)) await r;
+      } catch (e) {
+        this.#events.warn(parent.name, rec.uuid, `vendor remove failed: ${String(e)}`);
+      }
+      this.#release(rec);
     } finally {
       parent.settle();
     }
-  }
-
-  async #removeDevice(rec: DeviceRecord, revoke: boolean, warnWhileWaiting: boolean): Promise<void> {
-    const parent = rec.parent;
-    this.#registry.deactivate(rec);
-    if (rec.busBusy !== undefined) await settleBus(rec);
-    if (rec.bound !== undefined) {
-      const r = this.#bus.unbind(rec);
-      if (r !== undefined) await r;
-    }
-    if (rec.openCount > 0) {
-      if (revoke) revokeAll(rec, `device ${rec.uuid} was removed`, this.#events);
-      else if (warnWhileWaiting) {
-        await waitWithWarnings(allClosed(rec), this.#waitWarningMs, () =>
-          this.#events.warn(parent.name, rec.uuid, `device ${rec.uuid} has ${rec.openCount} open handle(s); remove blocked until all are released`),
-        );
-      } else await allClosed(rec);
-    }
-    // A start may still be in flight on the online queue, so `online` is only final once the queue is idle.
-    if (parent.hasOnline && (rec.online || this.#online.busy)) await this.#online.stopForRemoval(rec);
-    this.#detachGroup(rec);
-    try {
-      const r = parent.ops.remove(rec, rec.driverData);
-      if (isThenable(r)) await r;
-    } catch (e) {
-      this.#events.warn(parent.name, rec.uuid, `vendor remove failed: ${String(e)}`);
-    }
-    this.#release(rec);
     this.#events.emit('remove', parent.name, rec.uuid, rec.type.id);
   }
 

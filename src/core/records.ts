@@ -74,8 +74,39 @@ export class TypeRecord implements MdevType {
   readonly id: string;
   readonly name: string;
   readonly deviceApi: string;
-  /** Active devices of this type, for `devices({ type })` in O(result). */
-  readonly active = new Set<DeviceRecord>();
+  /**
+   * Active devices of this type in activation order, as an intrusive doubly-linked list through the records: adding
+   * and removing touch only neighbours (no hash table to probe or rehash on the create/remove path), and listing is
+   * O(result).
+   */
+  first: DeviceRecord | undefined = undefined;
+  last: DeviceRecord | undefined = undefined;
+  activeCount = 0;
+
+  link(rec: DeviceRecord): void {
+    rec.prevInType = this.last;
+    rec.nextInType = undefined;
+    if (this.last === undefined) this.first = rec;
+    else this.last.nextInType = rec;
+    this.last = rec;
+    this.activeCount++;
+  }
+
+  unlink(rec: DeviceRecord): void {
+    const { prevInType: prev, nextInType: next } = rec;
+    if (prev === undefined) this.first = next;
+    else prev.nextInType = next;
+    if (next === undefined) this.last = prev;
+    else next.prevInType = prev;
+    rec.prevInType = rec.nextInType = undefined;
+    this.activeCount--;
+  }
+
+  /** Append the active devices to `out`, in activation order. */
+  collect(out: DeviceRecord[]): DeviceRecord[] {
+    for (let rec = this.first; rec !== undefined; rec = rec.nextInType) out.push(rec);
+    return out;
+  }
 
   constructor(
     readonly parent: ParentRecord,
@@ -118,6 +149,12 @@ export class DeviceRecord implements MdevDevice {
   /** Woken when `openCount` drops to zero; created by the first wait. */
   closed: Waiters | undefined = undefined;
   ranges: RangeTree | undefined = undefined;
+  /** Owned by the registry's `UuidTable`. */
+  uuidHash = 0;
+  nextSameHash: DeviceRecord | undefined = undefined;
+  /** Neighbours in the type's list of active devices (see `TypeRecord.link`). */
+  prevInType: DeviceRecord | undefined = undefined;
+  nextInType: DeviceRecord | undefined = undefined;
 
   constructor(
     readonly uuid: Uuid,

@@ -1,22 +1,24 @@
 /**
  * Concepts: the core's lookup tables. Every lookup a view or a hot path makes is O(1): by UUID (all states, so
  * uniqueness covers devices still creating or being removed), by sysfs name and by IOMMU group (active devices
- * only). Listing is O(result) from per-type sets of active devices.
+ * only). Listing is O(result) from per-type lists of active devices.
  *
- * The tables are kept few on purpose, because create and remove touch each of them and big hash tables cost cache
- * misses: a device named by its bare UUID is found through the UUID table (only `UUID-instance` names get a table of
- * their own), group ids are dense small integers so they index an array, and per-parent and global listings
- * concatenate the per-type sets instead of keeping sets of their own.
+ * The tables are kept few and cheap on purpose, because create and remove touch each of them and big hash tables
+ * cost cache misses: UUIDs go through a `UuidTable` (see there); a device named by its bare UUID is found through
+ * that table (only `UUID-instance` names get a map of their own); group ids are dense small integers, so they index
+ * an array; active devices are linked into a list per type, and per-parent and global listings concatenate those
+ * lists instead of keeping tables of their own.
  */
 import type { DeviceRecord, ParentRecord } from './records.js';
 import type { TypeRecord } from './records.js';
+import { UuidTable } from './uuid-table.js';
 import { uuidKey } from './uuid.js';
 
 /** All lookup tables of one `Core`. */
 export class Registry {
   readonly parents = new Map<string, ParentRecord>();
   /** Every device in any state: the duplicate-UUID check spans all parents (mainline's global `mdev_list`). */
-  readonly byUuid = new Map<string, DeviceRecord>();
+  readonly byUuid = new UuidTable<DeviceRecord>();
   /** Active devices whose sysfs name is not their UUID (seed v6 `UUID-instance`). */
   readonly #byInstanceName = new Map<string, DeviceRecord>();
   /** Devices holding an IOMMU group, indexed by group id (ids are dense, see `GroupIds`). */
@@ -24,12 +26,12 @@ export class Registry {
 
   /** Take the UUID. Pairs with `unreserve` (rollback or end of removal). */
   reserve(rec: DeviceRecord): void {
-    this.byUuid.set(rec.uuid, rec);
+    this.byUuid.add(rec);
     rec.parent.deviceCount++;
   }
 
   unreserve(rec: DeviceRecord): void {
-    this.byUuid.delete(rec.uuid);
+    this.byUuid.delete(rec);
     rec.parent.deviceCount--;
   }
 
@@ -37,14 +39,14 @@ export class Registry {
   activate(rec: DeviceRecord): void {
     rec.state = 'active';
     if (rec.instance !== undefined) this.#byInstanceName.set(rec.name, rec);
-    rec.type.active.add(rec);
+    rec.type.link(rec);
   }
 
   /** Start removal: from here the device is invisible to lookups and `open` (`ENODEV`). */
   deactivate(rec: DeviceRecord): void {
     rec.state = 'removing';
     if (rec.instance !== undefined) this.#byInstanceName.delete(rec.name);
-    rec.type.active.delete(rec);
+    rec.type.unlink(rec);
   }
 
   /** Record the group a device holds. Pairs with `ungroup`. */
@@ -61,13 +63,13 @@ export class Registry {
 
   /** The active device with this UUID (any case), or undefined. */
   activeDevice(uuid: string): DeviceRecord | undefined {
-    const rec = this.byUuid.get(uuid) ?? this.byUuid.get(uuidKey(uuid));
+    const rec = this.byUuid.get(uuidKey(uuid));
     return rec !== undefined && rec.state === 'active' ? rec : undefined;
   }
 
   /** The device with this UUID in any state. */
   anyDevice(uuid: string): DeviceRecord | undefined {
-    return this.byUuid.get(uuid) ?? this.byUuid.get(uuidKey(uuid));
+    return this.byUuid.get(uuidKey(uuid));
   }
 
   /** The active device with this sysfs name (`UUID` or `UUID-instance`, any case). */
@@ -87,7 +89,7 @@ export class Registry {
   activeDevices(parent?: ParentRecord): DeviceRecord[] {
     const out: DeviceRecord[] = [];
     const parents = parent === undefined ? this.parents.values() : [parent];
-    for (const p of parents) for (const t of p.types) for (const rec of t.active) out.push(rec);
+    for (const p of parents) for (const t of p.types) t.collect(out);
     return out;
   }
 

@@ -19,10 +19,6 @@ export class Waiters {
     });
   }
 
-  get waiting(): boolean {
-    return this.#list !== undefined;
-  }
-
   wake(): void {
     const list = this.#list;
     if (list === undefined) return;

@@ -132,7 +132,7 @@ export class FuseMount {
 
 /**
  * Opens `/dev/fuse` and mounts it at `mountpoint` (root only). Fails with ENODEV when the kernel has no FUSE device,
- * EPERM when mounting is not permitted, and EIO with mount's own message otherwise. The caller starts reading the fd
+ * EPERM when mounting is not permitted, ENOENT for a missing mountpoint, and EIO with mount's own message otherwise. The caller starts reading the fd
  * only after this resolves (a read before the mount completes fails with EPERM).
  */
 export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
@@ -155,7 +155,8 @@ export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
     const r = await run('mount', ['-i', '-n', '-t', `fuse.${opts.name}`, '-o', options, opts.name, opts.mountpoint], ['ignore', 'ignore', 'pipe', fd]);
     if (r.code !== 0) {
       const denied = /superuser|only root|permission denied|not permitted/i.test(r.stderr);
-      throw err(denied ? 'EPERM' : 'EIO', `mount ${opts.mountpoint}: ${r.stderr || `exit ${r.code}`}`);
+      const missing = /does not exist|no such file/i.test(r.stderr);
+      throw err(denied ? 'EPERM' : missing ? 'ENOENT' : 'EIO', `mount ${opts.mountpoint}: ${r.stderr || `exit ${r.code}`}`);
     }
     return new FuseMount(fd, opts.mountpoint, startWatchdog(opts.mountpoint));
   } catch (e) {

@@ -278,3 +278,30 @@ test('removal order: driver unbound, handles, vendor stop, group detached, vendo
   await core.remove(d.uuid, { force: true });
   assert.deepEqual(order, ['start', 'driver remove', 'revoke', 'stop', 'vendor remove group=undefined', 'event']);
 });
+
+test('after removal every lookup misses, listings shrink, and the group id is reused only once free', async () => {
+  const core = new Core();
+  core.registerParent(spec('p'));
+  core.registerParent(spec('q'));
+  const a = await core.create('p', 'test-1', randomUUID(), { instance: 3 });
+  const b = await core.create('p', 'test-2', randomUUID());
+  const c = await core.create('q', 'test-1', randomUUID());
+  assert.deepEqual(core.devices({ parent: 'p' }).map((d) => d.uuid).sort(), [a.uuid, b.uuid].sort());
+  assert.deepEqual(core.devices({ parent: 'q', type: core.type('p', 'test-1')! }), []);
+  assert.equal(core.devices().length, 3);
+  const group = a.iommuGroup!;
+  await core.remove(a.uuid);
+  assert.equal(core.device(a.uuid), undefined);
+  assert.equal(core.deviceByName(a.name), undefined);
+  assert.equal(core.deviceByGroup(group), undefined);
+  assert.equal(a.iommuGroup, undefined);
+  assert.equal(a.state, 'removing', 'a removed record stays a removed view, never active again');
+  assert.deepEqual(core.devices({ parent: 'p' }), [b]);
+  assert.deepEqual(core.devices({ parent: 'nope' }), []);
+  const d = await core.create('q', 'test-2', randomUUID());
+  assert.equal(d.iommuGroup, group, 'the lowest free id');
+  assert.notEqual(d.iommuGroup, b.iommuGroup);
+  assert.notEqual(d.iommuGroup, c.iommuGroup);
+  assert.equal(core.deviceByGroup(-1), undefined);
+  assert.equal(core.deviceByGroup(1.5), undefined);
+});

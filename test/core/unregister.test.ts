@@ -7,7 +7,8 @@ test('unregisterParent refuses creates synchronously, removes without the veto, 
   const core = new Core();
   const events = recordEvents(core);
   let vetoes = 0;
-  core.registerParent(spec('p', {}, { requestRemove: () => { vetoes++; throw new Error('never'); } }));
+  // An asynchronous vendor remove keeps the unregistration in progress long enough to observe it.
+  core.registerParent(spec('p', {}, { requestRemove: () => { vetoes++; throw new Error('never'); }, remove: () => sleep(2) }));
   const a = await core.create('p', 'test-1', randomUUID());
   const b = await core.create('p', 'test-2', randomUUID());
   const done = core.unregisterParent('p');

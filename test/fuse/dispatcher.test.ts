@@ -195,6 +195,37 @@ test('READDIRPLUS takes one reference per entry it returns and continues at the 
   assert.equal(s.d.inodeCount, 21, 'root plus one per entry; . and .. take none');
 });
 
+test('READDIR pages through . .. and the entries without taking references; d_ino is the node id when known', () => {
+  const t = new ToyTree().dir('devices');
+  for (let i = 0; i < 30; i++) t.file(`f${i}`, 0o444, () => '');
+  const s = new Session(t);
+  const devices = s.lookup(1, 'devices');
+  const fh = s.open(1, Op.OPENDIR);
+  const seen: [string, number, number][] = [];
+  let offset = 0;
+  for (let guard = 0; guard < 50; guard++) {
+    const r = s.send(Op.READDIR, 1, readIn(fh, offset, 200))!;
+    if (r.body.length === 0) break;
+    for (let p = 0; p < r.body.length; ) {
+      const namelen = r.body.readUInt32LE(p + 16);
+      seen.push([r.body.toString('utf8', p + 24, p + 24 + namelen), Number(r.body.readBigUInt64LE(p)), r.body.readUInt32LE(p + 20)]);
+      offset = Number(r.body.readBigUInt64LE(p + 8));
+      p += (24 + namelen + 7) & ~7;
+    }
+  }
+  assert.equal(seen.length, 33);
+  assert.deepEqual(seen.slice(0, 3), [
+    ['.', 1, 4],
+    ['..', 1, 4],
+    ['devices', devices, 4],
+  ]);
+  assert.equal(seen[3]![2], 8, 'DT_REG');
+  assert.ok(seen[3]![1] > 0xffff_ffff, 'a synthetic d_ino for an entry without a node id');
+  assert.equal(new Set(seen.map((e) => e[0])).size, 33, 'no entry twice across pages');
+  assert.equal(s.d.inodeCount, 2, 'root and devices only');
+  assert.equal(s.send(Op.RELEASEDIR, 0, u64s(fh, 0, 0))?.error, 0);
+});
+
 test('a removal notifies the kernel: DELETE for a known child, INVAL_ENTRY for an unknown one, nothing under an unknown parent', () => {
   const t = tree().dir('other').dir('other/x').dir('devices/u2');
   const s = new Session(t);

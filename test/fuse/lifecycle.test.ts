@@ -136,11 +136,15 @@ test('process.exit() without close() exits promptly and detaches the mount', asy
   assert.equal(await isMounted(mnt), false);
 });
 
-test('plain errors: no FUSE device is ENODEV; mounting as non-root is EPERM', async (t) => {
+test('plain errors: no FUSE device is ENODEV, a missing mountpoint ENOENT, mounting as non-root EPERM', async (t) => {
   const { dir, script, mnt, kids } = await scratch(t);
   await assert.rejects(
     FuseServer.start({ tree: new ToyTree(), mountpoint: mnt, device: join(dir, 'no-such-device') }),
     (e: unknown) => e instanceof UmdevError && e.errno === 'ENODEV' && e.message.includes('modprobe fuse'),
+  );
+  await assert.rejects(
+    FuseServer.start({ tree: new ToyTree(), mountpoint: join(dir, 'no-such-dir') }),
+    (e: unknown) => e instanceof UmdevError && e.errno === 'ENOENT' && e.message.includes('no-such-dir'),
   );
   await chmod(dir, 0o755);
   await chmod(mnt, 0o777);
