@@ -202,8 +202,18 @@ export async function startServer(
   options: { maxDmaMaps?: number; refuseTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const runDir = mkdtempSync(join(tmpdir(), 'umdev-vfio-user-'));
+  const uuid = `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}`;
   const logs: string[] = [];
   const core = new Core();
+  const clients: VfioUserClient[] = [];
+  // Registered first, so a failure anywhere below still leaves nothing behind.
+  t.after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    if (core.device(uuid)) await core.remove(uuid, { force: true });
+    if (core.drivers().length > 0) await core.unregisterDriver('vfio-user');
+    if (core.parent('fixture')) await core.unregisterParent('fixture');
+    rmSync(runDir, { recursive: true, force: true });
+  });
   const devices: FixtureDevice[] = [];
   core.registerParent<FixtureDevice>({
     name: 'fixture',
@@ -223,16 +233,7 @@ export async function startServer(
   });
   const driver = new VfioUserBusDriver({ core, runDir, logSink: (_level, line) => logs.push(line), ...options });
   await core.registerDriver(driver);
-  const uuid = `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}`;
   const mdev = await core.create('fixture', 'fixture-1', uuid);
-  const clients: VfioUserClient[] = [];
-  t.after(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    if (core.device(uuid)) await core.remove(uuid, { force: true });
-    await core.unregisterDriver('vfio-user');
-    await core.unregisterParent('fixture');
-    rmSync(runDir, { recursive: true, force: true });
-  });
   assert.equal(mdev.driver, 'vfio-user', 'the fixture device is bound to vfio-user');
   return {
     core,
