@@ -6,6 +6,8 @@
         "native/addon.cc",
         "native/common.cc",
         "native/io.cc",
+        "native/mem.cc",
+        "native/sock.cc",
         "native/watch.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

@@ -8,6 +8,8 @@ napi_value init(napi_env env, napi_value exports) {
   umdev::init_common(env, exports);
   umdev::init_io(env, exports);
   umdev::init_watch(env, exports);
+  umdev::init_sock(env, exports);
+  umdev::init_mem(env, exports);
   return exports;
 }
 

@@ -56,5 +56,7 @@ void export_fn(napi_env env, napi_value exports, const char* name, napi_callback
 void init_common(napi_env env, napi_value exports);
 void init_io(napi_env env, napi_value exports);
 void init_watch(napi_env env, napi_value exports);
+void init_sock(napi_env env, napi_value exports);
+void init_mem(napi_env env, napi_value exports);
 
 }  // namespace umdev

@@ -76,7 +76,8 @@ export interface Native {
   connectUnix(path: string): number;
   /**
    * recvmsg into buf; returns { bytes, fds } (bytes 0 = EOF) or null on EAGAIN. Received fds are close-on-exec.
-   * Control data that did not fit (more than maxFds fds) is EMSGSIZE, after closing the fds that did arrive.
+   * Control data that did not fit (more than maxFds fds) is EMSGSIZE, after closing the fds that did arrive; the
+   * message's bytes are consumed too, so treat it as a protocol error on that connection.
    */
   recvMsg(fd: number, buf: Uint8Array, offset: number, length: number, maxFds: number): RecvResult | null;
   /**

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, copyFileSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { native } from '../../src/native/index.js';
 import { UmdevError, toUmdevError } from '../../src/core/errors.js';
 import { errnoOf, fifo, isNonBlocking, tempDir } from './helpers.js';
@@ -79,4 +80,21 @@ test('bad arguments are EINVAL, not crashes', (t) => {
   const big = new Uint8Array(32);
   assert.equal(native.read(r, big.subarray(30), 0, 2), -1);
   assert.equal(errnoOf(() => native.read(r, big.subarray(30), 0, 3)), 'EINVAL');
+});
+
+test('without the built addon, importing works and every call throws ENOSYS saying how to build it', async (t) => {
+  const root = tempDir(t);
+  const dist = fileURLToPath(new URL('../../', import.meta.url));
+  for (const file of ['src/native/index.js', 'src/core/errors.js']) {
+    mkdirSync(dirname(join(root, 'dist', file)), { recursive: true });
+    copyFileSync(join(dist, file), join(root, 'dist', file));
+  }
+  const mod = (await import(pathToFileURL(join(root, 'dist/src/native/index.js')).href)) as typeof import('../../src/native/index.js');
+  for (const call of [() => mod.native.pageSize(), () => mod.native.watch(0, {}, () => undefined)]) {
+    assert.throws(call, (e: unknown) => {
+      assert.equal((e as UmdevError).errno, 'ENOSYS');
+      assert.match((e as Error).message, /native addon not built: run `npm ci` \(needs g\+\+, make, python3\)/);
+      return true;
+    });
+  }
 });

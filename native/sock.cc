@@ -1,0 +1,231 @@
+// AF_UNIX stream sockets that carry fds (SCM_RIGHTS): what vfio-user needs to pass DMA memfds, eventfds for
+// interrupts and region fds, and what fusermount3 uses to hand over /dev/fuse. Node's net module cannot send or
+// receive fds. Every socket is non-blocking and close-on-exec; EAGAIN is an ordinary result, EINTR is retried.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+
+namespace umdev {
+
+namespace {
+
+// The kernel's limit on fds in one SCM_RIGHTS message (SCM_MAX_FD).
+constexpr size_t kMaxFds = 253;
+
+bool get_sockaddr(napi_env env, napi_value v, const char* call, sockaddr_un* addr) {
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  return get_string(env, v, call, addr->sun_path, sizeof addr->sun_path, ENAMETOOLONG);
+}
+
+napi_value socketpair_fn(napi_env env, napi_callback_info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+    return throw_errno(env, errno, "socketpair");
+  napi_value pair;
+  napi_create_array_with_length(env, 2, &pair);
+  napi_set_element(env, pair, 0, make_int(env, sv[0]));
+  napi_set_element(env, pair, 1, make_int(env, sv[1]));
+  return pair;
+}
+
+// listenUnix(path, backlog, mode?): socket + bind + (chmod) + listen. A stale socket file is the caller's to remove
+// (bind answers EADDRINUSE), so a live server's socket is never unlinked by accident.
+napi_value listen_unix(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  sockaddr_un addr;
+  uint64_t backlog, mode = 0;
+  if (!get_args(env, info, 3, argv) || !get_sockaddr(env, argv[0], "listenUnix", &addr) ||
+      !get_size(env, argv[1], "listenUnix", "backlog", &backlog))
+    return nullptr;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  bool chmod_it = t != napi_undefined;
+  if (chmod_it) {
+    if (!get_size(env, argv[2], "listenUnix", "mode", &mode)) return nullptr;
+    if (mode > 07777) return throw_einval(env, "listenUnix", "(mode must be at most 07777)");
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  const char* failed = nullptr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) failed = "bind";
+  else if (chmod_it && chmod(addr.sun_path, static_cast<mode_t>(mode)) < 0) failed = "chmod";
+  else if (listen(fd, backlog > INT_MAX ? INT_MAX : static_cast<int>(backlog)) < 0) failed = "listen";
+  if (failed) {
+    int e = errno;
+    close(fd);
+    if (strcmp(failed, "bind") != 0) unlink(addr.sun_path);  // we created it
+    return throw_errno(env, e, failed, addr.sun_path);
+  }
+  return make_int(env, fd);
+}
+
+// accept(listenFd) -> fd, or -1 when no connection is pending. A connection that was aborted before we took it
+// (ECONNABORTED) is skipped, like EINTR.
+napi_value accept_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int lfd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "accept", &lfd)) return nullptr;
+  for (;;) {
+    int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) return make_int(env, fd);
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
+    return throw_errno(env, errno, "accept");
+  }
+}
+
+// connectUnix(path): a non-blocking connect. On AF_UNIX it completes at once or fails (EAGAIN when the listener's
+// backlog is full), so it never blocks and never leaves a half-open socket.
+napi_value connect_unix(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  sockaddr_un addr;
+  if (!get_args(env, info, 1, argv) || !get_sockaddr(env, argv[0], "connectUnix", &addr)) return nullptr;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  int r;
+  do r = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "connect", addr.sun_path);
+  }
+  return make_int(env, fd);
+}
+
+// recvMsg(fd, buf, offset, length, maxFds) -> { bytes, fds } | null.
+napi_value recv_msg(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int fd;
+  uint8_t* data;
+  size_t len;
+  uint64_t max_fds;
+  if (!get_args(env, info, 5, argv) || !get_fd(env, argv[0], "recvmsg", &fd) ||
+      !get_window(env, argv[1], argv[2], argv[3], "recvmsg", &data, &len) ||
+      !get_size(env, argv[4], "recvmsg", "maxFds", &max_fds))
+    return nullptr;
+  if (max_fds > kMaxFds) max_fds = kMaxFds;
+  // With maxFds 0 there is no control buffer: fds the peer sent are discarded by the kernel and flagged MSG_CTRUNC.
+  std::vector<uint8_t> control(max_fds ? CMSG_SPACE(sizeof(int) * max_fds) : 0);
+  iovec iov{data, len};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.empty() ? nullptr : control.data();
+  msg.msg_controllen = control.size();
+  ssize_t n;
+  do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_null(env);
+    return throw_errno(env, errno, "recvmsg");
+  }
+  std::vector<int> fds;
+  for (cmsghdr* c = msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : nullptr; c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int received;
+      memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds.push_back(received);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC || fds.size() > max_fds) {
+    // The kernel already closed the fds that did not fit; close the rest so none leak, and refuse the message.
+    for (int f : fds) close(f);
+    return throw_errno(env, EMSGSIZE, "recvmsg", "(more fds than maxFds)");
+  }
+  napi_value result, list;
+  napi_create_object(env, &result);
+  napi_create_array_with_length(env, fds.size(), &list);
+  for (size_t i = 0; i < fds.size(); i++) napi_set_element(env, list, i, make_int(env, fds[i]));
+  napi_set_named_property(env, result, "bytes", make_int(env, n));
+  napi_set_named_property(env, result, "fds", list);
+  return result;
+}
+
+// sendMsg(fd, bufs, fds?) -> bytes sent, or -1 when the socket is full.
+napi_value send_msg(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int fd;
+  if (!get_args(env, info, 3, argv) || !get_fd(env, argv[0], "sendmsg", &fd)) return nullptr;
+  bool is_array;
+  napi_is_array(env, argv[1], &is_array);
+  if (!is_array) return throw_einval(env, "sendmsg", "(bufs must be an array of Uint8Array)");
+  uint32_t nbufs;
+  napi_get_array_length(env, argv[1], &nbufs);
+  if (nbufs > IOV_MAX) return throw_einval(env, "sendmsg", "(too many buffers)");
+  std::vector<iovec> iov(nbufs);
+  size_t total = 0;
+  for (uint32_t i = 0; i < nbufs; i++) {
+    napi_value b;
+    napi_get_element(env, argv[1], i, &b);
+    uint8_t* data;
+    size_t len;
+    if (!get_bytes(env, b, "sendmsg", &data, &len)) return nullptr;
+    iov[i] = iovec{data, len};
+    total += len;
+  }
+  std::vector<int> fds;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_undefined && t != napi_null) {
+    napi_is_array(env, argv[2], &is_array);
+    if (!is_array) return throw_einval(env, "sendmsg", "(fds must be an array of fds)");
+    uint32_t nfds;
+    napi_get_array_length(env, argv[2], &nfds);
+    if (nfds > kMaxFds) return throw_einval(env, "sendmsg", "(more than 253 fds)");
+    fds.resize(nfds);
+    for (uint32_t i = 0; i < nfds; i++) {
+      napi_value v;
+      napi_get_element(env, argv[2], i, &v);
+      if (!get_fd(env, v, "sendmsg", &fds[i])) return nullptr;
+    }
+  }
+  // On a stream socket the fds ride on the first byte; with no bytes the kernel would drop them silently.
+  if (!fds.empty() && total == 0) return throw_einval(env, "sendmsg", "(fds need at least one byte of data)");
+  std::vector<uint8_t> control(fds.empty() ? 0 : CMSG_SPACE(sizeof(int) * fds.size()));
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  if (!fds.empty()) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
+    return throw_errno(env, errno, "sendmsg");
+  }
+  return make_int(env, n);
+}
+
+}  // namespace
+
+void init_sock(napi_env env, napi_value exports) {
+  export_fn(env, exports, "socketpair", socketpair_fn);
+  export_fn(env, exports, "listenUnix", listen_unix);
+  export_fn(env, exports, "accept", accept_fn);
+  export_fn(env, exports, "connectUnix", connect_unix);
+  export_fn(env, exports, "recvMsg", recv_msg);
+  export_fn(env, exports, "sendMsg", send_msg);
+}
+
+}  // namespace umdev

@@ -1,0 +1,100 @@
+/**
+ * Concepts: the `FuseChannel` over a mounted `/dev/fuse` fd. Requests are read on the main thread when a readiness
+ * watch fires (no thread-pool read parked for the life of the mount, no thread hop per request): each readable event
+ * drains the device with non-blocking reads until EAGAIN. Replies are written synchronously (the device takes whole
+ * messages and never blocks a reply); notifications go through the libuv pool, because the kernel may hold them on
+ * an inode lock that only a later reply from this thread releases.
+ */
+import { write } from 'node:fs';
+import type { FuseChannel } from './channel.js';
+import type { FuseLogger } from './dispatcher.js';
+import { READ_BUFFER_SIZE } from './protocol.js';
+
+/** The fd calls the channel needs (the project's native addon provides them; tests may substitute). */
+export interface FuseDeviceIo {
+  /** Calls `cb` on the main thread whenever `fd` is readable; makes the fd non-blocking. */
+  watch(fd: number, events: { readable?: boolean }, cb: (err: Error | null, ev: { readable: boolean }) => void): { stop(): void };
+  /** read(2): bytes read, 0 at end, -1 for EAGAIN; throws an error with an errno name otherwise. */
+  read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** write(2): bytes written or -1 for EAGAIN; throws an error with an errno name otherwise. */
+  write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+}
+
+function errnoOf(e: unknown): string | undefined {
+  const x = e as { errno?: unknown; code?: unknown; cause?: { code?: unknown } } | null;
+  if (typeof x?.errno === 'string') return x.errno;
+  if (typeof x?.cause?.code === 'string') return x.cause.code;
+  return typeof x?.code === 'string' ? x.code : undefined;
+}
+
+/** Serves one device fd; does not own it (the mount closes it after `stop()`). */
+export class DeviceChannel implements FuseChannel {
+  readonly #fd: number;
+  readonly #io: FuseDeviceIo;
+  readonly #log: FuseLogger;
+  readonly #onEnd: () => void;
+  readonly #buf = Buffer.alloc(READ_BUFFER_SIZE);
+  #watcher: { stop(): void } | undefined;
+  #stopped = false;
+
+  /** `onEnd` runs once when the session ends (unmounted: the device reads ENODEV) or fails. */
+  constructor(fd: number, io: FuseDeviceIo, log: FuseLogger, onEnd: () => void) {
+    this.#fd = fd;
+    this.#io = io;
+    this.#log = log;
+    this.#onEnd = onEnd;
+  }
+
+  onRequest(handler: (req: Buffer) => void): void {
+    if (this.#watcher !== undefined || this.#stopped) return;
+    this.#watcher = this.#io.watch(this.#fd, { readable: true }, () => this.#drain(handler));
+  }
+
+  reply(msg: Buffer): void {
+    if (this.#stopped) return; // The fd may already be closed and its number reused.
+    try {
+      this.#io.write(this.#fd, msg, 0, msg.length);
+    } catch (e) {
+      // ENOENT: the request was interrupted or aborted; ENODEV: unmounted meanwhile. Neither is this server's fault.
+      const code = errnoOf(e);
+      if (code !== 'ENOENT' && code !== 'ENODEV') this.#log('error', `fuse: reply failed: ${(e as Error).message}`);
+    }
+  }
+
+  notify(msg: Buffer): void {
+    if (this.#stopped) return;
+    write(this.#fd, msg, 0, msg.length, null, (e) => {
+      // ENOENT: the kernel no longer has the entry, which is what the notification wanted.
+      if (e && e.code !== 'ENOENT' && e.code !== 'ENODEV' && e.code !== 'EBADF') this.#log('debug', `fuse: notification failed: ${e.message}`);
+    });
+  }
+
+  /** Stops reading and drops later replies. Idempotent; call before the fd is closed. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#watcher?.stop();
+    this.#watcher = undefined;
+  }
+
+  #drain(handler: (req: Buffer) => void): void {
+    const buf = this.#buf;
+    while (!this.#stopped) {
+      let n: number;
+      try {
+        n = this.#io.read(this.#fd, buf, 0, buf.length);
+      } catch (e) {
+        if (errnoOf(e) !== 'ENODEV') this.#log('error', `fuse: reading the device failed: ${(e as Error).message}`);
+        return this.#end();
+      }
+      if (n < 0) return; // EAGAIN: drained.
+      if (n === 0) return this.#end();
+      handler(buf.subarray(0, n));
+    }
+  }
+
+  #end(): void {
+    this.stop();
+    this.#onEnd();
+  }
+}

@@ -1,0 +1,422 @@
+/**
+ * Concepts: one FUSE session over an `AttrTree`. `handle()` takes one request buffer and answers it through the
+ * `FuseReplier`; paths are resolved through the tree on every request (nothing about nodes is cached), node ids come
+ * from the `InodeTable`, and open handles keep only a path plus, for files, the value rendered by the last read at
+ * offset 0 (so a read loop ends). Semantics follow kernfs: entry and attribute timeouts are 0, files are 4096 bytes
+ * long and direct-I/O, an open the mode forbids fails with EACCES even for root, nothing can be created, removed or
+ * renamed. Replies are built in one preallocated buffer and written synchronously; `show`/`store` that return a
+ * promise complete later without holding up other requests.
+ */
+import { isUmdevError, err } from '../core/errors.js';
+import type { AttrFile, AttrNode, AttrTree } from './attr-tree.js';
+import type { FuseReplier } from './channel.js';
+import {
+  type Attr,
+  decodeAccessIn,
+  decodeBatchForget,
+  decodeFh,
+  decodeForgetIn,
+  decodeInitIn,
+  decodeName,
+  decodeOpenIn,
+  decodeReadIn,
+  decodeSetattrIn,
+  decodeWriteIn,
+  encodeAttrOut,
+  encodeEntryOut,
+  encodeInitOut,
+  encodeNotifyDelete,
+  encodeNotifyInvalEntry,
+  encodeOpenOut,
+  encodeOutHeader,
+  encodeStatfsOut,
+  encodeWriteOut,
+  readU64,
+} from './codec.js';
+import { type Inode, InodeTable } from './inodes.js';
+import { encodeDirectory } from './readdir.js';
+import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, S_IFDIR, S_IFLNK, S_IFREG, Size } from './protocol.js';
+
+/** Where the dispatcher reports bugs (non-`UmdevError` exceptions, logged with their stack). */
+export type FuseLogger = (level: 'debug' | 'error', message: string) => void;
+
+/** An open file or directory. Owned by the dispatcher from OPEN/OPENDIR until RELEASE/RELEASEDIR. */
+interface Handle {
+  readonly path: readonly string[];
+  readonly ino: number;
+  /** Files: the value rendered by the last read at offset 0. */
+  value: Buffer | undefined;
+  /** Directories: the entries listed by the last READDIR at offset 0. */
+  entries: readonly { readonly name: string; readonly kind: AttrNode['kind'] }[] | undefined;
+}
+
+const X_OK = 1;
+const W_OK = 2;
+const R_OK = 4;
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+
+/** Answers the operations that would create, remove or rename: an attribute tree has none (sysfs parity). */
+const NO_CREATE = new Set<number>([Op.CREATE, Op.MKNOD, Op.MKDIR, Op.UNLINK, Op.RMDIR, Op.SYMLINK, Op.RENAME, Op.RENAME2, Op.LINK, Op.TMPFILE]);
+
+/**
+ * Whether the permission bits grant `want` (R_OK|W_OK|X_OK) to a caller. Every node is owned by uid 0 and gid 0;
+ * root passes here (its limits are the attribute's capabilities, checked in `checkFileAccess`).
+ */
+function permits(mode: number, uid: number, gid: number, want: number): boolean {
+  if (uid === 0) return true;
+  const bits = gid === 0 ? mode >> 3 : mode;
+  return (bits & want) === want;
+}
+
+/**
+ * kernfs: an attribute's mode is what it can do, not a permission root overrides. Writing needs a `store` and a
+ * write bit, reading a `show` and a read bit, whoever asks; other users also need the permission bits.
+ */
+function checkFileAccess(key: string, file: AttrFile, want: number, uid: number, gid: number): void {
+  if (want & W_OK && (file.store === undefined || (file.mode & 0o222) === 0)) throw err('EACCES', `${key} is not writable`);
+  if (want & R_OK && (file.show === undefined || (file.mode & 0o444) === 0)) throw err('EACCES', `${key} is not readable`);
+  if (want & X_OK) throw err('EACCES', `${key} is not executable`);
+  if (!permits(file.mode, uid, gid, want)) throw err('EACCES', `${key}: permission denied`);
+}
+
+/** Serves one attribute tree to one kernel connection; `close()` unsubscribes from the tree, nothing else. */
+export class FuseDispatcher {
+  readonly #tree: AttrTree;
+  readonly #out: FuseReplier;
+  readonly #log: FuseLogger;
+  readonly #inodes = new InodeTable();
+  readonly #handles = new Map<number, Handle>();
+  /** Reply buffer: header plus the largest body (a READ of max_write bytes). Used only between encode and reply(). */
+  readonly #buf = Buffer.alloc(Size.OUT_HEADER + MAX_WRITE + 4096);
+  readonly #timeSec = Math.floor(Date.now() / 1000);
+  readonly #unsubscribe: (() => void) | undefined;
+  #nextFh = 1;
+
+  constructor(tree: AttrTree, out: FuseReplier, log: FuseLogger) {
+    this.#tree = tree;
+    this.#out = out;
+    this.#log = log;
+    this.#unsubscribe = tree.onChange?.((change) => {
+      if (change.kind === 'remove') this.#removed(change.path);
+    });
+  }
+
+  /** Node ids the kernel holds (root included); for tests that check FORGET bookkeeping. */
+  get inodeCount(): number {
+    return this.#inodes.size;
+  }
+
+  /** Open handles; for tests that check RELEASE bookkeeping. */
+  get handleCount(): number {
+    return this.#handles.size;
+  }
+
+  /** Stops listening to the tree. */
+  close(): void {
+    this.#unsubscribe?.();
+  }
+
+  /** Handles one request; `req` is only read during the call. Never throws. */
+  handle(req: Buffer): void {
+    if (req.length < Size.IN_HEADER) {
+      this.#log('error', `fuse: dropped a ${req.length}-byte request shorter than its header`);
+      return;
+    }
+    const opcode = req.readUInt32LE(4);
+    const unique = readU64(req, 8);
+    try {
+      this.#dispatch(req, opcode, unique, readU64(req, 16), Math.min(req.readUInt32LE(0), req.length) - Size.IN_HEADER);
+    } catch (e) {
+      if (opcode !== Op.FORGET && opcode !== Op.BATCH_FORGET && opcode !== Op.INTERRUPT) this.#fail(unique, opcode, e);
+    }
+  }
+
+  #dispatch(req: Buffer, opcode: number, unique: number, nodeid: number, bodyLen: number): void {
+    const off = Size.IN_HEADER;
+    switch (opcode) {
+      case Op.LOOKUP:
+        return this.#lookup(unique, nodeid, decodeName(req, off, bodyLen), req.readUInt32LE(24), req.readUInt32LE(28));
+      case Op.GETATTR:
+        return this.#replyAttr(unique, this.#inode(nodeid));
+      case Op.OPEN:
+        return this.#open(unique, nodeid, decodeOpenIn(req, off, bodyLen), req.readUInt32LE(24), req.readUInt32LE(28));
+      case Op.READ: {
+        const r = decodeReadIn(req, off, bodyLen);
+        return this.#read(unique, r.fh, r.offset, r.size);
+      }
+      case Op.WRITE: {
+        const w = decodeWriteIn(req, off, bodyLen);
+        // Copied: the channel reuses `req`, and a store may keep or await with its argument.
+        return this.#write(unique, w.fh, Buffer.from(req.subarray(off + Size.WRITE_IN, off + Size.WRITE_IN + w.size)));
+      }
+      case Op.RELEASE:
+      case Op.RELEASEDIR:
+        this.#handles.delete(decodeFh(req, off, bodyLen));
+        return this.#reply(unique, 0);
+      case Op.FLUSH:
+        // ENOSYS makes the kernel stop sending FLUSH for the life of the mount; nothing is buffered here anyway.
+        throw err('ENOSYS', 'FLUSH is not needed');
+      case Op.SETATTR:
+        return this.#setattr(unique, nodeid, req, bodyLen);
+      case Op.OPENDIR:
+        return this.#opendir(unique, nodeid);
+      case Op.READDIR:
+      case Op.READDIRPLUS: {
+        const r = decodeReadIn(req, off, bodyLen);
+        return this.#readdir(unique, r.fh, r.offset, r.size, opcode === Op.READDIRPLUS);
+      }
+      case Op.READLINK:
+        return this.#readlink(unique, nodeid);
+      case Op.ACCESS:
+        return this.#access(unique, nodeid, decodeAccessIn(req, off, bodyLen), req.readUInt32LE(24), req.readUInt32LE(28));
+      case Op.STATFS:
+        encodeStatfsOut(this.#buf, Size.OUT_HEADER, this.#inodes.size);
+        return this.#reply(unique, Size.STATFS_OUT);
+      case Op.FORGET:
+        return this.#inodes.forget(nodeid, decodeForgetIn(req, off, bodyLen));
+      case Op.BATCH_FORGET:
+        for (const [ino, n] of decodeBatchForget(req, off, bodyLen)) this.#inodes.forget(ino, n);
+        return;
+      case Op.INTERRUPT:
+        // Every request is answered promptly; an interrupted one just gets its reply dropped by the kernel.
+        return;
+      case Op.INIT:
+        return this.#init(unique, req, bodyLen);
+      case Op.DESTROY:
+        return this.#reply(unique, 0);
+      default:
+        if (NO_CREATE.has(opcode)) throw err('EACCES', 'attribute trees have no create, remove or rename');
+        throw err('ENOSYS', `opcode ${opcode} is not implemented`);
+    }
+  }
+
+  #init(unique: number, req: Buffer, bodyLen: number): void {
+    const kernel = decodeInitIn(req, Size.IN_HEADER, bodyLen);
+    if (kernel.major < FUSE_KERNEL_VERSION) throw err('EPROTO', `kernel FUSE protocol ${kernel.major}.${kernel.minor} is too old`);
+    const wanted = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.ATOMIC_O_TRUNC | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
+    encodeInitOut(this.#buf, Size.OUT_HEADER, {
+      major: FUSE_KERNEL_VERSION,
+      minor: FUSE_KERNEL_MINOR_VERSION,
+      maxReadahead: kernel.maxReadahead,
+      flags: kernel.flags & wanted,
+      maxBackground: 16,
+      congestionThreshold: 12,
+      maxWrite: MAX_WRITE,
+      timeGran: 1,
+      maxPages: MAX_WRITE / 4096,
+    });
+    this.#reply(unique, Size.INIT_OUT);
+  }
+
+  #lookup(unique: number, parent: number, name: string, uid: number, gid: number): void {
+    const dir = this.#inode(parent);
+    const parentNode = this.#resolve(dir);
+    if (parentNode.kind !== 'dir') throw err('ENOTDIR', `${dir.key} is not a directory`);
+    if (!permits(parentNode.mode, uid, gid, X_OK)) throw err('EACCES', `${dir.key} is not searchable`);
+    const path = [...dir.path, name];
+    const node = this.#tree.resolve(path);
+    if (node === undefined) throw err('ENOENT', `no ${path.join('/')}`);
+    const inode = this.#inodes.ref(path);
+    encodeEntryOut(this.#buf, Size.OUT_HEADER, inode.ino, this.attrOf(inode.ino, node));
+    this.#reply(unique, Size.ENTRY_OUT);
+  }
+
+  #replyAttr(unique: number, inode: Inode): void {
+    encodeAttrOut(this.#buf, Size.OUT_HEADER, this.attrOf(inode.ino, this.#resolve(inode)));
+    this.#reply(unique, Size.ATTR_OUT);
+  }
+
+  #setattr(unique: number, nodeid: number, req: Buffer, bodyLen: number): void {
+    const inode = this.#inode(nodeid);
+    const node = this.#resolve(inode);
+    const s = decodeSetattrIn(req, Size.IN_HEADER, bodyLen);
+    // chmod/chown: sysfs would let root change modes, but here a mode is the tree's, computed on every request, so
+    // a change could not stick; refuse it rather than pretend.
+    if (s.valid & (Fattr.MODE | Fattr.UID | Fattr.GID)) throw err('EPERM', 'attribute modes and owners are fixed');
+    // Truncation (open with O_TRUNC, `: > attr`) is a no-op on a writable attribute: each write replaces the value.
+    if (s.valid & Fattr.SIZE) {
+      if (node.kind !== 'file') throw err(node.kind === 'dir' ? 'EISDIR' : 'EINVAL', 'only attribute files can be truncated');
+      if (node.store === undefined || (node.mode & 0o222) === 0) throw err('EACCES', 'attribute is read-only');
+    }
+    // Time changes (touch) succeed without effect, as the times are the server's start time.
+    this.#replyAttr(unique, inode);
+  }
+
+  #open(unique: number, nodeid: number, flags: number, uid: number, gid: number): void {
+    const inode = this.#inode(nodeid);
+    const node = this.#resolve(inode);
+    if (node.kind === 'dir') throw err('EISDIR', `${inode.key} is a directory`);
+    if (node.kind !== 'file') throw err('EINVAL', 'symlinks are resolved by the kernel');
+    const acc = flags & O_ACCMODE;
+    const wantsWrite = acc === O_WRONLY || acc === O_RDWR;
+    const wantsRead = acc !== O_WRONLY;
+    checkFileAccess(inode.key, node, (wantsRead ? R_OK : 0) | (wantsWrite ? W_OK : 0), uid, gid);
+    const fh = this.#nextFh++;
+    this.#handles.set(fh, { path: inode.path, ino: inode.ino, value: undefined, entries: undefined });
+    encodeOpenOut(this.#buf, Size.OUT_HEADER, fh, FOPEN_DIRECT_IO);
+    this.#reply(unique, Size.OPEN_OUT);
+  }
+
+  #read(unique: number, fh: number, offset: number, size: number): void {
+    const h = this.#handle(fh);
+    if (offset !== 0 && h.value !== undefined) return this.#replyData(unique, h.value, offset, size);
+    const file = this.#file(h);
+    if (file.show === undefined) throw err('EACCES', 'attribute is not readable');
+    const shown = file.show();
+    if (shown instanceof Promise) {
+      shown.then(
+        (v) => this.#finishRead(unique, h, v, offset, size),
+        (e: unknown) => this.#fail(unique, Op.READ, e),
+      );
+      return;
+    }
+    this.#finishRead(unique, h, shown, offset, size);
+  }
+
+  #finishRead(unique: number, h: Handle, shown: string | Buffer, offset: number, size: number): void {
+    h.value = typeof shown === 'string' ? Buffer.from(shown) : shown;
+    this.#replyData(unique, h.value, offset, size);
+  }
+
+  #replyData(unique: number, value: Buffer, offset: number, size: number): void {
+    const n = Math.max(0, Math.min(size, value.length - offset, MAX_WRITE));
+    if (n > 0) value.copy(this.#buf, Size.OUT_HEADER, offset, offset + n);
+    this.#reply(unique, n);
+  }
+
+  #write(unique: number, fh: number, data: Buffer): void {
+    const h = this.#handle(fh);
+    const file = this.#file(h);
+    if (file.store === undefined) throw err('EACCES', 'attribute is not writable');
+    const stored = file.store(data);
+    if (stored instanceof Promise) {
+      stored.then(
+        () => this.#finishWrite(unique, data.length),
+        (e: unknown) => this.#fail(unique, Op.WRITE, e),
+      );
+      return;
+    }
+    this.#finishWrite(unique, data.length);
+  }
+
+  #finishWrite(unique: number, count: number): void {
+    encodeWriteOut(this.#buf, Size.OUT_HEADER, count);
+    this.#reply(unique, Size.WRITE_OUT);
+  }
+
+  #opendir(unique: number, nodeid: number): void {
+    const inode = this.#inode(nodeid);
+    if (this.#resolve(inode).kind !== 'dir') throw err('ENOTDIR', `${inode.key} is not a directory`);
+    const fh = this.#nextFh++;
+    this.#handles.set(fh, { path: inode.path, ino: inode.ino, value: undefined, entries: undefined });
+    encodeOpenOut(this.#buf, Size.OUT_HEADER, fh, 0);
+    this.#reply(unique, Size.OPEN_OUT);
+  }
+
+  #readdir(unique: number, fh: number, offset: number, size: number, plus: boolean): void {
+    const h = this.#handle(fh);
+    if (offset === 0 || h.entries === undefined) {
+      const dir = this.#tree.resolve(h.path);
+      if (dir === undefined || dir.kind !== 'dir') throw err('ENOENT', `${h.path.join('/')} was removed`);
+      h.entries = dir.entries();
+    }
+    const parentIno = h.path.length === 0 ? h.ino : (this.#inodes.find(h.path.slice(0, -1))?.ino ?? 1);
+    const n = encodeDirectory(this.#buf, Size.OUT_HEADER, Math.min(size, MAX_WRITE), {
+      path: h.path,
+      ino: h.ino,
+      parentIno,
+      entries: h.entries,
+      offset,
+      plus,
+      tree: this.#tree,
+      inodes: this.#inodes,
+      attrOf: (ino, node) => this.attrOf(ino, node),
+    });
+    this.#reply(unique, n);
+  }
+
+  #readlink(unique: number, nodeid: number): void {
+    const inode = this.#inode(nodeid);
+    const node = this.#resolve(inode);
+    if (node.kind !== 'symlink') throw err('EINVAL', `${inode.key} is not a symlink`);
+    const n = this.#buf.write(node.target, Size.OUT_HEADER);
+    this.#reply(unique, n);
+  }
+
+  #access(unique: number, nodeid: number, mask: number, uid: number, gid: number): void {
+    const inode = this.#inode(nodeid);
+    const node = this.#resolve(inode);
+    if (node.kind === 'file') checkFileAccess(inode.key, node, mask & (R_OK | W_OK | X_OK), uid, gid);
+    else if (node.kind === 'dir' && !permits(node.mode, uid, gid, mask & (R_OK | W_OK | X_OK))) throw err('EACCES', `${inode.key}: access denied`);
+    this.#reply(unique, 0);
+  }
+
+  /** The attributes the kernel sees for a node; public for the directory encoder. */
+  attrOf(ino: number, node: AttrNode): Attr {
+    const base = { ino, timeSec: this.#timeSec, timeNsec: 0 };
+    switch (node.kind) {
+      case 'dir':
+        return { ...base, mode: S_IFDIR | (node.mode & 0o7777), size: 0, nlink: 2 };
+      case 'file':
+        return { ...base, mode: S_IFREG | (node.mode & 0o7777), size: 4096, nlink: 1 };
+      case 'symlink':
+        return { ...base, mode: S_IFLNK | 0o777, size: Buffer.byteLength(node.target), nlink: 1 };
+    }
+  }
+
+  #inode(nodeid: number): Inode {
+    const inode = this.#inodes.get(nodeid);
+    if (inode === undefined || inode.detached) throw err('ENOENT', `node ${nodeid} is gone`);
+    return inode;
+  }
+
+  #resolve(inode: Inode): AttrNode {
+    const node = this.#tree.resolve(inode.path);
+    if (node === undefined) throw err('ENOENT', `${inode.key} is gone`);
+    return node;
+  }
+
+  #handle(fh: number): Handle {
+    const h = this.#handles.get(fh);
+    if (h === undefined) throw err('EBADF', `no open handle ${fh}`);
+    return h;
+  }
+
+  /** The file an open handle names now; ENODEV once it is gone, as kernfs answers for a removed attribute. */
+  #file(h: Handle): AttrFile {
+    const node = this.#tree.resolve(h.path);
+    if (node === undefined || node.kind !== 'file') throw err('ENODEV', `${h.path.join('/')} was removed`);
+    return node;
+  }
+
+  /** A removal in the tree: forget the path's node ids and tell the kernel to drop its dentry. */
+  #removed(path: readonly string[]): void {
+    if (path.length === 0) return;
+    const child = this.#inodes.detach(path);
+    const parent = this.#inodes.find(path.slice(0, -1));
+    if (parent === undefined) return; // The kernel has no dentry under a parent it does not know.
+    const name = Buffer.from(path[path.length - 1]!);
+    this.#out.notify(child === undefined ? encodeNotifyInvalEntry(parent.ino, name) : encodeNotifyDelete(parent.ino, child.ino, name));
+  }
+
+  #reply(unique: number, bodyLen: number): void {
+    const len = Size.OUT_HEADER + bodyLen;
+    encodeOutHeader(this.#buf, 0, len, 0, unique);
+    this.#out.reply(this.#buf.subarray(0, len));
+  }
+
+  #fail(unique: number, opcode: number, e: unknown): void {
+    let code: number;
+    if (isUmdevError(e)) {
+      code = e.code;
+      this.#log('debug', `fuse: opcode ${opcode} failed: ${e.errno} ${e.message}`);
+    } else {
+      code = 5; // EIO: anything but a UmdevError is a bug in the tree or here.
+      this.#log('error', `fuse: opcode ${opcode} failed with a bug: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
+    encodeOutHeader(this.#buf, 0, Size.OUT_HEADER, -code, unique);
+    this.#out.reply(this.#buf.subarray(0, Size.OUT_HEADER));
+  }
+}

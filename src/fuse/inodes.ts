@@ -1,0 +1,98 @@
+/**
+ * Concepts: the kernel names files by node id; an attribute tree names them by path. `InodeTable` keeps the one map
+ * between the two while the kernel holds references: LOOKUP (and each READDIRPLUS entry) adds one, FORGET drops
+ * them, and the node id of a path stays the same as long as the count is above zero. A removal detaches a path, so
+ * a later entry of the same name gets a fresh node id and the kernel never mistakes it for the old one.
+ */
+import { FUSE_ROOT_ID } from './protocol.js';
+
+/** One node id the kernel knows. Owned by the table; `nlookup` is the kernel's reference count. */
+export interface Inode {
+  readonly ino: number;
+  readonly path: readonly string[];
+  readonly key: string;
+  nlookup: number;
+  /** Set when the path was removed from the tree: requests on this node id fail with ENOENT. */
+  detached: boolean;
+}
+
+function keyOf(path: readonly string[]): string {
+  return path.join('/');
+}
+
+/** Node id ↔ path map of one mount; lives as long as its server. */
+export class InodeTable {
+  readonly #byIno = new Map<number, Inode>();
+  readonly #byKey = new Map<string, Inode>();
+  #next = FUSE_ROOT_ID + 1;
+
+  constructor() {
+    // The root is never forgotten: the kernel holds it for the life of the mount.
+    const root: Inode = { ino: FUSE_ROOT_ID, path: [], key: '', nlookup: 1, detached: false };
+    this.#byIno.set(root.ino, root);
+    this.#byKey.set(root.key, root);
+  }
+
+  /** The node for a node id, or undefined for one the kernel has forgotten (or never had). */
+  get(ino: number): Inode | undefined {
+    return this.#byIno.get(ino);
+  }
+
+  /** The live node of a path the kernel currently knows, without taking a reference. */
+  find(path: readonly string[]): Inode | undefined {
+    return this.#byKey.get(keyOf(path));
+  }
+
+  /** Takes one kernel reference on `path` (pairs with `forget`), creating its node id if needed. */
+  ref(path: readonly string[]): Inode {
+    const key = keyOf(path);
+    let node = this.#byKey.get(key);
+    if (node === undefined) {
+      node = { ino: this.#next++, path: path.slice(), key, nlookup: 0, detached: false };
+      this.#byIno.set(node.ino, node);
+      this.#byKey.set(key, node);
+    }
+    node.nlookup++;
+    return node;
+  }
+
+  /** Drops `n` kernel references (FORGET); the node id is released when none remain. */
+  forget(ino: number, n: number): void {
+    const node = this.#byIno.get(ino);
+    if (node === undefined || ino === FUSE_ROOT_ID) return;
+    node.nlookup -= n;
+    if (node.nlookup > 0) return;
+    this.#byIno.delete(ino);
+    if (this.#byKey.get(node.key) === node) this.#byKey.delete(node.key);
+  }
+
+  /** Detaches `path` and everything below it (a removal); returns the node that was at `path`, if the kernel knew it. */
+  detach(path: readonly string[]): Inode | undefined {
+    const key = keyOf(path);
+    const top = this.#byKey.get(key);
+    const prefix = key + '/';
+    for (const [k, node] of this.#byKey) {
+      if (k === key || k.startsWith(prefix)) {
+        node.detached = true;
+        this.#byKey.delete(k);
+      }
+    }
+    return top;
+  }
+
+  /** How many node ids the kernel holds, the root included (for statfs and leak checks in tests). */
+  get size(): number {
+    return this.#byIno.size;
+  }
+
+  /**
+   * The d_ino READDIR reports for an entry the kernel has no node id for: stable per path and far above the node ids
+   * the table hands out, because READDIR must not create references.
+   */
+  static direntIno(path: readonly string[]): number {
+    let h = 0x811c9dc5;
+    const key = keyOf(path);
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+    return 0x1_0000_0000 + h;
+  }
+}

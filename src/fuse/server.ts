@@ -1,0 +1,94 @@
+/**
+ * Concepts: `FuseServer` ties the pieces together for one mountpoint: mount (mount.ts), read and reply on the device
+ * (device-channel.ts), answer with the dispatcher. Lifecycle: `start()` resolves once mounted and serving; `close()`
+ * is graceful and idempotent (unmount, wait for the session to end, close the fd; the same promise to every caller);
+ * an `exit` hook detaches the mount if the process exits without closing it.
+ */
+import type { AttrTree } from './attr-tree.js';
+import { DeviceChannel, type FuseDeviceIo } from './device-channel.js';
+import { FuseDispatcher, type FuseLogger } from './dispatcher.js';
+import { type FuseMount, mountFuse } from './mount.js';
+import { native } from '../native/index.js';
+
+/** What to serve where. */
+export interface FuseServerOptions {
+  readonly tree: AttrTree;
+  readonly mountpoint: string;
+  /** Filesystem type suffix and mount source (`fuse.<name>`); default `umdev`. */
+  readonly name?: string;
+  /** Default: errors to stderr, debug dropped. */
+  readonly log?: FuseLogger;
+  /** Default: the project's native addon. */
+  readonly io?: FuseDeviceIo;
+}
+
+/** How long `close()` waits for the kernel to end the session after the unmount before closing the fd anyway. */
+const END_GRACE_MS = 2000;
+
+function defaultLog(level: 'debug' | 'error', message: string): void {
+  if (level === 'error') console.error(message);
+}
+
+/** A mounted attribute tree. Owns its mount, device fd and watchdog until `close()` resolves. */
+export class FuseServer {
+  readonly mountpoint: string;
+  readonly #mount: FuseMount;
+  readonly #channel: DeviceChannel;
+  readonly #dispatcher: FuseDispatcher;
+  readonly #ended: Promise<void>;
+  readonly #exitHook = (): void => this.#mount.detachSync();
+  #closing: Promise<void> | undefined;
+
+  private constructor(mount: FuseMount, tree: AttrTree, io: FuseDeviceIo, log: FuseLogger) {
+    this.mountpoint = mount.mountpoint;
+    this.#mount = mount;
+    let ended!: () => void;
+    this.#ended = new Promise((resolve) => (ended = resolve));
+    this.#channel = new DeviceChannel(mount.fd, io, log, ended);
+    this.#dispatcher = new FuseDispatcher(tree, this.#channel, log);
+    process.on('exit', this.#exitHook);
+  }
+
+  /** Mounts `tree` at `mountpoint` and starts serving. Fails with ENODEV (no /dev/fuse), EPERM (not root) or EIO. */
+  static async start(opts: FuseServerOptions): Promise<FuseServer> {
+    const mount = await mountFuse({ name: opts.name ?? 'umdev', mountpoint: opts.mountpoint });
+    const server = new FuseServer(mount, opts.tree, opts.io ?? native, opts.log ?? defaultLog);
+    try {
+      server.#channel.onRequest((req) => server.#dispatcher.handle(req));
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  /** Resolves when the kernel ends the session (unmounted by anyone, or `close()`). */
+  get ended(): Promise<void> {
+    return this.#ended;
+  }
+
+  /** Node ids the kernel holds and open handles (for tests of the reference bookkeeping). */
+  get stats(): { inodes: number; handles: number } {
+    return { inodes: this.#dispatcher.inodeCount, handles: this.#dispatcher.handleCount };
+  }
+
+  /** Unmounts, ends the session and closes the device. Idempotent; every caller gets the same promise. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#dispatcher.close();
+    try {
+      await this.#mount.unmount();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, END_GRACE_MS)))]);
+      clearTimeout(timer);
+    } finally {
+      this.#channel.stop();
+      process.off('exit', this.#exitHook);
+      await this.#mount.closeFd();
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// Real mounts for the FUSE tests: a temp mountpoint per test, unmounted and removed by t.after even on failure, and
+// filesystem access from child processes (never a synchronous call on the mount from the serving process).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { AttrTree } from '../../src/fuse/attr-tree.js';
+import { FuseServer } from '../../src/fuse/server.js';
+
+/** Fails with an install hint if this machine cannot mount FUSE filesystems. */
+export function requireFuse(): void {
+  if (!existsSync('/dev/fuse')) throw new Error('no /dev/fuse: load the fuse kernel module (modprobe fuse) and install the Debian package fuse3');
+  if (process.getuid?.() !== 0) throw new Error('the FUSE mount tests need root (mount(2) of a fuse filesystem)');
+}
+
+/** A temp dir; `t.after` hooks run in registration order, so callers register its removal after their unmount. */
+export async function tempDir(prefix = 'umdev-fuse-'): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Serves `tree` at a fresh mountpoint; closed after the test. Errors are collected in `logs` (debug dropped). */
+export async function serve(t: TestContext, tree: AttrTree): Promise<{ server: FuseServer; mnt: string; logs: string[] }> {
+  requireFuse();
+  const { dir: mnt, remove } = await tempDir();
+  const logs: string[] = [];
+  let server: FuseServer;
+  try {
+    server = await FuseServer.start({ tree, mountpoint: mnt, name: 'umdevtest', log: (level, m) => level === 'error' && logs.push(m) });
+  } catch (e) {
+    await remove();
+    throw e;
+  }
+  t.after(async () => {
+    await server.close();
+    await remove();
+  });
+  return { server, mnt, logs };
+}
+
+/** Runs a shell script in a child process (`$0` is the first arg); resolves with its exit code, stdout and stderr (never rejects on exit). */
+export function sh(script: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('sh', ['-c', script, ...args], { timeout: 20_000 }, (e, stdout, stderr) => {
+      if (e && typeof e.code !== 'number') return reject(e);
+      resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Runs a small Python program (for errno-exact syscalls); prints what it prints. */
+export function py(program: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('python3', ['-c', program, ...args], { timeout: 20_000 }, (e, stdout, stderr) => {
+      if (e && typeof e.code !== 'number') return reject(e);
+      resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Whether `mnt` appears in this process's mount table. */
+export async function isMounted(mnt: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((line) => line.split(' ')[4] === mnt);
+}
