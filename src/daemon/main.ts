@@ -27,16 +27,19 @@ function greeting(d: Daemon): string {
     `  definitions: ${c.definitions}`,
     d.apiUrl === undefined ? '  api:         disabled' : `  api:         ${d.apiUrl} (also in ${path.join(c.stateDir, 'api.json')})`,
     'try:',
-    `  umdevctl types --root ${rel(c.mount.path)} --config-root ${rel(c.definitions)}`,
+    `  npx umdevctl --sysfs-root ${rel(c.mount.path)} --config-root ${rel(c.definitions)} types`,
   ];
   if (d.mounted) {
     lines.push(
       `  unshare -m sh -c 'mount --rbind ${c.mount.path} /sys && mount --bind ${c.definitions} /etc/mdevctl.d && mdevctl types'`,
     );
   }
-  if (d.apiUrl !== undefined) {
-    lines.push(`  curl -s -XPOST ${d.apiUrl}/devices -d '{"parent":"${c.parents.length > 0 ? 'mtty' : 'PARENT'}","type":"mtty-2"}'`);
+  const parent = d.core.parents()[0];
+  const type = parent?.types[parent.types.length - 1];
+  if (d.apiUrl !== undefined && type !== undefined) {
+    lines.push(`  curl -s -XPOST ${d.apiUrl}/devices -d '{"parent":"${parent.name}","type":"${type.id}"}'`);
   }
+  lines.push(`  npx umdev-uart ${rel(c.sockets.dir)}/<uuid>.sock hello   (an mtty device's UART in loopback)`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Core } from '../core/core.js';
 import { createMttyParent, MTTY_MAX_PORTS } from '../drivers/mtty/index.js';
-import { FuseServer } from '../fuse/server.js';
+import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
 import type { LogLevel as VfioLogLevel } from '../vfio-user/log.js';
@@ -30,7 +30,11 @@ function vfioUserSink(log: Logger): (level: VfioLogLevel, line: string) => void 
   return (level, line) => {
     const m = /^vfio-user(?:\[([^\]]+)\])?: ([\s\S]*)$/.exec(line);
     const target = m?.[1] === undefined ? log : log.child('vfio-user', m[1]);
-    target[level](m?.[2] ?? line);
+    const message = m?.[2] ?? line;
+    if (level === 'debug') target.debug(message);
+    else if (level === 'info') target.info(message);
+    else if (level === 'warn') target.warn(message);
+    else target.error(message);
   };
 }
 
@@ -40,7 +44,8 @@ export function realParts(): DaemonParts {
     drivers: DRIVERS,
     sysfsTree: (core, layout) => new SysfsTree(core, { layout }),
     mount: async (tree, dir, log) => {
-      const server = await FuseServer.mount(tree, dir, { name: 'umdev', log: (m: string) => log.debug(m) });
+      // FuseServer.start clears a stale mount a killed daemon left at `dir` before mounting.
+      const server = await FuseServer.start({ tree, mountpoint: dir, name: 'umdev', log: (level, m) => log[level](m) });
       log.info(`sysfs mounted at ${dir}`);
       return { close: () => server.close() };
     },
