@@ -16,6 +16,11 @@ export interface VfioRegionInfo {
   /** VFIO_REGION_INFO_FLAG_READ | WRITE | MMAP | CAPS. */
   readonly flags: number;
   readonly size: bigint;
+  /**
+   * Where a kernel VFIO driver would place the region in the device fd (mtty: `index << 40`). Informational:
+   * transports that address regions by index (vfio-user) need not use it. Optional, absent for most devices.
+   */
+  readonly offset?: bigint;
   /** Areas the client may mmap, backed by `fd` at `fdOffset + area.offset`. */
   readonly sparse?: readonly SparseArea[];
   /** A memfd (or other fd) backing the mmap-able areas; passed to the client with GET_REGION_INFO. */

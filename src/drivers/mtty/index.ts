@@ -1,0 +1,70 @@
+/**
+ * Concepts: the mtty vendor driver (samples/vfio-mdev/mtty.c) as a umdev parent. Parent `mtty` at
+ * `virtual/mtty/mtty`, types `mtty-1` ("Single port serial") and `mtty-2` ("Dual port serial") drawing on one pool
+ * of ports (24 by default) owned by the parent instance, so several parents (and tests) never share one.
+ * `available_instances` is free ports / ports per type; a create that does not fit fails with ENOSPC, as the
+ * sample's `mtty_init_dev`. Ports go back to the pool when the device is removed.
+ */
+import { err } from '../../core/errors.js';
+import type { MdevDevice, MdevType, ParentSpec } from '../../core/types.js';
+import { VFIO_DEVICE_API } from '../../vfio/constants.js';
+import { MttyDevice } from './device.js';
+
+export { MttyDevice } from './device.js';
+export { UartPort, UART } from './uart.js';
+
+/** `MAX_MTTYS`: ports in the sample's pool. */
+export const MTTY_MAX_PORTS = 24;
+
+const PORTS_BY_TYPE: Readonly<Record<string, 1 | 2>> = { '1': 1, '2': 2 };
+
+function portsOf(type: MdevType): 1 | 2 {
+  const n = PORTS_BY_TYPE[type.sysfsName];
+  if (n === undefined) throw err('EINVAL', `mtty has no type ${type.sysfsName}`);
+  return n;
+}
+
+/** A fresh mtty parent with its own port pool (`ports`, default 24). Register it with `Core.registerParent`. */
+export function createMttyParent(options: { ports?: number } = {}): ParentSpec<MttyDevice> {
+  const total = options.ports ?? MTTY_MAX_PORTS;
+  if (!Number.isInteger(total) || total < 0) throw err('EINVAL', `mtty port pool of ${total}`);
+  let available = total;
+  const holding = new WeakSet<MttyDevice>();
+  return {
+    name: 'mtty',
+    devicePath: 'virtual/mtty/mtty',
+    driverName: 'mtty',
+    deviceApi: VFIO_DEVICE_API.PCI,
+    types: [
+      { sysfsName: '1', prettyName: 'Single port serial' },
+      { sysfsName: '2', prettyName: 'Dual port serial' },
+    ],
+    ops: {
+      create(device: MdevDevice): MttyDevice {
+        const n = portsOf(device.type);
+        if (available < n) throw err('ENOSPC', `mtty: ${n} port(s) wanted, ${available} free`);
+        available -= n;
+        const state = new MttyDevice(n);
+        holding.add(state);
+        return state;
+      },
+      remove(_device: MdevDevice, state: MttyDevice): void {
+        state.close();
+        // Pairs with the reservation in create; the set makes a repeated remove harmless.
+        if (holding.delete(state)) available += state.nrPorts;
+      },
+      getAvailable(type: MdevType): number {
+        return Math.floor(available / portsOf(type));
+      },
+      reset(_device: MdevDevice, state: MttyDevice): void {
+        state.reset();
+      },
+    },
+    deviceAttributes: [
+      {
+        name: 'vendor',
+        attrs: [{ name: 'sample_mdev_dev', mode: 0o444, show: (device: MdevDevice) => `This is MDEV ${device.name}\n` }],
+      },
+    ],
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * Concepts: the interrupt side of a VFIO PCI device, as `VFIO_DEVICE_SET_IRQS` defines it and vfio-pci (and the
+ * mtty sample, which copies it) implements it.
+ *
+ * - An *index* is an interrupt type (INTx, MSI, MSI-X, …) with a number of *vectors*. At most one of INTx, MSI and
+ *   MSI-X is active at a time: enabling one while another is active is `EINVAL`.
+ * - TRIGGER + DATA_EVENTFD installs one eventfd per vector (`-1` tears that vector down); the device signals a
+ *   vector by writing the 8-byte little-endian value 1 to its eventfd. TRIGGER + DATA_NONE with `count == 0`
+ *   disables the index. TRIGGER + DATA_NONE/DATA_BOOL on an active index fires a loopback test interrupt.
+ * - INTx is level-like: with AUTOMASKED, each delivered interrupt masks the line until the client UNMASKs it (after
+ *   the guest's EOI). MASK/UNMASK take DATA_NONE or DATA_BOOL; an eventfd for them is `ENOTTY`. As in mtty, an
+ *   unmask does not re-deliver a condition that is still pending: the device raises it again when it changes.
+ *
+ * Ownership: every fd handed to `setIrqs` belongs to the controller from then on, even when the request fails; it is
+ * closed when replaced, torn down, or at `close()`. Delivery needs no native code: `fs.writeSync` on an eventfd is a
+ * plain write(2).
+ */
+import fs from 'node:fs';
+import { err } from '../core/errors.js';
+import { VFIO_IRQ_INFO, VFIO_IRQ_SET, VFIO_PCI_IRQ } from './constants.js';
+import type { SetIrqsRequest, VfioIrqInfo } from './device.js';
+
+/** One interrupt index the device implements. */
+export interface IrqIndexSpec {
+  readonly index: number;
+  readonly count: number;
+  /** VFIO_IRQ_INFO_* flags; MASKABLE enables MASK/UNMASK, AUTOMASKED masks on every delivery. */
+  readonly flags: number;
+}
+
+export interface IrqControllerOptions {
+  /** `num_irqs` of the device (VFIO_PCI_NUM_IRQS for PCI). */
+  readonly numIrqs: number;
+  readonly indexes: readonly IrqIndexSpec[];
+  /** Told when a delivery fails for a reason other than a saturated eventfd counter. */
+  readonly onError?: (message: string) => void;
+}
+
+const EVENTFD_ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+const KNOWN_FLAGS = VFIO_IRQ_SET.DATA_TYPE_MASK | VFIO_IRQ_SET.ACTION_TYPE_MASK;
+
+/** Interrupt state of one device. Owned by the device; `close()` releases every fd it holds. */
+export class IrqController {
+  readonly numIrqs: number;
+  readonly #specs = new Map<number, IrqIndexSpec>();
+  readonly #fds = new Map<number, (number | undefined)[]>();
+  readonly #onError: ((message: string) => void) | undefined;
+  #active: number | undefined;
+  #enabled = 0;
+  #masked = false;
+
+  constructor(options: IrqControllerOptions) {
+    this.numIrqs = options.numIrqs;
+    this.#onError = options.onError;
+    for (const s of options.indexes) {
+      if (!Number.isInteger(s.index) || s.index < 0 || s.index >= options.numIrqs) throw err('EINVAL', `IRQ index ${s.index} outside 0..${options.numIrqs - 1}`);
+      if (!Number.isInteger(s.count) || s.count < 0) throw err('EINVAL', `IRQ index ${s.index} has a bad count`);
+      this.#specs.set(s.index, s);
+      this.#fds.set(s.index, new Array<number | undefined>(s.count).fill(undefined));
+    }
+  }
+
+  /** The active index (INTx, MSI, MSI-X), or undefined when interrupts are off. */
+  get activeIndex(): number | undefined {
+    return this.#active;
+  }
+
+  /** True while INTx is masked (by the client, or automatically after a delivery). */
+  get intxMasked(): boolean {
+    return this.#masked;
+  }
+
+  /** VFIO_DEVICE_GET_IRQ_INFO; EINVAL for an index the device does not implement. */
+  info(index: number): VfioIrqInfo {
+    const s = this.#specs.get(index);
+    if (!s) throw err('EINVAL', `IRQ index ${index} not implemented`);
+    return { index, flags: s.flags, count: s.count };
+  }
+
+  /** VFIO_DEVICE_SET_IRQS. Takes ownership of `request.fds` whatever the outcome. */
+  setIrqs(request: SetIrqsRequest): void {
+    const taken = [...(request.fds ?? [])];
+    try {
+      this.#set(request);
+    } finally {
+      // Whatever was not installed is still ours to close.
+      for (const fd of taken) if (fd >= 0 && !this.#owns(fd)) closeQuietly(fd);
+    }
+  }
+
+  /**
+   * Signal one vector of an index. Returns true when an eventfd was written. INTx is not delivered while masked,
+   * and with AUTOMASKED a delivery masks it. Nothing happens for an index that is not active.
+   */
+  trigger(index: number, vector = 0): boolean {
+    if (this.#active !== index) return false;
+    const fd = this.#fds.get(index)?.[vector];
+    if (fd === undefined) return false;
+    if (index === VFIO_PCI_IRQ.INTX) {
+      if (this.#masked) return false;
+      if (this.#specs.get(index)!.flags & VFIO_IRQ_INFO.AUTOMASKED) this.#masked = true;
+    }
+    return this.#signal(fd);
+  }
+
+  /** Tear every index down and close every fd (the client went away). Idempotent. */
+  close(): void {
+    for (const index of this.#fds.keys()) this.#disable(index);
+  }
+
+  #set(r: SetIrqsRequest): void {
+    const { index, flags, start, count } = r;
+    if (!Number.isInteger(index) || index < 0 || index >= this.numIrqs) throw err('EINVAL', `IRQ index ${index} outside 0..${this.numIrqs - 1}`);
+    if ((flags & ~KNOWN_FLAGS) !== 0) throw err('EINVAL', `unknown SET_IRQS flags 0x${flags.toString(16)}`);
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > 0xffffffff) {
+      throw err('EINVAL', `bad start/count ${start}/${count}`);
+    }
+    const data = flags & VFIO_IRQ_SET.DATA_TYPE_MASK;
+    if (data !== VFIO_IRQ_SET.DATA_NONE && data !== VFIO_IRQ_SET.DATA_BOOL && data !== VFIO_IRQ_SET.DATA_EVENTFD) {
+      throw err('EINVAL', `SET_IRQS needs exactly one DATA_* flag, got 0x${data.toString(16)}`);
+    }
+    if (data === VFIO_IRQ_SET.DATA_BOOL && (r.bools?.length ?? 0) < count) throw err('EINVAL', `DATA_BOOL needs ${count} flags`);
+    if (data === VFIO_IRQ_SET.DATA_EVENTFD && (r.fds?.length ?? 0) < count) throw err('EINVAL', `DATA_EVENTFD needs ${count} fds`);
+    const spec = this.#specs.get(index);
+    // vfio-pci and mtty answer ENOTTY for an index (MSI-X, ERR, REQ) they do not implement.
+    if (!spec) throw err('ENOTTY', `IRQ index ${index} not implemented`);
+    const action = flags & VFIO_IRQ_SET.ACTION_TYPE_MASK;
+    if (action === VFIO_IRQ_SET.ACTION_MASK || action === VFIO_IRQ_SET.ACTION_UNMASK) {
+      this.#maskAction(spec, r, data, action === VFIO_IRQ_SET.ACTION_MASK);
+    } else if (action === VFIO_IRQ_SET.ACTION_TRIGGER) {
+      this.#triggerAction(spec, r, data);
+    } else {
+      throw err('ENOTTY', `SET_IRQS needs exactly one ACTION_* flag, got 0x${action.toString(16)}`);
+    }
+  }
+
+  #maskAction(spec: IrqIndexSpec, r: SetIrqsRequest, data: number, mask: boolean): void {
+    if (!(spec.flags & VFIO_IRQ_INFO.MASKABLE)) throw err('ENOTTY', `IRQ index ${spec.index} is not maskable`);
+    if (this.#active !== spec.index || r.start !== 0 || r.count !== 1) throw err('EINVAL', `${mask ? 'MASK' : 'UNMASK'} needs the index active, start 0, count 1`);
+    if (data === VFIO_IRQ_SET.DATA_EVENTFD) throw err('ENOTTY', `no ${mask ? 'mask' : 'unmask'} eventfd support`);
+    if (data === VFIO_IRQ_SET.DATA_NONE || r.bools![0]) this.#masked = mask;
+  }
+
+  #triggerAction(spec: IrqIndexSpec, r: SetIrqsRequest, data: number): void {
+    const index = spec.index;
+    if (this.#active === index && r.count === 0 && data === VFIO_IRQ_SET.DATA_NONE) {
+      this.#disable(index);
+      return;
+    }
+    if ((this.#active !== undefined && this.#active !== index) || r.count === 0 || r.start + r.count > spec.count) {
+      throw err('EINVAL', `TRIGGER on index ${index} with start ${r.start} count ${r.count} not allowed (active: ${this.#active ?? 'none'})`);
+    }
+    if (data === VFIO_IRQ_SET.DATA_EVENTFD) {
+      if (this.#active === index && spec.flags & VFIO_IRQ_INFO.NORESIZE && r.start + r.count > this.#enabled) {
+        throw err('EINVAL', `index ${index} is enabled with ${this.#enabled} vectors and cannot be resized`);
+      }
+      const fds = r.fds!.slice(0, r.count);
+      for (const fd of fds) if (fd >= 0) checkFd(fd);
+      const slots = this.#fds.get(index)!;
+      for (let i = 0; i < fds.length; i++) {
+        const old = slots[r.start + i];
+        const fd = fds[i]!;
+        if (old !== undefined && old !== fd) closeQuietly(old);
+        slots[r.start + i] = fd >= 0 ? fd : undefined;
+      }
+      if (slots.some((fd) => fd !== undefined)) {
+        if (this.#active !== index) this.#enabled = r.start + r.count;
+        this.#active = index;
+      } else {
+        this.#disable(index);
+      }
+      // A new INTx eventfd starts unmasked, as mtty's disable-then-install does.
+      if (index === VFIO_PCI_IRQ.INTX) this.#masked = false;
+      return;
+    }
+    if (this.#active !== index) throw err('EINVAL', `loopback trigger on inactive index ${index}`);
+    for (let i = 0; i < r.count; i++) {
+      if (data === VFIO_IRQ_SET.DATA_NONE || r.bools![i]) this.trigger(index, r.start + i);
+    }
+  }
+
+  #owns(fd: number): boolean {
+    for (const slots of this.#fds.values()) if (slots.includes(fd)) return true;
+    return false;
+  }
+
+  #disable(index: number): void {
+    const slots = this.#fds.get(index);
+    if (!slots) return;
+    const closed = new Set<number>();
+    for (let i = 0; i < slots.length; i++) {
+      const fd = slots[i];
+      if (fd !== undefined && !closed.has(fd)) {
+        closed.add(fd);
+        slots[i] = undefined;
+        if (!this.#owns(fd)) closeQuietly(fd);
+      }
+      slots[i] = undefined;
+    }
+    if (this.#active === index) {
+      this.#active = undefined;
+      this.#enabled = 0;
+      if (index === VFIO_PCI_IRQ.INTX) this.#masked = false;
+    }
+  }
+
+  #signal(fd: number): boolean {
+    try {
+      fs.writeSync(fd, EVENTFD_ONE);
+      return true;
+    } catch (e) {
+      // EAGAIN: the counter is saturated, so the client has an unread signal already; nothing is lost.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') this.#onError?.(`interrupt delivery on fd ${fd} failed: ${(e as Error).message}`);
+      return false;
+    }
+  }
+}
+
+function checkFd(fd: number): void {
+  try {
+    fs.fstatSync(fd);
+  } catch {
+    throw err('EBADF', `fd ${fd} is not open`);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Already closed by its other owner: nothing left to release.
+  }
+}
