@@ -20,7 +20,11 @@ function version(): string {
 /** How a person reaches the daemon; printed on stderr after the ready line. */
 function greeting(d: Daemon): string {
   const c = d.config;
-  const rel = (p: string): string => path.relative(process.cwd(), p) || '.';
+  // Short paths when the state dir is below the working directory, absolute ones otherwise.
+  const rel = (p: string): string => {
+    const r = path.relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
   const lines = [
     d.mounted ? `  sysfs:       ${c.mount.path} (FUSE)` : `  sysfs:       not mounted (${d.mountProblem})`,
     `  sockets:     ${c.sockets.dir}/<uuid>.sock (vfio-user)`,
@@ -83,7 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
         process.exit(1);
       }
       stopping = true;
-      log.info(`${why}: shutting down`);
+      log.info(`${why} received`);
       daemon.close().then(
         () => resolve(code),
         (e: unknown) => {

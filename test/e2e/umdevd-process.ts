@@ -83,12 +83,16 @@ export async function unmountIfMounted(dir: string): Promise<void> {
 
 /** Run a command to completion; resolves with exit code and output (never rejects on a non-zero exit). */
 export async function run(cmd: string, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  p.stdin.end(input ?? '');
+  p.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  p.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  if (input !== undefined) {
+    // A command that exits without reading its input must not fail the caller with EPIPE.
+    p.stdin?.on('error', () => undefined);
+    p.stdin?.end(input);
+  }
   const [code] = (await once(p, 'close')) as [number | null];
   return { code, stdout, stderr };
 }
