@@ -6,6 +6,10 @@
 // frees handles asynchronously, so a PollHandle is released by its uv_close callback (on_closed), never directly,
 // and it outlives its Watcher when the JS object is collected before the close completes.
 //
+// Teardown: each PollHandle holds an async cleanup hook from creation until on_closed. Node then keeps running the
+// loop while tearing down an environment (a worker exiting) until every handle has closed, so on_closed never runs
+// after the addon has been unloaded.
+//
 // The fd itself is the caller's: stop() the watcher BEFORE closing the fd, or epoll may report a later fd that
 // reuses the number. uv_poll_init also puts the fd into non-blocking mode (libuv requires it).
 #include <uv.h>
@@ -22,7 +26,8 @@ struct Watcher;
 
 struct PollHandle {
   uv_poll_t poll;
-  Watcher* owner;  // null once the watcher stopped: a late event is then ignored
+  Watcher* owner = nullptr;  // null once the watcher stopped: a late event is then ignored
+  napi_async_cleanup_hook_handle hook = nullptr;  // removed in on_closed
 };
 
 struct Watcher {
@@ -34,34 +39,42 @@ struct Watcher {
   int events = 0;
 };
 
-void on_closed(uv_handle_t* h) { delete reinterpret_cast<PollHandle*>(h); }
+void on_closed(uv_handle_t* h) {
+  auto* handle = reinterpret_cast<PollHandle*>(h);
+  if (handle->hook) napi_remove_async_cleanup_hook(handle->hook);
+  delete handle;
+}
 
-// Closes the poll handle and drops what keeps the JS object alive. Idempotent. `in_cleanup` is set when the
-// environment is being torn down (the hook is then removed by Node itself and JS can no longer run).
-void stop_watcher(Watcher* w, bool in_cleanup);
-
-void cleanup_hook(void* arg) { stop_watcher(static_cast<Watcher*>(arg), true); }
-
-void stop_watcher(Watcher* w, bool in_cleanup) {
+// Closes the poll handle and drops what keeps the JS object alive. Idempotent. `in_teardown` is set when the
+// environment is going away: its references then die with it and no JS may run, so only the handle is closed.
+void stop_watcher(Watcher* w, bool in_teardown) {
   if (!w->handle) return;
   uv_poll_stop(&w->handle->poll);
   w->handle->owner = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&w->handle->poll), on_closed);
   w->handle = nullptr;
+  if (in_teardown) return;
   napi_env env = w->env;
-  if (!in_cleanup) napi_remove_env_cleanup_hook(env, cleanup_hook, w);
-  if (w->cb) napi_delete_reference(env, w->cb);
+  napi_delete_reference(env, w->cb);
   w->cb = nullptr;
-  if (w->async) napi_async_destroy(env, w->async);
+  napi_async_destroy(env, w->async);
   w->async = nullptr;
   uint32_t count;
-  if (w->self) napi_reference_unref(env, w->self, &count);
+  napi_reference_unref(env, w->self, &count);
+}
+
+// Environment teardown: close a still-open handle; on_closed then removes this hook (a handle already closing
+// removes it itself).
+void teardown_hook(napi_async_cleanup_hook_handle, void* arg) {
+  auto* handle = static_cast<PollHandle*>(arg);
+  if (handle->owner) stop_watcher(handle->owner, true);
 }
 
 void finalize(napi_env env, void* data, void*) {
   auto* w = static_cast<Watcher*>(data);
-  stop_watcher(w, false);
-  if (w->self) napi_delete_reference(env, w->self);
+  // An open watcher is strongly held, so an open handle here means the environment is being torn down.
+  stop_watcher(w, true);
+  napi_delete_reference(env, w->self);
   delete w;
 }
 
@@ -94,6 +107,8 @@ void on_poll(uv_poll_t* h, int status, int events) {
   napi_get_reference_value(env, w->cb, &cb);
   napi_value exception = nullptr;
   if (status < 0) {
+    // libuv stops the handle when it reports an error (POLLERR, as EBADF); update() can re-arm it.
+    w->events = 0;
     argv[0] = make_errno_error(env, -status, "poll");
     if (!argv[0]) napi_get_and_clear_last_exception(env, &exception);
     events = 0;
@@ -133,9 +148,9 @@ napi_value construct(napi_env env, napi_callback_info info) {
     delete handle;  // never registered with the loop, so no uv_close
     return throw_errno(env, -r, "watch");
   }
+  napi_add_async_cleanup_hook(env, teardown_hook, handle, &handle->hook);
   if (events) r = uv_poll_start(&handle->poll, events, on_poll);
   if (r < 0) {
-    handle->owner = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(&handle->poll), on_closed);
     return throw_errno(env, -r, "watch");
   }
@@ -151,7 +166,6 @@ napi_value construct(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "umdev:FdWatcher", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, self, name, &w->async);
-  napi_add_env_cleanup_hook(env, cleanup_hook, w);
   return self;
 }
 

@@ -1,9 +1,18 @@
 /**
  * The mdev core: one instance owns all state (no module-level lists, so tests can run several cores side by side).
- * STUB: signatures are the contract; the implementation lands with the core work.
+ * This class is the facade of `include/linux/mdev.h`: it wires the internal modules (registry, lifecycle, bus, online,
+ * mappings, events) and checks nothing itself beyond what those modules do.
  */
 import { EventEmitter } from 'node:events';
+import { Bus } from './bus.js';
+import { DEFAULT_WATCH_BUFFER, EventHub } from './events.js';
+import { DeviceHandleImpl } from './handles.js';
+import { GroupIds } from './iommu-groups.js';
 import { err } from './errors.js';
+import { Lifecycle } from './lifecycle.js';
+import { Mappings } from './mappings.js';
+import { OnlineControl } from './online.js';
+import { Registry } from './registry.js';
 import type {
   BusDriver,
   CoreEvent,
@@ -19,96 +28,150 @@ import type {
 } from './types.js';
 
 export interface CoreOptions {
-  /** How often `unregisterParent`/`remove` emit a `warning` event while waiting for open handles (ms). */
+  /** How often `unregisterParent`/`remove` emit a `warning` event while waiting for open handles (ms). Default 10 s. */
   readonly waitWarningMs?: number;
+  /** How many events a `watch()` stream buffers for a slow reader before failing with `EOVERFLOW`. Default 4096. */
+  readonly watchBufferSize?: number;
 }
+
+/** The seed's unregister loop waited `HZ * 10` between warnings. */
+const DEFAULT_WAIT_WARNING_MS = 10_000;
 
 export class Core {
   /** `on('event', (e: CoreEvent) => …)`; also `on(kind, …)` for one kind. */
   readonly events = new EventEmitter();
 
-  constructor(_options: CoreOptions = {}) {}
+  readonly #registry = new Registry();
+  readonly #groups = new GroupIds();
+  readonly #hub: EventHub;
+  readonly #bus: Bus;
+  readonly #online: OnlineControl;
+  readonly #lifecycle: Lifecycle;
+  readonly #mappings: Mappings;
+
+  constructor(options: CoreOptions = {}) {
+    const waitWarningMs = options.waitWarningMs ?? DEFAULT_WAIT_WARNING_MS;
+    const watchBufferSize = options.watchBufferSize ?? DEFAULT_WATCH_BUFFER;
+    if (!(waitWarningMs > 0) || !(Number.isInteger(watchBufferSize) && watchBufferSize > 0)) {
+      throw err('EINVAL', 'waitWarningMs and watchBufferSize must be positive');
+    }
+    // Many views and streams listen at once; Node's leak warning at 10 listeners would be noise here.
+    this.events.setMaxListeners(0);
+    this.#hub = new EventHub(this.events, watchBufferSize);
+    this.#bus = new Bus(this.#registry, this.#hub);
+    this.#online = new OnlineControl(this.#registry, this.#hub);
+    this.#lifecycle = new Lifecycle(this.#registry, this.#groups, this.#bus, this.#online, this.#hub, waitWarningMs);
+    this.#mappings = new Mappings(this.#registry, this.#hub);
+  }
 
   /** Register a parent; `EINVAL` for a bad spec, `EEXIST` for a second registration of the same name. */
-  registerParent<D>(_spec: ParentSpec<D>): Parent {
-    throw err('ENOSYS', 'not implemented');
+  registerParent<D>(spec: ParentSpec<D>): Parent {
+    return this.#lifecycle.registerParent(spec);
   }
   /** Refuse new creates (`ENODEV`), force-remove every device, wait for open handles, then drop the parent. */
-  async unregisterParent(_name: string): Promise<void> {
-    throw err('ENOSYS', 'not implemented');
+  async unregisterParent(name: string): Promise<void> {
+    return this.#lifecycle.unregisterParent(name);
   }
-  parent(_name: string): Parent | undefined {
-    return undefined;
+  parent(name: string): Parent | undefined {
+    return this.#registry.parents.get(name);
   }
   parents(): readonly Parent[] {
-    return [];
+    return Array.from(this.#registry.parents.values());
   }
-  type(_parent: string, _typeId: string): MdevType | undefined {
-    return undefined;
+  type(parent: string, typeId: string): MdevType | undefined {
+    return this.#registry.parents.get(parent)?.typesById.get(typeId);
   }
-  /** `available_instances` of a type: the vendor's `getAvailable`, or what is left of the core pool. */
-  availableInstances(_type: MdevType): number {
-    return 0;
+  /** `available_instances` of a type: the vendor's `getAvailable`, or what is left of the core pool. O(1). */
+  availableInstances(type: MdevType): number {
+    if (!this.#registry.ownsType(type)) return 0;
+    const parent = type.parent;
+    const getAvailable = parent.ops.getAvailable;
+    return getAvailable === undefined ? parent.available : getAvailable.call(parent.ops, type);
   }
-  /** Active devices, optionally of one parent or one type. */
-  devices(_filter?: { parent?: string; type?: MdevType }): readonly MdevDevice[] {
-    return [];
+  /** Active devices, optionally of one parent or one type; grouped by type, in creation order within one. O(result). */
+  devices(filter?: { parent?: string; type?: MdevType }): readonly MdevDevice[] {
+    if (filter?.type !== undefined) {
+      if (!this.#registry.ownsType(filter.type)) return [];
+      if (filter.parent !== undefined && filter.type.parent.name !== filter.parent) return [];
+      return filter.type.collect([]);
+    }
+    if (filter?.parent !== undefined) {
+      const parent = this.#registry.parents.get(filter.parent);
+      return parent === undefined ? [] : this.#registry.activeDevices(parent);
+    }
+    return this.#registry.activeDevices();
   }
   /** Look up an active device by UUID (any case accepted). O(1). */
-  device(_uuid: Uuid): MdevDevice | undefined {
-    return undefined;
+  device(uuid: Uuid): MdevDevice | undefined {
+    return this.#registry.activeDevice(uuid);
   }
   /** Look up an active device by its sysfs name (`UUID` or `UUID-instance`). O(1). */
-  deviceByName(_name: string): MdevDevice | undefined {
-    return undefined;
+  deviceByName(name: string): MdevDevice | undefined {
+    return this.#registry.byName(name);
   }
-  deviceByGroup(_group: number): MdevDevice | undefined {
-    return undefined;
+  /** The active device holding an IOMMU group id. O(1). */
+  deviceByGroup(group: number): MdevDevice | undefined {
+    return this.#registry.byGroup(group);
   }
-  /** Create; `EINVAL` bad UUID, `EEXIST` duplicate anywhere, `ENODEV` parent gone/unregistering, pool errno. */
-  async create(_parent: string, _typeId: string, _uuid: string, _options?: CreateOptions): Promise<MdevDevice> {
-    throw err('ENOSYS', 'not implemented');
+  /** Create; `EINVAL` bad UUID/type/options, `EEXIST` duplicate anywhere, `ENODEV` parent gone/unregistering, pool errno. */
+  create(parent: string, typeId: string, uuid: string, options?: CreateOptions): Promise<MdevDevice> {
+    return this.#lifecycle.create(parent, typeId, uuid, options);
   }
   /** Remove; `ENODEV` missing, `EAGAIN` not active, vendor `EBUSY` unless forced. */
-  async remove(_uuid: Uuid, _options?: RemoveOptions): Promise<void> {
-    throw err('ENOSYS', 'not implemented');
+  remove(uuid: Uuid, options?: RemoveOptions): Promise<void> {
+    return this.#lifecycle.remove(uuid, options);
   }
-  /** Take a handle on an active device; the caller releases it. */
-  open(_uuid: Uuid): DeviceHandle {
-    throw err('ENOSYS', 'not implemented');
+  /** Take a handle on an active device (`ENODEV` otherwise); the caller releases it. */
+  open(uuid: Uuid): DeviceHandle {
+    const rec = this.#registry.activeDevice(uuid);
+    if (rec === undefined) throw err('ENODEV', `no device ${uuid}`);
+    return new DeviceHandleImpl(rec);
   }
-  async setOnline(_uuid: Uuid, _online: boolean): Promise<void> {
-    throw err('ENOSYS', 'not implemented');
+  /** `EOPNOTSUPP` when the parent has no start/stop; the current state again is a no-op. */
+  async setOnline(uuid: Uuid, online: boolean): Promise<void> {
+    return this.#online.setOnline(uuid, online);
   }
   /** Start or stop several devices in one call: one vendor call when it has group hooks, all-or-nothing otherwise. */
-  async setOnlineGroup(_uuids: readonly Uuid[], _online: boolean): Promise<void> {
-    throw err('ENOSYS', 'not implemented');
+  async setOnlineGroup(uuids: readonly Uuid[], online: boolean): Promise<void> {
+    return this.#online.setOnlineGroup(uuids, online);
   }
-  async reset(_uuid: Uuid): Promise<void> {
-    throw err('ENOSYS', 'not implemented');
+  /** Vendor reset; `ENOTTY` when the vendor has none. */
+  async reset(uuid: Uuid): Promise<void> {
+    return this.#online.reset(uuid);
   }
   /** Register a bus driver; it binds every existing unbound device it matches. */
-  async registerDriver(_driver: BusDriver): Promise<void> {
-    throw err('ENOSYS', 'not implemented');
+  async registerDriver(driver: BusDriver): Promise<void> {
+    return this.#bus.register(driver);
   }
-  async unregisterDriver(_name: string): Promise<void> {
-    throw err('ENOSYS', 'not implemented');
+  /** Unregister a bus driver (`ENODEV` unknown), unbinding its devices. */
+  async unregisterDriver(name: string): Promise<void> {
+    return this.#bus.unregister(name);
   }
   drivers(): readonly BusDriver[] {
-    return [];
+    return this.#bus.list();
   }
-  addMapping(_uuid: Uuid, _range: MappedRange): void {
-    throw err('ENOSYS', 'not implemented');
+  /** `EINVAL` bad range or overlap, `ENODEV` unknown device. */
+  addMapping(uuid: Uuid, range: MappedRange): void {
+    this.#mappings.add(uuid, range);
   }
-  deleteMapping(_uuid: Uuid, _start: bigint): void {
-    throw err('ENOSYS', 'not implemented');
+  /** `ENXIO` when no range starts at `start`. */
+  deleteMapping(uuid: Uuid, start: bigint): void {
+    this.#mappings.delete(uuid, start);
   }
   /** Notify the owner of every range overlapping [addr, addr+size), partial overlaps included. O(log n + k). */
-  invalidate(_uuid: Uuid, _addr: bigint, _size: bigint): number {
-    throw err('ENOSYS', 'not implemented');
+  invalidate(uuid: Uuid, addr: bigint, size: bigint): number {
+    return this.#mappings.invalidate(uuid, addr, size);
   }
-  /** Async iterator over events until `signal` aborts. */
-  watch(_signal?: AbortSignal): AsyncIterable<CoreEvent> {
-    throw err('ENOSYS', 'not implemented');
+  /** The mapped ranges of a device, in address order. */
+  mappings(uuid: Uuid): readonly MappedRange[] {
+    return this.#mappings.list(uuid);
+  }
+  /** The IOMMU group id the next device would get (diagnostics and tests). */
+  nextGroup(): number {
+    return this.#groups.peek();
+  }
+  /** Async iterator over events from now until `signal` aborts (or the consumer stops). */
+  watch(signal?: AbortSignal): AsyncIterable<CoreEvent> {
+    return this.#hub.watch(signal);
   }
 }

@@ -36,6 +36,9 @@ export class DeviceChannel implements FuseChannel {
   readonly #buf = Buffer.alloc(READ_BUFFER_SIZE);
   #watcher: { stop(): void } | undefined;
   #stopped = false;
+  /** Notifications still in the pool, and who waits for none to be left. */
+  #pending = 0;
+  #idle: (() => void)[] = [];
 
   /** `onEnd` runs once when the session ends (unmounted: the device reads ENODEV) or fails. */
   constructor(fd: number, io: FuseDeviceIo, log: FuseLogger, onEnd: () => void) {
@@ -63,10 +66,17 @@ export class DeviceChannel implements FuseChannel {
 
   notify(msg: Buffer): void {
     if (this.#stopped) return;
+    this.#pending++;
     write(this.#fd, msg, 0, msg.length, null, (e) => {
       // ENOENT: the kernel no longer has the entry, which is what the notification wanted.
-      if (e && e.code !== 'ENOENT' && e.code !== 'ENODEV' && e.code !== 'EBADF') this.#log('debug', `fuse: notification failed: ${e.message}`);
+      if (e && e.code !== 'ENOENT' && e.code !== 'ENODEV') this.#log('debug', `fuse: notification failed: ${e.message}`);
+      if (--this.#pending === 0) for (const resolve of this.#idle.splice(0)) resolve();
     });
+  }
+
+  /** Resolves when no notification write is in flight; the fd must stay open until then (its number could be reused). */
+  drained(): Promise<void> {
+    return this.#pending === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /** Stops reading and drops later replies. Idempotent; call before the fd is closed. */

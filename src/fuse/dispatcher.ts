@@ -34,8 +34,9 @@ import {
   readU64,
 } from './codec.js';
 import { type Inode, InodeTable } from './inodes.js';
+import { R_OK, W_OK, X_OK, checkFileAccess, nodeAttr, permits } from './node-access.js';
 import { encodeDirectory } from './readdir.js';
-import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, S_IFDIR, S_IFLNK, S_IFREG, Size } from './protocol.js';
+import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, Size } from './protocol.js';
 
 /** Where the dispatcher reports bugs (non-`UmdevError` exceptions, logged with their stack). */
 export type FuseLogger = (level: 'debug' | 'error', message: string) => void;
@@ -50,36 +51,12 @@ interface Handle {
   entries: readonly { readonly name: string; readonly kind: AttrNode['kind'] }[] | undefined;
 }
 
-const X_OK = 1;
-const W_OK = 2;
-const R_OK = 4;
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 
 /** Answers the operations that would create, remove or rename: an attribute tree has none (sysfs parity). */
 const NO_CREATE = new Set<number>([Op.CREATE, Op.MKNOD, Op.MKDIR, Op.UNLINK, Op.RMDIR, Op.SYMLINK, Op.RENAME, Op.RENAME2, Op.LINK, Op.TMPFILE]);
-
-/**
- * Whether the permission bits grant `want` (R_OK|W_OK|X_OK) to a caller. Every node is owned by uid 0 and gid 0;
- * root passes here (its limits are the attribute's capabilities, checked in `checkFileAccess`).
- */
-function permits(mode: number, uid: number, gid: number, want: number): boolean {
-  if (uid === 0) return true;
-  const bits = gid === 0 ? mode >> 3 : mode;
-  return (bits & want) === want;
-}
-
-/**
- * kernfs: an attribute's mode is what it can do, not a permission root overrides. Writing needs a `store` and a
- * write bit, reading a `show` and a read bit, whoever asks; other users also need the permission bits.
- */
-function checkFileAccess(key: string, file: AttrFile, want: number, uid: number, gid: number): void {
-  if (want & W_OK && (file.store === undefined || (file.mode & 0o222) === 0)) throw err('EACCES', `${key} is not writable`);
-  if (want & R_OK && (file.show === undefined || (file.mode & 0o444) === 0)) throw err('EACCES', `${key} is not readable`);
-  if (want & X_OK) throw err('EACCES', `${key} is not executable`);
-  if (!permits(file.mode, uid, gid, want)) throw err('EACCES', `${key}: permission denied`);
-}
 
 /** Serves one attribute tree to one kernel connection; `close()` unsubscribes from the tree, nothing else. */
 export class FuseDispatcher {
@@ -267,7 +244,7 @@ export class FuseDispatcher {
     const shown = file.show();
     if (shown instanceof Promise) {
       shown.then(
-        (v) => this.#finishRead(unique, h, v, offset, size),
+        (v) => this.#settle(unique, Op.READ, () => this.#finishRead(unique, h, v, offset, size)),
         (e: unknown) => this.#fail(unique, Op.READ, e),
       );
       return;
@@ -275,9 +252,20 @@ export class FuseDispatcher {
     this.#finishRead(unique, h, shown, offset, size);
   }
 
-  #finishRead(unique: number, h: Handle, shown: string | Buffer, offset: number, size: number): void {
-    h.value = typeof shown === 'string' ? Buffer.from(shown) : shown;
-    this.#replyData(unique, h.value, offset, size);
+  #finishRead(unique: number, h: Handle, shown: unknown, offset: number, size: number): void {
+    const value = typeof shown === 'string' ? Buffer.from(shown) : shown;
+    if (!Buffer.isBuffer(value)) throw new TypeError(`show() of ${h.path.join('/')} returned neither a string nor a Buffer`);
+    h.value = value;
+    this.#replyData(unique, value, offset, size);
+  }
+
+  /** Runs the rest of an async request; anything it throws becomes that request's error reply, never a rejection. */
+  #settle(unique: number, opcode: number, finish: () => void): void {
+    try {
+      finish();
+    } catch (e) {
+      this.#fail(unique, opcode, e);
+    }
   }
 
   #replyData(unique: number, value: Buffer, offset: number, size: number): void {
@@ -293,7 +281,7 @@ export class FuseDispatcher {
     const stored = file.store(data);
     if (stored instanceof Promise) {
       stored.then(
-        () => this.#finishWrite(unique, data.length),
+        () => this.#settle(unique, Op.WRITE, () => this.#finishWrite(unique, data.length)),
         (e: unknown) => this.#fail(unique, Op.WRITE, e),
       );
       return;
@@ -355,15 +343,7 @@ export class FuseDispatcher {
 
   /** The attributes the kernel sees for a node; public for the directory encoder. */
   attrOf(ino: number, node: AttrNode): Attr {
-    const base = { ino, timeSec: this.#timeSec, timeNsec: 0 };
-    switch (node.kind) {
-      case 'dir':
-        return { ...base, mode: S_IFDIR | (node.mode & 0o7777), size: 0, nlink: 2 };
-      case 'file':
-        return { ...base, mode: S_IFREG | (node.mode & 0o7777), size: 4096, nlink: 1 };
-      case 'symlink':
-        return { ...base, mode: S_IFLNK | 0o777, size: Buffer.byteLength(node.target), nlink: 1 };
-    }
+    return nodeAttr(ino, node, this.#timeSec);
   }
 
   #inode(nodeid: number): Inode {

@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { close, open } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { err, UmdevError } from '../core/errors.js';
 import { MAX_WRITE } from './protocol.js';
@@ -20,6 +20,8 @@ import { MAX_WRITE } from './protocol.js';
 export interface MountOptions {
   readonly name: string;
   readonly mountpoint: string;
+  /** The FUSE device; `/dev/fuse` unless a test points elsewhere. */
+  readonly device?: string;
 }
 
 const openAsync = promisify(open);
@@ -34,6 +36,17 @@ function run(cmd: string, args: readonly string[], stdio: (number | 'ignore' | '
     child.on('error', (e) => reject(err('ENOENT', `cannot run ${cmd}: ${e.message}`, e)));
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stderr: stderr.trim() }));
   });
+}
+
+/** Whether `mountpoint` is in this process's mount table. */
+async function isMounted(mountpoint: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((line) => unescapeMountinfo(line.split(' ')[4] ?? '') === mountpoint);
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (`\040`). */
+function unescapeMountinfo(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /** Lazily detaches a mount left by a server that died (its mountpoint answers ENOTCONN). */
@@ -81,7 +94,8 @@ export class FuseMount {
     const plain = await run('umount', ['-i', '-c', this.mountpoint]);
     if (plain.code === 0) return;
     const lazy = await run('umount', ['-i', '-c', '-l', this.mountpoint]);
-    if (lazy.code !== 0) throw err('EBUSY', `umount ${this.mountpoint}: ${plain.stderr}; lazy: ${lazy.stderr}`);
+    // Unmounted by someone else already: the goal is reached.
+    if (lazy.code !== 0 && (await isMounted(this.mountpoint))) throw err('EBUSY', `umount ${this.mountpoint}: ${plain.stderr}; lazy: ${lazy.stderr}`);
   }
 
   /**
@@ -118,13 +132,13 @@ export class FuseMount {
 
 /**
  * Opens `/dev/fuse` and mounts it at `mountpoint` (root only). Fails with ENODEV when the kernel has no FUSE device,
- * EPERM when mounting is not permitted, and EIO with mount's own message otherwise. The caller starts reading the fd
+ * EPERM when mounting is not permitted, ENOENT for a missing mountpoint, and EIO with mount's own message otherwise. The caller starts reading the fd
  * only after this resolves (a read before the mount completes fails with EPERM).
  */
 export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
   let fd: number;
   try {
-    fd = await openAsync('/dev/fuse', 'r+');
+    fd = await openAsync(opts.device ?? '/dev/fuse', 'r+');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENXIO') throw err('ENODEV', 'no /dev/fuse: the kernel has no FUSE device (modprobe fuse)', e);
@@ -140,8 +154,9 @@ export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
     const options = `fd=3,rootmode=40000,user_id=${uid},group_id=${gid},allow_other,max_read=${MAX_WRITE}`;
     const r = await run('mount', ['-i', '-n', '-t', `fuse.${opts.name}`, '-o', options, opts.name, opts.mountpoint], ['ignore', 'ignore', 'pipe', fd]);
     if (r.code !== 0) {
-      const denied = /superuser|permission denied|not permitted/i.test(r.stderr);
-      throw err(denied ? 'EPERM' : 'EIO', `mount ${opts.mountpoint}: ${r.stderr || `exit ${r.code}`}`);
+      const denied = /superuser|only root|permission denied|not permitted/i.test(r.stderr);
+      const missing = /does not exist|no such file/i.test(r.stderr);
+      throw err(denied ? 'EPERM' : missing ? 'ENOENT' : 'EIO', `mount ${opts.mountpoint}: ${r.stderr || `exit ${r.code}`}`);
     }
     return new FuseMount(fd, opts.mountpoint, startWatchdog(opts.mountpoint));
   } catch (e) {

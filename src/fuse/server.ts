@@ -20,10 +20,19 @@ export interface FuseServerOptions {
   readonly log?: FuseLogger;
   /** Default: the project's native addon. */
   readonly io?: FuseDeviceIo;
+  /** Default: `/dev/fuse`. */
+  readonly device?: string;
 }
 
 /** How long `close()` waits for the kernel to end the session after the unmount before closing the fd anyway. */
 const END_GRACE_MS = 2000;
+
+/** Waits for `p`, but no longer than END_GRACE_MS. */
+async function withGrace(p: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, END_GRACE_MS)))]);
+  clearTimeout(timer);
+}
 
 function defaultLog(level: 'debug' | 'error', message: string): void {
   if (level === 'error') console.error(message);
@@ -51,7 +60,7 @@ export class FuseServer {
 
   /** Mounts `tree` at `mountpoint` and starts serving. Fails with ENODEV (no /dev/fuse), EPERM (not root) or EIO. */
   static async start(opts: FuseServerOptions): Promise<FuseServer> {
-    const mount = await mountFuse({ name: opts.name ?? 'umdev', mountpoint: opts.mountpoint });
+    const mount = await mountFuse({ name: opts.name ?? 'umdev', mountpoint: opts.mountpoint, ...(opts.device ? { device: opts.device } : {}) });
     const server = new FuseServer(mount, opts.tree, opts.io ?? native, opts.log ?? defaultLog);
     try {
       server.#channel.onRequest((req) => server.#dispatcher.handle(req));
@@ -82,12 +91,12 @@ export class FuseServer {
     this.#dispatcher.close();
     try {
       await this.#mount.unmount();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.#ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, END_GRACE_MS)))]);
-      clearTimeout(timer);
+      await withGrace(this.#ended);
     } finally {
       this.#channel.stop();
       process.off('exit', this.#exitHook);
+      // A notification still in the pool would otherwise write to whatever reuses the fd number.
+      await withGrace(this.#channel.drained());
       await this.#mount.closeFd();
     }
   }

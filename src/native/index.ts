@@ -163,7 +163,8 @@ function wrap(b: Binding): Native {
   const stale = (name: string) => thrower(err('ENOSYS', `native addon lacks ${name}: rebuild it with \`npm ci\``));
   const calls = Object.fromEntries(CALLS.map((name) => [name, typeof b[name] === 'function' ? b[name] : stale(name)]));
   const { FdWatcher } = b;
-  const watch: Native['watch'] = (fd, events, cb) => new FdWatcher(fd, events, cb);
+  const watch: Native['watch'] =
+    typeof FdWatcher === 'function' ? (fd, events, cb) => new FdWatcher(fd, events, cb) : stale('watch');
   return { ...calls, watch } as unknown as Native;
 }
 

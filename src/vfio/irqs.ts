@@ -160,8 +160,9 @@ export class IrqController {
       for (let i = 0; i < fds.length; i++) {
         const old = slots[r.start + i];
         const fd = fds[i]!;
-        if (old !== undefined && old !== fd) closeQuietly(old);
         slots[r.start + i] = fd >= 0 ? fd : undefined;
+        // A client may pass one eventfd for several vectors: close it only when no vector uses it any more.
+        if (old !== undefined && !this.#owns(old)) closeQuietly(old);
       }
       if (slots.some((fd) => fd !== undefined)) {
         if (this.#active !== index) this.#enabled = r.start + r.count;
@@ -187,15 +188,10 @@ export class IrqController {
   #disable(index: number): void {
     const slots = this.#fds.get(index);
     if (!slots) return;
-    const closed = new Set<number>();
     for (let i = 0; i < slots.length; i++) {
       const fd = slots[i];
-      if (fd !== undefined && !closed.has(fd)) {
-        closed.add(fd);
-        slots[i] = undefined;
-        if (!this.#owns(fd)) closeQuietly(fd);
-      }
       slots[i] = undefined;
+      if (fd !== undefined && !this.#owns(fd)) closeQuietly(fd);
     }
     if (this.#active === index) {
       this.#active = undefined;

@@ -202,3 +202,36 @@ attempt(lambda: os.stat(m + '/devices/u1'))
   await sleep(50); // FORGETs for the released dentries arrive asynchronously.
   assert.equal(server.stats.handles, 0);
 });
+
+test('concurrent clients and concurrent tree changes: every request answered, nothing logged as a bug', async (t) => {
+  const tree = toyTree();
+  const { server, mnt, logs } = await serve(t, tree);
+  let churn = true;
+  const changes = (async () => {
+    for (let i = 0; churn; i++) {
+      tree.dir(`devices/d${i}`).file(`devices/d${i}/v`, 0o444, () => `${i}\n`);
+      await sleep(2);
+      tree.remove(`devices/d${i}`);
+    }
+  })();
+  const clients = Array.from({ length: 4 }, (_, k) =>
+    sh(
+      `i=0; while [ $i -lt 80 ]; do
+         echo ${k}$i > "$0/value" || exit 1
+         cat "$0/value" >/dev/null || exit 2
+         cat "$0/slow" >/dev/null || exit 3
+         ls -l "$0/devices" >/dev/null 2>&1
+         cat "$0"/devices/*/v >/dev/null 2>&1
+         i=$((i+1))
+       done; echo done`,
+      mnt,
+    ),
+  );
+  const results = await Promise.all(clients);
+  churn = false;
+  await changes;
+  for (const r of results) assert.equal(r.stdout.trim(), 'done', r.stderr);
+  assert.deepEqual(logs, []);
+  await sleep(50);
+  assert.equal(server.stats.handles, 0, 'every open handle released');
+});

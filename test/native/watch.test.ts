@@ -5,6 +5,7 @@ import { closeSync, constants, openSync, writeSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../../src/native/index.js';
+import type { UmdevError } from '../../src/core/errors.js';
 import { errnoOf, fifo, isNonBlocking, tempDir, turns } from './helpers.js';
 
 test('watch fires when data arrives, on the main thread, and not after stop()', async (t) => {
@@ -130,4 +131,50 @@ test('promise jobs queued by a watch callback run before the next poll', async (
   writeSync(w, 'x');
   await finished;
   assert.deepEqual(order, ['callback', 'microtask']);
+});
+
+test('an fd error reaches the callback as an errno error and pauses the watch until update()', async (t) => {
+  const { r, w } = fifo(t);
+  const errors: string[] = [];
+  let notify = (): void => undefined;
+  const watcher = native.watch(w, { writable: true }, (e, ev) => {
+    if (e) errors.push(`${(e as UmdevError).errno} ${ev.readable} ${ev.writable}`);
+    else watcher.update({});
+    notify();
+  });
+  t.after(() => watcher.stop());
+  await turns();
+  let failed = new Promise<void>((resolve) => (notify = resolve));
+  closeSync(r); // POLLERR on the write end: nobody will read
+  watcher.update({ writable: true });
+  await failed;
+  assert.deepEqual(errors, ['EBADF false false']);
+  failed = new Promise<void>((resolve) => (notify = resolve));
+  watcher.update({ writable: true });
+  await failed;
+  assert.deepEqual(errors, ['EBADF false false', 'EBADF false false']);
+});
+
+test('a worker that ends with live watchers and mappings leaves the process healthy', () => {
+  // The parent of the workers never loads the addon, so each worker's teardown really unloads it: a handle closed
+  // after that would crash the process.
+  const worker = `import { native } from ${JSON.stringify(wrapper)};
+    const [a, b] = native.socketpair();
+    native.watch(a, { readable: true }, () => {});
+    native.watch(b, { writable: true }, () => {}).stop();
+    native.watch(native.eventfd(0), { readable: true }, () => {}).unref();
+    const fd = native.memfdCreate('umdev-worker', native.pageSize());
+    globalThis.kept = native.mmap(fd, 0, native.pageSize(), true);
+    (await import('node:worker_threads')).parentPort.postMessage('ready');
+    if (process.env.HOW === 'exit') process.exit(7);`;
+  const parent = `import { Worker } from 'node:worker_threads';
+    for (const how of ['terminate', 'exit']) {
+      const w = new Worker(${JSON.stringify(worker)}, { eval: true, env: { HOW: how } });
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+      if (how === 'terminate') await w.terminate();
+      console.log(how, await exited);
+    }`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', parent], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(out, 'terminate 1\nexit 7\n');
 });

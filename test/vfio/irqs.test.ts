@@ -135,3 +135,16 @@ test('MSI with NORESIZE cannot grow once enabled', (t) => {
   expectErrno(() => irq.setIrqs({ index: 1, flags: TRIG_FD, start: 1, count: 1, fds: [b!.fd] }), 'EINVAL');
   assert.equal(isOpen(a!.fd), true);
 });
+
+test('one eventfd shared by several vectors stays open until the last vector lets go', (t) => {
+  const [a] = channels(t, 1);
+  const irq = controller();
+  t.after(() => irq.close());
+  irq.setIrqs({ index: 2, flags: TRIG_FD, start: 0, count: 2, fds: [a!.fd, a!.fd] });
+  irq.setIrqs({ index: 2, flags: TRIG_FD, start: 0, count: 1, fds: [-1] });
+  assert.equal(isOpen(a!.fd), true);
+  irq.trigger(2, 1);
+  assert.equal(a!.drain(), 1);
+  irq.setIrqs({ index: 2, flags: TRIG_NONE, start: 0, count: 0 });
+  assert.equal(isOpen(a!.fd), false);
+});

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { RegionTable } from '../../src/vfio/regions.js';
 import { VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
 import { UmdevError } from '../../src/core/errors.js';
+import { MemfdBacking } from '../../src/vfio/memfd-region.js';
+import { native } from '../../src/native/index.js';
 
 function expectErrno(fn: () => unknown, errno: string): void {
   assert.throws(fn, (e: unknown) => e instanceof UmdevError && e.errno === errno, `expected ${errno}`);
@@ -73,4 +75,27 @@ test('a bad table is refused', () => {
   expectErrno(() => new RegionTable(9, [{ index: 9, size: 1 }]), 'EINVAL');
   expectErrno(() => new RegionTable(9, [{ index: 0, size: 1 }, { index: 0, size: 1 }]), 'EINVAL');
   expectErrno(() => new RegionTable(9, [{ index: 0, size: 0x1000, mmap: { fd: 0, areas: [{ offset: 0x800n, size: 0x1000n }] } }]), 'EINVAL');
+});
+
+test('memfd backing: the table, the device view and a client mapping of the fd share the same pages', (t) => {
+  const page = native.pageSize();
+  const backing = new MemfdBacking('umdev-test-bar', 2 * page);
+  t.after(() => backing.close());
+  const table = new RegionTable(9, [
+    {
+      index: 2,
+      size: 2 * page,
+      read: (_o, l) => Buffer.alloc(l, 0xcc),
+      write: () => undefined,
+      mmap: { fd: backing.fd, areas: [{ offset: BigInt(page), size: BigInt(page) }] },
+    },
+  ]);
+  table.write(2, BigInt(page) + 8n, Buffer.from('dev'));
+  assert.equal(Buffer.from(backing.bytes.subarray(page + 8, page + 11)).toString(), 'dev');
+  const client = native.mmap(table.info(2).fd!, 0, 2 * page, true);
+  t.after(() => native.munmap(client));
+  new Uint8Array(client).set(Buffer.from('cli'), page + 16);
+  assert.equal(table.read(2, BigInt(page) + 16n, 3).toString(), 'cli');
+  assert.deepEqual([...table.read(2, BigInt(page) - 1n, 2)], [0xcc, 0], 'the byte before the area is trapped');
+  assert.throws(() => new MemfdBacking('bad', page + 1), (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL');
 });

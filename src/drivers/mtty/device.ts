@@ -1,7 +1,7 @@
 /**
- * Concepts: one mtty device as the VFIO API sees it (samples/vfio-mdev/mtty.c, v6.7+): PCI device info without
- * RESET, 9 regions (config 0xff bytes; BAR0 and, for two ports, BAR1 as 8-byte I/O BARs whose register n is UART
- * register n of port 0 or 1; the rest empty but still flagged READ|WRITE), 5 IRQ indexes of which INTx
+ * Concepts: one mtty device as the VFIO API sees it (samples/vfio-mdev/mtty.c, v6.7+): PCI device info (plus RESET,
+ * see `deviceFlags`), 9 regions (config 0xff bytes; BAR0 and, for two ports, BAR1 as 8-byte I/O BARs whose register
+ * n is UART register n of port 0 or 1; the rest empty but still flagged READ|WRITE), 5 IRQ indexes of which INTx
  * (automasked) and MSI (one vector, no resize) exist. Both ports share the one interrupt.
  *
  * Accesses are split into naturally aligned 4/2/1-byte chunks as `mtty_read`/`mtty_write` do; a BAR chunk acts on
@@ -23,8 +23,11 @@ const RW = VFIO_REGION_INFO_FLAG.READ | VFIO_REGION_INFO_FLAG.WRITE;
 
 /** One mtty device's state. Created by the parent's `create`, dropped by its `remove`; owns its eventfds. */
 export class MttyDevice implements VfioDevice {
-  /** The sample reports only VFIO_DEVICE_FLAGS_PCI; its reset works but is not advertised. */
-  readonly deviceFlags = VFIO_DEVICE_FLAGS.PCI;
+  /**
+   * PCI|RESET. The sample reports only PCI yet answers VFIO_DEVICE_RESET; a vfio-user server (like vfio-pci) only
+   * forwards a reset to a device that advertises it, so the flag is set here to keep reset reachable.
+   */
+  readonly deviceFlags = VFIO_DEVICE_FLAGS.PCI | VFIO_DEVICE_FLAGS.RESET;
   readonly numRegions = VFIO_PCI_REGION.NUM_REGIONS;
   readonly numIrqs = VFIO_PCI_IRQ.NUM_IRQS;
   readonly nrPorts: number;

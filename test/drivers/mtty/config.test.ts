@@ -47,7 +47,7 @@ test('config space is byte for byte the sample\'s, for one and two ports', () =>
 test('device info, region info (offsets index << 40, RW flags everywhere) and IRQ info as the sample', () => {
   const one = new MttyDevice(1);
   const two = new MttyDevice(2);
-  assert.equal(one.deviceFlags, VFIO_DEVICE_FLAGS.PCI);
+  assert.equal(one.deviceFlags, VFIO_DEVICE_FLAGS.PCI | VFIO_DEVICE_FLAGS.RESET, 'RESET added so a vfio-user server forwards resets');
   assert.equal(one.numRegions, 9);
   assert.equal(one.numIrqs, 5);
   const expectSize = (d: MttyDevice, i: number): bigint => (i === CFG ? 0xffn : i === 0 || (i === 1 && d.nrPorts === 2) ? 8n : 0n);

@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+import { context } from './failure.js';
+import type { CliContext } from './io.js';
+import { writeExisting } from './sysfs-read.js';
+
+/** `reset -u U`. */
+export interface ResetOptions {
+  readonly uuid: string;
+}
+
+/** Writes `1` to the device's `reset` attribute (never creating it). */
+export async function resetCommand(ctx: CliContext, opts: ResetOptions): Promise<void> {
+  try {
+    await writeExisting(join(ctx.root.mdevPath(opts.uuid), 'reset'), '1');
+  } catch (e) {
+    throw context(e, `Failed to reset device ${opts.uuid}`);
+  }
+  if (ctx.json) ctx.stdout.write(`${JSON.stringify({ uuid: opts.uuid })}\n`);
+}

@@ -1,0 +1,172 @@
+/**
+ * Concepts: the file operations mdevctl performs on a sysfs tree, with its semantics: "exists?" and "is a dir?"
+ * follow symlinks and treat any error as "no"; directory listings keep readdir order and classify entries without
+ * following links; names of active mdevs come from `realpath`, never from reading link text; attribute writes open
+ * with `O_WRONLY|O_CREAT|O_TRUNC` and write the whole value in one `write()`. Everything is async (`fs/promises`),
+ * because the tree may be a FUSE mount served by this very process.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { lstat, open, opendir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { UmdevError } from '../core/errors.js';
+import { fail, osError } from './failure.js';
+import type { Sysroot } from './sysroot.js';
+
+/** `Path::exists`: stat follows links; any failure means "no". */
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `Path::is_dir`: follows links; any failure means "no". */
+export async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** What a directory entry is without following it (`DirEntry::metadata`); errors propagate as os errors. */
+export async function lstatKind(p: string): Promise<'dir' | 'file' | 'other'> {
+  try {
+    const s = await lstat(p);
+    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
+  } catch (e) {
+    throw osError(e);
+  }
+}
+
+/** Entry names in readdir order (`fs.readdir` would sort them; mdevctl sees getdents order). */
+export async function readDirNames(p: string): Promise<string[]> {
+  try {
+    const names: string[] = [];
+    for await (const d of await opendir(p)) names.push(d.name);
+    return names;
+  } catch (e) {
+    throw osError(e);
+  }
+}
+
+/** `fs::read_to_string`: the whole file, which must be UTF-8. */
+export async function readToString(p: string): Promise<string> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(p);
+  } catch (e) {
+    throw osError(e);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
+  } catch {
+    throw fail('EINVAL', 'stream did not contain valid UTF-8');
+  }
+}
+
+/** `basename(realpath(p))`, as mdevctl's `canonical_basename`. */
+export async function canonicalBasename(p: string): Promise<string> {
+  let real: string;
+  try {
+    real = await realpath(p);
+  } catch (e) {
+    throw osError(e);
+  }
+  if (real === '/') throw fail('EINVAL', 'Invalid path');
+  return basename(real);
+}
+
+/**
+ * Writes `value` to a sysfs attribute as mdevctl does: `open(O_WRONLY|O_CREAT|O_TRUNC, 0666)` and `write_all`.
+ * The errno of the write is what counts; close errors are ignored (Rust drops the file without checking).
+ */
+export async function writeAttr(p: string, value: string): Promise<void> {
+  try {
+    const fh = await open(p, 'w', 0o666);
+    try {
+      const buf = Buffer.from(value, 'utf8');
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+        if (bytesWritten === 0) throw new UmdevError('EIO', 'failed to write whole buffer');
+        off += bytesWritten;
+      }
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  } catch (e) {
+    throw osError(e);
+  }
+}
+
+/** Writes `value` to an existing attribute without creating it (`O_WRONLY` only), for umdev's own extras. */
+export async function writeExisting(p: string, value: string): Promise<void> {
+  try {
+    const fh = await open(p, fsConstants.O_WRONLY);
+    try {
+      await fh.write(Buffer.from(value, 'utf8'));
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  } catch (e) {
+    throw osError(e);
+  }
+}
+
+/** Rust's `str::parse::<i32>()` with its error texts (after mdevctl's `trim()`). */
+export function parseI32(s: string): number {
+  if (s.length === 0) throw fail('EINVAL', 'cannot parse integer from empty string');
+  let digits = s;
+  let negative = false;
+  if (s[0] === '+' || s[0] === '-') {
+    negative = s[0] === '-';
+    digits = s.slice(1);
+    if (digits.length === 0) throw fail('EINVAL', 'invalid digit found in string');
+  }
+  if (!/^[0-9]+$/.test(digits)) throw fail('EINVAL', 'invalid digit found in string');
+  const n = Number(BigInt(negative ? `-${digits}` : digits));
+  if (n > 2147483647) throw fail('ERANGE', 'number too large to fit in target type');
+  if (n < -2147483648) throw fail('ERANGE', 'number too small to fit in target type');
+  return n;
+}
+
+/** Parent and type of an active mdev, as derived from sysfs. */
+export interface ActiveMdev {
+  readonly parent: string;
+  readonly mdevType: string;
+}
+
+/**
+ * mdevctl's `load_from_sysfs`: `undefined` when `bus/mdev/devices/<uuid>` does not exist (a dangling link counts as
+ * missing); otherwise the parent is `basename(dirname(realpath(link)))` and the type is
+ * `basename(realpath(link/mdev_type))`. A realpath failure while the device still exists is an error; if the
+ * device vanished meanwhile, it is simply not active.
+ */
+export async function readActiveMdev(root: Sysroot, uuid: string): Promise<ActiveMdev | undefined> {
+  const path = root.mdevPath(uuid);
+  if (!(await exists(path))) return undefined;
+  const orGone = async (f: () => Promise<string>): Promise<string | undefined> => {
+    try {
+      return await f();
+    } catch (e) {
+      if (await exists(path)) throw e;
+      return undefined;
+    }
+  };
+  const parent = await orGone(async () => {
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (e) {
+      throw osError(e);
+    }
+    return canonicalBasename(dirname(real));
+  });
+  if (parent === undefined) return undefined;
+  const mdevType = await orGone(() => canonicalBasename(join(path, 'mdev_type')));
+  if (mdevType === undefined) return undefined;
+  return { parent, mdevType };
+}

@@ -1,0 +1,233 @@
+/**
+ * Concepts: the vfio-user server as a driver on the mdev bus (the seed's `vfio_mpci` role). It binds every device
+ * whose API is `vfio-*` and whose vendor state is a `VfioDevice`. probe listens on `<runDir>/<uuid>.sock` (mode
+ * 0600, a stale file unlinked first); remove closes the listener and any connection and unlinks the socket.
+ *
+ * One client at a time: a second connection is accepted, its first command answered with an EBUSY error reply,
+ * and closed (after 5 s if it sends nothing). A session takes a core handle (`core.open`), opens the device with a
+ * DMA view, and on disconnect undoes it as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped, the device
+ * reset (libvfio-user calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's
+ * eventfds), and the handle released. A forced removal revokes the handle, which closes the connection.
+ */
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { err, toUmdevError } from '../core/errors.js';
+import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
+import { type Native, native as defaultNative } from '../native/index.js';
+import { type VfioDevice, isVfioDevice } from '../vfio/device.js';
+import { Connection, errorReplyHeader } from './connection.js';
+import { DEFAULT_MAX_DMA_MAPS, Flags } from './constants.js';
+import { type LogSink, type Logger, makeLogger } from './log.js';
+import { HANDLERS } from './server.js';
+import { SocketTransport, safeClose } from './transport.js';
+
+export interface VfioUserBusDriverOptions {
+  /** The core whose devices are served; only `open` is used. */
+  readonly core: { open(uuid: Uuid): DeviceHandle };
+  /** Directory of the per-device sockets; created if missing. */
+  readonly runDir: string;
+  readonly native?: Native;
+  readonly logSink?: LogSink;
+  /** Concurrent DMA windows per client (announced as `max_dma_maps`). */
+  readonly maxDmaMaps?: number;
+  /** How long a refused second client may stay silent before it is closed (ms). */
+  readonly refuseTimeoutMs?: number;
+}
+
+/** SCM_MAX_FD: receive every fd a peer sends, so surplus ones are closed by the handler, not lost to MSG_CTRUNC. */
+const RECV_MAX_FDS = 253;
+
+/** Registered with `core.registerDriver`; owns one endpoint per bound device until `remove`. */
+export class VfioUserBusDriver implements BusDriver {
+  readonly name = 'vfio-user';
+  readonly #opts: VfioUserBusDriverOptions;
+  readonly #io: Native;
+  readonly #endpoints = new Map<Uuid, Endpoint>();
+
+  constructor(options: VfioUserBusDriverOptions) {
+    this.#opts = options;
+    this.#io = options.native ?? defaultNative;
+  }
+
+  match(device: MdevDevice): boolean {
+    return device.type.deviceApi.startsWith('vfio-') && isVfioDevice(device.driverData);
+  }
+
+  /** The socket a client connects to for `uuid`. */
+  socketPath(uuid: Uuid): string {
+    return join(this.#opts.runDir, `${uuid}.sock`);
+  }
+
+  /** True while a client holds the device. */
+  connected(uuid: Uuid): boolean {
+    return this.#endpoints.get(uuid)?.connected ?? false;
+  }
+
+  probe(device: MdevDevice): void {
+    if (!isVfioDevice(device.driverData)) throw err('EINVAL', `${device.uuid} is not a VFIO device`);
+    if (this.#endpoints.has(device.uuid)) throw err('EEXIST', `${device.uuid} is already bound to vfio-user`);
+    mkdirSync(this.#opts.runDir, { recursive: true });
+    const path = this.socketPath(device.uuid);
+    unlinkStale(path);
+    const log = makeLogger(device.uuid, this.#opts.logSink);
+    const ep = new Endpoint(device.uuid, device.driverData, path, this.#io, log, this.#opts);
+    this.#endpoints.set(device.uuid, ep);
+    log('info', `listening on ${path}`);
+  }
+
+  async remove(device: MdevDevice): Promise<void> {
+    const ep = this.#endpoints.get(device.uuid);
+    if (!ep) return;
+    this.#endpoints.delete(device.uuid);
+    await ep.close();
+  }
+
+  /** Unbind everything (daemon shutdown). Idempotent. */
+  async close(): Promise<void> {
+    const all = [...this.#endpoints.values()];
+    this.#endpoints.clear();
+    await Promise.all(all.map((ep) => ep.close()));
+  }
+}
+
+function unlinkStale(path: string): void {
+  try {
+    if (statSync(path).isDirectory()) throw err('EISDIR', `${path} is a directory`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw toUmdevError(e);
+  }
+  rmSync(path, { force: true });
+}
+
+/** One device's listening socket and its (at most one) client session. */
+class Endpoint {
+  readonly #uuid: Uuid;
+  readonly #device: VfioDevice;
+  readonly #path: string;
+  readonly #io: Native;
+  readonly #log: Logger;
+  readonly #opts: VfioUserBusDriverOptions;
+  readonly #listenFd: number;
+  readonly #watcher: ReturnType<Native['watch']>;
+  #conn: Connection | undefined;
+  /** Cleanup of the previous session; a new session waits for it so the device is never opened twice. */
+  #settled: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(uuid: Uuid, device: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions) {
+    this.#uuid = uuid;
+    this.#device = device;
+    this.#path = path;
+    this.#io = io;
+    this.#log = log;
+    this.#opts = opts;
+    this.#listenFd = io.listenUnix(path, 16, 0o600);
+    this.#watcher = io.watch(this.#listenFd, { readable: true }, (e) => {
+      if (e) this.#log('error', `listener failed: ${e.message}`);
+      else this.#accept();
+    });
+  }
+
+  get connected(): boolean {
+    return this.#conn !== undefined;
+  }
+
+  #accept(): void {
+    for (;;) {
+      let fd: number;
+      try {
+        fd = this.#io.accept(this.#listenFd);
+      } catch (e) {
+        this.#log('warn', `accept failed: ${toUmdevError(e).message}`);
+        return;
+      }
+      if (fd < 0) return;
+      if (this.#conn || this.#closed) this.#refuse(fd);
+      // Chained synchronously, so close() and the next session both wait for this whole session.
+      else this.#settled = this.#session(fd, this.#settled);
+    }
+  }
+
+  /** A second client: answer its first command EBUSY and hang up. */
+  #refuse(fd: number): void {
+    this.#log('info', 'refusing a second client: the device is in use');
+    const t = new SocketTransport(fd, this.#io, { maxFds: RECV_MAX_FDS });
+    const timer = setTimeout(() => t.close(), this.#opts.refuseTimeoutMs ?? 5000);
+    timer.unref();
+    t.onClose(() => clearTimeout(timer));
+    t.onMessage((m) => {
+      for (const f of m.fds) safeClose(this.#io, f);
+      if ((m.header.flags & Flags.TYPE_MASK) === Flags.TYPE_COMMAND) t.send(errorReplyHeader(m.header, 16 /* EBUSY */));
+      t.close();
+    });
+  }
+
+  async #session(fd: number, previous: Promise<void>): Promise<void> {
+    const transport = new SocketTransport(fd, this.#io, { maxFds: RECV_MAX_FDS });
+    const conn = new Connection({
+      device: this.#device,
+      transport,
+      io: this.#io,
+      log: this.#log,
+      handlers: HANDLERS,
+      maxDmaMaps: this.#opts.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS,
+    });
+    this.#conn = conn;
+    let handle: DeviceHandle | undefined;
+    let opened = false;
+    let unrevoke = (): void => {};
+    const ended = new Promise<void>((resolve) => conn.onClose(() => resolve()));
+    try {
+      await previous;
+      if (conn.closed) throw err('ECONNRESET', 'client left before the session started');
+      // Pairs with handle.release() below, when the session ends.
+      handle = this.#opts.core.open(this.#uuid);
+      unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
+      await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message) });
+      opened = true;
+      this.#log('info', 'client connected');
+      conn.start();
+    } catch (e) {
+      this.#log('warn', `cannot start a session: ${toUmdevError(e).message}`);
+      conn.close(toUmdevError(e));
+    }
+    await ended;
+    await this.#endSession(conn, handle, opened, unrevoke);
+  }
+
+  async #endSession(conn: Connection, handle: DeviceHandle | undefined, opened: boolean, unrevoke: () => void): Promise<void> {
+    try {
+      if (opened) {
+        // Order as libvfio-user vfu_reset_ctx: DMA is gone already (the connection dropped it), then reset, then
+        // the client's interrupts (the device releases its eventfds in close()).
+        await step(this.#log, 'reset', () => this.#device.reset());
+        await step(this.#log, 'close', () => this.#device.close());
+      }
+    } finally {
+      unrevoke();
+      handle?.release();
+      if (this.#conn === conn) this.#conn = undefined;
+      if (opened) this.#log('info', 'client disconnected; device reset and closed');
+    }
+  }
+
+  /** Stop listening, end the session, unlink the socket. Resolves when the device is closed. */
+  async close(): Promise<void> {
+    if (this.#closed) return this.#settled;
+    this.#closed = true;
+    this.#watcher.stop();
+    safeClose(this.#io, this.#listenFd);
+    rmSync(this.#path, { force: true });
+    this.#conn?.close(err('ENODEV', 'device removed'));
+    await this.#settled;
+  }
+}
+
+async function step(log: Logger, what: string, fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    log('warn', `device ${what} after disconnect failed: ${toUmdevError(e).message}`);
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Concepts: a promise-based vfio-user client, for tests, benches and tools. Each request gets a fresh `msg_id` and
+ * resolves with the reply carrying the same id; an error reply rejects with a `UmdevError` whose `errno` is the
+ * server's `error_no`. Server→client commands (DMA_READ/DMA_WRITE for windows mapped without an fd) are answered
+ * from buffers registered with `serveDma`.
+ */
+import { type UmdevError, err, errnoName } from '../core/errors.js';
+import { type Native, native as defaultNative } from '../native/index.js';
+import {
+  type Capabilities,
+  type MultiWrite,
+  type RegionInfo,
+  decodeDmaAccess,
+  decodeQuad,
+  decodeRegionInfo,
+  decodeVersion,
+  encodeDmaMap,
+  encodeDmaUnmap,
+  encodeIrqSet,
+  encodeQuad,
+  encodeRegionAccess,
+  encodeRegionInfoRequest,
+  encodeVersion,
+  encodeWriteMulti,
+  parseCapabilities,
+} from './codec.js';
+import { Command, DEFAULT_MAX_DATA_XFER_SIZE, DmaMapFlags, Flags, Size, VERSION_MAJOR, VERSION_MINOR } from './constants.js';
+import { type Message, SocketTransport, safeClose } from './transport.js';
+
+export interface ClientOptions {
+  readonly native?: Native;
+  /** Capabilities offered in VERSION (`{"capabilities": …}` is built from them). */
+  readonly maxMsgFds?: number;
+  readonly maxDataXferSize?: number;
+  readonly writeMultiple?: boolean;
+  /** Skip VERSION (for tests that speak out of turn). */
+  readonly negotiate?: boolean;
+}
+
+export interface DeviceInfo {
+  readonly flags: number;
+  readonly numRegions: number;
+  readonly numIrqs: number;
+}
+
+export interface IrqInfo {
+  readonly flags: number;
+  readonly index: number;
+  readonly count: number;
+}
+
+/** A reply and the fds that came with it (the caller owns them). */
+export interface ClientReply {
+  readonly body: Buffer;
+  readonly fds: number[];
+}
+
+/** Owned by its creator; `close()` hangs up. Fds returned by methods (region fds) belong to the caller. */
+export class VfioUserClient {
+  readonly #io: Native;
+  readonly #t: SocketTransport;
+  readonly #pending = new Map<number, { resolve: (m: Message) => void; reject: (e: UmdevError) => void }>();
+  readonly #served: { iova: bigint; mem: Buffer }[] = [];
+  #nextId = 1;
+  #closedReason: UmdevError | undefined;
+  readonly #closed: Promise<void>;
+  /** The server's VERSION reply (after negotiation). */
+  serverVersion: { major: number; minor: number } | undefined;
+  serverCaps: Capabilities | undefined;
+
+  private constructor(fd: number, io: Native) {
+    this.#io = io;
+    this.#t = new SocketTransport(fd, io, { maxFds: 253 });
+    this.#t.onMessage((m) => this.#onMessage(m));
+    this.#closed = new Promise((resolve) => {
+      this.#t.onClose((reason) => {
+        this.#closedReason = reason ?? err('ECONNRESET', 'the vfio-user server closed the connection');
+        for (const p of this.#pending.values()) p.reject(this.#closedReason);
+        this.#pending.clear();
+        resolve();
+      });
+    });
+  }
+
+  /** Connect to a server socket and negotiate (unless `negotiate: false`). */
+  static async connect(path: string, options: ClientOptions = {}): Promise<VfioUserClient> {
+    const io = options.native ?? defaultNative;
+    return VfioUserClient.fromFd(io.connectUnix(path), options);
+  }
+
+  /** Wrap an already connected socket (takes ownership of `fd`). */
+  static async fromFd(fd: number, options: ClientOptions = {}): Promise<VfioUserClient> {
+    const c = new VfioUserClient(fd, options.native ?? defaultNative);
+    if (options.negotiate !== false) {
+      try {
+        await c.negotiate(options);
+      } catch (e) {
+        c.close();
+        throw e;
+      }
+    }
+    return c;
+  }
+
+  get closed(): boolean {
+    return this.#t.closed;
+  }
+
+  /** Resolves when the connection has ended (either side). */
+  whenClosed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Send VERSION with our capabilities; records the server's. */
+  async negotiate(options: ClientOptions = {}): Promise<void> {
+    const caps: Record<string, unknown> = {
+      max_msg_fds: options.maxMsgFds ?? 16,
+      max_data_xfer_size: options.maxDataXferSize ?? DEFAULT_MAX_DATA_XFER_SIZE,
+    };
+    if (options.writeMultiple) caps.write_multiple = true;
+    const reply = await this.request(Command.VERSION, encodeVersion({ major: VERSION_MAJOR, minor: VERSION_MINOR, json: { capabilities: caps } }));
+    const v = decodeVersion(reply.body);
+    this.serverVersion = { major: v.major, minor: v.minor };
+    this.serverCaps = parseCapabilities(v.json, 1 << 16);
+  }
+
+  /**
+   * Send one command and await its reply. `payload` parts go out in one sendmsg with `fds` attached.
+   * Rejects with the server's errno on an error reply, ECONNRESET if the connection ends first.
+   */
+  request(cmd: number, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): Promise<ClientReply> {
+    if (this.#t.closed) return Promise.reject(this.#closedReason ?? err('ENOTCONN', 'closed'));
+    const id = this.#allocId();
+    const reply = new Promise<Message>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    this.#t.send({ msgId: id, cmd, flags: Flags.TYPE_COMMAND, errorNo: 0 }, payload, fds);
+    return reply.then((m) => ({ body: m.body, fds: m.fds }));
+  }
+
+  /** Send a command with NO_REPLY set: nothing comes back, even on error. */
+  post(cmd: number, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void {
+    this.#t.send({ msgId: this.#allocId(), cmd, flags: Flags.TYPE_COMMAND | Flags.NO_REPLY, errorNo: 0 }, payload, fds);
+  }
+
+  async deviceInfo(): Promise<DeviceInfo> {
+    const r = await this.request(Command.DEVICE_GET_INFO, encodeQuad({ argsz: Size.DEVICE_INFO, flags: 0, a: 0, b: 0 }));
+    const q = decodeQuad(Command.DEVICE_GET_INFO, r.body);
+    return { flags: q.flags, numRegions: q.a, numIrqs: q.b };
+  }
+
+  /** Region info with its sparse areas; `fd` (the caller's to close) when the region is mmap-able. */
+  async regionInfo(index: number, argsz = 4096): Promise<RegionInfo & { fd?: number }> {
+    const r = await this.request(Command.DEVICE_GET_REGION_INFO, encodeRegionInfoRequest(index, argsz));
+    const info = decodeRegionInfo(r.body);
+    for (const extra of r.fds.slice(1)) safeClose(this.#io, extra);
+    return r.fds.length > 0 ? { ...info, fd: r.fds[0]! } : info;
+  }
+
+  async irqInfo(index: number): Promise<IrqInfo> {
+    const r = await this.request(Command.DEVICE_GET_IRQ_INFO, encodeQuad({ argsz: Size.IRQ_INFO, flags: 0, a: index, b: 0 }));
+    const q = decodeQuad(Command.DEVICE_GET_IRQ_INFO, r.body);
+    return { flags: q.flags, index: q.a, count: q.b };
+  }
+
+  async read(region: number, offset: bigint | number, count: number): Promise<Buffer> {
+    const r = await this.request(Command.REGION_READ, encodeRegionAccess(BigInt(offset), region, count));
+    return count === 0 ? Buffer.alloc(0) : r.body.subarray(Size.REGION_ACCESS);
+  }
+
+  /** A trapped write; `posted` sends it with NO_REPLY (as QEMU's posted writes) and resolves at once. */
+  async write(region: number, offset: bigint | number, data: Buffer, options: { posted?: boolean } = {}): Promise<void> {
+    const parts = [encodeRegionAccess(BigInt(offset), region, data.length), data];
+    if (options.posted) this.post(Command.REGION_WRITE, parts);
+    else await this.request(Command.REGION_WRITE, parts);
+  }
+
+  async writeMulti(writes: readonly MultiWrite[]): Promise<number> {
+    const r = await this.request(Command.REGION_WRITE_MULTI, encodeWriteMulti(writes));
+    return Number(r.body.readBigUInt64LE(0));
+  }
+
+  /** DEVICE_SET_IRQS; `fds` (eventfds, still the caller's) for DATA_EVENTFD, `bools` for DATA_BOOL. */
+  async setIrqs(s: { index: number; flags: number; start: number; count: number; fds?: readonly number[]; bools?: readonly boolean[] }): Promise<void> {
+    const data = Buffer.from((s.bools ?? []).map((b) => (b ? 1 : 0)));
+    await this.request(Command.DEVICE_SET_IRQS, encodeIrqSet({ flags: s.flags, index: s.index, start: s.start, count: s.count, data }), s.fds);
+  }
+
+  /** DMA_MAP; with `fd` (still the caller's) the server mmaps it at `offset`, without it the window is served by messages. */
+  async dmaMap(m: { iova: bigint; size: bigint; flags?: number; fd?: number; offset?: bigint }): Promise<void> {
+    const flags = m.flags ?? DmaMapFlags.READ | DmaMapFlags.WRITE;
+    const body = encodeDmaMap({ argsz: Size.DMA_MAP, flags, offset: m.offset ?? 0n, iova: m.iova, size: m.size });
+    await this.request(Command.DMA_MAP, body, m.fd === undefined ? undefined : [m.fd]);
+  }
+
+  async dmaUnmap(u: { iova: bigint; size: bigint; flags?: number }): Promise<void> {
+    await this.request(Command.DMA_UNMAP, encodeDmaUnmap({ argsz: Size.DMA_UNMAP, flags: u.flags ?? 0, iova: u.iova, size: u.size }));
+  }
+
+  async reset(): Promise<void> {
+    await this.request(Command.DEVICE_RESET);
+  }
+
+  /** Answer the server's DMA_READ/DMA_WRITE for [iova, iova+mem.length) from `mem` (kept by reference). */
+  serveDma(iova: bigint, mem: Buffer): () => void {
+    const entry = { iova, mem };
+    this.#served.push(entry);
+    return () => {
+      const i = this.#served.indexOf(entry);
+      if (i >= 0) this.#served.splice(i, 1);
+    };
+  }
+
+  /** Hang up (idempotent). Pending requests reject with ECONNRESET. */
+  close(): Promise<void> {
+    this.#t.close();
+    return this.#closed;
+  }
+
+  #allocId(): number {
+    let id = this.#nextId;
+    while (this.#pending.has(id)) id = (id + 1) & 0xffff;
+    this.#nextId = (id + 1) & 0xffff;
+    return id;
+  }
+
+  #onMessage(m: Message): void {
+    const type = m.header.flags & Flags.TYPE_MASK;
+    if (type === Flags.TYPE_REPLY) {
+      const p = this.#pending.get(m.header.msgId);
+      if (!p) {
+        for (const fd of m.fds) safeClose(this.#io, fd);
+        return;
+      }
+      this.#pending.delete(m.header.msgId);
+      if (m.header.flags & Flags.ERROR) {
+        for (const fd of m.fds) safeClose(this.#io, fd);
+        p.reject(err(errnoName(m.header.errorNo), `server answered msg ${m.header.msgId} with error ${m.header.errorNo}`));
+      } else {
+        p.resolve(m);
+      }
+      return;
+    }
+    for (const fd of m.fds) safeClose(this.#io, fd);
+    this.#serveCommand(m);
+  }
+
+  #serveCommand(m: Message): void {
+    const h = m.header;
+    const fail = (errorNo: number) =>
+      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo });
+    if (h.cmd !== Command.DMA_READ && h.cmd !== Command.DMA_WRITE) return fail(22 /* EINVAL */);
+    if (m.body.length < Size.DMA_ACCESS) return fail(22);
+    const a = decodeDmaAccess(h.cmd, m.body);
+    const count = Number(a.count);
+    const w = this.#served.find((s) => a.iova >= s.iova && a.iova + a.count <= s.iova + BigInt(s.mem.length));
+    if (!w) return fail(14 /* EFAULT */);
+    const at = Number(a.iova - w.iova);
+    const head = m.body.subarray(0, Size.DMA_ACCESS);
+    if (h.cmd === Command.DMA_READ) {
+      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, [head, w.mem.subarray(at, at + count)]);
+    } else {
+      if (a.data.length !== count) return fail(22);
+      a.data.copy(w.mem, at);
+      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, head);
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * VERSION: the first message of every session. Major must be 0; the reply's minor is min(client's, 2) and its
+ * capabilities are only what this server implements (libvfio-user `lib/tran.c` recv_version/send_version).
+ * `twin_socket` and `migration` are never announced; `write_multiple` only back to a client that offered it.
+ * A bad request is answered EINVAL and the connection is then closed (spec: the server closes the connection).
+ */
+import { err } from '../../core/errors.js';
+import { decodeVersion, encodeVersion, parseCapabilities } from '../codec.js';
+import {
+  CLIENT_MAX_MSG_FDS_LIMIT,
+  DEFAULT_PGSIZES,
+  SERVER_MAX_DATA_XFER_SIZE,
+  SERVER_MAX_MSG_FDS,
+  VERSION_MAJOR,
+  VERSION_MINOR,
+} from '../constants.js';
+import type { Handler } from '../connection.js';
+
+export const handleVersion: Handler = (conn, msg) => {
+  if (conn.negotiated) throw err('EINVAL', 'VERSION was already negotiated');
+  const v = decodeVersion(msg.body);
+  if (v.major !== VERSION_MAJOR) throw err('EINVAL', `unsupported client major ${v.major} (must be ${VERSION_MAJOR})`);
+  const caps = parseCapabilities(v.json, CLIENT_MAX_MSG_FDS_LIMIT);
+  conn.clientCaps = caps;
+  conn.negotiated = true;
+  const mine: Record<string, unknown> = {
+    max_msg_fds: SERVER_MAX_MSG_FDS,
+    max_data_xfer_size: SERVER_MAX_DATA_XFER_SIZE,
+    pgsizes: DEFAULT_PGSIZES,
+    max_dma_maps: conn.dma.maxWindows,
+  };
+  if (caps.writeMultiple) mine.write_multiple = true;
+  conn.log('debug', `negotiated ${VERSION_MAJOR}.${Math.min(v.minor, VERSION_MINOR)}: client max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}`);
+  return { payload: encodeVersion({ major: VERSION_MAJOR, minor: Math.min(v.minor, VERSION_MINOR), json: { capabilities: mine } }) };
+};

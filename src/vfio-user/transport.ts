@@ -1,0 +1,313 @@
+/**
+ * Concepts: a `Transport` frames vfio-user messages (16-byte header + body) over one connection and carries the fds
+ * that travel with them. It knows no command semantics. Writes leave in the order `send` was called: a message that
+ * cannot be written whole is queued and the rest wait behind it until the socket is writable again.
+ *
+ * Fd placement: the sender attaches a message's fds to the first byte of that message (one sendmsg for header and
+ * body, as libvfio-user and QEMU expect), and Linux ends a stream read after a chunk that carried fds. So the fds
+ * of a received chunk belong to the first message that starts at or after the chunk's first byte.
+ */
+import { err, type UmdevError, toUmdevError } from '../core/errors.js';
+import { type Header, decodeHeader } from './codec.js';
+import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
+import type { Native } from '../native/index.js';
+
+/** One received message. It owns `body` and `fds`; whoever handles it closes fds it does not keep. */
+export interface Message {
+  readonly header: Header;
+  readonly body: Buffer;
+  readonly fds: number[];
+  /** Set when the header's size is impossible; the transport closes right after delivering it. */
+  readonly malformed?: string;
+}
+
+/** A message connection. Owned by whoever created it; `close()` is idempotent and closes the socket. */
+export interface Transport {
+  /** The one message listener; returns its unsubscribe function. */
+  onMessage(listener: (msg: Message) => void): () => void;
+  /** Told once when the connection ends, with the reason when it was an error. */
+  onClose(listener: (reason: UmdevError | undefined) => void): () => void;
+  /**
+   * Queue one message: `header` (its `size` is computed here), then `payload`, then `fds` attached to its first
+   * byte. Messages leave in call order. The fds stay owned by the caller (the kernel duplicates them).
+   */
+  send(header: Omit<Header, 'size'>, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void;
+  close(reason?: UmdevError): void;
+  readonly closed: boolean;
+}
+
+/** The part of the native addon a socket transport needs (passed in, so tests and tools choose the binding). */
+export type NativeIo = Pick<Native, 'watch' | 'close' | 'recvMsg' | 'sendMsg'>;
+
+export interface SocketTransportOptions {
+  /** Most fds accepted with one chunk; the kernel closes any beyond (MSG_CTRUNC). */
+  readonly maxFds?: number;
+  /** Largest acceptable `msg_size`; bigger is a framing error. */
+  readonly maxMsgSize?: number;
+  /** Keep the event loop alive while open (default true). */
+  readonly ref?: boolean;
+}
+
+const INITIAL_RX = 64 * 1024;
+
+/**
+ * A `Transport` over a connected non-blocking AF_UNIX stream socket. Takes ownership of `fd` (closed by `close()`).
+ */
+export class SocketTransport implements Transport {
+  readonly #fd: number;
+  readonly #io: NativeIo;
+  readonly #maxFds: number;
+  readonly #maxMsgSize: number;
+  readonly #watcher: ReturnType<NativeIo['watch']>;
+  #rx = Buffer.allocUnsafe(INITIAL_RX);
+  #start = 0;
+  #end = 0;
+  /** Stream position of `#rx[0]`, so fd chunks can be placed by absolute position. */
+  #base = 0;
+  #pendingFds: { at: number; fds: number[] }[] = [];
+  #txQueue: { bufs: Buffer[]; fds: readonly number[] | undefined }[] = [];
+  /** Reused for the header of every message that leaves at once (the common case). */
+  readonly #txHeader = Buffer.allocUnsafe(HEADER_SIZE);
+  #onMessage: ((msg: Message) => void) | undefined;
+  #onClose: ((reason: UmdevError | undefined) => void) | undefined;
+  #closed = false;
+  #writable = false;
+
+  constructor(fd: number, io: NativeIo, options: SocketTransportOptions = {}) {
+    this.#fd = fd;
+    this.#io = io;
+    this.#maxFds = options.maxFds ?? 16;
+    this.#maxMsgSize = options.maxMsgSize ?? MAX_MSG_SIZE;
+    // watch() makes the fd non-blocking.
+    this.#watcher = io.watch(fd, { readable: true, writable: false }, (e) => {
+      if (e) this.close(toUmdevError(e));
+      else this.#onEvent();
+    });
+    if (options.ref === false) this.#watcher.unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The socket fd (still owned by the transport). */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  onMessage(listener: (msg: Message) => void): () => void {
+    this.#onMessage = listener;
+    return () => {
+      if (this.#onMessage === listener) this.#onMessage = undefined;
+    };
+  }
+
+  onClose(listener: (reason: UmdevError | undefined) => void): () => void {
+    this.#onClose = listener;
+    return () => {
+      if (this.#onClose === listener) this.#onClose = undefined;
+    };
+  }
+
+  send(header: Omit<Header, 'size'>, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void {
+    if (this.#closed) throw err('ENOTCONN', 'vfio-user connection is closed');
+    // Hot path (every reply): no spreads, one array, the reused header buffer, one sendmsg.
+    let size = HEADER_SIZE;
+    const bufs: Buffer[] = [this.#txHeader];
+    if (payload !== undefined) {
+      if (Buffer.isBuffer(payload)) {
+        bufs.push(payload);
+        size += payload.length;
+      } else {
+        for (let i = 0; i < payload.length; i++) {
+          const p = payload[i]!;
+          bufs.push(p);
+          size += p.length;
+        }
+      }
+    }
+    const hdr = this.#txHeader;
+    hdr.writeUInt16LE(header.msgId & 0xffff, 0);
+    hdr.writeUInt16LE(header.cmd, 2);
+    hdr.writeUInt32LE(size, 4);
+    hdr.writeUInt32LE(header.flags >>> 0, 8);
+    hdr.writeUInt32LE(header.errorNo >>> 0, 12);
+    if (this.#txQueue.length > 0) {
+      // Something is already waiting: this message waits behind it, as copies (the header buffer is reused).
+      this.#txQueue.push({ bufs: bufs.map((b) => Buffer.from(b)), fds });
+      return;
+    }
+    let sent: number;
+    try {
+      sent = this.#io.sendMsg(this.#fd, bufs, fds && fds.length > 0 ? fds : undefined);
+    } catch (e) {
+      this.close(toUmdevError(e));
+      return;
+    }
+    if (sent === size) return;
+    // Partial or EAGAIN: keep copies of the rest; fds went with the first byte if any byte was sent.
+    this.#txQueue.push({ bufs: skip(bufs, Math.max(sent, 0)).map((b) => Buffer.from(b)), fds: sent > 0 ? undefined : fds });
+    this.#wantWritable(true);
+  }
+
+  close(reason?: UmdevError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watcher.stop();
+    try {
+      this.#io.close(this.#fd);
+    } catch {
+      // The fd is gone either way; nothing else holds it.
+    }
+    for (const p of this.#pendingFds) for (const f of p.fds) safeClose(this.#io, f);
+    this.#pendingFds = [];
+    this.#txQueue = [];
+    const cb = this.#onClose;
+    this.#onClose = undefined;
+    this.#onMessage = undefined;
+    cb?.(reason);
+  }
+
+  #wantWritable(on: boolean): void {
+    if (this.#writable === on || this.#closed) return;
+    this.#writable = on;
+    this.#watcher.update({ readable: true, writable: on });
+  }
+
+  #onEvent(): void {
+    if (this.#closed) return;
+    if (this.#txQueue.length > 0) this.#flush();
+    if (!this.#closed) this.#read();
+  }
+
+  #flush(): void {
+    while (this.#txQueue.length > 0) {
+      const head = this.#txQueue[0]!;
+      let sent: number;
+      try {
+        sent = this.#io.sendMsg(this.#fd, head.bufs, head.fds);
+      } catch (e) {
+        this.close(toUmdevError(e));
+        return;
+      }
+      if (sent < 0) return;
+      const total = head.bufs.reduce((n, b) => n + b.length, 0);
+      if (sent < total) {
+        head.bufs = skip(head.bufs, sent);
+        if (sent > 0) head.fds = undefined;
+        return;
+      }
+      this.#txQueue.shift();
+    }
+    this.#wantWritable(false);
+  }
+
+  #read(): void {
+    // One recvmsg per readable event unless it filled the buffer: the poller calls again while data remains.
+    for (;;) {
+      if (this.#end === this.#rx.length) this.#makeRoom(this.#start > 0 ? this.#end - this.#start + 1 : this.#rx.length * 2);
+      const chunkAt = this.#base + this.#end;
+      let r: { bytes: number; fds: number[] } | null;
+      try {
+        r = this.#io.recvMsg(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, this.#maxFds);
+      } catch (e) {
+        this.close(toUmdevError(e));
+        return;
+      }
+      if (r === null) return;
+      if (r.fds.length > 0) this.#pendingFds.push({ at: chunkAt, fds: r.fds });
+      if (r.bytes === 0) {
+        this.close(undefined);
+        return;
+      }
+      const filled = r.bytes === this.#rx.length - this.#end;
+      this.#end += r.bytes;
+      this.#parse();
+      if (!filled || this.#closed) return;
+    }
+  }
+
+  #parse(): void {
+    while (!this.#closed && this.#end - this.#start >= HEADER_SIZE) {
+      const header = decodeHeader(this.#rx, this.#start);
+      if (header.size < HEADER_SIZE || header.size > this.#maxMsgSize) {
+        const why = `msg_size ${header.size} outside [${HEADER_SIZE}, ${this.#maxMsgSize}]`;
+        this.#deliver({ header, body: Buffer.alloc(0), fds: this.#takeFds(this.#base + this.#start), malformed: why });
+        this.close(err('EPROTO', `framing error: ${why}`));
+        return;
+      }
+      if (this.#end - this.#start < header.size) {
+        this.#makeRoom(header.size);
+        return;
+      }
+      const at = this.#base + this.#start;
+      // The message owns a copy of its body: handlers may keep it across awaits while #rx is reused.
+      const body = Buffer.allocUnsafe(header.size - HEADER_SIZE);
+      this.#rx.copy(body, 0, this.#start + HEADER_SIZE, this.#start + header.size);
+      this.#start += header.size;
+      this.#deliver({ header, body, fds: this.#takeFds(at) });
+    }
+    if (this.#start === this.#end) {
+      this.#base += this.#start;
+      this.#start = this.#end = 0;
+    }
+  }
+
+  #takeFds(at: number): number[] {
+    if (this.#pendingFds.length === 0 || this.#pendingFds[0]!.at > at) return [];
+    const out: number[] = [];
+    while (this.#pendingFds.length > 0 && this.#pendingFds[0]!.at <= at) out.push(...this.#pendingFds.shift()!.fds);
+    return out;
+  }
+
+  #deliver(msg: Message): void {
+    const cb = this.#onMessage;
+    if (!cb) {
+      for (const f of msg.fds) safeClose(this.#io, f);
+      return;
+    }
+    try {
+      cb(msg);
+    } catch (e) {
+      // A listener that throws is a bug; it must not escape into the poll callback (an uncaught exception
+      // would take the whole daemon down). The connection ends and the reason says why.
+      this.close(toUmdevError(e));
+    }
+  }
+
+  /** Ensure `need` bytes fit from `#start`: compact to the front, growing when the message is bigger. */
+  #makeRoom(need: number): void {
+    if (this.#start === 0 && this.#rx.length >= need) return;
+    const live = this.#end - this.#start;
+    const size = Math.max(this.#rx.length, need);
+    const next = size === this.#rx.length ? this.#rx : Buffer.allocUnsafe(size);
+    this.#rx.copy(next, 0, this.#start, this.#end);
+    this.#rx = next;
+    this.#base += this.#start;
+    this.#start = 0;
+    this.#end = live;
+  }
+}
+
+function skip(bufs: readonly Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
+}
+
+/** Close an fd nobody will use, ignoring EBADF (it may already be gone). */
+export function safeClose(io: { close(fd: number): void }, fd: number): void {
+  if (fd < 0) return;
+  try {
+    io.close(fd);
+  } catch {
+    // Already closed: the goal (fd not leaked) holds.
+  }
+}

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { native } from '../../src/native/index.js';
+import { VfioUserClient } from '../../src/vfio-user/client.js';
+import { IrqSetFlags as F } from '../../src/vfio-user/constants.js';
+import { BAR0, MSI, Reg, doorbell, expectErrno, startServer, until } from './fixtures.js';
+
+test('one client at a time: a second connection is refused with EBUSY; the first keeps working', async (t) => {
+  const h = await startServer(t);
+  const first = await h.connect();
+  await expectErrno(VfioUserClient.connect(h.path), 'EBUSY');
+  assert.equal((await first.deviceInfo()).numRegions, 9);
+  assert.equal(h.device.opens, 1);
+});
+
+test('a silent second client is hung up on after the refusal timeout', async (t) => {
+  const h = await startServer(t, { refuseTimeoutMs: 50 });
+  await h.connect();
+  const second = await VfioUserClient.connect(h.path, { negotiate: false });
+  await second.whenClosed();
+  assert.equal(second.closed, true);
+});
+
+test('disconnect drops DMA, resets and closes the device, releases eventfds and the handle; a new client gets in', async (t) => {
+  const h = await startServer(t);
+  const c = await h.connect();
+  const efd = native.eventfd(0, { nonblock: true });
+  t.after(() => native.close(efd));
+  await c.setIrqs({ index: MSI, flags: F.DATA_EVENTFD | F.ACTION_TRIGGER, start: 0, count: 1, fds: [efd] });
+  await c.dmaMap({ iova: 0x1000n, size: 0x1000n });
+  await c.write(BAR0, Reg.SCRATCH, Buffer.from([5, 0, 0, 0]));
+  assert.equal(h.mdev.openCount, 1, 'the session holds a core handle');
+  await c.close();
+  await until(() => h.device.closes === 1, 'device close');
+  assert.equal(h.device.resets, 1, 'reset on lost connection, as libvfio-user');
+  assert.equal(h.device.heldIrqFds(), 0, 'eventfds released');
+  await until(() => h.mdev.openCount === 0, 'handle released');
+  assert.equal(h.driver.connected(h.uuid), false);
+  const again = await h.connect();
+  // The old DMA window is gone: mapping the same range again succeeds.
+  await again.dmaMap({ iova: 0x1000n, size: 0x1000n });
+  assert.equal(h.device.opens, 2);
+});
+
+test('the device survives a client that dies in the middle of device DMA', async (t) => {
+  const h = await startServer(t);
+  const c = await h.connect();
+  await c.dmaMap({ iova: 0x1000n, size: 0x1000n });
+  // The client serves no DMA memory and hangs up while the device awaits its DMA_READ reply.
+  const pending = doorbell(c, 0x1000n, 0x1800n, 4).catch((e: unknown) => e);
+  await until(() => h.device.bar0.readUInt32LE(Reg.DMA_LEN) === 4, 'doorbell programmed');
+  await c.close();
+  await pending;
+  await until(() => h.device.closes === 1, 'device closed');
+  const again = await h.connect();
+  assert.equal((await again.deviceInfo()).numIrqs, 5);
+});
+
+test('forced removal closes the connection and unlinks the socket', async (t) => {
+  const h = await startServer(t);
+  const c = await h.connect();
+  assert.ok(existsSync(h.path));
+  await h.core.remove(h.uuid, { force: true });
+  await c.whenClosed();
+  assert.equal(c.closed, true);
+  assert.equal(existsSync(h.path), false, 'socket unlinked');
+  assert.equal(h.device.closes, 1);
+});
+
+test('probe replaces a stale socket file; the socket is mode 0600', async (t) => {
+  const h = await startServer(t);
+  const { statSync } = await import('node:fs');
+  assert.equal(statSync(h.path).mode & 0o777, 0o600);
+  const stale = h.driver.socketPath('11111111-2222-4333-8444-555555555555');
+  writeFileSync(stale, 'stale');
+  await h.core.create('fixture', 'fixture-1', '11111111-2222-4333-8444-555555555555');
+  t.after(async () => {
+    if (h.core.device('11111111-2222-4333-8444-555555555555')) await h.core.remove('11111111-2222-4333-8444-555555555555', { force: true });
+  });
+  const c = await VfioUserClient.connect(stale);
+  t.after(() => c.close());
+  assert.equal((await c.deviceInfo()).numRegions, 9);
+});

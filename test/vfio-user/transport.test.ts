@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { native } from '../../src/native/index.js';
+import { encodeHeader } from '../../src/vfio-user/codec.js';
+import { type Message, SocketTransport } from '../../src/vfio-user/transport.js';
+
+/** A transport on one end of a real socketpair and the raw other end. */
+function pair(t: { after(fn: () => void): void }, options?: { maxMsgSize?: number }) {
+  const [a, b] = native.socketpair();
+  const tr = new SocketTransport(a, native, options);
+  const got: Message[] = [];
+  let closed: { reason: unknown } | undefined;
+  tr.onMessage((m) => got.push(m));
+  tr.onClose((reason) => (closed = { reason }));
+  t.after(() => {
+    tr.close();
+    try {
+      native.close(b);
+    } catch {
+      // closed by the test
+    }
+    for (const m of got) for (const fd of m.fds) if (fd >= 0) native.close(fd);
+  });
+  return { tr, raw: b, got, closed: () => closed };
+}
+
+function frame(msgId: number, cmd: number, body: Buffer): Buffer {
+  return Buffer.concat([encodeHeader({ msgId, cmd, size: 16 + body.length, flags: 0, errorNo: 0 }), body]);
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (cond()) return;
+    await tick();
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test('reassembles a message split across many writes, and several messages in one write', async (t) => {
+  const { raw, got } = pair(t);
+  const m1 = frame(1, 9, Buffer.from('hello world, split'));
+  for (let i = 0; i < m1.length; i += 5) {
+    native.write(raw, m1, i, Math.min(5, m1.length - i));
+    await tick();
+  }
+  await until(() => got.length === 1, 'first message');
+  assert.equal(got[0]!.header.msgId, 1);
+  assert.equal(got[0]!.body.toString(), 'hello world, split');
+  const batch = Buffer.concat([frame(2, 4, Buffer.alloc(16, 2)), frame(3, 13, Buffer.alloc(0)), frame(4, 4, Buffer.alloc(16, 4))]);
+  native.write(raw, batch, 0, batch.length);
+  await until(() => got.length === 4, 'batch');
+  assert.deepEqual(got.map((m) => m.header.msgId), [1, 2, 3, 4]);
+  assert.equal(got[2]!.body.length, 0);
+  assert.equal(got[3]!.body[0], 4);
+});
+
+test('fds attach to the message they were sent with, even after a partial one', async (t) => {
+  const { raw, got } = pair(t);
+  const [x, y] = native.socketpair();
+  t.after(() => {
+    native.close(x);
+    native.close(y);
+  });
+  const m1 = frame(1, 9, Buffer.alloc(40, 1));
+  const m2 = frame(2, 2, Buffer.alloc(32, 2));
+  native.write(raw, m1, 0, 20); // half of message 1
+  await tick();
+  // The rest of message 1 plus message 2, with the fd sent on message 2's own sendmsg.
+  native.write(raw, m1, 20, m1.length - 20);
+  native.sendMsg(raw, [m2], [x]);
+  await until(() => got.length === 2, 'two messages');
+  assert.equal(got[0]!.fds.length, 0, 'message 1 has no fd');
+  assert.equal(got[1]!.fds.length, 1, 'message 2 carries the fd');
+});
+
+test('a message larger than the receive buffer grows it', async (t) => {
+  const { raw, got } = pair(t);
+  const big = frame(7, 10, Buffer.alloc(200_000, 0xab));
+  let off = 0;
+  while (off < big.length) {
+    const n = native.write(raw, big, off, big.length - off);
+    if (n > 0) off += n;
+    else await tick();
+  }
+  await until(() => got.length === 1, 'big message');
+  assert.equal(got[0]!.body.length, 200_000);
+  assert.equal(got[0]!.body[199_999], 0xab);
+});
+
+test('sends queue in order when the socket is full and drain when it empties', async (t) => {
+  const { tr, raw } = pair(t);
+  const payload = Buffer.alloc(60_000, 7);
+  for (let i = 0; i < 20; i++) tr.send({ msgId: i, cmd: 10, flags: 0, errorNo: 0 }, payload);
+  // Read everything back from the raw end and check order and sizes.
+  const total = 20 * (16 + 60_000);
+  const buf = Buffer.alloc(total);
+  let have = 0;
+  for (let spins = 0; have < total && spins < 2000; spins++) {
+    const n = native.read(raw, buf, have, total - have);
+    if (n > 0) have += n;
+    else await tick();
+  }
+  assert.equal(have, total);
+  for (let i = 0; i < 20; i++) {
+    const at = i * (16 + 60_000);
+    assert.equal(buf.readUInt16LE(at), i, `message ${i} in order`);
+    assert.equal(buf.readUInt32LE(at + 4), 16 + 60_000);
+  }
+});
+
+test('framing errors: msg_size below 16 or absurd is delivered as malformed, then the transport closes', async (t) => {
+  for (const size of [8, 0x7fffffff]) {
+    const { raw, got, closed } = pair(t, { maxMsgSize: 1 << 20 });
+    const h = encodeHeader({ msgId: 5, cmd: 9, size, flags: 0, errorNo: 0 });
+    native.write(raw, h, 0, 16);
+    await until(() => closed() !== undefined, 'close');
+    assert.equal(got.length, 1);
+    assert.match(got[0]!.malformed ?? '', /msg_size/);
+    assert.equal((closed()!.reason as { errno: string }).errno, 'EPROTO');
+  }
+});
+
+test('end of stream closes without an error; send after close is ENOTCONN', async (t) => {
+  const { tr, raw, closed } = pair(t);
+  native.close(raw);
+  await until(() => closed() !== undefined, 'close');
+  assert.equal(closed()!.reason, undefined);
+  assert.throws(() => tr.send({ msgId: 1, cmd: 1, flags: 0, errorNo: 0 }), { errno: 'ENOTCONN' });
+});
