@@ -7,7 +7,9 @@
  */
 import { link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { err } from '../core/errors.js';
+import { parseDefinition as parseCliDefinition, formatDefinition } from '../cli/definitions.js';
+import { parseJson } from '../cli/serde-json.js';
+import { err, toUmdevError } from '../core/errors.js';
 
 /** One definition file, parsed. Values of attrs are strings, as mdevctl requires. */
 export interface Definition {
@@ -24,43 +26,30 @@ export function isUuid(s: string): boolean {
   return UUID_RE.test(s);
 }
 
-/** Parse one file's text as mdevctl does (`mdev_type` and `start` required; attrs single-key objects of strings). */
+/**
+ * Parse one file's text with umdevctl's reader (mdevctl 1.2.0's rules and messages: `mdev_type` and `start`
+ * required, attrs single-key objects of strings); the message is prefixed with the file's parent/uuid for logs.
+ */
 export function parseDefinition(parent: string, uuid: string, text: string): Definition {
-  let raw: unknown;
+  let d;
   try {
-    raw = JSON.parse(text);
+    d = parseCliDefinition(parseJson(text));
   } catch (e) {
-    throw err('EINVAL', `definition ${parent}/${uuid}: invalid JSON: ${(e as Error).message}`);
+    const u = toUmdevError(e);
+    throw err(u.errno, `definition ${parent}/${uuid}: ${u.message}`, u);
   }
-  const bad = (what: string): never => {
-    throw err('EINVAL', `definition ${parent}/${uuid}: ${what}`);
+  return {
+    parent,
+    uuid: uuid.toLowerCase(),
+    type: d.mdevType,
+    start: d.autostart ? 'auto' : 'manual',
+    attrs: d.attrs.map(([name, value]) => ({ name, value })),
   };
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('not a JSON object');
-  const rec = raw as Record<string, unknown>;
-  if (typeof rec.mdev_type !== 'string') return bad('"mdev_type" must be a string');
-  if (typeof rec.start !== 'string') return bad('"start" must be a string');
-  const attrs: { name: string; value: string }[] = [];
-  if (rec.attrs !== undefined && rec.attrs !== null) {
-    if (!Array.isArray(rec.attrs)) return bad('"attrs" is not an array');
-    for (const a of rec.attrs as unknown[]) {
-      if (typeof a !== 'object' || a === null || Array.isArray(a)) return bad('an attribute is not an object');
-      const entries = Object.entries(a as Record<string, unknown>);
-      if (entries.length !== 1) return bad('an attribute must have exactly one field');
-      const [name, value] = entries[0];
-      if (typeof value !== 'string') return bad(`attribute "${name}" must have a string value`);
-      attrs.push({ name, value });
-    }
-  }
-  return { parent, uuid: uuid.toLowerCase(), type: rec.mdev_type, start: rec.start === 'auto' ? 'auto' : 'manual', attrs };
 }
 
-/** The file text, byte for byte as mdevctl writes it (serde_json pretty, two spaces, no trailing newline). */
+/** The file text, byte for byte as mdevctl writes it (umdevctl's formatter: serde_json pretty, no trailing newline). */
 export function serializeDefinition(def: Definition): string {
-  return JSON.stringify(
-    { mdev_type: def.type, start: def.start, attrs: def.attrs.map((a) => ({ [a.name]: a.value })) },
-    null,
-    2,
-  );
+  return formatDefinition({ mdevType: def.type, autostart: def.start === 'auto', attrs: def.attrs.map((a) => [a.name, a.value] as const) });
 }
 
 /** Result of reading one parent's definitions: the good ones, and one error per bad file (never fatal). */

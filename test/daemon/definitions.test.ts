@@ -28,13 +28,13 @@ test('parse follows mdevctl: required fields, string attrs, any other start is m
   });
   assert.equal(parseDefinition('p', U1, '{"mdev_type":"t","start":"whenever","attrs":null}').start, 'manual');
   const bad: [string, RegExp][] = [
-    ['{"mdev_type":"t"', /invalid JSON/],
-    ['[]', /not a JSON object/],
-    ['{"start":"auto"}', /"mdev_type" must be a string/],
-    ['{"mdev_type":"t"}', /"start" must be a string/],
-    ['{"mdev_type":"t","start":"auto","attrs":{}}', /not an array/],
-    ['{"mdev_type":"t","start":"auto","attrs":[{"a":"1","b":"2"}]}', /exactly one field/],
-    ['{"mdev_type":"t","start":"auto","attrs":[{"a":1}]}', /must have a string value/],
+    ['{"mdev_type":"t"', /definition p\/.*: EOF while parsing/],
+    ['[]', /invalid json/],
+    ['{"start":"auto"}', /invalid json/],
+    ['{"mdev_type":"t"}', /invalid json/],
+    ['{"mdev_type":"t","start":"auto","attrs":{}}', /attributes field is not an array/],
+    ['{"mdev_type":"t","start":"auto","attrs":[{"a":"1","b":"2"}]}', /too many fields/],
+    ['{"mdev_type":"t","start":"auto","attrs":[{"a":1}]}', /value must be of type str/],
   ];
   for (const [text, re] of bad) assert.throws(() => parseDefinition('p', U1, text), re, text);
 });

@@ -19,13 +19,14 @@ test('mdevctl and umdevctl agree byte for byte on the same mount and definitions
   const which = await run('sh', ['-c', 'command -v mdevctl && command -v unshare']);
   assert.equal(which.code, 0, 'mdevctl and unshare are needed: apt-get install mdevctl util-linux');
   const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-mdevctl-'));
-  let d: RunningDaemon | undefined;
+  const daemons: RunningDaemon[] = [];
   t.after(async () => {
-    if (d) await killDaemon(d);
+    for (const x of daemons) await killDaemon(x);
     await unmountIfMounted(path.join(dir, 'sys'));
     await rm(dir, { recursive: true, force: true });
   });
-  d = await startDaemon(dir);
+  const d = await startDaemon(dir);
+  daemons.push(d);
   const sys = path.join(dir, 'sys');
   const defs = path.join(dir, 'mdevctl.d');
 
