@@ -193,10 +193,12 @@ class Endpoint {
       conn.close(toUmdevError(e));
     }
     await ended;
-    await this.#endSession(conn, handle, opened, unrevoke);
+    // A reconnecting client is accepted at once; its session waits for this cleanup (it chains on this promise).
+    if (this.#conn === conn) this.#conn = undefined;
+    await this.#endSession(handle, opened, unrevoke);
   }
 
-  async #endSession(conn: Connection, handle: DeviceHandle | undefined, opened: boolean, unrevoke: () => void): Promise<void> {
+  async #endSession(handle: DeviceHandle | undefined, opened: boolean, unrevoke: () => void): Promise<void> {
     try {
       if (opened) {
         // Order as libvfio-user vfu_reset_ctx: DMA is gone already (the connection dropped it), then reset, then
@@ -207,7 +209,6 @@ class Endpoint {
     } finally {
       unrevoke();
       handle?.release();
-      if (this.#conn === conn) this.#conn = undefined;
       if (opened) this.#log('info', 'client disconnected; device reset and closed');
     }
   }

@@ -51,3 +51,13 @@ test('DEVICE_GET_REGION_INFO: sparse mmap region: caps + fd only when argsz fits
   assert.equal((await c.read(BAR1, 0x1000, 7)).toString(), 'mapped!', 'trapped access sees the same bytes');
   assert.equal(BigInt(BAR1_SIZE), full.size);
 });
+
+test('DEVICE_GET_REGION_INFO: a client that takes no fds (max_msg_fds 0) is offered no mapping', async (t) => {
+  const h = await startServer(t);
+  const c = await h.connect({ maxMsgFds: 0 });
+  const info = await c.regionInfo(BAR1);
+  assert.equal(info.flags & RegionFlags.MMAP, 0);
+  assert.equal(info.fd, undefined);
+  assert.equal(info.sparse, undefined);
+  assert.equal((await c.read(BAR1, 0x1000, 4)).length, 4, 'trapped access still works');
+});

@@ -82,3 +82,14 @@ test('probe replaces a stale socket file; the socket is mode 0600', async (t) =>
   t.after(() => c.close());
   assert.equal((await c.deviceInfo()).numRegions, 9);
 });
+
+test('a client reconnecting at once is accepted; its session starts after the old one is cleaned up', async (t) => {
+  const h = await startServer(t);
+  const first = await h.connect();
+  await first.dmaMap({ iova: 0x1000n, size: 0x1000n });
+  await first.close();
+  const second = await h.connect();
+  assert.equal(h.device.closes, 1, 'the old session was closed before the new one opened');
+  assert.equal(h.device.opens, 2);
+  await second.dmaMap({ iova: 0x1000n, size: 0x1000n });
+});

@@ -20,7 +20,8 @@ export const handleGetRegionInfo: Handler = (conn, msg) => {
   const index = msg.body.readUInt32LE(8);
   if (argsz < Size.REGION_INFO) throw err('EINVAL', `DEVICE_GET_REGION_INFO: argsz ${argsz} is below ${Size.REGION_INFO}`);
   const r = conn.region(index);
-  const mmapable = r.fd !== undefined && r.size > 0n;
+  // A client that takes no fds (max_msg_fds 0) is offered no mapping: everything goes through REGION_READ/WRITE.
+  const mmapable = r.fd !== undefined && r.size > 0n && conn.clientCaps.maxMsgFds > 0;
   const flags = (r.flags & (RegionFlags.READ | RegionFlags.WRITE)) | (mmapable ? RegionFlags.MMAP : 0);
   const sparse = mmapable && r.sparse && r.sparse.length > 0 ? r.sparse : undefined;
   const { payload, capsIncluded } = encodeRegionInfo({ flags, index, size: r.size, offset: r.fdOffset ?? 0n, sparse }, argsz);

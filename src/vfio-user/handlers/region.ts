@@ -21,18 +21,24 @@ function check(conn: Connection, region: number, offset: bigint, count: number, 
 }
 
 export const handleRegionRead: Handler = (conn, msg) => {
-  const a = decodeRegionAccess(Command.REGION_READ, msg.body);
-  check(conn, a.region, a.offset, a.count, false);
-  if (a.count === 0) return undefined;
+  // Decoded field by field (no intermediate object or data view): this is the trapped-MMIO hot path.
+  const body = msg.body;
+  if (body.length < Size.REGION_ACCESS) throw err('EINVAL', `REGION_READ: payload is ${body.length} bytes, needs ${Size.REGION_ACCESS}`);
+  const offset = body.readBigUInt64LE(0);
+  const region = body.readUInt32LE(8);
+  const count = body.readUInt32LE(12);
+  check(conn, region, offset, count, false);
+  if (count === 0) return undefined;
   // The reply's access header repeats the request's; reuse its bytes when the request is exactly that.
-  const head = msg.body.length === Size.REGION_ACCESS ? msg.body : encodeRegionAccess(a.offset, a.region, a.count);
-  const data = conn.device.read(a.region, a.offset, a.count);
-  const done = (d: Buffer): Reply => {
-    if (d.length !== a.count) throw err('EIO', `device returned ${d.length} bytes for a ${a.count}-byte read`);
-    return { payload: [head, d] };
-  };
-  return data instanceof Promise ? data.then(done) : done(data);
+  const head = body.length === Size.REGION_ACCESS ? body : encodeRegionAccess(offset, region, count);
+  const data = conn.device.read(region, offset, count);
+  return data instanceof Promise ? data.then((d) => readReply(head, d, count)) : readReply(head, data, count);
 };
+
+function readReply(head: Buffer, data: Buffer, count: number): Reply {
+  if (data.length !== count) throw err('EIO', `device returned ${data.length} bytes for a ${count}-byte read`);
+  return { payload: [head, data] };
+}
 
 export const handleRegionWrite: Handler = (conn, msg) => {
   const a = decodeRegionAccess(Command.REGION_WRITE, msg.body);

@@ -1,0 +1,244 @@
+/**
+ * Concepts: `SysfsTree` is the `AttrTree` of one core, mountable at `/sys`. It holds no state of its own: every
+ * directory listing, value and link is computed from the core when asked, and only `active` devices are visible, so
+ * a device's directory, its attributes and all links to it appear together when the core activates it (before the
+ * `create` write returns) and vanish together when removal starts (before the `remove` write returns). Nothing can
+ * dangle: each link is shown only while its target is. `resolve` walks the path with one O(1) lookup per component.
+ */
+import type { Core } from '../core/core.js';
+import type { CoreEvent, MdevDevice, Parent } from '../core/types.js';
+import type { AttrNode, AttrTree } from '../fuse/attr-tree.js';
+import {
+  BUS_PATH,
+  type SysfsContext,
+  type SysfsLayout,
+  decimalName,
+  devicePath,
+  driverPath,
+  groupPath,
+  parentPath,
+  deviceNamed,
+  visibleDevice,
+} from './context.js';
+import { mainlineParentChildren, parentDevices } from './mainline.js';
+import { type Dynamic, type Entry, type LookupDir, dir, dirChild, link } from './nodes.js';
+import { seedClassDir, seedParentChildren } from './seed-v6.js';
+
+/** Options of `SysfsTree`. */
+export interface SysfsTreeOptions {
+  /** Which ABI to render; `mainline` (default) is what mdevctl drives. */
+  readonly layout?: SysfsLayout;
+}
+
+/** One change the FUSE server should tell the kernel about. */
+export interface TreeChange {
+  readonly kind: 'add' | 'remove';
+  readonly path: readonly string[];
+}
+
+/** The sysfs tree of `core`. Owns only its event subscriptions (dropped by each `onChange` unsubscribe). */
+export class SysfsTree implements AttrTree {
+  readonly #ctx: SysfsContext;
+  readonly #root: LookupDir;
+
+  constructor(core: Core, options: SysfsTreeOptions = {}) {
+    this.#ctx = { core, layout: options.layout ?? 'mainline' };
+    this.#root = rootDir(this.#ctx);
+  }
+
+  get layout(): SysfsLayout {
+    return this.#ctx.layout;
+  }
+
+  resolve(path: readonly string[]): AttrNode | undefined {
+    let node: AttrNode | undefined = this.#root;
+    for (const name of path) {
+      // Every directory of this tree is made by `dir()`, so it can look one child up without listing the others.
+      if (node === undefined || node.kind !== 'dir') return undefined;
+      node = (node as LookupDir).lookup(name);
+    }
+    return node;
+  }
+
+  /**
+   * Reports the paths that appear or vanish with each device and parent. Called synchronously from the core's event,
+   * which the core emits before the operation that caused it completes. A removed device or parent is no longer in
+   * the core when its event comes, so the paths each one had are remembered from when it was seen (at subscription or
+   * at its `add`/`registered` event): invalidation bookkeeping only, never used to render anything.
+   */
+  onChange(listener: (change: TreeChange) => void): () => void {
+    const core = this.#ctx.core;
+    const devices = new Map<string, readonly (readonly string[])[]>();
+    const parents = new Map<string, readonly (readonly string[])[]>();
+    for (const p of core.parents()) parents.set(p.name, this.#parentPaths(p));
+    for (const d of core.devices()) if (d.state === 'active') devices.set(d.uuid, this.#devicePaths(d));
+    const emit = (kind: TreeChange['kind'], paths: readonly (readonly string[])[] | undefined): void => {
+      for (const path of paths ?? []) listener({ kind, path });
+    };
+    const onEvent = (e: CoreEvent): void => {
+      if (e.kind === 'add' && e.uuid !== undefined) {
+        const d = visibleDevice(core.device(e.uuid));
+        if (d === undefined) return;
+        devices.set(d.uuid, this.#devicePaths(d));
+        emit('add', devices.get(d.uuid));
+      } else if (e.kind === 'remove' && e.uuid !== undefined) {
+        emit('remove', devices.get(e.uuid));
+        devices.delete(e.uuid);
+      } else if (e.kind === 'registered') {
+        const p = core.parent(e.parent);
+        if (p === undefined) return;
+        parents.set(p.name, this.#parentPaths(p));
+        emit('add', parents.get(p.name));
+      } else if (e.kind === 'unregistered') {
+        emit('remove', parents.get(e.parent));
+        parents.delete(e.parent);
+      }
+    };
+    core.events.on('event', onEvent);
+    return () => {
+      core.events.off('event', onEvent);
+    };
+  }
+
+  /** Every path that exists only because `d` does, the bus link first (it must vanish first). */
+  #devicePaths(d: MdevDevice): string[][] {
+    const paths = [[...BUS_PATH, 'devices', d.name], devicePath(d)];
+    if (this.#ctx.layout === 'mainline') paths.push([...parentPath(d.parent), 'mdev_supported_types', d.type.id, 'devices', d.name]);
+    if (d.iommuGroup !== undefined) paths.push(groupPath(d.iommuGroup));
+    if (d.driver !== undefined) paths.push([...driverPath(d.driver), d.name]);
+    return paths;
+  }
+
+  /** The class link (mainline) and the parent's directory. */
+  #parentPaths(p: Parent): string[][] {
+    const paths = this.#ctx.layout === 'mainline' ? [['class', 'mdev_bus', p.name]] : [];
+    paths.push(parentPath(p));
+    return paths;
+  }
+}
+
+function rootDir(ctx: SysfsContext): LookupDir {
+  return dir([
+    dirChild('bus', () => dir([dirChild('mdev', () => busDir(ctx))])),
+    dirChild('class', () => classDir(ctx)),
+    dirChild('devices', () => devicesDir(ctx, [])),
+    dirChild('kernel', () => dir([dirChild('iommu_groups', () => groupsDir(ctx))])),
+  ]);
+}
+
+/** `bus/mdev/`: `devices/<name>` links and `drivers/<name>/` with a link per bound device. */
+function busDir(ctx: SysfsContext): LookupDir {
+  const here = [...BUS_PATH, 'devices'];
+  const allDevices: Dynamic = {
+    list: () => ctx.core.devices().filter((d) => d.state === 'active').map((d) => ({ name: d.name, kind: 'symlink' as const })),
+    lookup: (name) => {
+      const d = deviceNamed(ctx, name);
+      return d ? link(here, devicePath(d)) : undefined;
+    },
+  };
+  const drivers: Dynamic = {
+    list: () => ctx.core.drivers().map((d) => ({ name: d.name, kind: 'dir' as const })),
+    lookup: (name) => (ctx.core.drivers().some((d) => d.name === name) ? driverDir(ctx, name) : undefined),
+  };
+  return dir([dirChild('devices', () => dir([], [allDevices])), dirChild('drivers', () => dir([], [drivers]))]);
+}
+
+function driverDir(ctx: SysfsContext, driver: string): LookupDir {
+  const here = driverPath(driver);
+  return dir([], [
+    {
+      list: () =>
+        ctx.core
+          .devices()
+          .filter((d) => d.state === 'active' && d.driver === driver)
+          .map((d) => ({ name: d.name, kind: 'symlink' as const })),
+      lookup: (name) => {
+        const d = deviceNamed(ctx, name);
+        return d && d.driver === driver ? link(here, devicePath(d)) : undefined;
+      },
+    },
+  ]);
+}
+
+/** `class/`: `mdev_bus/<parent>` links (mainline) or the seed's `mdev/mdev_start|mdev_stop`. */
+function classDir(ctx: SysfsContext): LookupDir {
+  if (ctx.layout === 'v6') return dir([dirChild('mdev', () => seedClassDir(ctx))]);
+  const here = ['class', 'mdev_bus'];
+  const parents: Dynamic = {
+    list: () => ctx.core.parents().map((p) => ({ name: p.name, kind: 'symlink' as const })),
+    lookup: (name) => {
+      const p = ctx.core.parent(name);
+      return p ? link(here, parentPath(p)) : undefined;
+    },
+  };
+  return dir([dirChild('mdev_bus', () => dir([], [parents]))]);
+}
+
+/** `kernel/iommu_groups/<n>/devices/<name>`. */
+function groupsDir(ctx: SysfsContext): LookupDir {
+  const groups: Dynamic = {
+    list: () =>
+      ctx.core
+        .devices()
+        .filter((d) => d.state === 'active' && d.iommuGroup !== undefined)
+        .map((d) => d.iommuGroup as number)
+        .sort((a, b) => a - b)
+        .map((g) => ({ name: String(g), kind: 'dir' as const })),
+    lookup: (name) => {
+      const g = decimalName(name);
+      const d = g === undefined ? undefined : visibleDevice(ctx.core.deviceByGroup(g));
+      if (d === undefined || g === undefined) return undefined;
+      const here = [...groupPath(g), 'devices'];
+      const dname = d.name;
+      return dir([
+        dirChild('devices', () =>
+          dir([], [
+            {
+              list: () => {
+                const cur = visibleDevice(ctx.core.deviceByGroup(g));
+                return cur ? [{ name: cur.name, kind: 'symlink' as const }] : [];
+              },
+              lookup: (n) => {
+                const cur = visibleDevice(ctx.core.deviceByGroup(g));
+                return cur && n === cur.name && n === dname ? link(here, devicePath(cur)) : undefined;
+              },
+            },
+          ]),
+        ),
+      ]);
+    },
+  };
+  return dir([], [groups]);
+}
+
+/**
+ * `devices/<segs…>`: a parent's directory where `segs` is its `devicePath`, else an intermediate directory on the
+ * way to one or more parents (`devices/virtual/mtty`). A parent is found by its name (the last segment of its path)
+ * in O(1); only intermediate directories scan the (few) parents.
+ */
+function devicesDir(ctx: SysfsContext, segs: readonly string[]): LookupDir {
+  const p = segs.length > 0 ? ctx.core.parent(segs[segs.length - 1] as string) : undefined;
+  const parent = p !== undefined && p.devicePath === segs.join('/') ? p : undefined;
+  const nested: Dynamic = {
+    list: () => intermediateEntries(ctx.core.parents(), segs),
+    lookup: (name) => {
+      const child = [...segs, name];
+      const cp = ctx.core.parent(name);
+      if (cp !== undefined && cp.devicePath === child.join('/')) return devicesDir(ctx, child);
+      return intermediateEntries(ctx.core.parents(), segs).some((e) => e.name === name) ? devicesDir(ctx, child) : undefined;
+    },
+  };
+  if (parent === undefined) return dir([], [nested]);
+  const own = ctx.layout === 'mainline' ? mainlineParentChildren(ctx, parent) : seedParentChildren(ctx, parent);
+  return dir(own, [parentDevices(ctx, parent.name), nested]);
+}
+
+/** The next path segment of every parent whose directory lies below `segs`. */
+function intermediateEntries(parents: readonly Parent[], segs: readonly string[]): Entry[] {
+  const prefix = segs.length === 0 ? '' : `${segs.join('/')}/`;
+  const names = new Set<string>();
+  for (const p of parents) {
+    if (p.devicePath.startsWith(prefix)) names.add(p.devicePath.slice(prefix.length).split('/')[0] as string);
+  }
+  return [...names].sort().map((name) => ({ name, kind: 'dir' as const }));
+}

@@ -1,0 +1,166 @@
+/**
+ * An mtty-2 device served by the real vfio-user bus driver over a real UNIX socket, driven by the real client the
+ * way Linux's 8250 driver (behind a VMM) would: identify the card through config space, size and place its BARs,
+ * probe each UART, set the baud rate, enable interrupts, transmit with a THRE interrupt on an eventfd, receive the
+ * loopback with an RX interrupt, use the second port independently, switch to MSI, and reset.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Core } from '../../src/core/core.js';
+import { UmdevError } from '../../src/core/errors.js';
+import { createMttyParent } from '../../src/drivers/mtty/index.js';
+import { UART } from '../../src/drivers/mtty/uart.js';
+import { native } from '../../src/native/index.js';
+import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_IRQ_SET as S, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
+import { VfioUserBusDriver, VfioUserClient } from '../../src/vfio-user/index.js';
+
+const UUID = '8e0b4a3c-1f2d-4c5e-9a7b-6d5c4b3a2f10';
+const le32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+
+/** An eventfd the test keeps; the client sends a copy of it with SET_IRQS. */
+function eventfd(t: { after(fn: () => void): void }): { fd: number; take(): number } {
+  const fd = native.eventfd(0, { nonblock: true });
+  t.after(() => native.close(fd));
+  return { fd, take: () => Number(native.eventfdRead(fd) ?? 0n) };
+}
+
+test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'umdev-mtty-e2e-'));
+  t.after(() => fs.rmSync(runDir, { recursive: true, force: true }));
+  const core = new Core();
+  core.registerParent(createMttyParent());
+  const bus = new VfioUserBusDriver({ core, runDir, logSink: () => undefined });
+  await core.registerDriver(bus);
+  t.after(async () => {
+    if (core.device(UUID)) await core.remove(UUID, { force: true });
+    await core.unregisterDriver(bus.name);
+    await core.unregisterParent('mtty');
+    await bus.close();
+  });
+  const dev = await core.create('mtty', 'mtty-2', UUID);
+  assert.equal(dev.driver, 'vfio-user');
+  const client = await VfioUserClient.connect(bus.socketPath(UUID));
+  t.after(() => client.close());
+
+  // Device, region and IRQ info as the sample reports them.
+  assert.deepEqual(await client.deviceInfo(), { flags: VFIO_DEVICE_FLAGS.PCI | VFIO_DEVICE_FLAGS.RESET, numRegions: 9, numIrqs: 5 });
+  const cfgInfo = await client.regionInfo(R.CONFIG);
+  assert.equal(cfgInfo.size, 0xffn);
+  assert.equal(cfgInfo.flags & (F.READ | F.WRITE), F.READ | F.WRITE);
+  for (const bar of [0, 1]) assert.equal((await client.regionInfo(bar)).size, 8n);
+  assert.equal((await client.regionInfo(2)).size, 0n);
+  const intxInfo = await client.irqInfo(0);
+  assert.equal(intxInfo.flags, VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.MASKABLE | VFIO_IRQ_INFO.AUTOMASKED);
+  assert.equal(intxInfo.count, 1);
+
+  // Identify: 8250_pci matches on vendor/device/subsystem and class 0x0700xx.
+  const hdr = await client.read(R.CONFIG, 0, 0x40);
+  assert.equal(hdr.readUInt16LE(0), 0x4348);
+  assert.equal(hdr.readUInt16LE(2), 0x3253);
+  assert.equal(hdr.readUIntLE(9, 3), 0x070002);
+  assert.equal(hdr[0x08], 0x10);
+  assert.equal(hdr.readUInt32LE(0x2c), 0x32534348);
+  assert.equal(hdr[0x3d], 1, 'INTA#');
+  assert.equal(hdr[0x34], 0, 'no capability list: no MSI capability for a guest to find');
+
+  // Size and place the two I/O BARs as the PCI core does.
+  for (const [off, base] of [[0x10, 0xc000], [0x14, 0xc008]] as const) {
+    await client.write(R.CONFIG, off, le32(0xffffffff));
+    const mask = (await client.read(R.CONFIG, off, 4)).readUInt32LE();
+    assert.equal(mask, 0xfffffff9);
+    assert.equal((~(mask & ~0x3) + 1) >>> 0, 8, 'an 8-byte I/O BAR');
+    await client.write(R.CONFIG, off, le32(base));
+    assert.equal((await client.read(R.CONFIG, off, 4)).readUInt32LE(), base | 1);
+  }
+  await client.write(R.CONFIG, 0x3c, Buffer.from([10]));
+  assert.equal((await client.read(R.CONFIG, 0x3c, 2)).toString('hex'), '0a01');
+
+  const port = (bar: number): { out(reg: number, v: number): Promise<void>; in(reg: number): Promise<number> } => ({
+    out: (reg, v) => client.write(bar, reg, Buffer.from([v])),
+    in: async (reg) => (await client.read(bar, reg, 1))[0]!,
+  });
+  const p0 = port(0);
+  const p1 = port(1);
+
+  // autoconfig: scratch register, IER probe, FIFO probe (IIR bits 7:6 = 3 → 16550A).
+  for (const p of [p0, p1]) {
+    await p.out(UART.SCR, 0xa5);
+    assert.equal(await p.in(UART.SCR), 0xa5);
+    await p.out(UART.IER, 0);
+    assert.equal((await p.in(UART.IER)) & 0x0f, 0);
+    await p.out(UART.IER, 0x0f);
+    assert.equal((await p.in(UART.IER)) & 0x0f, 0x0f);
+    await p.out(UART.IER, 0);
+    await p.out(UART.FCR, UART.FCR_ENABLE_FIFO);
+    assert.equal((await p.in(UART.IIR)) >> 6, 3);
+    // 115200 / 9600 = 12, 8N1.
+    await p.out(UART.LCR, UART.LCR_DLAB | 0x03);
+    await p.out(UART.DLL, 12);
+    await p.out(UART.DLM, 0);
+    assert.deepEqual([await p.in(UART.DLL), await p.in(UART.DLM)], [12, 0]);
+    await p.out(UART.LCR, 0x03);
+    await p.out(UART.FCR, UART.FCR_ENABLE_FIFO | UART.FCR_CLEAR_RCVR | UART.FCR_CLEAR_XMIT);
+    await p.out(UART.MCR, UART.MCR_DTR | UART.MCR_RTS | UART.MCR_OUT2);
+    assert.equal(await p.in(UART.LSR), 0x60);
+  }
+
+  // INTx through an eventfd: THRE interrupt on enabling THRI with an empty transmitter.
+  const intx = eventfd(t);
+  await client.setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [intx.fd] });
+  await p0.out(UART.IER, UART.IER_RDI | UART.IER_THRI);
+  assert.equal(intx.take(), 1, 'THRE interrupt');
+  assert.equal(await p0.in(UART.IIR), 0xc2);
+  const unmask = (): Promise<void> => client.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_NONE, start: 0, count: 1 });
+  await unmask();
+
+  // Transmit "ok": the first byte reaches the RX trigger level (1) and interrupts; the loopback reads it back.
+  await p0.out(UART.TX, 0x6f);
+  assert.equal(intx.take(), 1, 'RX data-ready interrupt');
+  assert.equal(await p0.in(UART.IIR), 0xc4);
+  await unmask();
+  await p0.out(UART.TX, 0x6b);
+  let got = '';
+  while ((await p0.in(UART.LSR)) & UART.LSR_DR) got += String.fromCharCode(await p0.in(UART.RX));
+  assert.equal(got, 'ok');
+  assert.equal(intx.take(), 1, 'draining the FIFO with THRI enabled raises THRE');
+  await unmask();
+
+  // The second port is independent and shares the INTx line.
+  assert.equal(await p1.in(UART.LSR), 0x60);
+  await p1.out(UART.IER, UART.IER_RDI);
+  await p1.out(UART.TX, 0x31);
+  assert.equal(intx.take(), 1);
+  assert.equal(await p0.in(UART.LSR), 0x60, 'port 0 saw nothing');
+  assert.equal(await p1.in(UART.RX), 0x31);
+  await unmask();
+
+  // MSI: refused while INTx is on; after INTx is disabled every interrupt arrives (no automask).
+  const msi = eventfd(t);
+  await assert.rejects(
+    client.setIrqs({ index: 1, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [msi.fd] }),
+    (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL',
+  );
+  await client.setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 });
+  await client.setIrqs({ index: 1, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [msi.fd] });
+  await p1.out(UART.TX, 0x32);
+  await p1.out(UART.IER, UART.IER_RDI | UART.IER_THRI);
+  assert.equal(await p1.in(UART.RX), 0x32);
+  assert.equal(msi.take(), 2, 'RX at the trigger level, then THRE when the read empties the FIFO');
+  assert.equal(intx.take(), 0, 'INTx is off');
+
+  // Reset: accepted; as the sample, the UART keeps its state (scratch, divisor).
+  await client.reset();
+  assert.equal(await p0.in(UART.SCR), 0xa5);
+  assert.equal(await p0.in(UART.LCR), 0x03);
+
+  await client.close();
+  await core.remove(UUID);
+  assert.equal(fs.existsSync(bus.socketPath(UUID)), false, 'the socket goes with the device');
+});
