@@ -1,0 +1,70 @@
+/**
+ * Definition routes: `GET /definitions`, `POST /definitions` (define; 201, `EEXIST` when already defined on that
+ * parent), `DELETE /definitions/:parent/:uuid` (undefine). Files are mdevctl's own format, written atomically, so
+ * mdevctl and umdevctl see them exactly as if they had written them.
+ */
+import { randomUUID } from 'node:crypto';
+import { err } from '../../core/errors.js';
+import { isUuid, readAllDefinitions, removeDefinition, writeDefinition, type Definition } from '../definitions.js';
+import { Issues, array, object, oneOf, string } from '../validate.js';
+import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
+
+function definitionView(d: Definition): Record<string, unknown> {
+  return { parent: d.parent, uuid: d.uuid, type: d.type, start: d.start, attrs: d.attrs.map((a) => ({ [a.name]: a.value })) };
+}
+
+async function listDefinitions(ctx: ApiContext): Promise<ApiReply> {
+  const { definitions, errors } = await readAllDefinitions(ctx.definitions.dir);
+  return {
+    status: 200,
+    body: {
+      definitions: definitions.map(definitionView),
+      errors: errors.map((e) => ({ file: e.file, message: e.error.message })),
+    },
+  };
+}
+
+async function define(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  const issues = new Issues();
+  const b = object(req.body, 'body', issues, ['parent', 'type', 'uuid', 'start', 'attrs']);
+  const parent = string(b?.parent, 'body.parent', issues, { nonEmpty: true });
+  if (parent !== undefined && (parent.includes('/') || parent.startsWith('.'))) issues.add('body.parent', 'a parent name', parent);
+  const type = string(b?.type, 'body.type', issues, { nonEmpty: true });
+  const uuid = b?.uuid === undefined ? randomUUID() : string(b.uuid, 'body.uuid', issues);
+  if (uuid !== undefined && !isUuid(uuid)) issues.add('body.uuid', 'a UUID', uuid);
+  const start = b?.start === undefined ? 'manual' : oneOf(b.start, 'body.start', issues, ['auto', 'manual'] as const);
+  const attrs: { name: string; value: string }[] = [];
+  if (b?.attrs !== undefined) {
+    (array(b.attrs, 'body.attrs', issues) ?? []).forEach((a, i) => {
+      const o = typeof a === 'object' && a !== null && !Array.isArray(a) ? Object.entries(a) : [];
+      if (o.length !== 1 || typeof o[0][1] !== 'string') return issues.add(`body.attrs[${i}]`, 'an object with one string field', a);
+      attrs.push({ name: o[0][0], value: o[0][1] });
+      return undefined;
+    });
+  }
+  const bad = issues.toError('bad request');
+  if (bad !== undefined) throw bad;
+  const def: Definition = {
+    parent: parent as string,
+    uuid: (uuid as string).toLowerCase(),
+    type: type as string,
+    start: start ?? 'manual',
+    attrs,
+  };
+  await writeDefinition(ctx.definitions.dir, ctx.definitions.tmpDir, def, true);
+  ctx.log.child('api', def.uuid).info(`defined ${def.type} on ${def.parent} (${def.start})`);
+  return { status: 201, body: definitionView(def), headers: { location: `/definitions/${def.parent}/${def.uuid}` } };
+}
+
+async function undefine(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  const { parent, uuid } = req.params;
+  if (!isUuid(uuid) || parent.includes('/') || parent.startsWith('.')) throw err('EINVAL', 'bad parent or uuid');
+  await removeDefinition(ctx.definitions.dir, parent, uuid);
+  return { status: 204 };
+}
+
+export const definitionRoutes: readonly JsonRoute[] = [
+  { method: 'GET', pattern: '/definitions', handler: listDefinitions },
+  { method: 'POST', pattern: '/definitions', handler: define },
+  { method: 'DELETE', pattern: '/definitions/:parent/:uuid', handler: undefine },
+];

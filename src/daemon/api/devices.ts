@@ -1,0 +1,97 @@
+/**
+ * Device routes: list, get, create, remove, online/offline (one device or a group) and reset. Each handler checks its
+ * input, calls one core operation and renders the result; the core decides and its errno is the answer.
+ */
+import { randomUUID } from 'node:crypto';
+import { err } from '../../core/errors.js';
+import { Issues, array, boolean, integer, object, string } from '../validate.js';
+import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
+import { deviceView } from './views.js';
+
+function view(ctx: ApiContext, uuid: string): ApiReply {
+  const d = ctx.core.device(uuid);
+  if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+  return { status: 200, body: deviceView(d, ctx.socketPath(d.uuid)) };
+}
+
+function listDevices(ctx: ApiContext, req: ApiRequest): ApiReply {
+  const parent = req.query.get('parent') ?? undefined;
+  const devices = ctx.core.devices(parent === undefined ? undefined : { parent });
+  return { status: 200, body: devices.map((d) => deviceView(d, ctx.socketPath(d.uuid))) };
+}
+
+async function createDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  const issues = new Issues();
+  const b = object(req.body, 'body', issues, ['parent', 'type', 'uuid', 'instance', 'params']);
+  const parent = string(b?.parent, 'body.parent', issues, { nonEmpty: true });
+  const type = string(b?.type, 'body.type', issues, { nonEmpty: true });
+  const uuid = b?.uuid === undefined ? randomUUID() : string(b.uuid, 'body.uuid', issues, { nonEmpty: true });
+  const instance = b?.instance === undefined ? undefined : integer(b.instance, 'body.instance', issues, 0, 0x7fffffff);
+  const params = b?.params === undefined ? undefined : string(b.params, 'body.params', issues);
+  const bad = issues.toError('bad request');
+  if (bad !== undefined) throw bad;
+  const options = {
+    ...(instance === undefined ? {} : { instance }),
+    ...(params === undefined ? {} : { params }),
+  };
+  const d = await ctx.core.create(parent as string, type as string, uuid as string, options);
+  ctx.log.child('api', d.uuid).info(`created ${d.type.id} on ${d.parent.name}`);
+  return {
+    status: 201,
+    body: deviceView(d, ctx.socketPath(d.uuid)),
+    headers: { location: `/devices/${d.uuid}` },
+  };
+}
+
+async function removeDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  const force = ['1', 'true', 'yes'].includes(req.query.get('force') ?? '');
+  await ctx.core.remove(req.params.uuid, { force });
+  ctx.log.child('api', req.params.uuid.toLowerCase()).info(force ? 'removed (forced)' : 'removed');
+  return { status: 204 };
+}
+
+function onlineFlag(body: unknown, issues: Issues, extra: readonly string[] = []): boolean | undefined {
+  const b = object(body, 'body', issues, ['online', ...extra]);
+  return b === undefined ? undefined : boolean(b.online, 'body.online', issues);
+}
+
+async function setOnline(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  const issues = new Issues();
+  const online = onlineFlag(req.body, issues);
+  const bad = issues.toError('bad request');
+  if (bad !== undefined) throw bad;
+  await ctx.core.setOnline(req.params.uuid, online as boolean);
+  return view(ctx, req.params.uuid);
+}
+
+async function setGroupOnline(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  const issues = new Issues();
+  const online = onlineFlag(req.body, issues, ['uuids']);
+  const list = array((req.body as { uuids?: unknown } | undefined)?.uuids, 'body.uuids', issues) ?? [];
+  const uuids = list.map((u, i) => string(u, `body.uuids[${i}]`, issues, { nonEmpty: true }));
+  const bad = issues.toError('bad request');
+  if (bad !== undefined) throw bad;
+  await ctx.core.setOnlineGroup(uuids as string[], online as boolean);
+  return {
+    status: 200,
+    body: (uuids as string[]).map((u) => {
+      const d = ctx.core.device(u);
+      return d === undefined ? { uuid: u, state: 'gone' } : deviceView(d, ctx.socketPath(d.uuid));
+    }),
+  };
+}
+
+async function resetDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  await ctx.core.reset(req.params.uuid);
+  return { status: 204 };
+}
+
+export const deviceRoutes: readonly JsonRoute[] = [
+  { method: 'GET', pattern: '/devices', handler: listDevices },
+  { method: 'POST', pattern: '/devices', handler: createDevice },
+  { method: 'GET', pattern: '/devices/:uuid', handler: (ctx, req) => view(ctx, req.params.uuid) },
+  { method: 'DELETE', pattern: '/devices/:uuid', handler: removeDevice },
+  { method: 'POST', pattern: '/devices/:uuid/online', handler: setOnline },
+  { method: 'POST', pattern: '/devices/:uuid/reset', handler: resetDevice },
+  { method: 'POST', pattern: '/groups/online', handler: setGroupOnline },
+];

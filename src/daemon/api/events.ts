@@ -1,0 +1,41 @@
+/**
+ * `GET /events`: the core's events as NDJSON, one JSON object per line, written (and so flushed) as each happens.
+ * The stream ends when the client goes away or the daemon shuts down. A client that stops reading is cut off once
+ * 1 MiB is queued for it, so one stuck reader cannot grow the daemon's memory without bound.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CoreEvent } from '../../core/types.js';
+import type { ApiContext, StreamRoute } from './router.js';
+
+const MAX_QUEUED = 1 << 20;
+
+function streamEvents(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): void {
+  const log = ctx.log.child('api');
+  res.writeHead(200, {
+    'content-type': 'application/x-ndjson',
+    'cache-control': 'no-cache',
+    // No buffering proxies in the way: each line is meant to arrive as it is written.
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+  const onEvent = (e: CoreEvent): void => {
+    if (res.writableLength > MAX_QUEUED) {
+      log.warn('event stream client is not reading; closing its stream');
+      res.destroy();
+      return;
+    }
+    res.write(`${JSON.stringify(e)}\n`);
+  };
+  const finish = (): void => {
+    ctx.core.events.off('event', onEvent);
+    ctx.closing.removeEventListener('abort', finish);
+    if (!res.writableEnded) res.end();
+  };
+  ctx.core.events.on('event', onEvent);
+  ctx.closing.addEventListener('abort', finish);
+  req.on('close', finish);
+  res.on('close', finish);
+  res.on('error', finish);
+}
+
+export const eventRoutes: readonly StreamRoute[] = [{ method: 'GET', pattern: '/events', stream: streamEvents }];

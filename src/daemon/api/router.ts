@@ -1,0 +1,98 @@
+/**
+ * Concepts: the control API's routing table. A route is a method plus a pattern such as `/devices/:uuid`; handlers
+ * are small functions that take the parsed request and return a status and a JSON body, or throw `UmdevError`. The
+ * server (server.ts) does all HTTP plumbing; handlers never touch a socket, except streaming routes, which get the
+ * raw response.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Core } from '../../core/core.js';
+import type { Logger } from '../log.js';
+
+/** What every handler may use. Owned by the daemon; lives as long as the API server. */
+export interface ApiContext {
+  readonly core: Core;
+  readonly log: Logger;
+  /** Path of a device's vfio-user socket, when the device is bound to a driver that serves one. */
+  readonly socketPath: (uuid: string) => string | undefined;
+  /** Where definitions live and where their temp files go (same filesystem). */
+  readonly definitions: { readonly dir: string; readonly tmpDir: string };
+  /** Aborted when the daemon shuts down: streaming routes end their responses. */
+  readonly closing: AbortSignal;
+}
+
+/** A parsed request, as handlers see it. */
+export interface ApiRequest {
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  /** The parsed JSON body; undefined when the request had none. */
+  readonly body: unknown;
+}
+
+/** A handler's answer; `body` undefined means no content. */
+export interface ApiReply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface JsonRoute {
+  readonly method: Method;
+  readonly pattern: string;
+  readonly handler: (ctx: ApiContext, req: ApiRequest) => ApiReply | Promise<ApiReply>;
+}
+
+/** A route that writes its own response (the event stream). It must end `res` when `ctx.closing` aborts. */
+export interface StreamRoute {
+  readonly method: Method;
+  readonly pattern: string;
+  readonly stream: (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>) => void;
+}
+
+export type Route = JsonRoute | StreamRoute;
+
+/** A route table compiled for matching. */
+export class Router {
+  readonly #compiled: { route: Route; re: RegExp; names: string[] }[];
+
+  constructor(routes: readonly Route[]) {
+    this.#compiled = routes.map((route) => {
+      const names: string[] = [];
+      const src = route.pattern
+        .split('/')
+        .map((seg) => {
+          if (!seg.startsWith(':')) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+          names.push(seg.slice(1));
+          return '([^/]+)';
+        })
+        .join('/');
+      return { route, re: new RegExp(`^${src}/?$`), names };
+    });
+  }
+
+  /**
+   * The route for a method and path: `{route, params}`, or `{allowed}` listing the methods the path does accept
+   * (empty when no route has this path at all).
+   */
+  match(
+    method: string,
+    pathname: string,
+  ): { route: Route; params: Record<string, string> } | { route: undefined; allowed: Method[] } {
+    const allowed: Method[] = [];
+    for (const { route, re, names } of this.#compiled) {
+      const m = re.exec(pathname);
+      if (m === null) continue;
+      if (route.method !== method) {
+        allowed.push(route.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1]);
+      });
+      return { route, params };
+    }
+    return { route: undefined, allowed };
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Concepts: the JSON shapes the control API answers with, rendered from core objects on every request (the API keeps
+ * no copy of core state).
+ */
+import type { Core } from '../../core/core.js';
+import type { MdevDevice, MdevType, Parent } from '../../core/types.js';
+import { toUmdevError } from '../../core/errors.js';
+
+export interface TypeView {
+  readonly parent: string;
+  readonly id: string;
+  readonly name: string;
+  readonly deviceApi: string;
+  readonly description?: string;
+  /** Free instances now; null when the vendor could not say (its errno is in `availableError`). */
+  readonly availableInstances: number | null;
+  readonly availableError?: string;
+}
+
+export interface ParentView {
+  readonly name: string;
+  readonly devicePath: string;
+  readonly driver: string;
+  readonly deviceApi: string;
+  readonly unregistering: boolean;
+  readonly hasReset: boolean;
+  readonly hasOnline: boolean;
+  readonly types: readonly TypeView[];
+}
+
+export interface DeviceView {
+  readonly uuid: string;
+  readonly name: string;
+  readonly parent: string;
+  readonly type: string;
+  readonly state: string;
+  readonly online: boolean;
+  readonly iommuGroup: number | null;
+  readonly driver: string | null;
+  readonly openCount: number;
+  readonly instance?: number;
+  readonly params?: string;
+  readonly socket?: string;
+}
+
+export function typeView(core: Core, t: MdevType): TypeView {
+  let availableInstances: number | null;
+  let availableError: string | undefined;
+  try {
+    availableInstances = core.availableInstances(t);
+  } catch (e) {
+    availableInstances = null;
+    availableError = toUmdevError(e).errno;
+  }
+  const description = t.description?.();
+  return {
+    parent: t.parent.name,
+    id: t.id,
+    name: t.name,
+    deviceApi: t.deviceApi,
+    ...(description === undefined ? {} : { description }),
+    availableInstances,
+    ...(availableError === undefined ? {} : { availableError }),
+  };
+}
+
+export function parentView(core: Core, p: Parent): ParentView {
+  return {
+    name: p.name,
+    devicePath: p.devicePath,
+    driver: p.driverName,
+    deviceApi: p.deviceApi,
+    unregistering: p.unregistering,
+    hasReset: p.hasReset,
+    hasOnline: p.hasOnline,
+    types: p.types.map((t) => typeView(core, t)),
+  };
+}
+
+export function deviceView(d: MdevDevice, socket: string | undefined): DeviceView {
+  return {
+    uuid: d.uuid,
+    name: d.name,
+    parent: d.parent.name,
+    type: d.type.id,
+    state: d.state,
+    online: d.online,
+    iommuGroup: d.iommuGroup ?? null,
+    driver: d.driver ?? null,
+    openCount: d.openCount,
+    ...(d.instance === undefined ? {} : { instance: d.instance }),
+    ...(d.params === undefined ? {} : { params: d.params }),
+    ...(socket === undefined ? {} : { socket }),
+  };
+}

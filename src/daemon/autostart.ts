@@ -1,0 +1,114 @@
+/**
+ * Concepts: autostart, the job mdevctl's udev rule does on a kernel (`mdevctl start-parent-mdevs <parent>` when a
+ * parent registers). When the core reports a parent `registered`, every definition of that parent marked
+ * `"start": "auto"` is created through the core and its attributes are written through the sysfs tree, in order,
+ * as mdevctl would. A bad definition, or one that fails to start, is logged and skipped; it never stops the others,
+ * and a device whose attributes fail is removed again (mdevctl's rollback).
+ */
+import type { Core } from '../core/core.js';
+import { toUmdevError } from '../core/errors.js';
+import type { CoreEvent } from '../core/types.js';
+import type { AttrTree } from '../fuse/attr-tree.js';
+import { writeDeviceAttr } from './attr-path.js';
+import { readParentDefinitions, type Definition } from './definitions.js';
+import { describeError, type Logger } from './log.js';
+
+/** Result of one parent's autostart, for logs and tests. */
+export interface AutostartResult {
+  readonly started: readonly string[];
+  readonly failed: readonly string[];
+}
+
+/** Watches a core for parent registrations and starts their auto definitions. Owned by the daemon. */
+export class Autostart {
+  readonly #core: Core;
+  readonly #tree: AttrTree;
+  readonly #dir: string;
+  readonly #log: Logger;
+  readonly #pending = new Set<Promise<AutostartResult>>();
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(core: Core, tree: AttrTree, definitionsDir: string, log: Logger) {
+    this.#core = core;
+    this.#tree = tree;
+    this.#dir = definitionsDir;
+    this.#log = log.child('autostart');
+  }
+
+  /** Begin watching; parents registered from now on are autostarted. Pairs with `stop()`. */
+  watch(): void {
+    if (this.#unsubscribe !== undefined) return;
+    const onEvent = (e: CoreEvent): void => {
+      if (e.kind === 'registered') void this.run(e.parent);
+    };
+    this.#core.events.on('event', onEvent);
+    this.#unsubscribe = () => this.#core.events.off('event', onEvent);
+  }
+
+  /** Stop watching (runs already started finish; `idle()` waits for them). */
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  /** Resolves once every run started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Start the auto definitions of one parent now. Never rejects. */
+  run(parent: string): Promise<AutostartResult> {
+    const p = this.#run(parent).catch((e: unknown) => {
+      this.#log.error(`reading definitions of ${parent} failed: ${describeError(e)}`);
+      return { started: [], failed: [] };
+    });
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+    return p;
+  }
+
+  async #run(parent: string): Promise<AutostartResult> {
+    const { definitions, errors } = await readParentDefinitions(this.#dir, parent);
+    for (const bad of errors) this.#log.warn(`skipping ${bad.file}: ${bad.error.message}`);
+    const started: string[] = [];
+    const failed: string[] = [];
+    for (const def of definitions) {
+      if (def.start !== 'auto') continue;
+      if (await this.#startOne(def)) started.push(def.uuid);
+      else failed.push(def.uuid);
+    }
+    if (started.length + failed.length > 0) {
+      this.#log.info(`${parent}: started ${started.length} defined device(s)${failed.length > 0 ? `, ${failed.length} failed` : ''}`);
+    }
+    return { started, failed };
+  }
+
+  async #startOne(def: Definition): Promise<boolean> {
+    const log = this.#log.child('autostart', def.uuid);
+    if (this.#core.device(def.uuid) !== undefined) {
+      log.info('already active; left as it is');
+      return true;
+    }
+    try {
+      await this.#core.create(def.parent, def.type, def.uuid);
+    } catch (e) {
+      log.warn(`cannot start ${def.type} on ${def.parent}: ${describeError(e)}`);
+      return false;
+    }
+    for (const a of def.attrs) {
+      try {
+        await writeDeviceAttr(this.#tree, def.uuid, a.name, a.value);
+      } catch (e) {
+        log.warn(`failed to write ${JSON.stringify(a.value)} to attribute ${a.name}: ${describeError(e)}; removing the device`);
+        try {
+          await this.#core.remove(def.uuid, { force: true });
+        } catch (re) {
+          log.error(`rollback remove failed: ${toUmdevError(re).message}`);
+        }
+        return false;
+      }
+    }
+    log.info(`started ${def.type} on ${def.parent}`);
+    return true;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Concepts: what one umdevd runs, as a plain validated value. Defaults give the one-command start (the mtty parent,
+ * everything under the state dir); a JSON config file (`--config`) overrides any part of them, and command-line flags
+ * override the file. Relative paths in the file are relative to the state dir. Validation reports every bad field
+ * with its path and what was expected, and rejects unknown keys, so a typo never silently falls back to a default.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ParentSpec } from '../core/types.js';
+import { err } from '../core/errors.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+import { Issues, array, at, boolean, fileMode, integer, object, oneOf, string } from './validate.js';
+
+/** sysfs layouts umdevd can serve. */
+export type Layout = 'mainline' | 'v6';
+export const LAYOUTS: readonly Layout[] = ['mainline', 'v6'];
+
+/** One parent to register: a driver name plus the driver's own validated options. */
+export interface ParentConfig {
+  readonly driver: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/** A vendor driver umdevd can start from a config entry. Owned by the daemon's driver catalog. */
+export interface DriverEntry {
+  /** Keys an entry of this driver may have besides `driver`; any other key is rejected. */
+  readonly keys: readonly string[];
+  /** Check the entry's own keys; report problems to `issues`. Unknown keys are already rejected by the caller. */
+  validate(entry: Readonly<Record<string, unknown>>, path: string, issues: Issues): void;
+  /** Build the parent spec from a validated entry. A new spec (and vendor state) per call. */
+  create(options: Readonly<Record<string, unknown>>): ParentSpec;
+}
+
+/** The drivers a config may name. */
+export type DriverCatalog = Readonly<Record<string, DriverEntry>>;
+
+/** Everything one daemon runs. Paths are absolute. */
+export interface DaemonConfig {
+  readonly stateDir: string;
+  readonly parents: readonly ParentConfig[];
+  readonly mount: { readonly enabled: boolean; readonly path: string };
+  readonly sockets: {
+    readonly dir: string;
+    /** Owner of each device socket; unchanged (the daemon's) when absent. */
+    readonly uid: number | undefined;
+    readonly gid: number | undefined;
+    readonly mode: number;
+    readonly dirMode: number;
+  };
+  readonly definitions: string;
+  readonly api: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly layout: Layout;
+  readonly log: { readonly level: LogLevel; readonly json: boolean };
+}
+
+/** Command-line overrides, applied over the file. */
+export interface ConfigOverrides {
+  readonly stateDir?: string;
+  readonly noMount?: boolean;
+  readonly logLevel?: LogLevel;
+  readonly logJson?: boolean;
+}
+
+const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'log'] as const;
+
+/** The defaults for a state dir: one mtty parent, `DIR/sys`, `DIR/run`, `DIR/mdevctl.d`, API on 127.0.0.1:0. */
+export function defaultConfig(stateDir: string): DaemonConfig {
+  const dir = path.resolve(stateDir);
+  return {
+    stateDir: dir,
+    parents: [{ driver: 'mtty', options: {} }],
+    mount: { enabled: true, path: path.join(dir, 'sys') },
+    sockets: { dir: path.join(dir, 'run'), uid: undefined, gid: undefined, mode: 0o660, dirMode: 0o755 },
+    definitions: path.join(dir, 'mdevctl.d'),
+    api: { enabled: true, host: '127.0.0.1', port: 0 },
+    layout: 'mainline',
+    log: { level: 'info', json: false },
+  };
+}
+
+/**
+ * Validate a parsed config file over the defaults of `stateDir`. Throws one `EINVAL` listing every problem.
+ * `source` names the file in the message.
+ */
+export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatalog, source = 'config'): DaemonConfig {
+  const base = defaultConfig(stateDir);
+  const issues = new Issues();
+  const top = object(raw, '', issues, TOP_KEYS);
+  if (top === undefined) throw issues.toError(`${source} is not valid`) ?? err('EINVAL', `${source} is not valid`);
+  const rel = (p: string): string => path.resolve(base.stateDir, p);
+
+  const parents = top.parents === undefined ? base.parents : parseParents(top.parents, drivers, issues);
+
+  let mount = base.mount;
+  if (top.mount !== undefined) {
+    const m = object(top.mount, 'mount', issues, ['enabled', 'path']);
+    if (m !== undefined) {
+      const enabled = m.enabled === undefined ? mount.enabled : boolean(m.enabled, 'mount.enabled', issues);
+      const p = m.path === undefined ? mount.path : string(m.path, 'mount.path', issues, { nonEmpty: true });
+      mount = { enabled: enabled ?? mount.enabled, path: p === undefined ? mount.path : rel(p) };
+    }
+  }
+
+  let sockets = base.sockets;
+  if (top.sockets !== undefined) {
+    const s = object(top.sockets, 'sockets', issues, ['dir', 'uid', 'gid', 'mode', 'dirMode']);
+    if (s !== undefined) {
+      const dir = s.dir === undefined ? undefined : string(s.dir, 'sockets.dir', issues, { nonEmpty: true });
+      const id = (k: 'uid' | 'gid'): number | undefined =>
+        s[k] === undefined ? undefined : integer(s[k], `sockets.${k}`, issues, 0, 0xfffffffe);
+      const mode = s.mode === undefined ? undefined : fileMode(s.mode, 'sockets.mode', issues);
+      const dirMode = s.dirMode === undefined ? undefined : fileMode(s.dirMode, 'sockets.dirMode', issues);
+      sockets = {
+        dir: dir === undefined ? sockets.dir : rel(dir),
+        uid: id('uid'),
+        gid: id('gid'),
+        mode: mode ?? sockets.mode,
+        dirMode: dirMode ?? sockets.dirMode,
+      };
+    }
+  }
+
+  let definitions = base.definitions;
+  if (top.definitions !== undefined) {
+    const d = string(top.definitions, 'definitions', issues, { nonEmpty: true });
+    if (d !== undefined) definitions = rel(d);
+  }
+
+  let api = base.api;
+  if (top.api !== undefined) {
+    const a = object(top.api, 'api', issues, ['enabled', 'host', 'port']);
+    if (a !== undefined) {
+      const enabled = a.enabled === undefined ? undefined : boolean(a.enabled, 'api.enabled', issues);
+      const host = a.host === undefined ? undefined : string(a.host, 'api.host', issues, { nonEmpty: true });
+      const port = a.port === undefined ? undefined : integer(a.port, 'api.port', issues, 0, 65535);
+      api = { enabled: enabled ?? api.enabled, host: host ?? api.host, port: port ?? api.port };
+    }
+  }
+
+  const layout = top.layout === undefined ? base.layout : (oneOf(top.layout, 'layout', issues, LAYOUTS) ?? base.layout);
+
+  let log = base.log;
+  if (top.log !== undefined) {
+    const l = object(top.log, 'log', issues, ['level', 'json']);
+    if (l !== undefined) {
+      const level = l.level === undefined ? undefined : oneOf(l.level, 'log.level', issues, LOG_LEVELS);
+      const json = l.json === undefined ? undefined : boolean(l.json, 'log.json', issues);
+      log = { level: level ?? log.level, json: json ?? log.json };
+    }
+  }
+
+  const e = issues.toError(`${source} is not valid`);
+  if (e !== undefined) throw e;
+  return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, log };
+}
+
+function parseParents(v: unknown, drivers: DriverCatalog, issues: Issues): readonly ParentConfig[] {
+  const list = array(v, 'parents', issues);
+  if (list === undefined) return [];
+  const out: ParentConfig[] = [];
+  list.forEach((item, i) => {
+    const p = at('parents', i);
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return issues.add(p, 'an object', item);
+    const driver = oneOf((item as Record<string, unknown>).driver, at(p, 'driver'), issues, Object.keys(drivers));
+    if (driver === undefined) return undefined;
+    const entry = drivers[driver];
+    const rec = object(item, p, issues, ['driver', ...entry.keys]);
+    if (rec === undefined) return undefined;
+    entry.validate(rec, p, issues);
+    const options: Record<string, unknown> = { ...rec };
+    delete options.driver;
+    out.push({ driver, options });
+    return undefined;
+  });
+  return out;
+}
+
+/** Apply command-line overrides (they win over the file). */
+export function applyOverrides(config: DaemonConfig, o: ConfigOverrides): DaemonConfig {
+  return {
+    ...config,
+    mount: o.noMount === true ? { ...config.mount, enabled: false } : config.mount,
+    log: { level: o.logLevel ?? config.log.level, json: o.logJson ?? config.log.json },
+  };
+}
+
+/** Read and validate a config file; `EINVAL` names the file and the problem (unreadable, bad JSON, bad fields). */
+export async function loadConfig(file: string | undefined, stateDir: string, drivers: DriverCatalog): Promise<DaemonConfig> {
+  if (file === undefined) return defaultConfig(stateDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw err('EINVAL', `cannot read config file ${file}: ${(e as Error).message}`, e);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw err('EINVAL', `config file ${file} is not valid JSON: ${(e as Error).message}`, e);
+  }
+  return parseConfig(raw, stateDir, drivers, `config file ${file}`);
+}

@@ -1,0 +1,207 @@
+/**
+ * Concepts: one running umdevd. `Daemon.start` assembles the parts in dependency order: state dir → core → bus
+ * driver (device sockets) → sysfs tree → FUSE mount → parents (which triggers autostart) → control API → api.json.
+ * Every step pushes its undo; a failed start runs the undos in reverse and rethrows the original error. `close()` is
+ * the same list run forward-to-back once more: graceful, idempotent, and every caller gets the same promise.
+ * Definitions are never touched by shutdown; active devices are transient, as on a kernel.
+ *
+ * The parts themselves (driver catalog, sysfs renderer, FUSE mount, vfio-user bus driver) are passed in (`DaemonParts`)
+ * so tests can run a daemon with a toy parent and no mount.
+ */
+import { chmod, chown } from 'node:fs/promises';
+import { Core } from '../core/core.js';
+import { err } from '../core/errors.js';
+import type { BusDriver, MdevDevice } from '../core/types.js';
+import type { AttrTree } from '../fuse/attr-tree.js';
+import { ApiServer } from './api/server.js';
+import { Autostart } from './autostart.js';
+import type { DaemonConfig, DriverCatalog, Layout } from './config.js';
+import { describeError, type Logger } from './log.js';
+import { checkNotInUse, prepareStateDir, removeApiInfo, tmpDir, writeApiInfo } from './state-dir.js';
+
+/** A mounted tree; `close()` unmounts (idempotent). */
+export interface MountHandle {
+  close(): Promise<void>;
+}
+
+/** A bus driver that serves devices, plus its own shutdown. */
+export interface DeviceServer {
+  readonly driver: BusDriver;
+  /** Path of the device's socket while it is bound. */
+  socketPath(device: MdevDevice): string;
+  close(): Promise<void>;
+}
+
+/** The pluggable parts of a daemon. Owned by the caller; the daemon calls each factory once. */
+export interface DaemonParts {
+  readonly drivers: DriverCatalog;
+  /** Render the sysfs tree from the core. */
+  sysfsTree(core: Core, layout: Layout): AttrTree;
+  /** Mount `tree` at `dir` (clearing a stale mount a killed daemon left there). Throw with a plain reason when impossible. */
+  mount(tree: AttrTree, dir: string, log: Logger): Promise<MountHandle>;
+  /** The device transport, listening in `socketDir`. */
+  deviceServer(core: Core, socketDir: string, log: Logger): DeviceServer | Promise<DeviceServer>;
+}
+
+type Undo = () => void | Promise<void>;
+
+/** A running umdevd. Created by `Daemon.start`; the owner calls `close()` once done (SIGTERM). */
+export class Daemon {
+  readonly config: DaemonConfig;
+  readonly core: Core;
+  readonly tree: AttrTree;
+  /** The control API's URL, when it is enabled. */
+  readonly apiUrl: string | undefined;
+  /** Why the tree is not mounted (disabled, or the mount failed); undefined when it is mounted. */
+  readonly mountProblem: string | undefined;
+  readonly #undo: Undo[];
+  readonly #log: Logger;
+  #closing: Promise<void> | undefined;
+
+  private constructor(init: {
+    config: DaemonConfig;
+    core: Core;
+    tree: AttrTree;
+    apiUrl: string | undefined;
+    mountProblem: string | undefined;
+    undo: Undo[];
+    log: Logger;
+  }) {
+    this.config = init.config;
+    this.core = init.core;
+    this.tree = init.tree;
+    this.apiUrl = init.apiUrl;
+    this.mountProblem = init.mountProblem;
+    this.#undo = init.undo;
+    this.#log = init.log;
+  }
+
+  /** True when the sysfs tree is mounted at `config.mount.path`. */
+  get mounted(): boolean {
+    return this.mountProblem === undefined;
+  }
+
+  /** Bring everything up; resolves once autostart has finished and the API answers. */
+  static async start(config: DaemonConfig, parts: DaemonParts, log: Logger): Promise<Daemon> {
+    const undo: Undo[] = [];
+    try {
+      return await Daemon.#assemble(config, parts, log, undo);
+    } catch (e) {
+      await runUndo(undo, log);
+      throw e;
+    }
+  }
+
+  static async #assemble(config: DaemonConfig, parts: DaemonParts, log: Logger, undo: Undo[]): Promise<Daemon> {
+    await checkNotInUse(config);
+    await prepareStateDir(config);
+    const core = new Core();
+
+    const server = await parts.deviceServer(core, config.sockets.dir, log.child('vfio-user'));
+    undo.push(() => server.close());
+    const driver = withSocketOwnership(server, config, log);
+    await core.registerDriver(driver);
+    undo.push(() => core.unregisterDriver(driver.name));
+
+    const tree = parts.sysfsTree(core, config.layout);
+    let mountProblem: string | undefined = 'disabled by configuration';
+    if (config.mount.enabled) {
+      try {
+        const mount = await parts.mount(tree, config.mount.path, log.child('fuse'));
+        undo.push(() => mount.close());
+        mountProblem = undefined;
+      } catch (e) {
+        mountProblem = describeError(e);
+        log.warn(`cannot mount the sysfs tree at ${config.mount.path}: ${mountProblem}; running without the mount`);
+      }
+    }
+
+    const autostart = new Autostart(core, tree, config.definitions, log);
+    autostart.watch();
+    undo.push(() => autostart.stop());
+    for (const p of config.parents) {
+      const entry = parts.drivers[p.driver];
+      if (entry === undefined) throw err('EINVAL', `no driver named ${p.driver}`);
+      const parent = core.registerParent(entry.create(p.options));
+      // Unregistering force-removes the parent's devices, which closes their sockets through the bus driver.
+      undo.push(() => core.unregisterParent(parent.name));
+      log.info(`registered parent ${parent.name} (${parent.types.map((t) => t.id).join(', ')})`);
+    }
+    await autostart.idle();
+
+    let apiUrl: string | undefined;
+    if (config.api.enabled) {
+      const api = await ApiServer.listen(
+        {
+          core,
+          log,
+          socketPath: (uuid) => {
+            const d = core.device(uuid);
+            return d !== undefined && d.driver === driver.name ? server.socketPath(d) : undefined;
+          },
+          definitions: { dir: config.definitions, tmpDir: tmpDir(config) },
+        },
+        config.api,
+      );
+      undo.push(() => api.close());
+      apiUrl = api.url;
+    }
+    await writeApiInfo(config, {
+      url: apiUrl ?? null,
+      pid: process.pid,
+      sysfs: mountProblem === undefined ? config.mount.path : null,
+      run: config.sockets.dir,
+      definitions: config.definitions,
+    });
+    undo.push(() => removeApiInfo(config));
+    return new Daemon({ config, core, tree, apiUrl, mountProblem, undo, log });
+  }
+
+  /** Stop the API, unregister parents (devices go away, sockets close), unmount, remove api.json. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#log.info('shutting down');
+      await runUndo(this.#undo, this.#log);
+      this.#log.info('stopped');
+    })();
+    return this.#closing;
+  }
+}
+
+/** Run undo steps last-first; a failing step is logged and the rest still run. */
+async function runUndo(undo: Undo[], log: Logger): Promise<void> {
+  while (undo.length > 0) {
+    const step = undo.pop() as Undo;
+    try {
+      await step();
+    } catch (e) {
+      log.error(`shutdown step failed: ${describeError(e)}`);
+    }
+  }
+}
+
+/**
+ * The device server's bus driver, with each new socket's owner and mode set from the config right after it starts
+ * listening. If that fails the probe fails, so the create that probed it rolls back (nothing half-made is left).
+ */
+function withSocketOwnership(server: DeviceServer, config: DaemonConfig, log: Logger): BusDriver {
+  const inner = server.driver;
+  const { uid, gid, mode } = config.sockets;
+  return {
+    name: inner.name,
+    match: (d) => inner.match(d),
+    probe: async (d) => {
+      await inner.probe(d);
+      const sock = server.socketPath(d);
+      try {
+        if (uid !== undefined || gid !== undefined) await chown(sock, uid ?? -1, gid ?? -1);
+        await chmod(sock, mode);
+      } catch (e) {
+        log.child('vfio-user', d.uuid).error(`cannot set owner/mode of ${sock}: ${describeError(e)}`);
+        await inner.remove(d);
+        throw err('EACCES', `cannot set owner/mode of ${sock}: ${describeError(e)}`, e);
+      }
+    },
+    remove: (d) => inner.remove(d),
+  };
+}

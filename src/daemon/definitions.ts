@@ -1,0 +1,162 @@
+/**
+ * Concepts: persistent device definitions in mdevctl's format, `<dir>/<parent>/<uuid>` holding
+ * `{"mdev_type": …, "start": "auto"|"manual", "attrs": [{"path": "value"}, …]}`. umdevd reads them to autostart
+ * devices and writes them for the API's define routes. Writes are atomic (temp file + fsync + rename), so a daemon
+ * killed mid-write leaves either the old file or the new one, never a torn one; mdevctl would refuse a torn file and
+ * with it every other definition (`list -d` fails as a whole on one bad file).
+ */
+import { link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDefinition as parseCliDefinition, formatDefinition } from '../cli/definitions.js';
+import { parseJson } from '../cli/serde-json.js';
+import { err, toUmdevError } from '../core/errors.js';
+
+/** One definition file, parsed. Values of attrs are strings, as mdevctl requires. */
+export interface Definition {
+  readonly parent: string;
+  readonly uuid: string;
+  readonly type: string;
+  readonly start: 'auto' | 'manual';
+  readonly attrs: readonly { readonly name: string; readonly value: string }[];
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(s: string): boolean {
+  return UUID_RE.test(s);
+}
+
+/**
+ * Parse one file's text with umdevctl's reader (mdevctl 1.2.0's rules and messages: `mdev_type` and `start`
+ * required, attrs single-key objects of strings); the message is prefixed with the file's parent/uuid for logs.
+ */
+export function parseDefinition(parent: string, uuid: string, text: string): Definition {
+  let d;
+  try {
+    d = parseCliDefinition(parseJson(text));
+  } catch (e) {
+    const u = toUmdevError(e);
+    throw err(u.errno, `definition ${parent}/${uuid}: ${u.message}`, u);
+  }
+  return {
+    parent,
+    uuid: uuid.toLowerCase(),
+    type: d.mdevType,
+    start: d.autostart ? 'auto' : 'manual',
+    attrs: d.attrs.map(([name, value]) => ({ name, value })),
+  };
+}
+
+/** The file text, byte for byte as mdevctl writes it (umdevctl's formatter: serde_json pretty, no trailing newline). */
+export function serializeDefinition(def: Definition): string {
+  return formatDefinition({ mdevType: def.type, autostart: def.start === 'auto', attrs: def.attrs.map((a) => [a.name, a.value] as const) });
+}
+
+/** Result of reading one parent's definitions: the good ones, and one error per bad file (never fatal). */
+export interface ParentDefinitions {
+  readonly definitions: readonly Definition[];
+  readonly errors: readonly { readonly file: string; readonly error: Error }[];
+}
+
+/** Read `<dir>/<parent>/*`. A missing directory means no definitions. */
+export async function readParentDefinitions(dir: string, parent: string): Promise<ParentDefinitions> {
+  const pdir = path.join(dir, parent);
+  let names: string[];
+  try {
+    names = await readdir(pdir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { definitions: [], errors: [] };
+    throw e;
+  }
+  const definitions: Definition[] = [];
+  const errors: { file: string; error: Error }[] = [];
+  for (const name of names.sort()) {
+    if (!isUuid(name)) continue;
+    const file = path.join(pdir, name);
+    try {
+      definitions.push(parseDefinition(parent, name, await readFile(file, 'utf8')));
+    } catch (e) {
+      errors.push({ file, error: e as Error });
+    }
+  }
+  return { definitions, errors };
+}
+
+/** Every definition under `dir`, all parents (bad files are reported in `errors`). */
+export async function readAllDefinitions(dir: string): Promise<ParentDefinitions> {
+  let parents: string[];
+  try {
+    parents = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() && d.name !== 'scripts.d').map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { definitions: [], errors: [] };
+    throw e;
+  }
+  const definitions: Definition[] = [];
+  const errors: { file: string; error: Error }[] = [];
+  for (const p of parents.sort()) {
+    const r = await readParentDefinitions(dir, p);
+    definitions.push(...r.definitions);
+    errors.push(...r.errors);
+  }
+  return { definitions, errors };
+}
+
+/**
+ * Write a definition atomically: the whole file is written and synced under a temp name, then put in place in one
+ * step. With `exclusive`, the step is `link`, which fails with `EEXIST` when the uuid is already defined on this
+ * parent (no check-then-write race); otherwise `rename` replaces the old file. The temp file lives in `tmpDir` (on the
+ * definitions' filesystem by default); if that is another filesystem, it goes next to the target under a dot name.
+ */
+export async function writeDefinition(dir: string, tmpDir: string, def: Definition, exclusive = false): Promise<void> {
+  const pdir = path.join(dir, def.parent);
+  await mkdir(pdir, { recursive: true, mode: 0o755 });
+  const target = path.join(pdir, def.uuid);
+  const data = serializeDefinition(def);
+  const place = async (tmp: string): Promise<void> => {
+    await writeSynced(tmp, data);
+    if (!exclusive) return rename(tmp, target);
+    try {
+      await link(tmp, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw err('EEXIST', `${def.uuid} is already defined on ${def.parent}`);
+      throw e;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  };
+  const tmp = path.join(tmpDir, `${def.parent}.${def.uuid}.${process.pid}.tmp`);
+  try {
+    await place(tmp);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    await place(path.join(pdir, `.${def.uuid}.tmp`));
+  }
+  // The rename is durable only once the directory entry is; without this a crash could lose a define that returned.
+  const dh = await open(pdir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+async function writeSynced(file: string, data: string): Promise<void> {
+  const fh = await open(file, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Remove a definition; `ENOENT` when it does not exist. */
+export async function removeDefinition(dir: string, parent: string, uuid: string): Promise<void> {
+  try {
+    await unlink(path.join(dir, parent, uuid.toLowerCase()));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw err('ENOENT', `${uuid} is not defined on ${parent}`);
+    throw e;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Concepts: umdevd has one logger, created by `main.ts` and handed to every part. A part asks for a child with its
+ * component name (`api`, `autostart`, `vfio-user`) and, where there is one, the device UUID, so every line says
+ * where it comes from: `warn autostart[3f2a…]: attr vendor/knob rejected: EINVAL`. Lines go to stderr (stdout is
+ * reserved for the `umdevd ready` line), as plain text or, with `--log-json`, one JSON object per line.
+ */
+
+/** Log levels, least to most severe. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Extra structured fields of one line (JSON mode prints them as keys, text mode as `key=value`). */
+export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;
+
+/** A component's logger. Children share their root's level and sink. */
+export interface Logger {
+  readonly level: LogLevel;
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger for a sub-component (`api`), optionally about one device. */
+  child(component: string, uuid?: string): Logger;
+}
+
+/** Where lines go: anything with a `write(string)` (process.stderr by default; tests pass a collector). */
+export interface LogSink {
+  write(line: string): unknown;
+}
+
+export interface LoggerOptions {
+  readonly level?: LogLevel;
+  readonly json?: boolean;
+  readonly sink?: LogSink;
+  readonly component?: string;
+  /** Clock for the JSON `time` field; injected so tests are deterministic. */
+  readonly now?: () => Date;
+}
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+/** Create the root logger. The caller owns the sink (the logger never closes it). */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const root = {
+    level: options.level ?? 'info',
+    json: options.json ?? false,
+    sink: options.sink ?? process.stderr,
+    now: options.now ?? (() => new Date()),
+  };
+  return makeLogger(root, options.component ?? 'umdevd', undefined);
+}
+
+interface Root {
+  readonly level: LogLevel;
+  readonly json: boolean;
+  readonly sink: LogSink;
+  readonly now: () => Date;
+}
+
+function makeLogger(root: Root, component: string, uuid: string | undefined): Logger {
+  const threshold = LOG_LEVELS.indexOf(root.level);
+  const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
+    if (LOG_LEVELS.indexOf(level) < threshold) return;
+    root.sink.write(formatLine(root, level, component, uuid, message, fields));
+  };
+  return {
+    level: root.level,
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (sub, childUuid) => makeLogger(root, sub, childUuid ?? uuid),
+  };
+}
+
+function formatLine(
+  root: Root,
+  level: LogLevel,
+  component: string,
+  uuid: string | undefined,
+  message: string,
+  fields: LogFields | undefined,
+): string {
+  const extra = Object.entries(fields ?? {}).filter(([, v]) => v !== undefined);
+  if (root.json) {
+    const line: Record<string, unknown> = { time: root.now().toISOString(), level, component };
+    if (uuid !== undefined) line.uuid = uuid;
+    line.msg = message;
+    for (const [k, v] of extra) if (!(k in line)) line[k] = v;
+    return `${JSON.stringify(line)}\n`;
+  }
+  const where = uuid === undefined ? component : `${component}[${uuid}]`;
+  const tail = extra.map(([k, v]) => ` ${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
+  return `${level.padEnd(5)} ${where}: ${message}${tail.join('')}\n`;
+}
+
+/** The message of anything thrown, for a log line (`UmdevError`s get their errno in front). */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) {
+    const errno = (e as { errno?: unknown }).errno;
+    return typeof errno === 'string' ? `${errno}: ${e.message}` : e.message;
+  }
+  return String(e);
+}

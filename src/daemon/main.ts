@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * `umdevd`: parse the command line, load the config, start a `Daemon` with the real parts, print `umdevd ready`,
+ * and shut down cleanly on SIGINT/SIGTERM. Everything else lives in daemon.ts and below.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { toUmdevError } from '../core/errors.js';
+import { USAGE, parseCommandLine } from './args.js';
+import { applyOverrides, loadConfig } from './config.js';
+import { Daemon } from './daemon.js';
+import { createLogger, describeError } from './log.js';
+import { realParts } from './parts.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** How a person reaches the daemon; printed on stderr after the ready line. */
+function greeting(d: Daemon): string {
+  const c = d.config;
+  // Short paths when the state dir is below the working directory, absolute ones otherwise.
+  const rel = (p: string): string => {
+    const r = path.relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
+  const lines = [
+    d.mounted ? `  sysfs:       ${c.mount.path} (FUSE)` : `  sysfs:       not mounted (${d.mountProblem})`,
+    `  sockets:     ${c.sockets.dir}/<uuid>.sock (vfio-user)`,
+    `  definitions: ${c.definitions}`,
+    d.apiUrl === undefined ? '  api:         disabled' : `  api:         ${d.apiUrl} (also in ${path.join(c.stateDir, 'api.json')})`,
+    'try:',
+    `  npx umdevctl --sysfs-root ${rel(c.mount.path)} --config-root ${rel(c.definitions)} types`,
+  ];
+  if (d.mounted) {
+    lines.push(
+      `  unshare -m sh -c 'mount --rbind ${c.mount.path} /sys && mount --bind ${c.definitions} /etc/mdevctl.d && mdevctl types'`,
+    );
+  }
+  const parent = d.core.parents()[0];
+  const type = parent?.types[parent.types.length - 1];
+  if (d.apiUrl !== undefined && type !== undefined) {
+    lines.push(`  curl -s -XPOST ${d.apiUrl}/devices -d '{"parent":"${parent.name}","type":"${type.id}"}'`);
+  }
+  lines.push(`  npx umdev-uart ${rel(c.sockets.dir)}/<uuid>.sock hello   (an mtty device's UART in loopback)`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let cmd;
+  try {
+    cmd = parseCommandLine(argv);
+  } catch (e) {
+    process.stderr.write(`umdevd: ${toUmdevError(e).message}\n${USAGE}`);
+    return 2;
+  }
+  if (cmd.kind === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cmd.kind === 'version') {
+    process.stdout.write(`umdevd ${version()}\n`);
+    return 0;
+  }
+  const parts = realParts();
+  let config;
+  try {
+    config = applyOverrides(await loadConfig(cmd.configFile, cmd.stateDir, parts.drivers), cmd);
+  } catch (e) {
+    process.stderr.write(`umdevd: ${toUmdevError(e).message}\n`);
+    return 1;
+  }
+  const log = createLogger({ level: config.log.level, json: config.log.json });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, parts, log);
+  } catch (e) {
+    log.error(`cannot start: ${describeError(e)}`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string, code: number): void => {
+      if (stopping) {
+        log.warn(`${why} again while shutting down; exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info(`${why} received`);
+      daemon.close().then(
+        () => resolve(code),
+        (e: unknown) => {
+          log.error(`shutdown failed: ${describeError(e)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT', 0));
+    process.on('SIGTERM', () => stop('SIGTERM', 0));
+    process.on('uncaughtException', (e) => {
+      log.error(`internal error: ${e.stack ?? e.message}`);
+      stop('internal error', 1);
+    });
+    process.on('unhandledRejection', (e) => {
+      log.error(`internal error (unhandled rejection): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    });
+    process.stdout.write('umdevd ready\n');
+    process.stderr.write(greeting(daemon));
+  });
+}
+
+// Exit explicitly: a part that left a handle open (a stuck client socket) must not keep a stopped daemon alive.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`umdevd: ${describeError(e)}\n`);
+    process.exit(1);
+  },
+);

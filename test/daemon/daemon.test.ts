@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { Core } from '../../src/core/core.js';
+import { err } from '../../src/core/errors.js';
+import type { MdevDevice } from '../../src/core/types.js';
+import { parseConfig, type DaemonConfig } from '../../src/daemon/config.js';
+import { Daemon, type DaemonParts, type DeviceServer } from '../../src/daemon/daemon.js';
+import { SysfsTree } from '../../src/sysfs/index.js';
+import { call, collectingLogger } from './helpers.js';
+import { toyCatalog, type ToyState } from './toy.js';
+
+/** A device server that listens on a real unix socket per device, like the vfio-user bus driver. */
+function toyDeviceServer(dir: string): DeviceServer & { open: Map<string, Server>; closed: boolean } {
+  const open = new Map<string, Server>();
+  const socketPath = (d: MdevDevice): string => path.join(dir, `${d.uuid}.sock`);
+  const self = {
+    open,
+    closed: false,
+    socketPath,
+    driver: {
+      name: 'toy-bus',
+      match: () => true,
+      probe: async (d: MdevDevice) => {
+        const s = createServer();
+        await new Promise<void>((resolve, reject) => s.once('error', reject).listen(socketPath(d), resolve));
+        open.set(d.uuid, s);
+      },
+      remove: async (d: MdevDevice) => {
+        const s = open.get(d.uuid);
+        open.delete(d.uuid);
+        await new Promise((r) => s?.close(r) ?? r(undefined));
+      },
+    },
+    close: async () => {
+      self.closed = true;
+    },
+  };
+  return self;
+}
+
+function parts(over: Partial<DaemonParts> = {}): DaemonParts & { server?: ReturnType<typeof toyDeviceServer> } {
+  const p: DaemonParts & { server?: ReturnType<typeof toyDeviceServer> } = {
+    drivers: toyCatalog(),
+    sysfsTree: (core: Core) => new SysfsTree(core),
+    mount: async () => {
+      throw err('ENODEV', 'no /dev/fuse in this test');
+    },
+    deviceServer: (_core, dir) => (p.server = toyDeviceServer(dir)),
+    ...over,
+  };
+  return p;
+}
+
+async function setup(t: TestContext, raw: Record<string, unknown> = {}): Promise<{ dir: string; config: DaemonConfig }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-daemon-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const config = parseConfig({ parents: [{ driver: 'toy' }], sockets: { mode: '0640' }, ...raw }, dir, toyCatalog());
+  return { dir, config };
+}
+
+test('a daemon comes up, serves the API, and closes once for every caller', async (t) => {
+  const { dir, config } = await setup(t);
+  const { log, lines } = collectingLogger();
+  const p = parts();
+  const d = await Daemon.start(config, p, log);
+  t.after(() => d.close());
+  assert.equal(d.mounted, false);
+  assert.match(d.mountProblem ?? '', /ENODEV: no \/dev\/fuse in this test/);
+  assert.ok(lines.some((l) => /^warn .*cannot mount the sysfs tree at .*: ENODEV: no \/dev\/fuse in this test; running without the mount/.test(l)), lines.join(''));
+
+  const info = JSON.parse(await readFile(path.join(dir, 'api.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(info, { url: d.apiUrl, pid: process.pid, sysfs: null, run: path.join(dir, 'run'), definitions: path.join(dir, 'mdevctl.d') });
+  for (const sub of ['scripts.d/callouts', 'scripts.d/notifiers']) assert.ok((await stat(path.join(dir, 'mdevctl.d', sub))).isDirectory());
+
+  const created = await call(d.apiUrl as string, 'POST', '/devices', { parent: 'toy', type: 'toy-small' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const uuid = (created.body as { uuid: string; socket: string }).uuid;
+  assert.equal((created.body as { socket: string }).socket, path.join(dir, 'run', `${uuid}.sock`));
+  const st = await stat(path.join(dir, 'run', `${uuid}.sock`));
+  assert.ok(st.isSocket());
+  assert.equal(st.mode & 0o777, 0o640, 'the socket mode comes from the config');
+
+  const a = d.close();
+  const b = d.close();
+  assert.equal(a, b, 'close() returns the same promise to every caller');
+  await a;
+  assert.equal(p.server?.closed, true, 'the device server is closed');
+  assert.equal(p.server?.open.size, 0, 'devices were removed, their sockets closed');
+  await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
+  assert.ok((await stat(path.join(dir, 'mdevctl.d'))).isDirectory(), 'definitions stay');
+  await assert.rejects(fetch(`${d.apiUrl}/parents`), 'the API is gone');
+});
+
+test('autostart starts auto definitions with their attributes and skips bad ones', async (t) => {
+  const { dir, config } = await setup(t);
+  const defs = path.join(dir, 'mdevctl.d', 'toy');
+  await mkdir(defs, { recursive: true });
+  const U = (n: number): string => `0000000${n}-0000-4000-8000-000000000000`;
+  const write = (n: number, body: unknown): Promise<void> => writeFile(path.join(defs, U(n)), typeof body === 'string' ? body : JSON.stringify(body));
+  await write(1, { mdev_type: 'toy-small', start: 'auto', attrs: [{ 'vendor/knob': '5' }] });
+  await write(2, { mdev_type: 'toy-small', start: 'manual', attrs: [] });
+  await write(3, { mdev_type: 'toy-big', start: 'auto', attrs: [{ 'vendor/knob': 'not digits' }] });
+  await write(4, { mdev_type: 'toy-big', start: 'auto', attrs: [{ 'vendor/nosuch': '1' }] });
+  await write(5, '{"mdev_type": "toy-big", ');
+  await write(6, { mdev_type: 'toy-nosuch', start: 'auto' });
+  await write(7, { mdev_type: 'toy-big', start: 'auto' });
+  const { log, lines } = collectingLogger();
+  const d = await Daemon.start(config, parts(), log);
+  t.after(() => d.close());
+  assert.deepEqual(d.core.devices().map((x) => x.uuid).sort(), [U(1), U(7)]);
+  assert.equal((d.core.device(U(1))?.driverData as ToyState).knob, '5', 'the attribute was written through the tree');
+  const text = lines.join('');
+  assert.match(text, new RegExp(`autostart\\[${U(3)}\\]: failed to write "not digits" to attribute vendor/knob: EINVAL`));
+  assert.match(text, new RegExp(`autostart\\[${U(4)}\\]: failed to write "1" to attribute vendor/nosuch: ENOENT`));
+  assert.match(text, new RegExp(`skipping .*${U(5)}`));
+  assert.match(text, new RegExp(`autostart\\[${U(6)}\\]: cannot start toy-nosuch on toy`));
+  assert.match(text, /toy: started 2 defined device\(s\), 3 failed/);
+});
+
+test('a failed start undoes what it did', async (t) => {
+  const { dir, config } = await setup(t, { parents: [{ driver: 'toy' }, { driver: 'toy' }] });
+  const { log } = collectingLogger();
+  const p = parts();
+  await assert.rejects(Daemon.start(config, p, log), (e: unknown) => (e as { errno?: string }).errno === 'EEXIST');
+  assert.equal(p.server?.closed, true, 'the device server was closed again');
+  await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
+});
+
+test('a state dir served by a live umdevd is refused', async (t) => {
+  const { dir, config } = await setup(t);
+  await writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: process.ppid }));
+  const { log } = collectingLogger();
+  await assert.rejects(Daemon.start(config, parts(), log), /is in use by umdevd pid/);
+  // A stale file (dead pid) is fine.
+  await writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: 0x7ffffff0 }));
+  const d = await Daemon.start(config, parts(), log);
+  await d.close();
+});

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import {
+  parseDefinition,
+  readAllDefinitions,
+  readParentDefinitions,
+  serializeDefinition,
+  writeDefinition,
+} from '../../src/daemon/definitions.js';
+
+const U1 = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+const U2 = 'aaaaaaaa-bbbb-4ccc-8ddd-ffffffffffff';
+
+test('parse follows mdevctl: required fields, string attrs, any other start is manual', () => {
+  const d = parseDefinition('mtty', U1.toUpperCase(), '{"mdev_type":"mtty-1","start":"auto","attrs":[{"a/b":"1"},{"c":"x y"}]}');
+  assert.deepEqual(d, {
+    parent: 'mtty',
+    uuid: U1,
+    type: 'mtty-1',
+    start: 'auto',
+    attrs: [
+      { name: 'a/b', value: '1' },
+      { name: 'c', value: 'x y' },
+    ],
+  });
+  assert.equal(parseDefinition('p', U1, '{"mdev_type":"t","start":"whenever","attrs":null}').start, 'manual');
+  const bad: [string, RegExp][] = [
+    ['{"mdev_type":"t"', /definition p\/.*: EOF while parsing/],
+    ['[]', /invalid json/],
+    ['{"start":"auto"}', /invalid json/],
+    ['{"mdev_type":"t"}', /invalid json/],
+    ['{"mdev_type":"t","start":"auto","attrs":{}}', /attributes field is not an array/],
+    ['{"mdev_type":"t","start":"auto","attrs":[{"a":"1","b":"2"}]}', /too many fields/],
+    ['{"mdev_type":"t","start":"auto","attrs":[{"a":1}]}', /value must be of type str/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => parseDefinition('p', U1, text), re, text);
+});
+
+test('serialize is byte-identical to mdevctl (pretty, no trailing newline)', () => {
+  assert.equal(
+    serializeDefinition({ parent: 'p', uuid: U1, type: 'mtty-2', start: 'manual', attrs: [] }),
+    '{\n  "mdev_type": "mtty-2",\n  "start": "manual",\n  "attrs": []\n}',
+  );
+});
+
+test('reading skips non-UUID names and reports bad files without failing', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-defs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'mtty'), { recursive: true });
+  await mkdir(path.join(dir, 'scripts.d', 'callouts'), { recursive: true });
+  await writeFile(path.join(dir, 'mtty', U1), '{"mdev_type":"mtty-1","start":"auto"}');
+  await writeFile(path.join(dir, 'mtty', U2), '{"mdev_type":');
+  await writeFile(path.join(dir, 'mtty', 'README'), 'not a definition');
+  const r = await readParentDefinitions(dir, 'mtty');
+  assert.deepEqual(r.definitions.map((d) => d.uuid), [U1]);
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0].file, path.join(dir, 'mtty', U2));
+  assert.deepEqual(await readParentDefinitions(dir, 'nosuch'), { definitions: [], errors: [] });
+  assert.equal((await readAllDefinitions(dir)).definitions.length, 1);
+});
+
+test('writes are atomic, exclusive when asked, and leave no temp files', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-defs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const tmp = path.join(dir, '.tmp');
+  await mkdir(tmp);
+  const defs = path.join(dir, 'mdevctl.d');
+  const def = { parent: 'mtty', uuid: U1, type: 'mtty-1', start: 'auto' as const, attrs: [] };
+  await writeDefinition(defs, tmp, def, true);
+  await assert.rejects(writeDefinition(defs, tmp, { ...def, type: 'mtty-2' }, true), (e: unknown) => (e as { errno?: string }).errno === 'EEXIST');
+  assert.equal(await readFile(path.join(defs, 'mtty', U1), 'utf8'), serializeDefinition(def));
+  await writeDefinition(defs, tmp, { ...def, type: 'mtty-2' });
+  assert.match(await readFile(path.join(defs, 'mtty', U1), 'utf8'), /mtty-2/);
+  assert.deepEqual(await readdir(tmp), []);
+  assert.deepEqual(await readdir(path.join(defs, 'mtty')), [U1]);
+});

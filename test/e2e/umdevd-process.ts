@@ -1,0 +1,98 @@
+/**
+ * Helpers for end-to-end tests of the built `umdevd`: spawn it on a state dir, wait for its `umdevd ready` line,
+ * stop it by pid, and clean up mounts it may have left (registered with `t.after`, so they run even on failure).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The built daemon entry point (dist/src/daemon/main.js). */
+export const UMDEVD = fileURLToPath(new URL('../../src/daemon/main.js', import.meta.url));
+export const UMDEVCTL = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const UMDEV_UART = fileURLToPath(new URL('../../src/tools/umdev-uart.js', import.meta.url));
+
+/** A running daemon. `stderr` accumulates everything it logged. */
+export interface RunningDaemon {
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly url: string;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Start umdevd on `stateDir` and wait (at most `timeoutMs`) for `umdevd ready`; fails with its stderr if it dies. */
+export async function startDaemon(stateDir: string, extraArgs: readonly string[] = [], timeoutMs = 30000): Promise<RunningDaemon> {
+  const proc = spawn(process.execPath, [UMDEVD, '--state-dir', stateDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
+  proc.stderr?.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = once(proc, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`umdevd not ready after ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
+    const check = (): void => {
+      if (out.split('\n').includes('umdevd ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout?.on('data', check);
+    void exited.then((x) => {
+      clearTimeout(timer);
+      reject(new Error(`umdevd exited (${x.code ?? x.signal}) before ready; stderr:\n${err}`));
+    });
+  });
+  try {
+    await ready;
+  } catch (e) {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+    throw e;
+  }
+  const info = JSON.parse(await readFile(path.join(stateDir, 'api.json'), 'utf8')) as { url: string };
+  return { proc, pid: proc.pid as number, url: info.url, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Kill by pid if still running (SIGKILL), and wait for the exit. */
+export async function killDaemon(d: RunningDaemon): Promise<void> {
+  if (d.proc.exitCode === null && d.proc.signalCode === null) {
+    try {
+      process.kill(d.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  await d.exited;
+}
+
+/** True when `dir` is a mount point in this mount namespace. */
+export async function isMounted(dir: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const target = path.resolve(dir);
+  return info.split('\n').some((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === target);
+}
+
+/** Detach `dir` if it is still mounted (lazy: never blocks on a dead server). */
+export async function unmountIfMounted(dir: string): Promise<void> {
+  if (!(await isMounted(dir))) return;
+  const p = spawn('umount', ['-i', '-c', '-l', dir], { stdio: 'ignore' });
+  await once(p, 'exit');
+}
+
+/** Run a command to completion; resolves with exit code and output (never rejects on a non-zero exit). */
+export async function run(cmd: string, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  p.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  if (input !== undefined) {
+    // A command that exits without reading its input must not fail the caller with EPIPE.
+    p.stdin?.on('error', () => undefined);
+    p.stdin?.end(input);
+  }
+  const [code] = (await once(p, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
