@@ -140,3 +140,23 @@ test('a state dir served by a live umdevd is refused', async (t) => {
   const d = await Daemon.start(config, parts(), log);
   await d.close();
 });
+
+test('with the mount disabled the mount part is never called', async (t) => {
+  const { config } = await setup(t, { mount: { enabled: false } });
+  const { log, lines } = collectingLogger();
+  let mounts = 0;
+  const d = await Daemon.start(
+    config,
+    parts({
+      mount: async () => {
+        mounts++;
+        return { close: async () => undefined };
+      },
+    }),
+    log,
+  );
+  t.after(() => d.close());
+  assert.equal(mounts, 0);
+  assert.equal(d.mountProblem, 'disabled by configuration');
+  assert.ok(!lines.some((l) => l.includes('cannot mount')), 'no warning for a mount that was not asked for');
+});

@@ -56,9 +56,21 @@ test('umdevd: ready line, API create/list/remove, sysfs mount, device socket, cl
   const cat = await run('cat', [path.join(types, 'mtty-2/available_instances')]);
   assert.equal(cat.stdout, '12\n', 'a child process reads the mount too');
 
+  // The event stream is subscribed once its headers arrive; the create below must show up on it as one NDJSON line.
+  const abort = new AbortController();
+  t.after(() => abort.abort());
+  const events = await fetch(`${d.url}/events`, { signal: abort.signal });
+  assert.equal(events.headers.get('content-type'), 'application/x-ndjson');
+  const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+
   const created = await call(d.url, 'POST', '/devices', { parent: 'mtty', type: 'mtty-2' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const dev = created.body as { uuid: string; socket?: string; driver: string | null };
+  let streamed = '';
+  while (!streamed.includes('\n')) streamed += Buffer.from((await reader.read()).value ?? []).toString('utf8');
+  const first = JSON.parse(streamed.slice(0, streamed.indexOf('\n'))) as { kind: string; uuid: string; parent: string };
+  assert.deepEqual([first.kind, first.parent, first.uuid], ['add', 'mtty', dev.uuid]);
+  abort.abort();
   const sock = path.join(dir, 'run', `${dev.uuid}.sock`);
   assert.equal(dev.socket, sock);
   assert.equal(dev.driver, 'vfio-user');
