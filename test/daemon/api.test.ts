@@ -10,6 +10,7 @@ import { toyParent, type ToyState } from './toy.js';
 
 async function setup(t: TestContext): Promise<{ core: Core; url: string; api: ApiServer; dir: string; lines: string[] }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-api-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const core = new Core();
   core.registerParent(toyParent('toy'));
   const { log, lines } = collectingLogger();
@@ -20,7 +21,6 @@ async function setup(t: TestContext): Promise<{ core: Core; url: string; api: Ap
   t.after(async () => {
     await api.close();
     await core.unregisterParent('toy').catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
   });
   return { core, url: api.url, api, dir, lines };
 }

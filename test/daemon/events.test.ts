@@ -49,16 +49,14 @@ function openStream(url: string): Promise<{ events: CoreEvent[]; next: (n: numbe
 
 test('GET /events streams core events as NDJSON, one per line, as they happen', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-events-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const core = new Core();
   const { log } = collectingLogger();
   const api = await ApiServer.listen(
     { core, log, socketPath: () => undefined, definitions: { dir, tmpDir: dir } },
     { host: '127.0.0.1', port: 0 },
   );
-  t.after(async () => {
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  t.after(() => api.close());
 
   const s = await openStream(api.url);
   const before = core.events.listenerCount('event');
