@@ -105,8 +105,9 @@ async function main(argv: readonly string[]): Promise<number> {
     process.on('unhandledRejection', (e) => {
       log.error(`internal error (unhandled rejection): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     });
-    process.stdout.write('umdevd ready\n');
+    // The greeting goes first: stdio pipes are written synchronously, so whoever sees `ready` can already read it.
     process.stderr.write(greeting(daemon));
+    process.stdout.write('umdevd ready\n');
   });
 }
 

@@ -55,6 +55,16 @@ export async function startDaemon(stateDir: string, extraArgs: readonly string[]
   return { proc, pid: proc.pid as number, url: info.url, stdout: () => out, stderr: () => err, exited };
 }
 
+/** Wait (at most `timeoutMs`) until the daemon's stderr contains `text`; stdout and stderr are separate pipes. */
+export async function waitForStderr(d: RunningDaemon, text: string, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!d.stderr().includes(text)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
 /** Kill by pid if still running (SIGKILL), and wait for the exit. */
 export async function killDaemon(d: RunningDaemon): Promise<void> {
   if (d.proc.exitCode === null && d.proc.signalCode === null) {

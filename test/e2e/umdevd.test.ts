@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { parseDefinition } from '../../src/daemon/definitions.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { call } from '../daemon/helpers.js';
-import { UMDEVD, UMDEV_UART, isMounted, killDaemon, run, startDaemon, unmountIfMounted, type RunningDaemon } from './umdevd-process.js';
+import { UMDEVD, UMDEV_UART, isMounted, killDaemon, run, startDaemon, unmountIfMounted, waitForStderr, type RunningDaemon } from './umdevd-process.js';
 
 /** A temp state dir whose daemons and mount are cleaned up after the test. */
 async function stateDir(t: TestContext): Promise<{ dir: string; daemons: RunningDaemon[] }> {
@@ -36,8 +36,8 @@ test('umdevd: ready line, API create/list/remove, sysfs mount, device socket, cl
   const { dir } = ctx;
   const d = await start(ctx);
   assert.equal(d.stdout().split('\n')[0], 'umdevd ready', 'the first stdout line is exactly "umdevd ready"');
+  assert.ok(await waitForStderr(d, d.url), `stderr says where the API is:\n${d.stderr()}`);
   assert.ok(d.stderr().includes(path.join(dir, 'sys')), `stderr says where the mount is:\n${d.stderr()}`);
-  assert.ok(d.stderr().includes(d.url), 'stderr says where the API is');
 
   const info = JSON.parse(await readFile(path.join(dir, 'api.json'), 'utf8')) as Record<string, unknown>;
   assert.match(String(info.url), /^http:\/\/127\.0\.0\.1:\d+$/);
