@@ -18,7 +18,7 @@ export interface InHeader {
   readonly pid: number;
 }
 
-/** What umdev reports in a struct fuse_attr; the rest (uid, gid, rdev, blocks, flags) is always 0. */
+/** What umdev reports in a struct fuse_attr; the rest (rdev, blocks, flags) is always 0. */
 export interface Attr {
   readonly ino: number;
   readonly size: number;
@@ -28,6 +28,9 @@ export interface Attr {
   /** One timestamp used for atime, mtime and ctime. */
   readonly timeSec: number;
   readonly timeNsec: number;
+  /** Owner; 0 (root) when absent. */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 /** struct fuse_init_out fields umdev sets. */
@@ -101,8 +104,8 @@ export function encodeAttr(buf: Buffer, off: number, a: Attr): number {
   buf.writeUInt32LE(a.timeNsec, off + 56);
   buf.writeUInt32LE(a.mode, off + 60);
   buf.writeUInt32LE(a.nlink, off + 64);
-  buf.writeUInt32LE(0, off + 68); // uid
-  buf.writeUInt32LE(0, off + 72); // gid
+  buf.writeUInt32LE(a.uid ?? 0, off + 68);
+  buf.writeUInt32LE(a.gid ?? 0, off + 72);
   buf.writeUInt32LE(0, off + 76); // rdev
   buf.writeUInt32LE(4096, off + 80); // blksize
   buf.writeUInt32LE(0, off + 84); // flags

@@ -34,7 +34,7 @@ import {
   readU64,
 } from './codec.js';
 import { type Inode, InodeTable } from './inodes.js';
-import { R_OK, W_OK, X_OK, checkFileAccess, nodeAttr, permits } from './node-access.js';
+import { type Owner, R_OK, ROOT_OWNER, W_OK, X_OK, checkFileAccess, nodeAttr, permits } from './node-access.js';
 import { encodeDirectory } from './readdir.js';
 import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, Size } from './protocol.js';
 
@@ -69,12 +69,15 @@ export class FuseDispatcher {
   readonly #buf = Buffer.alloc(Size.OUT_HEADER + MAX_WRITE + 4096);
   readonly #timeSec = Math.floor(Date.now() / 1000);
   readonly #unsubscribe: (() => void) | undefined;
+  readonly #owner: Owner;
   #nextFh = 1;
 
-  constructor(tree: AttrTree, out: FuseReplier, log: FuseLogger) {
+  /** `owner` owns every node (see node-access.ts); root unless the server runs as another user. */
+  constructor(tree: AttrTree, out: FuseReplier, log: FuseLogger, owner: Owner = ROOT_OWNER) {
     this.#tree = tree;
     this.#out = out;
     this.#log = log;
+    this.#owner = owner;
     this.#unsubscribe = tree.onChange?.((change) => {
       if (change.kind === 'remove') this.#removed(change.path);
     });
@@ -191,7 +194,7 @@ export class FuseDispatcher {
     const dir = this.#inode(parent);
     const parentNode = this.#resolve(dir);
     if (parentNode.kind !== 'dir') throw err('ENOTDIR', `${dir.key} is not a directory`);
-    if (!permits(parentNode.mode, uid, gid, X_OK)) throw err('EACCES', `${dir.key} is not searchable`);
+    if (!permits(parentNode.mode, uid, gid, X_OK, this.#owner)) throw err('EACCES', `${dir.key} is not searchable`);
     const path = [...dir.path, name];
     const node = this.#tree.resolve(path);
     if (node === undefined) throw err('ENOENT', `no ${path.join('/')}`);
@@ -229,7 +232,7 @@ export class FuseDispatcher {
     const acc = flags & O_ACCMODE;
     const wantsWrite = acc === O_WRONLY || acc === O_RDWR;
     const wantsRead = acc !== O_WRONLY;
-    checkFileAccess(inode.key, node, (wantsRead ? R_OK : 0) | (wantsWrite ? W_OK : 0), uid, gid);
+    checkFileAccess(inode.key, node, (wantsRead ? R_OK : 0) | (wantsWrite ? W_OK : 0), uid, gid, this.#owner);
     const fh = this.#nextFh++;
     this.#handles.set(fh, { path: inode.path, ino: inode.ino, value: undefined, entries: undefined });
     encodeOpenOut(this.#buf, Size.OUT_HEADER, fh, FOPEN_DIRECT_IO);
@@ -336,14 +339,14 @@ export class FuseDispatcher {
   #access(unique: number, nodeid: number, mask: number, uid: number, gid: number): void {
     const inode = this.#inode(nodeid);
     const node = this.#resolve(inode);
-    if (node.kind === 'file') checkFileAccess(inode.key, node, mask & (R_OK | W_OK | X_OK), uid, gid);
-    else if (node.kind === 'dir' && !permits(node.mode, uid, gid, mask & (R_OK | W_OK | X_OK))) throw err('EACCES', `${inode.key}: access denied`);
+    if (node.kind === 'file') checkFileAccess(inode.key, node, mask & (R_OK | W_OK | X_OK), uid, gid, this.#owner);
+    else if (node.kind === 'dir' && !permits(node.mode, uid, gid, mask & (R_OK | W_OK | X_OK), this.#owner)) throw err('EACCES', `${inode.key}: access denied`);
     this.#reply(unique, 0);
   }
 
   /** The attributes the kernel sees for a node; public for the directory encoder. */
   attrOf(ino: number, node: AttrNode): Attr {
-    return nodeAttr(ino, node, this.#timeSec);
+    return nodeAttr(ino, node, this.#timeSec, this.#owner);
   }
 
   #inode(nodeid: number): Inode {

@@ -1,27 +1,47 @@
 /**
  * Concepts: attaching a `/dev/fuse` session to a directory and detaching it again, without ever blocking the event
  * loop on the mount (a synchronous call that touches the mount while this process serves it deadlocks: only the
- * blocked thread could answer). Mounting needs root: util-linux `mount -i` with the device fd as the child's fd 3.
- * Three ways a mount goes away:
- *  - `unmount()`: async `umount -i -c` (falling back to a lazy `-l` when busy); the session then reads ENODEV.
+ * blocked thread could answer). Two ways in: as root, util-linux `mount -i` with the device fd as the child's fd 3;
+ * otherwise the setuid `fusermount3`, which passes the fd back (fusermount.ts). The same tool family takes the mount
+ * down again (`umount -i -c` or `fusermount3 -u`). Three ways a mount goes away:
+ *  - `unmount()`: an async unmount, falling back to a lazy one when busy; the session then reads ENODEV.
  *  - `detachSync()`: for `process.on('exit')` only, where the loop no longer serves requests and nothing async runs.
  *  - the watchdog: a detached `sh` holding a pipe from this process; when the process dies (even by SIGKILL) the
  *    pipe closes and the watchdog lazily detaches the mount, so no stale ENOTCONN mount is left behind.
- * Non-root mounting through fusermount3 would need the fd passed back over SCM_RIGHTS and is not supported.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { close, open } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { err, UmdevError } from '../core/errors.js';
+import { FUSERMOUNT, fusermountMissing, fusermountMount, fusermountOptions } from './fusermount.js';
 import { MAX_WRITE } from './protocol.js';
+
+/**
+ * Which tool mounts: `mount` (needs root), `fusermount3` (setuid helper, any user), or `auto`: `mount` when running
+ * as root, else `fusermount3`.
+ */
+export type MountMethod = 'auto' | 'mount' | 'fusermount3';
 
 /** How to mount: `name` becomes the filesystem type suffix (`fuse.<name>`) and the source shown in mountinfo. */
 export interface MountOptions {
   readonly name: string;
   readonly mountpoint: string;
-  /** The FUSE device; `/dev/fuse` unless a test points elsewhere. */
+  /** The FUSE device; `/dev/fuse` unless a test points elsewhere. Only `mount` can use another (fusermount3 opens its own). */
   readonly device?: string;
+  /** Default `auto`. */
+  readonly method?: MountMethod;
+}
+
+/** The commands that take one mount down; `lazy` detaches even when busy, without touching the mountpoint. */
+interface Unmounter {
+  readonly plain: readonly [string, string[]];
+  readonly lazy: readonly [string, string[]];
+}
+
+function unmounterFor(method: 'mount' | 'fusermount3', mountpoint: string): Unmounter {
+  if (method === 'mount') return { plain: ['umount', ['-i', '-c', mountpoint]], lazy: ['umount', ['-i', '-c', '-l', mountpoint]] };
+  return { plain: [FUSERMOUNT, ['-u', '--', mountpoint]], lazy: [FUSERMOUNT, ['-u', '-z', '--', mountpoint]] };
 }
 
 const openAsync = promisify(open);
@@ -50,18 +70,24 @@ function unescapeMountinfo(field: string): string {
 }
 
 /** Lazily detaches a mount left by a server that died (its mountpoint answers ENOTCONN). */
-async function clearStaleMount(mountpoint: string): Promise<void> {
+async function clearStaleMount(un: Unmounter, mountpoint: string): Promise<void> {
   try {
     await stat(mountpoint);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOTCONN') return; // ENOENT etc.: mount reports it plainly.
-    await run('umount', ['-i', '-c', '-l', mountpoint]);
+    await run(...un.lazy);
   }
 }
 
-/** Starts the watchdog that detaches `mountpoint` once this process is gone; see the module comment. */
-function startWatchdog(mountpoint: string): ChildProcess {
-  const child = spawn('sh', ['-c', 'cat >/dev/null; umount -i -c -l "$0" 2>/dev/null', mountpoint], {
+/** Single-quotes a word for sh. */
+function shQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Starts the watchdog that detaches the mount once this process is gone; see the module comment. */
+function startWatchdog(un: Unmounter): ChildProcess {
+  const detach = [un.lazy[0], ...un.lazy[1]].map(shQuote).join(' ');
+  const child = spawn('sh', ['-c', `cat >/dev/null; ${detach} 2>/dev/null`], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
@@ -76,14 +102,16 @@ function startWatchdog(mountpoint: string): ChildProcess {
 export class FuseMount {
   readonly fd: number;
   readonly mountpoint: string;
+  readonly #un: Unmounter;
   #watchdog: ChildProcess | undefined;
   #unmounted = false;
   #fdClosed = false;
 
-  constructor(fd: number, mountpoint: string, watchdog: ChildProcess) {
+  constructor(fd: number, mountpoint: string, un: Unmounter) {
     this.fd = fd;
     this.mountpoint = mountpoint;
-    this.#watchdog = watchdog;
+    this.#un = un;
+    this.#watchdog = startWatchdog(un);
   }
 
   /** Detaches the mount (the session then reads ENODEV). Idempotent; never touches the filesystem's contents. */
@@ -91,9 +119,9 @@ export class FuseMount {
     if (this.#unmounted) return;
     this.#unmounted = true;
     this.#stopWatchdog();
-    const plain = await run('umount', ['-i', '-c', this.mountpoint]);
+    const plain = await run(...this.#un.plain);
     if (plain.code === 0) return;
-    const lazy = await run('umount', ['-i', '-c', '-l', this.mountpoint]);
+    const lazy = await run(...this.#un.lazy);
     // Unmounted by someone else already: the goal is reached.
     if (lazy.code !== 0 && (await isMounted(this.mountpoint))) throw err('EBUSY', `umount ${this.mountpoint}: ${plain.stderr}; lazy: ${lazy.stderr}`);
   }
@@ -106,7 +134,7 @@ export class FuseMount {
     if (this.#unmounted) return;
     this.#unmounted = true;
     this.#stopWatchdog();
-    spawnSync('umount', ['-i', '-c', '-l', this.mountpoint], { stdio: 'ignore' });
+    spawnSync(this.#un.lazy[0], this.#un.lazy[1], { stdio: 'ignore' });
   }
 
   /** Closes the device fd (after the session has ended). Idempotent. */
@@ -130,12 +158,39 @@ export class FuseMount {
   }
 }
 
+/** The method `auto` stands for in this process. */
+function resolveMethod(method: MountMethod | undefined): 'mount' | 'fusermount3' {
+  if (method === 'mount' || method === 'fusermount3') return method;
+  return process.getuid?.() === 0 ? 'mount' : 'fusermount3';
+}
+
 /**
- * Opens `/dev/fuse` and mounts it at `mountpoint` (root only). Fails with ENODEV when the kernel has no FUSE device,
- * EPERM when mounting is not permitted, ENOENT for a missing mountpoint, and EIO with mount's own message otherwise. The caller starts reading the fd
- * only after this resolves (a read before the mount completes fails with EPERM).
+ * Mounts a FUSE session at `mountpoint` (see `MountMethod`), after detaching a stale mount there. Fails with ENODEV
+ * when the kernel has no FUSE device, EPERM when mounting is not permitted, ENOENT for a missing mountpoint, ENOSYS
+ * when fusermount3 is needed but missing, and EIO with the tool's own message otherwise. The caller starts reading
+ * the fd only after this resolves (a read before the mount completes fails with EPERM).
  */
 export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
+  const method = resolveMethod(opts.method);
+  const un = unmounterFor(method, opts.mountpoint);
+  if (method === 'mount') return mountAsRoot(opts, un);
+  if (opts.device !== undefined && opts.device !== '/dev/fuse') throw err('EINVAL', `${FUSERMOUNT} always opens /dev/fuse, not ${opts.device}`);
+  try {
+    await clearStaleMount(un, opts.mountpoint);
+  } catch (e) {
+    throw (e as UmdevError).errno === 'ENOENT' ? fusermountMissing(e) : e;
+  }
+  const fd = await fusermountMount(opts.mountpoint, await fusermountOptions(opts.name, process.getuid?.() ?? 0));
+  try {
+    return new FuseMount(fd, opts.mountpoint, un);
+  } catch (e) {
+    await closeAsync(fd).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** `mount -i` with the device as the child's fd 3 (root only). */
+async function mountAsRoot(opts: MountOptions, un: Unmounter): Promise<FuseMount> {
   let fd: number;
   try {
     fd = await openAsync(opts.device ?? '/dev/fuse', 'r+');
@@ -146,7 +201,7 @@ export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
     throw err('EIO', `cannot open /dev/fuse: ${(e as Error).message}`, e);
   }
   try {
-    await clearStaleMount(opts.mountpoint);
+    await clearStaleMount(un, opts.mountpoint);
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
     // No default_permissions: the kernel would then refresh attributes with a GETATTR before every permission check
@@ -158,7 +213,7 @@ export async function mountFuse(opts: MountOptions): Promise<FuseMount> {
       const missing = /does not exist|no such file/i.test(r.stderr);
       throw err(denied ? 'EPERM' : missing ? 'ENOENT' : 'EIO', `mount ${opts.mountpoint}: ${r.stderr || `exit ${r.code}`}`);
     }
-    return new FuseMount(fd, opts.mountpoint, startWatchdog(opts.mountpoint));
+    return new FuseMount(fd, opts.mountpoint, un);
   } catch (e) {
     await closeAsync(fd).catch(() => undefined);
     throw e instanceof UmdevError ? e : err('EIO', `mount ${opts.mountpoint}: ${(e as Error).message}`, e);

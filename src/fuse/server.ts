@@ -7,7 +7,8 @@
 import type { AttrTree } from './attr-tree.js';
 import { DeviceChannel, type FuseDeviceIo } from './device-channel.js';
 import { FuseDispatcher, type FuseLogger } from './dispatcher.js';
-import { type FuseMount, mountFuse } from './mount.js';
+import { type FuseMount, type MountMethod, mountFuse } from './mount.js';
+import { ownerFor } from './node-access.js';
 import { native } from '../native/index.js';
 
 /** What to serve where. */
@@ -20,8 +21,13 @@ export interface FuseServerOptions {
   readonly log?: FuseLogger;
   /** Default: the project's native addon. */
   readonly io?: FuseDeviceIo;
-  /** Default: `/dev/fuse`. */
+  /** Default: `/dev/fuse`; only `mount` can use another device. */
   readonly device?: string;
+  /**
+   * Default `auto`: `mount` as root, else the setuid `fusermount3` (Debian fuse3). Without `user_allow_other` in
+   * /etc/fuse.conf a non-root mount is reachable by its own user only.
+   */
+  readonly mountMethod?: MountMethod;
 }
 
 /** How long `close()` waits for the kernel to end the session after the unmount before closing the fd anyway. */
@@ -54,13 +60,21 @@ export class FuseServer {
     let ended!: () => void;
     this.#ended = new Promise((resolve) => (ended = resolve));
     this.#channel = new DeviceChannel(mount.fd, io, log, ended);
-    this.#dispatcher = new FuseDispatcher(tree, this.#channel, log);
+    this.#dispatcher = new FuseDispatcher(tree, this.#channel, log, ownerFor(process.getuid?.() ?? 0, process.getgid?.() ?? 0));
     process.on('exit', this.#exitHook);
   }
 
-  /** Mounts `tree` at `mountpoint` and starts serving. Fails with ENODEV (no /dev/fuse), EPERM (not root) or EIO. */
+  /**
+   * Mounts `tree` at `mountpoint` and starts serving. Fails with ENODEV (no /dev/fuse), EPERM (mounting refused),
+   * ENOENT (no mountpoint), ENOSYS (fusermount3 needed but missing) or EIO.
+   */
   static async start(opts: FuseServerOptions): Promise<FuseServer> {
-    const mount = await mountFuse({ name: opts.name ?? 'umdev', mountpoint: opts.mountpoint, ...(opts.device ? { device: opts.device } : {}) });
+    const mount = await mountFuse({
+      name: opts.name ?? 'umdev',
+      mountpoint: opts.mountpoint,
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(opts.mountMethod ? { method: opts.mountMethod } : {}),
+    });
     const server = new FuseServer(mount, opts.tree, opts.io ?? native, opts.log ?? defaultLog);
     try {
       server.#channel.onRequest((req) => server.#dispatcher.handle(req));

@@ -15,7 +15,10 @@ import { isMounted, py, requireFuse, sh, tempDir } from './helpers.js';
 
 const SERVER_JS = fileURLToPath(new URL('../../src/fuse/server.js', import.meta.url));
 
-/** A child Node process serving a one-file tree at argv[2]; prints `ready`, then exits if argv[3] is `exit`. */
+/**
+ * A child Node process serving a one-file tree at argv[2] with mount method argv[4] (default auto); prints `ready`,
+ * then exits if argv[3] is `exit`.
+ */
 const CHILD = `
 import { FuseServer } from ${JSON.stringify(SERVER_JS)};
 const tree = {
@@ -23,7 +26,7 @@ const tree = {
     : p.length === 1 && p[0] === 'hello' ? { kind: 'file', mode: 0o444, show: () => 'hi\\n' } : undefined,
 };
 try {
-  await FuseServer.start({ tree, mountpoint: process.argv[2], name: 'umdevchild' });
+  await FuseServer.start({ tree, mountpoint: process.argv[2], name: 'umdevchild', mountMethod: process.argv[4] ?? 'auto' });
   console.log('ready');
   if (process.argv[3] === 'exit') process.exit(0);
   setInterval(() => {}, 1000);
@@ -136,7 +139,7 @@ test('process.exit() without close() exits promptly and detaches the mount', asy
   assert.equal(await isMounted(mnt), false);
 });
 
-test('plain errors: no FUSE device is ENODEV, a missing mountpoint ENOENT, mounting as non-root EPERM', async (t) => {
+test('plain errors: no FUSE device is ENODEV, a missing mountpoint ENOENT, mount(8) as non-root EPERM', async (t) => {
   const { dir, script, mnt, kids } = await scratch(t);
   await assert.rejects(
     FuseServer.start({ tree: new ToyTree(), mountpoint: mnt, device: join(dir, 'no-such-device') }),
@@ -148,7 +151,7 @@ test('plain errors: no FUSE device is ENODEV, a missing mountpoint ENOENT, mount
   );
   await chmod(dir, 0o755);
   await chmod(mnt, 0o777);
-  const { line } = await startChild(kids, script, [mnt], { uid: 65534, gid: 65534 });
+  const { line } = await startChild(kids, script, [mnt, 'serve', 'mount'], { uid: 65534, gid: 65534 });
   const failure = JSON.parse(line) as { errno: string; message: string };
   assert.equal(failure.errno, 'EPERM', failure.message);
   assert.match(failure.message, /superuser|only root/);
