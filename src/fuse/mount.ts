@@ -79,15 +79,12 @@ async function clearStaleMount(un: Unmounter, mountpoint: string): Promise<void>
   }
 }
 
-/** Single-quotes a word for sh. */
-function shQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Starts the watchdog that detaches the mount once this process is gone; see the module comment. */
 function startWatchdog(un: Unmounter): ChildProcess {
-  const detach = [un.lazy[0], ...un.lazy[1]].map(shQuote).join(' ');
-  const child = spawn('sh', ['-c', `cat >/dev/null; ${detach} 2>/dev/null`], {
+  // The lazy command's words are constants; only the mountpoint (its last argument) is passed as data, as `$0`.
+  const [cmd, args] = un.lazy;
+  const detach = [cmd, ...args.slice(0, -1)].join(' ');
+  const child = spawn('sh', ['-c', `cat >/dev/null; ${detach} "$0" 2>/dev/null`, args[args.length - 1]!], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
