@@ -13,13 +13,14 @@ import { UMDEVCTL, killDaemon, run, startDaemon, unmountIfMounted, type RunningD
 
 test('umdevctl online/offline of a group through umdevd: EOPNOTSUPP from mtty passes through', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-online-'));
-  let d: RunningDaemon | undefined;
+  const daemons: RunningDaemon[] = [];
   t.after(async () => {
-    if (d !== undefined) await killDaemon(d);
+    for (const x of daemons) await killDaemon(x);
     await unmountIfMounted(path.join(dir, 'sys'));
     await rm(dir, { recursive: true, force: true });
   });
-  d = await startDaemon(dir);
+  const d = await startDaemon(dir);
+  daemons.push(d);
   const uuids: string[] = [];
   for (const type of ['mtty-1', 'mtty-2']) {
     const r = await call(d.url, 'POST', '/devices', { parent: 'mtty', type });
