@@ -1,7 +1,7 @@
 import { join } from 'node:path';
+import { apiJsonUrl } from './daemon-api.js';
 import { context, fail } from './failure.js';
 import type { CliContext } from './io.js';
-import { readToString } from './sysfs-read.js';
 
 /** `events [--api URL | --state-dir DIR] [-n COUNT]`. */
 export interface EventsOptions {
@@ -19,19 +19,8 @@ export interface EventsOptions {
 export async function apiUrl(opts: EventsOptions): Promise<string> {
   if (opts.api !== undefined) return opts.api;
   const file = join(opts.stateDir ?? 'umdev-state', 'api.json');
-  let text: string;
-  try {
-    text = await readToString(file);
-  } catch (e) {
-    throw context(e, `Unable to read ${file} (is umdevd running? or pass --api URL)`);
-  }
-  let url: unknown;
-  try {
-    url = (JSON.parse(text) as { url?: unknown }).url;
-  } catch {
-    url = undefined;
-  }
-  if (typeof url !== 'string') throw fail('EINVAL', `${file} has no "url"`);
+  const url = await apiJsonUrl(file);
+  if (url === undefined) throw fail('EINVAL', `${file} has no "url" (umdevd runs without its API)`);
   return url;
 }
 

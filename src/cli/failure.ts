@@ -22,6 +22,12 @@ const MORE_STRERROR: Readonly<Record<string, string>> = {
   ESTALE: 'Stale file handle',
 };
 
+/**
+ * libuv names errno 95 `ENOTSUP` (with the text "operation not supported on socket"); on Linux it is the same number
+ * as `EOPNOTSUPP`, which glibc (and so mdevctl) prints as "Operation not supported".
+ */
+const ALIASES: Readonly<Record<string, string>> = { ENOTSUP: 'EOPNOTSUPP' };
+
 /** An error with mdevctl's message text; `cause` (a `UmdevError`) becomes the `Caused by:` line. */
 export function fail(errno: Errno, message: string, cause?: UmdevError): UmdevError {
   return new UmdevError(errno, message, cause === undefined ? undefined : { cause });
@@ -48,7 +54,8 @@ export function osErrorText(code: string): string {
  */
 export function osError(e: unknown): UmdevError {
   if (e instanceof UmdevError) return e;
-  const code = (e as { code?: unknown } | null)?.code;
+  const raw = (e as { code?: unknown } | null)?.code;
+  const code = typeof raw === 'string' ? (ALIASES[raw] ?? raw) : raw;
   if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
     const err = new UmdevError(isErrno(code) ? code : 'EIO', osErrorText(code));
     // Kept off the printed chain (it is not a UmdevError) but available to a debugger.

@@ -36,6 +36,8 @@ const GLOBAL: Options = {
 const UUID: Options = { uuid: { type: 'string', short: 'u' } };
 const PARENT: Options = { parent: { type: 'string', short: 'p' } };
 const TYPE: Options = { type: { type: 'string', short: 't' } };
+/** online/offline: the devices, and where umdevd's API is (else the sysfs files are written). */
+const GROUP: Options = { uuid: { type: 'string', short: 'u', multiple: true }, api: { type: 'string' }, 'state-dir': { type: 'string' } };
 
 const COMMANDS: Record<string, { options: Options; positionals?: number; about: string }> = {
   define: { options: { ...UUID, ...PARENT, ...TYPE, auto: { type: 'boolean', short: 'a' }, manual: { type: 'boolean', short: 'm' }, jsonfile: { type: 'string' } }, about: 'Define a persistent mediated device' },
@@ -56,8 +58,8 @@ const COMMANDS: Record<string, { options: Options; positionals?: number; about: 
   },
   types: { options: { ...PARENT, dumpjson: { type: 'boolean' } }, about: 'List available mediated device types' },
   'start-parent-mdevs': { options: {}, positionals: 1, about: 'Start the auto-start devices of one parent' },
-  online: { options: { uuid: { type: 'string', short: 'u', multiple: true } }, about: 'Set one or more devices online' },
-  offline: { options: { uuid: { type: 'string', short: 'u', multiple: true } }, about: 'Set one or more devices offline' },
+  online: { options: { ...GROUP }, about: 'Set one or more devices online (all or none)' },
+  offline: { options: { ...GROUP }, about: 'Set one or more devices offline (all or none)' },
   reset: { options: { ...UUID }, about: 'Reset a mediated device' },
   events: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, count: { type: 'string', short: 'n' } }, about: "Follow umdevd's event stream (NDJSON)" },
 };
@@ -98,7 +100,7 @@ function u32(v: Values, k: string, label: string): number | undefined {
 
 function helpText(version: string): string {
   const cmds = Object.entries(COMMANDS).map(([n, c]) => `    ${n.padEnd(20)}${c.about}\n`).join('');
-  return `umdevctl ${version}\nAn mdevctl-compatible mediated device management utility\n\nUSAGE:\n    umdevctl [--sysfs-root DIR] [--config-root DIR] [--json] <SUBCOMMAND> [OPTIONS]\n\nSUBCOMMANDS:\n${cmds}\nRoots default to /sys and /etc/mdevctl.d (or UMDEV_SYSFS_ROOT / UMDEV_CONFIG_ROOT).\n`;
+  return `umdevctl ${version}\nAn mdevctl-compatible mediated device management utility\n\nUSAGE:\n    umdevctl [--sysfs-root DIR] [--config-root DIR] [--json] <SUBCOMMAND> [OPTIONS]\n\nSUBCOMMANDS:\n${cmds}\nRoots default to /sys and /etc/mdevctl.d (or UMDEV_SYSFS_ROOT / UMDEV_CONFIG_ROOT).\nonline/offline use umdevd's API when known (--api URL, --state-dir DIR, or UMDEV_API), else the sysfs files.\n`;
 }
 
 async function version(): Promise<string> {
@@ -119,7 +121,14 @@ async function selfCheck(root: Sysroot): Promise<void> {
   }
 }
 
-async function dispatch(ctx: CliContext, cmd: string, v: Values, positionals: string[], signal?: AbortSignal): Promise<void> {
+async function dispatch(
+  ctx: CliContext,
+  cmd: string,
+  v: Values,
+  positionals: string[],
+  env: Readonly<Record<string, string | undefined>>,
+  signal?: AbortSignal,
+): Promise<void> {
   switch (cmd) {
     case 'types':
       return typesCommand(ctx, { parent: str(v, 'parent'), dumpjson: bool(v, 'dumpjson') });
@@ -157,7 +166,7 @@ async function dispatch(ctx: CliContext, cmd: string, v: Values, positionals: st
       const raw = (v.uuid as string[] | undefined) ?? [];
       if (raw.length === 0) required(['--uuid <UUID>...']);
       const uuids = raw.map(uuidArg);
-      return onlineCommand(ctx, { uuids, online: cmd === 'online' });
+      return onlineCommand(ctx, { uuids, online: cmd === 'online', api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
     }
     case 'reset':
       if (str(v, 'uuid') === undefined) required(['--uuid <UUID>']);
@@ -227,7 +236,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     await selfCheck(ctx.root);
     if (usage !== undefined) throw usage;
     if (spec === undefined) throw new UsageError(`Found argument '${cmd ?? ''}' which wasn't expected, or isn't valid in this context`);
-    await dispatch(ctx, cmd ?? '', values, positionals, io.signal);
+    await dispatch(ctx, cmd ?? '', values, positionals, io.env, io.signal);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
