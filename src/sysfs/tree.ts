@@ -64,7 +64,8 @@ export class SysfsTree implements AttrTree {
    * Reports the paths that appear or vanish with each device and parent. Called synchronously from the core's event,
    * which the core emits before the operation that caused it completes. A removed device or parent is no longer in
    * the core when its event comes, so the paths each one had are remembered from when it was seen (at subscription or
-   * at its `add`/`registered` event): invalidation bookkeeping only, never used to render anything.
+   * at its `add`/`registered` event, and again at a device's `change`, which the core emits on bind and unbind):
+   * invalidation bookkeeping only, never used to render anything.
    */
   onChange(listener: (change: TreeChange) => void): () => void {
     const core = this.#ctx.core;
@@ -81,6 +82,19 @@ export class SysfsTree implements AttrTree {
         if (d === undefined) return;
         devices.set(d.uuid, this.#devicePaths(d));
         emit('add', devices.get(d.uuid));
+      } else if (e.kind === 'change' && e.uuid !== undefined) {
+        // The core emits `change` when an existing device is bound or unbound: its driver link (and IOMMU group)
+        // appear or vanish, and removal must later report what the device has then, not what it had at `add`.
+        const before = devices.get(e.uuid);
+        const d = visibleDevice(core.device(e.uuid));
+        if (before === undefined || d === undefined) return;
+        const after = this.#devicePaths(d);
+        const key = (p: readonly string[]): string => p.join('/');
+        const had = new Set(before.map(key));
+        const has = new Set(after.map(key));
+        devices.set(d.uuid, after);
+        emit('remove', before.filter((p) => !has.has(key(p))));
+        emit('add', after.filter((p) => !had.has(key(p))));
       } else if (e.kind === 'remove' && e.uuid !== undefined) {
         emit('remove', devices.get(e.uuid));
         devices.delete(e.uuid);

@@ -252,3 +252,28 @@ test('resolve never lists devices: one O(1) core lookup per path component', asy
   assert.equal(names(at(tree, 'bus/mdev/devices')).length, 20);
   assert.equal(listings.n, 1, 'a listing is one O(n) call');
 });
+
+test('onChange: a device bound after its add reports its driver link when unbound and when removed', async () => {
+  const core = new Core();
+  core.registerParent(mttyLike());
+  const tree = new SysfsTree(core);
+  const changes: string[] = [];
+  const off = tree.onChange((c) => changes.push(`${c.kind} ${c.path.join('/')}`));
+  await core.create('mtty', 'mtty-1', U1);
+  assert.ok(!changes.some((c) => c.includes('bus/mdev/drivers/')), 'unbound at add');
+  changes.length = 0;
+  await core.registerDriver(busDriver('late'));
+  assert.ok(changes.includes(`add bus/mdev/drivers/late/${U1}`), changes.join('\n'));
+  assert.ok(!changes.some((c) => c.startsWith('remove ')), changes.join('\n'));
+  changes.length = 0;
+  await core.unregisterDriver('late');
+  assert.ok(changes.includes(`remove bus/mdev/drivers/late/${U1}`), changes.join('\n'));
+  await core.registerDriver(busDriver('again'));
+  changes.length = 0;
+  await core.remove(U1);
+  assert.ok(changes.includes(`remove bus/mdev/drivers/again/${U1}`), changes.join('\n'));
+  assert.ok(!changes.some((c) => c.includes('/late/')), 'an unbound driver is not reported again');
+  assert.equal(changes[0], `remove bus/mdev/devices/${U1}`, 'the bus link still goes first');
+  off();
+  await core.unregisterDriver('again');
+});
