@@ -17,7 +17,7 @@ function version(): string {
   return pkg.version;
 }
 
-/** How a person reaches the daemon; printed on stderr after the ready line. */
+/** How a person reaches the daemon; printed on stderr just before the ready line. */
 function greeting(d: Daemon): string {
   const c = d.config;
   // Short paths when the state dir is below the working directory, absolute ones otherwise.
