@@ -4,23 +4,15 @@
  * answers EOPNOTSUPP, which must reach the user unchanged on both paths.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { call } from '../daemon/helpers.js';
-import { UMDEVCTL, killDaemon, run, startDaemon, unmountIfMounted, type RunningDaemon } from './umdevd-process.js';
+import { UMDEVCTL, run, start, stateDir } from './umdevd-process.js';
 
 test('umdevctl online/offline of a group through umdevd: EOPNOTSUPP from mtty passes through', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-online-'));
-  const daemons: RunningDaemon[] = [];
-  t.after(async () => {
-    for (const x of daemons) await killDaemon(x);
-    await unmountIfMounted(path.join(dir, 'sys'));
-    await rm(dir, { recursive: true, force: true });
-  });
-  const d = await startDaemon(dir);
-  daemons.push(d);
+  const ctx = await stateDir(t, 'umdevd-online-');
+  const { dir } = ctx;
+  const d = await start(ctx);
   const uuids: string[] = [];
   for (const type of ['mtty-1', 'mtty-2']) {
     const r = await call(d.url, 'POST', '/devices', { parent: 'mtty', type });

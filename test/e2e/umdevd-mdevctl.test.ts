@@ -4,12 +4,10 @@
  * private mount namespace with the mount rbound over /sys and the definitions bound over /etc/mdevctl.d.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { call } from '../daemon/helpers.js';
-import { UMDEVCTL, killDaemon, run, startDaemon, unmountIfMounted, type RunningDaemon } from './umdevd-process.js';
+import { UMDEVCTL, run, start, stateDir } from './umdevd-process.js';
 
 const A = 'b6f0e1a2-3c4d-4e5f-8a6b-7c8d9e0f1a2b';
 const B = '0a1b2c3d-4e5f-4061-8728-394a5b6c7d8e';
@@ -18,15 +16,9 @@ const C = 'f0e1d2c3-b4a5-4967-8879-6a5b4c3d2e1f';
 test('mdevctl and umdevctl agree byte for byte on the same mount and definitions', async (t) => {
   const which = await run('sh', ['-c', 'command -v mdevctl && command -v unshare']);
   assert.equal(which.code, 0, 'mdevctl and unshare are needed: apt-get install mdevctl util-linux');
-  const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-mdevctl-'));
-  const daemons: RunningDaemon[] = [];
-  t.after(async () => {
-    for (const x of daemons) await killDaemon(x);
-    await unmountIfMounted(path.join(dir, 'sys'));
-    await rm(dir, { recursive: true, force: true });
-  });
-  const d = await startDaemon(dir);
-  daemons.push(d);
+  const ctx = await stateDir(t, 'umdevd-mdevctl-');
+  const { dir } = ctx;
+  const d = await start(ctx);
   const sys = path.join(dir, 'sys');
   const defs = path.join(dir, 'mdevctl.d');
 

@@ -4,7 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import type { TestContext } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,4 +107,29 @@ export async function run(cmd: string, args: readonly string[], input?: string):
   }
   const [code] = (await once(p, 'close')) as [number | null];
   return { code, stdout, stderr };
+}
+
+/** A temp state dir for daemons started with `start`; they are killed and the mount and dir removed in `t.after`. */
+export interface StateDir {
+  readonly dir: string;
+  readonly daemons: RunningDaemon[];
+}
+
+/** Make a state dir (named `<prefix>XXXXXX` in the temp dir) whose cleanup runs even when the test fails. */
+export async function stateDir(t: TestContext, prefix = 'umdevd-e2e-'): Promise<StateDir> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  const daemons: RunningDaemon[] = [];
+  t.after(async () => {
+    for (const d of daemons) await killDaemon(d);
+    await unmountIfMounted(path.join(dir, 'sys'));
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, daemons };
+}
+
+/** Start umdevd on the state dir; the daemon is killed by the state dir's cleanup. */
+export async function start(ctx: StateDir, args: readonly string[] = []): Promise<RunningDaemon> {
+  const d = await startDaemon(ctx.dir, args);
+  ctx.daemons.push(d);
+  return d;
 }

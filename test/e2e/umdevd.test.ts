@@ -4,32 +4,13 @@
  * detached in t.after, even when an assertion fails.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { parseDefinition } from '../../src/daemon/definitions.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { call } from '../daemon/helpers.js';
-import { UMDEVD, UMDEV_UART, isMounted, killDaemon, run, startDaemon, unmountIfMounted, waitForStderr, type RunningDaemon } from './umdevd-process.js';
-
-/** A temp state dir whose daemons and mount are cleaned up after the test. */
-async function stateDir(t: TestContext): Promise<{ dir: string; daemons: RunningDaemon[] }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-e2e-'));
-  const daemons: RunningDaemon[] = [];
-  t.after(async () => {
-    for (const d of daemons) await killDaemon(d);
-    await unmountIfMounted(path.join(dir, 'sys'));
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { dir, daemons };
-}
-
-async function start(ctx: { dir: string; daemons: RunningDaemon[] }, args: readonly string[] = []): Promise<RunningDaemon> {
-  const d = await startDaemon(ctx.dir, args);
-  ctx.daemons.push(d);
-  return d;
-}
+import { UMDEVD, UMDEV_UART, isMounted, run, start, stateDir, waitForStderr } from './umdevd-process.js';
 
 test('umdevd: ready line, API create/list/remove, sysfs mount, device socket, clean SIGTERM', async (t) => {
   const ctx = await stateDir(t);

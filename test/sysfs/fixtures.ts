@@ -222,3 +222,14 @@ export async function expectErrno(p: Promise<unknown> | (() => Promise<unknown>)
   }
   throw new Error(`expected ${errno}, but it succeeded`);
 }
+
+/** Two UUIDs and the two parents' directories the layout tests use. */
+export const U1 = '11111111-2222-4333-8444-555555555555';
+export const U2 = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+export const MTTY = 'devices/virtual/mtty/mtty';
+export const TOY = 'devices/pci0000:00/0000:00:02.0';
+
+/** The entry names of a directory node. */
+export const names = (n: AttrNode | undefined): string[] => (n as AttrDir).entries().map((e) => e.name);
+/** The node at a slash-separated path ('' is the root). */
+export const at = (tree: AttrTree, p: string): AttrNode | undefined => tree.resolve(p === '' ? [] : p.split('/'));

@@ -1,16 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SysfsTree } from '../../src/sysfs/index.js';
-import type { AttrDir, AttrNode } from '../../src/fuse/attr-tree.js';
-import { expectErrno, fixtureCore, read, snapshot, write } from './fixtures.js';
+import { expectErrno, fixtureCore, read, snapshot, write , U1, U2, MTTY, TOY, names, at } from './fixtures.js';
 
-const U1 = '11111111-2222-4333-8444-555555555555';
-const U2 = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
-const MTTY = 'devices/virtual/mtty/mtty';
-const TOY = 'devices/pci0000:00/0000:00:02.0';
-
-const names = (n: AttrNode | undefined): string[] => (n as AttrDir).entries().map((e) => e.name);
-const at = (tree: SysfsTree, p: string): AttrNode | undefined => tree.resolve(p === '' ? [] : p.split('/'));
 
 test('v6 layout: parent files, class/mdev, no mainline directories', async () => {
   const core = await fixtureCore();
