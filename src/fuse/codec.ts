@@ -204,13 +204,8 @@ export function encodeDirentplus(
   const size = align8(Size.DIRENTPLUS + name.length);
   if (off + size > limit) return 0;
   encodeEntryOut(buf, off, nodeid, attr);
-  const d = off + Size.ENTRY_OUT;
-  writeU64(buf, d, direntIno);
-  writeU64(buf, d + 8, nextOff);
-  buf.writeUInt32LE(name.length, d + 16);
-  buf.writeUInt32LE(type, d + 20);
-  name.copy(buf, d + Size.DIRENT);
-  buf.fill(0, d + Size.DIRENT + name.length, off + size);
+  // entry_out is a multiple of 8 bytes, so the dirent after it is padded exactly as a plain one.
+  encodeDirent(buf, off + Size.ENTRY_OUT, limit, direntIno, nextOff, type, name);
   return size;
 }
 

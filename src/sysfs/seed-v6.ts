@@ -106,10 +106,10 @@ export function seedParentChildren(ctx: SysfsContext, parent: Parent): Child[] {
 export function seedClassDir(ctx: SysfsContext): LookupDir {
   const store = (name: string, online: boolean) => async (data: Buffer) => {
     const uuid = parseSeedUuid(name, data);
-    // O(n) over devices, once per write: the seed's "all instances of a UUID" has no index in the core.
-    const uuids = [...new Set(ctx.core.devices().filter((d) => d.state === 'active' && d.uuid === uuid).map((d) => d.uuid))];
-    if (uuids.length === 0) throw err('EINVAL', `${name}: no device ${uuid}`);
-    await ctx.core.setOnlineGroup(uuids, online);
+    // UUIDs are unique across instances and parents, so "every instance of a UUID" is at most one device.
+    const device = ctx.core.device(uuid);
+    if (device === undefined) throw err('EINVAL', `${name}: no device ${uuid}`);
+    await ctx.core.setOnlineGroup([device.uuid], online);
   };
   return dir([fileChild('mdev_start', () => woFile(store('mdev_start', true))), fileChild('mdev_stop', () => woFile(store('mdev_stop', false)))]);
 }
