@@ -6,7 +6,7 @@
  * directory is fsynced; a crash at any point leaves either the old file or the new one, never a torn one.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { context, fail, osError } from './failure.js';
 import { isJsonObject, parseJson, prettyJson, type Json, type JsonOut } from './serde-json.js';
@@ -77,9 +77,10 @@ export async function readDefinitionFile(path: string): Promise<Definition> {
 /**
  * Writes `text` to `path` atomically (see Concepts). Creates the parent directory like mdevctl's `create_dir_all`
  * (a failure there is a bare os error); any failure after that is reported as `Failed to write config for device
- * <uuid>` with the os error as the cause, as mdevctl does.
+ * <uuid>` with the os error as the cause, as mdevctl does. With `exclusive`, the temp file is put in place with
+ * `link`, which fails with `EEXIST` when `path` exists: no check-then-write race between two definers.
  */
-export async function writeDefinitionFile(path: string, text: string): Promise<void> {
+export async function writeDefinitionFile(path: string, text: string, options: { readonly exclusive?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
   try {
     await mkdir(dir, { recursive: true });
@@ -102,11 +103,14 @@ export async function writeDefinitionFile(path: string, text: string): Promise<v
     }
     await fh.close();
     try {
-      await rename(tmp, path);
+      if (options.exclusive === true) await link(tmp, path);
+      else await rename(tmp, path);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
+    // After a link the temp name is a second name of the new file; after a rename it is already gone.
+    if (options.exclusive === true) await unlink(tmp);
     const d = await open(dir, 'r');
     try {
       await d.sync();

@@ -17,7 +17,7 @@ import { ApiServer } from './api/server.js';
 import { Autostart } from './autostart.js';
 import type { DaemonConfig, DriverCatalog, Layout } from './config.js';
 import { describeError, type Logger } from './log.js';
-import { checkNotInUse, prepareStateDir, removeApiInfo, tmpDir, writeApiInfo } from './state-dir.js';
+import { checkNotInUse, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
 
 /** A mounted tree; `close()` unmounts (idempotent). */
 export interface MountHandle {
@@ -139,7 +139,7 @@ export class Daemon {
             const d = core.device(uuid);
             return d !== undefined && d.driver === driver.name ? server.socketPath(d) : undefined;
           },
-          definitions: { dir: config.definitions, tmpDir: tmpDir(config) },
+          definitions: { dir: config.definitions },
         },
         config.api,
       );

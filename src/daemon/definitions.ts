@@ -5,9 +5,9 @@
  * killed mid-write leaves either the old file or the new one, never a torn one; mdevctl would refuse a torn file and
  * with it every other definition (`list -d` fails as a whole on one bad file).
  */
-import { link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDefinition as parseCliDefinition, formatDefinition } from '../cli/definitions.js';
+import { parseDefinition as parseCliDefinition, formatDefinition, writeDefinitionFile } from '../cli/definitions.js';
 import { parseJson } from '../cli/serde-json.js';
 import { err, toUmdevError } from '../core/errors.js';
 
@@ -102,53 +102,12 @@ export async function readAllDefinitions(dir: string): Promise<ParentDefinitions
 }
 
 /**
- * Write a definition atomically: the whole file is written and synced under a temp name, then put in place in one
- * step. With `exclusive`, the step is `link`, which fails with `EEXIST` when the uuid is already defined on this
- * parent (no check-then-write race); otherwise `rename` replaces the old file. The temp file lives in `tmpDir` (on the
- * definitions' filesystem by default); if that is another filesystem, it goes next to the target under a dot name.
+ * Write a definition atomically with umdevctl's writer (temp file, fsync, rename, fsync of the directory), so umdevd,
+ * umdevctl and mdevctl share one directory safely. With `exclusive`, `EEXIST` when the uuid is already defined on
+ * this parent, decided by the filesystem (no check-then-write race).
  */
-export async function writeDefinition(dir: string, tmpDir: string, def: Definition, exclusive = false): Promise<void> {
-  const pdir = path.join(dir, def.parent);
-  await mkdir(pdir, { recursive: true, mode: 0o755 });
-  const target = path.join(pdir, def.uuid);
-  const data = serializeDefinition(def);
-  const place = async (tmp: string): Promise<void> => {
-    await writeSynced(tmp, data);
-    if (!exclusive) return rename(tmp, target);
-    try {
-      await link(tmp, target);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw err('EEXIST', `${def.uuid} is already defined on ${def.parent}`);
-      throw e;
-    } finally {
-      await rm(tmp, { force: true });
-    }
-  };
-  const tmp = path.join(tmpDir, `${def.parent}.${def.uuid}.${process.pid}.tmp`);
-  try {
-    await place(tmp);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    await place(path.join(pdir, `.${def.uuid}.tmp`));
-  }
-  // The rename is durable only once the directory entry is; without this a crash could lose a define that returned.
-  const dh = await open(pdir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
-
-async function writeSynced(file: string, data: string): Promise<void> {
-  const fh = await open(file, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+export async function writeDefinition(dir: string, def: Definition, exclusive = false): Promise<void> {
+  await writeDefinitionFile(path.join(dir, def.parent, def.uuid), serializeDefinition(def), { exclusive });
 }
 
 /** Remove a definition; `ENOENT` when it does not exist. */

@@ -4,7 +4,7 @@
  * control API listens and is written atomically (temp + rename, so a reader never sees half of it), and removed at
  * a clean shutdown. A live pid in an existing `api.json` means another umdevd owns the dir.
  */
-import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { err } from '../core/errors.js';
 import type { DaemonConfig } from './config.js';
@@ -21,11 +21,6 @@ export interface ApiInfo {
 
 export function apiInfoPath(config: DaemonConfig): string {
   return path.join(config.stateDir, 'api.json');
-}
-
-/** Where definition temp files go (inside the state dir, so renames into the definitions dir stay atomic). */
-export function tmpDir(config: DaemonConfig): string {
-  return path.join(config.stateDir, '.tmp');
 }
 
 /** Refuse a state dir a live umdevd already serves (`EBUSY`); a stale `api.json` from a killed daemon is fine. */
@@ -50,7 +45,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Create every directory umdevd uses, and clear temp files a killed daemon left behind. */
+/** Create every directory umdevd uses. (Temp files of a killed definition writer are reaped by the next write.) */
 export async function prepareStateDir(config: DaemonConfig): Promise<void> {
   await mkdir(config.stateDir, { recursive: true });
   await mkdir(config.sockets.dir, { recursive: true });
@@ -59,9 +54,6 @@ export async function prepareStateDir(config: DaemonConfig): Promise<void> {
     await mkdir(path.join(config.definitions, sub), { recursive: true, mode: 0o755 });
   }
   if (config.mount.enabled) await mkdir(config.mount.path, { recursive: true }).catch(ignoreStaleMount);
-  const tmp = tmpDir(config);
-  await mkdir(tmp, { recursive: true });
-  for (const name of await readdir(tmp)) await rm(path.join(tmp, name), { force: true, recursive: true });
 }
 
 /** `mkdir` of a mount point that is a dead FUSE mount fails with ENOTCONN; the FUSE layer clears that at mount. */

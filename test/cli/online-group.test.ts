@@ -65,7 +65,7 @@ async function configTree(t: TestContext): Promise<FakeTree> {
 
 async function apiOver(t: TestContext, core: Core, dir: string): Promise<string> {
   const api = await ApiServer.listen(
-    { core, log: collectingLogger().log, socketPath: (u) => `/run/x/${u}.sock`, definitions: { dir: join(dir, 'defs'), tmpDir: dir } },
+    { core, log: collectingLogger().log, socketPath: (u) => `/run/x/${u}.sock`, definitions: { dir: join(dir, 'defs') } },
     { host: '127.0.0.1', port: 0 },
   );
   t.after(() => api.close());

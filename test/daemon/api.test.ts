@@ -15,7 +15,7 @@ async function setup(t: TestContext): Promise<{ core: Core; url: string; api: Ap
   core.registerParent(toyParent('toy'));
   const { log, lines } = collectingLogger();
   const api = await ApiServer.listen(
-    { core, log, socketPath: (u) => `/run/x/${u}.sock`, definitions: { dir: path.join(dir, 'defs'), tmpDir: dir } },
+    { core, log, socketPath: (u) => `/run/x/${u}.sock`, definitions: { dir: path.join(dir, 'defs') } },
     { host: '127.0.0.1', port: 0 },
   );
   t.after(async () => {

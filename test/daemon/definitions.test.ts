@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { TMP_DIR } from '../../src/cli/definitions.js';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,15 +66,14 @@ test('reading skips non-UUID names and reports bad files without failing', async
 test('writes are atomic, exclusive when asked, and leave no temp files', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-defs-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const tmp = path.join(dir, '.tmp');
-  await mkdir(tmp);
   const defs = path.join(dir, 'mdevctl.d');
   const def = { parent: 'mtty', uuid: U1, type: 'mtty-1', start: 'auto' as const, attrs: [] };
-  await writeDefinition(defs, tmp, def, true);
-  await assert.rejects(writeDefinition(defs, tmp, { ...def, type: 'mtty-2' }, true), (e: unknown) => (e as { errno?: string }).errno === 'EEXIST');
+  await writeDefinition(defs, def, true);
+  await assert.rejects(writeDefinition(defs, { ...def, type: 'mtty-2' }, true), (e: unknown) => (e as { errno?: string }).errno === 'EEXIST');
   assert.equal(await readFile(path.join(defs, 'mtty', U1), 'utf8'), serializeDefinition(def));
-  await writeDefinition(defs, tmp, { ...def, type: 'mtty-2' });
+  await writeDefinition(defs, { ...def, type: 'mtty-2' });
   assert.match(await readFile(path.join(defs, 'mtty', U1), 'utf8'), /mtty-2/);
-  assert.deepEqual(await readdir(tmp), []);
-  assert.deepEqual(await readdir(path.join(defs, 'mtty')), [U1]);
+  // The writer's temp dir (a directory, which mdevctl skips) is empty: no temp file survives, not even a link's.
+  assert.deepEqual(await readdir(path.join(defs, 'mtty', TMP_DIR)), []);
+  assert.deepEqual((await readdir(path.join(defs, 'mtty'))).sort(), [TMP_DIR, U1].sort());
 });

@@ -53,7 +53,7 @@ test('GET /events streams core events as NDJSON, one per line, as they happen', 
   const core = new Core();
   const { log } = collectingLogger();
   const api = await ApiServer.listen(
-    { core, log, socketPath: () => undefined, definitions: { dir, tmpDir: dir } },
+    { core, log, socketPath: () => undefined, definitions: { dir } },
     { host: '127.0.0.1', port: 0 },
   );
   t.after(() => api.close());

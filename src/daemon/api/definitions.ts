@@ -51,7 +51,7 @@ async function define(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
     start: start ?? 'manual',
     attrs,
   };
-  await writeDefinition(ctx.definitions.dir, ctx.definitions.tmpDir, def, true);
+  await writeDefinition(ctx.definitions.dir, def, true);
   ctx.log.child('api', def.uuid).info(`defined ${def.type} on ${def.parent} (${def.start})`);
   return { status: 201, body: definitionView(def), headers: { location: `/definitions/${def.parent}/${def.uuid}` } };
 }

@@ -15,7 +15,7 @@ export interface ApiContext {
   /** Path of a device's vfio-user socket, when the device is bound to a driver that serves one. */
   readonly socketPath: (uuid: string) => string | undefined;
   /** Where definitions live and where their temp files go (same filesystem). */
-  readonly definitions: { readonly dir: string; readonly tmpDir: string };
+  readonly definitions: { readonly dir: string };
   /** Aborted when the daemon shuts down: streaming routes end their responses. */
   readonly closing: AbortSignal;
 }
