@@ -7,6 +7,7 @@
  *
  *   npm run bench -- vfio-user-latency [iterations=20000] [rounds=3]
  */
+import { createLogger } from '../src/log.js';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -213,7 +214,7 @@ export async function main(argv: string[]): Promise<void> {
       types: [{ sysfsName: 'reg' }],
       ops: { create: () => new RegisterDevice(), remove: () => {} },
     });
-    const driver = new VfioUserBusDriver({ core, runDir: dir, logSink: () => {} });
+    const driver = new VfioUserBusDriver({ core, runDir: dir, log: createLogger({ sink: { write: () => true } }) });
     await core.registerDriver(driver);
     const uuid = '6c0e2b59-7f0e-4c6b-9d59-1d5a3c1e0b01';
     await core.create('bench', 'bench-reg', uuid);

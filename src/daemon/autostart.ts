@@ -11,7 +11,7 @@ import type { CoreEvent } from '../core/types.js';
 import type { AttrTree } from '../fuse/attr-tree.js';
 import { writeDeviceAttr } from './attr-path.js';
 import { readParentDefinitions, type Definition } from './definitions.js';
-import { describeError, type Logger } from './log.js';
+import { describeError, type Logger } from '../log.js';
 
 /** Result of one parent's autostart, for logs and tests. */
 export interface AutostartResult {

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ParentSpec } from '../core/types.js';
 import { err } from '../core/errors.js';
-import { LOG_LEVELS, type LogLevel } from './log.js';
+import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { Issues, array, at, boolean, fileMode, integer, object, oneOf, string } from './validate.js';
 
 /** sysfs layouts umdevd can serve. */

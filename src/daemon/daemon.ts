@@ -16,7 +16,7 @@ import type { AttrTree } from '../fuse/attr-tree.js';
 import { ApiServer } from './api/server.js';
 import { Autostart } from './autostart.js';
 import type { DaemonConfig, DriverCatalog, Layout } from './config.js';
-import { describeError, type Logger } from './log.js';
+import { describeError, type Logger } from '../log.js';
 import { checkNotInUse, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
 
 /** A mounted tree; `close()` unmounts (idempotent). */

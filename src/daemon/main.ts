@@ -9,7 +9,7 @@ import { toUmdevError } from '../core/errors.js';
 import { USAGE, parseCommandLine } from './args.js';
 import { applyOverrides, loadConfig } from './config.js';
 import { Daemon } from './daemon.js';
-import { createLogger, describeError } from './log.js';
+import { createLogger, describeError } from '../log.js';
 import { realParts } from './parts.js';
 
 function version(): string {

@@ -8,10 +8,9 @@ import { createMttyParent, MTTY_MAX_PORTS } from '../drivers/mtty/index.js';
 import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
-import type { LogLevel as VfioLogLevel } from '../vfio-user/log.js';
 import type { DriverCatalog } from './config.js';
 import type { DaemonParts, DeviceServer } from './daemon.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 import { integer } from './validate.js';
 
 /** The vendor drivers a config can name. */
@@ -25,19 +24,6 @@ export const DRIVERS: DriverCatalog = {
   },
 };
 
-/** Route the vfio-user server's `vfio-user[<uuid>]: message` lines into the daemon logger. */
-function vfioUserSink(log: Logger): (level: VfioLogLevel, line: string) => void {
-  return (level, line) => {
-    const m = /^vfio-user(?:\[([^\]]+)\])?: ([\s\S]*)$/.exec(line);
-    const target = m?.[1] === undefined ? log : log.child('vfio-user', m[1]);
-    const message = m?.[2] ?? line;
-    if (level === 'debug') target.debug(message);
-    else if (level === 'info') target.info(message);
-    else if (level === 'warn') target.warn(message);
-    else target.error(message);
-  };
-}
-
 /** The parts `umdevd` runs with. */
 export function realParts(): DaemonParts {
   return {
@@ -50,7 +36,7 @@ export function realParts(): DaemonParts {
       return { close: () => server.close() };
     },
     deviceServer: (core: Core, socketDir: string, log: Logger): DeviceServer => {
-      const driver = new VfioUserBusDriver({ core, runDir: socketDir, logSink: vfioUserSink(log) });
+      const driver = new VfioUserBusDriver({ core, runDir: socketDir, log });
       return { driver, socketPath: (d) => driver.socketPath(d.uuid), close: () => driver.close() };
     },
   };

@@ -17,7 +17,8 @@ import { type Native, native as defaultNative } from '../native/index.js';
 import { type VfioDevice, isVfioDevice } from '../vfio/device.js';
 import { Connection, errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags } from './constants.js';
-import { type LogSink, type Logger, makeLogger } from './log.js';
+import type { Logger as BaseLogger } from '../log.js';
+import { type Logger, makeLogger } from './log.js';
 import { HANDLERS } from './server.js';
 import { SocketTransport, safeClose } from './transport.js';
 
@@ -27,7 +28,8 @@ export interface VfioUserBusDriverOptions {
   /** Directory of the per-device sockets; created if missing. */
   readonly runDir: string;
   readonly native?: Native;
-  readonly logSink?: LogSink;
+  /** umdev's logger; lines are `vfio-user[<uuid>]: …`. Default: stderr, `warn` and above (all with UMDEV_DEBUG). */
+  readonly log?: BaseLogger;
   /** Concurrent DMA windows per client (announced as `max_dma_maps`). */
   readonly maxDmaMaps?: number;
   /** How long a refused second client may stay silent before it is closed (ms). */
@@ -69,7 +71,7 @@ export class VfioUserBusDriver implements BusDriver {
     mkdirSync(this.#opts.runDir, { recursive: true });
     const path = this.socketPath(device.uuid);
     unlinkStale(path);
-    const log = makeLogger(device.uuid, this.#opts.logSink);
+    const log = makeLogger(device.uuid, this.#opts.log);
     const ep = new Endpoint(device.uuid, device.driverData, path, this.#io, log, this.#opts);
     this.#endpoints.set(device.uuid, ep);
     log('info', `listening on ${path}`);

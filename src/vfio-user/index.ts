@@ -2,4 +2,4 @@
 export { VfioUserBusDriver, type VfioUserBusDriverOptions } from './bus-driver.js';
 export { VfioUserClient, type ClientOptions, type ClientReply, type DeviceInfo, type IrqInfo } from './client.js';
 export { Command, DeviceFlags, DmaMapFlags, DmaUnmapFlags, IrqInfoFlags, IrqSetFlags, RegionFlags } from './constants.js';
-export { makeLogger, type LogLevel, type LogSink } from './log.js';
+export { makeLogger, type LogLevel } from './log.js';

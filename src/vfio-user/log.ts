@@ -1,30 +1,26 @@
 /**
- * The logger of the vfio-user server: one line per event, prefixed `vfio-user[<uuid>]`. Failed client requests are
- * `debug` (a client's mistake is not the server's), bugs are `error`. The sink is injectable so the daemon can route
- * lines and tests can capture them; by default `warn` and `error` go to stderr and `debug`/`info` only when
+ * The vfio-user server's view of umdev's one logger (`src/log.ts`): a callable per device whose lines read
+ * `vfio-user[<uuid>]: …`. Failed client requests are `debug` (a client's mistake is not the server's), bugs are
+ * `error`. Without a logger from the caller, lines go to stderr at `warn` and above, or everything when
  * `UMDEV_DEBUG` is set.
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import { createLogger, type LogLevel, type Logger as BaseLogger } from '../log.js';
 
-/** Where log lines go. */
-export type LogSink = (level: LogLevel, line: string) => void;
+export type { LogLevel };
 
-export interface Logger {
-  (level: LogLevel, message: string): void;
-  readonly prefix: string;
+/** Logs one message at a level. */
+export type Logger = (level: LogLevel, message: string) => void;
+
+let fallback: BaseLogger | undefined;
+
+/** The logger used when the bus driver was given none (created on first use). */
+function defaultBase(): BaseLogger {
+  fallback ??= createLogger({ component: 'vfio-user', level: process.env.UMDEV_DEBUG ? 'debug' : 'warn' });
+  return fallback;
 }
 
-const verbose = (): boolean => Boolean(process.env.UMDEV_DEBUG);
-
-/** The default sink: stderr, quiet below `warn` unless UMDEV_DEBUG is set. */
-export const stderrSink: LogSink = (level, line) => {
-  if (level === 'warn' || level === 'error' || verbose()) process.stderr.write(`${level}: ${line}\n`);
-};
-
 /** A logger for one device (`uuid`), or for the bus driver as a whole when `uuid` is absent. */
-export function makeLogger(uuid: string | undefined, sink: LogSink = stderrSink): Logger {
-  const prefix = uuid === undefined ? 'vfio-user' : `vfio-user[${uuid}]`;
-  const log = ((level: LogLevel, message: string) => sink(level, `${prefix}: ${message}`)) as Logger;
-  Object.defineProperty(log, 'prefix', { value: prefix });
-  return log;
+export function makeLogger(uuid: string | undefined, base: BaseLogger = defaultBase()): Logger {
+  const target = base.child('vfio-user', uuid);
+  return (level, message) => target[level](message);
 }

@@ -1,6 +1,6 @@
 /** Shared helpers for daemon tests: a log collector and a tiny JSON HTTP client. */
-import type { Logger } from '../../src/daemon/log.js';
-import { createLogger } from '../../src/daemon/log.js';
+import type { Logger } from '../../src/log.js';
+import { createLogger } from '../../src/log.js';
 
 /** A logger whose lines are kept in `lines` (debug level, text format). */
 export function collectingLogger(): { log: Logger; lines: string[] } {

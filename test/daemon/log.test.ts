@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLogger } from '../../src/daemon/log.js';
+import { createLogger } from '../../src/log.js';
 
 test('text lines carry level, component and uuid; below-level lines are dropped', () => {
   const lines: string[] = [];

@@ -4,6 +4,7 @@
  * probe each UART, set the baud rate, enable interrupts, transmit with a THRE interrupt on an eventfd, receive the
  * loopback with an RX interrupt, use the second port independently, switch to MSI, and reset.
  */
+import { createLogger } from '../../src/log.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -36,7 +37,7 @@ test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
   t.after(() => fs.rmSync(runDir, { recursive: true, force: true }));
   const core = new Core();
   core.registerParent(createMttyParent());
-  const bus = new VfioUserBusDriver({ core, runDir, logSink: () => undefined });
+  const bus = new VfioUserBusDriver({ core, runDir, log: createLogger({ sink: { write: () => true } }) });
   await core.registerDriver(bus);
   t.after(async () => {
     if (core.device(UUID)) await core.remove(UUID, { force: true });

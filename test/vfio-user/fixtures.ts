@@ -5,6 +5,7 @@
  * A write to IRQ raises an interrupt; a write to DOORBELL makes the device DMA-read DMA_LEN bytes at DMA_SRC, add 1
  * to each byte, DMA-write them to DMA_DST, count DONE and raise MSI 0 (INTx when MSI has no eventfd).
  */
+import { createLogger } from '../../src/log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -231,7 +232,7 @@ export async function startServer(
       remove: (_device, state) => state.dispose(),
     },
   });
-  const driver = new VfioUserBusDriver({ core, runDir, logSink: (_level, line) => logs.push(line), ...options });
+  const driver = new VfioUserBusDriver({ core, runDir, log: createLogger({ level: 'debug', sink: { write: (line: string) => logs.push(line) } }), ...options });
   await core.registerDriver(driver);
   const mdev = await core.create('fixture', 'fixture-1', uuid);
   assert.equal(mdev.driver, 'vfio-user', 'the fixture device is bound to vfio-user');

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../../core/core.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 
 /** What every handler may use. Owned by the daemon; lives as long as the API server. */
 export interface ApiContext {

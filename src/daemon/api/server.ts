@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { err, httpStatus, isUmdevError, toUmdevError, type Errno } from '../../core/errors.js';
-import { describeError } from '../log.js';
+import { describeError } from '../../log.js';
 import { definitionRoutes } from './definitions.js';
 import { deviceRoutes } from './devices.js';
 import { eventRoutes } from './events.js';

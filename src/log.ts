@@ -1,5 +1,5 @@
 /**
- * Concepts: umdevd has one logger, created by `main.ts` and handed to every part. A part asks for a child with its
+ * Concepts: umdev has one logger, created by `umdevd`'s `main.ts` and handed to every part. A part asks for a child with its
  * component name (`api`, `autostart`, `vfio-user`) and, where there is one, the device UUID, so every line says
  * where it comes from: `warn autostart[3f2a…]: attr vendor/knob rejected: EINVAL`. Lines go to stderr (stdout is
  * reserved for the `umdevd ready` line), as plain text or, with `--log-json`, one JSON object per line.
