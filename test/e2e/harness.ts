@@ -4,7 +4,7 @@
  * where the FUSE mount is bind-mounted over `/sys` and a temporary definitions dir over `/etc/mdevctl.d`; nothing of
  * that is visible outside the namespace, which ends with the command. Everything is undone in `t.after`.
  */
-import { execFile } from 'node:child_process';
+import { exec, type ExecResult } from '../process.js';
 import { access, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,20 +75,11 @@ export async function mountSysfs(
 }
 
 /** What a finished command printed and how it ended. */
-export interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type RunResult = ExecResult;
 
 /** Runs `file args…` asynchronously (the FUSE server answers on this process's loop, so never block it). */
 export function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(file, args, { env, timeout: 30_000, maxBuffer: 1 << 22 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return exec(file, args, { env });
 }
 
 /** The namespace script: bind the tree over /sys and the definitions over /etc/mdevctl.d, then exec the command. */

@@ -2,6 +2,7 @@
  * Helpers for end-to-end tests of the built `umdevd`: spawn it on a state dir, wait for its `umdevd ready` line,
  * stop it by pid, and clean up mounts it may have left (registered with `t.after`, so they run even on failure).
  */
+import { exec, isMounted, type ExecResult } from '../process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -79,12 +80,7 @@ export async function killDaemon(d: RunningDaemon): Promise<void> {
   await d.exited;
 }
 
-/** True when `dir` is a mount point in this mount namespace. */
-export async function isMounted(dir: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const target = path.resolve(dir);
-  return info.split('\n').some((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === target);
-}
+export { isMounted };
 
 /** Detach `dir` if it is still mounted (lazy: never blocks on a dead server). */
 export async function unmountIfMounted(dir: string): Promise<void> {
@@ -94,19 +90,8 @@ export async function unmountIfMounted(dir: string): Promise<void> {
 }
 
 /** Run a command to completion; resolves with exit code and output (never rejects on a non-zero exit). */
-export async function run(cmd: string, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  p.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  if (input !== undefined) {
-    // A command that exits without reading its input must not fail the caller with EPIPE.
-    p.stdin?.on('error', () => undefined);
-    p.stdin?.end(input);
-  }
-  const [code] = (await once(p, 'close')) as [number | null];
-  return { code, stdout, stderr };
+export function run(cmd: string, args: readonly string[], input?: string): Promise<ExecResult> {
+  return exec(cmd, args, { input });
 }
 
 /** A temp state dir for daemons started with `start`; they are killed and the mount and dir removed in `t.after`. */

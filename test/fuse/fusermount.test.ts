@@ -1,9 +1,10 @@
 // Mounting through fusermount3: as root with the method forced, and genuinely as another user (nobody, 65534) from
 // a child process whose files are copied where that user can read them. Every access to a non-root mount comes
 // from a process of the same user: without allow_other nobody else may enter it.
+import { exec, type ExecResult } from '../process.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,13 +25,8 @@ function requireFusermount(): void {
 }
 
 /** Runs a shell script as `uid` (gid the same); `$0` is the first arg. Never rejects on exit. */
-function shAs(uid: number, script: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('sh', ['-c', script, ...args], { uid, gid: uid, timeout: 20_000, cwd: '/' }, (e, stdout, stderr) => {
-      if (e && typeof e.code !== 'number') return reject(e);
-      resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
-    });
-  });
+function shAs(uid: number, script: string, ...args: string[]): Promise<ExecResult> {
+  return exec('sh', ['-c', script, ...args], { uid, gid: uid, cwd: '/', timeoutMs: 20_000 });
 }
 
 async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
@@ -179,19 +175,14 @@ test('as nobody: a SIGKILLed server is detached by its watchdog; a stale mount i
   first.child.kill('SIGKILL');
   await waitFor('the watchdog to detach the mount', async () => !(await isMounted(mnt)));
   // A session whose holder exits right after fusermount3 mounted it: nothing detaches it (ENOTCONN).
-  const stale = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const program = `
+  const program = `
 import os, socket, subprocess, sys
 mine, theirs = socket.socketpair()
 subprocess.run(['fusermount3', '-o', 'fsname=umdevstale,subtype=umdevstale', '--', sys.argv[1]], pass_fds=[theirs.fileno()], env={**os.environ, '_FUSE_COMMFD': str(theirs.fileno())}, check=True)
 _, fds, _, _ = socket.recv_fds(mine, 1, 1)
 print(len(fds))
 `;
-    execFile('python3', ['-c', program, mnt], { uid: NOBODY, gid: NOBODY, cwd: '/', timeout: 20_000 }, (e, stdout, stderr) => {
-      if (e && typeof e.code !== 'number') return reject(e);
-      resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
-    });
-  });
+  const stale = await exec('python3', ['-c', program, mnt], { uid: NOBODY, gid: NOBODY, cwd: '/', timeoutMs: 20_000 });
   assert.equal(stale.code, 0, stale.stderr);
   assert.equal(stale.stdout.trim(), '1');
   const probe = await shAs(NOBODY, 'stat "$0" 2>&1', mnt);

@@ -1,8 +1,8 @@
 // Real mounts for the FUSE tests: a temp mountpoint per test, unmounted and removed by t.after even on failure, and
 // filesystem access from child processes (never a synchronous call on the mount from the serving process).
-import { execFile } from 'node:child_process';
+import { exec, isMounted, type ExecResult } from '../process.js';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -41,27 +41,13 @@ export async function serve(t: TestContext, tree: AttrTree): Promise<{ server: F
 }
 
 /** Runs a shell script in a child process (`$0` is the first arg); resolves with its exit code, stdout and stderr (never rejects on exit). */
-export function sh(script: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('sh', ['-c', script, ...args], { timeout: 20_000 }, (e, stdout, stderr) => {
-      if (e && typeof e.code !== 'number') return reject(e);
-      resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
-    });
-  });
+export function sh(script: string, ...args: string[]): Promise<ExecResult> {
+  return exec('sh', ['-c', script, ...args], { timeoutMs: 20_000 });
 }
 
 /** Runs a small Python program (for errno-exact syscalls); prints what it prints. */
-export function py(program: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('python3', ['-c', program, ...args], { timeout: 20_000 }, (e, stdout, stderr) => {
-      if (e && typeof e.code !== 'number') return reject(e);
-      resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
-    });
-  });
+export function py(program: string, ...args: string[]): Promise<ExecResult> {
+  return exec('python3', ['-c', program, ...args], { timeoutMs: 20_000 });
 }
 
-/** Whether `mnt` appears in this process's mount table. */
-export async function isMounted(mnt: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info.split('\n').some((line) => line.split(' ')[4] === mnt);
-}
+export { isMounted };
