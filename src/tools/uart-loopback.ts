@@ -4,22 +4,16 @@
  * loops every byte back (its FIFO is 16 deep), so what comes back must be what went out. Used by `umdev-uart`, the
  * README walkthrough and the end-to-end tests.
  */
+import { MTTY_FIFO_SIZE, UART } from '../drivers/mtty/uart.js';
+import { VFIO_PCI_REGION } from '../vfio/constants.js';
 import { VfioUserClient } from '../vfio-user/client.js';
 
-/** mtty's region indexes: BAR0 is port 0, the PCI config space is region 7 (VFIO_PCI_CONFIG_REGION_INDEX). */
-const BAR0 = 0;
-const CONFIG = 7;
-/** 16550 register offsets and bits (include/uapi/linux/serial_reg.h). */
-const THR = 0;
-const FCR = 2;
-const LCR = 3;
-const MCR = 4;
-const LSR = 5;
+/** mtty's BAR0 is port 0. */
+const { BAR0, CONFIG } = VFIO_PCI_REGION;
+/** 8 data bits, no parity, 1 stop bit (serial_reg.h UART_LCR_WLEN8). */
 const LCR_8N1 = 0x03;
-const FCR_ENABLE_CLEAR = 0x07;
-const MCR_DTR_RTS_LOOP = 0x13;
-const LSR_DR = 0x01;
-const FIFO_DEPTH = 16;
+const FCR_ENABLE_CLEAR = UART.FCR_ENABLE_FIFO | UART.FCR_CLEAR_RCVR | UART.FCR_CLEAR_XMIT;
+const MCR_DTR_RTS_LOOP = UART.MCR_DTR | UART.MCR_RTS | UART.MCR_LOOP;
 
 /** What one loopback run saw. */
 export interface LoopbackResult {
@@ -38,14 +32,14 @@ export async function uartLoopback(socket: string, data: Buffer): Promise<Loopba
     const info = await client.deviceInfo();
     const ids = await client.read(CONFIG, 0, 4);
     const reg = (offset: number, value: number): Promise<void> => client.write(BAR0, offset, Buffer.from([value]));
-    await reg(LCR, LCR_8N1);
-    await reg(FCR, FCR_ENABLE_CLEAR);
-    await reg(MCR, MCR_DTR_RTS_LOOP);
+    await reg(UART.LCR, LCR_8N1);
+    await reg(UART.FCR, FCR_ENABLE_CLEAR);
+    await reg(UART.MCR, MCR_DTR_RTS_LOOP);
     const received: Buffer[] = [];
-    for (let at = 0; at < data.length; at += FIFO_DEPTH) {
-      for (const byte of data.subarray(at, at + FIFO_DEPTH)) await reg(THR, byte);
+    for (let at = 0; at < data.length; at += MTTY_FIFO_SIZE) {
+      for (const byte of data.subarray(at, at + MTTY_FIFO_SIZE)) await reg(UART.TX, byte);
       // Drain what came back before sending more, so the 16-byte FIFO never overruns.
-      while (((await client.read(BAR0, LSR, 1))[0] & LSR_DR) !== 0) received.push(await client.read(BAR0, THR, 1));
+      while (((await client.read(BAR0, UART.LSR, 1))[0] & UART.LSR_DR) !== 0) received.push(await client.read(BAR0, UART.RX, 1));
     }
     return {
       vendorId: ids.readUInt16LE(0),
