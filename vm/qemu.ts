@@ -1,0 +1,103 @@
+/**
+ * Runs a guest under the VM root's QEMU (>= 10.1) with one umdev device attached through `vfio-user-pci`.
+ *
+ * QEMU runs chrooted into the VM root (see build-root.sh), in a private mount namespace where a host directory
+ * (the daemon's state dir: its sockets and the initramfs) appears as `/umdev` and /proc and /dev are bound for
+ * QEMU; the binds vanish with the process. The guest is booted with TCG: these machines have /dev/kvm, but a
+ * nested KVM guest dies in the kernel decompressor.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+/** Where build-root.sh puts the root unless UMDEV_VM_ROOT says otherwise. */
+export const VM_ROOT = process.env.UMDEV_VM_ROOT ?? '/var/cache/umdev/vm-root';
+/** Where the host directory appears inside the root. */
+export const GUEST_SHARE = '/umdev';
+const STAMP = '.umdev-vm-root';
+
+/** The VM root, checked; throws with what to run when it is missing. */
+export function vmRoot(root = VM_ROOT): string {
+  if (!existsSync(path.join(root, STAMP))) {
+    throw new Error(`the VM tier needs its QEMU root at ${root}: run \`./setup --vm\` as root (debootstrap of Debian trixie with qemu-system-x86 from trixie-backports, a few minutes, ~800 MB)`);
+  }
+  return root;
+}
+
+/** The guest kernel inside the root (path as QEMU sees it), the newest if several. */
+export function guestKernel(root: string): string {
+  const kernels = readdirSync(path.join(root, 'boot')).filter((f) => f.startsWith('vmlinuz-')).sort();
+  if (kernels.length === 0) throw new Error(`no guest kernel in ${root}/boot: rebuild the root with ./setup --vm`);
+  return `/boot/${kernels.at(-1)!}`;
+}
+
+export interface GuestOptions {
+  /** Guest kernel and initramfs, as paths inside the root. */
+  readonly kernel: string;
+  readonly initrd: string;
+  /** The device's vfio-user socket, as a path inside the root. */
+  readonly socket: string;
+  readonly memoryMiB?: number;
+}
+
+/**
+ * QEMU's command line. Guest RAM is a shared memfd backend because vfio-user hands guest memory to the device
+ * server as fds (DMA_MAP); `8250.nr_uarts=8` leaves room for the card's ports after the four legacy ones.
+ */
+export function qemuArgs(o: GuestOptions): string[] {
+  const mem = `${o.memoryMiB ?? 256}M`;
+  const device = { driver: 'vfio-user-pci', socket: { path: o.socket, type: 'unix' } };
+  return [
+    '-accel', 'tcg',
+    '-m', mem,
+    '-object', `memory-backend-memfd,id=mem,size=${mem},share=on`,
+    '-machine', 'q35,memory-backend=mem',
+    '-nographic', '-vga', 'none', '-nic', 'none', '-no-reboot', '-no-user-config',
+    '-kernel', o.kernel,
+    '-initrd', o.initrd,
+    '-append', 'console=ttyS0 8250.nr_uarts=8 panic=-1 loglevel=4',
+    '-device', JSON.stringify(device),
+  ];
+}
+
+/** How a guest run ended. `console` is the guest's serial console (QEMU's stdout). */
+export interface GuestRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly console: string;
+  readonly stderr: string;
+  readonly ms: number;
+  readonly timedOut: boolean;
+}
+
+/**
+ * Boot the guest with `hostDir` visible as `/umdev` in the root, and wait for QEMU to exit (the guest powers off),
+ * killing it after `timeoutMs`. QEMU is this process's child, ended by its pid.
+ */
+export async function runGuest(root: string, hostDir: string, o: GuestOptions, timeoutMs: number): Promise<GuestRun> {
+  mkdirSync(path.join(root, GUEST_SHARE), { recursive: true });
+  const script = 'set -e; share=$1 root=$2; shift 2; mount --bind "$share" "$root/umdev"; mount --bind /proc "$root/proc"; mount --bind /dev "$root/dev"; exec chroot "$root" qemu-system-x86_64 "$@"';
+  const started = Date.now();
+  // unshare and sh exec into QEMU: one pid from start to end.
+  const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', hostDir, root, ...qemuArgs(o)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill('SIGKILL');
+  }, timeoutMs);
+  const [code, signal] = (await once(proc, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  return { code, signal, console: out, stderr: err, ms: Date.now() - started, timedOut };
+}
+
+/** The QEMU version line of the root, for messages. */
+export function rootRecipe(root: string): string {
+  return readFileSync(path.join(root, STAMP), 'utf8').trim();
+}
