@@ -1,6 +1,7 @@
-// Plain fd I/O that never blocks the event loop: non-blocking mode, read(2), write(2), close(2).
+// Plain fd I/O that never blocks the event loop: non-blocking mode, read(2), write(2), close(2), flock(2).
 // EAGAIN is an ordinary answer (-1), not an exception; EINTR is retried.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -73,6 +74,22 @@ napi_value close_fd(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
+// tryLock(fd) -> true when this open file description now holds an exclusive flock(2), false when another holds
+// it. The kernel drops the lock when the last fd of the description closes, so a killed holder never leaves it.
+napi_value try_lock(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "flock", &fd)) return nullptr;
+  int r;
+  do r = flock(fd, LOCK_EX | LOCK_NB);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EWOULDBLOCK) return make_bool(env, false);
+    return throw_errno(env, errno, "flock");
+  }
+  return make_bool(env, true);
+}
+
 }  // namespace
 
 void init_io(napi_env env, napi_value exports) {
@@ -80,6 +97,7 @@ void init_io(napi_env env, napi_value exports) {
   export_fn(env, exports, "read", read_fd);
   export_fn(env, exports, "write", write_fd);
   export_fn(env, exports, "close", close_fd);
+  export_fn(env, exports, "tryLock", try_lock);
 }
 
 }  // namespace umdev

@@ -17,7 +17,7 @@ import { ApiServer } from './api/server.js';
 import { Autostart } from './autostart.js';
 import type { DaemonConfig, DriverCatalog, Layout } from './config.js';
 import { describeError, type Logger } from '../log.js';
-import { checkNotInUse, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
+import { lockStateDir, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
 
 /** A mounted tree; `close()` unmounts (idempotent). */
 export interface MountHandle {
@@ -93,7 +93,7 @@ export class Daemon {
   }
 
   static async #assemble(config: DaemonConfig, parts: DaemonParts, log: Logger, undo: Undo[]): Promise<Daemon> {
-    await checkNotInUse(config);
+    undo.push(await lockStateDir(config));
     await prepareStateDir(config);
     const core = new Core();
 

@@ -2,11 +2,14 @@
  * Concepts: the files umdevd keeps in its state dir. The directories are created at start (the definitions dir with
  * `scripts.d/callouts` and `scripts.d/notifiers`, which mdevctl insists on), `api.json` tells clients where the
  * control API listens and is written atomically (temp + rename, so a reader never sees half of it), and removed at
- * a clean shutdown. A live pid in an existing `api.json` means another umdevd owns the dir.
+ * a clean shutdown. Which umdevd owns the dir is decided by an exclusive flock on `umdevd.lock`, held for the
+ * daemon's life: the kernel drops it when the process dies, however it dies, and a reused pid cannot fake it.
  */
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { openSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { err } from '../core/errors.js';
+import { native } from '../native/index.js';
 import type { DaemonConfig } from './config.js';
 
 /** What `api.json` holds. */
@@ -23,33 +26,49 @@ export function apiInfoPath(config: DaemonConfig): string {
   return path.join(config.stateDir, 'api.json');
 }
 
-/** Refuse a state dir a live umdevd already serves (`EBUSY`); a stale `api.json` from a killed daemon is fine. */
-export async function checkNotInUse(config: DaemonConfig): Promise<void> {
-  let info: Partial<ApiInfo>;
+/**
+ * Take the state dir for this process, or fail with `EBUSY` while another umdevd holds it. Returns the release
+ * (closing the lock's fd; the kernel also releases it when the process ends).
+ */
+export async function lockStateDir(config: DaemonConfig): Promise<() => void> {
+  await mkdir(config.stateDir, { recursive: true });
+  const fd = openSync(path.join(config.stateDir, 'umdevd.lock'), 'a', 0o600);
+  let locked: boolean;
   try {
-    info = JSON.parse(await readFile(apiInfoPath(config), 'utf8')) as Partial<ApiInfo>;
-  } catch {
-    return;
-  }
-  const pid = info.pid;
-  if (typeof pid !== 'number' || pid === process.pid || !isAlive(pid)) return;
-  throw err('EBUSY', `${config.stateDir} is in use by umdevd pid ${pid} (its API is at ${info.url ?? 'unknown'})`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
+    locked = native.tryLock(fd);
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    native.close(fd);
+    throw e;
+  }
+  if (!locked) {
+    native.close(fd);
+    const info = await readApiInfo(config);
+    const owner = info?.pid === undefined ? 'another umdevd' : `umdevd pid ${info.pid} (its API is at ${info.url ?? 'unknown'})`;
+    throw err('EBUSY', `${config.stateDir} is in use by ${owner}`);
+  }
+  return () => native.close(fd);
+}
+
+async function readApiInfo(config: DaemonConfig): Promise<Partial<ApiInfo> | undefined> {
+  try {
+    return JSON.parse(await readFile(apiInfoPath(config), 'utf8')) as Partial<ApiInfo>;
+  } catch {
+    return undefined;
   }
 }
 
-/** Create every directory umdevd uses. (Temp files of a killed definition writer are reaped by the next write.) */
+/**
+ * Create every directory umdevd uses and clear stale sockets; call with the lock held. (Temp files of a killed
+ * definition writer are reaped by the next write.)
+ */
 export async function prepareStateDir(config: DaemonConfig): Promise<void> {
   await mkdir(config.stateDir, { recursive: true });
   await mkdir(config.sockets.dir, { recursive: true });
   await chmod(config.sockets.dir, config.sockets.dirMode);
+  // Sockets left by a daemon that was killed: nothing listens on them, and every device gets a fresh one.
+  for (const name of await readdir(config.sockets.dir)) {
+    if (name.endsWith('.sock')) await rm(path.join(config.sockets.dir, name), { force: true });
+  }
   for (const sub of ['scripts.d/callouts', 'scripts.d/notifiers']) {
     await mkdir(path.join(config.definitions, sub), { recursive: true, mode: 0o755 });
   }
@@ -72,10 +91,5 @@ export async function writeApiInfo(config: DaemonConfig, info: ApiInfo): Promise
 
 /** Remove `api.json` if it is still ours (a newer daemon may have taken the dir over). */
 export async function removeApiInfo(config: DaemonConfig): Promise<void> {
-  try {
-    const info = JSON.parse(await readFile(apiInfoPath(config), 'utf8')) as Partial<ApiInfo>;
-    if (info.pid === process.pid) await rm(apiInfoPath(config), { force: true });
-  } catch {
-    // Missing or unreadable: nothing of ours to remove.
-  }
+  if ((await readApiInfo(config))?.pid === process.pid) await rm(apiInfoPath(config), { force: true });
 }

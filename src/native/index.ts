@@ -66,6 +66,8 @@ export interface Native {
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** close(2); an EINTR from close is success (Linux has released the fd). */
   close(fd: number): void;
+  /** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file holds it. */
+  tryLock(fd: number): boolean;
   /** A connected pair of AF_UNIX stream sockets, both non-blocking and close-on-exec. */
   socketpair(): [number, number];
   /** A listening AF_UNIX stream socket at `path` (non-blocking); chmod(path, mode) if mode is given. */
@@ -142,7 +144,7 @@ function load(): Binding | UmdevError {
 
 /** The addon's plain functions, by name (everything in `Native` except `watch`, which wraps a class). */
 const CALLS = [
-  'setNonBlocking', 'read', 'write', 'close',
+  'setNonBlocking', 'read', 'write', 'close', 'tryLock',
   'socketpair', 'listenUnix', 'accept', 'connectUnix', 'recvMsg', 'sendMsg',
   'eventfd', 'eventfdRead', 'eventfdWrite', 'memfdCreate', 'mmap', 'munmap', 'pageSize',
 ] as const satisfies readonly Exclude<keyof Native, 'watch'>[];

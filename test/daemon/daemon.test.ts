@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,7 @@ import type { MdevDevice } from '../../src/core/types.js';
 import { parseConfig, type DaemonConfig } from '../../src/daemon/config.js';
 import { Daemon, type DaemonParts, type DeviceServer } from '../../src/daemon/daemon.js';
 import { SysfsTree } from '../../src/sysfs/index.js';
+import { exec } from '../process.js';
 import { call, collectingLogger } from './helpers.js';
 import { toyCatalog, type ToyState } from './toy.js';
 
@@ -130,16 +133,49 @@ test('a failed start undoes what it did', async (t) => {
   await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
 });
 
-test('a state dir served by a live umdevd is refused', async (t) => {
+test('a state dir is owned by the flock of a live umdevd, never by a pid in api.json', async (t) => {
   const { dir, config } = await setup(t);
-  await writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: process.ppid }));
   const { log } = collectingLogger();
-  await assert.rejects(Daemon.start(config, parts(), log), /is in use by umdevd pid/);
-  // A stale file (dead pid) is fine.
-  await writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: 0x7ffffff0 }));
+  // A leftover api.json naming a live process (a reused pid) does not block a start.
+  await writeFile(path.join(dir, 'api.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: process.ppid }));
+  const first = await Daemon.start(config, parts(), log);
+  await assert.rejects(Daemon.start(config, parts(), log), new RegExp(`is in use by umdevd pid ${process.pid}`));
+  await first.close();
+  const second = await Daemon.start(config, parts(), log);
+  await second.close();
+});
+
+test('the lock of a killed holder is gone at once', async (t) => {
+  const { dir, config } = await setup(t);
+  const { log } = collectingLogger();
+  // A process that holds the same lock as a daemon would (util-linux flock(1) on an fd), until SIGKILL ends it.
+  const holder = spawn('sh', ['-c', 'exec 9>>"$0" && flock 9 && exec sleep 60', path.join(dir, 'umdevd.lock')], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  await waitUntil(async () => (await exec('flock', ['-n', path.join(dir, 'umdevd.lock'), 'true'])).code !== 0);
+  await assert.rejects(Daemon.start(config, parts(), log), (e: unknown) => (e as { errno?: string }).errno === 'EBUSY');
+  holder.kill('SIGKILL');
+  await once(holder, 'exit');
   const d = await Daemon.start(config, parts(), log);
   await d.close();
 });
+
+test('sockets left in run/ by a killed daemon are removed at start', async (t) => {
+  const { dir, config } = await setup(t);
+  const { log } = collectingLogger();
+  await mkdir(path.join(dir, 'run'), { recursive: true });
+  await writeFile(path.join(dir, 'run', '11111111-2222-3333-4444-555555555555.sock'), '');
+  const d = await Daemon.start(config, parts(), log);
+  t.after(() => d.close());
+  await assert.rejects(stat(path.join(dir, 'run', '11111111-2222-3333-4444-555555555555.sock')), /ENOENT/);
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 test('with the mount disabled the mount part is never called', async (t) => {
   const { config } = await setup(t, { mount: { enabled: false } });
