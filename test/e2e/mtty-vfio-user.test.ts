@@ -17,6 +17,9 @@ import { UART } from '../../src/drivers/mtty/uart.js';
 import { native } from '../../src/native/index.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_IRQ_SET as S, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
 import { VfioUserBusDriver, VfioUserClient } from '../../src/vfio-user/index.js';
+import { uartLoopback } from '../../src/tools/uart-loopback.js';
+import { exec } from '../process.js';
+import { UMDEV_UART } from './umdevd-process.js';
 
 const UUID = '8e0b4a3c-1f2d-4c5e-9a7b-6d5c4b3a2f10';
 const le32 = (v: number): Buffer => {
@@ -32,7 +35,8 @@ function eventfd(t: { after(fn: () => void): void }): { fd: number; take(): numb
   return { fd, take: () => Number(native.eventfdRead(fd) ?? 0n) };
 }
 
-test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
+/** A Core with the mtty parent and the real vfio-user bus driver serving one device of `type`; torn down after. */
+async function serveMtty(t: { after(fn: () => unknown): void }, type: 'mtty-1' | 'mtty-2'): Promise<{ core: Core; bus: VfioUserBusDriver }> {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'umdev-mtty-e2e-'));
   t.after(() => fs.rmSync(runDir, { recursive: true, force: true }));
   const core = new Core();
@@ -45,8 +49,13 @@ test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
     await core.unregisterParent('mtty');
     await bus.close();
   });
-  const dev = await core.create('mtty', 'mtty-2', UUID);
+  const dev = await core.create('mtty', type, UUID);
   assert.equal(dev.driver, 'vfio-user');
+  return { core, bus };
+}
+
+test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
+  const { core, bus } = await serveMtty(t, 'mtty-2');
   const client = await VfioUserClient.connect(bus.socketPath(UUID));
   t.after(() => client.close());
 
@@ -164,4 +173,29 @@ test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
   await client.close();
   await core.remove(UUID);
   assert.equal(fs.existsSync(bus.socketPath(UUID)), false, 'the socket goes with the device');
+});
+
+test('UART loopback over vfio-user is byte-exact for 1, 15, 16, 17, 64 and 4096 bytes', async (t) => {
+  const { bus } = await serveMtty(t, 'mtty-1');
+  for (const n of [1, 15, 16, 17, 64, 4096]) {
+    const data = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff));
+    const r = await uartLoopback(bus.socketPath(UUID), data);
+    assert.equal(r.received.length, n, `${n} bytes came back`);
+    assert.ok(r.received.equals(data), `${n} bytes came back unchanged`);
+  }
+});
+
+test('umdev-uart: --help is usage on stdout with status 0; a bad socket names its errno once', async (t) => {
+  const help = await exec(process.execPath, [UMDEV_UART, '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: umdev-uart SOCKET/);
+  assert.equal(help.stderr, '');
+  const bad = await exec(process.execPath, [UMDEV_UART]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^usage:/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'umdev-uart-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const missing = await exec(process.execPath, [UMDEV_UART, path.join(dir, 'none.sock')]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr.match(/ENOENT/g)?.length, 1, `errno once in: ${missing.stderr}`);
 });
