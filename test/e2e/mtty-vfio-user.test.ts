@@ -62,7 +62,13 @@ test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
   // Device, region and IRQ info as the sample reports them.
   assert.deepEqual(await client.deviceInfo(), { flags: VFIO_DEVICE_FLAGS.PCI | VFIO_DEVICE_FLAGS.RESET, numRegions: 9, numIrqs: 5 });
   const cfgInfo = await client.regionInfo(R.CONFIG);
-  assert.equal(cfgInfo.size, 0xffn);
+  assert.equal(cfgInfo.size, 0x100n);
+  // QEMU reads config space in dwords; the last one is at 0xfc.
+  assert.equal((await client.read(R.CONFIG, 0xfc, 4)).length, 4);
+  const whole = await client.read(R.CONFIG, 0, 256);
+  assert.equal(whole.readUInt32LE(0), 0x32534348);
+  assert.equal(whole.toString('latin1', 0x60, 0x60 + 15), 'PCI Serial/UART');
+  assert.deepEqual([...whole.subarray(0xf0)], new Array<number>(16).fill(0));
   assert.equal(cfgInfo.flags & (F.READ | F.WRITE), F.READ | F.WRITE);
   for (const bar of [0, 1]) assert.equal((await client.regionInfo(bar)).size, 8n);
   assert.equal((await client.regionInfo(2)).size, 0n);

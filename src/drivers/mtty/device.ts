@@ -1,6 +1,6 @@
 /**
  * Concepts: one mtty device as the VFIO API sees it (samples/vfio-mdev/mtty.c, v6.7+): PCI device info (plus RESET,
- * see `deviceFlags`), 9 regions (config 0xff bytes; BAR0 and, for two ports, BAR1 as 8-byte I/O BARs whose register
+ * see `deviceFlags`), 9 regions (config 256 bytes where the sample has 0xff, see `MTTY_CONFIG_SIZE`; BAR0 and, for two ports, BAR1 as 8-byte I/O BARs whose register
  * n is UART register n of port 0 or 1; the rest empty but still flagged READ|WRITE), 5 IRQ indexes of which INTx
  * (automasked) and MSI (one vector, no resize) exist. Both ports share the one interrupt.
  *
