@@ -186,7 +186,7 @@ class Endpoint {
       // Pairs with handle.release() below, when the session ends.
       handle = this.#opts.core.open(this.#uuid);
       unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
-      await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message) });
+      await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message), watchReadable: (fd, cb) => this.#watchReadable(fd, cb) });
       opened = true;
       this.#log('info', 'client connected');
       conn.start();
@@ -198,6 +198,17 @@ class Endpoint {
     // A reconnecting client is accepted at once; its session waits for this cleanup (it chains on this promise).
     if (this.#conn === conn) this.#conn = undefined;
     await this.#endSession(handle, opened, unrevoke);
+  }
+
+  /** A device's watch on a client fd (the INTx unmask eventfd); it never keeps the process alive on its own. */
+  #watchReadable(fd: number, onReadable: () => void): { stop(): void } {
+    const w = this.#io.watch(fd, { readable: true }, (e) => {
+      if (!e) return onReadable();
+      this.#log('warn', `watch on client fd ${fd} failed: ${e.message}`);
+      w.stop();
+    });
+    w.unref();
+    return w;
   }
 
   async #endSession(handle: DeviceHandle | undefined, opened: boolean, unrevoke: () => void): Promise<void> {

@@ -205,3 +205,47 @@ test('umdev-uart: --help is usage on stdout with status 0; a bad socket names it
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr.match(/ENOENT/g)?.length, 1, `errno once in: ${missing.stderr}`);
 });
+
+test('INTx over vfio-user as QEMU under KVM drives it: IRQ info, disables, early masks, an unmask eventfd', async (t) => {
+  const { bus } = await serveMtty(t, 'mtty-1');
+  const client = await VfioUserClient.connect(bus.socketPath(UUID));
+  t.after(() => client.close());
+  const p0 = { out: (reg: number, v: number) => client.write(0, reg, Buffer.from([v])) };
+  // MSI-X, ERR and REQ exist with no vectors, as vfio-pci reports them; past num_irqs is EINVAL.
+  for (const index of [2, 3, 4]) {
+    assert.deepEqual(await client.irqInfo(index), { index, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE, count: 0 });
+  }
+  await assert.rejects(client.irqInfo(5), (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL');
+  // QEMU disables every index at reset, enabled or not, implemented or not.
+  for (const index of [0, 1, 2, 3, 4]) await client.setIrqs({ index, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 });
+  // IRQ_INFO says MASKABLE, so MASK/UNMASK work before INTx has an eventfd.
+  await client.setIrqs({ index: 0, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 });
+  await client.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_NONE, start: 0, count: 1 });
+
+  const intx = eventfd(t);
+  const unmask = native.eventfd(0, { nonblock: true });
+  t.after(() => native.close(unmask));
+  await client.setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [intx.fd] });
+  await client.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_EVENTFD, start: 0, count: 1, fds: [unmask] });
+  await p0.out(UART.IER, UART.IER_THRI);
+  assert.equal(intx.take(), 1, 'first THRE interrupt');
+  await p0.out(UART.IER, UART.IER_THRI);
+  assert.equal(intx.take(), 0, 'automasked');
+  // The guest's EOI: KVM signals the unmask eventfd; the server drains it and unmasks.
+  native.eventfdWrite(unmask, 1n);
+  let second = 0;
+  for (let i = 0; i < 100 && second === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    await p0.out(UART.IER, UART.IER_THRI);
+    second = intx.take();
+  }
+  assert.equal(second, 1, 'the second interrupt arrives after the unmask eventfd fired');
+  assert.equal(native.eventfdRead(unmask), null, 'the server drained the unmask eventfd');
+  // No fd tears it down: a signal no longer unmasks, and nobody drains it.
+  await client.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_EVENTFD, start: 0, count: 1 });
+  native.eventfdWrite(unmask, 1n);
+  await new Promise((r) => setTimeout(r, 50));
+  await p0.out(UART.IER, UART.IER_THRI);
+  assert.equal(intx.take(), 0, 'still masked');
+  assert.equal(native.eventfdRead(unmask), 1n);
+});

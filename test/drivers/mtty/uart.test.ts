@@ -239,7 +239,8 @@ test('MSI instead of INTx: every trigger is delivered (no automask), and INTx is
     (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL',
   );
   assert.throws(() => d.setIrqs({ index: 1, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 }), (e: unknown) => e instanceof UmdevError && e.errno === 'ENOTTY');
-  assert.throws(() => d.setIrqs({ index: 2, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 }), (e: unknown) => e instanceof UmdevError && e.errno === 'ENOTTY');
+  d.setIrqs({ index: 2, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 }); // disabling MSI-X, which mtty lacks, is a no-op
+  assert.equal(d.irqIndex, 1);
   const p = io(d, 0);
   p.out(UART.IER, UART.IER_THRI);
   p.out(UART.IER, UART.IER_THRI);
