@@ -3,8 +3,10 @@
  * whose API is `vfio-*` and whose vendor state is a `VfioDevice`. probe listens on `<runDir>/<uuid>.sock` (mode
  * 0600, a stale file unlinked first); remove closes the listener and any connection and unlinks the socket.
  *
- * One client at a time: a second connection is accepted, its first command answered with an EBUSY error reply,
- * and closed (after 5 s if it sends nothing). A session takes a core handle (`core.open`), opens the device with a
+ * One client at a time: a second connection while the first is still connected is accepted, its first command
+ * answered with an EBUSY error reply, and closed (after 5 s if it sends nothing). A connection that arrives once the
+ * first client has hung up (even before the server has noticed, or while its session is being cleaned up) is
+ * served as soon as that cleanup is done. A session takes a core handle (`core.open`), opens the device with a
  * DMA view, and on disconnect undoes it as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped, the device
  * reset (libvfio-user calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's
  * eventfds), and the handle released. A forced removal revokes the handle, which closes the connection.
@@ -145,8 +147,11 @@ class Endpoint {
         return;
       }
       if (fd < 0) return;
-      if (this.#conn || this.#closed) this.#refuse(fd);
-      // Chained synchronously, so close() and the next session both wait for this whole session.
+      // A client that hangs up and reconnects at once makes both events arrive in one loop turn, the accept maybe
+      // first: read the old socket now, so only a client that is still there makes this one a second client.
+      this.#conn?.transport.poll();
+      if ((this.#conn && !this.#conn.closed) || this.#closed) this.#refuse(fd);
+      // Chained synchronously, so close() and the next session both wait for this whole session (its cleanup too).
       else this.#settled = this.#session(fd, this.#settled);
     }
   }

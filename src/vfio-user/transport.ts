@@ -35,6 +35,11 @@ export interface Transport {
    */
   send(header: Omit<Header, 'size'>, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void;
   close(reason?: UmdevError): void;
+  /**
+   * Take in now what the peer has already sent, as the next readable event would; a peer that hung up is seen at
+   * once (the transport is closed when this returns).
+   */
+  poll(): void;
   readonly closed: boolean;
 }
 
@@ -169,6 +174,10 @@ export class SocketTransport implements Transport {
     this.#onClose = undefined;
     this.#onMessage = undefined;
     cb?.(reason);
+  }
+
+  poll(): void {
+    if (!this.#closed) this.#read();
   }
 
   #wantWritable(on: boolean): void {
