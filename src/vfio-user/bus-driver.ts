@@ -32,7 +32,7 @@ export interface VfioUserBusDriverOptions {
   readonly native?: Native;
   /** umdev's logger; lines are `vfio-user[<uuid>]: …`. Default: stderr, `warn` and above (all with UMDEV_DEBUG). */
   readonly log?: BaseLogger;
-  /** Concurrent DMA windows per client (announced as `max_dma_maps`). */
+  /** Concurrent DMA windows per client (announced as `max_dma_maps`), 1..65535. */
   readonly maxDmaMaps?: number;
   /** How long a refused second client may stay silent before it is closed (ms). */
   readonly refuseTimeoutMs?: number;
@@ -49,6 +49,11 @@ export class VfioUserBusDriver implements BusDriver {
   readonly #endpoints = new Map<Uuid, Endpoint>();
 
   constructor(options: VfioUserBusDriverOptions) {
+    const maps = options.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS;
+    // QEMU refuses to connect to a server announcing more than its own 65535 (it may only lower the default).
+    if (!Number.isInteger(maps) || maps < 1 || maps > DEFAULT_MAX_DMA_MAPS) {
+      throw err('EINVAL', `maxDmaMaps ${maps} outside 1..${DEFAULT_MAX_DMA_MAPS}`);
+    }
     this.#opts = options;
     this.#io = options.native ?? defaultNative;
   }
