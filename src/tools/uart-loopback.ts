@@ -1,9 +1,11 @@
 /**
  * Concepts: drive one mtty UART over vfio-user as a guest driver would: program 8N1 with the FIFO on, put the port in
  * loopback (MCR.LOOP), write bytes to THR and read them back from RBR while LSR says data is ready. The mtty port
- * loops every byte back (its FIFO is 16 deep), so what comes back must be what went out. Used by `umdev-uart`, the
- * README walkthrough and the end-to-end tests.
+ * loops every byte back through its 16-byte FIFO; like the 8250 driver, this writes at most a FIFO's worth before
+ * draining, so any length comes back byte for byte. An overrun (LSR.OE) would mean lost bytes: it is EIO.
+ * Used by `umdev-uart`, the README walkthrough and the end-to-end tests.
  */
+import { err } from '../core/errors.js';
 import { MTTY_FIFO_SIZE, UART } from '../drivers/mtty/uart.js';
 import { VFIO_PCI_REGION } from '../vfio/constants.js';
 import { VfioUserClient } from '../vfio-user/client.js';
@@ -39,7 +41,12 @@ export async function uartLoopback(socket: string, data: Buffer): Promise<Loopba
     for (let at = 0; at < data.length; at += MTTY_FIFO_SIZE) {
       for (const byte of data.subarray(at, at + MTTY_FIFO_SIZE)) await reg(UART.TX, byte);
       // Drain what came back before sending more, so the 16-byte FIFO never overruns.
-      while (((await client.read(BAR0, UART.LSR, 1))[0] & UART.LSR_DR) !== 0) received.push(await client.read(BAR0, UART.RX, 1));
+      for (;;) {
+        const lsr = (await client.read(BAR0, UART.LSR, 1))[0]!;
+        if (lsr & UART.LSR_OE) throw err('EIO', `UART overrun after ${at} bytes: the FIFO lost data`);
+        if (!(lsr & UART.LSR_DR)) break;
+        received.push(await client.read(BAR0, UART.RX, 1));
+      }
     }
     return {
       vendorId: ids.readUInt16LE(0),

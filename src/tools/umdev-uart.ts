@@ -8,9 +8,16 @@ import { uartLoopback } from './uart-loopback.js';
 
 const hex = (n: number): string => n.toString(16).padStart(4, '0');
 
+const USAGE = 'usage: umdev-uart SOCKET [TEXT]   (SOCKET is DIR/run/<uuid>.sock of an mtty device)\n';
+
 async function main(argv: readonly string[]): Promise<number> {
-  if (argv.length < 1 || argv.length > 2 || argv[0] === '-h' || argv[0] === '--help') {
-    process.stderr.write('usage: umdev-uart SOCKET [TEXT]   (SOCKET is DIR/run/<uuid>.sock of an mtty device)\n');
+  // Asked-for help is output and success; a wrong command line is an error (stderr, status 2).
+  if (argv[0] === '-h' || argv[0] === '--help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (argv.length < 1 || argv.length > 2) {
+    process.stderr.write(USAGE);
     return 2;
   }
   const [socket, text = 'hello'] = argv;
@@ -25,7 +32,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return r.received.equals(r.sent) ? 0 : 1;
   } catch (e) {
     const u = toUmdevError(e);
-    process.stderr.write(`umdev-uart: ${socket}: ${u.message} (${u.errno})\n`);
+    // Errors from native calls already end in their errno name; add it only where the message lacks it.
+    const why = u.message.includes(u.errno) ? u.message : `${u.message} (${u.errno})`;
+    process.stderr.write(`umdev-uart: ${socket}: ${why}\n`);
     return 1;
   }
 }

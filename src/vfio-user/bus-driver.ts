@@ -3,8 +3,10 @@
  * whose API is `vfio-*` and whose vendor state is a `VfioDevice`. probe listens on `<runDir>/<uuid>.sock` (mode
  * 0600, a stale file unlinked first); remove closes the listener and any connection and unlinks the socket.
  *
- * One client at a time: a second connection is accepted, its first command answered with an EBUSY error reply,
- * and closed (after 5 s if it sends nothing). A session takes a core handle (`core.open`), opens the device with a
+ * One client at a time: a second connection while the first is still connected is accepted, its first command
+ * answered with an EBUSY error reply, and closed (after 5 s if it sends nothing). A connection that arrives once the
+ * first client has hung up (even before the server has noticed, or while its session is being cleaned up) is
+ * served as soon as that cleanup is done. A session takes a core handle (`core.open`), opens the device with a
  * DMA view, and on disconnect undoes it as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped, the device
  * reset (libvfio-user calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's
  * eventfds), and the handle released. A forced removal revokes the handle, which closes the connection.
@@ -30,7 +32,7 @@ export interface VfioUserBusDriverOptions {
   readonly native?: Native;
   /** umdev's logger; lines are `vfio-user[<uuid>]: …`. Default: stderr, `warn` and above (all with UMDEV_DEBUG). */
   readonly log?: BaseLogger;
-  /** Concurrent DMA windows per client (announced as `max_dma_maps`). */
+  /** Concurrent DMA windows per client (announced as `max_dma_maps`), 1..65535. */
   readonly maxDmaMaps?: number;
   /** How long a refused second client may stay silent before it is closed (ms). */
   readonly refuseTimeoutMs?: number;
@@ -47,6 +49,11 @@ export class VfioUserBusDriver implements BusDriver {
   readonly #endpoints = new Map<Uuid, Endpoint>();
 
   constructor(options: VfioUserBusDriverOptions) {
+    const maps = options.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS;
+    // QEMU refuses to connect to a server announcing more than its own 65535 (it may only lower the default).
+    if (!Number.isInteger(maps) || maps < 1 || maps > DEFAULT_MAX_DMA_MAPS) {
+      throw err('EINVAL', `maxDmaMaps ${maps} outside 1..${DEFAULT_MAX_DMA_MAPS}`);
+    }
     this.#opts = options;
     this.#io = options.native ?? defaultNative;
   }
@@ -145,8 +152,11 @@ class Endpoint {
         return;
       }
       if (fd < 0) return;
-      if (this.#conn || this.#closed) this.#refuse(fd);
-      // Chained synchronously, so close() and the next session both wait for this whole session.
+      // A client that hangs up and reconnects at once makes both events arrive in one loop turn, the accept maybe
+      // first: read the old socket now, so only a client that is still there makes this one a second client.
+      this.#conn?.transport.poll();
+      if ((this.#conn && !this.#conn.closed) || this.#closed) this.#refuse(fd);
+      // Chained synchronously, so close() and the next session both wait for this whole session (its cleanup too).
       else this.#settled = this.#session(fd, this.#settled);
     }
   }
@@ -186,7 +196,7 @@ class Endpoint {
       // Pairs with handle.release() below, when the session ends.
       handle = this.#opts.core.open(this.#uuid);
       unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
-      await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message) });
+      await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message), watchReadable: (fd, cb) => this.#watchReadable(fd, cb) });
       opened = true;
       this.#log('info', 'client connected');
       conn.start();
@@ -198,6 +208,17 @@ class Endpoint {
     // A reconnecting client is accepted at once; its session waits for this cleanup (it chains on this promise).
     if (this.#conn === conn) this.#conn = undefined;
     await this.#endSession(handle, opened, unrevoke);
+  }
+
+  /** A device's watch on a client fd (the INTx unmask eventfd); it never keeps the process alive on its own. */
+  #watchReadable(fd: number, onReadable: () => void): { stop(): void } {
+    const w = this.#io.watch(fd, { readable: true }, (e) => {
+      if (!e) return onReadable();
+      this.#log('warn', `watch on client fd ${fd} failed: ${e.message}`);
+      w.stop();
+    });
+    w.unref();
+    return w;
   }
 
   async #endSession(handle: DeviceHandle | undefined, opened: boolean, unrevoke: () => void): Promise<void> {

@@ -4,8 +4,10 @@
  * cannot be written whole is queued and the rest wait behind it until the socket is writable again.
  *
  * Fd placement: the sender attaches a message's fds to the first byte of that message (one sendmsg for header and
- * body, as libvfio-user and QEMU expect), and Linux ends a stream read after a chunk that carried fds. So the fds
- * of a received chunk belong to the first message that starts at or after the chunk's first byte.
+ * body, as libvfio-user and QEMU expect). Linux's `unix_stream_read_generic` consumes skbs in order, detaches the
+ * fds of an skb when the read first touches it, and stops right after (or inside) that skb. So a read that returns
+ * fds ends in the skb that begins their message, and the fds belong to the message containing the read's LAST byte
+ * (earlier messages of the same read, such as a DMA_UNMAP sent just before a DMA_MAP, carry none).
  */
 import { err, type UmdevError, toUmdevError } from '../core/errors.js';
 import { type Header, decodeHeader } from './codec.js';
@@ -33,6 +35,11 @@ export interface Transport {
    */
   send(header: Omit<Header, 'size'>, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void;
   close(reason?: UmdevError): void;
+  /**
+   * Take in now what the peer has already sent, as the next readable event would; a peer that hung up is seen at
+   * once (the transport is closed when this returns).
+   */
+  poll(): void;
   readonly closed: boolean;
 }
 
@@ -64,6 +71,7 @@ export class SocketTransport implements Transport {
   #end = 0;
   /** Stream position of `#rx[0]`, so fd chunks can be placed by absolute position. */
   #base = 0;
+  /** Fds not yet handed out, keyed by the stream position of the last byte of the read that brought them. */
   #pendingFds: { at: number; fds: number[] }[] = [];
   #txQueue: { bufs: Buffer[]; fds: readonly number[] | undefined }[] = [];
   /** Reused for the header of every message that leaves at once (the common case). */
@@ -168,6 +176,10 @@ export class SocketTransport implements Transport {
     cb?.(reason);
   }
 
+  poll(): void {
+    if (!this.#closed) this.#read();
+  }
+
   #wantWritable(on: boolean): void {
     if (this.#writable === on || this.#closed) return;
     this.#writable = on;
@@ -215,11 +227,12 @@ export class SocketTransport implements Transport {
         return;
       }
       if (r === null) return;
-      if (r.fds.length > 0) this.#pendingFds.push({ at: chunkAt, fds: r.fds });
       if (r.bytes === 0) {
+        for (const f of r.fds) safeClose(this.#io, f);
         this.close(undefined);
         return;
       }
+      if (r.fds.length > 0) this.#pendingFds.push({ at: chunkAt + r.bytes - 1, fds: r.fds });
       const filled = r.bytes === this.#rx.length - this.#end;
       this.#end += r.bytes;
       this.#parse();
@@ -232,7 +245,8 @@ export class SocketTransport implements Transport {
       const header = decodeHeader(this.#rx, this.#start);
       if (header.size < HEADER_SIZE || header.size > this.#maxMsgSize) {
         const why = `msg_size ${header.size} outside [${HEADER_SIZE}, ${this.#maxMsgSize}]`;
-        this.#deliver({ header, body: Buffer.alloc(0), fds: this.#takeFds(this.#base + this.#start), malformed: why });
+        // Its extent is unknown: it gets every fd received so far (the close right after releases them).
+        this.#deliver({ header, body: Buffer.alloc(0), fds: this.#takeFds(Number.MAX_SAFE_INTEGER), malformed: why });
         this.close(err('EPROTO', `framing error: ${why}`));
         return;
       }
@@ -240,12 +254,12 @@ export class SocketTransport implements Transport {
         this.#makeRoom(header.size);
         return;
       }
-      const at = this.#base + this.#start;
+      const last = this.#base + this.#start + header.size - 1;
       // The message owns a copy of its body: handlers may keep it across awaits while #rx is reused.
       const body = Buffer.allocUnsafe(header.size - HEADER_SIZE);
       this.#rx.copy(body, 0, this.#start + HEADER_SIZE, this.#start + header.size);
       this.#start += header.size;
-      this.#deliver({ header, body, fds: this.#takeFds(at) });
+      this.#deliver({ header, body, fds: this.#takeFds(last) });
     }
     if (this.#start === this.#end) {
       this.#base += this.#start;
@@ -253,10 +267,14 @@ export class SocketTransport implements Transport {
     }
   }
 
-  #takeFds(at: number): number[] {
-    if (this.#pendingFds.length === 0 || this.#pendingFds[0]!.at > at) return [];
+  /**
+   * The fds of the message whose last byte is at stream position `last`: every pending batch whose read ended
+   * inside it (earlier messages took theirs when they completed, so no batch before its first byte is left).
+   */
+  #takeFds(last: number): number[] {
+    if (this.#pendingFds.length === 0 || this.#pendingFds[0]!.at > last) return [];
     const out: number[] = [];
-    while (this.#pendingFds.length > 0 && this.#pendingFds[0]!.at <= at) out.push(...this.#pendingFds.shift()!.fds);
+    while (this.#pendingFds.length > 0 && this.#pendingFds[0]!.at <= last) out.push(...this.#pendingFds.shift()!.fds);
     return out;
   }
 

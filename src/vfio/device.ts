@@ -54,9 +54,18 @@ export interface DmaAccess {
   write(iova: bigint, data: Buffer): Promise<void>;
 }
 
+/**
+ * Calls `onReadable` on the main loop whenever `fd` is readable, until `stop()` (idempotent; call it before closing
+ * the fd). Makes `fd` non-blocking. The caller keeps owning `fd`. Given by the transport, so devices need no native
+ * code of their own.
+ */
+export type WatchReadable = (fd: number, onReadable: () => void) => { stop(): void };
+
 /** What the transport gives a device while a client has it open. */
 export interface VfioOpenContext {
   readonly dma: DmaAccess;
+  /** Readiness of client-supplied fds (an INTx unmask eventfd); absent where the transport cannot watch fds. */
+  readonly watchReadable?: WatchReadable;
   /** Logs with the device's prefix. */
   readonly log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 }

@@ -7,18 +7,23 @@
  * - TRIGGER + DATA_EVENTFD installs one eventfd per vector (`-1` tears that vector down); the device signals a
  *   vector by writing the 8-byte little-endian value 1 to its eventfd. TRIGGER + DATA_NONE with `count == 0`
  *   disables the index. TRIGGER + DATA_NONE/DATA_BOOL on an active index fires a loopback test interrupt.
+ *   Disabling an index that is off, or that the device lacks, succeeds (QEMU disables indexes it never enabled).
  * - INTx is level-like: with AUTOMASKED, each delivered interrupt masks the line until the client UNMASKs it (after
- *   the guest's EOI). MASK/UNMASK take DATA_NONE or DATA_BOOL; an eventfd for them is `ENOTTY`. As in mtty, an
- *   unmask does not re-deliver a condition that is still pending: the device raises it again when it changes.
+ *   the guest's EOI). MASK/UNMASK take DATA_NONE or DATA_BOOL, also before INTx has an eventfd (the mask state
+ *   then starts over when one is installed). UNMASK with DATA_EVENTFD installs an unmask eventfd, as vfio-pci's
+ *   `vfio_pci_set_intx_unmask` does with a virqfd (QEMU under KVM wires the guest's EOI to it): each signal is
+ *   drained and unmasks INTx; fd -1 removes it, and it goes with INTx. An eventfd for MASK is `ENOTTY`. As in mtty,
+ *   an unmask does not re-deliver a condition that is still pending: the device raises it again when it changes.
  *
  * Ownership: every fd handed to `setIrqs` belongs to the controller from then on, even when the request fails; it is
- * closed when replaced, torn down, or at `close()`. Delivery needs no native code: `fs.writeSync` on an eventfd is a
- * plain write(2).
+ * closed when replaced, torn down, or at `close()`. Every fd must be an eventfd (EINVAL otherwise, as the kernel's
+ * `eventfd_ctx_fdget`): another kind could block a write or never drain. Delivery needs no native code:
+ * `fs.writeSync` on an eventfd is a plain write(2); watching the unmask eventfd is injected (`watch`).
  */
 import fs from 'node:fs';
 import { err } from '../core/errors.js';
 import { VFIO_IRQ_INFO, VFIO_IRQ_SET, VFIO_PCI_IRQ } from './constants.js';
-import type { SetIrqsRequest, VfioIrqInfo } from './device.js';
+import type { SetIrqsRequest, VfioIrqInfo, WatchReadable } from './device.js';
 
 /** One interrupt index the device implements. */
 export interface IrqIndexSpec {
@@ -34,6 +39,8 @@ export interface IrqControllerOptions {
   readonly indexes: readonly IrqIndexSpec[];
   /** Told when a delivery fails for a reason other than a saturated eventfd counter. */
   readonly onError?: (message: string) => void;
+  /** Watches the INTx unmask eventfd; without it an unmask eventfd is `ENOTTY`. */
+  readonly watch?: WatchReadable;
 }
 
 const EVENTFD_ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
@@ -45,6 +52,9 @@ export class IrqController {
   readonly #specs = new Map<number, IrqIndexSpec>();
   readonly #fds = new Map<number, (number | undefined)[]>();
   readonly #onError: ((message: string) => void) | undefined;
+  readonly #watch: WatchReadable | undefined;
+  /** The INTx unmask eventfd and its watch, while installed. */
+  #unmask: { fd: number; stop(): void } | undefined;
   #active: number | undefined;
   #enabled = 0;
   #masked = false;
@@ -52,6 +62,7 @@ export class IrqController {
   constructor(options: IrqControllerOptions) {
     this.numIrqs = options.numIrqs;
     this.#onError = options.onError;
+    this.#watch = options.watch;
     for (const s of options.indexes) {
       if (!Number.isInteger(s.index) || s.index < 0 || s.index >= options.numIrqs) throw err('EINVAL', `IRQ index ${s.index} outside 0..${options.numIrqs - 1}`);
       if (!Number.isInteger(s.count) || s.count < 0) throw err('EINVAL', `IRQ index ${s.index} has a bad count`);
@@ -70,10 +81,14 @@ export class IrqController {
     return this.#masked;
   }
 
-  /** VFIO_DEVICE_GET_IRQ_INFO; EINVAL for an index the device does not implement. */
+  /**
+   * VFIO_DEVICE_GET_IRQ_INFO; EINVAL beyond `numIrqs`. An index the device lacks has count 0 and, as vfio-pci
+   * reports every non-INTx index (MSI-X without a capability included), EVENTFD|NORESIZE.
+   */
   info(index: number): VfioIrqInfo {
+    if (!Number.isInteger(index) || index < 0 || index >= this.numIrqs) throw err('EINVAL', `IRQ index ${index} outside 0..${this.numIrqs - 1}`);
     const s = this.#specs.get(index);
-    if (!s) throw err('EINVAL', `IRQ index ${index} not implemented`);
+    if (!s) return { index, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE, count: 0 };
     return { index, flags: s.flags, count: s.count };
   }
 
@@ -121,10 +136,13 @@ export class IrqController {
     }
     if (data === VFIO_IRQ_SET.DATA_BOOL && (r.bools?.length ?? 0) < count) throw err('EINVAL', `DATA_BOOL needs ${count} flags`);
     if (data === VFIO_IRQ_SET.DATA_EVENTFD && (r.fds?.length ?? 0) < count) throw err('EINVAL', `DATA_EVENTFD needs ${count} fds`);
-    const spec = this.#specs.get(index);
-    // vfio-pci and mtty answer ENOTTY for an index (MSI-X, ERR, REQ) they do not implement.
-    if (!spec) throw err('ENOTTY', `IRQ index ${index} not implemented`);
     const action = flags & VFIO_IRQ_SET.ACTION_TYPE_MASK;
+    const spec = this.#specs.get(index);
+    const disable = action === VFIO_IRQ_SET.ACTION_TRIGGER && data === VFIO_IRQ_SET.DATA_NONE && count === 0;
+    // Disabling what is off is a no-op (libvfio-user); QEMU disables MSI-X, ERR and REQ whether or not they exist.
+    if (!spec && disable && start === 0) return;
+    // Anything else on an index (MSI-X, ERR, REQ) the device does not implement: ENOTTY, as vfio-pci and mtty.
+    if (!spec) throw err('ENOTTY', `IRQ index ${index} not implemented`);
     if (action === VFIO_IRQ_SET.ACTION_MASK || action === VFIO_IRQ_SET.ACTION_UNMASK) {
       this.#maskAction(spec, r, data, action === VFIO_IRQ_SET.ACTION_MASK);
     } else if (action === VFIO_IRQ_SET.ACTION_TRIGGER) {
@@ -136,15 +154,55 @@ export class IrqController {
 
   #maskAction(spec: IrqIndexSpec, r: SetIrqsRequest, data: number, mask: boolean): void {
     if (!(spec.flags & VFIO_IRQ_INFO.MASKABLE)) throw err('ENOTTY', `IRQ index ${spec.index} is not maskable`);
-    if (this.#active !== spec.index || r.start !== 0 || r.count !== 1) throw err('EINVAL', `${mask ? 'MASK' : 'UNMASK'} needs the index active, start 0, count 1`);
-    if (data === VFIO_IRQ_SET.DATA_EVENTFD) throw err('ENOTTY', `no ${mask ? 'mask' : 'unmask'} eventfd support`);
+    if (r.start !== 0 || r.count !== 1) throw err('EINVAL', `${mask ? 'MASK' : 'UNMASK'} needs start 0, count 1`);
+    if (data === VFIO_IRQ_SET.DATA_EVENTFD) {
+      // vfio-pci has no mask eventfd either ("XXX implement me" in vfio_pci_set_intx_mask).
+      if (mask) throw err('ENOTTY', 'no mask eventfd support');
+      this.#setUnmaskFd(r.fds![0]!);
+      return;
+    }
     if (data === VFIO_IRQ_SET.DATA_NONE || r.bools![0]) this.#masked = mask;
+  }
+
+  /** Install (fd >= 0) or remove (-1) the INTx unmask eventfd; the old one is closed once the new one is watched. */
+  #setUnmaskFd(fd: number): void {
+    if (fd < 0) {
+      this.#dropUnmask();
+      return;
+    }
+    // As vfio_pci_set_intx_unmask: an unmask eventfd belongs to an enabled INTx.
+    if (this.#active !== VFIO_PCI_IRQ.INTX) throw err('EINVAL', 'an INTx unmask eventfd needs INTx enabled');
+    if (!this.#watch) throw err('ENOTTY', 'no unmask eventfd support: this transport cannot watch fds');
+    checkEventfd(fd);
+    const watcher = this.#watch(fd, () => this.#onUnmaskSignal(fd));
+    this.#dropUnmask();
+    this.#unmask = { fd, stop: () => watcher.stop() };
+  }
+
+  /** The unmask eventfd was signalled: drain its counter (the watch is level-triggered) and unmask INTx. */
+  #onUnmaskSignal(fd: number): void {
+    if (this.#unmask?.fd !== fd) return;
+    try {
+      fs.readSync(fd, Buffer.alloc(8), 0, 8, null);
+    } catch (e) {
+      // EAGAIN: someone else (the client holds the other end) read it first; the unmask still stands.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') this.#onError?.(`reading unmask eventfd ${fd} failed: ${(e as Error).message}`);
+    }
+    this.#masked = false;
+  }
+
+  #dropUnmask(): void {
+    const u = this.#unmask;
+    if (!u) return;
+    this.#unmask = undefined;
+    u.stop();
+    if (!this.#owns(u.fd)) closeQuietly(u.fd);
   }
 
   #triggerAction(spec: IrqIndexSpec, r: SetIrqsRequest, data: number): void {
     const index = spec.index;
-    if (this.#active === index && r.count === 0 && data === VFIO_IRQ_SET.DATA_NONE) {
-      this.#disable(index);
+    if (r.count === 0 && data === VFIO_IRQ_SET.DATA_NONE) {
+      if (this.#active === index) this.#disable(index);
       return;
     }
     if ((this.#active !== undefined && this.#active !== index) || r.count === 0 || r.start + r.count > spec.count) {
@@ -155,7 +213,7 @@ export class IrqController {
         throw err('EINVAL', `index ${index} is enabled with ${this.#enabled} vectors and cannot be resized`);
       }
       const fds = r.fds!.slice(0, r.count);
-      for (const fd of fds) if (fd >= 0) checkFd(fd);
+      for (const fd of fds) if (fd >= 0) checkEventfd(fd);
       const slots = this.#fds.get(index)!;
       for (let i = 0; i < fds.length; i++) {
         const old = slots[r.start + i];
@@ -181,6 +239,7 @@ export class IrqController {
   }
 
   #owns(fd: number): boolean {
+    if (this.#unmask?.fd === fd) return true;
     for (const slots of this.#fds.values()) if (slots.includes(fd)) return true;
     return false;
   }
@@ -193,6 +252,7 @@ export class IrqController {
       slots[i] = undefined;
       if (fd !== undefined && !this.#owns(fd)) closeQuietly(fd);
     }
+    if (index === VFIO_PCI_IRQ.INTX) this.#dropUnmask();
     if (this.#active === index) {
       this.#active = undefined;
       this.#enabled = 0;
@@ -212,12 +272,15 @@ export class IrqController {
   }
 }
 
-function checkFd(fd: number): void {
+/** EBADF for a closed fd, EINVAL for one that is not an eventfd (Linux names its inode `anon_inode:[eventfd]`). */
+function checkEventfd(fd: number): void {
+  let target: string;
   try {
-    fs.fstatSync(fd);
+    target = fs.readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     throw err('EBADF', `fd ${fd} is not open`);
   }
+  if (target !== 'anon_inode:[eventfd]') throw err('EINVAL', `fd ${fd} is not an eventfd (${target})`);
 }
 
 function closeQuietly(fd: number): void {

@@ -9,8 +9,9 @@
  *
  * The capability list is laid out from 0x40 by `capabilities`; PCI_CAPABILITY_LIST points at the first and
  * PCI_STATUS_CAP_LIST is set. Vendor ranges (`vendorRanges`) take every access that falls in them, relative to
- * their start; the standard emulation never touches those bytes. The space size is a parameter because some
- * devices expose less than 256 bytes (the kernel's mtty sample exposes 0xff).
+ * their start; the standard emulation never touches those bytes. The space is 256 bytes (conventional PCI) or 4096
+ * (PCI Express) and nothing else: a guest reads it in naturally aligned dwords up to 0xfc, so a shorter space (the
+ * kernel's mtty sample reports 0xff) makes the last dword fail.
  */
 import { err } from '../core/errors.js';
 import { PCI_BAR, PCI_CAP_ID, PCI_CFG, PCI_COMMAND, PCI_STATUS } from './constants.js';
@@ -52,7 +53,7 @@ export interface VendorRange {
 
 export interface PciConfigOptions {
   readonly identity: PciIdentity;
-  /** Bytes of config space the device exposes; 256 unless given (mtty: 0xff). */
+  /** Bytes of config space: 256 (the default) or 4096 for PCI Express. */
   readonly size?: number;
   /** BAR0..BAR5 (`undefined` for an unimplemented slot; a `mem64` BAR leaves the next slot `undefined`). */
   readonly bars?: readonly (BarSpec | undefined)[];
@@ -81,8 +82,8 @@ export class PciConfigSpace {
 
   constructor(options: PciConfigOptions) {
     const size = options.size ?? PCI_CFG.SPACE_SIZE;
-    if (!Number.isInteger(size) || size < STD_HEADER_END || size > PCI_CFG.EXP_SPACE_SIZE) {
-      throw err('EINVAL', `config space size ${size} outside 0x40..0x1000`);
+    if (size !== PCI_CFG.SPACE_SIZE && size !== PCI_CFG.EXP_SPACE_SIZE) {
+      throw err('EINVAL', `config space size ${size}: must be 0x100 or 0x1000`);
     }
     this.size = size;
     this.#value = new Uint8Array(size);

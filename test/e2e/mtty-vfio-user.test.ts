@@ -17,6 +17,9 @@ import { UART } from '../../src/drivers/mtty/uart.js';
 import { native } from '../../src/native/index.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_IRQ_SET as S, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
 import { VfioUserBusDriver, VfioUserClient } from '../../src/vfio-user/index.js';
+import { uartLoopback } from '../../src/tools/uart-loopback.js';
+import { exec } from '../process.js';
+import { UMDEV_UART } from './umdevd-process.js';
 
 const UUID = '8e0b4a3c-1f2d-4c5e-9a7b-6d5c4b3a2f10';
 const le32 = (v: number): Buffer => {
@@ -32,7 +35,8 @@ function eventfd(t: { after(fn: () => void): void }): { fd: number; take(): numb
   return { fd, take: () => Number(native.eventfdRead(fd) ?? 0n) };
 }
 
-test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
+/** A Core with the mtty parent and the real vfio-user bus driver serving one device of `type`; torn down after. */
+async function serveMtty(t: { after(fn: () => unknown): void }, type: 'mtty-1' | 'mtty-2'): Promise<{ core: Core; bus: VfioUserBusDriver }> {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'umdev-mtty-e2e-'));
   t.after(() => fs.rmSync(runDir, { recursive: true, force: true }));
   const core = new Core();
@@ -45,15 +49,26 @@ test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
     await core.unregisterParent('mtty');
     await bus.close();
   });
-  const dev = await core.create('mtty', 'mtty-2', UUID);
+  const dev = await core.create('mtty', type, UUID);
   assert.equal(dev.driver, 'vfio-user');
+  return { core, bus };
+}
+
+test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
+  const { core, bus } = await serveMtty(t, 'mtty-2');
   const client = await VfioUserClient.connect(bus.socketPath(UUID));
   t.after(() => client.close());
 
   // Device, region and IRQ info as the sample reports them.
   assert.deepEqual(await client.deviceInfo(), { flags: VFIO_DEVICE_FLAGS.PCI | VFIO_DEVICE_FLAGS.RESET, numRegions: 9, numIrqs: 5 });
   const cfgInfo = await client.regionInfo(R.CONFIG);
-  assert.equal(cfgInfo.size, 0xffn);
+  assert.equal(cfgInfo.size, 0x100n);
+  // QEMU reads config space in dwords; the last one is at 0xfc.
+  assert.equal((await client.read(R.CONFIG, 0xfc, 4)).length, 4);
+  const whole = await client.read(R.CONFIG, 0, 256);
+  assert.equal(whole.readUInt32LE(0), 0x32534348);
+  assert.equal(whole.toString('latin1', 0x60, 0x60 + 15), 'PCI Serial/UART');
+  assert.deepEqual([...whole.subarray(0xf0)], new Array<number>(16).fill(0));
   assert.equal(cfgInfo.flags & (F.READ | F.WRITE), F.READ | F.WRITE);
   for (const bar of [0, 1]) assert.equal((await client.regionInfo(bar)).size, 8n);
   assert.equal((await client.regionInfo(2)).size, 0n);
@@ -164,4 +179,73 @@ test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
   await client.close();
   await core.remove(UUID);
   assert.equal(fs.existsSync(bus.socketPath(UUID)), false, 'the socket goes with the device');
+});
+
+test('UART loopback over vfio-user is byte-exact for 1, 15, 16, 17, 64 and 4096 bytes', async (t) => {
+  const { bus } = await serveMtty(t, 'mtty-1');
+  for (const n of [1, 15, 16, 17, 64, 4096]) {
+    const data = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff));
+    const r = await uartLoopback(bus.socketPath(UUID), data);
+    assert.equal(r.received.length, n, `${n} bytes came back`);
+    assert.ok(r.received.equals(data), `${n} bytes came back unchanged`);
+  }
+});
+
+test('umdev-uart: --help is usage on stdout with status 0; a bad socket names its errno once', async (t) => {
+  const help = await exec(process.execPath, [UMDEV_UART, '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: umdev-uart SOCKET/);
+  assert.equal(help.stderr, '');
+  const bad = await exec(process.execPath, [UMDEV_UART]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^usage:/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'umdev-uart-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const missing = await exec(process.execPath, [UMDEV_UART, path.join(dir, 'none.sock')]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr.match(/ENOENT/g)?.length, 1, `errno once in: ${missing.stderr}`);
+});
+
+test('INTx over vfio-user as QEMU under KVM drives it: IRQ info, disables, early masks, an unmask eventfd', async (t) => {
+  const { bus } = await serveMtty(t, 'mtty-1');
+  const client = await VfioUserClient.connect(bus.socketPath(UUID));
+  t.after(() => client.close());
+  const p0 = { out: (reg: number, v: number) => client.write(0, reg, Buffer.from([v])) };
+  // MSI-X, ERR and REQ exist with no vectors, as vfio-pci reports them; past num_irqs is EINVAL.
+  for (const index of [2, 3, 4]) {
+    assert.deepEqual(await client.irqInfo(index), { index, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE, count: 0 });
+  }
+  await assert.rejects(client.irqInfo(5), (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL');
+  // QEMU disables every index at reset, enabled or not, implemented or not.
+  for (const index of [0, 1, 2, 3, 4]) await client.setIrqs({ index, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 });
+  // IRQ_INFO says MASKABLE, so MASK/UNMASK work before INTx has an eventfd.
+  await client.setIrqs({ index: 0, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 });
+  await client.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_NONE, start: 0, count: 1 });
+
+  const intx = eventfd(t);
+  const unmask = native.eventfd(0, { nonblock: true });
+  t.after(() => native.close(unmask));
+  await client.setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [intx.fd] });
+  await client.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_EVENTFD, start: 0, count: 1, fds: [unmask] });
+  await p0.out(UART.IER, UART.IER_THRI);
+  assert.equal(intx.take(), 1, 'first THRE interrupt');
+  await p0.out(UART.IER, UART.IER_THRI);
+  assert.equal(intx.take(), 0, 'automasked');
+  // The guest's EOI: KVM signals the unmask eventfd; the server drains it and unmasks.
+  native.eventfdWrite(unmask, 1n);
+  let second = 0;
+  for (let i = 0; i < 100 && second === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    await p0.out(UART.IER, UART.IER_THRI);
+    second = intx.take();
+  }
+  assert.equal(second, 1, 'the second interrupt arrives after the unmask eventfd fired');
+  assert.equal(native.eventfdRead(unmask), null, 'the server drained the unmask eventfd');
+  // No fd tears it down: a signal no longer unmasks, and nobody drains it.
+  await client.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_EVENTFD, start: 0, count: 1 });
+  native.eventfdWrite(unmask, 1n);
+  await new Promise((r) => setTimeout(r, 50));
+  await p0.out(UART.IER, UART.IER_THRI);
+  assert.equal(intx.take(), 0, 'still masked');
+  assert.equal(native.eventfdRead(unmask), 1n);
 });

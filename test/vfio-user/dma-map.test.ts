@@ -59,3 +59,24 @@ test('DMA_MAP beyond max_dma_maps is ENOSPC', async (t) => {
   await c.dmaUnmap({ iova: 0x1000n, size: 0x1000n });
   await c.dmaMap({ iova: 0x3000n, size: 0x1000n });
 });
+
+test('DMA_UNMAP + DMA_MAP(fd) + DMA_MAP(fd) sent back to back, as QEMU does: no error, each map has its fd', async (t) => {
+  const h = await startServer(t);
+  const c = await h.connect();
+  const old = memfd(t, 0x1000);
+  const a = memfd(t, 0x1000);
+  const b = memfd(t, 0x1000);
+  await c.dmaMap({ iova: 0x100000n, size: 0x1000n, fd: old.fd });
+  a.mem.write('guest', 0);
+  // Three sendmsg calls before the server reads: its first recvmsg returns DMA_UNMAP and DMA_MAP A with A's fd.
+  const replies = Promise.allSettled([
+    c.dmaUnmap({ iova: 0x100000n, size: 0x1000n }),
+    c.dmaMap({ iova: 0x100000n, size: 0x1000n, fd: a.fd }),
+    c.dmaMap({ iova: 0x200000n, size: 0x1000n, fd: b.fd }),
+  ]);
+  assert.deepEqual((await replies).map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+  // No DMA_READ/WRITE handler is served by this client: the doorbell works only if both windows are fd-backed.
+  await doorbell(c, 0x100000n, 0x200000n, 5);
+  assert.equal(b.mem.toString('utf8', 0, 5), 'hvftu');
+  assert.equal(old.mem.toString('utf8', 0, 5), '\0\0\0\0\0', 'the unmapped window is not touched');
+});

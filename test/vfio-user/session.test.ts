@@ -93,3 +93,21 @@ test('a client reconnecting at once is accepted; its session starts after the ol
   assert.equal(h.device.opens, 2);
   await second.dmaMap({ iova: 0x1000n, size: 0x1000n });
 });
+
+test('a client that drops mid-message and reconnects at once waits for the cleanup and is served', async (t) => {
+  for (let round = 0; round < 20; round++) {
+    const h = await startServer(t);
+    const fd = native.connectUnix(h.path);
+    const first = await VfioUserClient.fromFd(fd);
+    await first.dmaMap({ iova: 0x1000n, size: 0x1000n });
+    // Half of a REGION_READ header, then gone; the new connection is made before the server saw the hang-up.
+    native.write(fd, Buffer.from([1, 0, 9, 0, 32, 0, 0]), 0, 7);
+    const closing = first.close();
+    const second = h.connect();
+    await closing;
+    const c = await second;
+    assert.equal((await c.deviceInfo()).numRegions, 9, `round ${round}`);
+    assert.equal(h.device.closes, 1, 'the old session was closed before the new one opened');
+    await c.dmaMap({ iova: 0x1000n, size: 0x1000n });
+  }
+});

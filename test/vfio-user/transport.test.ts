@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fstatSync } from 'node:fs';
 import { native } from '../../src/native/index.js';
 import { encodeHeader } from '../../src/vfio-user/codec.js';
 import { type Message, SocketTransport } from '../../src/vfio-user/transport.js';
@@ -72,6 +73,69 @@ test('fds attach to the message they were sent with, even after a partial one', 
   await until(() => got.length === 2, 'two messages');
   assert.equal(got[0]!.fds.length, 0, 'message 1 has no fd');
   assert.equal(got[1]!.fds.length, 1, 'message 2 carries the fd');
+});
+
+/** A memfd whose size names it, so a received fd can be told apart from the others (fstat). */
+function tagFd(t: { after(fn: () => void): void }, size: number): number {
+  const fd = native.memfdCreate(`tag-${size}`, size);
+  t.after(() => native.close(fd));
+  return fd;
+}
+
+/** The tag (memfd size) of each fd a message carried. */
+const tags = (m: Message): number[] => m.fds.map((fd) => fstatSync(fd).size);
+
+// Every write below happens before the first await, so the transport's first recvmsg sees them all queued at once,
+// as the server sees a burst QEMU sends without waiting for replies.
+
+test('a burst of fd-less messages then one with an fd: the fd goes to its own message, not the first', async (t) => {
+  for (const n of [1, 3]) {
+    const { raw, got } = pair(t);
+    for (let i = 0; i < n; i++) native.write(raw, frame(i, 3, Buffer.alloc(24, i)), 0, 40);
+    native.sendMsg(raw, [frame(n, 2, Buffer.alloc(32, 9))], [tagFd(t, 4096 * (n + 1))]);
+    native.write(raw, frame(n + 1, 3, Buffer.alloc(24)), 0, 40);
+    await until(() => got.length === n + 2, `${n + 2} messages`);
+    assert.deepEqual(got.map((m) => m.header.msgId), Array.from({ length: n + 2 }, (_, i) => i));
+    assert.deepEqual(got.map(tags), [...Array.from({ length: n }, () => []), [4096 * (n + 1)], []], `burst of ${n}`);
+  }
+});
+
+test('DMA_UNMAP, DMA_MAP(fd A), DMA_MAP(fd B) back to back: each map gets its own fd', async (t) => {
+  const { raw, got } = pair(t);
+  native.write(raw, frame(1, 3, Buffer.alloc(24)), 0, 40);
+  native.sendMsg(raw, [frame(2, 2, Buffer.alloc(32))], [tagFd(t, 0x1000)]);
+  native.sendMsg(raw, [frame(3, 2, Buffer.alloc(32))], [tagFd(t, 0x2000)]);
+  await until(() => got.length === 3, 'three messages');
+  assert.deepEqual(got.map(tags), [[], [0x1000], [0x2000]]);
+});
+
+test('fds on a message split over two sendmsg calls (fd on the first) after an fd-less message', async (t) => {
+  const { raw, got } = pair(t);
+  const m2 = frame(2, 2, Buffer.alloc(64, 2));
+  native.write(raw, frame(1, 3, Buffer.alloc(24)), 0, 40);
+  native.sendMsg(raw, [m2.subarray(0, 20)], [tagFd(t, 0x3000)]);
+  native.write(raw, m2, 20, m2.length - 20);
+  native.write(raw, frame(3, 3, Buffer.alloc(24)), 0, 40);
+  await until(() => got.length === 3, 'three messages');
+  assert.deepEqual(got.map(tags), [[], [0x3000], []]);
+  assert.equal(got[1]!.body[63], 2);
+});
+
+test('fds on a message bigger than the receive buffer, queued behind an fd-less one', async (t) => {
+  const { raw, got } = pair(t);
+  const big = frame(2, 2, Buffer.alloc(100_000, 0x5a));
+  native.write(raw, frame(1, 3, Buffer.alloc(24)), 0, 40);
+  // One sendmsg: the fd rides on the first skb, and the first recvmsg (64 KiB) ends inside this message.
+  let off = native.sendMsg(raw, [big], [tagFd(t, 0x4000)]);
+  assert.ok(off > 0, 'the first part of the big message was queued');
+  while (off < big.length) {
+    const n = native.write(raw, big, off, big.length - off);
+    if (n > 0) off += n;
+    else await tick();
+  }
+  await until(() => got.length === 2, 'two messages');
+  assert.deepEqual(got.map(tags), [[], [0x4000]]);
+  assert.equal(got[1]!.body.length, 100_000);
 });
 
 test('a message larger than the receive buffer grows it', async (t) => {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Core } from '../../src/core/core.js';
 import { native } from '../../src/native/index.js';
+import { VfioUserBusDriver } from '../../src/vfio-user/bus-driver.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { decodeVersion, encodeVersion } from '../../src/vfio-user/codec.js';
 import { Command } from '../../src/vfio-user/constants.js';
@@ -74,4 +76,13 @@ test('VERSION: minor 0 without JSON (QEMU style) and write_multiple echoed only 
   await c.close();
   const wm = await h.connect({ writeMultiple: true });
   assert.equal(wm.serverCaps!.writeMultiple, true);
+});
+
+test('max_dma_maps is announced within what QEMU accepts: a bus driver asked for more than 65535 is EINVAL', async (t) => {
+  for (const maxDmaMaps of [0, 65536, 1.5]) {
+    assert.throws(() => new VfioUserBusDriver({ core: new Core(), runDir: '/nonexistent', maxDmaMaps }), (e: unknown) => (e as { errno?: string }).errno === 'EINVAL');
+  }
+  const h = await startServer(t);
+  const c = await h.connect();
+  assert.equal(c.serverCaps!.maxDmaMaps, 65535);
 });

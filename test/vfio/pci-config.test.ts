@@ -159,17 +159,21 @@ test('vendor ranges see only their own bytes, range-relative', () => {
   expectErrno(() => new PciConfigSpace({ identity, vendorRanges: [{ offset: 0x40, length: 4, read: () => new Uint8Array(4), write: () => undefined }], capabilities: [pmCapability()] }), 'EINVAL');
 });
 
-test('a short config space (0xff bytes) refuses accesses past its end', () => {
-  const c = new PciConfigSpace({ identity, size: 0xff });
-  assert.equal(c.read(0xfc, 3).length, 3);
-  expectErrno(() => c.read(0xfc, 4), 'EINVAL');
-  expectErrno(() => c.write(0xff, Buffer.from([0])), 'EINVAL');
+test('config space is 256 or 4096 bytes: the dword at 0xfc reads, accesses past the end are EINVAL', () => {
+  for (const size of [0xff, 0x44, 0x200, 0x1001]) expectErrno(() => new PciConfigSpace({ identity, size }), 'EINVAL');
+  const c = new PciConfigSpace({ identity });
+  assert.equal(c.size, 256);
+  assert.equal(c.read(0xfc, 4).length, 4);
+  expectErrno(() => c.read(0xfd, 4), 'EINVAL');
+  expectErrno(() => c.write(0x100, Buffer.from([0])), 'EINVAL');
   expectErrno(() => c.read(-1, 1), 'EINVAL');
+  assert.equal(new PciConfigSpace({ identity, size: 0x1000 }).read(0xffc, 4).length, 4);
 });
 
 test('bad specs are refused', () => {
   expectErrno(() => new PciConfigSpace({ identity, bars: [{ kind: 'io', size: 12 }] }), 'EINVAL');
   expectErrno(() => new PciConfigSpace({ identity, bars: [undefined, undefined, undefined, undefined, undefined, { kind: 'mem64', size: 4096n }] }), 'EINVAL');
-  expectErrno(() => new PciConfigSpace({ identity, size: 0x44, capabilities: [pcieCapability()] }), 'EINVAL');
+  const big = vendorCapability(new Uint8Array(200));
+  expectErrno(() => new PciConfigSpace({ identity, capabilities: [big, big] }), 'EINVAL');
   expectErrno(() => msiCapability({ vectors: 3 }), 'EINVAL');
 });

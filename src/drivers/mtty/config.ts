@@ -8,8 +8,11 @@
 import { PCI_CFG } from '../../vfio/constants.js';
 import { PciConfigSpace } from '../../vfio/pci-config.js';
 
-/** `MTTY_CONFIG_SPACE_SIZE`: 0xff bytes, one short of a full 256-byte space, as the sample reports it. */
-export const MTTY_CONFIG_SIZE = 0xff;
+/**
+ * 256 bytes, a full PCI config space. The sample's `MTTY_CONFIG_SPACE_SIZE` is 0xff, one short, which makes a
+ * guest's (or QEMU's) dword read at 0xfc fail; the bytes past the header read as zero either way.
+ */
+export const MTTY_CONFIG_SIZE = PCI_CFG.SPACE_SIZE;
 /** `MTTY_IO_BAR_SIZE`: each port is an 8-byte I/O BAR. */
 export const MTTY_IO_BAR_SIZE = 8;
 /** Vendor 0x4348, device 0x3253 (also the subsystem ids). */
@@ -36,7 +39,6 @@ export class MttyConfig {
   constructor(nrPorts: number) {
     this.#nrPorts = nrPorts;
     this.#space = new PciConfigSpace({
-      size: MTTY_CONFIG_SIZE,
       identity: {
         vendorId: MTTY_VENDOR_ID,
         deviceId: MTTY_DEVICE_ID,
@@ -56,7 +58,7 @@ export class MttyConfig {
     for (let i = 0; i < VENDOR_STRING.length; i++) this.#space.setByte(VENDOR_STRING_AT + i, VENDOR_STRING.charCodeAt(i));
   }
 
-  /** Config reads copy bytes as they are; the region table has already clamped the access to 0xff bytes. */
+  /** Config reads copy bytes as they are; the region table has already bounds-checked the access. */
   read(offset: number, length: number): Buffer {
     return this.#space.read(offset, length);
   }

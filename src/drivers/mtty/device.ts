@@ -1,6 +1,6 @@
 /**
  * Concepts: one mtty device as the VFIO API sees it (samples/vfio-mdev/mtty.c, v6.7+): PCI device info (plus RESET,
- * see `deviceFlags`), 9 regions (config 0xff bytes; BAR0 and, for two ports, BAR1 as 8-byte I/O BARs whose register
+ * see `deviceFlags`), 9 regions (config 256 bytes where the sample has 0xff, see `MTTY_CONFIG_SIZE`; BAR0 and, for two ports, BAR1 as 8-byte I/O BARs whose register
  * n is UART register n of port 0 or 1; the rest empty but still flagged READ|WRITE), 5 IRQ indexes of which INTx
  * (automasked) and MSI (one vector, no resize) exist. Both ports share the one interrupt.
  *
@@ -9,7 +9,7 @@
  */
 import { err } from '../../core/errors.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_PCI_IRQ, VFIO_PCI_REGION, VFIO_REGION_INFO_FLAG } from '../../vfio/constants.js';
-import type { SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from '../../vfio/device.js';
+import type { SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo, WatchReadable } from '../../vfio/device.js';
 import { IrqController } from '../../vfio/irqs.js';
 import { RegionTable, type RegionSpec } from '../../vfio/regions.js';
 import { MTTY_CONFIG_SIZE, MTTY_IO_BAR_SIZE, MttyConfig } from './config.js';
@@ -36,6 +36,7 @@ export class MttyDevice implements VfioDevice {
   readonly #regions: RegionTable;
   readonly #irqs: IrqController;
   #log: VfioOpenContext['log'] | undefined;
+  #watch: WatchReadable | undefined;
 
   constructor(nrPorts: 1 | 2) {
     this.nrPorts = nrPorts;
@@ -49,6 +50,11 @@ export class MttyDevice implements VfioDevice {
         { index: VFIO_PCI_IRQ.MSI, count: 1, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE },
       ],
       onError: (m) => this.#log?.('warn', m),
+      // The transport's watcher, while a client has the device open (it is the client's eventfd that is watched).
+      watch: (fd, onReadable) => {
+        if (!this.#watch) throw err('ENOTTY', 'no unmask eventfd support: the transport cannot watch fds');
+        return this.#watch(fd, onReadable);
+      },
     });
     const specs: RegionSpec[] = [];
     for (let index = 0; index < VFIO_PCI_REGION.NUM_REGIONS; index++) {
@@ -93,7 +99,6 @@ export class MttyDevice implements VfioDevice {
   }
 
   irqInfo(index: number): VfioIrqInfo {
-    if (!Number.isInteger(index) || index < 0 || index >= this.numIrqs) throw err('EINVAL', `IRQ index ${index} outside 0..${this.numIrqs - 1}`);
     return this.#irqs.info(index);
   }
 
@@ -120,12 +125,14 @@ export class MttyDevice implements VfioDevice {
 
   open(context: VfioOpenContext): void {
     this.#log = context.log;
+    this.#watch = context.watchReadable;
   }
 
-  /** `mtty_close`: INTx and MSI are disabled and their eventfds closed. */
+  /** `mtty_close`: INTx and MSI are disabled and their eventfds (the unmask eventfd too) closed. */
   close(): void {
     this.#irqs.close();
     this.#log = undefined;
+    this.#watch = undefined;
   }
 
   /** The device's migration stream (`mtty_data`), as a STOP_COPY read returns it. */

@@ -3,9 +3,11 @@
  * `handle_bar_write`), register for register, quirks included:
  *
  * - It is a loopback port: bytes written to THR come back from RBR through a 16-byte FIFO.
- * - The FIFO indexes wrap at 16 and "empty" means `head == tail`, so after exactly 16 bytes the FIFO looks empty
- *   again (LSR shows THRE|TEMT without DR and RBR reads return nothing) while `count` stays 16; a 17th byte sets
- *   the overrun flag.
+ * - Departure from the sample, on purpose: the sample decides "empty" by `head == tail`, so a FIFO holding exactly
+ *   16 bytes reads as empty and those bytes are lost; Linux's 8250 driver writes 16 bytes per THRE interrupt, so
+ *   every such write would vanish. Here, as on a real 16550A, `count` decides empty and full: 16 bytes fit, a byte
+ *   written to a full FIFO is lost alone (the FIFO keeps its contents), sets LSR.OE (raising RLSI when enabled),
+ *   and OE clears when the guest reads LSR rather than on the next accepted byte.
  * - IIR ORs the pending sources together instead of priority-encoding them (RLSI 0x06 | RDI 0x04 | THRI 0x02), then
  *   sets 0xC0. The RX trigger level is decoded from FCR and then forced to 1; before any FCR write it is 0, which
  *   makes IIR report RDI whenever RDI is enabled and never raises an RX interrupt.
@@ -91,7 +93,7 @@ export class UartPort {
   }
 
   #empty(): boolean {
-    return this.head === this.tail;
+    return this.count === 0;
   }
 
   /** A byte-wide guest write to register `offset` (0..7). */
@@ -107,7 +109,6 @@ export class UartPort {
           this.fifo[this.head] = data;
           this.count += 1;
           this.head = (this.head + 1) & (MTTY_FIFO_SIZE - 1);
-          this.overrun = false;
           if (this.regs[UART.IER]! & UART.IER_RDI && this.count === this.triggerLevel) this.#raise();
         } else {
           this.overrun = true;
@@ -196,6 +197,8 @@ export class UartPort {
         if (!this.#empty()) lsr |= UART.LSR_DR;
         if (this.overrun) lsr |= UART.LSR_OE;
         if (this.#empty()) lsr |= UART.LSR_TEMT | UART.LSR_THRE;
+        // A 16550A clears OE (and with it the line-status interrupt) when LSR is read.
+        this.overrun = false;
         return lsr;
       }
       case UART.MSR: {
@@ -241,7 +244,8 @@ export class UartPort {
     const tail = b[25]!;
     const count = b[26]!;
     const maxFifo = b[33]!;
-    if (head >= MTTY_FIFO_SIZE || tail >= MTTY_FIFO_SIZE || count > MTTY_FIFO_SIZE || maxFifo > MTTY_FIFO_SIZE) {
+    // head, tail and count move together in the sample too, so a stream where they disagree is corrupt.
+    if (head >= MTTY_FIFO_SIZE || tail >= MTTY_FIFO_SIZE || count > MTTY_FIFO_SIZE || maxFifo > MTTY_FIFO_SIZE || (tail + count) % MTTY_FIFO_SIZE !== head) {
       throw err('EINVAL', `port state out of range (head ${head}, tail ${tail}, count ${count}, fifo size ${maxFifo})`);
     }
     this.regs.set(b.subarray(0, 8));

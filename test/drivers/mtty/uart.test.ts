@@ -128,27 +128,42 @@ test('before any FCR write the trigger level is 0: IIR reports RDI, no RX interr
   assert.equal(ch.drain(), 0);
 });
 
-test('FIFO of 16 as the sample: 16 bytes look empty (head == tail), the 17th overruns with an RLSI interrupt', (t) => {
+test('FIFO of 16 as a 16550A: 16 bytes fit and come back in order, THRE only once it is empty', () => {
+  const d = new MttyDevice(1);
+  const p = io(d, 0);
+  p.out(UART.FCR, 0x07);
+  // Start away from index 0 so the full FIFO wraps (head == tail while full).
+  for (let i = 0; i < 5; i++) p.out(UART.TX, 0xf0 + i);
+  for (let i = 0; i < 5; i++) assert.equal(p.in(UART.RX), 0xf0 + i);
+  for (let i = 0; i < 16; i++) p.out(UART.TX, i);
+  assert.equal(d.ports[0]!.count, 16);
+  assert.equal(p.in(UART.LSR), UART.LSR_DR, 'full: data ready, transmitter not empty, no overrun');
+  for (let i = 0; i < 16; i++) assert.equal(p.in(UART.RX), i, `byte ${i}`);
+  assert.equal(p.in(UART.LSR), 0x60);
+});
+
+test('overrun: a 17th byte is lost alone, LSR.OE is set with an RLSI interrupt and clears when LSR is read', (t) => {
   const d = new MttyDevice(1);
   const ch = withIntx(t, d);
   const p = io(d, 0);
   p.out(UART.FCR, 0x07);
-  for (let i = 0; i < 15; i++) p.out(UART.TX, i);
-  assert.equal(p.in(UART.LSR), UART.LSR_DR);
-  p.out(UART.TX, 15);
-  assert.equal(p.in(UART.LSR), 0x60, 'a full FIFO wraps head onto tail and reads as empty');
-  assert.equal(d.ports[0]!.count, 16);
-  assert.equal(p.in(UART.RX), 0, 'and RBR returns nothing');
+  for (let i = 0; i < 16; i++) p.out(UART.TX, 0x40 + i);
   p.out(UART.IER, UART.IER_RLSI);
+  assert.equal(ch.drain(), 0);
   p.out(UART.TX, 0xee);
-  assert.equal(ch.drain(), 1);
-  assert.equal(p.in(UART.LSR), 0x62);
+  assert.equal(ch.drain(), 1, 'RLSI');
   assert.equal(p.in(UART.IIR), 0xc6);
-  // Clearing the FIFO recovers; the overrun flag clears with the next accepted byte.
-  p.out(UART.FCR, 0x07);
-  p.out(UART.TX, 0x5a);
-  assert.equal(p.in(UART.LSR), UART.LSR_DR);
-  assert.equal(p.in(UART.RX), 0x5a);
+  assert.equal(p.in(UART.LSR), UART.LSR_DR | UART.LSR_OE);
+  assert.equal(p.in(UART.LSR), UART.LSR_DR, 'reading LSR cleared OE');
+  assert.equal(p.in(UART.IIR), 0xc1, 'and the line-status interrupt');
+  const got = Array.from({ length: 16 }, () => p.in(UART.RX));
+  assert.deepEqual(got, Array.from({ length: 16 }, (_, i) => 0x40 + i), 'the FIFO kept its 16 bytes');
+  assert.equal(p.in(UART.LSR), 0x60);
+  // An accepted byte does not clear a pending OE; only the LSR read does.
+  for (let i = 0; i < 17; i++) p.out(UART.TX, i);
+  p.in(UART.RX);
+  p.out(UART.TX, 0x77);
+  assert.equal(p.in(UART.LSR) & UART.LSR_OE, UART.LSR_OE);
 });
 
 test('without FCR.ENABLE_FIFO the FIFO holds one byte', () => {
@@ -224,7 +239,8 @@ test('MSI instead of INTx: every trigger is delivered (no automask), and INTx is
     (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL',
   );
   assert.throws(() => d.setIrqs({ index: 1, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 }), (e: unknown) => e instanceof UmdevError && e.errno === 'ENOTTY');
-  assert.throws(() => d.setIrqs({ index: 2, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 }), (e: unknown) => e instanceof UmdevError && e.errno === 'ENOTTY');
+  d.setIrqs({ index: 2, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 }); // disabling MSI-X, which mtty lacks, is a no-op
+  assert.equal(d.irqIndex, 1);
   const p = io(d, 0);
   p.out(UART.IER, UART.IER_THRI);
   p.out(UART.IER, UART.IER_THRI);
