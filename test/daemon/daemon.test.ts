@@ -76,10 +76,10 @@ test('a daemon comes up, serves the API, and closes once for every caller', asyn
   assert.ok(lines.some((l) => /^warn .*cannot mount the sysfs tree at .*: ENODEV: no \/dev\/fuse in this test; running without the mount/.test(l)), lines.join(''));
 
   const info = JSON.parse(await readFile(path.join(dir, 'api.json'), 'utf8')) as Record<string, unknown>;
-  assert.deepEqual(info, { url: d.apiUrl, pid: process.pid, sysfs: null, run: path.join(dir, 'run'), definitions: path.join(dir, 'mdevctl.d') });
+  assert.deepEqual(info, { socket: path.join(dir, 'api.sock'), url: null, pid: process.pid, sysfs: null, run: path.join(dir, 'run'), definitions: path.join(dir, 'mdevctl.d') });
   for (const sub of ['scripts.d/callouts', 'scripts.d/notifiers']) assert.ok((await stat(path.join(dir, 'mdevctl.d', sub))).isDirectory());
 
-  const created = await call(d.apiUrl as string, 'POST', '/devices', { parent: 'toy', type: 'toy-small' });
+  const created = await call(d.apiSocket as string, 'POST', '/devices', { parent: 'toy', type: 'toy-small' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const uuid = (created.body as { uuid: string; socket: string }).uuid;
   assert.equal((created.body as { socket: string }).socket, path.join(dir, 'run', `${uuid}.sock`));
@@ -95,7 +95,8 @@ test('a daemon comes up, serves the API, and closes once for every caller', asyn
   assert.equal(p.server?.open.size, 0, 'devices were removed, their sockets closed');
   await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
   assert.ok((await stat(path.join(dir, 'mdevctl.d'))).isDirectory(), 'definitions stay');
-  await assert.rejects(fetch(`${d.apiUrl}/parents`), 'the API is gone');
+  await assert.rejects(call(d.apiSocket as string, 'GET', '/parents'), 'the API is gone');
+  await assert.rejects(stat(path.join(dir, 'api.sock')), /ENOENT/, 'its socket file is removed');
 });
 
 test('autostart starts auto definitions with their attributes and skips bad ones', async (t) => {
