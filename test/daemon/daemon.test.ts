@@ -197,3 +197,30 @@ test('with the mount disabled the mount part is never called', async (t) => {
   assert.equal(d.mountProblem, 'disabled by configuration');
   assert.ok(!lines.some((l) => l.includes('cannot mount')), 'no warning for a mount that was not asked for');
 });
+
+test('api.tcp adds a token-guarded TCP listener; api.json says where both are and never holds the token', async (t) => {
+  const { dir, config } = await setup(t, { api: { tcp: { host: '127.0.0.1', port: 0 } } });
+  const d = await Daemon.start(config, parts(), collectingLogger().log);
+  t.after(() => d.close());
+  const infoFile = path.join(dir, 'api.json');
+  const text = await readFile(infoFile, 'utf8');
+  const info = JSON.parse(text) as { socket: string; url: string };
+  assert.equal(info.socket, path.join(dir, 'api.sock'));
+  assert.equal(info.url, d.apiUrl);
+  assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal((await stat(infoFile)).mode & 0o777, 0o644);
+  const tokenFile = path.join(dir, 'api.token');
+  assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
+  const token = (await readFile(tokenFile, 'utf8')).trim();
+  assert.ok(!text.includes(token), 'api.json does not contain the token');
+  assert.equal((await call(info.url, 'GET', '/parents')).status, 401);
+  assert.equal((await call({ url: info.url, token }, 'GET', '/parents')).status, 200);
+  assert.equal((await call(info.socket, 'GET', '/parents')).status, 200, 'the socket serves too');
+});
+
+test('a parent whose driver names it "scripts.d" is refused at start, before anything is served', async (t) => {
+  const { dir, config } = await setup(t, { parents: [{ driver: 'toy', name: 'toy' }] });
+  const named = { ...config, parents: [{ driver: 'toy', options: { name: 'scripts.d' } }] };
+  await assert.rejects(Daemon.start(named, parts(), collectingLogger().log), /parent "scripts\.d" from driver toy: expected a name other than "scripts\.d"/);
+  await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
+});
