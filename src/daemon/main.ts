@@ -5,16 +5,30 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { toUmdevError } from '../core/errors.js';
 import { USAGE, parseCommandLine } from './args.js';
 import { applyOverrides, loadConfig } from './config.js';
 import { Daemon } from './daemon.js';
 import { createLogger, describeError } from '../log.js';
 import { realParts } from './parts.js';
+import type { MdevType } from '../core/types.js';
+
+/** The checkout's (or the global install's) bin/, where the greeting points people for the other commands. */
+const BIN = fileURLToPath(new URL('../../../bin/', import.meta.url));
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+/** Free instances of a type for the greeting; a vendor that cannot say right now is shown as `?`. */
+function freeOf(d: Daemon, t: MdevType): string {
+  try {
+    return String(d.core.availableInstances(t));
+  } catch {
+    return '?';
+  }
 }
 
 /** How a person reaches the daemon; printed on stderr just before the ready line. */
@@ -25,13 +39,20 @@ function greeting(d: Daemon): string {
     const r = path.relative(process.cwd(), p);
     return r === '' ? '.' : r.startsWith('..') ? p : r;
   };
+  const tool = (name: string): string => {
+    const r = rel(path.join(BIN, name));
+    return r.startsWith('/') ? r : `./${r}`;
+  };
+  // What the parents offer right now: the first proof that the daemon works, before anything else is tried.
+  const parents = d.core.parents().map((p) => `  parent ${p.name}: ${p.types.map((t) => `${t.id} (${freeOf(d, t)} free)`).join(', ')}`);
   const lines = [
+    ...parents,
     d.mounted ? `  sysfs:       ${c.mount.path} (FUSE)` : `  sysfs:       not mounted (${d.mountProblem})`,
     `  sockets:     ${c.sockets.dir}/<uuid>.sock (vfio-user)`,
     `  definitions: ${c.definitions}`,
     d.apiUrl === undefined ? '  api:         disabled' : `  api:         ${d.apiUrl} (also in ${path.join(c.stateDir, 'api.json')})`,
     'try:',
-    `  npx umdevctl --sysfs-root ${rel(c.mount.path)} --config-root ${rel(c.definitions)} types`,
+    `  ${tool('umdevctl')} --sysfs-root ${rel(c.mount.path)} --config-root ${rel(c.definitions)} types`,
   ];
   if (d.mounted) {
     lines.push(
@@ -43,7 +64,7 @@ function greeting(d: Daemon): string {
   if (d.apiUrl !== undefined && type !== undefined) {
     lines.push(`  curl -s -XPOST ${d.apiUrl}/devices -d '{"parent":"${parent.name}","type":"${type.id}"}'`);
   }
-  lines.push(`  npx umdev-uart ${rel(c.sockets.dir)}/<uuid>.sock hello   (an mtty device's UART in loopback)`);
+  lines.push(`  ${tool('umdev-uart')} ${rel(c.sockets.dir)}/<uuid>.sock hello   (an mtty device's UART in loopback)`);
   return `${lines.join('\n')}\n`;
 }
 
