@@ -12,6 +12,7 @@ import { applyOverrides, loadConfig } from './config.js';
 import { Daemon } from './daemon.js';
 import { createLogger, describeError } from '../log.js';
 import { realParts } from './parts.js';
+import { SystemdNotifier } from './notify.js';
 import type { MdevType } from '../core/types.js';
 
 /** The checkout's (or the global install's) bin/, where the greeting points people for the other commands. */
@@ -100,6 +101,9 @@ async function main(argv: readonly string[]): Promise<number> {
     log.error(`cannot start: ${describeError(e)}`);
     return 1;
   }
+  const systemd = SystemdNotifier.fromEnv(process.env, log);
+  // As sd_notify(unset_environment=1): callout scripts and other children must not talk to systemd for us.
+  for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete process.env[k];
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (why: string, code: number): void => {
@@ -109,6 +113,7 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       stopping = true;
       log.info(`${why} received`);
+      systemd?.stopping();
       daemon.close().then(
         () => resolve(code),
         (e: unknown) => {
@@ -129,6 +134,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // The greeting goes first: stdio pipes are written synchronously, so whoever sees `ready` can already read it.
     process.stderr.write(greeting(daemon));
     process.stdout.write('umdevd ready\n');
+    systemd?.ready(`serving ${daemon.core.parents().map((p) => p.name).join(', ')}${daemon.mounted ? ` at ${daemon.config.mount.path}` : ''}`);
   });
 }
 
