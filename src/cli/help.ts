@@ -168,6 +168,41 @@ Prints one JSON object per core event (add, remove, online, offline, change, ...
     usage: 'events [OPTIONS]',
     options: [...API_OPTS, ['-n, --count <N>', 'Stop after N events (default: follow until umdevd stops)']],
   },
+  exec: {
+    about: "Run a command where mdevctl sees umdevd's trees",
+    long: `Run a command where mdevctl sees umdevd's trees
+
+Enters a fresh private mount namespace with the state dir's sys bound over /sys and its mdevctl.d over
+/etc/mdevctl.d, then runs the command there, so the unmodified mdevctl manages umdev devices. The namespace is
+made anew on every call, so it always sees the running daemon's mount. The real /sys is hidden inside it. Needs
+root.`,
+    usage: 'exec [OPTIONS] -- <COMMAND>...',
+    options: [['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE_DIR, else ./umdev-state)"]],
+    args: [['<COMMAND>...', 'The command and its arguments, e.g. mdevctl types']],
+  },
+  shell: {
+    about: "Start $SHELL where mdevctl sees umdevd's trees",
+    long: `Start $SHELL where mdevctl sees umdevd's trees
+
+umdevctl exec -- $SHELL. After umdevd restarts, leave the shell and start a new one: the old namespace holds
+the old daemon's mount ("Transport endpoint is not connected").`,
+    usage: 'shell [OPTIONS]',
+    options: [['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE_DIR, else ./umdev-state)"]],
+  },
+  'qemu-args': {
+    about: 'Print the QEMU arguments that attach a device',
+    long: `Print the QEMU arguments that attach a device
+
+QEMU 10.1 or later: a shared memfd RAM backend (vfio-user passes guest memory to umdevd as fds) and a
+vfio-user-pci device on the device's socket.`,
+    usage: 'qemu-args [OPTIONS] <UUID>',
+    options: [
+      ['-m, --memory <SIZE>', 'Guest RAM size, as QEMU writes it (default 1G)'],
+      ['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE_DIR, else ./umdev-state)"],
+      ['-u, --uuid <UUID>', 'The device (instead of the positional UUID)'],
+    ],
+    args: [['<UUID>', 'The device to attach']],
+  },
 };
 
 /** The global options every command accepts (umdevctl's, beyond mdevctl's). */

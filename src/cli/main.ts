@@ -10,6 +10,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../core/errors.js';
 import { defineCommand } from './define.js';
 import { eventsCommand } from './events.js';
+import { execCommand } from './exec.js';
+import { qemuArgsCommand } from './qemu-args.js';
 import { fail, formatError, formatErrorJson, osError } from './failure.js';
 import { debug, logFilter, type CliContext, type Writer } from './io.js';
 import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
@@ -62,6 +64,9 @@ const COMMANDS: Record<string, { options: Options; positionals?: number }> = {
   offline: { options: { ...GROUP } },
   reset: { options: { ...UUID } },
   events: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, count: { type: 'string', short: 'n' } } },
+  exec: { options: { 'state-dir': { type: 'string' } }, positionals: Infinity },
+  shell: { options: { 'state-dir': { type: 'string' } } },
+  'qemu-args': { options: { ...UUID, 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' } }, positionals: 1 },
 };
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -74,6 +79,15 @@ interface Invocation {
   readonly positionals: string[];
   /** Options given, in command-line order, without the global ones (clap's usage lines list them so). */
   readonly used: string[];
+}
+
+/** `exec`'s command exited non-zero: umdevctl exits with the same status, printing nothing. */
+class ExitStatus extends Error {
+  readonly code: number;
+  constructor(code: number) {
+    super(`exit status ${code}`);
+    this.code = code;
+  }
 }
 
 /** Options clap declares `required` per command: they lead every usage line of that command. */
@@ -183,6 +197,19 @@ async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<s
     case 'reset':
       if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
       return resetCommand(ctx, { uuid: uuidOpt(v) ?? '' });
+    case 'exec':
+    case 'shell': {
+      const command = cmd === 'shell' ? [env.SHELL ?? '/bin/sh'] : positionals;
+      if (command.length === 0) required(inv, ['<COMMAND>...']);
+      return execCommand({ stateDir: str(v, 'state-dir'), command, env }).then((code) => {
+        if (code !== 0) throw new ExitStatus(code);
+      });
+    }
+    case 'qemu-args': {
+      const u = str(v, 'uuid') ?? positionals[0];
+      if (u === undefined) required(inv, ['<UUID>']);
+      return qemuArgsCommand(ctx, { uuid: uuidArg(u), stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
+    }
     case 'events':
       return eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal });
     default:
@@ -218,7 +245,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   const program = io.program ?? 'umdevctl';
   const lsmdev = program === 'lsmdev';
   const args = lsmdev ? ['list', ...argv] : [...argv];
-  let at = findCommand(args);
+  const at = findCommand(args);
   // `umdevctl help [CMD]` is clap's help subcommand: the global help, or CMD's.
   const helpFor = !lsmdev && at >= 0 && args[at] === 'help' ? (args.slice(at + 1).find((a) => !a.startsWith('-')) ?? '') : undefined;
   if (helpFor !== undefined) {
@@ -232,8 +259,15 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   }
   const cmd = at < 0 ? undefined : args[at];
   const spec = cmd === undefined ? undefined : COMMANDS[cmd];
-  const rest = at < 0 ? args : [...args.slice(0, at), ...args.slice(at + 1)];
-  at = -1;
+  let rest = at < 0 ? args : [...args.slice(0, at), ...args.slice(at + 1)];
+  if (cmd === 'exec') {
+    // Everything from `--` (or the first word that is not one of exec's options) on is the command, untouched.
+    const tail = args.slice(at + 1);
+    let i = 0;
+    while (i < tail.length && tail[i] !== '--' && tail[i]!.startsWith('-')) i += tail[i] === '--state-dir' ? 2 : 1;
+    const command = tail[i] === '--' ? tail.slice(i + 1) : tail.slice(i);
+    rest = [...args.slice(0, at), ...tail.slice(0, i), '--', ...command];
+  }
   const options = { ...GLOBAL, ...(spec?.options ?? {}), version: { type: 'boolean' as const, short: 'V' } };
   let values: Values;
   let positionals: string[] = [];
@@ -282,6 +316,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     await dispatch(ctx, { program, cmd: cmd ?? '', v: values, positionals, used }, io.env, io.signal);
     return 0;
   } catch (e) {
+    if (e instanceof ExitStatus) return e.code;
     if (e instanceof UsageError) {
       if (json) io.stderr.write(formatErrorJson(new UmdevError('EINVAL', e.message)));
       else io.stderr.write(formatUsageError(e));
