@@ -24,6 +24,7 @@ const ROOT_ONLY = new Set([
   'dist/test/cli/atomic.test.js',
   'dist/test/cli/compat.test.js',
   'dist/test/cli/online-group.test.js',
+  'dist/test/cli/usage.test.js',
 ]);
 
 const TIERS = {
