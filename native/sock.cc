@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <climits>
 #include <cstring>
 #include <string>
@@ -313,6 +314,33 @@ napi_value send_msg(napi_env env, napi_callback_info info) {
   return make_int(env, n);
 }
 
+// sendDatagram(path, data) -> bytes sent: one datagram on a fresh AF_UNIX SOCK_DGRAM socket, which is what
+// sd_notify(3) sends to $NOTIFY_SOCKET. A path starting with '@' names an abstract socket (the '@' becomes the
+// leading NUL, and the address length ends at the name, as systemd expects). Never blocks: a full queue is EAGAIN.
+napi_value send_datagram(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  sockaddr_un addr;
+  uint8_t* data;
+  size_t len;
+  if (!get_args(env, info, 2, argv) || !get_sockaddr(env, argv[0], "sendDatagram", &addr) ||
+      !get_bytes(env, argv[1], "sendDatagram", &data, &len))
+    return nullptr;
+  size_t name_len = strlen(addr.sun_path);
+  if (name_len == 0) return throw_einval(env, "sendDatagram", "(empty socket path)");
+  socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name_len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  else alen += 1;  // a filesystem path's address includes its NUL
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  ssize_t n;
+  do n = sendto(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), alen);
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(fd);
+  if (n < 0) return throw_errno(env, e, "sendto");
+  return make_int(env, n);
+}
+
 }  // namespace
 
 void init_sock(napi_env env, napi_value exports) {
@@ -323,6 +351,7 @@ void init_sock(napi_env env, napi_value exports) {
   export_fn(env, exports, "connectUnix", connect_unix);
   export_fn(env, exports, "recvMsg", recv_msg);
   export_fn(env, exports, "sendMsg", send_msg);
+  export_fn(env, exports, "sendDatagram", send_datagram);
 }
 
 }  // namespace umdev

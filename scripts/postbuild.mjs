@@ -1,9 +1,9 @@
-// Marks the built `bin` entries executable: tsc writes plain files, and `npx umdevd` runs the bin directly.
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+// Marks the built entry points executable: tsc writes plain files, and someone may run one directly
+// (bin/* exec node on them, which needs no mode bit).
+import { chmodSync, existsSync } from 'node:fs';
 import { URL } from 'node:url';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-for (const path of Object.values(pkg.bin ?? {})) {
+for (const path of ['dist/src/daemon/main.js', 'dist/src/cli/main.js', 'dist/src/cli/lsmdev.js', 'dist/src/tools/umdev-uart.js']) {
   const file = new URL(`../${path}`, import.meta.url);
   if (existsSync(file)) chmodSync(file, 0o755);
 }

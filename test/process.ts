@@ -48,3 +48,12 @@ export async function isMounted(dir: string): Promise<boolean> {
   const target = path.resolve(dir);
   return info.split('\n').some((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === target);
 }
+
+/** Polls `cond` until it holds; fails naming `what` after `ms`. For conditions another process or the loop makes true. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

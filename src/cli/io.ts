@@ -14,6 +14,8 @@ export interface CliContext {
   readonly json: boolean;
   /** The clock for log timestamps (tests pin it). */
   readonly now?: () => Date;
+  /** Which log lines to show (`MDEVCTL_LOG`); default: warnings, uncoloured. */
+  readonly log?: LogFilter;
 }
 
 /** A `Writer` that keeps what was written, for tests and for commands that buffer output. */
@@ -27,15 +29,74 @@ export class BufferWriter implements Writer {
   }
 }
 
+const LEVELS = ['off', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type Level = (typeof LEVELS)[number];
+
+/** What to log, from `MDEVCTL_LOG` / `MDEVCTL_LOG_STYLE` as mdevctl's env_logger reads them. Plain data. */
+export interface LogFilter {
+  /** `[module prefix, highest level shown]`, longest prefix first; a target no prefix matches logs nothing. */
+  readonly directives: ReadonlyArray<readonly [string, number]>;
+  /** Colour the line as env_logger does on a terminal. */
+  readonly color: boolean;
+}
+
 /**
- * A warning line in env_logger's format as mdevctl 1.2.0 prints it (`[2026-01-01T00:00:00Z WARN  mdevctl] …`), so
- * tools that filter mdevctl's stderr treat both programs alike. With `--json` it is a `{"warning":…}` line instead.
+ * env_logger's filter syntax: `LEVEL`, `module=LEVEL` or a bare `module` (all levels), comma-separated, with an
+ * optional `/regex` tail that umdevctl ignores. Unset means `warn`, mdevctl's default. `MDEVCTL_LOG_STYLE` is
+ * `always`, `never` or `auto` (colour when stderr is a terminal and TERM is not `dumb`).
  */
-export function warn(ctx: CliContext, message: string): void {
+export function logFilter(env: Readonly<Record<string, string | undefined>>, stderrIsTty = false): LogFilter {
+  const spec = env.MDEVCTL_LOG ?? '';
+  const directives: Array<[string, number]> = [];
+  if (spec.trim() === '') directives.push(['', LEVELS.indexOf('warn')]);
+  for (const raw of spec.split('/')[0]!.split(',')) {
+    const d = raw.trim();
+    if (d === '') continue;
+    const eq = d.indexOf('=');
+    if (eq < 0) {
+      const lvl = LEVELS.indexOf(d.toLowerCase() as Level);
+      directives.push(lvl >= 0 ? ['', lvl] : [d, LEVELS.indexOf('trace')]);
+    } else {
+      const lvl = LEVELS.indexOf(d.slice(eq + 1).toLowerCase() as Level);
+      if (lvl >= 0) directives.push([d.slice(0, eq), lvl]);
+    }
+  }
+  directives.sort((a, b) => b[0].length - a[0].length);
+  const style = (env.MDEVCTL_LOG_STYLE ?? 'auto').toLowerCase();
+  const color = style === 'always' || (style !== 'never' && stderrIsTty && env.TERM !== 'dumb');
+  return { directives, color };
+}
+
+const COLORS: Readonly<Record<string, string>> = { ERROR: '31', WARN: '33', INFO: '32', DEBUG: '34', TRACE: '36' };
+
+/** One line in env_logger's default format (`[2026-01-01T00:00:00Z WARN  mdevctl] …`), when the filter lets it through. */
+function log(ctx: CliContext, level: Exclude<Level, 'off'>, target: string, message: string): void {
+  const filter = ctx.log ?? { directives: [['', LEVELS.indexOf('warn')]], color: false };
+  const max = filter.directives.find(([name]) => target.startsWith(name))?.[1] ?? 0;
+  if (LEVELS.indexOf(level) > max) return;
+  const ts = (ctx.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lvl = level.toUpperCase().padEnd(5);
+  if (!filter.color) {
+    ctx.stderr.write(`[${ts} ${lvl} ${target}] ${message}\n`);
+    return;
+  }
+  const grey = (x: string): string => `\x1b[0m\x1b[38;5;8m${x}\x1b[0m`;
+  ctx.stderr.write(`${grey('[')}${ts} \x1b[0m\x1b[${COLORS[level.toUpperCase()]}m${lvl}\x1b[0m ${target}${grey(']')} ${message}\n`);
+}
+
+/**
+ * A warning, as mdevctl 1.2.0 prints it, so tools that filter mdevctl's stderr treat both programs alike; `target`
+ * is the Rust module mdevctl logs it from. With `--json` it is a `{"warning":…}` line instead, whatever the filter.
+ */
+export function warn(ctx: CliContext, message: string, target = 'mdevctl'): void {
   if (ctx.json) {
     ctx.stderr.write(`${JSON.stringify({ warning: { message } })}\n`);
     return;
   }
-  const ts = (ctx.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  ctx.stderr.write(`[${ts} WARN  mdevctl] ${message}\n`);
+  log(ctx, 'warn', target, message);
+}
+
+/** A debug line, shown with `MDEVCTL_LOG=debug` (never in `--json` mode, which keeps stderr machine-readable). */
+export function debug(ctx: CliContext, target: string, message: string): void {
+  if (!ctx.json) log(ctx, 'debug', target, message);
 }

@@ -43,7 +43,8 @@ export async function activeDevices(ctx: CliContext, uuid?: string, parent?: str
     }
     if (parent !== undefined && parent !== dev.parent) continue;
     try {
-      await dev.loadDefinition();
+      // As mdevctl 1.2.0: a definition modified (-t) while the device runs is listed with its new type, and said so.
+      await dev.loadDefinition((m) => warn(ctx, m, 'mdevctl::mdev'));
     } catch {
       // mdevctl ignores an unreadable definition here; the device is listed from sysfs alone.
     }

@@ -10,8 +10,12 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../core/errors.js';
 import { defineCommand } from './define.js';
 import { eventsCommand } from './events.js';
+import { execCommand } from './exec.js';
+import { qemuArgsCommand } from './qemu-args.js';
 import { fail, formatError, formatErrorJson, osError } from './failure.js';
-import type { CliContext, Writer } from './io.js';
+import { debug, logFilter, type CliContext, type Writer } from './io.js';
+import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
+import { formatUsageError, label, usageLine, UsageError } from './usage.js';
 import { listCommand } from './list.js';
 import { modifyCommand } from './modify.js';
 import { onlineCommand } from './online.js';
@@ -23,7 +27,7 @@ import { exists } from './sysfs-read.js';
 import { Sysroot } from './sysroot.js';
 import { typesCommand } from './types.js';
 import { undefineCommand } from './undefine.js';
-import { parseUuid } from './uuid.js';
+import { parseUuid, uuidError } from './uuid.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -39,35 +43,55 @@ const TYPE: Options = { type: { type: 'string', short: 't' } };
 /** online/offline: the devices, and where umdevd's API is (else the sysfs files are written). */
 const GROUP: Options = { uuid: { type: 'string', short: 'u', multiple: true }, api: { type: 'string' }, 'state-dir': { type: 'string' } };
 
-const COMMANDS: Record<string, { options: Options; positionals?: number; about: string }> = {
-  define: { options: { ...UUID, ...PARENT, ...TYPE, auto: { type: 'boolean', short: 'a' }, manual: { type: 'boolean', short: 'm' }, jsonfile: { type: 'string' } }, about: 'Define a persistent mediated device' },
-  undefine: { options: { ...UUID, ...PARENT }, about: 'Undefine a persistent mediated device' },
+const COMMANDS: Record<string, { options: Options; positionals?: number }> = {
+  define: { options: { ...UUID, ...PARENT, ...TYPE, auto: { type: 'boolean', short: 'a' }, manual: { type: 'boolean', short: 'm' }, jsonfile: { type: 'string' } } },
+  undefine: { options: { ...UUID, ...PARENT } },
   modify: {
     options: {
       ...UUID, ...PARENT, ...TYPE,
       auto: { type: 'boolean', short: 'a' }, manual: { type: 'boolean', short: 'm' },
       addattr: { type: 'string' }, value: { type: 'string' }, delattr: { type: 'boolean' }, index: { type: 'string', short: 'i' },
     },
-    about: 'Modify the definition of a mediated device',
   },
-  start: { options: { ...UUID, ...PARENT, ...TYPE, jsonfile: { type: 'string' } }, about: 'Start a mediated device' },
-  stop: { options: { ...UUID }, about: 'Stop a mediated device' },
+  start: { options: { ...UUID, ...PARENT, ...TYPE, jsonfile: { type: 'string' } } },
+  stop: { options: { ...UUID } },
   list: {
     options: { ...UUID, ...PARENT, defined: { type: 'boolean', short: 'd' }, dumpjson: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } },
-    about: 'List mediated devices',
   },
-  types: { options: { ...PARENT, dumpjson: { type: 'boolean' } }, about: 'List available mediated device types' },
-  'start-parent-mdevs': { options: {}, positionals: 1, about: 'Start the auto-start devices of one parent' },
-  online: { options: { ...GROUP }, about: 'Set one or more devices online (all or none)' },
-  offline: { options: { ...GROUP }, about: 'Set one or more devices offline (all or none)' },
-  reset: { options: { ...UUID }, about: 'Reset a mediated device' },
-  events: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, count: { type: 'string', short: 'n' } }, about: "Follow umdevd's event stream (NDJSON)" },
+  types: { options: { ...PARENT, dumpjson: { type: 'boolean' } } },
+  'start-parent-mdevs': { options: {}, positionals: 1 },
+  online: { options: { ...GROUP } },
+  offline: { options: { ...GROUP } },
+  reset: { options: { ...UUID } },
+  events: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, count: { type: 'string', short: 'n' } } },
+  exec: { options: { 'state-dir': { type: 'string' } }, positionals: Infinity },
+  shell: { options: { 'state-dir': { type: 'string' } } },
+  'qemu-args': { options: { ...UUID, 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' } }, positionals: 1 },
 };
 
-/** A command-line mistake: clap's exit code 2. */
-class UsageError extends Error {}
-
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+/** One parsed invocation: what the validation helpers need to word clap's errors. */
+interface Invocation {
+  readonly program: string;
+  readonly cmd: string;
+  readonly v: Values;
+  readonly positionals: string[];
+  /** Options given, in command-line order, without the global ones (clap's usage lines list them so). */
+  readonly used: string[];
+}
+
+/** `exec`'s command exited non-zero: umdevctl exits with the same status, printing nothing. */
+class ExitStatus extends Error {
+  readonly code: number;
+  constructor(code: number) {
+    super(`exit status ${code}`);
+    this.code = code;
+  }
+}
+
+/** Options clap declares `required` per command: they lead every usage line of that command. */
+const REQUIRED: Readonly<Record<string, readonly string[]>> = { undefine: ['uuid'], modify: ['uuid'], stop: ['uuid'], reset: ['uuid'] };
 
 function str(v: Values, k: string): string | undefined {
   const x = v[k];
@@ -78,29 +102,37 @@ function bool(v: Values, k: string): boolean {
 }
 function uuidArg(s: string): string {
   const u = parseUuid(s);
-  if (u === undefined) throw new UsageError(`Invalid value "${s}" for '--uuid <UUID>': invalid UUID`);
+  if (u === undefined) throw new UsageError(`Invalid value "${s}" for '--uuid <UUID>': ${uuidError(s)}`);
   return u;
 }
 function uuidOpt(v: Values): string | undefined {
   const s = str(v, 'uuid');
   return s === undefined ? undefined : uuidArg(s);
 }
-function required(names: string[]): never {
-  throw new UsageError(`The following required arguments were not provided:\n${names.map((n) => `    ${n}\n`).join('')}`.trimEnd());
+/** Missing arguments: `extra` are required only because of what was given (`--value` for `--addattr`); `group` is
+ * a required group none of whose members was given (`--uuid` or `--parent` for define/start). */
+function required(inv: Invocation, names: string[], opts: { extra?: string[]; group?: string[] } = {}): never {
+  const first = [...(REQUIRED[inv.cmd] ?? []), ...(opts.extra ?? [])];
+  throw new UsageError(
+    `The following required arguments were not provided:\n${names.map((n) => `    ${n}\n`).join('')}`.trimEnd(),
+    usageLine(inv.program, inv.cmd, inv.used, { first, last: opts.group }),
+  );
 }
-function conflict(a: string, b: string): never {
-  throw new UsageError(`The argument '--${a}' cannot be used with '--${b}'`);
+/** clap names the conflicting argument given first, and drops the other from the usage line. */
+function conflicts(inv: Invocation, pairs: ReadonlyArray<readonly [string, string]>): void {
+  for (const [a, b] of pairs) {
+    const ia = inv.used.indexOf(a);
+    const ib = inv.used.indexOf(b);
+    if (ia < 0 || ib < 0) continue;
+    const [x, y] = ia < ib ? [a, b] : [b, a];
+    throw new UsageError(`The argument '${label(x)}' cannot be used with '${label(y)}'`, usageLine(inv.program, inv.cmd, inv.used, { first: REQUIRED[inv.cmd], drop: y }));
+  }
 }
 function u32(v: Values, k: string, label: string): number | undefined {
   const s = str(v, k);
   if (s === undefined) return undefined;
   if (!/^\+?[0-9]+$/.test(s) || Number(s) > 0xffffffff) throw new UsageError(`Invalid value "${s}" for '${label}': invalid digit found in string`);
   return Number(s);
-}
-
-function helpText(version: string): string {
-  const cmds = Object.entries(COMMANDS).map(([n, c]) => `    ${n.padEnd(20)}${c.about}\n`).join('');
-  return `umdevctl ${version}\nAn mdevctl-compatible mediated device management utility\n\nUSAGE:\n    umdevctl [--sysfs-root DIR] [--config-root DIR] [--json] <SUBCOMMAND> [OPTIONS]\n\nSUBCOMMANDS:\n${cmds}\nRoots default to /sys and /etc/mdevctl.d (or UMDEV_SYSFS_ROOT / UMDEV_CONFIG_ROOT).\nonline/offline use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, or UMDEV_API), else the sysfs files.\n`;
 }
 
 async function version(): Promise<string> {
@@ -113,7 +145,9 @@ async function version(): Promise<string> {
 }
 
 /** mdevctl's self_check: the definitions directory and both script directories must exist. */
-async function selfCheck(root: Sysroot): Promise<void> {
+async function selfCheck(ctx: CliContext): Promise<void> {
+  const root = ctx.root;
+  debug(ctx, 'mdevctl::environment', 'checking that the environment is sane');
   for (const dir of [root.definitions, root.calloutDirs.callouts, root.calloutDirs.notifiers]) {
     if (!(await exists(dir))) {
       throw fail('ENOENT', `Required directory ${JSON.stringify(dir)} doesn't exist. This may indicate a packaging or installation error`);
@@ -121,60 +155,65 @@ async function selfCheck(root: Sysroot): Promise<void> {
   }
 }
 
-async function dispatch(
-  ctx: CliContext,
-  cmd: string,
-  v: Values,
-  positionals: string[],
-  env: Readonly<Record<string, string | undefined>>,
-  signal?: AbortSignal,
-): Promise<void> {
+async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<void> {
+  const { cmd, v, positionals } = inv;
   switch (cmd) {
     case 'types':
       return typesCommand(ctx, { parent: str(v, 'parent'), dumpjson: bool(v, 'dumpjson') });
     case 'list':
       return listCommand(ctx, { defined: bool(v, 'defined'), dumpjson: bool(v, 'dumpjson'), verbose: bool(v, 'verbose'), uuid: uuidOpt(v), parent: str(v, 'parent') });
     case 'define':
-      if (str(v, 'jsonfile') !== undefined && str(v, 'type') !== undefined) conflict('jsonfile', 'type');
-      if (str(v, 'jsonfile') !== undefined && bool(v, 'auto')) conflict('jsonfile', 'auto');
-      if (bool(v, 'auto') && bool(v, 'manual')) conflict('auto', 'manual');
-      if (str(v, 'uuid') === undefined && str(v, 'parent') === undefined) required(['--uuid <UUID>', '--parent <PARENT>']);
+      conflicts(inv, [['jsonfile', 'type'], ['jsonfile', 'auto'], ['auto', 'manual']]);
+      if (str(v, 'uuid') === undefined && str(v, 'parent') === undefined) required(inv, ['--uuid <UUID>', '--parent <PARENT>'], { group: ['uuid', 'parent'] });
       return defineCommand(ctx, { uuid: uuidOpt(v), parent: str(v, 'parent'), type: str(v, 'type'), auto: bool(v, 'auto'), jsonfile: str(v, 'jsonfile') });
     case 'undefine':
-      if (str(v, 'uuid') === undefined) required(['--uuid <UUID>']);
+      if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
       return undefineCommand(ctx, { uuid: uuidOpt(v) ?? '', parent: str(v, 'parent') });
     case 'modify':
-      if (str(v, 'uuid') === undefined) required(['--uuid <UUID>']);
-      if (bool(v, 'auto') && bool(v, 'manual')) conflict('auto', 'manual');
-      if (str(v, 'addattr') !== undefined && str(v, 'value') === undefined) required(['--value <attr_value>']);
+      conflicts(inv, [['auto', 'manual']]);
+      if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
+      if (str(v, 'addattr') !== undefined && str(v, 'value') === undefined) required(inv, ['--value <attr_value>'], { extra: ['value'] });
       return modifyCommand(ctx, {
         uuid: uuidOpt(v) ?? '', parent: str(v, 'parent'), type: str(v, 'type'), auto: bool(v, 'auto'), manual: bool(v, 'manual'),
         addattr: str(v, 'addattr'), value: str(v, 'value'), delattr: bool(v, 'delattr'), index: u32(v, 'index', '--index <INDEX>'),
       });
     case 'start':
-      if (str(v, 'jsonfile') !== undefined && str(v, 'type') !== undefined) conflict('jsonfile', 'type');
-      if (str(v, 'uuid') === undefined && str(v, 'parent') === undefined) required(['--uuid <UUID>', '--parent <PARENT>']);
+      conflicts(inv, [['jsonfile', 'type']]);
+      if (str(v, 'uuid') === undefined && str(v, 'parent') === undefined) required(inv, ['--uuid <UUID>', '--parent <PARENT>'], { group: ['uuid', 'parent'] });
       return startCommand(ctx, { uuid: uuidOpt(v), parent: str(v, 'parent'), type: str(v, 'type'), jsonfile: str(v, 'jsonfile') });
     case 'stop':
-      if (str(v, 'uuid') === undefined) required(['--uuid <UUID>']);
+      if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
       return stopCommand(ctx, { uuid: uuidOpt(v) ?? '' });
     case 'start-parent-mdevs':
-      if (positionals.length !== 1) required(['<PARENT>']);
+      if (positionals.length !== 1) throw new UsageError('The following required arguments were not provided:\n    <PARENT>', `${inv.program} start-parent-mdevs <PARENT>`);
       return startParentMdevsCommand(ctx, { parent: positionals[0] });
     case 'online':
     case 'offline': {
       const raw = (v.uuid as string[] | undefined) ?? [];
-      if (raw.length === 0) required(['--uuid <UUID>...']);
+      if (raw.length === 0) required(inv, ['--uuid <UUID>...']);
       const uuids = raw.map(uuidArg);
       return onlineCommand(ctx, { uuids, online: cmd === 'online', api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
     }
     case 'reset':
-      if (str(v, 'uuid') === undefined) required(['--uuid <UUID>']);
+      if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
       return resetCommand(ctx, { uuid: uuidOpt(v) ?? '' });
+    case 'exec':
+    case 'shell': {
+      const command = cmd === 'shell' ? [env.SHELL ?? '/bin/sh'] : positionals;
+      if (command.length === 0) required(inv, ['<COMMAND>...']);
+      return execCommand({ stateDir: str(v, 'state-dir'), command, env }).then((code) => {
+        if (code !== 0) throw new ExitStatus(code);
+      });
+    }
+    case 'qemu-args': {
+      const u = str(v, 'uuid') ?? positionals[0];
+      if (u === undefined) required(inv, ['<UUID>']);
+      return qemuArgsCommand(ctx, { uuid: uuidArg(u), stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
+    }
     case 'events':
       return eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });
     default:
-      throw new UsageError(`Found argument '${cmd}' which wasn't expected, or isn't valid in this context`);
+      throw new UsageError(`Found argument '${cmd}' which wasn't expected, or isn't valid in this context`, `${inv.program} <SUBCOMMAND>`);
   }
 }
 
@@ -186,6 +225,8 @@ export interface RunIo {
   /** Aborts long-running commands (`events`). */
   readonly signal?: AbortSignal;
   readonly now?: () => Date;
+  /** `lsmdev`: mdevctl's other name, which is `list` with its own help and usage lines. Default `umdevctl`. */
+  readonly program?: 'umdevctl' | 'lsmdev';
 }
 
 function findCommand(argv: readonly string[]): number {
@@ -197,23 +238,49 @@ function findCommand(argv: readonly string[]): number {
   return -1;
 }
 
+const GLOBAL_NAMES = new Set([...Object.keys(GLOBAL), 'version']);
+
 /** Runs one umdevctl invocation (`argv` without node and script) and returns its exit code. */
 export async function run(argv: readonly string[], io: RunIo): Promise<number> {
-  const at = findCommand(argv);
-  const cmd = at < 0 ? undefined : argv[at];
+  const program = io.program ?? 'umdevctl';
+  const lsmdev = program === 'lsmdev';
+  const args = lsmdev ? ['list', ...argv] : [...argv];
+  const at = findCommand(args);
+  // `umdevctl help [CMD]` is clap's help subcommand: the global help, or CMD's.
+  const helpFor = !lsmdev && at >= 0 && args[at] === 'help' ? (args.slice(at + 1).find((a) => !a.startsWith('-')) ?? '') : undefined;
+  if (helpFor !== undefined) {
+    const text = helpFor === '' ? globalHelp(await version()) : commandHelp(helpFor, program, await version(), true);
+    if (text === undefined) {
+      io.stderr.write(formatUsageError(new UsageError(`The subcommand '${helpFor}' wasn't recognized`, `${program} <SUBCOMMAND>`)));
+      return 2;
+    }
+    io.stdout.write(text);
+    return 0;
+  }
+  const cmd = at < 0 ? undefined : args[at];
   const spec = cmd === undefined ? undefined : COMMANDS[cmd];
-  const rest = at < 0 ? [...argv] : [...argv.slice(0, at), ...argv.slice(at + 1)];
+  let rest = at < 0 ? args : [...args.slice(0, at), ...args.slice(at + 1)];
+  if (cmd === 'exec') {
+    // Everything from `--` (or the first word that is not one of exec's options) on is the command, untouched.
+    const tail = args.slice(at + 1);
+    let i = 0;
+    while (i < tail.length && tail[i] !== '--' && tail[i]!.startsWith('-')) i += tail[i] === '--state-dir' ? 2 : 1;
+    const command = tail[i] === '--' ? tail.slice(i + 1) : tail.slice(i);
+    rest = [...args.slice(0, at), ...tail.slice(0, i), '--', ...command];
+  }
   const options = { ...GLOBAL, ...(spec?.options ?? {}), version: { type: 'boolean' as const, short: 'V' } };
   let values: Values;
   let positionals: string[] = [];
   let usage: UsageError | undefined;
+  const loose = parseArgs({ args: rest, options, allowPositionals: true, strict: false, tokens: true });
+  const used = [...new Set(loose.tokens.flatMap((t) => (t.kind === 'option' && t.name in options && !GLOBAL_NAMES.has(t.name) ? [t.name] : [])))];
   try {
     const parsed = parseArgs({ args: rest, options, allowPositionals: (spec?.positionals ?? 0) > 0, strict: true });
     values = parsed.values as Values;
     positionals = parsed.positionals;
   } catch (e) {
-    usage = new UsageError(describeParseError(e));
-    values = parseArgs({ args: rest, options, allowPositionals: true, strict: false }).values as Values;
+    usage = parseError(e, program, cmd, used);
+    values = loose.values as Values;
   }
   const json = values.json === true;
   const ctx: CliContext = {
@@ -222,26 +289,37 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     stderr: io.stderr,
     json,
     now: io.now,
+    log: logFilter(io.env, (io.stderr as { isTTY?: boolean }).isTTY === true),
   };
-  if (values.help === true || (cmd === undefined && values.version !== true)) {
-    (cmd === undefined && values.help !== true ? io.stderr : io.stdout).write(helpText(await version()));
-    return values.help === true ? 0 : 2;
+  if (values.help === true) {
+    // clap: `--help` gives the long form, `-h` the short one.
+    const long = rest.includes('--help');
+    const text = lsmdev ? lsmdevHelp(await version()) : (cmd !== undefined ? commandHelp(cmd, program, await version(), long) : undefined) ?? globalHelp(await version());
+    io.stdout.write(text);
+    return 0;
+  }
+  if (cmd === undefined && values.version !== true) {
+    io.stderr.write(globalHelp(await version()));
+    return 2;
   }
   if (values.version === true) {
-    io.stdout.write(`umdevctl ${await version()}\n`);
+    io.stdout.write(`${lsmdev ? 'lsmdev' : 'umdevctl'} ${await version()}\n`);
     return 0;
   }
   try {
+    debug(ctx, 'mdevctl', 'Starting up');
+    debug(ctx, 'mdevctl', `Sysroot { sysfs: ${JSON.stringify(ctx.root.sysfsRoot)}, config: ${JSON.stringify(ctx.root.configRoot)} }`);
     // As mdevctl: the environment is checked before the arguments.
-    await selfCheck(ctx.root);
+    await selfCheck(ctx);
     if (usage !== undefined) throw usage;
-    if (spec === undefined) throw new UsageError(`Found argument '${cmd ?? ''}' which wasn't expected, or isn't valid in this context`);
-    await dispatch(ctx, cmd ?? '', values, positionals, io.env, io.signal);
+    if (spec === undefined) throw new UsageError(`Found argument '${cmd ?? ''}' which wasn't expected, or isn't valid in this context`, `${program} <SUBCOMMAND>`);
+    await dispatch(ctx, { program, cmd: cmd ?? '', v: values, positionals, used }, io.env, io.signal);
     return 0;
   } catch (e) {
+    if (e instanceof ExitStatus) return e.code;
     if (e instanceof UsageError) {
       if (json) io.stderr.write(formatErrorJson(new UmdevError('EINVAL', e.message)));
-      else io.stderr.write(`error: ${e.message}\n\nFor more information try --help\n`);
+      else io.stderr.write(formatUsageError(e));
       return 2;
     }
     const ue = osError(e);
@@ -251,14 +329,17 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   }
 }
 
-function describeParseError(e: unknown): string {
+/** clap's wording for what `util.parseArgs` refused; an unknown flag also gets clap's `-- --flag` hint. */
+function parseError(e: unknown, program: string, cmd: string | undefined, used: readonly string[]): UsageError {
   const code = (e as { code?: string }).code;
   const msg = e instanceof Error ? e.message : String(e);
   const arg = /'([^']+)'/.exec(msg)?.[1];
+  const line = cmd === undefined || COMMANDS[cmd] === undefined ? `${program} <SUBCOMMAND>` : usageLine(program, cmd, used, { first: REQUIRED[cmd] });
   if ((code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') && arg !== undefined) {
-    return `Found argument '${arg}' which wasn't expected, or isn't valid in this context`;
+    const hint = arg.startsWith('-') ? `If you tried to supply \`${arg}\` as a value rather than a flag, use \`-- ${arg}\`` : undefined;
+    return new UsageError(`Found argument '${arg}' which wasn't expected, or isn't valid in this context`, line, hint);
   }
-  return msg;
+  return new UsageError(msg, line);
 }
 
 async function isMain(): Promise<boolean> {

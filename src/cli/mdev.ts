@@ -83,7 +83,9 @@ export class MDev {
     this.apply(parseDefinition(json));
   }
 
-  apply(d: Definition): void {
+  /** `warn` hears mdevctl's `Overwriting mdev type` when the definition's type differs from what was known (sysfs). */
+  apply(d: Definition, warn?: (message: string) => void): void {
+    if (this.mdevType !== undefined && this.mdevType !== d.mdevType) warn?.(`Overwriting mdev type for mdev ${this.uuid}: ${this.mdevType} => ${d.mdevType}`);
     this.mdevType = d.mdevType;
     this.autostart = d.autostart;
     this.attrs.push(...d.attrs.map(([k, v]): [string, string] => [k, v]));
@@ -95,9 +97,9 @@ export class MDev {
   }
 
   /** Merges the stored definition, if any (missing or unreadable: the caller decides whether that matters). */
-  async loadDefinition(): Promise<void> {
+  async loadDefinition(warn?: (message: string) => void): Promise<void> {
     const p = this.persistentPath;
-    if (p !== undefined) this.apply(await readDefinitionFile(p));
+    if (p !== undefined) this.apply(await readDefinitionFile(p), warn);
   }
 
   definition(): Definition {

@@ -29,3 +29,42 @@ export function newUuid(): string {
 export function byteCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+const GROUP_STARTS = [0, 9, 14, 19, 24];
+const GROUP_LENGTHS = [8, 4, 4, 4, 12];
+
+/**
+ * Why `s` is not a UUID, in the words of the uuid crate mdevctl 1.2.0 parses `--uuid` with (`InvalidUuid::into_err`),
+ * so clap's `Invalid value "…" for '--uuid <UUID>': …` line reads the same from both tools. Positions are 1-based
+ * byte offsets, as the crate counts.
+ */
+export function uuidError(s: string): string {
+  let body = s;
+  let offset = 0;
+  let simple = true;
+  if (s.length >= 2 && s.startsWith('{') && s.endsWith('}')) {
+    body = s.slice(1, -1);
+    offset = 1;
+    simple = false;
+  } else if (s.startsWith('urn:uuid:')) {
+    body = s.slice(9);
+    offset = 9;
+    simple = false;
+  }
+  const hyphens: number[] = [];
+  let byte = 0;
+  for (const ch of body) {
+    if (ch === '-') hyphens.push(byte);
+    else if (!/^[0-9a-fA-F]$/.test(ch)) {
+      return `invalid character: expected an optional prefix of \`urn:uuid:\` followed by [0-9a-zA-Z], found \`${ch}\` at ${byte + offset + 1}`;
+    }
+    byte += Buffer.byteLength(ch);
+  }
+  if (hyphens.length === 0 && simple) return `invalid length: expected length 32 for simple format, found ${Buffer.byteLength(s)}`;
+  if (hyphens.length !== 4) return `invalid group count: expected 5, found ${hyphens.length + 1}`;
+  for (let i = 0; i < 4; i++) {
+    if (hyphens[i] !== GROUP_STARTS[i + 1]! - 1) return `invalid group length in group ${i}: expected ${GROUP_LENGTHS[i]}, found ${hyphens[i]! - GROUP_STARTS[i]!}`;
+  }
+  // The crate measures the last group against the whole input, prefix included.
+  return `invalid group length in group 4: expected 12, found ${Buffer.byteLength(s) - GROUP_STARTS[4]!}`;
+}

@@ -2,8 +2,10 @@
  * Concepts: autostart, the job mdevctl's udev rule does on a kernel (`mdevctl start-parent-mdevs <parent>` when a
  * parent registers). When the core reports a parent `registered`, every definition of that parent marked
  * `"start": "auto"` is created through the core and its attributes are written through the sysfs tree, in order,
- * as mdevctl would. A bad definition, or one that fails to start, is logged and skipped; it never stops the others,
- * and a device whose attributes fail is removed again (mdevctl's rollback).
+ * as mdevctl would. Each start is wrapped in the same callouts and notifiers as `mdevctl start` (`src/cli/callouts.ts`,
+ * run from the definitions dir's `scripts.d`), so a `pre` callout that fails vetoes the device here too. A bad
+ * definition, or one that fails to start, is logged and skipped; it never stops the others, and a device whose
+ * attributes fail is removed again (mdevctl's rollback).
  */
 import type { Core } from '../core/core.js';
 import { toUmdevError } from '../core/errors.js';
@@ -12,6 +14,10 @@ import type { AttrTree } from '../fuse/attr-tree.js';
 import { writeDeviceAttr } from './attr-path.js';
 import { readParentDefinitions, type Definition } from './definitions.js';
 import { describeError, type Logger } from '../log.js';
+import { invokeWithCallouts } from '../cli/callouts.js';
+import type { CliContext, Writer } from '../cli/io.js';
+import { MDev } from '../cli/mdev.js';
+import { Sysroot } from '../cli/sysroot.js';
 
 /** Result of one parent's autostart, for logs and tests. */
 export interface AutostartResult {
@@ -24,6 +30,8 @@ export class Autostart {
   readonly #core: Core;
   readonly #tree: AttrTree;
   readonly #dir: string;
+  /** Only its definitions root is used: the callout and notifier dirs below `scripts.d`. */
+  readonly #root: Sysroot;
   readonly #log: Logger;
   readonly #pending = new Set<Promise<AutostartResult>>();
   #unsubscribe: (() => void) | undefined;
@@ -32,6 +40,7 @@ export class Autostart {
     this.#core = core;
     this.#tree = tree;
     this.#dir = definitionsDir;
+    this.#root = new Sysroot({ configRoot: definitionsDir });
     this.#log = log.child('autostart');
   }
 
@@ -89,12 +98,28 @@ export class Autostart {
       log.info('already active; left as it is');
       return true;
     }
+    // The callouts see what mdevctl's see: the definition as JSON on stdin, its type, parent and uuid as arguments.
+    const dev = new MDev(this.#root, def.uuid);
+    dev.parent = def.parent;
+    dev.mdevType = def.type;
+    dev.autostart = true;
+    dev.attrs = def.attrs.map((a): [string, string] => [a.name, a.value]);
+    // What a script prints on stderr is logged as the warning it is meant to be (mdevctl echoes it to stderr).
+    const stderr: Writer = { write: (chunk: string) => void chunk.trimEnd().split('\n').forEach((l) => log.warn(`callout: ${l}`)) };
+    const ctx: CliContext = { root: this.#root, stdout: { write: () => true }, stderr, json: false };
     try {
-      await this.#core.create(def.parent, def.type, def.uuid);
+      await invokeWithCallouts(ctx, dev, 'start', () => this.#create(def, log));
     } catch (e) {
       log.warn(`cannot start ${def.type} on ${def.parent}: ${describeError(e)}`);
       return false;
     }
+    log.info(`started ${def.type} on ${def.parent}`);
+    return true;
+  }
+
+  /** The primary action: create, then write the attributes in order; on an attribute failure, remove and rethrow. */
+  async #create(def: Definition, log: Logger): Promise<void> {
+    await this.#core.create(def.parent, def.type, def.uuid);
     for (const a of def.attrs) {
       try {
         await writeDeviceAttr(this.#tree, def.uuid, a.name, a.value);
@@ -105,10 +130,8 @@ export class Autostart {
         } catch (re) {
           log.error(`rollback remove failed: ${toUmdevError(re).message}`);
         }
-        return false;
+        throw e;
       }
     }
-    log.info(`started ${def.type} on ${def.parent}`);
-    return true;
   }
 }

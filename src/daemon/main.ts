@@ -5,16 +5,31 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { toUmdevError } from '../core/errors.js';
 import { USAGE, parseCommandLine } from './args.js';
 import { applyOverrides, loadConfig } from './config.js';
 import { Daemon } from './daemon.js';
 import { createLogger, describeError } from '../log.js';
 import { realParts } from './parts.js';
+import { SystemdNotifier } from './notify.js';
+import type { MdevType } from '../core/types.js';
+
+/** The checkout's (or the global install's) bin/, where the greeting points people for the other commands. */
+const BIN = fileURLToPath(new URL('../../../bin/', import.meta.url));
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+/** Free instances of a type for the greeting; a vendor that cannot say right now is shown as `?`. */
+function freeOf(d: Daemon, t: MdevType): string {
+  try {
+    return String(d.core.availableInstances(t));
+  } catch {
+    return '?';
+  }
 }
 
 /** How a person reaches the daemon; printed on stderr just before the ready line. */
@@ -25,14 +40,21 @@ function greeting(d: Daemon): string {
     const r = path.relative(process.cwd(), p);
     return r === '' ? '.' : r.startsWith('..') ? p : r;
   };
+  const tool = (name: string): string => {
+    const r = rel(path.join(BIN, name));
+    return r.startsWith('/') ? r : `./${r}`;
+  };
+  // What the parents offer right now: the first proof that the daemon works, before anything else is tried.
+  const parents = d.core.parents().map((p) => `  parent ${p.name}: ${p.types.map((t) => `${t.id} (${freeOf(d, t)} free)`).join(', ')}`);
   const lines = [
+    ...parents,
     d.mounted ? `  sysfs:       ${c.mount.path} (FUSE)` : `  sysfs:       not mounted (${d.mountProblem})`,
     `  sockets:     ${c.sockets.dir}/<uuid>.sock (vfio-user)`,
     `  definitions: ${c.definitions}`,
     d.apiSocket === undefined ? '  api:         disabled' : `  api:         ${d.apiSocket} (also in ${path.join(c.stateDir, 'api.json')})`,
     ...(d.apiUrl === undefined ? [] : [`  api (tcp):   ${d.apiUrl} (Authorization: Bearer <token in ${c.api.tokenFile}>)`]),
     'try:',
-    `  npx umdevctl --sysfs-root ${rel(c.mount.path)} --config-root ${rel(c.definitions)} types`,
+    `  ${tool('umdevctl')} --sysfs-root ${rel(c.mount.path)} --config-root ${rel(c.definitions)} types`,
   ];
   if (d.mounted) {
     lines.push(
@@ -45,7 +67,7 @@ function greeting(d: Daemon): string {
     const body = `{"parent":"${parent.name}","type":"${type.id}"}`;
     lines.push(`  curl -s --unix-socket ${rel(d.apiSocket)} -H 'content-type: application/json' http://umdev/devices -d '${body}'`);
   }
-  lines.push(`  npx umdev-uart ${rel(c.sockets.dir)}/<uuid>.sock hello   (an mtty device's UART in loopback)`);
+  lines.push(`  ${tool('umdev-uart')} ${rel(c.sockets.dir)}/<uuid>.sock hello   (an mtty device's UART in loopback)`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -81,6 +103,9 @@ async function main(argv: readonly string[]): Promise<number> {
     log.error(`cannot start: ${describeError(e)}`);
     return 1;
   }
+  const systemd = SystemdNotifier.fromEnv(process.env, log);
+  // As sd_notify(unset_environment=1): callout scripts and other children must not talk to systemd for us.
+  for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete process.env[k];
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (why: string, code: number): void => {
@@ -90,6 +115,7 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       stopping = true;
       log.info(`${why} received`);
+      systemd?.stopping();
       daemon.close().then(
         () => resolve(code),
         (e: unknown) => {
@@ -110,6 +136,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // The greeting goes first: stdio pipes are written synchronously, so whoever sees `ready` can already read it.
     process.stderr.write(greeting(daemon));
     process.stdout.write('umdevd ready\n');
+    systemd?.ready(`serving ${daemon.core.parents().map((p) => p.name).join(', ')}${daemon.mounted ? ` at ${daemon.config.mount.path}` : ''}`);
   });
 }
 

@@ -102,6 +102,11 @@ export interface Native {
    * EAGAIN. After a partial send the fds have gone; send the rest without them. Never raises SIGPIPE (EPIPE instead).
    */
   sendMsg(fd: number, bufs: readonly Uint8Array[], fds?: readonly number[]): number;
+  /**
+   * One datagram to the AF_UNIX SOCK_DGRAM socket at `path` (`@name`: abstract), from a fresh socket closed at once;
+   * returns the bytes sent. What sd_notify(3) does with $NOTIFY_SOCKET. Never blocks (EAGAIN when the queue is full).
+   */
+  sendDatagram(path: string, data: Uint8Array): number;
   /** An eventfd (always close-on-exec). */
   eventfd(initval: number, flags?: EventfdFlags): number;
   /** Reads the counter (resets it, or takes 1 in semaphore mode); null on EAGAIN. */
@@ -160,7 +165,7 @@ function load(): Binding | UmdevError {
 /** The addon's plain functions, by name (everything in `Native` except `watch`, which wraps a class). */
 const CALLS = [
   'setNonBlocking', 'read', 'write', 'close', 'tryLock',
-  'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsg', 'sendMsg',
+  'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsg', 'sendMsg', 'sendDatagram',
   'eventfd', 'eventfdRead', 'eventfdWrite', 'memfdCreate', 'mmap', 'munmap', 'pageSize',
 ] as const satisfies readonly Exclude<keyof Native, 'watch'>[];
 

@@ -82,7 +82,7 @@ test('usage errors exit 2 with a clap-style message; the environment is checked 
   t.after(() => tree.remove());
   const bad = await umdevctl(tree, ['list', '-u', 'zz']);
   assert.equal(bad.code, 2);
-  assert.equal(bad.stderr, `error: Invalid value "zz" for '--uuid <UUID>': invalid UUID\n\nFor more information try --help\n`);
+  assert.equal(bad.stderr, `error: Invalid value "zz" for '--uuid <UUID>': invalid character: expected an optional prefix of \`urn:uuid:\` followed by [0-9a-zA-Z], found \`z\` at 1\n\nFor more information try --help\n`);
   assert.equal((await umdevctl(tree, ['stop'])).code, 2);
   assert.equal((await umdevctl(tree, ['modify', '-u', U1, '-a', '-m'])).code, 2);
   assert.equal((await umdevctl(tree, ['modify', '-u', U1, '--addattr', 'x'])).code, 2);

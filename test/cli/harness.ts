@@ -59,10 +59,10 @@ export function requireMdevctl(): Promise<void> {
  * The real mdevctl with `tree/sys` bound over `/sys` and `tree/etc` over `/etc/mdevctl.d`, in a new mount namespace
  * with private propagation, so nothing reaches the host's mounts.
  */
-export async function mdevctl(tree: FakeTree, args: readonly string[]): Promise<Outcome> {
+export async function mdevctl(tree: FakeTree, args: readonly string[], env: Record<string, string> = {}): Promise<Outcome> {
   await requireMdevctl();
   const script = 'mount --rbind "$0/sys" /sys && mount --bind "$0/etc" /etc/mdevctl.d && exec /usr/bin/mdevctl "$@"';
-  return spawnCollect('/usr/bin/unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, tree.dir, ...args]);
+  return spawnCollect('/usr/bin/unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, tree.dir, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env });
 }
 
 /** Runs a process to completion, collecting its output. */

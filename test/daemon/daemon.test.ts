@@ -125,6 +125,37 @@ test('autostart starts auto definitions with their attributes and skips bad ones
   assert.match(text, /toy: started 2 defined device\(s\), 3 failed/);
 });
 
+test('autostart runs the callouts mdevctl start runs: a pre-start veto keeps the device down', async (t) => {
+  const { dir, config } = await setup(t);
+  const defs = path.join(dir, 'mdevctl.d');
+  const U = (n: number): string => `0000000${n}-0000-4000-8000-00000000000${n}`;
+  await mkdir(path.join(defs, 'toy'), { recursive: true });
+  for (const n of [1, 2]) await writeFile(path.join(defs, 'toy', U(n)), JSON.stringify({ mdev_type: 'toy-small', start: 'auto', attrs: [{ 'vendor/knob': String(n) }] }));
+  const trace = path.join(dir, 'trace');
+  for (const sub of ['callouts', 'notifiers']) await mkdir(path.join(defs, 'scripts.d', sub), { recursive: true });
+  // mdevctl's argv: -t TYPE -e EVENT -a ACTION -s STATE -u UUID -p PARENT, and the definition on stdin.
+  const script = (body: string): string => `#!/bin/sh\necho "$4 $6 $8 \${10} \${12} $(cat)" >> "${trace}"\n${body}\n`;
+  await writeFile(path.join(defs, 'scripts.d/callouts/veto'), script(`[ "$4" = pre ] && [ "\${10}" = ${U(1)} ] && { echo "refusing \${10}" >&2; exit 1; }\nexit 0`), { mode: 0o755 });
+  await writeFile(path.join(defs, 'scripts.d/notifiers/tell'), script('exit 0'), { mode: 0o755 });
+  const { log, lines } = collectingLogger();
+  const d = await Daemon.start(config, parts(), log);
+  t.after(() => d.close());
+  assert.deepEqual(d.core.devices().map((x) => x.uuid), [U(2)], 'the vetoed device stays down; the other starts');
+  const text = lines.join('');
+  assert.match(text, new RegExp(`autostart\\[${U(1)}\\]: callout: veto: refusing ${U(1)}`));
+  assert.match(text, new RegExp(`autostart\\[${U(1)}\\]: cannot start toy-small on toy: ECANCELED: callout script "[^"]*/veto" failed with return code 1`));
+  const calls = (await readFile(trace, 'utf8')).trim().split('\n');
+  const json = (n: number): string => `{"mdev_type":"toy-small","start":"auto","attrs":[{"vendor/knob":"${n}"}]}`;
+  for (const line of [
+    `pre start none ${U(1)} toy ${json(1)}`,
+    `notify start none ${U(1)} toy ${json(1)}`,
+    `pre start none ${U(2)} toy ${json(2)}`,
+    `post start success ${U(2)} toy ${json(2)}`,
+    `notify start success ${U(2)} toy ${json(2)}`,
+  ]) assert.ok(calls.includes(line), `expected the call "${line}" in:\n${calls.join('\n')}`);
+  assert.equal(calls.some((c) => c.startsWith(`post start`) && c.includes(U(1))), false, 'no post after a veto');
+});
+
 test('a failed start undoes what it did', async (t) => {
   const { dir, config } = await setup(t, { parents: [{ driver: 'toy' }, { driver: 'toy' }] });
   const { log } = collectingLogger();

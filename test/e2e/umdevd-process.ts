@@ -15,6 +15,15 @@ import { fileURLToPath } from 'node:url';
 export const UMDEVD = fileURLToPath(new URL('../../src/daemon/main.js', import.meta.url));
 export const UMDEVCTL = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export const UMDEV_UART = fileURLToPath(new URL('../../src/tools/umdev-uart.js', import.meta.url));
+/** The checkout's bin/, as the README runs the commands (dist/test/e2e → ../../../bin). */
+export const BIN = fileURLToPath(new URL('../../../bin/', import.meta.url));
+
+/** How to start the daemon: through `bin/umdevd` as the README does (default: node on the built file), with `env`. */
+export interface StartOptions {
+  readonly viaBin?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number;
+}
 
 /** A running daemon. `stderr` accumulates everything it logged. */
 export interface RunningDaemon {
@@ -28,8 +37,12 @@ export interface RunningDaemon {
 }
 
 /** Start umdevd on `stateDir` and wait (at most `timeoutMs`) for `umdevd ready`; fails with its stderr if it dies. */
-export async function startDaemon(stateDir: string, extraArgs: readonly string[] = [], timeoutMs = 30000): Promise<RunningDaemon> {
-  const proc = spawn(process.execPath, [UMDEVD, '--state-dir', stateDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(stateDir: string, extraArgs: readonly string[] = [], opts: StartOptions = {}): Promise<RunningDaemon> {
+  const timeoutMs = opts.timeoutMs ?? 30000;
+  const args = ['--state-dir', stateDir, ...extraArgs];
+  const proc = opts.viaBin === true
+    ? spawn(path.join(BIN, 'umdevd'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
+    : spawn(process.execPath, [UMDEVD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
   let out = '';
   let err = '';
   proc.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -114,8 +127,8 @@ export async function stateDir(t: TestContext, prefix = 'umdevd-e2e-'): Promise<
 }
 
 /** Start umdevd on the state dir; the daemon is killed by the state dir's cleanup. */
-export async function start(ctx: StateDir, args: readonly string[] = []): Promise<RunningDaemon> {
-  const d = await startDaemon(ctx.dir, args);
+export async function start(ctx: StateDir, args: readonly string[] = [], opts: StartOptions = {}): Promise<RunningDaemon> {
+  const d = await startDaemon(ctx.dir, args, opts);
   ctx.daemons.push(d);
   return d;
 }

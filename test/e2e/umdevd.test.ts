@@ -12,6 +12,7 @@ import { TMP_DIR } from '../../src/cli/definitions.js';
 import { parseDefinition } from '../../src/daemon/definitions.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { call } from '../daemon/helpers.js';
+import { waitFor } from '../process.js';
 import { UMDEVD, UMDEV_UART, isMounted, run, start, stateDir, waitForStderr } from './umdevd-process.js';
 
 test('umdevd: ready line, API create/list/remove, sysfs mount, device socket, clean SIGTERM', async (t) => {
@@ -77,7 +78,7 @@ test('umdevd: ready line, API create/list/remove, sysfs mount, device socket, cl
   }
   // The connection must be fully gone before the tool connects (one client at a time).
   await client.whenClosed();
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor('the server to release the first session', async () => ((await call(d.url, 'GET', `/devices/${dev.uuid}`)).body as { openCount: number }).openCount === 0);
   const uart = await run(process.execPath, [UMDEV_UART, sock, 'hello umdev']);
   assert.equal(uart.code, 0, uart.stderr + uart.stdout);
   assert.match(uart.stdout, /received: "hello umdev"/);

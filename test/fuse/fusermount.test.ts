@@ -6,18 +6,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { UmdevError } from '../../src/core/errors.js';
 import { FuseServer } from '../../src/fuse/server.js';
 import { ToyTree } from './toy-tree.js';
-import { isMounted, py, requireFuse, sh, tempDir } from './helpers.js';
+import { waitFor } from '../process.js';
+import { isMounted, py, readableBuild, requireFuse, sh, tempDir } from './helpers.js';
 
 const NOBODY = 65534;
-/** The package root of the built tree (this file is dist/test/fuse/fusermount.test.js). */
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 function requireFusermount(): void {
   requireFuse();
@@ -29,13 +26,6 @@ function shAs(uid: number, script: string, ...args: string[]): Promise<ExecResul
   return exec('sh', ['-c', script, ...args], { uid, gid: uid, cwd: '/', timeoutMs: 20_000 });
 }
 
-async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Whether /etc/fuse.conf lets users mount with allow_other (then root may enter a user's mount too). */
 async function userAllowOther(): Promise<boolean> {
@@ -57,15 +47,8 @@ async function nobodyScratch(t: TestContext): Promise<{ mnt: string; fixture: st
     if (await isMounted(mnt)) await sh('umount -i -c -l "$0"', mnt);
     await remove();
   });
-  await chmod(dir, 0o755);
-  await cp(join(ROOT, 'dist/src'), join(dir, 'dist/src'), { recursive: true });
-  await mkdir(join(dir, 'dist/test/fuse/fixtures'), { recursive: true });
-  await cp(join(ROOT, 'dist/test/fuse/toy-tree.js'), join(dir, 'dist/test/fuse/toy-tree.js'));
-  const fixture = join(dir, 'dist/test/fuse/fixtures/fuse-server.js');
-  await cp(join(ROOT, 'dist/test/fuse/fixtures/fuse-server.js'), fixture);
-  await mkdir(join(dir, 'build/Release'), { recursive: true });
-  await cp(join(ROOT, 'build/Release/umdev_native.node'), join(dir, 'build/Release/umdev_native.node'));
-  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+  const dist = await readableBuild(dir, ['dist/test/fuse/toy-tree.js', 'dist/test/fuse/fixtures/fuse-server.js']);
+  const fixture = join(dist, 'test/fuse/fixtures/fuse-server.js');
   await mkdir(mnt);
   await chown(mnt, NOBODY, NOBODY);
   // Honest failure rather than a confusing one: the copy is useless if nobody cannot reach it or run node.

@@ -2,9 +2,10 @@
 // filesystem access from child processes (never a synchronous call on the mount from the serving process).
 import { exec, isMounted, type ExecResult } from '../process.js';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { AttrTree } from '../../src/fuse/attr-tree.js';
 import { FuseServer } from '../../src/fuse/server.js';
@@ -51,3 +52,24 @@ export function py(program: string, ...args: string[]): Promise<ExecResult> {
 }
 
 export { isMounted };
+
+/** The package root of the built tree (this file is dist/test/fuse/helpers.js). */
+const BUILT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * Copies what a child serving FUSE needs (dist/src, the addon, a package.json making it ESM) into `dir` and opens
+ * `dir` to everyone: a child running as another user cannot read a checkout under a 0700 home. Returns the copied
+ * `dist/` path; `extra` are further paths relative to the package root (e.g. a fixture) copied alongside.
+ */
+export async function readableBuild(dir: string, extra: readonly string[] = []): Promise<string> {
+  await chmod(dir, 0o755);
+  await cp(join(BUILT_ROOT, 'dist/src'), join(dir, 'dist/src'), { recursive: true });
+  for (const rel of extra) {
+    await mkdir(dirname(join(dir, rel)), { recursive: true });
+    await cp(join(BUILT_ROOT, rel), join(dir, rel));
+  }
+  await mkdir(join(dir, 'build/Release'), { recursive: true });
+  await cp(join(BUILT_ROOT, 'build/Release/umdev_native.node'), join(dir, 'build/Release/umdev_native.node'));
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+  return join(dir, 'dist');
+}

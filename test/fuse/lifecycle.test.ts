@@ -6,21 +6,18 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { UmdevError } from '../../src/core/errors.js';
 import { FuseServer } from '../../src/fuse/server.js';
 import { ToyTree } from './toy-tree.js';
-import { isMounted, py, requireFuse, sh, tempDir } from './helpers.js';
-
-const SERVER_JS = fileURLToPath(new URL('../../src/fuse/server.js', import.meta.url));
+import { waitFor } from '../process.js';
+import { isMounted, py, readableBuild, requireFuse, sh, tempDir } from './helpers.js';
 
 /**
  * A child Node process serving a one-file tree at argv[2] with mount method argv[4] (default auto); prints `ready`,
  * then exits if argv[3] is `exit`.
  */
 const CHILD = `
-import { FuseServer } from ${JSON.stringify(SERVER_JS)};
+import { FuseServer } from './dist/src/fuse/server.js';
 const tree = {
   resolve: (p) => p.length === 0 ? { kind: 'dir', mode: 0o755, entries: () => [{ name: 'hello', kind: 'file' }] }
     : p.length === 1 && p[0] === 'hello' ? { kind: 'file', mode: 0o444, show: () => 'hi\\n' } : undefined,
@@ -35,13 +32,17 @@ try {
 }
 `;
 
-/** A scratch dir with the child script and a mountpoint; both removed after the test, after `cleanup`. */
+/**
+ * A scratch dir with the child script, a copy of the built server it imports (so a child running as another user
+ * can read it whatever the checkout's mode) and a mountpoint; all removed after the test, after `cleanup`.
+ */
 async function scratch(t: import('node:test').TestContext): Promise<{ dir: string; script: string; mnt: string; kids: ChildProcess[] }> {
   requireFuse();
   const { dir, remove } = await tempDir('umdev-fuse-life-');
   const kids: ChildProcess[] = [];
   const mnt = join(dir, 'mnt');
   await sh('mkdir "$0"', mnt);
+  await readableBuild(dir);
   const script = join(dir, 'child.mjs');
   await writeFile(script, CHILD);
   t.after(async () => {
@@ -67,13 +68,6 @@ function startChild(kids: ChildProcess[], script: string, args: string[], opts: 
   });
 }
 
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 test('close() unmounts (gone from mountinfo), ends the session, and is idempotent', async (t) => {
   requireFuse();

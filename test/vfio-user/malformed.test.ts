@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { native } from '../../src/native/index.js';
 import { decodeHeader, encodeHeader, encodeQuad, encodeVersion } from '../../src/vfio-user/codec.js';
 import { Command, Flags } from '../../src/vfio-user/constants.js';
-import { startServer } from './fixtures.js';
+import { startServer, until } from './fixtures.js';
 
 /** A raw connection that has negotiated VERSION, for frames the client class will not build. */
 async function rawSession(t: { after(fn: () => void): void }, path: string) {
@@ -97,7 +97,8 @@ test('framing errors (msg_size < 16, absurd msg_size) get an EINVAL reply and cl
     const c = await h.connect();
     assert.equal((await c.deviceInfo()).numRegions, 9);
     await c.close();
-    await new Promise((res) => setTimeout(res, 20));
+    // One client at a time: the next round connects only once the server has released this session's handle.
+    await until(() => h.core.device(h.uuid)?.openCount === 0, 'the session to release the device');
   }
   assert.ok(h.core.device(h.uuid), 'mdev still exists');
 });
