@@ -21,7 +21,7 @@ import { Connection, errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags } from './constants.js';
 import type { Logger as BaseLogger } from '../log.js';
 import { type Logger, makeLogger } from './log.js';
-import { HANDLERS } from './server.js';
+import { RECV_MAX_FDS, startSession } from './session.js';
 import { SocketTransport, safeClose } from './transport.js';
 
 export interface VfioUserBusDriverOptions {
@@ -37,9 +37,6 @@ export interface VfioUserBusDriverOptions {
   /** How long a refused second client may stay silent before it is closed (ms). */
   readonly refuseTimeoutMs?: number;
 }
-
-/** SCM_MAX_FD: receive every fd a peer sends, so surplus ones are closed by the handler, not lost to MSG_CTRUNC. */
-const RECV_MAX_FDS = 253;
 
 /** Registered with `core.registerDriver`; owns one endpoint per bound device until `remove`. */
 export class VfioUserBusDriver implements BusDriver {
@@ -176,64 +173,20 @@ class Endpoint {
   }
 
   async #session(fd: number, previous: Promise<void>): Promise<void> {
-    const transport = new SocketTransport(fd, this.#io, { maxFds: RECV_MAX_FDS });
-    const conn = new Connection({
+    const session = startSession({
+      fd,
       device: this.#device,
-      transport,
+      open: () => this.#opts.core.open(this.#uuid),
       io: this.#io,
       log: this.#log,
-      handlers: HANDLERS,
-      maxDmaMaps: this.#opts.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS,
+      maxDmaMaps: this.#opts.maxDmaMaps,
+      after: previous,
     });
-    this.#conn = conn;
-    let handle: DeviceHandle | undefined;
-    let opened = false;
-    let unrevoke = (): void => {};
-    const ended = new Promise<void>((resolve) => conn.onClose(() => resolve()));
-    try {
-      await previous;
-      if (conn.closed) throw err('ECONNRESET', 'client left before the session started');
-      // Pairs with handle.release() below, when the session ends.
-      handle = this.#opts.core.open(this.#uuid);
-      unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
-      await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message), watchReadable: (fd, cb) => this.#watchReadable(fd, cb) });
-      opened = true;
-      this.#log('info', 'client connected');
-      conn.start();
-    } catch (e) {
-      this.#log('warn', `cannot start a session: ${toUmdevError(e).message}`);
-      conn.close(toUmdevError(e));
-    }
-    await ended;
+    this.#conn = session.connection;
+    await session.ended;
     // A reconnecting client is accepted at once; its session waits for this cleanup (it chains on this promise).
-    if (this.#conn === conn) this.#conn = undefined;
-    await this.#endSession(handle, opened, unrevoke);
-  }
-
-  /** A device's watch on a client fd (the INTx unmask eventfd); it never keeps the process alive on its own. */
-  #watchReadable(fd: number, onReadable: () => void): { stop(): void } {
-    const w = this.#io.watch(fd, { readable: true }, (e) => {
-      if (!e) return onReadable();
-      this.#log('warn', `watch on client fd ${fd} failed: ${e.message}`);
-      w.stop();
-    });
-    w.unref();
-    return w;
-  }
-
-  async #endSession(handle: DeviceHandle | undefined, opened: boolean, unrevoke: () => void): Promise<void> {
-    try {
-      if (opened) {
-        // Order as libvfio-user vfu_reset_ctx: DMA is gone already (the connection dropped it), then reset, then
-        // the client's interrupts (the device releases its eventfds in close()).
-        await step(this.#log, 'reset', () => this.#device.reset());
-        await step(this.#log, 'close', () => this.#device.close());
-      }
-    } finally {
-      unrevoke();
-      handle?.release();
-      if (opened) this.#log('info', 'client disconnected; device reset and closed');
-    }
+    if (this.#conn === session.connection) this.#conn = undefined;
+    await session.done;
   }
 
   /** Stop listening, end the session, unlink the socket. Resolves when the device is closed. */
@@ -245,13 +198,5 @@ class Endpoint {
     rmSync(this.#path, { force: true });
     this.#conn?.close(err('ENODEV', 'device removed'));
     await this.#settled;
-  }
-}
-
-async function step(log: Logger, what: string, fn: () => void | Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    log('warn', `device ${what} after disconnect failed: ${toUmdevError(e).message}`);
   }
 }
