@@ -3,14 +3,18 @@
  * registration order; a new device is probed by the first driver that matches it, and a probe failure fails the
  * create. Registering a driver binds every active unbound device it matches (a probe failure there only leaves that
  * device unbound, with a `warning`); unregistering one unbinds its devices. Bind and unbind of existing devices run
- * one at a time on the bus queue, and each marks the device `busBusy` so a removal waits for it.
+ * one at a time on the bus queue, and each marks the device `busBusy` so a removal waits for it; so do the bind and
+ * unbind of one device (sysfs `bind`/`unbind`). A bound device holds a VFIO device index (`vfio<N>`), the lowest free
+ * one, from attach to detach, as `vfio_main.c` allocates `device->index` at registration: every bus driver here serves
+ * the device through the VFIO API.
  */
 import { err } from './errors.js';
 import type { EventHub } from './events.js';
 import { DriverRecord, type DeviceRecord } from './records.js';
 import type { Registry } from './registry.js';
 import { SerialQueue } from './serial-queue.js';
-import type { BusDriver } from './types.js';
+import { GroupIds } from './iommu-groups.js';
+import type { BusDriver, Uuid } from './types.js';
 import { isEntryName } from './parent-spec.js';
 import { isThenable } from './waiting.js';
 
@@ -21,6 +25,9 @@ export class Bus {
   readonly #queue = new SerialQueue();
   readonly #registry: Registry;
   readonly #events: EventHub;
+  readonly #vfioIndexes = new GroupIds();
+  /** `bus/mdev/drivers_autoprobe`. Kept and shown, with no effect: mdev binds explicitly, as the kernel's does. */
+  autoprobe = true;
 
   constructor(registry: Registry, events: EventHub) {
     this.#registry = registry;
@@ -41,6 +48,8 @@ export class Bus {
   attach(rec: DeviceRecord, d: DriverRecord): void {
     rec.bound = d;
     rec.driver = d.name;
+    // Pairs with the free in detach.
+    rec.vfioIndex = this.#vfioIndexes.alloc();
     d.devices.add(rec);
   }
 
@@ -50,6 +59,8 @@ export class Bus {
     if (d === undefined) return;
     rec.bound = undefined;
     rec.driver = undefined;
+    if (rec.vfioIndex !== undefined) this.#vfioIndexes.free(rec.vfioIndex);
+    rec.vfioIndex = undefined;
     d.devices.delete(rec);
   }
 
@@ -98,6 +109,66 @@ export class Bus {
     this.#byName.delete(name);
     this.#drivers.splice(this.#drivers.indexOf(d), 1);
     await this.#queue.run(() => this.#unbindAll(d));
+  }
+
+  /**
+   * Bind one unbound device to the first driver that matches it (sysfs `bind`). `ENODEV` when the device is not active
+   * or no driver matches, `EBUSY` when it is bound already; a probe failure leaves it unbound and is the errno.
+   */
+  async bindDevice(uuid: Uuid): Promise<void> {
+    await this.#queue.run(async () => {
+      const rec = await this.#settled(uuid);
+      if (rec.bound !== undefined) throw err('EBUSY', `device ${rec.uuid} is bound to ${rec.bound.name}`);
+      const d = this.firstMatch(rec);
+      if (d === undefined) throw err('ENODEV', `no bus driver matches device ${rec.uuid}`);
+      this.attach(rec, d);
+      const p = this.#probe(rec, d);
+      rec.busBusy = p;
+      try {
+        await p;
+      } finally {
+        rec.busBusy = undefined;
+      }
+      if (rec.state === 'active') this.#events.emit('change', rec.parent.name, rec.uuid, rec.type.id, `bound to ${d.name}`);
+    });
+  }
+
+  /** Unbind one device from its driver (sysfs `unbind`); `ENODEV` when it is not active or not bound. */
+  async unbindDevice(uuid: Uuid): Promise<void> {
+    await this.#queue.run(async () => {
+      const rec = await this.#settled(uuid);
+      const d = rec.bound;
+      if (d === undefined) throw err('ENODEV', `device ${rec.uuid} is not bound`);
+      const r = this.unbind(rec);
+      if (r !== undefined) {
+        rec.busBusy = r;
+        try {
+          await r;
+        } finally {
+          rec.busBusy = undefined;
+        }
+      }
+      if (rec.state === 'active') this.#events.emit('change', rec.parent.name, rec.uuid, rec.type.id, `unbound from ${d.name}`);
+    });
+  }
+
+  /** The active device once no bind/unbind of it is in flight; `ENODEV` otherwise. */
+  async #settled(uuid: Uuid): Promise<DeviceRecord> {
+    const rec = this.#registry.activeDevice(uuid);
+    if (rec === undefined) throw err('ENODEV', `no device ${uuid}`);
+    await settleBus(rec);
+    if (rec.state !== 'active') throw err('ENODEV', `device ${rec.uuid} is being removed`);
+    return rec;
+  }
+
+  /** Probe for `bindDevice`: a failure undoes the attach and is rethrown, unlike #probeExisting which only warns. */
+  async #probe(rec: DeviceRecord, d: DriverRecord): Promise<void> {
+    try {
+      await d.driver.probe(rec);
+    } catch (e) {
+      if (rec.bound === d) this.detach(rec);
+      throw e;
+    }
   }
 
   async #bindExisting(d: DriverRecord): Promise<void> {

@@ -150,6 +150,21 @@ export class Core {
   drivers(): readonly BusDriver[] {
     return this.#bus.list();
   }
+  /** Bind an unbound device to the first matching bus driver; `ENODEV` none/not active, `EBUSY` already bound. */
+  async bind(uuid: Uuid): Promise<void> {
+    return this.#bus.bindDevice(uuid);
+  }
+  /** Unbind a device from its bus driver (the driver's `remove` runs); `ENODEV` not active or not bound. */
+  async unbind(uuid: Uuid): Promise<void> {
+    return this.#bus.unbindDevice(uuid);
+  }
+  /** `drivers_autoprobe` of the bus: kept and shown; mdev devices are bound explicitly whatever it says. */
+  get busAutoprobe(): boolean {
+    return this.#bus.autoprobe;
+  }
+  set busAutoprobe(on: boolean) {
+    this.#bus.autoprobe = on;
+  }
   /** `EINVAL` bad range or overlap, `ENODEV` unknown device. */
   addMapping(uuid: Uuid, range: MappedRange): void {
     this.#mappings.add(uuid, range);

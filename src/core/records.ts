@@ -135,6 +135,7 @@ export class DeviceRecord implements MdevDevice {
   online: boolean;
   iommuGroup: number | undefined = undefined;
   driver: string | undefined = undefined;
+  vfioIndex: number | undefined = undefined;
   driverData: unknown = undefined;
   openCount = 0;
 

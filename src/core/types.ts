@@ -135,6 +135,8 @@ export interface MdevDevice {
   readonly iommuGroup: number | undefined;
   /** Name of the bound bus driver, if any. */
   readonly driver: string | undefined;
+  /** The VFIO device index (`vfio<N>`) while bound: the lowest free one, from bind to unbind. */
+  readonly vfioIndex: number | undefined;
   /** The vendor's per-device state (what `ParentOps.create` returned). Bus drivers narrow it with their own guard. */
   readonly driverData: unknown;
   /** Number of open handles. */

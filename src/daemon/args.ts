@@ -12,6 +12,7 @@ export type Command =
       readonly stateDir: string;
       readonly configFile: string | undefined;
       readonly noMount: boolean;
+      readonly noExtensions: boolean;
       readonly logLevel: LogLevel | undefined;
       readonly logJson: boolean | undefined;
     };
@@ -25,8 +26,9 @@ Prints "umdevd ready" on stdout once everything is up; SIGINT/SIGTERM shut it do
 
 Options:
   -s, --state-dir DIR    state directory (default ./umdev-state)
-  -c, --config FILE      JSON config file (parents, mount, sockets, definitions, api, layout, log)
+  -c, --config FILE      JSON config file (parents, mount, sockets, definitions, api, layout, extensions, log)
       --no-mount         do not mount the sysfs tree
+      --no-extensions    serve the kernel's sysfs layout exactly: no umdev-only files (online, reset)
       --log-level LEVEL  ${LOG_LEVELS.join('|')} (default info)
       --log-json         log JSON lines instead of text (stderr)
   -h, --help             show this help
@@ -45,6 +47,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         'state-dir': { type: 'string', short: 's' },
         config: { type: 'string', short: 'c' },
         'no-mount': { type: 'boolean' },
+        'no-extensions': { type: 'boolean' },
         'log-level': { type: 'string' },
         'log-json': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -68,6 +71,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     stateDir,
     configFile: v.config,
     noMount: v['no-mount'] === true,
+    noExtensions: v['no-extensions'] === true,
     logLevel: level,
     logJson: v['log-json'],
   };

@@ -50,6 +50,8 @@ export interface DaemonConfig {
   readonly definitions: string;
   readonly api: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly layout: Layout;
+  /** umdev's own device files in the sysfs tree (`online`, `reset`); false serves the kernel's layout exactly. */
+  readonly extensions: boolean;
   readonly log: { readonly level: LogLevel; readonly json: boolean };
 }
 
@@ -57,11 +59,12 @@ export interface DaemonConfig {
 export interface ConfigOverrides {
   readonly stateDir?: string;
   readonly noMount?: boolean;
+  readonly noExtensions?: boolean;
   readonly logLevel?: LogLevel;
   readonly logJson?: boolean;
 }
 
-const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'log'] as const;
+const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log'] as const;
 
 /** The defaults for a state dir: one mtty parent, `DIR/sys`, `DIR/run`, `DIR/mdevctl.d`, API on 127.0.0.1:0. */
 export function defaultConfig(stateDir: string): DaemonConfig {
@@ -74,6 +77,7 @@ export function defaultConfig(stateDir: string): DaemonConfig {
     definitions: path.join(dir, 'mdevctl.d'),
     api: { enabled: true, host: '127.0.0.1', port: 0 },
     layout: 'mainline',
+    extensions: true,
     log: { level: 'info', json: false },
   };
 }
@@ -139,6 +143,8 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
 
   const layout = top.layout === undefined ? base.layout : (oneOf(top.layout, 'layout', issues, LAYOUTS) ?? base.layout);
 
+  const extensions = top.extensions === undefined ? base.extensions : (boolean(top.extensions, 'extensions', issues) ?? base.extensions);
+
   let log = base.log;
   if (top.log !== undefined) {
     const l = object(top.log, 'log', issues, ['level', 'json']);
@@ -151,7 +157,7 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
 
   const e = issues.toError(`${source} is not valid`);
   if (e !== undefined) throw e;
-  return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, log };
+  return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, extensions, log };
 }
 
 function parseParents(v: unknown, drivers: DriverCatalog, issues: Issues): readonly ParentConfig[] {
@@ -180,6 +186,7 @@ export function applyOverrides(config: DaemonConfig, o: ConfigOverrides): Daemon
   return {
     ...config,
     mount: o.noMount === true ? { ...config.mount, enabled: false } : config.mount,
+    extensions: o.noExtensions === true ? false : config.extensions,
     log: { level: o.logLevel ?? config.log.level, json: o.logJson ?? config.log.json },
   };
 }

@@ -35,8 +35,8 @@ export interface DeviceServer {
 /** The pluggable parts of a daemon. Owned by the caller; the daemon calls each factory once. */
 export interface DaemonParts {
   readonly drivers: DriverCatalog;
-  /** Render the sysfs tree from the core. */
-  sysfsTree(core: Core, layout: Layout): AttrTree;
+  /** Render the sysfs tree from the core; `extensions` shows umdev's own device files (`online`, `reset`). */
+  sysfsTree(core: Core, layout: Layout, extensions: boolean): AttrTree;
   /** Mount `tree` at `dir` (clearing a stale mount a killed daemon left there). Throw with a plain reason when impossible. */
   mount(tree: AttrTree, dir: string, log: Logger): Promise<MountHandle>;
   /** The device transport, listening in `socketDir`. */
@@ -103,7 +103,7 @@ export class Daemon {
     await core.registerDriver(driver);
     undo.push(() => core.unregisterDriver(driver.name));
 
-    const tree = parts.sysfsTree(core, config.layout);
+    const tree = parts.sysfsTree(core, config.layout, config.extensions);
     let mountProblem: string | undefined = 'disabled by configuration';
     if (config.mount.enabled) {
       try {

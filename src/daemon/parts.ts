@@ -28,7 +28,7 @@ export const DRIVERS: DriverCatalog = {
 export function realParts(): DaemonParts {
   return {
     drivers: DRIVERS,
-    sysfsTree: (core, layout) => new SysfsTree(core, { layout }),
+    sysfsTree: (core, layout, extensions) => new SysfsTree(core, { layout, extensions }),
     mount: async (tree, dir, log) => {
       // FuseServer.start clears a stale mount a killed daemon left at `dir` before mounting.
       const server = await FuseServer.start({ tree, mountpoint: dir, name: 'umdev', log: (level, m) => log[level](m) });

@@ -3,8 +3,11 @@
  * `FuseReplier`; paths are resolved through the tree on every request (nothing about nodes is cached), node ids come
  * from the `InodeTable`, and open handles keep only a path plus, for files, the value rendered by the last read at
  * offset 0 (so a read loop ends). Semantics follow kernfs: entry and attribute timeouts are 0, files are 4096 bytes
- * long and direct-I/O, an open the mode forbids fails with EACCES even for root, nothing can be created, removed or
- * renamed. Replies are built in one preallocated buffer and written synchronously; `show`/`store` that return a
+ * long and direct-I/O, an open the mode forbids fails with EACCES even for root, nothing can be created (EACCES, as
+ * an O_CREAT open in a directory without `create`) nor made, removed or renamed (EPERM, as the VFS and kernfs answer
+ * mkdir, unlink, rmdir, rename, symlink, link and mknod there). chmod and chown by root or the owner stick until the
+ * node is removed: the dispatcher keeps them per path (`Meta`), the one piece of node state that belongs to the
+ * filesystem rather than to the tree. Replies are built in one preallocated buffer and written synchronously; `show`/`store` that return a
  * promise complete later without holding up other requests.
  */
 import { isUmdevError, err } from '../core/errors.js';
@@ -34,7 +37,7 @@ import {
   readU64,
 } from './codec.js';
 import { type Inode, InodeTable } from './inodes.js';
-import { type Owner, R_OK, ROOT_OWNER, W_OK, X_OK, checkFileAccess, nodeAttr, permits } from './node-access.js';
+import { type Meta, type Owner, R_OK, ROOT_OWNER, W_OK, X_OK, checkFileAccess, metaOwner, nodeAttr, permits, withMeta } from './node-access.js';
 import { encodeDirectory } from './readdir.js';
 import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, Size } from './protocol.js';
 
@@ -55,8 +58,8 @@ const O_ACCMODE = 3;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 
-/** Answers the operations that would create, remove or rename: an attribute tree has none (sysfs parity). */
-const NO_CREATE = new Set<number>([Op.CREATE, Op.MKNOD, Op.MKDIR, Op.UNLINK, Op.RMDIR, Op.SYMLINK, Op.RENAME, Op.RENAME2, Op.LINK, Op.TMPFILE]);
+/** Operations that would make, remove or rename a node: an attribute tree has none, and sysfs answers EPERM. */
+const NO_CHANGE = new Set<number>([Op.MKNOD, Op.MKDIR, Op.UNLINK, Op.RMDIR, Op.SYMLINK, Op.RENAME, Op.RENAME2, Op.LINK, Op.TMPFILE]);
 
 /** Serves one attribute tree to one kernel connection; `close()` unsubscribes from the tree, nothing else. */
 export class FuseDispatcher {
@@ -70,6 +73,8 @@ export class FuseDispatcher {
   readonly #timeSec = Math.floor(Date.now() / 1000);
   readonly #unsubscribe: (() => void) | undefined;
   readonly #owner: Owner;
+  /** chmod/chown results by path key; dropped when the tree reports the path (or a parent) removed. */
+  readonly #meta = new Map<string, Meta>();
   #nextFh = 1;
 
   /** `owner` owns every node (see node-access.ts); root unless the server runs as another user. */
@@ -167,7 +172,8 @@ export class FuseDispatcher {
       case Op.DESTROY:
         return this.#reply(unique, 0);
       default:
-        if (NO_CREATE.has(opcode)) throw err('EACCES', 'attribute trees have no create, remove or rename');
+        if (opcode === Op.CREATE) throw err('EACCES', 'attribute trees have no create');
+        if (NO_CHANGE.has(opcode)) throw err('EPERM', 'attribute trees have no mkdir, remove or rename');
         throw err('ENOSYS', `opcode ${opcode} is not implemented`);
     }
   }
@@ -199,40 +205,57 @@ export class FuseDispatcher {
     const node = this.#tree.resolve(path);
     if (node === undefined) throw err('ENOENT', `no ${path.join('/')}`);
     const inode = this.#inodes.ref(path);
-    encodeEntryOut(this.#buf, Size.OUT_HEADER, inode.ino, this.attrOf(inode.ino, node));
+    encodeEntryOut(this.#buf, Size.OUT_HEADER, inode.ino, this.attrOf(inode.ino, node, path));
     this.#reply(unique, Size.ENTRY_OUT);
   }
 
   #replyAttr(unique: number, inode: Inode): void {
-    encodeAttrOut(this.#buf, Size.OUT_HEADER, this.attrOf(inode.ino, this.#resolve(inode)));
+    encodeAttrOut(this.#buf, Size.OUT_HEADER, this.attrOf(inode.ino, this.#resolve(inode), inode.path));
     this.#reply(unique, Size.ATTR_OUT);
   }
 
   #setattr(unique: number, nodeid: number, req: Buffer, bodyLen: number): void {
     const inode = this.#inode(nodeid);
-    const node = this.#resolve(inode);
+    const meta = this.#meta.get(inode.key);
+    const node = withMeta(this.#resolve(inode), meta);
     const s = decodeSetattrIn(req, Size.IN_HEADER, bodyLen);
-    // chmod/chown: sysfs would let root change modes, but here a mode is the tree's, computed on every request, so
-    // a change could not stick; refuse it rather than pretend.
-    if (s.valid & (Fattr.MODE | Fattr.UID | Fattr.GID)) throw err('EPERM', 'attribute modes and owners are fixed');
-    // Truncation (open with O_TRUNC, `: > attr`) is a no-op on a writable attribute: each write replaces the value.
+    // Validated before anything changes, so a refused truncate never leaves a half-applied chmod behind.
     if (s.valid & Fattr.SIZE) {
       if (node.kind !== 'file') throw err(node.kind === 'dir' ? 'EISDIR' : 'EINVAL', 'only attribute files can be truncated');
       if (node.store === undefined || (node.mode & 0o222) === 0) throw err('EACCES', 'attribute is read-only');
     }
+    if (s.valid & (Fattr.MODE | Fattr.UID | Fattr.GID)) this.#chattr(inode, meta, s, req.readUInt32LE(24));
+    // Truncation (open with O_TRUNC, `: > attr`) is a no-op on a writable attribute: each write replaces the value.
     // Time changes (touch) succeed without effect, as the times are the server's start time.
     this.#replyAttr(unique, inode);
   }
 
+  /**
+   * chmod/chown as kernfs allows them (`kernfs_iop_setattr` after `setattr_prepare`): the owner or root may change
+   * the mode, only root the owner. What changes is what is shown and checked from then on; the tree's `show` and
+   * `store` stay what they are, so a chmod can take a capability away but never add one.
+   */
+  #chattr(inode: Inode, meta: Meta | undefined, s: { valid: number; mode: number; uid: number; gid: number }, caller: number): void {
+    const owner = metaOwner(this.#owner, meta);
+    if (s.valid & (Fattr.UID | Fattr.GID) && caller !== 0) throw err('EPERM', `${inode.key}: only root may chown`);
+    if (s.valid & Fattr.MODE && caller !== 0 && caller !== owner.uid) throw err('EPERM', `${inode.key}: not the owner`);
+    const next: { mode?: number; uid?: number; gid?: number } = { ...meta };
+    if (s.valid & Fattr.MODE) next.mode = s.mode & 0o7777;
+    if (s.valid & Fattr.UID) next.uid = s.uid;
+    if (s.valid & Fattr.GID) next.gid = s.gid;
+    this.#meta.set(inode.key, next);
+  }
+
   #open(unique: number, nodeid: number, flags: number, uid: number, gid: number): void {
     const inode = this.#inode(nodeid);
-    const node = this.#resolve(inode);
+    const meta = this.#meta.get(inode.key);
+    const node = withMeta(this.#resolve(inode), meta);
     if (node.kind === 'dir') throw err('EISDIR', `${inode.key} is a directory`);
     if (node.kind !== 'file') throw err('EINVAL', 'symlinks are resolved by the kernel');
     const acc = flags & O_ACCMODE;
     const wantsWrite = acc === O_WRONLY || acc === O_RDWR;
     const wantsRead = acc !== O_WRONLY;
-    checkFileAccess(inode.key, node, (wantsRead ? R_OK : 0) | (wantsWrite ? W_OK : 0), uid, gid, this.#owner);
+    checkFileAccess(inode.key, node, (wantsRead ? R_OK : 0) | (wantsWrite ? W_OK : 0), uid, gid, metaOwner(this.#owner, meta));
     const fh = this.#nextFh++;
     this.#handles.set(fh, { path: inode.path, ino: inode.ino, value: undefined, entries: undefined });
     encodeOpenOut(this.#buf, Size.OUT_HEADER, fh, FOPEN_DIRECT_IO);
@@ -323,7 +346,7 @@ export class FuseDispatcher {
       plus,
       tree: this.#tree,
       inodes: this.#inodes,
-      attrOf: (ino, node) => this.attrOf(ino, node),
+      attrOf: (ino, node, path) => this.attrOf(ino, node, path),
     });
     this.#reply(unique, n);
   }
@@ -338,15 +361,18 @@ export class FuseDispatcher {
 
   #access(unique: number, nodeid: number, mask: number, uid: number, gid: number): void {
     const inode = this.#inode(nodeid);
-    const node = this.#resolve(inode);
-    if (node.kind === 'file') checkFileAccess(inode.key, node, mask & (R_OK | W_OK | X_OK), uid, gid, this.#owner);
-    else if (node.kind === 'dir' && !permits(node.mode, uid, gid, mask & (R_OK | W_OK | X_OK), this.#owner)) throw err('EACCES', `${inode.key}: access denied`);
+    const meta = this.#meta.get(inode.key);
+    const node = withMeta(this.#resolve(inode), meta);
+    const owner = metaOwner(this.#owner, meta);
+    if (node.kind === 'file') checkFileAccess(inode.key, node, mask & (R_OK | W_OK | X_OK), uid, gid, owner);
+    else if (node.kind === 'dir' && !permits(node.mode, uid, gid, mask & (R_OK | W_OK | X_OK), owner)) throw err('EACCES', `${inode.key}: access denied`);
     this.#reply(unique, 0);
   }
 
-  /** The attributes the kernel sees for a node; public for the directory encoder. */
-  attrOf(ino: number, node: AttrNode): Attr {
-    return nodeAttr(ino, node, this.#timeSec, this.#owner);
+  /** The attributes the kernel sees for the node at `path`, chmod/chown applied; public for the directory encoder. */
+  attrOf(ino: number, node: AttrNode, path: readonly string[]): Attr {
+    const meta = this.#meta.size === 0 ? undefined : this.#meta.get(path.join('/'));
+    return nodeAttr(ino, withMeta(node, meta), this.#timeSec, metaOwner(this.#owner, meta));
   }
 
   #inode(nodeid: number): Inode {
@@ -377,6 +403,11 @@ export class FuseDispatcher {
   /** A removal in the tree: forget the path's node ids and tell the kernel to drop its dentry. */
   #removed(path: readonly string[]): void {
     if (path.length === 0) return;
+    if (this.#meta.size > 0) {
+      // A node made again at this path starts with the tree's mode, as a new kernfs node does.
+      const key = path.join('/');
+      for (const k of this.#meta.keys()) if (k === key || k.startsWith(`${key}/`)) this.#meta.delete(k);
+    }
     const child = this.#inodes.detach(path);
     const parent = this.#inodes.find(path.slice(0, -1));
     if (parent === undefined) return; // The kernel has no dentry under a parent it does not know.

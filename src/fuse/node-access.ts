@@ -1,9 +1,10 @@
 /**
  * Concepts: what the kernel is told about a node (its attributes) and who may do what with it. Semantics are
- * kernfs's: every node belongs to one owner, files are 4096 bytes long, symlinks 0777, and an attribute's mode is a
- * capability (what it can do), which even root cannot override. The owner is uid 0 and gid 0 as in sysfs, except
- * for a server running as another user: its nodes belong to that user, who could otherwise not write a 0644 file
- * on its own mount.
+ * kernfs's: every node belongs to one owner, files are 4096 bytes long, symlinks 0777 and 0 bytes long, a directory
+ * has 2 links plus one per subdirectory (its own `.` and each child's `..`), and an attribute's mode is a capability
+ * (what it can do), which even root cannot override. The owner is uid 0 and gid 0 as in sysfs, except for a server
+ * running as another user: its nodes belong to that user, who could otherwise not write a 0644 file on its own mount.
+ * A chmod/chown (`Meta`) replaces the mode or owner shown and checked, as kernfs keeps a node's changed iattrs.
  */
 import { err } from '../core/errors.js';
 import type { AttrFile, AttrNode } from './attr-tree.js';
@@ -29,16 +30,38 @@ export function ownerFor(uid: number, gid: number): Owner {
   return uid === 0 ? ROOT_OWNER : { uid, gid };
 }
 
+/** What a chmod or chown changed on one node; absent fields keep the tree's value. */
+export interface Meta {
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+/** The owner of a node once `meta` is applied. */
+export function metaOwner(owner: Owner, meta: Meta | undefined): Owner {
+  if (meta === undefined || (meta.uid === undefined && meta.gid === undefined)) return owner;
+  return { uid: meta.uid ?? owner.uid, gid: meta.gid ?? owner.gid };
+}
+
+/** `node` with the mode of `meta`, if it changed one (symlinks stay 0777, as chmod cannot reach them). */
+export function withMeta<N extends AttrNode>(node: N, meta: Meta | undefined): N {
+  if (meta?.mode === undefined || node.kind === 'symlink') return node;
+  return { ...node, mode: meta.mode };
+}
+
 /** The attributes of `node` as node id `ino`; `timeSec` stands for every timestamp. */
 export function nodeAttr(ino: number, node: AttrNode, timeSec: number, owner: Owner = ROOT_OWNER): Attr {
   const { uid, gid } = owner;
   switch (node.kind) {
-    case 'dir':
-      return { ino, mode: S_IFDIR | (node.mode & 0o7777), size: 0, nlink: 2, timeSec, timeNsec: 0, uid, gid };
+    case 'dir': {
+      let nlink = 2;
+      for (const e of node.entries()) if (e.kind === 'dir') nlink++;
+      return { ino, mode: S_IFDIR | (node.mode & 0o7777), size: 0, nlink, timeSec, timeNsec: 0, uid, gid };
+    }
     case 'file':
       return { ino, mode: S_IFREG | (node.mode & 0o7777), size: 4096, nlink: 1, timeSec, timeNsec: 0, uid, gid };
     case 'symlink':
-      return { ino, mode: S_IFLNK | 0o777, size: Buffer.byteLength(node.target), nlink: 1, timeSec, timeNsec: 0, uid, gid };
+      return { ino, mode: S_IFLNK | 0o777, size: 0, nlink: 1, timeSec, timeNsec: 0, uid, gid };
   }
 }
 

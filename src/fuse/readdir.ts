@@ -20,7 +20,7 @@ export interface DirectoryListing {
   readonly plus: boolean;
   readonly tree: AttrTree;
   readonly inodes: InodeTable;
-  readonly attrOf: (ino: number, node: AttrNode) => Attr;
+  readonly attrOf: (ino: number, node: AttrNode, path: readonly string[]) => Attr;
 }
 
 const DOT = Buffer.from('.');
@@ -52,7 +52,7 @@ export function encodeDirectory(buf: Buffer, off: number, size: number, listing:
         const node = listing.tree.resolve(childPath);
         if (node === undefined) continue; // Removed since the listing was taken.
         const inode = listing.inodes.ref(childPath);
-        n = encodeDirentplus(buf, p, limit, inode.ino, listing.attrOf(inode.ino, node), inode.ino, i + 1, direntType(node.kind), name);
+        n = encodeDirentplus(buf, p, limit, inode.ino, listing.attrOf(inode.ino, node, childPath), inode.ino, i + 1, direntType(node.kind), name);
       }
     }
     if (n === 0) break;

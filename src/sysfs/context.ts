@@ -13,6 +13,8 @@ export type SysfsLayout = 'mainline' | 'v6';
 export interface SysfsContext {
   readonly core: Core;
   readonly layout: SysfsLayout;
+  /** Whether umdev's own device files (`online`, `reset`) are shown; off gives the kernel's layout exactly. */
+  readonly extensions: boolean;
 }
 
 /** `devices/<devicePath>`: where a parent's directory is. */
@@ -28,9 +30,46 @@ export function devicePath(d: MdevDevice): string[] {
 /** `bus/mdev`. */
 export const BUS_PATH: readonly string[] = ['bus', 'mdev'];
 
+/** `class/<name>`. */
+export function classPath(name: string): string[] {
+  return ['class', name];
+}
+
+/**
+ * The class of a parent whose directory is `virtual/<class>/<name>`: the kernel puts a class device that has no parent
+ * device there (mtty: class `mtty`). Other parents (on a bus) have no class here.
+ */
+export function parentClass(p: Parent): string | undefined {
+  const segs = p.devicePath.split('/');
+  return segs.length === 3 && segs[0] === 'virtual' ? segs[1] : undefined;
+}
+
 /** `bus/mdev/drivers/<name>`. */
 export function driverPath(name: string): string[] {
   return [...BUS_PATH, 'drivers', name];
+}
+
+/** `module/<name>`: the vendor driver's module. */
+export function modulePath(name: string): string[] {
+  return ['module', name];
+}
+
+/**
+ * The driver a view shows a bound device under. In the seed the bus driver (`vfio_mpci`) was the mdev driver, so v6
+ * shows the core's bus driver. In mainline the vendor's own `mdev_driver` is bound and VFIO is only how it serves the
+ * device (`vfio_register_emulated_iommu_dev` in its probe), so mainline shows the vendor's `driverName`
+ * (`drivers/mtty`, `DRIVER=mtty`) whichever umdev bus driver (the vfio-user server) really serves it: which transport
+ * carries VFIO is umdev's business, not the ABI's.
+ */
+export function shownDriver(ctx: SysfsContext, d: MdevDevice): string | undefined {
+  if (d.driver === undefined) return undefined;
+  return ctx.layout === 'mainline' ? d.parent.driverName : d.driver;
+}
+
+/** The driver directories under `bus/mdev/drivers`: one per vendor (mainline) or per bus driver (v6), sorted. */
+export function driverNames(ctx: SysfsContext): string[] {
+  const names = ctx.layout === 'mainline' ? ctx.core.parents().map((p) => p.driverName) : ctx.core.drivers().map((d) => d.name);
+  return [...new Set(names)].sort();
 }
 
 /** `kernel/iommu_groups/<n>`. */

@@ -4,10 +4,11 @@
  */
 import { err } from '../core/errors.js';
 import type { MdevType, Parent } from '../core/types.js';
-import { type SysfsContext, deviceNamed, devicePath, liveParent, parentPath } from './context.js';
+import { type SysfsContext, classPath, deviceNamed, devicePath, liveParent, parentClass, parentPath } from './context.js';
 import { deviceDir } from './device-dir.js';
-import { type Child, type Dynamic, type LookupDir, dir, dirChild, fileChild, link, roFile, woFile } from './nodes.js';
-import { parseCreate } from './parse.js';
+import { type Child, type Dynamic, type LookupDir, dir, dirChild, fileChild, link, linkChild, roFile, rwFile, woFile } from './nodes.js';
+import { parseCreate, parseUevent } from './parse.js';
+import { powerDir } from './power.js';
 
 /** The devices of one parent (both layouts), listed in O(n) and found by name in O(1). */
 export function parentDevices(ctx: SysfsContext, parentName: string): Dynamic {
@@ -79,7 +80,17 @@ function typeDir(ctx: SysfsContext, type: MdevType): LookupDir {
   ]);
 }
 
-/** The mainline entries of a parent directory (the device directories are added by the caller). */
+/**
+ * The mainline entries of a parent directory (the device directories are added by the caller): the types, plus what
+ * the driver core gives every device: `power/`, `uevent` (empty: mtty's parent has no device number) and, for a class
+ * device, `subsystem -> class/<class>`.
+ */
 export function mainlineParentChildren(ctx: SysfsContext, parent: Parent): Child[] {
-  return [dirChild('mdev_supported_types', () => supportedTypesDir(ctx, parent))];
+  const cls = parentClass(parent);
+  return [
+    dirChild('mdev_supported_types', () => supportedTypesDir(ctx, parent)),
+    dirChild('power', () => powerDir()),
+    linkChild('subsystem', () => link(parentPath(parent), classPath(cls ?? '')), () => cls !== undefined),
+    fileChild('uevent', () => rwFile(() => '', (data) => parseUevent(data))),
+  ];
 }

@@ -85,11 +85,13 @@ export function rwFile(show: () => string, store: (data: Buffer) => void | Promi
 
 /**
  * A symlink from the directory `from` to the node `to` (both paths from the mount root), made relative through their
- * common prefix as `sysfs_create_link` does (`class/mdev_bus/mtty` → `../../devices/virtual/mtty/mtty`).
+ * common prefix as `sysfs_create_link` does (`class/mdev_bus/mtty` → `../../devices/virtual/mtty/mtty`). As
+ * `kernfs_get_target_path`, the common ancestor is looked for among the target's parents only, so a link to an
+ * ancestor climbs past it and names it (`<mdev>/vfio-dev/vfio0/device` → `../../../<mdev>`, not `../..`).
  */
 export function link(from: readonly string[], to: readonly string[]): AttrLink {
   let common = 0;
-  while (common < from.length && common < to.length && from[common] === to[common]) common++;
+  while (common < from.length && common < to.length - 1 && from[common] === to[common]) common++;
   const up = Array<string>(from.length - common).fill('..');
   return { kind: 'symlink', target: [...up, ...to.slice(common)].join('/') };
 }

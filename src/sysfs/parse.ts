@@ -126,3 +126,11 @@ export function parseUevent(data: Buffer): void {
   const action = data.toString('latin1').replace(/\n$/, '').split(' ')[0] ?? '';
   if (!UEVENT_ACTIONS.has(action)) throw err('EINVAL', `uevent: unknown action "${action}"`);
 }
+
+/**
+ * A device name written to `bind`, `unbind` or `drivers_probe`, compared as `sysfs_streq` does: one trailing `\n` is
+ * ignored, nothing else. An empty name finds no device (the caller answers `ENODEV`, as `bus_find_device_by_name`).
+ */
+export function parseDeviceName(data: Buffer): string {
+  return data.toString('latin1').replace(/\n$/, '');
+}

@@ -8,26 +8,36 @@
 import type { Core } from '../core/core.js';
 import type { CoreEvent, MdevDevice, Parent } from '../core/types.js';
 import type { AttrNode, AttrTree } from '../fuse/attr-tree.js';
+import { busDir, moduleDir } from './bus.js';
+import { classDir } from './class-dir.js';
 import {
   BUS_PATH,
   type SysfsContext,
   type SysfsLayout,
-  decimalName,
+  classPath,
   devicePath,
   driverPath,
   groupPath,
+  parentClass,
   parentPath,
-  deviceNamed,
+  shownDriver,
   visibleDevice,
 } from './context.js';
+import { groupsDir } from './iommu-groups.js';
 import { mainlineParentChildren, parentDevices } from './mainline.js';
-import { type Dynamic, type Entry, type LookupDir, dir, dirChild, link } from './nodes.js';
-import { seedClassDir, seedParentChildren } from './seed-v6.js';
+import { type Dynamic, type Entry, type LookupDir, dir, dirChild } from './nodes.js';
+import { seedParentChildren } from './seed-v6.js';
+import { vfioDevPath, vfioName } from './vfio-dev.js';
 
 /** Options of `SysfsTree`. */
 export interface SysfsTreeOptions {
   /** Which ABI to render; `mainline` (default) is what mdevctl drives. */
   readonly layout?: SysfsLayout;
+  /**
+   * Show umdev's own device files, `online` and `reset` (default true). Off, the mainline layout is a 6.12 kernel's
+   * entry for entry; nothing else differs.
+   */
+  readonly extensions?: boolean;
 }
 
 /** One change the FUSE server should tell the kernel about. */
@@ -42,12 +52,16 @@ export class SysfsTree implements AttrTree {
   readonly #root: LookupDir;
 
   constructor(core: Core, options: SysfsTreeOptions = {}) {
-    this.#ctx = { core, layout: options.layout ?? 'mainline' };
+    this.#ctx = { core, layout: options.layout ?? 'mainline', extensions: options.extensions ?? true };
     this.#root = rootDir(this.#ctx);
   }
 
   get layout(): SysfsLayout {
     return this.#ctx.layout;
+  }
+
+  get extensions(): boolean {
+    return this.#ctx.extensions;
   }
 
   resolve(path: readonly string[]): AttrNode | undefined {
@@ -114,18 +128,36 @@ export class SysfsTree implements AttrTree {
     };
   }
 
-  /** Every path that exists only because `d` does, the bus link first (it must vanish first). */
+  /**
+   * Every path that exists only because `d` does, the bus link first (it must vanish first); in mainline also what
+   * exists only while it is bound (its VFIO device and the vendor's attribute groups), so an unbind reports them.
+   */
   #devicePaths(d: MdevDevice): string[][] {
     const paths = [[...BUS_PATH, 'devices', d.name], devicePath(d)];
-    if (this.#ctx.layout === 'mainline') paths.push([...parentPath(d.parent), 'mdev_supported_types', d.type.id, 'devices', d.name]);
+    const mainline = this.#ctx.layout === 'mainline';
+    if (mainline) paths.push([...parentPath(d.parent), 'mdev_supported_types', d.type.id, 'devices', d.name]);
     if (d.iommuGroup !== undefined) paths.push(groupPath(d.iommuGroup));
-    if (d.driver !== undefined) paths.push([...driverPath(d.driver), d.name]);
+    const driver = shownDriver(this.#ctx, d);
+    if (driver !== undefined) paths.push([...driverPath(driver), d.name]);
+    const vfio = vfioName(d);
+    if (mainline && vfio !== undefined) {
+      paths.push([...classPath('vfio-dev'), vfio], vfioDevPath(d, vfio), [...devicePath(d), 'driver']);
+      for (const g of d.parent.deviceAttributes) {
+        if (g.name !== undefined) paths.push([...devicePath(d), g.name]);
+        else for (const a of g.attrs) paths.push([...devicePath(d), a.name]);
+      }
+    }
     return paths;
   }
 
-  /** The class link (mainline) and the parent's directory. */
+  /** The class links (mainline) and the parent's directory. */
   #parentPaths(p: Parent): string[][] {
-    const paths = this.#ctx.layout === 'mainline' ? [['class', 'mdev_bus', p.name]] : [];
+    const paths: string[][] = [];
+    if (this.#ctx.layout === 'mainline') {
+      paths.push(['class', 'mdev_bus', p.name]);
+      const cls = parentClass(p);
+      if (cls !== undefined) paths.push([...classPath(cls), p.name]);
+    }
     paths.push(parentPath(p));
     return paths;
   }
@@ -137,92 +169,8 @@ function rootDir(ctx: SysfsContext): LookupDir {
     dirChild('class', () => classDir(ctx)),
     dirChild('devices', () => devicesDir(ctx, [])),
     dirChild('kernel', () => dir([dirChild('iommu_groups', () => groupsDir(ctx))])),
+    dirChild('module', () => moduleDir(ctx), () => ctx.layout === 'mainline'),
   ]);
-}
-
-/** `bus/mdev/`: `devices/<name>` links and `drivers/<name>/` with a link per bound device. */
-function busDir(ctx: SysfsContext): LookupDir {
-  const here = [...BUS_PATH, 'devices'];
-  const allDevices: Dynamic = {
-    list: () => ctx.core.devices().filter((d) => d.state === 'active').map((d) => ({ name: d.name, kind: 'symlink' as const })),
-    lookup: (name) => {
-      const d = deviceNamed(ctx, name);
-      return d ? link(here, devicePath(d)) : undefined;
-    },
-  };
-  const drivers: Dynamic = {
-    list: () => ctx.core.drivers().map((d) => ({ name: d.name, kind: 'dir' as const })),
-    lookup: (name) => (ctx.core.drivers().some((d) => d.name === name) ? driverDir(ctx, name) : undefined),
-  };
-  return dir([dirChild('devices', () => dir([], [allDevices])), dirChild('drivers', () => dir([], [drivers]))]);
-}
-
-function driverDir(ctx: SysfsContext, driver: string): LookupDir {
-  const here = driverPath(driver);
-  return dir([], [
-    {
-      list: () =>
-        ctx.core
-          .devices()
-          .filter((d) => d.state === 'active' && d.driver === driver)
-          .map((d) => ({ name: d.name, kind: 'symlink' as const })),
-      lookup: (name) => {
-        const d = deviceNamed(ctx, name);
-        return d && d.driver === driver ? link(here, devicePath(d)) : undefined;
-      },
-    },
-  ]);
-}
-
-/** `class/`: `mdev_bus/<parent>` links (mainline) or the seed's `mdev/mdev_start|mdev_stop`. */
-function classDir(ctx: SysfsContext): LookupDir {
-  if (ctx.layout === 'v6') return dir([dirChild('mdev', () => seedClassDir(ctx))]);
-  const here = ['class', 'mdev_bus'];
-  const parents: Dynamic = {
-    list: () => ctx.core.parents().map((p) => ({ name: p.name, kind: 'symlink' as const })),
-    lookup: (name) => {
-      const p = ctx.core.parent(name);
-      return p ? link(here, parentPath(p)) : undefined;
-    },
-  };
-  return dir([dirChild('mdev_bus', () => dir([], [parents]))]);
-}
-
-/** `kernel/iommu_groups/<n>/devices/<name>`. */
-function groupsDir(ctx: SysfsContext): LookupDir {
-  const groups: Dynamic = {
-    list: () =>
-      ctx.core
-        .devices()
-        .filter((d) => d.state === 'active' && d.iommuGroup !== undefined)
-        .map((d) => d.iommuGroup as number)
-        .sort((a, b) => a - b)
-        .map((g) => ({ name: String(g), kind: 'dir' as const })),
-    lookup: (name) => {
-      const g = decimalName(name);
-      const d = g === undefined ? undefined : visibleDevice(ctx.core.deviceByGroup(g));
-      if (d === undefined || g === undefined) return undefined;
-      const here = [...groupPath(g), 'devices'];
-      const dname = d.name;
-      return dir([
-        dirChild('devices', () =>
-          dir([], [
-            {
-              list: () => {
-                const cur = visibleDevice(ctx.core.deviceByGroup(g));
-                return cur ? [{ name: cur.name, kind: 'symlink' as const }] : [];
-              },
-              lookup: (n) => {
-                const cur = visibleDevice(ctx.core.deviceByGroup(g));
-                return cur && n === cur.name && n === dname ? link(here, devicePath(cur)) : undefined;
-              },
-            },
-          ]),
-        ),
-      ]);
-    },
-  };
-  return dir([], [groups]);
 }
 
 /**

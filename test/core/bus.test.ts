@@ -93,3 +93,41 @@ test('unregisterDriver during a create probe: the device ends unbound, remove ca
   assert.equal(dev.driver, undefined);
   assert.deepEqual(d.log, [`probe ${dev.uuid}`, `remove ${dev.uuid}`]);
 });
+
+test('bind and unbind of one device: the driver runs, a change event follows, the VFIO index is held only while bound', async () => {
+  const core = new Core();
+  const events = recordEvents(core);
+  core.registerParent(spec('p'));
+  const d = drv('d', { failFor: new Set() });
+  await core.registerDriver(d);
+  const a = await core.create('p', 'test-1', randomUUID());
+  const b = await core.create('p', 'test-1', randomUUID());
+  assert.deepEqual([a.vfioIndex, b.vfioIndex], [0, 1]);
+  await core.unbind(a.uuid);
+  assert.equal(a.driver, undefined);
+  assert.equal(a.vfioIndex, undefined);
+  assert.deepEqual(d.log.slice(-1), [`remove ${a.uuid}`]);
+  assert.ok(events.some((e) => e.kind === 'change' && e.uuid === a.uuid && /unbound/.test(e.message!)));
+  await expectErrno(core.unbind(a.uuid), 'ENODEV');
+  await expectErrno(core.unbind(randomUUID()), 'ENODEV');
+  await core.bind(a.uuid);
+  assert.equal(a.driver, 'd');
+  assert.equal(a.vfioIndex, 0, 'the lowest free index again');
+  await expectErrno(core.bind(a.uuid), 'EBUSY');
+  await expectErrno(core.bind(randomUUID()), 'ENODEV');
+});
+
+test('bind: no matching driver is ENODEV and a probe failure is the errno, leaving the device unbound', async () => {
+  const core = new Core();
+  core.registerParent(spec('p'));
+  const dev = await core.create('p', 'test-1', randomUUID());
+  await expectErrno(core.bind(dev.uuid), 'ENODEV');
+  await core.registerDriver(drv('picky', { match: () => false }));
+  await expectErrno(core.bind(dev.uuid), 'ENODEV');
+  await core.registerDriver(drv('failing', { failFor: new Set([dev.uuid]) }));
+  assert.equal(dev.driver, undefined, 'registerDriver could not bind it either');
+  await expectErrno(core.bind(dev.uuid), 'EIO');
+  assert.equal(dev.driver, undefined);
+  assert.equal(dev.vfioIndex, undefined);
+  await core.remove(dev.uuid);
+});

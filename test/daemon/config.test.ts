@@ -31,6 +31,7 @@ test('defaults put everything under the state dir', () => {
   assert.deepEqual(c.api, { enabled: true, host: '127.0.0.1', port: 0 });
   assert.deepEqual(c.parents, [{ driver: 'mtty', options: {} }]);
   assert.equal(c.layout, 'mainline');
+  assert.equal(c.extensions, true);
 });
 
 test('a full config file is applied, relative paths against the state dir', () => {
@@ -42,6 +43,7 @@ test('a full config file is applied, relative paths against the state dir', () =
       definitions: '/etc/mdevctl.d',
       api: { host: '::1', port: 8080 },
       layout: 'v6',
+      extensions: false,
       log: { level: 'debug', json: true },
     },
     '/srv/umdev',
@@ -56,6 +58,7 @@ test('a full config file is applied, relative paths against the state dir', () =
   assert.equal(c.definitions, '/etc/mdevctl.d');
   assert.deepEqual(c.api, { enabled: true, host: '::1', port: 8080 });
   assert.equal(c.layout, 'v6');
+  assert.equal(c.extensions, false);
   assert.deepEqual(c.log, { level: 'debug', json: true });
 });
 
@@ -72,6 +75,7 @@ const BAD: readonly [string, unknown, readonly string[]][] = [
   ['port as string', { api: { port: '80' } }, ['api.port: expected an integer from 0 to 65535, got "80"']],
   ['empty host', { api: { host: '' } }, ['api.host: expected a non-empty string']],
   ['bad layout', { layout: 'v7' }, ['layout: expected one of "mainline", "v6", got "v7"']],
+  ['extensions not bool', { extensions: 'off' }, ['extensions: expected true or false, got "off"']],
   ['bad log level', { log: { level: 'loud' } }, ['log.level: expected one of "debug", "info", "warn", "error"']],
   ['bad mode', { sockets: { mode: '999' } }, ['sockets.mode: expected a file mode as an octal string such as "0660"']],
   ['negative uid', { sockets: { uid: -1 } }, ['sockets.uid: expected an integer from 0']],
@@ -113,6 +117,8 @@ test('command-line overrides win over the file', () => {
   assert.equal(c.mount.enabled, false);
   assert.deepEqual(c.log, { level: 'warn', json: true });
   assert.equal(applyOverrides(defaultConfig('/s'), {}).mount.enabled, true);
+  assert.equal(applyOverrides(defaultConfig('/s'), { noExtensions: true }).extensions, false);
+  assert.equal(applyOverrides(defaultConfig('/s'), {}).extensions, true);
 });
 
 test('command line', () => {
@@ -121,11 +127,12 @@ test('command line', () => {
     stateDir: 'umdev-state',
     configFile: undefined,
     noMount: false,
+    noExtensions: false,
     logLevel: undefined,
     logJson: undefined,
   });
-  const r = parseCommandLine(['--state-dir', '/x', '-c', 'f.json', '--no-mount', '--log-level', 'debug', '--log-json']);
-  assert.deepEqual(r, { kind: 'run', stateDir: '/x', configFile: 'f.json', noMount: true, logLevel: 'debug', logJson: true });
+  const r = parseCommandLine(['--state-dir', '/x', '-c', 'f.json', '--no-mount', '--no-extensions', '--log-level', 'debug', '--log-json']);
+  assert.deepEqual(r, { kind: 'run', stateDir: '/x', configFile: 'f.json', noMount: true, noExtensions: true, logLevel: 'debug', logJson: true });
   assert.deepEqual(parseCommandLine(['--help']), { kind: 'help' });
   assert.deepEqual(parseCommandLine(['-V']), { kind: 'version' });
   assert.throws(() => parseCommandLine(['--log-level', 'loud']), /--log-level must be one of/);

@@ -55,6 +55,7 @@ export async function mountSysfs(
   core: Core,
   layout: SysfsLayout = 'mainline',
   wrap: (tree: AttrTree) => AttrTree = (x) => x,
+  options: { readonly extensions?: boolean } = {},
 ): Promise<Mounted> {
   await requireTools();
   const base = await mkdtemp(join(tmpdir(), 'umdev-e2e-'));
@@ -63,7 +64,7 @@ export async function mountSysfs(
   await mkdir(mnt);
   await mkdir(join(etc, 'scripts.d', 'callouts'), { recursive: true });
   await mkdir(join(etc, 'scripts.d', 'notifiers'), { recursive: true });
-  const tree = new SysfsTree(core, { layout });
+  const tree = new SysfsTree(core, { layout, ...options });
   // Registered before mounting, so the temp dir goes even if the mount fails.
   const held: { server?: FuseServer } = {};
   t.after(async () => {

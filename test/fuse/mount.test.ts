@@ -63,7 +63,7 @@ test('readdir lists . and .. and the entries in order; stat modes and sizes are 
   const r = await py(
     PRELUDE +
       `
-for n in ['value', 'ro', 'wo', 'devices', 'devlink', 'sub/up']:
+for n in ['value', 'ro', 'wo', 'devices', 'devlink', 'sub/up', 'sub']:
     s = os.lstat(os.path.join(m, n))
     print(n, oct(s.st_mode), s.st_size, s.st_nlink, s.st_uid, s.st_gid)
 print('root', oct(os.stat(m).st_mode))
@@ -76,10 +76,13 @@ print('root', oct(os.stat(m).st_mode))
     'ro 0o100444 4096 1 0 0',
     'wo 0o100200 4096 1 0 0',
     'devices 0o40755 0 2 0 0',
-    'devlink 0o120777 7 1 0 0',
-    'sub/up 0o120777 8 1 0 0',
+    'devlink 0o120777 0 1 0 0',
+    'sub/up 0o120777 0 1 0 0',
+    'sub 0o40755 0 2 0 0',
     'root 0o40755',
   ]);
+  // A directory has 2 links plus one per subdirectory, as on sysfs: the root has `devices` and `sub`.
+  assert.equal((await sh('stat -c %h "$0"', mnt)).stdout.trim(), '4');
   const lsl = await sh('ls -l "$0" | tail -n +2 | wc -l', mnt); // READDIRPLUS path (ls -l stats every entry)
   assert.equal(lsl.stdout.trim(), '12');
 });
@@ -119,7 +122,7 @@ attempt(lambda: open(os.path.join(m, 'bug')).read())
   assert.ok(logs.some((l) => l.includes('a bug in show') && l.includes('TypeError')), logs.join('\n'));
 });
 
-test('modes are capabilities, even for root; nothing can be created, removed or renamed', async (t) => {
+test('modes are capabilities, even for root; nothing can be created (EACCES), made, removed or renamed (EPERM)', async (t) => {
   const { mnt } = await serve(t, toyTree());
   const r = await py(
     PRELUDE +
@@ -147,12 +150,12 @@ attempt(lambda: os.statvfs(m).f_bsize)
     'EACCES',
     'EACCES',
     'EACCES',
-    'EACCES',
-    'EACCES',
-    'EACCES',
-    'EACCES',
-    'EACCES',
     'EPERM',
+    'EPERM',
+    'EPERM',
+    'EPERM',
+    'EPERM',
+    'ok None',
     'ok None',
     'EACCES',
     'ok False',
@@ -160,6 +163,31 @@ attempt(lambda: os.statvfs(m).f_bsize)
     'ok 4096',
   ]);
   assert.equal((await sh('echo x > "$0/new"', mnt)).code !== 0, true);
+});
+
+test('chmod and chown stick (as on sysfs) but cannot add a capability; a non-owner may not chmod', async (t) => {
+  const { mnt } = await serve(t, toyTree());
+  const r = await py(
+    PRELUDE +
+      `
+os.chmod(m + '/value', 0o600)
+os.chmod(m + '/ro', 0o644)
+os.chown(m + '/value', 12, 34)
+for n in ['value', 'ro']:
+    s = os.stat(m + '/' + n)
+    print(n, oct(s.st_mode), s.st_uid, s.st_gid)
+os.chmod(m + '/value', 0o200)
+attempt(lambda: open(m + '/value').read())
+attempt(lambda: os.open(m + '/ro', os.O_WRONLY))
+os.chmod(m + '/value', 0o644)
+print(open(m + '/value').read().strip())
+os.setuid(99)
+attempt(lambda: os.chmod(m + '/ro', 0o444))
+`,
+    mnt,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['value 0o100600 12 34', 'ro 0o100644 0 0', 'EACCES', 'EACCES', 'initial', 'EPERM']);
 });
 
 test('symlinks: readlink gives the relative target and the kernel follows it', async (t) => {

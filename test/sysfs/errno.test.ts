@@ -4,7 +4,7 @@ import { Core } from '../../src/core/core.js';
 import { err, isUmdevError } from '../../src/core/errors.js';
 import { SysfsTree } from '../../src/sysfs/index.js';
 import type { AttrNode } from '../../src/fuse/attr-tree.js';
-import { expectErrno, fixtureCore, mttyLike, read, snapshot, toy, write } from './fixtures.js';
+import { busDriver, expectErrno, fixtureCore, mttyLike, read, snapshot, toy, write } from './fixtures.js';
 
 const U1 = '11111111-2222-4333-8444-555555555555';
 const U2 = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
@@ -67,6 +67,8 @@ test('remove, online, reset, uevent and vendor errnos', async () => {
   const stopError = err('EBUSY', 'vendor refuses to stop');
   const hooks: { stopError?: Error } = {};
   const core = new Core();
+  // Bound, so the vendor's attributes (the driver's groups in mainline) are there.
+  await core.registerDriver(busDriver());
   core.registerParent(mttyLike());
   core.registerParent(toy(hooks));
   const tree = new SysfsTree(core);
@@ -112,8 +114,11 @@ test('every bad value to every writable file is refused and leaves the whole tre
     if (node?.kind === 'dir') for (const e of node.entries()) if (e.kind !== 'symlink') collect([...path, e.name], tree.resolve([...path, e.name]));
   };
   collect([], tree.resolve([]));
-  // Both devices' remove/online/uevent, the toy's reset and knob, and every type's create.
-  assert.equal(writable.length, 12, writable.join('\n'));
+  // Both devices' remove/online/uevent, the toy's reset and knob, every type's create (12), and the driver core's:
+  // the bus's drivers_autoprobe/drivers_probe/uevent, each driver's bind/uevent/unbind and module uevent, each parent's
+  // uevent and power/{async,autosuspend_delay_ms,control}, the same power files and uevent of each device and of its
+  // vfio-dev/vfioN, and each IOMMU group's type (35).
+  assert.equal(writable.length, 47, writable.join('\n'));
   for (const path of writable) {
     for (const bad of BAD) {
       await assert.rejects(write(tree, path, bad), (e: unknown) => isUmdevError(e), `${path} accepted ${JSON.stringify(bad)}`);

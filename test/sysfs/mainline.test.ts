@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from '../../src/core/core.js';
 import { SysfsTree } from '../../src/sysfs/index.js';
-import { busDriver, fixtureCore, mttyLike, read, resolveLink, snapshot, toy, write , U1, U2, MTTY, TOY, names, at } from './fixtures.js';
+import { busDriver, expectErrno, fixtureCore, mttyLike, read, resolveLink, snapshot, toy, write, U1, U2, MTTY, TOY, names, at } from './fixtures.js';
 
 
 test('empty core: the skeleton and nothing else', async () => {
@@ -13,11 +13,16 @@ test('empty core: the skeleton and nothing else', async () => {
     'bus/mdev dir 755',
     'bus/mdev/devices dir 755',
     'bus/mdev/drivers dir 755',
+    'bus/mdev/drivers_autoprobe file 644 "1\\n"',
+    'bus/mdev/drivers_probe file 200 ',
+    'bus/mdev/uevent file 200 ',
     'class dir 755',
     'class/mdev_bus dir 755',
+    'class/vfio-dev dir 755',
     'devices dir 755',
     'kernel dir 755',
     'kernel/iommu_groups dir 755',
+    'module dir 755',
   ]);
   assert.equal(at(tree, 'nosuch'), undefined);
   assert.equal(at(tree, 'devices/virtual'), undefined);
@@ -32,7 +37,17 @@ test('parents: class links, intermediate directories and type directories', asyn
   assert.deepEqual(names(at(tree, 'devices')), ['pci0000:00', 'virtual']);
   assert.deepEqual(names(at(tree, 'devices/virtual')), ['mtty']);
   assert.deepEqual(names(at(tree, 'devices/virtual/mtty')), ['mtty']);
-  assert.deepEqual(names(at(tree, MTTY)), ['mdev_supported_types']);
+  assert.deepEqual(names(at(tree, MTTY)), ['mdev_supported_types', 'power', 'subsystem', 'uevent']);
+  // mtty's parent is a class device (virtual/mtty/mtty): subsystem -> class/mtty, which links back; the PCI-like toy
+  // parent has no class here, so no subsystem link.
+  assert.deepEqual(at(tree, `${MTTY}/subsystem`), { kind: 'symlink', target: '../../../../class/mtty' });
+  assert.deepEqual(at(tree, 'class/mtty/mtty'), { kind: 'symlink', target: '../../devices/virtual/mtty/mtty' });
+  assert.deepEqual(names(at(tree, TOY)), ['mdev_supported_types', 'power', 'uevent']);
+  assert.equal(await read(tree, `${MTTY}/uevent`), '');
+  assert.equal(await read(tree, `${MTTY}/power/runtime_status`), 'unsupported\n');
+  assert.deepEqual(names(at(tree, 'bus/mdev/drivers')), ['mtty', 'toy']);
+  assert.deepEqual(at(tree, 'bus/mdev/drivers/mtty/module'), { kind: 'symlink', target: '../../../../module/mtty' });
+  assert.deepEqual(at(tree, 'module/mtty/drivers/mdev:mtty'), { kind: 'symlink', target: '../../../bus/mdev/drivers/mtty' });
   assert.deepEqual(names(at(tree, `${MTTY}/mdev_supported_types`)), ['mtty-1', 'mtty-2']);
   // mtty has no description (as the 6.x sample): the file is absent, not empty.
   assert.deepEqual(names(at(tree, `${MTTY}/mdev_supported_types/mtty-1`)), ['create', 'available_instances', 'device_api', 'name', 'devices']);
@@ -65,21 +80,27 @@ test('a created device: directory, attributes and every link, all resolving', as
   const d2 = core.device(U2);
   assert.ok(d1?.iommuGroup !== undefined && d2?.iommuGroup !== undefined);
   const dev = `${MTTY}/${U1}`;
-  assert.deepEqual(names(at(tree, dev)), ['driver', 'iommu_group', 'mdev_type', 'online', 'remove', 'subsystem', 'uevent', 'vendor']);
+  assert.deepEqual(names(at(tree, dev)), ['driver', 'iommu_group', 'mdev_type', 'online', 'power', 'remove', 'subsystem', 'uevent', 'vfio-dev', 'vendor']);
   assert.deepEqual(at(tree, `${dev}/mdev_type`), { kind: 'symlink', target: '../mdev_supported_types/mtty-2' });
   assert.deepEqual(at(tree, `${dev}/iommu_group`), { kind: 'symlink', target: `../../../../../kernel/iommu_groups/${d1.iommuGroup}` });
-  assert.deepEqual(at(tree, `${dev}/driver`), { kind: 'symlink', target: '../../../../../bus/mdev/drivers/vfio_mdev' });
+  // The vendor's driver, whichever bus driver (here `vfio_mdev`) serves the device.
+  assert.deepEqual(at(tree, `${dev}/driver`), { kind: 'symlink', target: '../../../../../bus/mdev/drivers/mtty' });
+  const vfio = `vfio${d1.vfioIndex}`;
+  assert.deepEqual(names(at(tree, `${dev}/vfio-dev`)), [vfio]);
+  assert.deepEqual(at(tree, `${dev}/vfio-dev/${vfio}/device`), { kind: 'symlink', target: `../../../${U1}` });
+  assert.deepEqual(at(tree, `class/vfio-dev/${vfio}`), { kind: 'symlink', target: `../../devices/virtual/mtty/mtty/${U1}/vfio-dev/${vfio}` });
+  assert.equal(await read(tree, `kernel/iommu_groups/${d1.iommuGroup}/name`), 'vfio-noiommu\n');
   assert.deepEqual(at(tree, `${dev}/subsystem`), { kind: 'symlink', target: '../../../../../bus/mdev' });
   assert.deepEqual(at(tree, `bus/mdev/devices/${U1}`), { kind: 'symlink', target: `../../../devices/virtual/mtty/mtty/${U1}` });
   assert.deepEqual(at(tree, `${MTTY}/mdev_supported_types/mtty-2/devices/${U1}`), { kind: 'symlink', target: `../../../${U1}` });
-  assert.deepEqual(at(tree, `bus/mdev/drivers/vfio_mdev/${U1}`), { kind: 'symlink', target: `../../../../devices/virtual/mtty/mtty/${U1}` });
+  assert.deepEqual(at(tree, `bus/mdev/drivers/mtty/${U1}`), { kind: 'symlink', target: `../../../../devices/virtual/mtty/mtty/${U1}` });
   assert.deepEqual(at(tree, `kernel/iommu_groups/${d1.iommuGroup}/devices/${U1}`), {
     kind: 'symlink',
     target: `../../../../devices/virtual/mtty/mtty/${U1}`,
   });
   assert.equal(await read(tree, `${dev}/vendor/sample_mdev_dev`), `This is MDEV ${U1}\n`);
   assert.equal(await read(tree, `${dev}/online`), '1\n');
-  assert.equal(await read(tree, `${dev}/uevent`), 'DRIVER=vfio_mdev\nMDEV_TYPE=mtty-2\n');
+  assert.equal(await read(tree, `${dev}/uevent`), 'DRIVER=mtty\n');
   assert.equal(at(tree, `${dev}/reset`), undefined, 'mtty has no reset hook');
   assert.equal(await read(tree, `${MTTY}/mdev_supported_types/mtty-1/available_instances`), '22\n');
   assert.equal(await read(tree, `${MTTY}/mdev_supported_types/mtty-2/available_instances`), '11\n');
@@ -89,7 +110,7 @@ test('a created device: directory, attributes and every link, all resolving', as
 
   // The toy device: vendor attributes in the device dir and in vendor/, reset, online through start/stop.
   const tdev = `${TOY}/${U2}`;
-  assert.deepEqual(names(at(tree, tdev)), ['driver', 'iommu_group', 'mdev_type', 'online', 'remove', 'reset', 'subsystem', 'uevent', 'knob', 'vendor']);
+  assert.deepEqual(names(at(tree, tdev)), ['driver', 'iommu_group', 'mdev_type', 'online', 'power', 'remove', 'reset', 'subsystem', 'uevent', 'vfio-dev', 'knob', 'vendor']);
   assert.deepEqual(at(tree, `${tdev}/iommu_group`), { kind: 'symlink', target: `../../../../kernel/iommu_groups/${d2.iommuGroup}` });
   assert.equal(await read(tree, `${tdev}/online`), '0\n');
   assert.equal(await read(tree, `${tdev}/knob`), '7\n');
@@ -108,8 +129,9 @@ test('a created device: directory, attributes and every link, all resolving', as
   await write(tree, `${tdev}/uevent`, 'change');
 
   assert.deepEqual(names(at(tree, 'bus/mdev/devices')).sort(), [U1, U2].sort());
-  assert.deepEqual(names(at(tree, 'bus/mdev/drivers')), ['vfio_mdev']);
-  assert.deepEqual(names(at(tree, 'bus/mdev/drivers/vfio_mdev')).sort(), [U1, U2].sort());
+  assert.deepEqual(names(at(tree, 'bus/mdev/drivers')), ['mtty', 'toy']);
+  assert.deepEqual(names(at(tree, 'bus/mdev/drivers/mtty')), ['bind', 'module', 'uevent', 'unbind', U1]);
+  assert.deepEqual(names(at(tree, 'bus/mdev/drivers/toy')), ['bind', 'module', 'uevent', 'unbind', U2]);
   assert.deepEqual(names(at(tree, 'kernel/iommu_groups')), [d1.iommuGroup, d2.iommuGroup].sort((a, b) => a - b).map(String));
   assert.equal(at(tree, `kernel/iommu_groups/0${d1.iommuGroup}`), undefined, 'only canonical group numbers');
   assert.equal(at(tree, `bus/mdev/devices/${U2.toUpperCase()}`), undefined, 'names are lower case');
@@ -165,10 +187,10 @@ test('nested parents and a parent at the top of devices/', async () => {
   core.registerParent(mttyLike(4, 'inner', 'outer/sub/inner'));
   const tree = new SysfsTree(core);
   assert.deepEqual(names(at(tree, 'devices')), ['outer']);
-  assert.deepEqual(names(at(tree, 'devices/outer')), ['mdev_supported_types', 'sub']);
+  assert.deepEqual(names(at(tree, 'devices/outer')), ['mdev_supported_types', 'power', 'uevent', 'sub']);
   assert.deepEqual(at(tree, 'class/mdev_bus/inner'), { kind: 'symlink', target: '../../devices/outer/sub/inner' });
   await write(tree, 'devices/outer/sub/inner/mdev_supported_types/mtty-1/create', U1);
-  assert.deepEqual(names(at(tree, 'devices/outer/sub/inner')), ['mdev_supported_types', U1]);
+  assert.deepEqual(names(at(tree, 'devices/outer/sub/inner')), ['mdev_supported_types', 'power', 'uevent', U1]);
   assert.deepEqual(at(tree, `devices/outer/sub/inner/${U1}/subsystem`), { kind: 'symlink', target: '../../../../../bus/mdev' });
   assert.equal(at(tree, `devices/outer/${U1}`), undefined);
   assert.equal(at(tree, 'devices/outer/nosuch'), undefined);
@@ -203,13 +225,13 @@ test('onChange: devices that existed before subscribing, and parents coming and 
   const off = tree.onChange((c) => changes.push(`${c.kind} ${c.path.join('/')}`));
   await write(tree, `${MTTY}/${U1}/remove`, '1');
   assert.ok(changes.includes(`remove ${MTTY}/mdev_supported_types/mtty-1/devices/${U1}`), changes.join('\n'));
-  assert.ok(changes.includes('remove bus/mdev/drivers/vfio_mdev/' + U1), changes.join('\n'));
+  assert.ok(changes.includes('remove bus/mdev/drivers/mtty/' + U1), changes.join('\n'));
   changes.length = 0;
   core.registerParent(mttyLike(2, 'second', 'virtual/mtty/second'));
-  assert.deepEqual(changes, ['add class/mdev_bus/second', 'add devices/virtual/mtty/second']);
+  assert.deepEqual(changes, ['add class/mdev_bus/second', 'add class/mtty/second', 'add devices/virtual/mtty/second']);
   changes.length = 0;
   await core.unregisterParent('second');
-  assert.deepEqual(changes, ['remove class/mdev_bus/second', 'remove devices/virtual/mtty/second']);
+  assert.deepEqual(changes, ['remove class/mdev_bus/second', 'remove class/mtty/second', 'remove devices/virtual/mtty/second']);
   off();
 });
 
@@ -232,7 +254,7 @@ test('resolve never lists devices: one O(1) core lookup per path component', asy
     `${MTTY}/mdev_supported_types/mtty-1/devices/${u}`,
     `${MTTY}/mdev_supported_types/mtty-1/available_instances`,
     `bus/mdev/devices/${u}`,
-    `bus/mdev/drivers/vfio_mdev/${u}`,
+    `bus/mdev/drivers/mtty/${u}`,
     `kernel/iommu_groups/${g.iommuGroup}/devices/${u}`,
     `class/mdev_bus/mtty`,
   ]) {
@@ -255,17 +277,58 @@ test('onChange: a device bound after its add reports its driver link when unboun
   assert.ok(!changes.some((c) => c.includes('bus/mdev/drivers/')), 'unbound at add');
   changes.length = 0;
   await core.registerDriver(busDriver('late'));
-  assert.ok(changes.includes(`add bus/mdev/drivers/late/${U1}`), changes.join('\n'));
+  // Bound: the vendor's driver link, the vendor's attributes and the VFIO device appear.
+  for (const p of [`bus/mdev/drivers/mtty/${U1}`, `${MTTY}/${U1}/driver`, `${MTTY}/${U1}/vendor`, `${MTTY}/${U1}/vfio-dev/vfio0`, 'class/vfio-dev/vfio0']) {
+    assert.ok(changes.includes(`add ${p}`), `${p}:\n${changes.join('\n')}`);
+  }
   assert.ok(!changes.some((c) => c.startsWith('remove ')), changes.join('\n'));
   changes.length = 0;
   await core.unregisterDriver('late');
-  assert.ok(changes.includes(`remove bus/mdev/drivers/late/${U1}`), changes.join('\n'));
+  assert.ok(changes.includes(`remove bus/mdev/drivers/mtty/${U1}`), changes.join('\n'));
+  assert.ok(changes.includes(`remove ${MTTY}/${U1}/vendor`), changes.join('\n'));
+  assert.equal(at(tree, `${MTTY}/${U1}/vendor`), undefined, 'vendor attributes exist only while bound');
   await core.registerDriver(busDriver('again'));
   changes.length = 0;
   await core.remove(U1);
-  assert.ok(changes.includes(`remove bus/mdev/drivers/again/${U1}`), changes.join('\n'));
-  assert.ok(!changes.some((c) => c.includes('/late/')), 'an unbound driver is not reported again');
+  assert.ok(changes.includes(`remove bus/mdev/drivers/mtty/${U1}`), changes.join('\n'));
+  assert.equal(changes.filter((c) => c.includes('drivers/mtty/')).length, 1, 'an unbound driver is not reported again');
   assert.equal(changes[0], `remove bus/mdev/devices/${U1}`, 'the bus link still goes first');
   off();
   await core.unregisterDriver('again');
+});
+
+test('extensions off: no online or reset, everything else as with them', async () => {
+  const core = await fixtureCore();
+  const strict = new SysfsTree(core, { extensions: false });
+  const full = new SysfsTree(core);
+  await write(full, `${TOY}/mdev_supported_types/toy-a/create`, U2);
+  const tdev = `${TOY}/${U2}`;
+  assert.deepEqual(names(at(strict, tdev)), ['driver', 'iommu_group', 'mdev_type', 'power', 'remove', 'subsystem', 'uevent', 'vfio-dev', 'knob', 'vendor']);
+  const own = /\/(online|reset) /;
+  assert.deepEqual((await snapshot(full)).filter((l) => !own.test(l)), await snapshot(strict));
+  assert.ok((await snapshot(full)).some((l) => own.test(l)));
+});
+
+test('drivers/<vendor>/unbind and bind: detach and re-attach one device; wrong names are ENODEV, a second bind EBUSY', async () => {
+  const core = await fixtureCore();
+  const tree = new SysfsTree(core);
+  await write(tree, `${MTTY}/mdev_supported_types/mtty-1/create`, U1);
+  await write(tree, `${TOY}/mdev_supported_types/toy-a/create`, U2);
+  await write(tree, 'bus/mdev/drivers/mtty/unbind', `${U1}\n`);
+  assert.equal(core.device(U1)?.driver, undefined);
+  assert.deepEqual(names(at(tree, `${MTTY}/${U1}`)), ['iommu_group', 'mdev_type', 'online', 'power', 'remove', 'subsystem', 'uevent']);
+  assert.equal(await read(tree, `${MTTY}/${U1}/uevent`), '');
+  assert.deepEqual(names(at(tree, 'bus/mdev/drivers/mtty')), ['bind', 'module', 'uevent', 'unbind']);
+  await expectErrno(write(tree, 'bus/mdev/drivers/mtty/unbind', U1), 'ENODEV');
+  await expectErrno(write(tree, 'bus/mdev/drivers/mtty/unbind', U2), 'ENODEV');
+  await expectErrno(write(tree, 'bus/mdev/drivers/mtty/bind', U2), 'ENODEV');
+  await expectErrno(write(tree, 'bus/mdev/drivers/mtty/bind', `${U1}\n\n`), 'ENODEV');
+  await write(tree, 'bus/mdev/drivers/mtty/bind', U1);
+  assert.equal(await read(tree, `${MTTY}/${U1}/uevent`), 'DRIVER=mtty\n');
+  assert.ok(at(tree, `${MTTY}/${U1}/vendor/sample_mdev_dev`));
+  await expectErrno(write(tree, 'bus/mdev/drivers/mtty/bind', U1), 'EBUSY');
+  await write(tree, 'bus/mdev/drivers/mtty/unbind', U1);
+  await write(tree, 'bus/mdev/drivers_probe', U1);
+  assert.equal(core.device(U1)?.driver, 'vfio_mdev', 'drivers_probe offers an unbound device to the drivers');
+  await expectErrno(write(tree, 'bus/mdev/drivers_probe', 'nosuch'), 'ENODEV');
 });
