@@ -30,6 +30,8 @@ export type RootMessage = HostInit | { readonly type: 'ping'; readonly seq: numb
 
 export type HostMessage =
   | { readonly type: 'serving' }
+  /** The client hung up; the host now resets and closes the device, then exits. */
+  | { readonly type: 'client-gone' }
   | { readonly type: 'pong'; readonly seq: number }
   | { readonly type: 'reset-done'; readonly error?: string };
 
