@@ -7,9 +7,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "common.h"
@@ -38,35 +42,127 @@ napi_value socketpair_fn(napi_env env, napi_callback_info) {
   return pair;
 }
 
-// listenUnix(path, backlog, mode?): socket + bind + (chmod) + listen. A stale socket file is the caller's to remove
-// (bind answers EADDRINUSE), so a live server's socket is never unlinked by accident.
+// The directory part of a socket path ("." for a bare name, "/" for a name in the root).
+std::string dir_of(const char* path) {
+  const char* slash = strrchr(path, '/');
+  if (!slash) return ".";
+  if (slash == path) return "/";
+  return std::string(path, slash - path);
+}
+
+// Moves the ready socket from `from` to `to` without replacing anything there (EADDRINUSE if `to` exists, as bind
+// would answer). Filesystems without RENAME_NOREPLACE get link + unlink, which refuses an existing name the same way.
+int move_noreplace(const char* from, const char* to) {
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno == EEXIST ? EADDRINUSE : errno;
+  if (link(from, to) < 0) return errno == EEXIST ? EADDRINUSE : errno;
+  unlink(from);
+  return 0;
+}
+
+// Binds, sets the mode (and group) and listens in a fresh 0700 directory next to `path`, then renames the socket to
+// `path`: the socket appears with its final mode and owner, already listening, and nobody can reach it before.
+// (The other way, umask(2) around bind(2), changes a process-wide value while libuv's threadpool may be creating
+// files, which would then get the socket's narrower mode.) Returns 0 or an errno; `step` names the failed call.
+int bind_private(int fd, const sockaddr_un& final_addr, mode_t mode, bool chgrp, gid_t gid, int backlog,
+                 const char** step) {
+  std::string dir = dir_of(final_addr.sun_path) + "/.umdev-bind-XXXXXX";
+  *step = "mkdtemp";
+  if (!mkdtemp(dir.data())) return errno;
+  std::string tmp = dir + "/s";
+  int e = 0;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (tmp.size() >= sizeof addr.sun_path) {
+    e = ENAMETOOLONG;
+    *step = "bind";
+  } else {
+    memcpy(addr.sun_path, tmp.c_str(), tmp.size() + 1);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) e = errno, *step = "bind";
+    else if (chmod(tmp.c_str(), mode) < 0) e = errno, *step = "chmod";
+    else if (chgrp && chown(tmp.c_str(), static_cast<uid_t>(-1), gid) < 0) e = errno, *step = "chown";
+    else if (listen(fd, backlog) < 0) e = errno, *step = "listen";
+    else if ((e = move_noreplace(tmp.c_str(), final_addr.sun_path)) != 0) *step = "bind";
+  }
+  unlink(tmp.c_str());  // ENOENT after a successful move
+  rmdir(dir.c_str());
+  return e;
+}
+
+// listenUnix(path, backlog, mode?, gid?): a listening socket at `path`. With a mode (and optionally a group) the
+// socket is created with them (bind_private); without, bind(2) in place gives it the umask's mode. A stale socket
+// file is the caller's to remove (EADDRINUSE), so a live server's socket is never unlinked by accident.
 napi_value listen_unix(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   sockaddr_un addr;
-  uint64_t backlog, mode = 0;
-  if (!get_args(env, info, 3, argv) || !get_sockaddr(env, argv[0], "listenUnix", &addr) ||
+  uint64_t backlog, mode = 0, gid = 0;
+  if (!get_args(env, info, 4, argv) || !get_sockaddr(env, argv[0], "listenUnix", &addr) ||
       !get_size(env, argv[1], "listenUnix", "backlog", &backlog))
     return nullptr;
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
-  bool chmod_it = t != napi_undefined;
-  if (chmod_it) {
+  bool with_mode = t != napi_undefined;
+  if (with_mode) {
     if (!get_size(env, argv[2], "listenUnix", "mode", &mode)) return nullptr;
     if (mode > 07777) return throw_einval(env, "listenUnix", "(mode must be at most 07777)");
   }
+  napi_typeof(env, argv[3], &t);
+  bool chgrp = t != napi_undefined;
+  if (chgrp) {
+    if (!with_mode) return throw_einval(env, "listenUnix", "(a group needs a mode)");
+    if (!get_size(env, argv[3], "listenUnix", "gid", &gid)) return nullptr;
+    if (gid >= 0xffffffffu) return throw_einval(env, "listenUnix", "(gid out of range)");
+  }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return throw_errno(env, errno, "socket");
-  const char* failed = nullptr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) failed = "bind";
-  else if (chmod_it && chmod(addr.sun_path, static_cast<mode_t>(mode)) < 0) failed = "chmod";
-  else if (listen(fd, backlog > INT_MAX ? INT_MAX : static_cast<int>(backlog)) < 0) failed = "listen";
-  if (failed) {
-    int e = errno;
+  int bl = backlog > INT_MAX ? INT_MAX : static_cast<int>(backlog);
+  const char* step = "bind";
+  int e = 0;
+  if (with_mode) {
+    e = bind_private(fd, addr, static_cast<mode_t>(mode), chgrp, static_cast<gid_t>(gid), bl, &step);
+  } else if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    e = errno;
+  } else if (listen(fd, bl) < 0) {
+    e = errno;
+    step = "listen";
+    unlink(addr.sun_path);  // we created it
+  }
+  if (e != 0) {
     close(fd);
-    if (strcmp(failed, "bind") != 0) unlink(addr.sun_path);  // we created it
-    return throw_errno(env, e, failed, addr.sun_path);
+    return throw_errno(env, e, step, addr.sun_path);
   }
   return make_int(env, fd);
+}
+
+// peerCred(fd) -> { pid, uid, gid, groups }: the credentials the peer of a connected AF_UNIX socket had when it
+// connected (SO_PEERCRED, and SO_PEERGROUPS for its supplementary groups; Linux >= 4.13). The kernel records them
+// at connect(2), so a peer that changes its ids later, or passes the socket on, cannot change the answer.
+napi_value peer_cred(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "peerCred", &fd)) return nullptr;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return throw_errno(env, errno, "getsockopt", "SO_PEERCRED");
+  std::vector<gid_t> groups(64);
+  for (;;) {
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) == 0) {
+      groups.resize(glen / sizeof(gid_t));
+      break;
+    }
+    if (errno != ERANGE || glen / sizeof(gid_t) <= groups.size()) return throw_errno(env, errno, "getsockopt", "SO_PEERGROUPS");
+    groups.resize(glen / sizeof(gid_t));
+  }
+  napi_value result, list;
+  napi_create_object(env, &result);
+  napi_create_array_with_length(env, groups.size(), &list);
+  for (size_t i = 0; i < groups.size(); i++) napi_set_element(env, list, i, make_int(env, groups[i]));
+  napi_set_named_property(env, result, "pid", make_int(env, cred.pid));
+  napi_set_named_property(env, result, "uid", make_int(env, cred.uid));
+  napi_set_named_property(env, result, "gid", make_int(env, cred.gid));
+  napi_set_named_property(env, result, "groups", list);
+  return result;
 }
 
 // accept(listenFd) -> fd, or -1 when no connection is pending. A connection that was aborted before we took it
@@ -222,6 +318,7 @@ napi_value send_msg(napi_env env, napi_callback_info info) {
 void init_sock(napi_env env, napi_value exports) {
   export_fn(env, exports, "socketpair", socketpair_fn);
   export_fn(env, exports, "listenUnix", listen_unix);
+  export_fn(env, exports, "peerCred", peer_cred);
   export_fn(env, exports, "accept", accept_fn);
   export_fn(env, exports, "connectUnix", connect_unix);
   export_fn(env, exports, "recvMsg", recv_msg);

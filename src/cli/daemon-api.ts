@@ -1,84 +1,90 @@
 /**
- * Concepts: how the CLI talks to umdevd's control API when it knows where it is. The API is known from `--api URL`,
- * from `--state-dir DIR` (umdevd writes `DIR/api.json` with `{"url": …}`), or from `UMDEV_API`, in that order; a
- * plain sysfs root (a kernel, or a mount without the API) has none and commands fall back to sysfs files. An API
- * error body `{"error":{"errno","message"}}` becomes the `UmdevError` it was in the daemon, so its message and exit
- * code are those of any other failure.
+ * Concepts: how the CLI talks to umdevd's control API when it knows where it is. The API is known from `--api`
+ * (a socket path, or an `http://` URL whose token comes from `UMDEV_API_TOKEN`), from `--state-dir DIR` (umdevd
+ * writes `DIR/api.json` with `{"socket": …, "url": …}`; the socket wins, and a TCP-only daemon's token is read from
+ * `DIR/api.token`), or from `UMDEV_API`, in that order; a plain sysfs root (a kernel, or a mount without the API)
+ * has none and commands fall back to sysfs files. An API error body `{"error":{"errno","message"}}` becomes the
+ * `UmdevError` it was in the daemon, so its message and exit code are those of any other failure.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UmdevError, isErrno } from '../core/errors.js';
+import { apiCall, describeEndpoint, parseEndpoint, type ApiEndpoint, type RawReply } from './api-client.js';
 import { context, fail } from './failure.js';
 import { readToString } from './sysfs-read.js';
 
+export type { ApiEndpoint } from './api-client.js';
+
 /** Where the caller said the daemon is; every field optional. Plain data. */
 export interface ApiLocation {
-  /** `--api URL`. */
+  /** `--api SOCKET|URL`. */
   readonly api?: string;
   /** `--state-dir DIR`: the daemon's state dir, holding `api.json`. */
   readonly stateDir?: string;
 }
 
+type Env = Readonly<Record<string, string | undefined>>;
+
 /**
- * The API base URL, or undefined when none is known. An explicit `--state-dir` whose `api.json` cannot be read is an
- * error (the caller asked for that daemon); an `api.json` whose `url` is null (API disabled) means "no API".
+ * The API's endpoint, or undefined when none is known. An explicit `--state-dir` whose `api.json` cannot be read is
+ * an error (the caller asked for that daemon); an `api.json` with neither socket nor url (API disabled) means "no API".
  */
-export async function knownApi(loc: ApiLocation, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
-  if (loc.api !== undefined && loc.api !== '') return loc.api;
+export async function knownApi(loc: ApiLocation, env: Env): Promise<ApiEndpoint | undefined> {
+  if (loc.api !== undefined && loc.api !== '') return parseEndpoint(loc.api, env.UMDEV_API_TOKEN);
   if (loc.stateDir !== undefined && loc.stateDir !== '') {
-    const url = await apiJsonUrl(join(loc.stateDir, 'api.json'));
-    if (url !== undefined) return url;
+    const ep = await apiJsonEndpoint(loc.stateDir, env);
+    if (ep !== undefined) return ep;
   }
   const fromEnv = env.UMDEV_API;
-  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  return fromEnv === undefined || fromEnv === '' ? undefined : parseEndpoint(fromEnv, env.UMDEV_API_TOKEN);
 }
 
-/** `url` of an `api.json`: a string, or undefined when the API is disabled (`null`). */
-export async function apiJsonUrl(file: string): Promise<string | undefined> {
+/** The endpoint `<stateDir>/api.json` names, or undefined when the daemon runs without its API. */
+export async function apiJsonEndpoint(stateDir: string, env: Env = {}): Promise<ApiEndpoint | undefined> {
+  const file = join(stateDir, 'api.json');
   let text: string;
   try {
     text = await readToString(file);
   } catch (e) {
-    throw context(e, `Unable to read ${file} (is umdevd running? or pass --api URL)`);
+    throw context(e, `Unable to read ${file} (is umdevd running? or pass --api SOCKET)`);
   }
-  let url: unknown;
+  let info: { socket?: unknown; url?: unknown };
   try {
-    url = (JSON.parse(text) as { url?: unknown }).url;
+    info = JSON.parse(text) as { socket?: unknown; url?: unknown };
   } catch {
     throw fail('EINVAL', `${file} is not valid JSON`);
   }
-  if (url === null) return undefined;
-  if (typeof url !== 'string') throw fail('EINVAL', `${file} has no "url"`);
-  return url;
+  if (typeof info.socket === 'string' && info.socket !== '') return { socket: info.socket };
+  if (typeof info.url === 'string' && info.url !== '') {
+    const token = env.UMDEV_API_TOKEN ?? (await readFile(join(stateDir, 'api.token'), 'utf8').catch(() => undefined))?.trim();
+    return token === undefined || token === '' ? { url: info.url } : { url: info.url, token };
+  }
+  if ((info.socket ?? null) === null && (info.url ?? null) === null) return undefined;
+  throw fail('EINVAL', `${file} has no "socket" or "url"`);
 }
 
 /**
  * One JSON request to the API; resolves with the parsed reply body. An error reply becomes its `UmdevError`
  * (unknown errnos, and replies that are not the API's error shape, become `EIO`); no connection is `Unable to
- * connect to <url>` over the system error.
+ * connect to <endpoint>` over the system error.
  */
-export async function apiRequest(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const url = new URL(path, base).toString();
-  let res: Response;
+export async function apiRequest(ep: ApiEndpoint, method: string, path: string, body?: unknown): Promise<unknown> {
+  let res: RawReply;
   try {
-    res = await fetch(url, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    res = await apiCall(ep, method, path, body === undefined ? {} : { body: JSON.stringify(body) });
   } catch (e) {
-    throw context((e as { cause?: unknown }).cause ?? e, `Unable to connect to ${url}`);
+    throw context(e, `Unable to connect to ${'url' in ep ? new URL(path, ep.url).toString() : `${ep.socket} (${path})`}`);
   }
-  const text = await res.text();
   let parsed: unknown;
   try {
-    parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
+    parsed = res.text === '' ? undefined : (JSON.parse(res.text) as unknown);
   } catch {
     parsed = undefined;
   }
-  if (res.ok) return parsed;
+  if (res.status >= 200 && res.status < 300) return parsed;
   const e = (parsed as { error?: { errno?: unknown; message?: unknown } } | undefined)?.error;
   if (e !== undefined && typeof e.errno === 'string' && typeof e.message === 'string') {
     throw new UmdevError(isErrno(e.errno) ? e.errno : 'EIO', e.message);
   }
-  throw fail('EIO', `${method} ${url}: HTTP ${res.status}`);
+  throw fail('EIO', `${method} ${path} at ${describeEndpoint(ep)}: HTTP ${res.status}`);
 }

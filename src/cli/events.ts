@@ -1,27 +1,31 @@
-import { join } from 'node:path';
-import { apiJsonUrl } from './daemon-api.js';
+import type { IncomingMessage } from 'node:http';
+import { apiOpen, describeEndpoint, type ApiEndpoint } from './api-client.js';
+import { apiJsonEndpoint, knownApi } from './daemon-api.js';
 import { context, fail } from './failure.js';
 import type { CliContext } from './io.js';
 
-/** `events [--api URL | --state-dir DIR] [-n COUNT]`. */
+/** `events [--api SOCKET|URL | --state-dir DIR] [-n COUNT]`. */
 export interface EventsOptions {
-  /** The daemon's base URL, e.g. `http://127.0.0.1:8080`. */
+  /** The daemon's socket path or URL. */
   readonly api?: string;
-  /** Where umdevd writes `api.json` (`{"url": …}`); used when `api` is not given. */
+  /** Where umdevd writes `api.json`; used when `api` is not given. */
   readonly stateDir?: string;
   /** Stop after this many events (default: follow until the daemon closes the stream). */
   readonly count?: number;
   /** Aborts the stream (Ctrl-C in the CLI; tests). */
   readonly signal?: AbortSignal;
+  /** The environment, for `UMDEV_API_TOKEN`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** The daemon's base URL from `--api`, or from `<state-dir>/api.json`. */
-export async function apiUrl(opts: EventsOptions): Promise<string> {
-  if (opts.api !== undefined) return opts.api;
-  const file = join(opts.stateDir ?? 'umdev-state', 'api.json');
-  const url = await apiJsonUrl(file);
-  if (url === undefined) throw fail('EINVAL', `${file} has no "url" (umdevd runs without its API)`);
-  return url;
+/** The daemon's endpoint from `--api`, or from `<state-dir>/api.json` (default state dir `umdev-state`). */
+export async function eventsEndpoint(opts: EventsOptions): Promise<ApiEndpoint> {
+  const env = opts.env ?? {};
+  if (opts.api !== undefined) return (await knownApi({ api: opts.api }, env)) as ApiEndpoint;
+  const dir = opts.stateDir ?? 'umdev-state';
+  const ep = await apiJsonEndpoint(dir, env);
+  if (ep === undefined) throw fail('EINVAL', `${dir}/api.json names no API (umdevd runs without its API)`);
+  return ep;
 }
 
 /**
@@ -29,24 +33,25 @@ export async function apiUrl(opts: EventsOptions): Promise<string> {
  * without `--json`: they already are JSON). Ends when the daemon closes the stream, after `count` events, or on abort.
  */
 export async function eventsCommand(ctx: CliContext, opts: EventsOptions): Promise<void> {
-  const base = await apiUrl(opts);
-  const url = new URL('/events', base).toString();
-  let res: Response;
+  const ep = await eventsEndpoint(opts);
+  const url = `${describeEndpoint(ep)} /events`;
+  let res: IncomingMessage;
   try {
-    res = await fetch(url, { signal: opts.signal, headers: { accept: 'application/x-ndjson' } });
+    res = await apiOpen(ep, 'GET', '/events', { signal: opts.signal, headers: { accept: 'application/x-ndjson' } });
   } catch (e) {
-    const cause = (e as { cause?: unknown }).cause;
-    throw context(cause ?? e, `Unable to connect to ${url}`);
+    if (opts.signal?.aborted === true) return;
+    throw context(e, `Unable to connect to ${describeEndpoint(ep)}`);
   }
-  if (!res.ok || res.body === null) throw fail(res.status === 404 ? 'ENOENT' : 'EIO', `GET ${url}: HTTP ${res.status}`);
+  const status = res.statusCode ?? 0;
+  if (status !== 200) {
+    res.destroy();
+    throw fail(status === 404 ? 'ENOENT' : status === 401 || status === 403 ? 'EACCES' : 'EIO', `GET ${url}: HTTP ${status}`);
+  }
   const decoder = new TextDecoder();
   let pending = '';
   let seen = 0;
-  const reader = res.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const value of res as AsyncIterable<Buffer>) {
       pending += decoder.decode(value, { stream: true });
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
@@ -61,6 +66,6 @@ export async function eventsCommand(ctx: CliContext, opts: EventsOptions): Promi
     if (opts.signal?.aborted === true) return;
     throw context(e, `Event stream from ${url} failed`);
   } finally {
-    await reader.cancel().catch(() => undefined);
+    res.destroy();
   }
 }

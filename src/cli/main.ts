@@ -100,7 +100,7 @@ function u32(v: Values, k: string, label: string): number | undefined {
 
 function helpText(version: string): string {
   const cmds = Object.entries(COMMANDS).map(([n, c]) => `    ${n.padEnd(20)}${c.about}\n`).join('');
-  return `umdevctl ${version}\nAn mdevctl-compatible mediated device management utility\n\nUSAGE:\n    umdevctl [--sysfs-root DIR] [--config-root DIR] [--json] <SUBCOMMAND> [OPTIONS]\n\nSUBCOMMANDS:\n${cmds}\nRoots default to /sys and /etc/mdevctl.d (or UMDEV_SYSFS_ROOT / UMDEV_CONFIG_ROOT).\nonline/offline use umdevd's API when known (--api URL, --state-dir DIR, or UMDEV_API), else the sysfs files.\n`;
+  return `umdevctl ${version}\nAn mdevctl-compatible mediated device management utility\n\nUSAGE:\n    umdevctl [--sysfs-root DIR] [--config-root DIR] [--json] <SUBCOMMAND> [OPTIONS]\n\nSUBCOMMANDS:\n${cmds}\nRoots default to /sys and /etc/mdevctl.d (or UMDEV_SYSFS_ROOT / UMDEV_CONFIG_ROOT).\nonline/offline use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, or UMDEV_API), else the sysfs files.\n`;
 }
 
 async function version(): Promise<string> {
@@ -172,7 +172,7 @@ async function dispatch(
       if (str(v, 'uuid') === undefined) required(['--uuid <UUID>']);
       return resetCommand(ctx, { uuid: uuidOpt(v) ?? '' });
     case 'events':
-      return eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal });
+      return eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });
     default:
       throw new UsageError(`Found argument '${cmd}' which wasn't expected, or isn't valid in this context`);
   }

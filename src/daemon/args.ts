@@ -21,7 +21,7 @@ export const USAGE = `Usage: umdevd [options]
 
 Starts the userspace mdev framework in the foreground: registers the configured parents (default: the mtty sample),
 mounts the sysfs tree over FUSE at DIR/sys, serves each device over vfio-user at DIR/run/<uuid>.sock, keeps mdevctl
-definitions in DIR/mdevctl.d and answers a JSON control API on localhost (address in DIR/api.json).
+definitions in DIR/mdevctl.d and answers a JSON control API on the Unix socket DIR/api.sock (see DIR/api.json).
 Prints "umdevd ready" on stdout once everything is up; SIGINT/SIGTERM shut it down cleanly.
 
 Options:

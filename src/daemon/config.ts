@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { ParentSpec } from '../core/types.js';
 import { err } from '../core/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
-import { Issues, array, at, boolean, fileMode, integer, object, oneOf, string } from './validate.js';
+import { parentNameProblem } from './names.js';
+import { Issues, array, at, boolean, fileMode, integer, named, object, oneOf, string } from './validate.js';
 
 /** sysfs layouts umdevd can serve. */
 export type Layout = 'mainline' | 'v6';
@@ -48,7 +49,7 @@ export interface DaemonConfig {
     readonly dirMode: number;
   };
   readonly definitions: string;
-  readonly api: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly api: ApiConfig;
   readonly layout: Layout;
   /** umdev's own device files in the sysfs tree (`online`, `reset`); false serves the kernel's layout exactly. */
   readonly extensions: boolean;
@@ -67,6 +68,25 @@ export interface DeviceHostsConfig {
   readonly stuckMs: number;
 }
 
+/**
+ * The control API: a Unix socket (who may do what is decided by the caller's uid and groups), and TCP only when
+ * configured (then every call needs the bearer token from `tokenFile`).
+ */
+export interface ApiConfig {
+  readonly enabled: boolean;
+  readonly socket: string;
+  /** The group (name or gid) whose members may change devices besides root; the socket is 0660 to it. */
+  readonly group: string | number | undefined;
+  /** Who may make read-only calls: anyone who can connect (`any`: socket 0666), or root and the group only. */
+  readonly readers: ApiReaders;
+  readonly tcp: { readonly host: string; readonly port: number } | undefined;
+  readonly tokenFile: string;
+  /** Most definitions one parent may have through the API. */
+  readonly maxDefinitions: number;
+}
+
+export type ApiReaders = 'any' | 'group';
+
 /** Command-line overrides, applied over the file. */
 export interface ConfigOverrides {
   readonly stateDir?: string;
@@ -78,7 +98,7 @@ export interface ConfigOverrides {
 
 const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log', 'deviceHosts'] as const;
 
-/** The defaults for a state dir: one mtty parent, `DIR/sys`, `DIR/run`, `DIR/mdevctl.d`, API on 127.0.0.1:0. */
+/** The defaults for a state dir: one mtty parent, `DIR/sys`, `DIR/run`, `DIR/mdevctl.d`, API on `DIR/api.sock`. */
 export function defaultConfig(stateDir: string): DaemonConfig {
   const dir = path.resolve(stateDir);
   return {
@@ -87,7 +107,15 @@ export function defaultConfig(stateDir: string): DaemonConfig {
     mount: { enabled: true, path: path.join(dir, 'sys') },
     sockets: { dir: path.join(dir, 'run'), uid: undefined, gid: undefined, mode: 0o660, dirMode: 0o755 },
     definitions: path.join(dir, 'mdevctl.d'),
-    api: { enabled: true, host: '127.0.0.1', port: 0 },
+    api: {
+      enabled: true,
+      socket: path.join(dir, 'api.sock'),
+      group: undefined,
+      readers: 'any',
+      tcp: undefined,
+      tokenFile: path.join(dir, 'api.token'),
+      maxDefinitions: 1024,
+    },
     layout: 'mainline',
     extensions: true,
     log: { level: 'info', json: false },
@@ -143,16 +171,7 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
     if (d !== undefined) definitions = rel(d);
   }
 
-  let api = base.api;
-  if (top.api !== undefined) {
-    const a = object(top.api, 'api', issues, ['enabled', 'host', 'port']);
-    if (a !== undefined) {
-      const enabled = a.enabled === undefined ? undefined : boolean(a.enabled, 'api.enabled', issues);
-      const host = a.host === undefined ? undefined : string(a.host, 'api.host', issues, { nonEmpty: true });
-      const port = a.port === undefined ? undefined : integer(a.port, 'api.port', issues, 0, 65535);
-      api = { enabled: enabled ?? api.enabled, host: host ?? api.host, port: port ?? api.port };
-    }
-  }
+  const api = top.api === undefined ? base.api : parseApi(top.api, base.api, rel, issues);
 
   const layout = top.layout === undefined ? base.layout : (oneOf(top.layout, 'layout', issues, LAYOUTS) ?? base.layout);
 
@@ -191,6 +210,37 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
   return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, extensions, log, deviceHosts };
 }
 
+const API_KEYS = ['enabled', 'socket', 'group', 'readers', 'tcp', 'tokenFile', 'maxDefinitions'] as const;
+
+function parseApi(v: unknown, base: ApiConfig, rel: (p: string) => string, issues: Issues): ApiConfig {
+  const a = object(v, 'api', issues, API_KEYS);
+  if (a === undefined) return base;
+  const enabled = a.enabled === undefined ? undefined : boolean(a.enabled, 'api.enabled', issues);
+  const socket = a.socket === undefined ? undefined : string(a.socket, 'api.socket', issues, { nonEmpty: true });
+  let group: string | number | undefined;
+  if (typeof a.group === 'number') group = integer(a.group, 'api.group', issues, 0, 0xfffffffe);
+  else if (a.group !== undefined) group = named(a.group, 'api.group', issues, (g) => (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(g) ? undefined : 'a group name or gid'));
+  const readers = a.readers === undefined ? undefined : oneOf(a.readers, 'api.readers', issues, ['any', 'group'] as const);
+  let tcp = base.tcp;
+  if (a.tcp !== undefined) {
+    const t = object(a.tcp, 'api.tcp', issues, ['host', 'port']);
+    const host = string(t?.host, 'api.tcp.host', issues, { nonEmpty: true });
+    const port = integer(t?.port, 'api.tcp.port', issues, 0, 65535);
+    if (host !== undefined && port !== undefined) tcp = { host, port };
+  }
+  const tokenFile = a.tokenFile === undefined ? undefined : string(a.tokenFile, 'api.tokenFile', issues, { nonEmpty: true });
+  const maxDefinitions = a.maxDefinitions === undefined ? undefined : integer(a.maxDefinitions, 'api.maxDefinitions', issues, 0, 1 << 20);
+  return {
+    enabled: enabled ?? base.enabled,
+    socket: socket === undefined ? base.socket : rel(socket),
+    group: group ?? base.group,
+    readers: readers ?? base.readers,
+    tcp,
+    tokenFile: tokenFile === undefined ? base.tokenFile : rel(tokenFile),
+    maxDefinitions: maxDefinitions ?? base.maxDefinitions,
+  };
+}
+
 function parseParents(v: unknown, drivers: DriverCatalog, issues: Issues): readonly ParentConfig[] {
   const list = array(v, 'parents', issues);
   if (list === undefined) return [];
@@ -204,6 +254,8 @@ function parseParents(v: unknown, drivers: DriverCatalog, issues: Issues): reado
     const rec = object(item, p, issues, ['driver', ...entry.keys]);
     if (rec === undefined) return undefined;
     entry.validate(rec, p, issues);
+    // A driver that takes a name gets one that can be a parent (not `scripts.d`, which the definitions dir holds).
+    if (typeof rec.name === 'string') named(rec.name, at(p, 'name'), issues, parentNameProblem);
     const options: Record<string, unknown> = { ...rec };
     delete options.driver;
     out.push({ driver, options });

@@ -13,7 +13,8 @@ import { Core } from '../core/core.js';
 import { err } from '../core/errors.js';
 import type { BusDriver, MdevDevice } from '../core/types.js';
 import type { AttrTree } from '../fuse/attr-tree.js';
-import { ApiServer } from './api/server.js';
+import { startApi } from './api-listen.js';
+import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import type { DaemonConfig, DriverCatalog, Layout, ParentConfig } from './config.js';
 import { describeError, type Logger } from '../log.js';
@@ -50,7 +51,9 @@ export class Daemon {
   readonly config: DaemonConfig;
   readonly core: Core;
   readonly tree: AttrTree;
-  /** The control API's URL, when it is enabled. */
+  /** The control API's Unix socket, when it is enabled. */
+  readonly apiSocket: string | undefined;
+  /** The control API's TCP URL, when `api.tcp` is configured. */
   readonly apiUrl: string | undefined;
   /** Why the tree is not mounted (disabled, or the mount failed); undefined when it is mounted. */
   readonly mountProblem: string | undefined;
@@ -62,6 +65,7 @@ export class Daemon {
     config: DaemonConfig;
     core: Core;
     tree: AttrTree;
+    apiSocket: string | undefined;
     apiUrl: string | undefined;
     mountProblem: string | undefined;
     undo: Undo[];
@@ -70,6 +74,7 @@ export class Daemon {
     this.config = init.config;
     this.core = init.core;
     this.tree = init.tree;
+    this.apiSocket = init.apiSocket;
     this.apiUrl = init.apiUrl;
     this.mountProblem = init.mountProblem;
     this.#undo = init.undo;
@@ -124,7 +129,10 @@ export class Daemon {
     for (const p of config.parents) {
       const entry = parts.drivers[p.driver];
       if (entry === undefined) throw err('EINVAL', `no driver named ${p.driver}`);
-      const parent = core.registerParent(entry.create(p.options));
+      const spec = entry.create(p.options);
+      const bad = parentNameProblem(spec.name);
+      if (bad !== undefined) throw err('EINVAL', `parent ${JSON.stringify(spec.name)} from driver ${p.driver}: expected ${bad}`);
+      const parent = core.registerParent(spec);
       sources.set(parent.name, p);
       // Unregistering force-removes the parent's devices, which closes their sockets through the bus driver.
       undo.push(() => core.unregisterParent(parent.name));
@@ -133,8 +141,10 @@ export class Daemon {
     await autostart.idle();
 
     let apiUrl: string | undefined;
+    let apiSocket: string | undefined;
     if (config.api.enabled) {
-      const api = await ApiServer.listen(
+      const api = await startApi(
+        config.api,
         {
           core,
           log,
@@ -144,12 +154,13 @@ export class Daemon {
           },
           definitions: { dir: config.definitions },
         },
-        config.api,
       );
       undo.push(() => api.close());
       apiUrl = api.url;
+      apiSocket = api.socketPath;
     }
     await writeApiInfo(config, {
+      socket: apiSocket ?? null,
       url: apiUrl ?? null,
       pid: process.pid,
       sysfs: mountProblem === undefined ? config.mount.path : null,
@@ -157,7 +168,7 @@ export class Daemon {
       definitions: config.definitions,
     });
     undo.push(() => removeApiInfo(config));
-    return new Daemon({ config, core, tree, apiUrl, mountProblem, undo, log });
+    return new Daemon({ config, core, tree, apiSocket, apiUrl, mountProblem, undo, log });
   }
 
   /** Stop the API, unregister parents (devices go away, sockets close), unmount, remove api.json. Idempotent. */

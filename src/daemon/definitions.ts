@@ -82,6 +82,16 @@ export async function readParentDefinitions(dir: string, parent: string): Promis
   return { definitions, errors };
 }
 
+/** How many definition files `<dir>/<parent>` holds (UUID-named entries), without reading them. */
+export async function countDefinitions(dir: string, parent: string): Promise<number> {
+  try {
+    return (await readdir(path.join(dir, parent))).filter(isUuid).length;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
 /** Every definition under `dir`, all parents (bad files are reported in `errors`). */
 export async function readAllDefinitions(dir: string): Promise<ParentDefinitions> {
   let parents: string[];

@@ -29,7 +29,8 @@ function greeting(d: Daemon): string {
     d.mounted ? `  sysfs:       ${c.mount.path} (FUSE)` : `  sysfs:       not mounted (${d.mountProblem})`,
     `  sockets:     ${c.sockets.dir}/<uuid>.sock (vfio-user)`,
     `  definitions: ${c.definitions}`,
-    d.apiUrl === undefined ? '  api:         disabled' : `  api:         ${d.apiUrl} (also in ${path.join(c.stateDir, 'api.json')})`,
+    d.apiSocket === undefined ? '  api:         disabled' : `  api:         ${d.apiSocket} (also in ${path.join(c.stateDir, 'api.json')})`,
+    ...(d.apiUrl === undefined ? [] : [`  api (tcp):   ${d.apiUrl} (Authorization: Bearer <token in ${c.api.tokenFile}>)`]),
     'try:',
     `  npx umdevctl --sysfs-root ${rel(c.mount.path)} --config-root ${rel(c.definitions)} types`,
   ];
@@ -40,8 +41,9 @@ function greeting(d: Daemon): string {
   }
   const parent = d.core.parents()[0];
   const type = parent?.types[parent.types.length - 1];
-  if (d.apiUrl !== undefined && type !== undefined) {
-    lines.push(`  curl -s -XPOST ${d.apiUrl}/devices -d '{"parent":"${parent.name}","type":"${type.id}"}'`);
+  if (d.apiSocket !== undefined && type !== undefined) {
+    const body = `{"parent":"${parent.name}","type":"${type.id}"}`;
+    lines.push(`  curl -s --unix-socket ${rel(d.apiSocket)} -H 'content-type: application/json' http://umdev/devices -d '${body}'`);
   }
   lines.push(`  npx umdev-uart ${rel(c.sockets.dir)}/<uuid>.sock hello   (an mtty device's UART in loopback)`);
   return `${lines.join('\n')}\n`;

@@ -12,8 +12,11 @@ import { err } from '../core/errors.js';
 import { native } from '../native/index.js';
 import type { DaemonConfig } from './config.js';
 
-/** What `api.json` holds. */
+/** What `api.json` holds: where the API is, never how to authenticate to it (the file is 0644). */
 export interface ApiInfo {
+  /** The API's Unix socket (`curl --unix-socket`), or null when the API is disabled. */
+  readonly socket: string | null;
+  /** The TCP listener's URL, or null when there is none. */
   readonly url: string | null;
   readonly pid: number;
   /** The sysfs mount point, or null when the tree is not mounted. */
@@ -43,7 +46,7 @@ export async function lockStateDir(config: DaemonConfig): Promise<() => void> {
   if (!locked) {
     native.close(fd);
     const info = await readApiInfo(config);
-    const owner = info?.pid === undefined ? 'another umdevd' : `umdevd pid ${info.pid} (its API is at ${info.url ?? 'unknown'})`;
+    const owner = info?.pid === undefined ? 'another umdevd' : `umdevd pid ${info.pid} (its API is at ${info.socket ?? info.url ?? 'unknown'})`;
     throw err('EBUSY', `${config.stateDir} is in use by ${owner}`);
   }
   return () => native.close(fd);

@@ -90,3 +90,19 @@ export function array(v: unknown, path: string, issues: Issues): readonly unknow
   if (!Array.isArray(v)) return issues.add(path, 'an array', v);
   return v;
 }
+
+/** A string that `problem` accepts (a name, a UUID); otherwise the problem's words are what was expected. */
+export function named(v: unknown, path: string, issues: Issues, problem: (s: string) => string | undefined): string | undefined {
+  if (typeof v !== 'string') return issues.add(path, 'a string', v);
+  const p = problem(v);
+  return p === undefined ? v : issues.add(path, p, v);
+}
+
+/** A name from an API path or query: returned when `problem` accepts it, else `EINVAL` saying what was expected. */
+export function checked(v: string, path: string, problem: (s: string) => string | undefined): string {
+  const issues = new Issues();
+  named(v, path, issues, problem);
+  const e = issues.toError('bad request');
+  if (e !== undefined) throw e;
+  return v;
+}

@@ -43,6 +43,15 @@ export interface RecvResult {
   fds: number[];
 }
 
+/** Who is at the other end of an AF_UNIX socket, as the kernel recorded it when the peer connected. */
+export interface PeerCred {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Supplementary groups (SO_PEERGROUPS). */
+  readonly groups: readonly number[];
+}
+
 /** Flags for `native.eventfd`. */
 export interface EventfdFlags {
   nonblock?: boolean;
@@ -70,8 +79,14 @@ export interface Native {
   tryLock(fd: number): boolean;
   /** A connected pair of AF_UNIX stream sockets, both non-blocking and close-on-exec. */
   socketpair(): [number, number];
-  /** A listening AF_UNIX stream socket at `path` (non-blocking); chmod(path, mode) if mode is given. */
-  listenUnix(path: string, backlog: number, mode?: number): number;
+  /**
+   * A listening AF_UNIX stream socket at `path` (non-blocking). With `mode` (and `gid`), the socket is bound and
+   * listening in a private directory first and renamed into place, so it never exists at `path` with another mode
+   * or group. EADDRINUSE when `path` exists.
+   */
+  listenUnix(path: string, backlog: number, mode?: number, gid?: number): number;
+  /** SO_PEERCRED + SO_PEERGROUPS of a connected AF_UNIX socket. */
+  peerCred(fd: number): PeerCred;
   /** accept4; -1 on EAGAIN. The new fd is non-blocking and close-on-exec. */
   accept(listenFd: number): number;
   /** A socket connected to `path`, non-blocking and close-on-exec. EAGAIN if the listener's backlog is full. */
@@ -145,7 +160,7 @@ function load(): Binding | UmdevError {
 /** The addon's plain functions, by name (everything in `Native` except `watch`, which wraps a class). */
 const CALLS = [
   'setNonBlocking', 'read', 'write', 'close', 'tryLock',
-  'socketpair', 'listenUnix', 'accept', 'connectUnix', 'recvMsg', 'sendMsg',
+  'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsg', 'sendMsg',
   'eventfd', 'eventfdRead', 'eventfdWrite', 'memfdCreate', 'mmap', 'munmap', 'pageSize',
 ] as const satisfies readonly Exclude<keyof Native, 'watch'>[];
 

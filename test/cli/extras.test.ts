@@ -1,7 +1,7 @@
 /** umdevctl beyond mdevctl: roots, --json, online/offline, reset, events, usage errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdir, readFile, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -99,7 +99,7 @@ test('usage errors exit 2 with a clap-style message; the environment is checked 
 test('events follows the daemon stream from --api or <state-dir>/api.json', async (t) => {
   const tree = await richTree();
   t.after(() => tree.remove());
-  const server = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url !== '/events') {
       res.writeHead(404).end();
       return;
@@ -108,21 +108,27 @@ test('events follows the daemon stream from --api or <state-dir>/api.json', asyn
     res.write('{"type":"add","uuid":"a"}\n{"type":');
     setTimeout(() => res.write('"remove","uuid":"a"}\n\n'), 20);
     setTimeout(() => res.end('{"type":"add","uuid":"b"}\n'), 40);
-  });
+  };
+  const server = createServer(serve);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const all = await umdevctl(tree, ['events', '--api', url]);
   assert.equal(all.code, 0, all.stderr);
   assert.equal(all.stdout, '{"type":"add","uuid":"a"}\n{"type":"remove","uuid":"a"}\n{"type":"add","uuid":"b"}\n');
 
+  // The same server on a Unix socket, named by api.json as umdevd writes it.
   const state = join(tree.dir, 'state');
   await mkdir(state);
-  await writeFile(join(state, 'api.json'), JSON.stringify({ url }));
+  const sock = join(state, 'api.sock');
+  const unix = createServer(serve);
+  await new Promise<void>((r) => unix.listen(sock, r));
+  t.after(() => new Promise<void>((r) => unix.close(() => r())));
+  await writeFile(join(state, 'api.json'), JSON.stringify({ socket: sock, url: null }));
   const two = await umdevctl(tree, ['events', '--state-dir', state, '-n', '2']);
   assert.equal(two.stdout.split('\n').length, 3);
 
+  await new Promise<void>((r) => server.close(() => r()));
   const none = await umdevctl(tree, ['events', '--state-dir', join(tree.dir, 'nostate')]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /api\.json/);

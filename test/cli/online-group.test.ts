@@ -66,10 +66,10 @@ async function configTree(t: TestContext): Promise<FakeTree> {
 async function apiOver(t: TestContext, core: Core, dir: string): Promise<string> {
   const api = await ApiServer.listen(
     { core, log: collectingLogger().log, socketPath: (u) => `/run/x/${u}.sock`, definitions: { dir: join(dir, 'defs') } },
-    { host: '127.0.0.1', port: 0 },
+    { socket: { path: join(dir, 'api.sock'), mode: 0o600 }, access: { gid: undefined, readers: 'any' } },
   );
   t.after(() => api.close());
-  return api.url;
+  return api.socketPath as string;
 }
 
 test('online/offline with --api: one POST /groups/online, one vendor startGroup for the group', async (t) => {
@@ -93,8 +93,8 @@ test('online/offline with --api: one POST /groups/online, one vendor startGroup 
   assert.deepEqual(toy.calls.slice(1), [`stopGroup ${A1} ${A2}`]);
   assert.deepEqual([A1, A2].map((u) => core.device(u)?.online), [false, false]);
 
-  // --state-dir: the URL comes from <dir>/api.json, as umdevd writes it.
-  await writeFile(join(tree.dir, 'api.json'), JSON.stringify({ url, pid: process.pid }));
+  // --state-dir: the socket comes from <dir>/api.json, as umdevd writes it.
+  await writeFile(join(tree.dir, 'api.json'), JSON.stringify({ socket: url, url: null, pid: process.pid }));
   assert.equal((await umdevctl(tree, ['online', '--state-dir', tree.dir, '-u', A2])).code, 0);
   assert.equal(core.device(A2)?.online, true);
   assert.equal(toy.calls.length, 3);

@@ -16,13 +16,13 @@ async function setup(t: TestContext): Promise<{ core: Core; url: string; api: Ap
   const { log, lines } = collectingLogger();
   const api = await ApiServer.listen(
     { core, log, socketPath: (u) => `/run/x/${u}.sock`, definitions: { dir: path.join(dir, 'defs') } },
-    { host: '127.0.0.1', port: 0 },
+    { socket: { path: path.join(dir, 'api.sock'), mode: 0o600 }, access: { gid: undefined, readers: 'any' } },
   );
   t.after(async () => {
     await api.close();
     await core.unregisterParent('toy').catch(() => undefined);
   });
-  return { core, url: api.url, api, dir, lines };
+  return { core, url: api.socketPath as string, api, dir, lines };
 }
 
 test('parents and types', async (t) => {

@@ -28,7 +28,15 @@ test('defaults put everything under the state dir', () => {
   assert.equal(c.mount.path, path.join(dir, 'sys'));
   assert.equal(c.sockets.dir, path.join(dir, 'run'));
   assert.equal(c.definitions, path.join(dir, 'mdevctl.d'));
-  assert.deepEqual(c.api, { enabled: true, host: '127.0.0.1', port: 0 });
+  assert.deepEqual(c.api, {
+    enabled: true,
+    socket: path.join(dir, 'api.sock'),
+    group: undefined,
+    readers: 'any',
+    tcp: undefined,
+    tokenFile: path.join(dir, 'api.token'),
+    maxDefinitions: 1024,
+  });
   assert.deepEqual(c.parents, [{ driver: 'mtty', options: {} }]);
   assert.equal(c.layout, 'mainline');
   assert.equal(c.extensions, true);
@@ -41,7 +49,7 @@ test('a full config file is applied, relative paths against the state dir', () =
       mount: { path: 'mnt', enabled: false },
       sockets: { dir: '/tmp/socks', uid: 1000, gid: 1000, mode: '0600', dirMode: '0750' },
       definitions: '/etc/mdevctl.d',
-      api: { host: '::1', port: 8080 },
+      api: { socket: 'ctl.sock', group: 'kvm', readers: 'group', tcp: { host: '::1', port: 8080 }, tokenFile: '/etc/umdev/token', maxDefinitions: 5 },
       layout: 'v6',
       extensions: false,
       log: { level: 'debug', json: true },
@@ -56,7 +64,16 @@ test('a full config file is applied, relative paths against the state dir', () =
   assert.deepEqual(c.mount, { enabled: false, path: '/srv/umdev/mnt' });
   assert.deepEqual(c.sockets, { dir: '/tmp/socks', uid: 1000, gid: 1000, mode: 0o600, dirMode: 0o750 });
   assert.equal(c.definitions, '/etc/mdevctl.d');
-  assert.deepEqual(c.api, { enabled: true, host: '::1', port: 8080 });
+  assert.deepEqual(c.api, {
+    enabled: true,
+    socket: '/srv/umdev/ctl.sock',
+    group: 'kvm',
+    readers: 'group',
+    tcp: { host: '::1', port: 8080 },
+    tokenFile: '/etc/umdev/token',
+    maxDefinitions: 5,
+  });
+  assert.equal(parseConfig({ api: { group: 36 } }, '/s', DRIVERS).api.group, 36);
   assert.equal(c.layout, 'v6');
   assert.equal(c.extensions, false);
   assert.deepEqual(c.log, { level: 'debug', json: true });
@@ -71,9 +88,20 @@ const BAD: readonly [string, unknown, readonly string[]][] = [
   ['missing driver', { parents: [{ ports: 3 }] }, ['parents[0].driver: expected one of', 'got nothing']],
   ['bad driver option', { parents: [{ driver: 'mtty', ports: 0 }] }, ['parents[0].ports: expected an integer from 1 to 4096, got number 0']],
   ['unknown driver key', { parents: [{ driver: 'mtty', port: 3 }] }, ['parents[0].port: unknown key (allowed: driver, name, ports)']],
-  ['port out of range', { api: { port: 70000 } }, ['api.port: expected an integer from 0 to 65535, got number 70000']],
-  ['port as string', { api: { port: '80' } }, ['api.port: expected an integer from 0 to 65535, got "80"']],
-  ['empty host', { api: { host: '' } }, ['api.host: expected a non-empty string']],
+  ['port out of range', { api: { tcp: { host: '127.0.0.1', port: 70000 } } }, ['api.tcp.port: expected an integer from 0 to 65535, got number 70000']],
+  ['port as string', { api: { tcp: { host: '127.0.0.1', port: '80' } } }, ['api.tcp.port: expected an integer from 0 to 65535, got "80"']],
+  ['empty host', { api: { tcp: { host: '', port: 1 } } }, ['api.tcp.host: expected a non-empty string']],
+  ['the old api keys', { api: { host: '127.0.0.1', port: 0 } }, ['api.host: unknown key (allowed: enabled, socket, group, readers, tcp, tokenFile, maxDefinitions)']],
+  ['bad readers', { api: { readers: 'all' } }, ['api.readers: expected one of "any", "group", got "all"']],
+  ['bad group', { api: { group: 'a b' } }, ['api.group: expected a group name or gid, got "a b"']],
+  ['group with NUL', { api: { group: 'kvm\u0000' } }, ['api.group: expected a group name or gid']],
+  ['negative definitions limit', { api: { maxDefinitions: -1 } }, ['api.maxDefinitions: expected an integer from 0']],
+  ['parent named scripts.d', { parents: [{ driver: 'toy', name: 'scripts.d' }] }, ['parents[0].name: expected a name other than "scripts.d"']],
+  ['parent name with a slash', { parents: [{ driver: 'toy', name: 'a/b' }] }, ['parents[0].name: expected a name of 1 to 255 bytes without "/"']],
+  ['parent name with NUL', { parents: [{ driver: 'toy', name: 'a\u0000' }] }, ['parents[0].name: expected a name of 1 to 255 bytes']],
+  ['parent name ..', { parents: [{ driver: 'toy', name: '..' }] }, ['parents[0].name: expected a name of 1 to 255 bytes']],
+  ['hidden parent name', { parents: [{ driver: 'toy', name: '.toy' }] }, ['parents[0].name: expected a name that does not start with "."']],
+  ['parent name too long', { parents: [{ driver: 'toy', name: 'p'.repeat(256) }] }, ['parents[0].name: expected a name of 1 to 255 bytes']],
   ['bad layout', { layout: 'v7' }, ['layout: expected one of "mainline", "v6", got "v7"']],
   ['extensions not bool', { extensions: 'off' }, ['extensions: expected true or false, got "off"']],
   ['bad log level', { log: { level: 'loud' } }, ['log.level: expected one of "debug", "info", "warn", "error"']],
@@ -108,7 +136,7 @@ test('loadConfig names the file for unreadable and malformed files', async (t) =
   await writeFile(bad, '{"parents": [');
   await assert.rejects(loadConfig(bad, dir, DRIVERS), /config file .*bad\.json is not valid JSON/);
   const good = path.join(dir, 'good.json');
-  await writeFile(good, JSON.stringify({ api: { port: 0 }, layout: 'v6' }));
+  await writeFile(good, JSON.stringify({ api: { readers: 'group' }, layout: 'v6' }));
   assert.equal((await loadConfig(good, dir, DRIVERS)).layout, 'v6');
 });
 

@@ -76,10 +76,10 @@ test('a daemon comes up, serves the API, and closes once for every caller', asyn
   assert.ok(lines.some((l) => /^warn .*cannot mount the sysfs tree at .*: ENODEV: no \/dev\/fuse in this test; running without the mount/.test(l)), lines.join(''));
 
   const info = JSON.parse(await readFile(path.join(dir, 'api.json'), 'utf8')) as Record<string, unknown>;
-  assert.deepEqual(info, { url: d.apiUrl, pid: process.pid, sysfs: null, run: path.join(dir, 'run'), definitions: path.join(dir, 'mdevctl.d') });
+  assert.deepEqual(info, { socket: path.join(dir, 'api.sock'), url: null, pid: process.pid, sysfs: null, run: path.join(dir, 'run'), definitions: path.join(dir, 'mdevctl.d') });
   for (const sub of ['scripts.d/callouts', 'scripts.d/notifiers']) assert.ok((await stat(path.join(dir, 'mdevctl.d', sub))).isDirectory());
 
-  const created = await call(d.apiUrl as string, 'POST', '/devices', { parent: 'toy', type: 'toy-small' });
+  const created = await call(d.apiSocket as string, 'POST', '/devices', { parent: 'toy', type: 'toy-small' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const uuid = (created.body as { uuid: string; socket: string }).uuid;
   assert.equal((created.body as { socket: string }).socket, path.join(dir, 'run', `${uuid}.sock`));
@@ -95,7 +95,8 @@ test('a daemon comes up, serves the API, and closes once for every caller', asyn
   assert.equal(p.server?.open.size, 0, 'devices were removed, their sockets closed');
   await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
   assert.ok((await stat(path.join(dir, 'mdevctl.d'))).isDirectory(), 'definitions stay');
-  await assert.rejects(fetch(`${d.apiUrl}/parents`), 'the API is gone');
+  await assert.rejects(call(d.apiSocket as string, 'GET', '/parents'), 'the API is gone');
+  await assert.rejects(stat(path.join(dir, 'api.sock')), /ENOENT/, 'its socket file is removed');
 });
 
 test('autostart starts auto definitions with their attributes and skips bad ones', async (t) => {
@@ -195,4 +196,31 @@ test('with the mount disabled the mount part is never called', async (t) => {
   assert.equal(mounts, 0);
   assert.equal(d.mountProblem, 'disabled by configuration');
   assert.ok(!lines.some((l) => l.includes('cannot mount')), 'no warning for a mount that was not asked for');
+});
+
+test('api.tcp adds a token-guarded TCP listener; api.json says where both are and never holds the token', async (t) => {
+  const { dir, config } = await setup(t, { api: { tcp: { host: '127.0.0.1', port: 0 } } });
+  const d = await Daemon.start(config, parts(), collectingLogger().log);
+  t.after(() => d.close());
+  const infoFile = path.join(dir, 'api.json');
+  const text = await readFile(infoFile, 'utf8');
+  const info = JSON.parse(text) as { socket: string; url: string };
+  assert.equal(info.socket, path.join(dir, 'api.sock'));
+  assert.equal(info.url, d.apiUrl);
+  assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal((await stat(infoFile)).mode & 0o777, 0o644);
+  const tokenFile = path.join(dir, 'api.token');
+  assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
+  const token = (await readFile(tokenFile, 'utf8')).trim();
+  assert.ok(!text.includes(token), 'api.json does not contain the token');
+  assert.equal((await call(info.url, 'GET', '/parents')).status, 401);
+  assert.equal((await call({ url: info.url, token }, 'GET', '/parents')).status, 200);
+  assert.equal((await call(info.socket, 'GET', '/parents')).status, 200, 'the socket serves too');
+});
+
+test('a parent whose driver names it "scripts.d" is refused at start, before anything is served', async (t) => {
+  const { dir, config } = await setup(t, { parents: [{ driver: 'toy', name: 'toy' }] });
+  const named = { ...config, parents: [{ driver: 'toy', options: { name: 'scripts.d' } }] };
+  await assert.rejects(Daemon.start(named, parts(), collectingLogger().log), /parent "scripts\.d" from driver toy: expected a name other than "scripts\.d"/);
+  await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
 });

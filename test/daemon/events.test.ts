@@ -12,11 +12,11 @@ import { call, collectingLogger } from './helpers.js';
 import { toyParent } from './toy.js';
 
 /** Open `/events` and collect parsed lines as they arrive. */
-function openStream(url: string): Promise<{ events: CoreEvent[]; next: (n: number) => Promise<void>; abort: () => void; ended: Promise<void> }> {
+function openStream(socketPath: string): Promise<{ events: CoreEvent[]; next: (n: number) => Promise<void>; abort: () => void; ended: Promise<void> }> {
   return new Promise((resolve, reject) => {
     const events: CoreEvent[] = [];
     const waiters: { n: number; resolve: () => void }[] = [];
-    const req = request(`${url}/events`, (res) => {
+    const req = request({ socketPath, path: '/events' }, (res) => {
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['content-type'], 'application/x-ndjson');
       let buf = '';
@@ -54,11 +54,12 @@ test('GET /events streams core events as NDJSON, one per line, as they happen', 
   const { log } = collectingLogger();
   const api = await ApiServer.listen(
     { core, log, socketPath: () => undefined, definitions: { dir } },
-    { host: '127.0.0.1', port: 0 },
+    { socket: { path: path.join(dir, 'api.sock'), mode: 0o600 }, access: { gid: undefined, readers: 'any' } },
   );
+  const url = api.socketPath as string;
   t.after(() => api.close());
 
-  const s = await openStream(api.url);
+  const s = await openStream(url);
   const before = core.events.listenerCount('event');
   assert.ok(before >= 1, 'the stream subscribed');
   core.registerParent(toyParent('toy'));
@@ -67,7 +68,7 @@ test('GET /events streams core events as NDJSON, one per line, as they happen', 
   assert.equal(s.events[0].parent, 'toy');
 
   const uuid = '22222222-3333-4444-8555-666666666666';
-  assert.equal((await call(api.url, 'POST', '/devices', { parent: 'toy', type: 'toy-small', uuid })).status, 201);
+  assert.equal((await call(url, 'POST', '/devices', { parent: 'toy', type: 'toy-small', uuid })).status, 201);
   await s.next(2);
   const add = s.events.find((e) => e.kind === 'add');
   assert.ok(add, `an add event arrived: ${JSON.stringify(s.events)}`);
@@ -79,10 +80,10 @@ test('GET /events streams core events as NDJSON, one per line, as they happen', 
   s.abort();
   for (let i = 0; i < 50 && core.events.listenerCount('event') >= before; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(core.events.listenerCount('event'), before - 1);
-  assert.equal((await call(api.url, 'DELETE', `/devices/${uuid}`)).status, 204);
+  assert.equal((await call(url, 'DELETE', `/devices/${uuid}`)).status, 204);
 
   // Shutdown ends open streams cleanly.
-  const s2 = await openStream(api.url);
+  const s2 = await openStream(url);
   await api.close();
   await s2.ended;
   await core.unregisterParent('toy');

@@ -20,6 +20,7 @@ export const UMDEV_UART = fileURLToPath(new URL('../../src/tools/umdev-uart.js',
 export interface RunningDaemon {
   readonly proc: ChildProcess;
   readonly pid: number;
+  /** The API's Unix socket (what `call` and `--api` take). */
   readonly url: string;
   readonly stdout: () => string;
   readonly stderr: () => string;
@@ -54,8 +55,8 @@ export async function startDaemon(stateDir: string, extraArgs: readonly string[]
     if (proc.exitCode === null) proc.kill('SIGKILL');
     throw e;
   }
-  const info = JSON.parse(await readFile(path.join(stateDir, 'api.json'), 'utf8')) as { url: string };
-  return { proc, pid: proc.pid as number, url: info.url, stdout: () => out, stderr: () => err, exited };
+  const info = JSON.parse(await readFile(path.join(stateDir, 'api.json'), 'utf8')) as { socket: string };
+  return { proc, pid: proc.pid as number, url: info.socket, stdout: () => out, stderr: () => err, exited };
 }
 
 /** Wait (at most `timeoutMs`) until the daemon's stderr contains `text`; stdout and stderr are separate pipes. */

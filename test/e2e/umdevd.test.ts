@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { apiOpen } from '../../src/cli/api-client.js';
 import { TMP_DIR } from '../../src/cli/definitions.js';
 import { parseDefinition } from '../../src/daemon/definitions.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
@@ -22,7 +23,11 @@ test('umdevd: ready line, API create/list/remove, sysfs mount, device socket, cl
   assert.ok(d.stderr().includes(path.join(dir, 'sys')), `stderr says where the mount is:\n${d.stderr()}`);
 
   const info = JSON.parse(await readFile(path.join(dir, 'api.json'), 'utf8')) as Record<string, unknown>;
-  assert.match(String(info.url), /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal(info.socket, path.join(dir, 'api.sock'));
+  assert.equal(info.url, null, 'no TCP listener unless configured');
+  const apiSock = await stat(path.join(dir, 'api.sock'));
+  assert.ok(apiSock.isSocket());
+  assert.equal(apiSock.mode & 0o777, 0o666, 'anyone may read (readers: any); changes are judged by peer credentials');
   assert.equal(info.pid, d.pid);
   assert.equal(info.sysfs, path.join(dir, 'sys'));
   assert.equal(info.run, path.join(dir, 'run'));
@@ -41,15 +46,15 @@ test('umdevd: ready line, API create/list/remove, sysfs mount, device socket, cl
   // The event stream is subscribed once its headers arrive; the create below must show up on it as one NDJSON line.
   const abort = new AbortController();
   t.after(() => abort.abort());
-  const events = await fetch(`${d.url}/events`, { signal: abort.signal });
-  assert.equal(events.headers.get('content-type'), 'application/x-ndjson');
-  const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+  const events = await apiOpen({ socket: d.url }, 'GET', '/events', { signal: abort.signal });
+  assert.equal(events.headers['content-type'], 'application/x-ndjson');
+  const chunks = events[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
 
   const created = await call(d.url, 'POST', '/devices', { parent: 'mtty', type: 'mtty-2' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const dev = created.body as { uuid: string; socket?: string; driver: string | null };
   let streamed = '';
-  while (!streamed.includes('\n')) streamed += Buffer.from((await reader.read()).value ?? []).toString('utf8');
+  while (!streamed.includes('\n')) streamed += Buffer.from((await chunks.next()).value ?? []).toString('utf8');
   const first = JSON.parse(streamed.slice(0, streamed.indexOf('\n'))) as { kind: string; uuid: string; parent: string };
   assert.deepEqual([first.kind, first.parent, first.uuid], ['add', 'mtty', dev.uuid]);
   abort.abort();

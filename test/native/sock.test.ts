@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../src/native/index.js';
 import { closeAfter, errnoOf, fifo, isNonBlocking, tempDir, turns } from './helpers.js';
@@ -97,6 +98,65 @@ test('listenUnix, connectUnix and accept pass fds between separate sockets', (t)
   assert.equal(text(buf, native.read(pipe.r, buf, 0, 16)), 'ok');
   native.close(client);
   assert.deepEqual(native.recvMsg(server, buf, 0, 16, 1), { bytes: 0, fds: [] });
+});
+
+test('listenUnix creates the socket with its final mode and group, listening, and leaves no temp dir', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'api.sock');
+  const lfd = native.listenUnix(path, 4, 0o660, 65534);
+  closeAfter(t, lfd);
+  const st = statSync(path);
+  assert.ok(st.isSocket());
+  assert.equal(st.mode & 0o7777, 0o660);
+  assert.equal(st.gid, 65534);
+  assert.deepEqual(readdirSync(dir), ['api.sock'], 'the private bind dir is gone');
+  const c = native.connectUnix(path);
+  closeAfter(t, c);
+  assert.ok(native.accept(lfd) >= 0, 'it was listening when it appeared');
+  // A second listener on the same path is refused and leaves no temp dir either.
+  assert.equal(errnoOf(() => native.listenUnix(path, 1, 0o600)), 'EADDRINUSE');
+  assert.deepEqual(readdirSync(dir), ['api.sock']);
+  assert.equal(errnoOf(() => native.listenUnix(join(dir, 'x'), 1, undefined, 0)), 'EINVAL');
+});
+
+test('peerCred names the connecting process, its ids and groups', async (t) => {
+  const dir = tempDir(t);
+  chmodSync(dir, 0o755);
+  const path = join(dir, 's');
+  const lfd = native.listenUnix(path, 4, 0o666);
+  closeAfter(t, lfd);
+  const c = native.connectUnix(path);
+  closeAfter(t, c);
+  const s = native.accept(lfd);
+  closeAfter(t, s);
+  const mine = native.peerCred(s);
+  assert.equal(mine.pid, process.pid);
+  assert.equal(mine.uid, process.getuid?.());
+  assert.equal(mine.gid, process.getgid?.());
+  const status = /^Groups:(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  assert.deepEqual([...mine.groups].sort(), status.trim().split(/\s+/).filter(Boolean).map(Number).sort());
+  // Another user: a child running as nobody with an extra group connects and stays until we have looked.
+  // curl connects, sends a request and waits for an answer that never comes; setpriv execs it in the same process.
+  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--groups=4242,4243', '/usr/bin/curl', '-s', '--unix-socket', path, 'http://x/'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  t.after(() => child.kill());
+  let fd = -1;
+  for (let i = 0; i < 200 && fd < 0; i++) {
+    fd = native.accept(lfd);
+    if (fd < 0) await turns(1);
+  }
+  assert.ok(fd >= 0, 'the child connected');
+  closeAfter(t, fd);
+  const other = native.peerCred(fd);
+  assert.equal(other.pid, child.pid);
+  assert.equal(other.uid, 65534);
+  assert.deepEqual([...other.groups].sort(), [4242, 4243]);
+  assert.equal(other.gid, 65534);
+  const [a, b] = native.socketpair();
+  closeAfter(t, a, b);
+  assert.equal(native.peerCred(a).pid, process.pid, 'a socketpair peer is this process');
+  assert.equal(errnoOf(() => native.peerCred(-1)), 'EBADF');
 });
 
 test('socket errors carry errno names', (t) => {

@@ -5,8 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { err } from '../../core/errors.js';
-import { isUuid, readAllDefinitions, removeDefinition, writeDefinition, type Definition } from '../definitions.js';
-import { Issues, array, object, oneOf, string } from '../validate.js';
+import { attrNameProblem, parentNameProblem, typeIdProblem, uuidProblem } from '../names.js';
+import { countDefinitions, readAllDefinitions, removeDefinition, writeDefinition, type Definition } from '../definitions.js';
+import { Issues, array, checked, named, object, oneOf } from '../validate.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
 
 function definitionView(d: Definition): Record<string, unknown> {
@@ -27,17 +28,16 @@ async function listDefinitions(ctx: ApiContext): Promise<ApiReply> {
 async function define(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   const issues = new Issues();
   const b = object(req.body, 'body', issues, ['parent', 'type', 'uuid', 'start', 'attrs']);
-  const parent = string(b?.parent, 'body.parent', issues, { nonEmpty: true });
-  if (parent !== undefined && (parent.includes('/') || parent.startsWith('.'))) issues.add('body.parent', 'a parent name', parent);
-  const type = string(b?.type, 'body.type', issues, { nonEmpty: true });
-  const uuid = b?.uuid === undefined ? randomUUID() : string(b.uuid, 'body.uuid', issues);
-  if (uuid !== undefined && !isUuid(uuid)) issues.add('body.uuid', 'a UUID', uuid);
+  const parent = named(b?.parent, 'body.parent', issues, parentNameProblem);
+  const type = named(b?.type, 'body.type', issues, typeIdProblem);
+  const uuid = b?.uuid === undefined ? randomUUID() : named(b.uuid, 'body.uuid', issues, uuidProblem);
   const start = b?.start === undefined ? 'manual' : oneOf(b.start, 'body.start', issues, ['auto', 'manual'] as const);
   const attrs: { name: string; value: string }[] = [];
   if (b?.attrs !== undefined) {
     (array(b.attrs, 'body.attrs', issues) ?? []).forEach((a, i) => {
       const o = typeof a === 'object' && a !== null && !Array.isArray(a) ? Object.entries(a) : [];
       if (o.length !== 1 || typeof o[0][1] !== 'string') return issues.add(`body.attrs[${i}]`, 'an object with one string field', a);
+      if (named(o[0][0], `body.attrs[${i}] name`, issues, attrNameProblem) === undefined) return undefined;
       attrs.push({ name: o[0][0], value: o[0][1] });
       return undefined;
     });
@@ -51,14 +51,17 @@ async function define(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
     start: start ?? 'manual',
     attrs,
   };
+  // Counted before the write: defines racing each other can pass the bound by how many run at once, itself bounded.
+  const held = await countDefinitions(ctx.definitions.dir, def.parent);
+  if (held >= ctx.limits.maxDefinitions) throw err('ENOSPC', `${def.parent} has ${held} definitions; the limit is ${ctx.limits.maxDefinitions}`);
   await writeDefinition(ctx.definitions.dir, def, true);
   ctx.log.child('api', def.uuid).info(`defined ${def.type} on ${def.parent} (${def.start})`);
   return { status: 201, body: definitionView(def), headers: { location: `/definitions/${def.parent}/${def.uuid}` } };
 }
 
 async function undefine(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
-  const { parent, uuid } = req.params;
-  if (!isUuid(uuid) || parent.includes('/') || parent.startsWith('.')) throw err('EINVAL', 'bad parent or uuid');
+  const parent = checked(req.params.parent, 'parent', parentNameProblem);
+  const uuid = checked(req.params.uuid, 'uuid', uuidProblem);
   await removeDefinition(ctx.definitions.dir, parent, uuid);
   return { status: 204 };
 }

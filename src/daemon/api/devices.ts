@@ -4,11 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { err } from '../../core/errors.js';
-import { Issues, array, boolean, integer, object, string } from '../validate.js';
+import { parentNameProblem, typeIdProblem, uuidProblem } from '../names.js';
+import { Issues, array, boolean, checked, integer, named, object, string } from '../validate.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
 import { deviceView } from './views.js';
 
 function view(ctx: ApiContext, uuid: string): ApiReply {
+  checked(uuid, 'uuid', uuidProblem);
   const d = ctx.core.device(uuid);
   if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
   return { status: 200, body: deviceView(d, ctx.socketPath(d.uuid)) };
@@ -16,6 +18,7 @@ function view(ctx: ApiContext, uuid: string): ApiReply {
 
 function listDevices(ctx: ApiContext, req: ApiRequest): ApiReply {
   const parent = req.query.get('parent') ?? undefined;
+  if (parent !== undefined) checked(parent, 'parent', parentNameProblem);
   const devices = ctx.core.devices(parent === undefined ? undefined : { parent });
   return { status: 200, body: devices.map((d) => deviceView(d, ctx.socketPath(d.uuid))) };
 }
@@ -23,9 +26,9 @@ function listDevices(ctx: ApiContext, req: ApiRequest): ApiReply {
 async function createDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   const issues = new Issues();
   const b = object(req.body, 'body', issues, ['parent', 'type', 'uuid', 'instance', 'params']);
-  const parent = string(b?.parent, 'body.parent', issues, { nonEmpty: true });
-  const type = string(b?.type, 'body.type', issues, { nonEmpty: true });
-  const uuid = b?.uuid === undefined ? randomUUID() : string(b.uuid, 'body.uuid', issues, { nonEmpty: true });
+  const parent = named(b?.parent, 'body.parent', issues, parentNameProblem);
+  const type = named(b?.type, 'body.type', issues, typeIdProblem);
+  const uuid = b?.uuid === undefined ? randomUUID() : named(b.uuid, 'body.uuid', issues, uuidProblem);
   const instance = b?.instance === undefined ? undefined : integer(b.instance, 'body.instance', issues, 0, 0x7fffffff);
   const params = b?.params === undefined ? undefined : string(b.params, 'body.params', issues);
   const bad = issues.toError('bad request');
@@ -44,6 +47,7 @@ async function createDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply>
 }
 
 async function removeDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  checked(req.params.uuid, 'uuid', uuidProblem);
   const force = ['1', 'true', 'yes'].includes(req.query.get('force') ?? '');
   await ctx.core.remove(req.params.uuid, { force });
   ctx.log.child('api', req.params.uuid.toLowerCase()).info(force ? 'removed (forced)' : 'removed');
@@ -58,6 +62,7 @@ function onlineFlag(body: unknown, issues: Issues, extra: readonly string[] = []
 async function setOnline(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   const issues = new Issues();
   const online = onlineFlag(req.body, issues);
+  named(req.params.uuid, 'uuid', issues, uuidProblem);
   const bad = issues.toError('bad request');
   if (bad !== undefined) throw bad;
   await ctx.core.setOnline(req.params.uuid, online as boolean);
@@ -68,7 +73,7 @@ async function setGroupOnline(ctx: ApiContext, req: ApiRequest): Promise<ApiRepl
   const issues = new Issues();
   const online = onlineFlag(req.body, issues, ['uuids']);
   const list = array((req.body as { uuids?: unknown } | undefined)?.uuids, 'body.uuids', issues) ?? [];
-  const uuids = list.map((u, i) => string(u, `body.uuids[${i}]`, issues, { nonEmpty: true }));
+  const uuids = list.map((u, i) => named(u, `body.uuids[${i}]`, issues, uuidProblem));
   const bad = issues.toError('bad request');
   if (bad !== undefined) throw bad;
   await ctx.core.setOnlineGroup(uuids as string[], online as boolean);
@@ -82,6 +87,7 @@ async function setGroupOnline(ctx: ApiContext, req: ApiRequest): Promise<ApiRepl
 }
 
 async function resetDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
+  checked(req.params.uuid, 'uuid', uuidProblem);
   await ctx.core.reset(req.params.uuid);
   return { status: 204 };
 }

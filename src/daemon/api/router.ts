@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../log.js';
+import type { ApiLimits } from './limits.js';
 
 /** What every handler may use. Owned by the daemon; lives as long as the API server. */
 export interface ApiContext {
@@ -18,7 +19,13 @@ export interface ApiContext {
   readonly definitions: { readonly dir: string };
   /** Aborted when the daemon shuts down: streaming routes end their responses. */
   readonly closing: AbortSignal;
+  readonly limits: ApiLimits;
+  /** The event streams open now (bounded by `limits.maxSubscribers`); owned by the server. */
+  readonly streams: Set<ServerResponse>;
 }
+
+/** What the daemon passes to `ApiServer.listen`; the server adds the rest of `ApiContext`. */
+export type ApiDeps = Omit<ApiContext, 'closing' | 'limits' | 'streams'>;
 
 /** A parsed request, as handlers see it. */
 export interface ApiRequest {

@@ -1,90 +1,204 @@
 /**
- * Concepts: the control API's HTTP server (node:http, JSON in and out). It owns the plumbing every route shares:
- * body reading with a size limit, JSON parsing, routing, and the one error mapping: a `UmdevError` becomes the HTTP
- * status of its errno (`httpStatus`) and `{"error":{"errno","message"}}`; anything else is a bug, logged with its
- * stack and answered as `EIO`. No request, however malformed, can crash the daemon.
+ * Concepts: the control API's HTTP server (node:http, JSON in and out), on a Unix socket and, when configured, on
+ * TCP. It owns the plumbing every route shares: the access gate (access.ts) before routing, body reading with a size
+ * limit, JSON parsing, routing, and the one error mapping: a `UmdevError` becomes the HTTP status of its errno
+ * (`httpStatus`) and `{"error":{"errno","message"}}`; anything else is a bug, logged with its stack and answered as
+ * `EIO`. No request, however malformed, can crash the daemon, and the limits (limits.ts) keep any number of them
+ * from exhausting it. No CORS headers are ever sent: browsers must not be able to read or write this API.
  */
+import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { err, httpStatus, isUmdevError, toUmdevError, type Errno } from '../../core/errors.js';
 import { describeError } from '../../log.js';
+import { native } from '../../native/index.js';
+import { containsNul } from '../names.js';
+import { bodyTypeRefusal, refusal, type AccessPolicy, type Caller, type Refusal } from './access.js';
 import { definitionRoutes } from './definitions.js';
 import { deviceRoutes } from './devices.js';
 import { eventRoutes } from './events.js';
+import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
 import { parentRoutes } from './parents.js';
-import { Router, type ApiContext, type ApiReply, type Route } from './router.js';
+import { peerOf } from './peer.js';
+import { Router, type ApiContext, type ApiDeps, type ApiReply, type Route } from './router.js';
 
-/** Largest request body accepted (API bodies are a few hundred bytes). */
-export const MAX_BODY = 64 * 1024;
+/** Largest request body accepted by default (API bodies are a few hundred bytes). */
+export const MAX_BODY = DEFAULT_LIMITS.maxBody;
 
 /** Every route of the control API. */
 export const API_ROUTES: readonly Route[] = [...parentRoutes, ...deviceRoutes, ...definitionRoutes, ...eventRoutes];
 
-/** What `ApiServer.listen` needs besides the context. */
+/** Where and for whom `ApiServer.listen` serves. At least one of `socket` and `tcp`. */
 export interface ApiListenOptions {
-  readonly host: string;
-  readonly port: number;
+  /** The Unix socket, created with this mode and group (never chmod'ed after it exists). */
+  readonly socket?: { readonly path: string; readonly mode: number; readonly gid?: number };
+  readonly tcp?: { readonly host: string; readonly port: number; readonly token: string };
+  readonly access: Omit<AccessPolicy, 'token'>;
+  readonly limits?: Partial<ApiLimits>;
 }
 
 /** A listening control API. Owned by the daemon; `close()` is graceful and idempotent. */
 export class ApiServer {
-  readonly #server: Server;
+  readonly #servers: Server[];
   readonly #abort: AbortController;
+  readonly #open: Set<Socket>;
   #closing: Promise<void> | undefined;
-  /** `http://host:port`, with the port actually bound. */
-  readonly url: string;
+  /** The Unix socket's path, when it listens on one. */
+  readonly socketPath: string | undefined;
+  /** `http://host:port` of the TCP listener, with the port actually bound. */
+  readonly url: string | undefined;
 
-  private constructor(server: Server, abort: AbortController, url: string) {
-    this.#server = server;
+  private constructor(servers: Server[], abort: AbortController, open: Set<Socket>, socketPath: string | undefined, url: string | undefined) {
+    this.#servers = servers;
     this.#abort = abort;
+    this.#open = open;
+    this.socketPath = socketPath;
     this.url = url;
   }
 
-  /** Start listening. `ctx.closing` is replaced by the server's own signal (aborted by `close()`). */
-  static async listen(ctx: Omit<ApiContext, 'closing'>, options: ApiListenOptions, routes: readonly Route[] = API_ROUTES): Promise<ApiServer> {
+  /** Start listening. The server adds `closing` (aborted by `close()`), the limits and the stream set to `deps`. */
+  static async listen(deps: ApiDeps, options: ApiListenOptions, routes: readonly Route[] = API_ROUTES): Promise<ApiServer> {
+    if (options.socket === undefined && options.tcp === undefined) throw err('EINVAL', 'the API needs a socket or a TCP address');
     const abort = new AbortController();
-    const full: ApiContext = { ...ctx, closing: abort.signal };
+    const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+    const ctx: ApiContext = { ...deps, closing: abort.signal, limits, streams: new Set() };
+    const policy: AccessPolicy = { ...options.access, token: options.tcp?.token };
     const router = new Router(routes);
-    const server = createServer((req, res) => {
-      handle(full, router, req, res).catch((e: unknown) => {
-        // handle() answers every error itself; reaching here means the response could not even be written.
-        full.log.child('api').error(`request failed after the reply began: ${describeError(e)}`);
-        res.destroy();
+    const callers = new WeakMap<Socket, Caller>();
+    const open = new Set<Socket>();
+    const servers: Server[] = [];
+    const started = async (s: Server): Promise<void> => {
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.once('listening', () => {
+          s.off('error', reject);
+          resolve();
+        });
       });
-    });
-    server.on('clientError', (_e, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = server.address() as AddressInfo;
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return new ApiServer(server, abort, `http://${host}:${addr.port}`);
+    };
+    try {
+      let socketPath: string | undefined;
+      if (options.socket !== undefined) {
+        const { path, mode, gid } = options.socket;
+        const s = httpServer(ctx, router, policy, callers, open, (sock) => ({ via: 'unix', cred: peerOf(sock) }));
+        const fd = native.listenUnix(path, 128, mode, gid);
+        s.listen({ fd });
+        await started(s);
+        socketPath = path;
+      }
+      let url: string | undefined;
+      if (options.tcp !== undefined) {
+        const s = httpServer(ctx, router, policy, callers, open, () => ({ via: 'tcp' }));
+        s.listen(options.tcp.port, options.tcp.host);
+        await started(s);
+        const addr = s.address() as AddressInfo;
+        url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      }
+      return new ApiServer(servers, abort, open, socketPath, url);
+    } catch (e) {
+      for (const s of servers) s.close();
+      throw e;
+    }
+  }
+
+  /** Connections open now (both listeners). */
+  get connections(): number {
+    return this.#open.size;
   }
 
   /** Stop accepting, end event streams, let in-flight requests finish, then drop idle keep-alive connections. */
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
+    this.#closing ??= (async () => {
       this.#abort.abort();
-      this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
-      // A request still running after 2 s (a stuck client upload) must not hold shutdown hostage.
-      setTimeout(() => this.#server.closeAllConnections(), 2000).unref();
-    });
+      await Promise.all(
+        this.#servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeIdleConnections();
+              // A request still running after 2 s (a stuck client upload) must not hold shutdown hostage.
+              setTimeout(() => s.closeAllConnections(), 2000).unref();
+            }),
+        ),
+      );
+      // The Unix socket file is ours (we created it); a listening fd handed to Node does not unlink it on close.
+      if (this.socketPath !== undefined) await rm(this.socketPath, { force: true });
+    })();
     return this.#closing;
   }
 }
 
-async function handle(ctx: ApiContext, router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** One listener's http.Server with the limits applied and each connection's caller recorded. */
+function httpServer(
+  ctx: ApiContext,
+  router: Router,
+  policy: AccessPolicy,
+  callers: WeakMap<Socket, Caller>,
+  open: Set<Socket>,
+  identify: (socket: Socket) => Caller,
+): Server {
+  const { limits } = ctx;
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often the two timeouts above are enforced (Node's default, 30 s, would let a slow-loris sit that long).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.headersTimeoutMs / 2)),
+    },
+    (req, res) => {
+      const caller = callers.get(req.socket) ?? { via: 'unix', cred: undefined };
+      handle(ctx, router, policy, caller, req, res).catch((e: unknown) => {
+        // handle() answers every error itself; reaching here means the response could not even be written.
+        ctx.log.child('api').error(`request failed after the reply began: ${describeError(e)}`);
+        res.destroy();
+      });
+    },
+  );
+  // Beyond this Node closes each new connection as it accepts it, so a flood costs no fds. When accept itself fails
+  // with EMFILE, libuv closes the pending connection through a reserved fd and waits for the next one: no spin.
+  server.maxConnections = limits.maxConnections;
+  const perUid = new Map<number, number>();
+  server.on('connection', (socket: Socket) => {
+    const caller = identify(socket);
+    const uid = caller.via === 'unix' ? caller.cred?.uid : undefined;
+    if (uid !== undefined && uid !== 0) {
+      const n = perUid.get(uid) ?? 0;
+      if (n >= limits.maxConnectionsPerUid) {
+        ctx.log.child('api').debug(`uid ${uid} has ${n} connections open; closing a new one`);
+        socket.destroy();
+        return;
+      }
+      perUid.set(uid, n + 1);
+      socket.once('close', () => {
+        const left = (perUid.get(uid) ?? 1) - 1;
+        if (left === 0) perUid.delete(uid);
+        else perUid.set(uid, left);
+      });
+    }
+    callers.set(socket, caller);
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    if (e.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(e.code === 'HPE_HEADER_OVERFLOW' ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  return server;
+}
+
+async function handle(ctx: ApiContext, router: Router, policy: AccessPolicy, caller: Caller, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const log = ctx.log.child('api');
   try {
+    const early = refusal(caller, req, policy);
+    if (early !== undefined) return refuse(res, early);
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // A NUL cannot be part of any name; refuse it here so it never reaches a lookup or a file path.
+    if (/%00/.test(url.pathname) || url.search.includes('%00') || containsNul([...url.searchParams])) throw err('EINVAL', 'NUL in the request path or query');
     let match;
     try {
       match = router.match(req.method ?? 'GET', url.pathname);
@@ -101,7 +215,10 @@ async function handle(ctx: ApiContext, router: Router, req: IncomingMessage, res
       route.stream(ctx, req, res, match.params);
       return;
     }
-    const body = await readJson(req);
+    const badType = bodyTypeRefusal(req);
+    if (badType !== undefined) return refuse(res, badType);
+    const body = await readJson(req, ctx.limits.maxBody);
+    if (containsNul(body)) throw err('EINVAL', 'NUL in a string of the request body');
     const reply = await route.handler(ctx, { params: match.params, query: url.searchParams, body });
     send(res, reply);
   } catch (e) {
@@ -112,20 +229,20 @@ async function handle(ctx: ApiContext, router: Router, req: IncomingMessage, res
   }
 }
 
-/** Read the whole body (at most `MAX_BODY`) and parse it as JSON; no body means undefined. */
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** Read the whole body (at most `max` bytes) and parse it as JSON; no body means undefined. */
+async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY) {
+  if (declared > max) {
     req.resume();
-    throw err('E2BIG', `request body is larger than ${MAX_BODY} bytes`);
+    throw err('E2BIG', `request body is larger than ${max} bytes`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) {
+    if (size > max) {
       req.resume();
-      throw err('E2BIG', `request body is larger than ${MAX_BODY} bytes`);
+      throw err('E2BIG', `request body is larger than ${max} bytes`);
     }
     chunks.push(chunk);
   }
@@ -146,6 +263,13 @@ function send(res: ServerResponse, reply: ApiReply): void {
   const text = `${JSON.stringify(reply.body)}\n`;
   res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+function refuse(res: ServerResponse, r: Refusal): void {
+  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+  // The body was not read; close after answering so an unread upload cannot sit on the connection.
+  res.setHeader('connection', 'close');
+  sendError(res, r.status, r.errno, r.message);
 }
 
 function sendError(res: ServerResponse, status: number, errno: Errno, message: string): void {
