@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
 import { VfioUserClient } from '../../src/vfio-user/index.js';
+import { call } from '../daemon/helpers.js';
 import { type RunningDaemon, type StateDir, start, stateDir, waitForStderr } from './umdevd-process.js';
 
 const NOBODY = 65534;
@@ -91,8 +92,7 @@ test('a device host that dies ends only its client: others, the mount and the AP
   const results = await Promise.allSettled([a.read(R.CONFIG, 0, 4), b.read(R.CONFIG, 0, 4)]);
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one client lost its session');
   assert.ok((await readdir(path.join(ctx.dir, 'sys/bus/mdev/devices'))).length === 2, 'the mount still answers');
-  const res = await fetch(`${d.url}/devices`);
-  assert.equal(res.status, 200, 'the API still answers');
+  assert.equal((await call(d.url, 'GET', '/devices')).status, 200, 'the API still answers');
   // The device whose host died serves a new client.
   const lost = results[0]!.status === 'rejected' ? victim : other;
   const again = await connect(ctx, lost);
