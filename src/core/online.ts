@@ -100,6 +100,7 @@ export class OnlineControl {
     await this.#queue.run(async () => {
       this.#stillActive(rec);
       await reset.call(rec.parent.ops, rec, rec.driverData);
+      await rec.bound?.driver.reset?.(rec);
     });
   }
 

@@ -54,6 +54,18 @@ export interface DaemonConfig {
   /** umdev's own device files in the sysfs tree (`online`, `reset`); false serves the kernel's layout exactly. */
   readonly extensions: boolean;
   readonly log: { readonly level: LogLevel; readonly json: boolean };
+  /** Where vfio-user clients are served: in device host processes (default) or in the daemon itself. */
+  readonly deviceHosts: DeviceHostsConfig;
+}
+
+export interface DeviceHostsConfig {
+  readonly enabled: boolean;
+  /** The unprivileged user hosts run as when umdevd is root: a name or a uid. */
+  readonly user: string | number;
+  /** V8 heap limit of one host (MiB): past it the host dies, alone. */
+  readonly memoryMiB: number;
+  /** A host that does not answer a ping for this long is killed (a stuck loop). */
+  readonly stuckMs: number;
 }
 
 /**
@@ -84,7 +96,7 @@ export interface ConfigOverrides {
   readonly logJson?: boolean;
 }
 
-const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log'] as const;
+const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log', 'deviceHosts'] as const;
 
 /** The defaults for a state dir: one mtty parent, `DIR/sys`, `DIR/run`, `DIR/mdevctl.d`, API on `DIR/api.sock`. */
 export function defaultConfig(stateDir: string): DaemonConfig {
@@ -107,6 +119,7 @@ export function defaultConfig(stateDir: string): DaemonConfig {
     layout: 'mainline',
     extensions: true,
     log: { level: 'info', json: false },
+    deviceHosts: { enabled: true, user: 'nobody', memoryMiB: 256, stuckMs: 10_000 },
   };
 }
 
@@ -174,9 +187,27 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
     }
   }
 
+  let deviceHosts = base.deviceHosts;
+  if (top.deviceHosts !== undefined) {
+    const h = object(top.deviceHosts, 'deviceHosts', issues, ['enabled', 'user', 'memoryMiB', 'stuckMs']);
+    if (h !== undefined) {
+      const enabled = h.enabled === undefined ? undefined : boolean(h.enabled, 'deviceHosts.enabled', issues);
+      const user =
+        h.user === undefined ? undefined : typeof h.user === 'number' ? integer(h.user, 'deviceHosts.user', issues, 0, 0xfffffffe) : string(h.user, 'deviceHosts.user', issues, { nonEmpty: true });
+      const memoryMiB = h.memoryMiB === undefined ? undefined : integer(h.memoryMiB, 'deviceHosts.memoryMiB', issues, 32, 65536);
+      const stuckMs = h.stuckMs === undefined ? undefined : integer(h.stuckMs, 'deviceHosts.stuckMs', issues, 100, 3_600_000);
+      deviceHosts = {
+        enabled: enabled ?? deviceHosts.enabled,
+        user: user ?? deviceHosts.user,
+        memoryMiB: memoryMiB ?? deviceHosts.memoryMiB,
+        stuckMs: stuckMs ?? deviceHosts.stuckMs,
+      };
+    }
+  }
+
   const e = issues.toError(`${source} is not valid`);
   if (e !== undefined) throw e;
-  return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, extensions, log };
+  return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, extensions, log, deviceHosts };
 }
 
 const API_KEYS = ['enabled', 'socket', 'group', 'readers', 'tcp', 'tokenFile', 'maxDefinitions'] as const;

@@ -16,7 +16,7 @@ import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
-import type { DaemonConfig, DriverCatalog, Layout } from './config.js';
+import type { DaemonConfig, DriverCatalog, Layout, ParentConfig } from './config.js';
 import { describeError, type Logger } from '../log.js';
 import { lockStateDir, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
 
@@ -40,8 +40,8 @@ export interface DaemonParts {
   sysfsTree(core: Core, layout: Layout, extensions: boolean): AttrTree;
   /** Mount `tree` at `dir` (clearing a stale mount a killed daemon left there). Throw with a plain reason when impossible. */
   mount(tree: AttrTree, dir: string, log: Logger): Promise<MountHandle>;
-  /** The device transport, listening in `socketDir`. */
-  deviceServer(core: Core, socketDir: string, log: Logger): DeviceServer | Promise<DeviceServer>;
+  /** The device transport, listening in `config.sockets.dir`; `source` names the driver config of a parent. */
+  deviceServer(core: Core, config: DaemonConfig, log: Logger, source: (parent: string) => ParentConfig | undefined): DeviceServer | Promise<DeviceServer>;
 }
 
 type Undo = () => void | Promise<void>;
@@ -102,7 +102,9 @@ export class Daemon {
     await prepareStateDir(config);
     const core = new Core();
 
-    const server = await parts.deviceServer(core, config.sockets.dir, log.child('vfio-user'));
+    // Which driver config made each parent: device hosts build their own instance of a device from it.
+    const sources = new Map<string, ParentConfig>();
+    const server = await parts.deviceServer(core, config, log.child('vfio-user'), (name) => sources.get(name));
     undo.push(() => server.close());
     const driver = withSocketOwnership(server, config, log);
     await core.registerDriver(driver);
@@ -131,6 +133,7 @@ export class Daemon {
       const bad = parentNameProblem(spec.name);
       if (bad !== undefined) throw err('EINVAL', `parent ${JSON.stringify(spec.name)} from driver ${p.driver}: expected ${bad}`);
       const parent = core.registerParent(spec);
+      sources.set(parent.name, p);
       // Unregistering force-removes the parent's devices, which closes their sockets through the bus driver.
       undo.push(() => core.unregisterParent(parent.name));
       log.info(`registered parent ${parent.name} (${parent.types.map((t) => t.id).join(', ')})`);
@@ -214,5 +217,6 @@ function withSocketOwnership(server: DeviceServer, config: DaemonConfig, log: Lo
       }
     },
     remove: (d) => inner.remove(d),
+    reset: (d) => inner.reset?.(d),
   };
 }

@@ -1,28 +1,19 @@
 /**
  * Concepts: the real parts of umdevd, wired for `Daemon.start`: the driver catalog (mtty), the sysfs tree, the FUSE
- * mount and the vfio-user bus driver. This is the one file that knows which concrete modules make up the daemon;
+ * mount and the vfio-user bus driver, whose clients are served by device hosts unless the config says otherwise. This is the one file that knows which concrete modules make up the daemon;
  * tests pass their own `DaemonParts` instead.
  */
 import type { Core } from '../core/core.js';
-import { createMttyParent, MTTY_MAX_PORTS } from '../drivers/mtty/index.js';
 import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
-import type { DriverCatalog } from './config.js';
+import { native } from '../native/index.js';
+import type { DaemonConfig } from './config.js';
+import { hostRunner } from './device-host/runner.js';
+import { resolveUser } from './device-host/user.js';
+import { DRIVERS, DRIVERS_MODULE } from './drivers.js';
 import type { DaemonParts, DeviceServer } from './daemon.js';
 import type { Logger } from '../log.js';
-import { integer } from './validate.js';
-
-/** The vendor drivers a config can name. */
-export const DRIVERS: DriverCatalog = {
-  mtty: {
-    keys: ['ports'],
-    validate: (entry, path, issues) => {
-      if (entry.ports !== undefined) integer(entry.ports, `${path}.ports`, issues, 1, 4096);
-    },
-    create: (options) => createMttyParent({ ports: typeof options.ports === 'number' ? options.ports : MTTY_MAX_PORTS }),
-  },
-};
 
 /** The parts `umdevd` runs with. */
 export function realParts(): DaemonParts {
@@ -35,8 +26,23 @@ export function realParts(): DaemonParts {
       log.info(`sysfs mounted at ${dir}`);
       return { close: () => server.close() };
     },
-    deviceServer: (core: Core, socketDir: string, log: Logger): DeviceServer => {
-      const driver = new VfioUserBusDriver({ core, runDir: socketDir, log });
+    deviceServer: (core: Core, config: DaemonConfig, log: Logger, source): DeviceServer => {
+      const h = config.deviceHosts;
+      const runSession = h.enabled
+        ? hostRunner({
+            catalog: DRIVERS_MODULE,
+            source,
+            open: (uuid) => core.open(uuid),
+            // Root hands sessions down to an unprivileged user; a daemon that is not root has nothing to drop.
+            user: process.getuid?.() === 0 ? resolveUser(h.user) : undefined,
+            memoryMiB: h.memoryMiB,
+            stuckMs: h.stuckMs,
+            io: native,
+            log,
+            logSettings: config.log,
+          })
+        : undefined;
+      const driver = new VfioUserBusDriver({ core, runDir: config.sockets.dir, log, runSession });
       return { driver, socketPath: (d) => driver.socketPath(d.uuid), close: () => driver.close() };
     },
   };

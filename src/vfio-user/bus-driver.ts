@@ -13,15 +13,15 @@
  */
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { err, toUmdevError } from '../core/errors.js';
+import { type UmdevError, err, toUmdevError } from '../core/errors.js';
 import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
 import { type Native, native as defaultNative } from '../native/index.js';
 import { type VfioDevice, isVfioDevice } from '../vfio/device.js';
-import { Connection, errorReplyHeader } from './connection.js';
+import { errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags } from './constants.js';
 import type { Logger as BaseLogger } from '../log.js';
 import { type Logger, makeLogger } from './log.js';
-import { HANDLERS } from './server.js';
+import { RECV_MAX_FDS, startSession } from './session.js';
 import { SocketTransport, safeClose } from './transport.js';
 
 export interface VfioUserBusDriverOptions {
@@ -36,10 +36,25 @@ export interface VfioUserBusDriverOptions {
   readonly maxDmaMaps?: number;
   /** How long a refused second client may stay silent before it is closed (ms). */
   readonly refuseTimeoutMs?: number;
+  /** Who serves an accepted client; default: a session in this process (`startSession`). */
+  readonly runSession?: SessionRunner;
 }
 
-/** SCM_MAX_FD: receive every fd a peer sends, so surplus ones are closed by the handler, not lost to MSG_CTRUNC. */
-const RECV_MAX_FDS = 253;
+/** What the bus driver needs of a running session, wherever it runs. */
+export interface ActiveSession {
+  /** True once the client is gone (the device may still be being reset). */
+  readonly closed: boolean;
+  /** Notice a client that has already hung up (read its socket now), where the session can. */
+  poll(): void;
+  close(reason: UmdevError): void;
+  /** Reset the instance the client uses, where it is not `model` itself (a device host's own copy). */
+  reset?(): Promise<void>;
+  /** Resolves once the device is reset, closed and released. */
+  readonly done: Promise<void>;
+}
+
+/** Serves one accepted client socket (owned from here on) for `device`, after `after` (the previous session). */
+export type SessionRunner = (fd: number, device: MdevDevice, model: VfioDevice, after: Promise<void>) => ActiveSession;
 
 /** Registered with `core.registerDriver`; owns one endpoint per bound device until `remove`. */
 export class VfioUserBusDriver implements BusDriver {
@@ -79,9 +94,14 @@ export class VfioUserBusDriver implements BusDriver {
     const path = this.socketPath(device.uuid);
     unlinkStale(path);
     const log = makeLogger(device.uuid, this.#opts.log);
-    const ep = new Endpoint(device.uuid, device.driverData, path, this.#io, log, this.#opts);
+    const ep = new Endpoint(device, device.driverData, path, this.#io, log, this.#opts);
     this.#endpoints.set(device.uuid, ep);
     log('info', `listening on ${path}`);
+  }
+
+  /** Pass a reset on to the session's own instance of the device, when the session keeps one elsewhere. */
+  async reset(device: MdevDevice): Promise<void> {
+    await this.#endpoints.get(device.uuid)?.reset();
   }
 
   async remove(device: MdevDevice): Promise<void> {
@@ -111,22 +131,22 @@ function unlinkStale(path: string): void {
 
 /** One device's listening socket and its (at most one) client session. */
 class Endpoint {
-  readonly #uuid: Uuid;
-  readonly #device: VfioDevice;
+  readonly #device: MdevDevice;
+  readonly #model: VfioDevice;
   readonly #path: string;
   readonly #io: Native;
   readonly #log: Logger;
   readonly #opts: VfioUserBusDriverOptions;
   readonly #listenFd: number;
   readonly #watcher: ReturnType<Native['watch']>;
-  #conn: Connection | undefined;
+  #conn: ActiveSession | undefined;
   /** Cleanup of the previous session; a new session waits for it so the device is never opened twice. */
   #settled: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(uuid: Uuid, device: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions) {
-    this.#uuid = uuid;
+  constructor(device: MdevDevice, model: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions) {
     this.#device = device;
+    this.#model = model;
     this.#path = path;
     this.#io = io;
     this.#log = log;
@@ -142,6 +162,10 @@ class Endpoint {
     return this.#conn !== undefined;
   }
 
+  async reset(): Promise<void> {
+    if (this.#conn !== undefined && !this.#conn.closed) await this.#conn.reset?.();
+  }
+
   #accept(): void {
     for (;;) {
       let fd: number;
@@ -154,7 +178,7 @@ class Endpoint {
       if (fd < 0) return;
       // A client that hangs up and reconnects at once makes both events arrive in one loop turn, the accept maybe
       // first: read the old socket now, so only a client that is still there makes this one a second client.
-      this.#conn?.transport.poll();
+      this.#conn?.poll();
       if ((this.#conn && !this.#conn.closed) || this.#closed) this.#refuse(fd);
       // Chained synchronously, so close() and the next session both wait for this whole session (its cleanup too).
       else this.#settled = this.#session(fd, this.#settled);
@@ -176,64 +200,23 @@ class Endpoint {
   }
 
   async #session(fd: number, previous: Promise<void>): Promise<void> {
-    const transport = new SocketTransport(fd, this.#io, { maxFds: RECV_MAX_FDS });
-    const conn = new Connection({
-      device: this.#device,
-      transport,
-      io: this.#io,
-      log: this.#log,
-      handlers: HANDLERS,
-      maxDmaMaps: this.#opts.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS,
-    });
-    this.#conn = conn;
-    let handle: DeviceHandle | undefined;
-    let opened = false;
-    let unrevoke = (): void => {};
-    const ended = new Promise<void>((resolve) => conn.onClose(() => resolve()));
-    try {
-      await previous;
-      if (conn.closed) throw err('ECONNRESET', 'client left before the session started');
-      // Pairs with handle.release() below, when the session ends.
-      handle = this.#opts.core.open(this.#uuid);
-      unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
-      await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message), watchReadable: (fd, cb) => this.#watchReadable(fd, cb) });
-      opened = true;
-      this.#log('info', 'client connected');
-      conn.start();
-    } catch (e) {
-      this.#log('warn', `cannot start a session: ${toUmdevError(e).message}`);
-      conn.close(toUmdevError(e));
-    }
-    await ended;
-    // A reconnecting client is accepted at once; its session waits for this cleanup (it chains on this promise).
-    if (this.#conn === conn) this.#conn = undefined;
-    await this.#endSession(handle, opened, unrevoke);
+    const run = this.#opts.runSession ?? ((f, device, model, after) => this.#inProcess(f, device, model, after));
+    const session = run(fd, this.#device, this.#model, previous);
+    this.#conn = session;
+    await session.done;
+    if (this.#conn === session) this.#conn = undefined;
   }
 
-  /** A device's watch on a client fd (the INTx unmask eventfd); it never keeps the process alive on its own. */
-  #watchReadable(fd: number, onReadable: () => void): { stop(): void } {
-    const w = this.#io.watch(fd, { readable: true }, (e) => {
-      if (!e) return onReadable();
-      this.#log('warn', `watch on client fd ${fd} failed: ${e.message}`);
-      w.stop();
-    });
-    w.unref();
-    return w;
-  }
-
-  async #endSession(handle: DeviceHandle | undefined, opened: boolean, unrevoke: () => void): Promise<void> {
-    try {
-      if (opened) {
-        // Order as libvfio-user vfu_reset_ctx: DMA is gone already (the connection dropped it), then reset, then
-        // the client's interrupts (the device releases its eventfds in close()).
-        await step(this.#log, 'reset', () => this.#device.reset());
-        await step(this.#log, 'close', () => this.#device.close());
-      }
-    } finally {
-      unrevoke();
-      handle?.release();
-      if (opened) this.#log('info', 'client disconnected; device reset and closed');
-    }
+  #inProcess(fd: number, device: MdevDevice, model: VfioDevice, after: Promise<void>): ActiveSession {
+    const s = startSession({ fd, device: model, open: () => this.#opts.core.open(device.uuid), io: this.#io, log: this.#log, maxDmaMaps: this.#opts.maxDmaMaps, after });
+    return {
+      get closed() {
+        return s.connection.closed;
+      },
+      poll: () => s.connection.transport.poll(),
+      close: (reason) => s.connection.close(reason),
+      done: s.done,
+    };
   }
 
   /** Stop listening, end the session, unlink the socket. Resolves when the device is closed. */
@@ -245,13 +228,5 @@ class Endpoint {
     rmSync(this.#path, { force: true });
     this.#conn?.close(err('ENODEV', 'device removed'));
     await this.#settled;
-  }
-}
-
-async function step(log: Logger, what: string, fn: () => void | Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    log('warn', `device ${what} after disconnect failed: ${toUmdevError(e).message}`);
   }
 }

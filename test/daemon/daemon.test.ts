@@ -52,7 +52,7 @@ function parts(over: Partial<DaemonParts> = {}): DaemonParts & { server?: Return
     mount: async () => {
       throw err('ENODEV', 'no /dev/fuse in this test');
     },
-    deviceServer: (_core, dir) => (p.server = toyDeviceServer(dir)),
+    deviceServer: (_core, config) => (p.server = toyDeviceServer(config.sockets.dir)),
     ...over,
   };
   return p;

@@ -1,0 +1,76 @@
+/**
+ * Concepts: a device host, the process that serves one vfio-user client. umdevd (root) starts one per accepted
+ * connection, with the client's socket as fd 3 and an IPC channel. The host builds its own instance of the device
+ * from the vendor driver (a private core with one parent and one device), drops to an unprivileged user before it
+ * reads the client's first byte, serves the session, and exits once the device is reset and closed. A crash, a heap
+ * overrun or a stuck loop here ends this client's session only: the mount, the API and other devices live in other
+ * processes. Device state lasts one session, as a session already ends with a reset.
+ */
+import process from 'node:process';
+import { Core } from '../../core/core.js';
+import { err } from '../../core/errors.js';
+import { createLogger } from '../../log.js';
+import { native } from '../../native/index.js';
+import { isVfioDevice } from '../../vfio/device.js';
+import { makeLogger } from '../../vfio-user/log.js';
+import { startSession } from '../../vfio-user/session.js';
+import type { DriverCatalog } from '../config.js';
+import { CLIENT_FD, type HostInit, type HostMessage, type RootMessage, messageType } from './protocol.js';
+
+function send(m: HostMessage): void {
+  process.send?.(m);
+}
+
+async function serve(init: HostInit): Promise<void> {
+  const base = createLogger({ level: init.log.level, json: init.log.json });
+  const log = makeLogger(init.uuid, base);
+  const { DRIVERS } = (await import(init.catalog)) as { DRIVERS: DriverCatalog };
+  const entry = DRIVERS[init.driver];
+  if (entry === undefined) throw err('EINVAL', `no driver named ${init.driver}`);
+  const core = new Core();
+  core.registerParent(entry.create(init.options));
+  const device = await core.create(init.parent, init.typeId, init.uuid);
+  const model = device.driverData;
+  if (!isVfioDevice(model)) throw err('EINVAL', `${init.driver} does not make VFIO devices`);
+  dropPrivileges(init.uid, init.gid);
+
+  const session = startSession({ fd: CLIENT_FD, device: model, open: () => core.open(init.uuid), io: native, log, maxDmaMaps: init.maxDmaMaps });
+  process.on('message', (m: RootMessage) => {
+    if (m.type === 'ping') send({ type: 'pong', seq: m.seq });
+    else if (m.type === 'stop') session.connection.close(err('ENODEV', m.reason));
+    else if (m.type === 'reset') {
+      Promise.resolve()
+        .then(() => model.reset())
+        .then(() => send({ type: 'reset-done' }), (e: unknown) => send({ type: 'reset-done', error: (e as Error).message }));
+    }
+  });
+  // umdevd gone: nobody owns this device any more.
+  process.on('disconnect', () => session.connection.close(err('ENODEV', 'umdevd went away')));
+  send({ type: 'serving' });
+  await session.ended;
+  send({ type: 'client-gone' });
+  await session.done;
+}
+
+/** Give up root for good: supplementary groups first, then the group, then the user (after which none of it works). */
+function dropPrivileges(uid: number | undefined, gid: number | undefined): void {
+  if (uid === undefined || process.getuid?.() !== 0) return;
+  process.setgroups?.([]);
+  process.setgid?.(gid ?? uid);
+  process.setuid?.(uid);
+  if (process.getuid?.() !== uid || process.geteuid?.() !== uid) throw err('EPERM', `could not drop to uid ${uid}`);
+}
+
+process.once('message', (m: unknown) => {
+  if (messageType(m) !== 'init') {
+    process.stderr.write('device host: the first message was not init\n');
+    process.exit(2);
+  }
+  serve(m as HostInit).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`device host: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+});

@@ -1,0 +1,41 @@
+/**
+ * Concepts: what umdevd (root) and a device host (one vfio-user session, unprivileged) say to each other over
+ * Node's IPC channel. The root starts a host per client connection with the accepted socket as the host's fd 3 and
+ * one `init`; after that it only pings, resets and stops it. The host answers pings and says when the client is
+ * being served. Everything a client sends stays inside the host.
+ */
+
+/** The accepted client socket, as the host sees it (stdio slot 3). */
+export const CLIENT_FD = 3;
+
+/** Sent once, first. */
+export interface HostInit {
+  readonly type: 'init';
+  readonly uuid: string;
+  /** The driver catalog module (file URL) that names `driver`; the host builds its own instance of the device. */
+  readonly catalog: string;
+  readonly driver: string;
+  readonly options: Readonly<Record<string, unknown>>;
+  /** The parent's name and the type's id (`mtty-2`) as registered by that driver. */
+  readonly parent: string;
+  readonly typeId: string;
+  /** Drop to these ids after loading the code and before reading the client's first byte. */
+  readonly uid: number | undefined;
+  readonly gid: number | undefined;
+  readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly json: boolean };
+  readonly maxDmaMaps: number | undefined;
+}
+
+export type RootMessage = HostInit | { readonly type: 'ping'; readonly seq: number } | { readonly type: 'reset' } | { readonly type: 'stop'; readonly reason: string };
+
+export type HostMessage =
+  | { readonly type: 'serving' }
+  /** The client hung up; the host now resets and closes the device, then exits. */
+  | { readonly type: 'client-gone' }
+  | { readonly type: 'pong'; readonly seq: number }
+  | { readonly type: 'reset-done'; readonly error?: string };
+
+/** A message from the other side, checked only for shape (both ends are umdev's own code). */
+export function messageType(m: unknown): string | undefined {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' ? (m as { type: string }).type : undefined;
+}

@@ -1,0 +1,176 @@
+/**
+ * Concepts: the root side of device hosts. For every accepted vfio-user client the bus driver asks a
+ * `SessionRunner`; this one starts a device host (`host-main.ts`) with the client's socket as its fd 3, and holds
+ * the core handle for it while it serves. It watches the host: a ping every quarter of `stuckMs`, and a host that
+ * does not answer within `stuckMs` (a stuck loop) is killed. Whatever ends a host — its client leaving, a thrown
+ * exception, the V8 heap limit (`memoryMiB`), SIGKILL — ends that session only and is logged with the cause.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type UmdevError, err } from '../../core/errors.js';
+import type { DeviceHandle, MdevDevice, Uuid } from '../../core/types.js';
+import type { Native } from '../../native/index.js';
+import type { ActiveSession, SessionRunner } from '../../vfio-user/bus-driver.js';
+import type { Logger } from '../../log.js';
+import { type HostInit, type HostMessage, type RootMessage, messageType } from './protocol.js';
+
+const HOST_MAIN = fileURLToPath(new URL('./host-main.js', import.meta.url));
+/** How long a host may take to reset and close after being told to stop, before it is killed. */
+const STOP_GRACE_MS = 2000;
+/** How long a host may take to start (load Node and the driver) before it is given up. */
+const STARTUP_MS = 30_000;
+
+export interface HostRunnerOptions {
+  /** Module URL exporting the `DRIVERS` catalog the host builds devices from. */
+  readonly catalog: string;
+  /** The driver name and options a parent was registered with. */
+  readonly source: (parent: string) => { readonly driver: string; readonly options: Readonly<Record<string, unknown>> } | undefined;
+  readonly open: (uuid: Uuid) => DeviceHandle;
+  /** Drop to this user in the host (undefined: stay as the daemon's user). */
+  readonly user: { readonly uid: number; readonly gid: number } | undefined;
+  readonly memoryMiB: number;
+  readonly stuckMs: number;
+  readonly maxDmaMaps?: number;
+  readonly io: Pick<Native, 'close'>;
+  readonly log: Logger;
+  readonly logSettings: HostInit['log'];
+}
+
+export function hostRunner(o: HostRunnerOptions): SessionRunner {
+  return (fd, device, _model, after) => new HostSession(o, fd, device, after);
+}
+
+class HostSession implements ActiveSession {
+  readonly done: Promise<void>;
+  readonly #o: HostRunnerOptions;
+  readonly #log: Logger;
+  #child: ChildProcess | undefined;
+  #clientGone = false;
+  #stopReason: string | undefined;
+  #resets: (() => void)[] = [];
+
+  constructor(o: HostRunnerOptions, fd: number, device: MdevDevice, after: Promise<void>) {
+    this.#o = o;
+    this.#log = o.log.child('device-host', device.uuid);
+    this.done = this.#run(fd, device, after);
+  }
+
+  get closed(): boolean {
+    return this.#clientGone;
+  }
+
+  poll(): void {
+    // The client's socket lives in the host; it reports the hang-up itself.
+  }
+
+  close(reason: UmdevError): void {
+    this.#stopReason ??= reason.message;
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    this.#send({ type: 'stop', reason: reason.message });
+    setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS).unref();
+  }
+
+  reset(): Promise<void> {
+    if (this.#child === undefined || this.#clientGone) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#resets.push(resolve);
+      this.#send({ type: 'reset' });
+    });
+  }
+
+  #send(m: RootMessage): void {
+    if (this.#child?.connected) this.#child.send(m);
+  }
+
+  async #run(fd: number, device: MdevDevice, after: Promise<void>): Promise<void> {
+    await after;
+    const source = this.#o.source(device.parent.name);
+    if (this.#stopReason !== undefined || source === undefined) {
+      if (source === undefined) this.#log.error(`no driver source for parent ${device.parent.name}`);
+      this.#o.io.close(fd);
+      this.#clientGone = true;
+      return;
+    }
+    const handle = this.#o.open(device.uuid);
+    const unrevoke = handle.onRevoke((reason) => this.close(err('ENODEV', `device revoked: ${reason}`)));
+    try {
+      await this.#serve(fd, device, source);
+    } finally {
+      this.#clientGone = true;
+      unrevoke();
+      handle.release();
+      for (const r of this.#resets.splice(0)) r();
+    }
+  }
+
+  async #serve(fd: number, device: MdevDevice, source: { driver: string; options: Readonly<Record<string, unknown>> }): Promise<void> {
+    const child = spawn(process.execPath, [`--max-old-space-size=${this.#o.memoryMiB}`, HOST_MAIN], {
+      stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'],
+    });
+    this.#child = child;
+    // The host has its own copy of the client socket now.
+    this.#o.io.close(fd);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let stuck: string | undefined;
+    // Starting a host (Node and the driver's modules) is not a stuck loop: it has its own, longer, budget, and the
+    // ping watchdog starts once the host says it serves.
+    const startup = setTimeout(() => {
+      stuck = `did not start within ${STARTUP_MS} ms`;
+      child.kill('SIGKILL');
+    }, STARTUP_MS);
+    startup.unref();
+    let lastPong = 0;
+    let seq = 0;
+    let watchdog: NodeJS.Timeout | undefined;
+    const watch = (): void => {
+      lastPong = Date.now();
+      watchdog = setInterval(() => {
+        if (Date.now() - lastPong > this.#o.stuckMs) {
+          stuck = `stopped answering for ${this.#o.stuckMs} ms`;
+          child.kill('SIGKILL');
+          return;
+        }
+        this.#send({ type: 'ping', seq: ++seq });
+      }, Math.max(10, this.#o.stuckMs / 4));
+      watchdog.unref();
+    };
+    child.on('message', (m: HostMessage) => {
+      lastPong = Date.now();
+      const type = messageType(m);
+      if (type === 'serving') {
+        clearTimeout(startup);
+        watch();
+      } else if (type === 'client-gone') this.#clientGone = true;
+      else if (type === 'reset-done') {
+        if (m.type === 'reset-done' && m.error !== undefined) this.#log.warn(`reset in the device host failed: ${m.error}`);
+        this.#resets.shift()?.();
+      }
+    });
+    child.on('error', (e) => this.#log.error(`device host failed: ${e.message}`));
+    const init: HostInit = {
+      type: 'init',
+      uuid: device.uuid,
+      catalog: this.#o.catalog,
+      driver: source.driver,
+      options: source.options,
+      parent: device.parent.name,
+      typeId: device.type.id,
+      uid: this.#o.user?.uid,
+      gid: this.#o.user?.gid,
+      log: this.#o.logSettings,
+      maxDmaMaps: this.#o.maxDmaMaps,
+    };
+    this.#send(init);
+    const { code, signal } = await exited;
+    clearTimeout(startup);
+    clearInterval(watchdog);
+    if (stuck !== undefined) this.#log.error(`device host pid ${child.pid} ${stuck} and was killed; the client's session is over`);
+    else if (code !== 0) {
+      const why = signal !== null ? `signal ${signal}` : `exit status ${code}`;
+      this.#log.error(`device host pid ${child.pid} ended with ${why}${this.#stopReason ? ` after: ${this.#stopReason}` : ''}; the client's session is over`);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Concepts: one client's session with one device, on a socket that is already accepted. It takes a core handle,
+ * opens the device with a DMA view, serves commands until the client goes (or the handle is revoked), then undoes it
+ * as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped (by the connection), the device reset (libvfio-user
+ * calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's eventfds), and the handle
+ * released. The bus driver runs sessions in-process; a device host (`src/daemon/device-host/`) runs one alone.
+ */
+import { err, toUmdevError } from '../core/errors.js';
+import type { DeviceHandle } from '../core/types.js';
+import type { Native } from '../native/index.js';
+import type { VfioDevice } from '../vfio/device.js';
+import { Connection } from './connection.js';
+import { DEFAULT_MAX_DMA_MAPS } from './constants.js';
+import type { Logger } from './log.js';
+import { HANDLERS } from './server.js';
+import { SocketTransport } from './transport.js';
+
+/** SCM_MAX_FD: receive every fd a peer sends, so surplus ones are closed by the handler, not lost to MSG_CTRUNC. */
+export const RECV_MAX_FDS = 253;
+
+export interface SessionOptions {
+  /** The accepted, connected client socket; the session owns it. */
+  readonly fd: number;
+  readonly device: VfioDevice;
+  /** Takes the core handle the session holds while the device is open. */
+  readonly open: () => DeviceHandle;
+  readonly io: Native;
+  readonly log: Logger;
+  readonly maxDmaMaps?: number;
+  /** The previous session's cleanup: this one opens the device only after it (never two opens at once). */
+  readonly after?: Promise<void>;
+}
+
+/** A running session: `ended` once the client is gone, `done` once the device is reset, closed and released. */
+export interface Session {
+  readonly connection: Connection;
+  readonly ended: Promise<void>;
+  readonly done: Promise<void>;
+}
+
+export function startSession(o: SessionOptions): Session {
+  const transport = new SocketTransport(o.fd, o.io, { maxFds: RECV_MAX_FDS });
+  const connection = new Connection({
+    device: o.device,
+    transport,
+    io: o.io,
+    log: o.log,
+    handlers: HANDLERS,
+    maxDmaMaps: o.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS,
+  });
+  const ended = new Promise<void>((resolve) => connection.onClose(() => resolve()));
+  return { connection, ended, done: run(o, connection, ended) };
+}
+
+async function run(o: SessionOptions, conn: Connection, ended: Promise<void>): Promise<void> {
+  let handle: DeviceHandle | undefined;
+  let opened = false;
+  let unrevoke = (): void => {};
+  try {
+    await o.after;
+    if (conn.closed) throw err('ECONNRESET', 'client left before the session started');
+    // Pairs with handle.release() below, when the session ends.
+    handle = o.open();
+    unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
+    await o.device.open({ dma: conn.dma.access, log: (level, message) => o.log(level, message), watchReadable: (fd, cb) => watchReadable(o, fd, cb) });
+    opened = true;
+    o.log('info', 'client connected');
+    conn.start();
+  } catch (e) {
+    o.log('warn', `cannot start a session: ${toUmdevError(e).message}`);
+    conn.close(toUmdevError(e));
+  }
+  await ended;
+  try {
+    if (opened) {
+      // DMA is gone already (the connection dropped it), then reset, then the client's interrupts (the device
+      // releases its eventfds in close()).
+      await step(o.log, 'reset', () => o.device.reset());
+      await step(o.log, 'close', () => o.device.close());
+    }
+  } finally {
+    unrevoke();
+    handle?.release();
+    if (opened) o.log('info', 'client disconnected; device reset and closed');
+  }
+}
+
+/** A device's watch on a client fd (the INTx unmask eventfd); it never keeps the process alive on its own. */
+function watchReadable(o: SessionOptions, fd: number, onReadable: () => void): { stop(): void } {
+  const w = o.io.watch(fd, { readable: true }, (e) => {
+    if (!e) return onReadable();
+    o.log('warn', `watch on client fd ${fd} failed: ${e.message}`);
+    w.stop();
+  });
+  w.unref();
+  return w;
+}
+
+async function step(log: Logger, what: string, fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    log('warn', `device ${what} after disconnect failed: ${toUmdevError(e).message}`);
+  }
+}
