@@ -79,8 +79,8 @@ export async function mountSysfs(
 export type RunResult = ExecResult;
 
 /** Runs `file args…` asynchronously (the FUSE server answers on this process's loop, so never block it). */
-export function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
-  return exec(file, args, { env });
+export function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs?: number): Promise<RunResult> {
+  return exec(file, args, { env, timeoutMs });
 }
 
 /** The namespace script: bind the tree over /sys and the definitions over /etc/mdevctl.d, then exec the command. */

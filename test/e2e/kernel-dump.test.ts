@@ -45,7 +45,8 @@ async function render(t: TestContext, extensions: boolean): Promise<string[]> {
   await core.registerDriver(driver);
   core.registerParent(createMttyParent());
   const m = await mountSysfs(t, core, 'mainline', (x) => x, { extensions });
-  const r = await run(BUSYBOX, ['sh', SCRIPT], { ...process.env, SYS: m.mnt, LC_ALL: 'C' });
+  // A few thousand file operations through FUSE: generous, so a loaded machine does not time the script out.
+  const r = await run(BUSYBOX, ['sh', SCRIPT], { ...process.env, SYS: m.mnt, LC_ALL: 'C' }, 180_000);
   assert.equal(r.code, 0, r.stderr);
   // The reference names the script SCRIPT and the mount $SYS in the shell's messages. Debian 12's busybox also puts
   // the script's line number in them (`SCRIPT: line 52: can't create …`), which the reference's busybox did not.
