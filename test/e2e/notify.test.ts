@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { call } from '../daemon/helpers.js';
 import { datagramReceiver } from '../datagram-receiver.js';
 import { isMounted, start, stateDir } from './umdevd-process.js';
 
@@ -19,8 +20,8 @@ test('Type=notify: READY=1 after the mount and API are up, WATCHDOG=1 pings, STO
   assert.match(ready, new RegExp(`\\nMAINPID=${d.pid}$`), 'MAINPID is the pid systemd started (no wrapper)');
   assert.match(ready, /\nSTATUS=serving mtty at /);
   assert.ok(await isMounted(path.join(ctx.dir, 'sys')), 'the mount is up when READY=1 is seen');
-  const api = JSON.parse(await readFile(path.join(ctx.dir, 'api.json'), 'utf8')) as { url: string };
-  assert.equal((await fetch(`${api.url}/parents`)).status, 200, 'and so is the API');
+  const api = JSON.parse(await readFile(path.join(ctx.dir, 'api.json'), 'utf8')) as { socket: string };
+  assert.equal((await call(api.socket, 'GET', '/parents')).status, 200, 'and so is the API');
   assert.equal(systemd.messages()[0], ready, 'nothing before READY=1');
   await systemd.waitFor('two watchdog pings', (m) => m.filter((x) => x === 'WATCHDOG=1').length >= 2);
   process.kill(d.pid, 'SIGTERM');
