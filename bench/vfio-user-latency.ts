@@ -2,7 +2,7 @@
  * vfio-user round-trip latency: 4-byte REGION_READs against umdev's server (served in this process by the real bus
  * driver and a register-file device), compared with the same C client against a C AF_UNIX echo server that reads
  * the same request and writes a reply of the same size (36 bytes): the floor of two processes talking over a
- * socket. Both C programs are compiled here with `cc`. The TypeScript client is measured against umdev as well.
+ * socket. Both C programs are compiled here with `cc` (the client is `c-peers.ts`'s). The TypeScript client is measured against umdev as well.
  * Rounds alternate echo and umdev so both see the same machine load; the median of the round medians is reported.
  *
  *   npm run bench -- vfio-user-latency [iterations=20000] [rounds=3]
@@ -18,70 +18,7 @@ import type { VfioDevice, VfioIrqInfo, VfioRegionInfo } from '../src/vfio/device
 import { VfioUserBusDriver } from '../src/vfio-user/bus-driver.js';
 import { VfioUserClient } from '../src/vfio-user/client.js';
 import { DeviceFlags, RegionFlags } from '../src/vfio-user/constants.js';
-
-const CLIENT_C = String.raw`
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-
-static void xfer(int fd, void *buf, size_t n, int wr) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = wr ? write(fd, (char *)buf + done, n - done) : read(fd, (char *)buf + done, n - done);
-    if (r <= 0) { perror(wr ? "write" : "read"); exit(1); }
-    done += (size_t)r;
-  }
-}
-static void header(uint8_t *h, uint16_t id, uint16_t cmd, uint32_t size) {
-  uint32_t zero = 0;
-  memcpy(h, &id, 2); memcpy(h + 2, &cmd, 2); memcpy(h + 4, &size, 4); memcpy(h + 8, &zero, 4); memcpy(h + 12, &zero, 4);
-}
-static int cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-int main(int argc, char **argv) {
-  if (argc < 3) return 2;
-  int iters = atoi(argv[2]), warm = iters / 10;
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  strncpy(sa.sun_path, argv[1], sizeof(sa.sun_path) - 1);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { perror("connect"); return 1; }
-  uint8_t msg[64], rep[4096];
-  /* VERSION 0.0 without JSON. */
-  header(msg, 1, 1, 20);
-  memset(msg + 16, 0, 4);
-  xfer(fd, msg, 20, 1);
-  xfer(fd, rep, 16, 0);
-  uint32_t size; memcpy(&size, rep + 4, 4);
-  if (size < 16 || size > sizeof(rep)) { fprintf(stderr, "bad VERSION reply\n"); return 1; }
-  xfer(fd, rep + 16, size - 16, 0);
-  uint64_t *ns = calloc((size_t)iters, sizeof(uint64_t));
-  for (int i = 0; i < warm + iters; i++) {
-    header(msg, (uint16_t)i, 9, 32);
-    uint64_t off = 0; uint32_t region = 0, count = 4;
-    memcpy(msg + 16, &off, 8); memcpy(msg + 24, &region, 4); memcpy(msg + 28, &count, 4);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    xfer(fd, msg, 32, 1);
-    xfer(fd, rep, 16, 0);
-    memcpy(&size, rep + 4, 4);
-    uint32_t flags; memcpy(&flags, rep + 8, 4);
-    if (size != 36 || flags != 1) { fprintf(stderr, "bad REGION_READ reply size %u flags %#x\n", size, flags); return 1; }
-    xfer(fd, rep + 16, 20, 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (i >= warm) ns[i - warm] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
-  }
-  qsort(ns, (size_t)iters, sizeof(uint64_t), cmp);
-  printf("%llu %llu\n", (unsigned long long)ns[iters / 2], (unsigned long long)ns[(size_t)iters * 99 / 100]);
-  return 0;
-}
-`;
+import { compilePeers } from './c-peers.js';
 
 const ECHO_C = String.raw`
 #include <stdint.h>
@@ -197,13 +134,12 @@ export async function main(argv: string[]): Promise<void> {
   const core = new Core();
   const children: ReturnType<typeof spawn>[] = [];
   try {
-    writeFileSync(join(dir, 'client.c'), CLIENT_C);
+    const { client: clientBin } = compilePeers(dir);
     writeFileSync(join(dir, 'echo.c'), ECHO_C);
     try {
-      execFileSync('cc', ['-O2', '-o', join(dir, 'client'), join(dir, 'client.c')]);
       execFileSync('cc', ['-O2', '-o', join(dir, 'echo'), join(dir, 'echo.c')]);
     } catch (e) {
-      throw new Error(`compiling the C client/echo failed (install gcc): ${(e as Error).message}`);
+      throw new Error(`compiling the C echo failed (install gcc): ${(e as Error).message}`);
     }
     core.registerParent<RegisterDevice>({
       name: 'bench',
@@ -226,8 +162,8 @@ export async function main(argv: string[]): Promise<void> {
       const echoPath = join(dir, `echo-${r}.sock`);
       const echo = await startEcho(join(dir, 'echo'), echoPath);
       children.push(echo);
-      floor.push(parse(await run(join(dir, 'client'), [echoPath, String(iterations)])));
-      umdev.push(parse(await run(join(dir, 'client'), [umdevPath, String(iterations)])));
+      floor.push(parse(await run(clientBin, [echoPath, String(iterations)])));
+      umdev.push(parse(await run(clientBin, [umdevPath, String(iterations)])));
       console.log(`round ${r + 1}: umdev median ${umdev.at(-1)!.median} ns p99 ${umdev.at(-1)!.p99} ns; echo median ${floor.at(-1)!.median} ns p99 ${floor.at(-1)!.p99} ns`);
     }
 
