@@ -1,8 +1,10 @@
 /**
  * Concepts: umdev has one logger, created by `umdevd`'s `main.ts` and handed to every part. A part asks for a child with its
  * component name (`api`, `autostart`, `vfio-user`) and, where there is one, the device UUID, so every line says
- * where it comes from: `warn autostart[3f2a…]: attr vendor/knob rejected: EINVAL`. Lines go to stderr (stdout is
- * reserved for the `umdevd ready` line), as plain text or, with `--log-json`, one JSON object per line.
+ * where it comes from: `2025-01-02T03:04:05.678Z warn  autostart[3f2a…]: attr vendor/knob rejected: EINVAL`. Lines
+ * go to stderr (stdout is reserved for the `umdevd ready` line), as plain text or, with `--log-json`, one JSON object
+ * per line. Both carry an ISO-8601 UTC timestamp: a daemon's stderr often goes to a file, not to journald, which would
+ * stamp it.
  */
 
 /** Log levels, least to most severe. */
@@ -34,7 +36,7 @@ export interface LoggerOptions {
   readonly json?: boolean;
   readonly sink?: LogSink;
   readonly component?: string;
-  /** Clock for the JSON `time` field; injected so tests are deterministic. */
+  /** Clock for the timestamp (JSON `time`, the text line's first word); injected so tests are deterministic. */
   readonly now?: () => Date;
 }
 
@@ -94,7 +96,7 @@ function formatLine(
   }
   const where = uuid === undefined ? component : `${component}[${uuid}]`;
   const tail = extra.map(([k, v]) => ` ${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
-  return `${level.padEnd(5)} ${where}: ${message}${tail.join('')}\n`;
+  return `${root.now().toISOString()} ${level.padEnd(5)} ${where}: ${message}${tail.join('')}\n`;
 }
 
 /** The message of anything thrown, for a log line (`UmdevError`s get their errno in front). */

@@ -3,10 +3,12 @@
  * umdevctl can share one definitions directory. Reading applies mdevctl 1.2.0's rules and error texts. Writing is
  * atomic: the text goes to a temporary file in `<config>/<parent>/.umdevctl-tmp/` (same filesystem, and a directory,
  * which mdevctl skips silently when it lists a parent), is fsynced, renamed over the target, and the parent
- * directory is fsynced; a crash at any point leaves either the old file or the new one, never a torn one.
+ * directory is fsynced; a crash at any point leaves either the old file or the new one, never a torn one. The temp
+ * directory is removed again once it is empty, so a parent's directory holds only definitions; a crash may leave it
+ * behind (mdevctl still skips it), and the next write reaps what is in it and removes it.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { context, fail, osError } from './failure.js';
 import { isJsonObject, parseJson, prettyJson, type Json, type JsonOut } from './serde-json.js';
@@ -89,10 +91,8 @@ export async function writeDefinitionFile(path: string, text: string, options: {
   }
   const tmpDir = join(dir, TMP_DIR);
   try {
-    await mkdir(tmpDir, { recursive: true });
-    await reapStale(tmpDir);
     const tmp = join(tmpDir, `${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o666);
+    const fh = await openTemp(tmpDir, tmp);
     try {
       await fh.writeFile(text, 'utf8');
       await fh.sync();
@@ -119,12 +119,44 @@ export async function writeDefinitionFile(path: string, text: string, options: {
     }
   } catch (e) {
     throw context(e, `Failed to write config for device ${basename(path)}`);
+  } finally {
+    await removeIfEmpty(tmpDir);
+  }
+}
+
+/**
+ * Creates the temp directory and the temp file in it. Another writer may remove the directory (empty after its own
+ * write) between the two steps; the open then fails with ENOENT and is retried with the directory made again.
+ */
+async function openTemp(tmpDir: string, tmp: string): Promise<FileHandle> {
+  for (let attempt = 0; ; attempt++) {
+    await mkdir(tmpDir, { recursive: true });
+    await reapStale(tmpDir);
+    try {
+      return await open(tmp, 'wx', 0o666);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT' || attempt >= 100) throw e;
+    }
+  }
+}
+
+/** rmdir that leaves a directory another writer is using (ENOTEMPTY) or has removed already (ENOENT). */
+async function removeIfEmpty(tmpDir: string): Promise<void> {
+  try {
+    await rmdir(tmpDir);
+  } catch {
+    // Not empty, gone, or not ours to remove: nothing a definition write must fail on.
   }
 }
 
 /** Removes temporary files left by writers that died (their pid, part of the name, no longer exists). */
 async function reapStale(tmpDir: string): Promise<void> {
-  for (const name of await readdir(tmpDir)) {
+  // ENOENT: another writer removed the directory just now; openTemp makes it again.
+  const names = await readdir(tmpDir).catch((e: { code?: string }) => {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  });
+  for (const name of names) {
     const pid = Number(/\.(\d+)\.[0-9a-f]+$/.exec(name)?.[1]);
     if (!Number.isInteger(pid) || pid === process.pid || pidAlive(pid)) continue;
     await unlink(join(tmpDir, name)).catch(() => undefined);

@@ -31,14 +31,26 @@ export class EventHub {
     return this.#seq;
   }
 
-  /** Emit one event. Listeners run synchronously; a listener that throws fails the operation that emitted it. */
-  emit(kind: CoreEventKind, parent: string, uuid?: Uuid, type?: string, message?: string): void {
+  /**
+   * Emit one event. Listeners run synchronously; a listener that throws fails the operation that emitted it.
+   * `origin` and `forced` are added to the event only when set, so other events keep their shape.
+   */
+  emit(kind: CoreEventKind, parent: string, uuid?: Uuid, type?: string, message?: string, origin?: string, forced?: boolean): void {
     const seq = ++this.#seq;
     const emitter = this.#emitter;
     const streams = this.#streams;
     // Nobody listening: the sequence number still advances, but no event object is built (create/remove hot path).
     if (streams.size === 0 && emitter.listenerCount('event') === 0 && emitter.listenerCount(kind) === 0) return;
-    const event: CoreEvent = { kind, parent, uuid, type, message, seq };
+    const event: CoreEvent = {
+      kind,
+      parent,
+      uuid,
+      type,
+      message,
+      ...(origin === undefined ? {} : { origin }),
+      ...(forced === true ? { forced: true as const } : {}),
+      seq,
+    };
     for (const s of streams) s.push(event);
     emitter.emit('event', event);
     emitter.emit(kind, event);

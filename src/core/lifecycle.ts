@@ -104,7 +104,7 @@ export class Lifecycle {
     const parent = rec.parent;
     // Pairs with the settle() at the end of #removeDevice.
     parent.pending++;
-    this.#removeDevice(rec, false, false).catch((e: unknown) =>
+    this.#removeDevice(rec, false, false, 'unregister').catch((e: unknown) =>
       this.#events.warn(parent.name, rec.uuid, `event listener failed during unregister: ${String(e)}`),
     );
   }
@@ -121,6 +121,7 @@ export class Lifecycle {
     if (type === undefined) throw err('EINVAL', `parent ${parentName} has no type ${typeId}`);
     let instance: number | undefined;
     let params: string | undefined;
+    const origin = options?.origin;
     if (options !== undefined) {
       instance = options.instance;
       params = options.params;
@@ -173,7 +174,7 @@ export class Lifecycle {
       parent.settle();
     }
     // After the state is complete, so a listener that throws cannot leave a half-created device.
-    this.#events.emit('add', parent.name, uuid, type.id);
+    this.#events.emit('add', parent.name, uuid, type.id, undefined, origin);
     return rec;
   }
 
@@ -208,15 +209,16 @@ export class Lifecycle {
       return Promise.reject(err('EAGAIN', `device ${rec.uuid} is ${rec.state === 'active' ? 'being removed' : rec.state}`));
     }
     const force = options !== undefined && options.force === true;
+    const origin = options?.origin;
     const parent = rec.parent;
     const veto = parent.ops.requestRemove;
     // Pairs with the settle() at the end of #removeDevice or in #removeAfterVeto.
     parent.pending++;
-    if (!force && veto !== undefined) return this.#removeAfterVeto(rec, veto);
-    return this.#removeDevice(rec, force, true);
+    if (!force && veto !== undefined) return this.#removeAfterVeto(rec, veto, origin);
+    return this.#removeDevice(rec, force, true, origin);
   }
 
-  async #removeAfterVeto(rec: DeviceRecord, veto: NonNullable<ParentOps<unknown>['requestRemove']>): Promise<void> {
+  async #removeAfterVeto(rec: DeviceRecord, veto: NonNullable<ParentOps<unknown>['requestRemove']>, origin: string | undefined): Promise<void> {
     const parent = rec.parent;
     rec.removeRequested = true;
     try {
@@ -233,11 +235,11 @@ export class Lifecycle {
       parent.settle();
       return;
     }
-    return this.#removeDevice(rec, false, true);
+    return this.#removeDevice(rec, false, true, origin);
   }
 
   /** The removal steps (see the module comment). Settles one `pending` of the parent when done; never rejects. */
-  async #removeDevice(rec: DeviceRecord, revoke: boolean, warnWhileWaiting: boolean): Promise<void> {
+  async #removeDevice(rec: DeviceRecord, revoke: boolean, warnWhileWaiting: boolean, origin: string | undefined): Promise<void> {
     const parent = rec.parent;
     try {
       this.#registry.deactivate(rec);
@@ -267,7 +269,7 @@ export class Lifecycle {
     } finally {
       parent.settle();
     }
-    this.#events.emit('remove', parent.name, rec.uuid, rec.type.id);
+    this.#events.emit('remove', parent.name, rec.uuid, rec.type.id, undefined, origin, revoke);
   }
 
   #detachGroup(rec: DeviceRecord): void {

@@ -193,6 +193,10 @@ export interface CoreEvent {
   readonly uuid?: Uuid;
   readonly type?: string;
   readonly message?: string;
+  /** Who asked for an `add` or `remove` (`api`, `sysfs`, `autostart`, `unregister`), when the caller said so. */
+  readonly origin?: string;
+  /** Set on a `remove` that revoked open handles instead of waiting for them. */
+  readonly forced?: true;
   /** Monotonic sequence number, so a stream consumer can tell it missed nothing. */
   readonly seq: number;
 }
@@ -203,12 +207,16 @@ export interface CreateOptions {
   readonly instance?: number;
   /** Seed v6 params string, handed to the vendor's `create`. */
   readonly params?: string;
+  /** Who asks (`api`, `sysfs`, …); carried on the `add` event so a log line can say where a device came from. */
+  readonly origin?: string;
 }
 
 /** Options of `Core.remove`. */
 export interface RemoveOptions {
   /** Skip the vendor's veto and revoke open handles instead of waiting for them. */
   readonly force?: boolean;
+  /** Who asks; carried on the `remove` event. */
+  readonly origin?: string;
 }
 
 export type { Errno };

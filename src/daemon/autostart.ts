@@ -119,14 +119,14 @@ export class Autostart {
 
   /** The primary action: create, then write the attributes in order; on an attribute failure, remove and rethrow. */
   async #create(def: Definition, log: Logger): Promise<void> {
-    await this.#core.create(def.parent, def.type, def.uuid);
+    await this.#core.create(def.parent, def.type, def.uuid, { origin: 'autostart' });
     for (const a of def.attrs) {
       try {
         await writeDeviceAttr(this.#tree, def.uuid, a.name, a.value);
       } catch (e) {
         log.warn(`failed to write ${JSON.stringify(a.value)} to attribute ${a.name}: ${describeError(e)}; removing the device`);
         try {
-          await this.#core.remove(def.uuid, { force: true });
+          await this.#core.remove(def.uuid, { force: true, origin: 'autostart' });
         } catch (re) {
           log.error(`rollback remove failed: ${toUmdevError(re).message}`);
         }

@@ -16,6 +16,7 @@ import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
+import { logDeviceEvents } from './device-log.js';
 import type { DaemonConfig, DriverCatalog, Layout, ParentConfig } from './config.js';
 import { describeError, type Logger } from '../log.js';
 import { lockStateDir, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
@@ -101,6 +102,8 @@ export class Daemon {
     undo.push(await lockStateDir(config));
     await prepareStateDir(config);
     const core = new Core();
+    // First in, last out: removals during shutdown (parents unregistering) are still logged.
+    undo.push(logDeviceEvents(core, log));
 
     // Which driver config made each parent: device hosts build their own instance of a device from it.
     const sources = new Map<string, ParentConfig>();

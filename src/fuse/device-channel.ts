@@ -60,7 +60,7 @@ export class DeviceChannel implements FuseChannel {
     } catch (e) {
       // ENOENT: the request was interrupted or aborted; ENODEV: unmounted meanwhile. Neither is this server's fault.
       const code = errnoOf(e);
-      if (code !== 'ENOENT' && code !== 'ENODEV') this.#log('error', `fuse: reply failed: ${(e as Error).message}`);
+      if (code !== 'ENOENT' && code !== 'ENODEV') this.#log('error', `reply failed: ${(e as Error).message}`);
     }
   }
 
@@ -68,8 +68,7 @@ export class DeviceChannel implements FuseChannel {
     if (this.#stopped) return;
     this.#pending++;
     write(this.#fd, msg, 0, msg.length, null, (e) => {
-      // ENOENT: the kernel no longer has the entry, which is what the notification wanted.
-      if (e && e.code !== 'ENOENT' && e.code !== 'ENODEV') this.#log('debug', `fuse: notification failed: ${e.message}`);
+      if (e && !benignNotifyError(e.code)) this.#log('debug', `notification failed: ${e.message}`);
       if (--this.#pending === 0) for (const resolve of this.#idle.splice(0)) resolve();
     });
   }
@@ -94,7 +93,7 @@ export class DeviceChannel implements FuseChannel {
       try {
         n = this.#io.read(this.#fd, buf, 0, buf.length);
       } catch (e) {
-        if (errnoOf(e) !== 'ENODEV') this.#log('error', `fuse: reading the device failed: ${(e as Error).message}`);
+        if (errnoOf(e) !== 'ENODEV') this.#log('error', `reading the device failed: ${(e as Error).message}`);
         return this.#end();
       }
       if (n < 0) return; // EAGAIN: drained.
@@ -107,4 +106,14 @@ export class DeviceChannel implements FuseChannel {
     this.stop();
     this.#onEnd();
   }
+}
+
+/**
+ * Errors of a notification write that mean the kernel already is where the notification wanted it: ENOENT, it has
+ * no such entry; ENOTEMPTY, a NOTIFY_DELETE for a directory whose dentry still has children cached (the kernel's
+ * `fuse_reverse_inval_entry` has invalidated the entry before it checks, and only skips `d_delete`); ENODEV,
+ * unmounted meanwhile. None is worth a log line.
+ */
+export function benignNotifyError(code: string | undefined): boolean {
+  return code === 'ENOENT' || code === 'ENOTEMPTY' || code === 'ENODEV';
 }

@@ -39,9 +39,9 @@ import {
 import { type Inode, InodeTable } from './inodes.js';
 import { type Meta, type Owner, R_OK, ROOT_OWNER, W_OK, X_OK, checkFileAccess, metaOwner, nodeAttr, permits, withMeta } from './node-access.js';
 import { encodeDirectory } from './readdir.js';
-import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, Size } from './protocol.js';
+import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, Size, opName } from './protocol.js';
 
-/** Where the dispatcher reports bugs (non-`UmdevError` exceptions, logged with their stack). */
+/** Where the dispatcher reports bugs (non-`UmdevError` exceptions, with their stack); lines carry no `fuse:` prefix. */
 export type FuseLogger = (level: 'debug' | 'error', message: string) => void;
 
 /** An open file or directory. Owned by the dispatcher from OPEN/OPENDIR until RELEASE/RELEASEDIR. */
@@ -106,7 +106,7 @@ export class FuseDispatcher {
   /** Handles one request; `req` is only read during the call. Never throws. */
   handle(req: Buffer): void {
     if (req.length < Size.IN_HEADER) {
-      this.#log('error', `fuse: dropped a ${req.length}-byte request shorter than its header`);
+      this.#log('error', `dropped a ${req.length}-byte request shorter than its header`);
       return;
     }
     const opcode = req.readUInt32LE(4);
@@ -425,10 +425,10 @@ export class FuseDispatcher {
     let code: number;
     if (isUmdevError(e)) {
       code = e.code;
-      this.#log('debug', `fuse: opcode ${opcode} failed: ${e.errno} ${e.message}`);
+      this.#log('debug', `${opName(opcode)} failed: ${e.errno} ${e.message}`);
     } else {
       code = 5; // EIO: anything but a UmdevError is a bug in the tree or here.
-      this.#log('error', `fuse: opcode ${opcode} failed with a bug: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      this.#log('error', `${opName(opcode)} failed with a bug: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
     encodeOutHeader(this.#buf, 0, Size.OUT_HEADER, -code, unique);
     this.#out.reply(this.#buf.subarray(0, Size.OUT_HEADER));

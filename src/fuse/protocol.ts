@@ -50,6 +50,13 @@ export const Op = {
   TMPFILE: 51,
 } as const;
 
+const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code, name]));
+
+/** The name of an opcode for log lines (`LOOKUP`), or `opcode <n>` for one umdev does not know. */
+export function opName(opcode: number): string {
+  return OP_NAMES.get(opcode) ?? `opcode ${opcode}`;
+}
+
 /** Notification codes (enum fuse_notify_code), sent with `unique` 0 and the code in the error field. */
 export const Notify = {
   INVAL_ENTRY: 3,

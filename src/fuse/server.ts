@@ -41,7 +41,8 @@ async function withGrace(p: Promise<void>): Promise<void> {
 }
 
 function defaultLog(level: 'debug' | 'error', message: string): void {
-  if (level === 'error') console.error(message);
+  // Lines come without a component prefix (a caller's logger adds its own); standalone, say where they come from.
+  if (level === 'error') console.error(`fuse: ${message}`);
 }
 
 /** A mounted attribute tree. Owns its mount, device fd and watchdog until `close()` resolves. */

@@ -75,7 +75,7 @@ export function deviceDir(ctx: SysfsContext, device: MdevDevice): LookupDir {
       () =>
         woFile(async (data) => {
           // As remove_store: 0 is a successful no-op; the device is gone before the write returns.
-          if (parseRemove(data)) await ctx.core.remove(live().uuid);
+          if (parseRemove(data)) await ctx.core.remove(live().uuid, { origin: 'sysfs' });
         }),
       () => mainline,
     ),

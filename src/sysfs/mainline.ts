@@ -52,7 +52,7 @@ function typeDir(ctx: SysfsContext, type: MdevType): LookupDir {
     // As create_store: parse, then one core call whose errno (EEXIST, ENODEV, ENOSPC, EUSERS…) is the write's.
     fileChild('create', () =>
       woFile(async (data) => {
-        await ctx.core.create(parentName, typeId, parseCreate(data));
+        await ctx.core.create(parentName, typeId, parseCreate(data), { origin: 'sysfs' });
       }),
     ),
     fileChild('available_instances', () => roFile(() => `${ctx.core.availableInstances(live())}\n`)),

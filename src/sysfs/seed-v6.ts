@@ -84,7 +84,7 @@ export function seedParentChildren(ctx: SysfsContext, parent: Parent): Child[] {
         const req = parseSeedCreate(data);
         const type = seedType(liveParent(ctx, name), req.params);
         if (type === undefined) throw err('ENODEV', `${name} has no types`);
-        const options = req.params === undefined ? { instance: req.instance } : { instance: req.instance, params: req.params };
+        const options = req.params === undefined ? { instance: req.instance, origin: 'sysfs' } : { instance: req.instance, params: req.params, origin: 'sysfs' };
         await ctx.core.create(name, type.id, req.uuid, options);
       }),
     ),
@@ -93,7 +93,7 @@ export function seedParentChildren(ctx: SysfsContext, parent: Parent): Child[] {
         const req = parseSeedDestroy(data);
         const d = deviceNamed(ctx, `${req.uuid}-${req.instance}`);
         if (d === undefined || d.parent.name !== name) throw err('ENODEV', `no device ${req.uuid}:${req.instance} on ${name}`);
-        await ctx.core.remove(d.uuid);
+        await ctx.core.remove(d.uuid, { origin: 'sysfs' });
       }),
     ),
   ];

@@ -10,6 +10,7 @@
  * DMA view, and on disconnect undoes it as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped, the device
  * reset (libvfio-user calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's
  * eventfds), and the handle released. A forced removal revokes the handle, which closes the connection.
+ * Removing a device while a client holds it is logged with who that client is (SO_PEERCRED, read at accept).
  */
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +52,8 @@ export interface ActiveSession {
   reset?(): Promise<void>;
   /** Resolves once the device is reset, closed and released. */
   readonly done: Promise<void>;
+  /** Who serves the client, when it is not this process (`device host pid 42`); for log lines. */
+  readonly server?: string;
 }
 
 /** Serves one accepted client socket (owned from here on) for `device`, after `after` (the previous session). */
@@ -140,6 +143,8 @@ class Endpoint {
   readonly #listenFd: number;
   readonly #watcher: ReturnType<Native['watch']>;
   #conn: ActiveSession | undefined;
+  /** The current client, as log lines name it (`vfio-user client pid 1234 (uid 0)`). */
+  #client = 'vfio-user client';
   /** Cleanup of the previous session; a new session waits for it so the device is never opened twice. */
   #settled: Promise<void> = Promise.resolve();
   #closed = false;
@@ -201,7 +206,10 @@ class Endpoint {
 
   async #session(fd: number, previous: Promise<void>): Promise<void> {
     const run = this.#opts.runSession ?? ((f, device, model, after) => this.#inProcess(f, device, model, after));
+    // Read before the runner owns the fd (a device host closes the root's copy once it has its own).
+    const client = describeClient(this.#io, fd);
     const session = run(fd, this.#device, this.#model, previous);
+    this.#client = client;
     this.#conn = session;
     await session.done;
     if (this.#conn === session) this.#conn = undefined;
@@ -226,7 +234,22 @@ class Endpoint {
     this.#watcher.stop();
     safeClose(this.#io, this.#listenFd);
     rmSync(this.#path, { force: true });
-    this.#conn?.close(err('ENODEV', 'device removed'));
+    const conn = this.#conn;
+    if (conn !== undefined && !conn.closed) {
+      this.#log('warn', `removing ${this.#device.uuid} while in use by ${this.#client}${conn.server === undefined ? '' : ` served by ${conn.server}`}`);
+    }
+    conn?.close(err('ENODEV', 'device removed'));
     await this.#settled;
+  }
+}
+
+/** `vfio-user client pid 1234 (uid 0)` from the socket's SO_PEERCRED; just `vfio-user client` where that fails. */
+function describeClient(io: Native, fd: number): string {
+  try {
+    const c = io.peerCred(fd);
+    return `vfio-user client pid ${c.pid} (uid ${c.uid})`;
+  } catch {
+    // A transport without peer credentials (a test's fake) still gets a line, only a vaguer one.
+    return 'vfio-user client';
   }
 }

@@ -73,7 +73,7 @@ test('a daemon comes up, serves the API, and closes once for every caller', asyn
   t.after(() => d.close());
   assert.equal(d.mounted, false);
   assert.match(d.mountProblem ?? '', /ENODEV: no \/dev\/fuse in this test/);
-  assert.ok(lines.some((l) => /^warn .*cannot mount the sysfs tree at .*: ENODEV: no \/dev\/fuse in this test; running without the mount/.test(l)), lines.join(''));
+  assert.ok(lines.some((l) => /^\S+Z warn .*cannot mount the sysfs tree at .*: ENODEV: no \/dev\/fuse in this test; running without the mount/.test(l)), lines.join(''));
 
   const info = JSON.parse(await readFile(path.join(dir, 'api.json'), 'utf8')) as Record<string, unknown>;
   assert.deepEqual(info, { socket: path.join(dir, 'api.sock'), url: null, pid: process.pid, sysfs: null, run: path.join(dir, 'run'), definitions: path.join(dir, 'mdevctl.d') });
@@ -254,4 +254,28 @@ test('a parent whose driver names it "scripts.d" is refused at start, before any
   const named = { ...config, parents: [{ driver: 'toy', options: { name: 'scripts.d' } }] };
   await assert.rejects(Daemon.start(named, parts(), collectingLogger().log), /parent "scripts\.d" from driver toy: expected a name other than "scripts\.d"/);
   await assert.rejects(stat(path.join(dir, 'api.json')), /ENOENT/);
+});
+
+test('creates and removes are logged once each, from sysfs writes as from the API, with their origin', async (t) => {
+  const { config } = await setup(t);
+  const { log, lines } = collectingLogger();
+  const d = await Daemon.start(config, parts(), log);
+  t.after(() => d.close());
+  const U1 = '11111111-0000-4000-8000-000000000001';
+  const U2 = '22222222-0000-4000-8000-000000000002';
+  const store = async (p: string[], value: string): Promise<void> => {
+    const node = d.tree.resolve(p);
+    assert.ok(node?.kind === 'file' && node.store !== undefined, `${p.join('/')} is a writable file`);
+    await node.store(Buffer.from(value));
+  };
+  // What mdevctl does: write the UUID to the type's `create`, then 1 to the device's `remove`.
+  await store(['devices', 'virtual', 'toy', 'toy', 'mdev_supported_types', 'toy-small', 'create'], `${U1}\n`);
+  await store(['devices', 'virtual', 'toy', 'toy', U1, 'remove'], '1\n');
+  const created = await call(d.apiSocket as string, 'POST', '/devices', { parent: 'toy', type: 'toy-small', uuid: U2 });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal((await call(d.apiSocket as string, 'DELETE', `/devices/${U2}?force=1`)).status, 204);
+
+  const about = (uuid: string): string[] => lines.filter((l) => l.includes(`[${uuid}]`)).map((l) => l.replace(/^\S+ /, ''));
+  assert.deepEqual(about(U1), [`info  sysfs[${U1}]: created toy-small on toy\n`, `info  sysfs[${U1}]: removed\n`]);
+  assert.deepEqual(about(U2), [`info  api[${U2}]: created toy-small on toy\n`, `info  api[${U2}]: removed (forced)\n`]);
 });

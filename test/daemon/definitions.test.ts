@@ -73,7 +73,21 @@ test('writes are atomic, exclusive when asked, and leave no temp files', async (
   assert.equal(await readFile(path.join(defs, 'mtty', U1), 'utf8'), serializeDefinition(def));
   await writeDefinition(defs, { ...def, type: 'mtty-2' });
   assert.match(await readFile(path.join(defs, 'mtty', U1), 'utf8'), /mtty-2/);
-  // The writer's temp dir (a directory, which mdevctl skips) is empty: no temp file survives, not even a link's.
-  assert.deepEqual(await readdir(path.join(defs, 'mtty', TMP_DIR)), []);
-  assert.deepEqual((await readdir(path.join(defs, 'mtty'))).sort(), [TMP_DIR, U1].sort());
+  // No temp file survives, not even a link's, and the writer's temp dir is gone too: mdevctl sees only definitions.
+  assert.deepEqual(await readdir(path.join(defs, 'mtty')), [U1]);
+  // A temp dir a crashed writer left (with a dead pid's file) is reaped and removed by the next write.
+  await mkdir(path.join(defs, 'mtty', TMP_DIR));
+  await writeFile(path.join(defs, 'mtty', TMP_DIR, `${U1}.999999999.0a0b0c0d0e0f`), '{');
+  await writeDefinition(defs, { ...def, type: 'mtty-4' });
+  assert.deepEqual(await readdir(path.join(defs, 'mtty')), [U1]);
+});
+
+test('concurrent writers in one parent all land, and the shared temp dir is gone after the last', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-defs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const defs = path.join(dir, 'mdevctl.d');
+  const uuids = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(8, '0')}-0000-4000-8000-000000000000`);
+  // Each writer removes the temp dir once it is empty, while others are between making it and opening in it.
+  await Promise.all(uuids.map((uuid) => writeDefinition(defs, { parent: 'mtty', uuid, type: 'mtty-1', start: 'manual' as const, attrs: [] })));
+  assert.deepEqual((await readdir(path.join(defs, 'mtty'))).sort(), uuids);
 });

@@ -129,3 +129,20 @@ test('a reset through sysfs reaches the instance a device host serves', async (t
   assert.ok(await waitForStderr(d, `vfio-user[${uuid}]: reset`), "the host's instance was reset");
   assert.equal((await client.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'and still serves its client');
 });
+
+test('mdevctl-style create and remove through the mount are logged, and a removal in use names the client and host', async (t) => {
+  const { ctx, d } = await daemonWithConfig(t, {});
+  const uuid = await createMtty2(ctx);
+  const client = await connect(ctx, uuid);
+  t.after(() => client.close());
+  assert.equal((await client.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348);
+  const [host] = await until('a device host', async () => ((await hosts(d)).length > 0 ? hosts(d) : undefined));
+  await writeFile(path.join(ctx.dir, 'sys/bus/mdev/devices', uuid, 'remove'), '1');
+  await client.whenClosed();
+  await waitForStderr(d, `sysfs[${uuid}]: removed\n`);
+  const log = d.stderr();
+  assert.match(log, new RegExp(`Z info  sysfs\\[${uuid}\\]: created mtty-2 on mtty\\n`));
+  // The client is this test process, as root; the host is the daemon's child serving it.
+  const inUse = `removing ${uuid} while in use by vfio-user client pid ${process.pid} (uid 0) served by device host pid ${host!.pid}`;
+  assert.ok(log.includes(inUse), `"${inUse}" in:\n${log}`);
+});

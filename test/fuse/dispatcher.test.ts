@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err } from '../../src/core/errors.js';
 import type { AttrTree } from '../../src/fuse/attr-tree.js';
+import { benignNotifyError } from '../../src/fuse/device-channel.js';
 import { FuseDispatcher } from '../../src/fuse/dispatcher.js';
-import { InitFlag, Op } from '../../src/fuse/protocol.js';
+import { InitFlag, Op, opName } from '../../src/fuse/protocol.js';
+import { createLogger } from '../../src/log.js';
 import { ToyTree } from './toy-tree.js';
 
 interface Reply {
@@ -22,14 +24,15 @@ class Session {
   readonly d: FuseDispatcher;
   #unique = 100;
 
-  constructor(tree: AttrTree) {
+  /** `log` gets every line; by default only errors are kept, in `logs`. */
+  constructor(tree: AttrTree, log: (level: 'debug' | 'error', m: string) => void = (level, m) => level === 'error' && this.logs.push(m)) {
     this.d = new FuseDispatcher(
       tree,
       {
         reply: (m) => this.replies.push({ error: m.readInt32LE(4), unique: Number(m.readBigUInt64LE(8)), body: Buffer.from(m.subarray(16)) }),
         notify: (m) => this.notes.push(m),
       },
-      (level, m) => level === 'error' && this.logs.push(m),
+      log,
     );
   }
 
@@ -283,4 +286,24 @@ test('a store error keeps its errno', () => {
   const s = new Session(t);
   const fh = s.open(s.lookup(1, 'create'), Op.OPEN, 1);
   assert.equal(s.send(Op.WRITE, 0, Buffer.concat([readIn(fh, 0, 1), Buffer.from('1')]))?.error, -87);
+});
+
+test('failed requests are logged at debug with the opcode name, under one `fuse:` prefix from the caller', () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'debug', sink: { write: (l: string) => lines.push(l) } }).child('fuse');
+  const s = new Session(new ToyTree(), (level, m) => log[level](m));
+  assert.equal(s.send(Op.LOOKUP, 1, Buffer.from('nosuch\0'))?.error, -2);
+  assert.equal(s.send(0x7777, 1)?.error, -38);
+  assert.equal(lines.length, 2, lines.join(''));
+  assert.match(lines[0]!, / debug fuse: LOOKUP failed: ENOENT /);
+  assert.match(lines[1]!, / debug fuse: opcode 30583 failed: ENOSYS /);
+  for (const l of lines) assert.doesNotMatch(l, /fuse: fuse:/);
+  assert.equal(opName(Op.GETATTR), 'GETATTR');
+  assert.equal(opName(Op.BATCH_FORGET), 'BATCH_FORGET');
+});
+
+test('notification errors that mean the kernel is already there are not logged; others are', () => {
+  // ENOTEMPTY: NOTIFY_DELETE of a directory whose dentry still has cached children (the kernel invalidated it anyway).
+  for (const code of ['ENOENT', 'ENOTEMPTY', 'ENODEV']) assert.equal(benignNotifyError(code), true, code);
+  for (const code of ['EINVAL', 'EIO', undefined]) assert.equal(benignNotifyError(code), false, String(code));
 });

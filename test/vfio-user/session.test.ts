@@ -68,6 +68,23 @@ test('forced removal closes the connection and unlinks the socket', async (t) =>
   assert.equal(h.device.closes, 1);
 });
 
+test('removing a device a client holds is logged with the client pid and uid, forced or not; an idle one is not', async (t) => {
+  for (const force of [false, true]) {
+    const h = await startServer(t);
+    const c = await h.connect();
+    await c.deviceInfo();
+    await h.core.remove(h.uuid, { force });
+    await c.whenClosed();
+    const lines = h.logs.filter((l) => l.includes('while in use'));
+    assert.equal(lines.length, 1, h.logs.join(''));
+    // The client is this process: SO_PEERCRED of the accepted socket names it.
+    assert.match(lines[0]!, new RegExp(` warn  vfio-user\\[${h.uuid}\\]: removing ${h.uuid} while in use by vfio-user client pid ${process.pid} \\(uid ${process.getuid?.()}\\)\n$`));
+  }
+  const idle = await startServer(t);
+  await idle.core.remove(idle.uuid);
+  assert.equal(idle.logs.filter((l) => l.includes('while in use')).length, 0, idle.logs.join(''));
+});
+
 test('probe replaces a stale socket file; the socket is mode 0600', async (t) => {
   const h = await startServer(t);
   const { statSync } = await import('node:fs');

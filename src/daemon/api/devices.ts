@@ -36,9 +36,10 @@ async function createDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply>
   const options = {
     ...(instance === undefined ? {} : { instance }),
     ...(params === undefined ? {} : { params }),
+    origin: 'api',
   };
+  // Logged by the daemon from the core's `add` event, like creates from sysfs (device-log.ts).
   const d = await ctx.core.create(parent as string, type as string, uuid as string, options);
-  ctx.log.child('api', d.uuid).info(`created ${d.type.id} on ${d.parent.name}`);
   return {
     status: 201,
     body: deviceView(d, ctx.socketPath(d.uuid)),
@@ -49,8 +50,8 @@ async function createDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply>
 async function removeDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   checked(req.params.uuid, 'uuid', uuidProblem);
   const force = ['1', 'true', 'yes'].includes(req.query.get('force') ?? '');
-  await ctx.core.remove(req.params.uuid, { force });
-  ctx.log.child('api', req.params.uuid.toLowerCase()).info(force ? 'removed (forced)' : 'removed');
+  // Logged from the core's `remove` event (device-log.ts).
+  await ctx.core.remove(req.params.uuid, { force, origin: 'api' });
   return { status: 204 };
 }
 

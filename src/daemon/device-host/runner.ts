@@ -59,6 +59,11 @@ class HostSession implements ActiveSession {
     return this.#clientGone;
   }
 
+  get server(): string | undefined {
+    const pid = this.#child?.pid;
+    return pid === undefined ? undefined : `device host pid ${pid}`;
+  }
+
   poll(): void {
     // The client's socket lives in the host; it reports the hang-up itself.
   }
