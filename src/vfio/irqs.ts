@@ -17,11 +17,13 @@
  *
  * Ownership: every fd handed to `setIrqs` belongs to the controller from then on, even when the request fails; it is
  * closed when replaced, torn down, or at `close()`. Every fd must be an eventfd (EINVAL otherwise, as the kernel's
- * `eventfd_ctx_fdget`): another kind could block a write or never drain. Delivery needs no native code:
- * `fs.writeSync` on an eventfd is a plain write(2); watching the unmask eventfd is injected (`watch`).
+ * `eventfd_ctx_fdget`): another kind could block a write or never drain. Delivery never blocks either: the client
+ * owns the eventfd's open file description, so it may hand over a blocking eventfd whose counter it filled; a full
+ * counter drops the signal (the client has an unread one already), as the kernel's `eventfd_signal` saturates.
  */
 import fs from 'node:fs';
 import { err } from '../core/errors.js';
+import { native } from '../native/index.js';
 import { VFIO_IRQ_INFO, VFIO_IRQ_SET, VFIO_PCI_IRQ } from './constants.js';
 import type { SetIrqsRequest, VfioIrqInfo, WatchReadable } from './device.js';
 
@@ -41,9 +43,10 @@ export interface IrqControllerOptions {
   readonly onError?: (message: string) => void;
   /** Watches the INTx unmask eventfd; without it an unmask eventfd is `ENOTTY`. */
   readonly watch?: WatchReadable;
+  /** Adds 1 to an eventfd without blocking, false when full (default: the addon's `eventfdSignal`). */
+  readonly signal?: (fd: number) => boolean;
 }
 
-const EVENTFD_ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const KNOWN_FLAGS = VFIO_IRQ_SET.DATA_TYPE_MASK | VFIO_IRQ_SET.ACTION_TYPE_MASK;
 
 /** Interrupt state of one device. Owned by the device; `close()` releases every fd it holds. */
@@ -53,6 +56,7 @@ export class IrqController {
   readonly #fds = new Map<number, (number | undefined)[]>();
   readonly #onError: ((message: string) => void) | undefined;
   readonly #watch: WatchReadable | undefined;
+  readonly #write: (fd: number) => boolean;
   /** The INTx unmask eventfd and its watch, while installed. */
   #unmask: { fd: number; stop(): void } | undefined;
   #active: number | undefined;
@@ -63,6 +67,7 @@ export class IrqController {
     this.numIrqs = options.numIrqs;
     this.#onError = options.onError;
     this.#watch = options.watch;
+    this.#write = options.signal ?? ((fd) => native.eventfdSignal(fd));
     for (const s of options.indexes) {
       if (!Number.isInteger(s.index) || s.index < 0 || s.index >= options.numIrqs) throw err('EINVAL', `IRQ index ${s.index} outside 0..${options.numIrqs - 1}`);
       if (!Number.isInteger(s.count) || s.count < 0) throw err('EINVAL', `IRQ index ${s.index} has a bad count`);
@@ -183,10 +188,12 @@ export class IrqController {
   #onUnmaskSignal(fd: number): void {
     if (this.#unmask?.fd !== fd) return;
     try {
-      fs.readSync(fd, Buffer.alloc(8), 0, 8, null);
+      // The client shares the file description and may have made it blocking again: a read that found the counter
+      // emptied by the client first would then wait for the client. null: it did read first; the unmask stands.
+      native.setNonBlocking(fd, true);
+      native.eventfdRead(fd);
     } catch (e) {
-      // EAGAIN: someone else (the client holds the other end) read it first; the unmask still stands.
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') this.#onError?.(`reading unmask eventfd ${fd} failed: ${(e as Error).message}`);
+      this.#onError?.(`reading unmask eventfd ${fd} failed: ${(e as Error).message}`);
     }
     this.#masked = false;
   }
@@ -262,11 +269,10 @@ export class IrqController {
 
   #signal(fd: number): boolean {
     try {
-      fs.writeSync(fd, EVENTFD_ONE);
-      return true;
+      // false: the counter is saturated, so the client has an unread signal already; nothing is lost.
+      return this.#write(fd);
     } catch (e) {
-      // EAGAIN: the counter is saturated, so the client has an unread signal already; nothing is lost.
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') this.#onError?.(`interrupt delivery on fd ${fd} failed: ${(e as Error).message}`);
+      this.#onError?.(`interrupt delivery on fd ${fd} failed: ${(e as Error).message}`);
       return false;
     }
   }

@@ -113,7 +113,7 @@ export class FixtureDevice implements VfioDevice {
       this.intxMasked = true;
     }
     const fd = this.irqFds[index]?.[sub] ?? -1;
-    if (fd >= 0) native.eventfdWrite(fd, 1n);
+    if (fd >= 0) native.eventfdSignal(fd);
   }
 
   setIrqs(r: SetIrqsRequest): void {

@@ -250,3 +250,33 @@ test('one eventfd shared by several vectors stays open until the last vector let
   irq.setIrqs({ index: 2, flags: TRIG_NONE, start: 0, count: 0 });
   assert.equal(isOpen(a!.fd), false);
 });
+
+/** A second descriptor of the same open file (what the client keeps of an eventfd it passes): sent over SCM_RIGHTS. */
+function dupFd(fd: number): number {
+  const [a, b] = native.socketpair();
+  try {
+    native.sendMsg(a, [Buffer.from([0])], [fd]);
+    const r = native.recvMsg(b, Buffer.alloc(1), 0, 1, 1);
+    assert.equal(r?.fds.length, 1);
+    return r!.fds[0]!;
+  } finally {
+    native.close(a);
+    native.close(b);
+  }
+}
+
+test('delivery never blocks: a blocking eventfd whose counter the client filled drops the signal', (t) => {
+  const irqs = controller();
+  const fd = native.eventfd(0); // blocking, as a hostile client may pass it
+  const client = dupFd(fd);
+  t.after(() => {
+    irqs.close();
+    native.close(client);
+  });
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.MSI, flags: TRIG_FD, start: 0, count: 1, fds: [fd] });
+  native.eventfdWrite(client, 0xfffffffffffffffen);
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.MSI), false, 'full: dropped, not blocked');
+  assert.equal(native.eventfdRead(client), 0xfffffffffffffffen);
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.MSI), true);
+  assert.equal(native.eventfdRead(client), 1n);
+});
