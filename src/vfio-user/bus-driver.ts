@@ -18,7 +18,8 @@ import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js
 import { type Native, native as defaultNative } from '../native/index.js';
 import { type VfioDevice, isVfioDevice } from '../vfio/device.js';
 import { Connection, errorReplyHeader } from './connection.js';
-import { DEFAULT_MAX_DMA_MAPS, Flags } from './constants.js';
+import { DEFAULT_MAX_DMA_MAPS, Flags, SERVER_MAX_DMA_MAPS } from './constants.js';
+import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
 import type { Logger as BaseLogger } from '../log.js';
 import { type Logger, makeLogger } from './log.js';
 import { HANDLERS } from './server.js';
@@ -32,8 +33,13 @@ export interface VfioUserBusDriverOptions {
   readonly native?: Native;
   /** umdev's logger; lines are `vfio-user[<uuid>]: …`. Default: stderr, `warn` and above (all with UMDEV_DEBUG). */
   readonly log?: BaseLogger;
-  /** Concurrent DMA windows per client (announced as `max_dma_maps`), 1..65535. */
+  /** Concurrent DMA windows per client (announced as `max_dma_maps`), 1..65535; default 1024. */
   readonly maxDmaMaps?: number;
+  /**
+   * Mappings and fds all clients' DMA windows may hold together (ENOSPC past it); default a quarter of
+   * `vm.max_map_count` and of RLIMIT_NOFILE, at most 16384.
+   */
+  readonly dmaBudget?: number;
   /** How long a refused second client may stay silent before it is closed (ms). */
   readonly refuseTimeoutMs?: number;
 }
@@ -47,15 +53,22 @@ export class VfioUserBusDriver implements BusDriver {
   readonly #opts: VfioUserBusDriverOptions;
   readonly #io: Native;
   readonly #endpoints = new Map<Uuid, Endpoint>();
+  readonly #budget: DmaBudget;
 
   constructor(options: VfioUserBusDriverOptions) {
-    const maps = options.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS;
+    const maps = options.maxDmaMaps ?? SERVER_MAX_DMA_MAPS;
     // QEMU refuses to connect to a server announcing more than its own 65535 (it may only lower the default).
     if (!Number.isInteger(maps) || maps < 1 || maps > DEFAULT_MAX_DMA_MAPS) {
       throw err('EINVAL', `maxDmaMaps ${maps} outside 1..${DEFAULT_MAX_DMA_MAPS}`);
     }
     this.#opts = options;
     this.#io = options.native ?? defaultNative;
+    this.#budget = new DmaBudget(options.dmaBudget ?? defaultDmaBudget());
+  }
+
+  /** The daemon-wide DMA budget (its `used` count is what every client's windows hold now). */
+  get dmaBudget(): DmaBudget {
+    return this.#budget;
   }
 
   match(device: MdevDevice): boolean {
@@ -79,7 +92,7 @@ export class VfioUserBusDriver implements BusDriver {
     const path = this.socketPath(device.uuid);
     unlinkStale(path);
     const log = makeLogger(device.uuid, this.#opts.log);
-    const ep = new Endpoint(device.uuid, device.driverData, path, this.#io, log, this.#opts);
+    const ep = new Endpoint(device.uuid, device.driverData, path, this.#io, log, this.#opts, this.#budget);
     this.#endpoints.set(device.uuid, ep);
     log('info', `listening on ${path}`);
   }
@@ -117,6 +130,7 @@ class Endpoint {
   readonly #io: Native;
   readonly #log: Logger;
   readonly #opts: VfioUserBusDriverOptions;
+  readonly #budget: DmaBudget;
   readonly #listenFd: number;
   readonly #watcher: ReturnType<Native['watch']>;
   #conn: Connection | undefined;
@@ -124,13 +138,14 @@ class Endpoint {
   #settled: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(uuid: Uuid, device: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions) {
+  constructor(uuid: Uuid, device: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions, budget: DmaBudget) {
     this.#uuid = uuid;
     this.#device = device;
     this.#path = path;
     this.#io = io;
     this.#log = log;
     this.#opts = opts;
+    this.#budget = budget;
     this.#listenFd = io.listenUnix(path, 16, 0o600);
     this.#watcher = io.watch(this.#listenFd, { readable: true }, (e) => {
       if (e) this.#log('error', `listener failed: ${e.message}`);
@@ -183,7 +198,8 @@ class Endpoint {
       io: this.#io,
       log: this.#log,
       handlers: HANDLERS,
-      maxDmaMaps: this.#opts.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS,
+      maxDmaMaps: this.#opts.maxDmaMaps ?? SERVER_MAX_DMA_MAPS,
+      dmaBudget: this.#budget,
     });
     this.#conn = conn;
     let handle: DeviceHandle | undefined;

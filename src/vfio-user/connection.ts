@@ -14,6 +14,7 @@ import { type UmdevError, err, errnoName, isUmdevError, toUmdevError } from '../
 import type { VfioDevice, VfioRegionInfo } from '../vfio/device.js';
 import { type Capabilities, type Header, encodeDmaAccess, parseCapabilities } from './codec.js';
 import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constants.js';
+import type { DmaBudget } from './dma-budget.js';
 import { DmaSpace, type MemIo } from './dma-space.js';
 import type { Logger } from './log.js';
 import { type Message, type Transport, safeClose } from './transport.js';
@@ -34,6 +35,8 @@ export interface ConnectionOptions {
   readonly log: Logger;
   readonly handlers: ReadonlyMap<number, Handler>;
   readonly maxDmaMaps: number;
+  /** The daemon-wide count of mappings and fds held by DMA windows. */
+  readonly dmaBudget: DmaBudget;
 }
 
 const NO_CAPS = parseCapabilities(undefined, 0);
@@ -68,6 +71,7 @@ export class Connection {
       (cmd, iova, count, data) => this.#remoteDma(cmd, iova, count, data),
       () => this.clientCaps.maxDataXferSize,
       options.maxDmaMaps,
+      options.dmaBudget,
     );
     this.transport.onMessage((m) => this.#onMessage(m));
     this.transport.onClose((reason) => this.#onClosed(reason));

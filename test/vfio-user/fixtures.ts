@@ -200,7 +200,7 @@ let counter = 0;
 /** A Core with the fixture parent, the vfio-user bus driver and one device; torn down after the test. */
 export async function startServer(
   t: { after(fn: () => unknown): void },
-  options: { maxDmaMaps?: number; refuseTimeoutMs?: number } = {},
+  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number } = {},
 ): Promise<Harness> {
   const runDir = mkdtempSync(join(tmpdir(), 'umdev-vfio-user-'));
   const uuid = `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}`;
