@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Core } from '../../src/core/core.js';
 import { err } from '../../src/core/errors.js';
 import type { MdevDevice } from '../../src/core/types.js';
-import { native } from '../../src/native/index.js';
+import { type Native, native } from '../../src/native/index.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from '../../src/vfio/device.js';
 import { VfioUserBusDriver } from '../../src/vfio-user/bus-driver.js';
 import { type ClientOptions, VfioUserClient } from '../../src/vfio-user/client.js';
@@ -200,7 +200,7 @@ let counter = 0;
 /** A Core with the fixture parent, the vfio-user bus driver and one device; torn down after the test. */
 export async function startServer(
   t: { after(fn: () => unknown): void },
-  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number } = {},
+  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number; maxRefused?: number; native?: Native } = {},
 ): Promise<Harness> {
   const runDir = mkdtempSync(join(tmpdir(), 'umdev-vfio-user-'));
   const uuid = `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}`;

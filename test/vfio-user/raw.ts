@@ -41,12 +41,18 @@ export function sendSome(fd: number, data: Buffer, fds?: number[]): number {
   return n < 0 ? 0 : n;
 }
 
-/** Read and discard whatever is waiting; returns the byte count, -1 at end of stream. */
+/** Read and discard whatever is waiting; returns the byte count, -1 at end of stream (or a reset). */
 export function drain(fd: number): number {
   const buf = Buffer.allocUnsafe(1 << 20);
   let total = 0;
   for (;;) {
-    const r = native.recvMsg(fd, buf, 0, buf.length, 64);
+    let r: ReturnType<typeof native.recvMsg>;
+    try {
+      r = native.recvMsg(fd, buf, 0, buf.length, 64);
+    } catch (e) {
+      if ((e as { errno?: string }).errno === 'ECONNRESET') return -1;
+      throw e;
+    }
     if (r === null) return total;
     for (const f of r.fds) native.close(f);
     if (r.bytes === 0) return total === 0 ? -1 : total;
