@@ -277,8 +277,11 @@ class Endpoint {
       this.#log('info', 'client connected');
       conn.start();
     } catch (e) {
-      this.#log('warn', `cannot start a session: ${toUmdevError(e).message}`);
-      conn.close(toUmdevError(e));
+      const ue = toUmdevError(e);
+      // A client that left before its session began is its own business; anything else is worth a warning.
+      if (ue.errno === 'ECONNRESET') this.#log('debug', `cannot start a session: ${ue.message}`);
+      else this.#limited('session', 'warn', `cannot start a session: ${ue.message}`);
+      conn.close(ue);
     }
     await ended;
     // A reconnecting client is accepted at once; its session waits for this cleanup (it chains on this promise).
