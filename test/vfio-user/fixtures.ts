@@ -200,12 +200,13 @@ let counter = 0;
 /** A Core with the fixture parent, the vfio-user bus driver and one device; torn down after the test. */
 export async function startServer(
   t: { after(fn: () => unknown): void },
-  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number; maxRefused?: number; native?: Native } = {},
+  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number; maxRefused?: number; native?: Native; releaseTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const runDir = mkdtempSync(join(tmpdir(), 'umdev-vfio-user-'));
   const uuid = `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}`;
   const logs: string[] = [];
-  const core = new Core();
+  const { releaseTimeoutMs, ...driverOptions } = options;
+  const core = new Core(releaseTimeoutMs === undefined ? {} : { releaseTimeoutMs });
   const clients: VfioUserClient[] = [];
   // Registered first, so a failure anywhere below still leaves nothing behind.
   t.after(async () => {
@@ -232,7 +233,7 @@ export async function startServer(
       remove: (_device, state) => state.dispose(),
     },
   });
-  const driver = new VfioUserBusDriver({ core, runDir, log: createLogger({ level: 'debug', sink: { write: (line: string) => logs.push(line) } }), ...options });
+  const driver = new VfioUserBusDriver({ core, runDir, log: createLogger({ level: 'debug', sink: { write: (line: string) => logs.push(line) } }), ...driverOptions });
   await core.registerDriver(driver);
   const mdev = await core.create('fixture', 'fixture-1', uuid);
   assert.equal(mdev.driver, 'vfio-user', 'the fixture device is bound to vfio-user');

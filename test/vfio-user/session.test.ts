@@ -68,6 +68,31 @@ test('forced removal closes the connection and unlinks the socket', async (t) =>
   assert.equal(h.device.closes, 1);
 });
 
+test('a plain remove leaves a running client served until it lets go, then completes', async (t) => {
+  const h = await startServer(t, { releaseTimeoutMs: 5000 });
+  const c = await h.connect();
+  const removal = h.core.remove(h.uuid);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(c.closed, false, 'not disconnected by a plain remove');
+  assert.equal((await c.read(BAR0, Reg.DONE, 4)).length, 4, 'still served while the removal waits');
+  await c.close();
+  await removal;
+  assert.equal(existsSync(h.path), false, 'removed once the client let go');
+  assert.equal(h.core.device(h.uuid), undefined);
+});
+
+test('a plain remove of a device whose client does not let go fails EBUSY; the client keeps the device', async (t) => {
+  const h = await startServer(t, { releaseTimeoutMs: 200 });
+  const c = await h.connect();
+  await expectErrno(h.core.remove(h.uuid), 'EBUSY');
+  assert.equal(c.closed, false);
+  assert.equal((await c.deviceInfo()).numRegions, 9, 'still served');
+  assert.ok(existsSync(h.path));
+  assert.equal(h.core.device(h.uuid)?.state, 'active');
+  await h.core.remove(h.uuid, { force: true });
+  await c.whenClosed();
+});
+
 test('probe replaces a stale socket file; the socket is mode 0600', async (t) => {
   const h = await startServer(t);
   const { statSync } = await import('node:fs');
