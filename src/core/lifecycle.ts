@@ -17,7 +17,7 @@
 import { settleBus, type Bus } from './bus.js';
 import { err, type UmdevError } from './errors.js';
 import type { EventHub } from './events.js';
-import { allClosed, revokeAll } from './handles.js';
+import { allClosed, requestAll, revokeAll } from './handles.js';
 import type { GroupIds } from './iommu-groups.js';
 import type { OnlineControl } from './online.js';
 import { validateParentSpec } from './parent-spec.js';
@@ -235,10 +235,14 @@ export class Lifecycle {
   async #removeWhenReleased(rec: DeviceRecord): Promise<void> {
     if (rec.openCount > 0) {
       this.#registry.deactivate(rec);
+      // As vfio_unregister_group_dev: ask at once, then again with a rising count every wait interval.
+      let asked = 0;
+      requestAll(rec, asked++, this.#events);
       const released = await waitWithTimeout(
-        waitWithWarnings(allClosed(rec), this.#waitWarningMs, () =>
-          this.#events.warn(rec.parent.name, rec.uuid, `device ${rec.uuid} has ${rec.openCount} open handle(s); remove blocked until all are released`),
-        ),
+        waitWithWarnings(allClosed(rec), this.#waitWarningMs, () => {
+          this.#events.warn(rec.parent.name, rec.uuid, `device ${rec.uuid} has ${rec.openCount} open handle(s); remove blocked until all are released`);
+          requestAll(rec, asked++, this.#events);
+        }),
         this.#releaseTimeoutMs,
       );
       // An unregistration that started meanwhile needs the device gone: it goes on to unbind, which ends the user.

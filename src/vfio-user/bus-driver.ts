@@ -271,7 +271,15 @@ class Endpoint {
       if (conn.closed) throw err('ECONNRESET', 'client left before the session started');
       // Pairs with handle.release() below, when the session ends.
       handle = this.#opts.core.open(this.#uuid);
-      unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
+      const offRevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
+      const offRequest = handle.onRequest((count) => {
+        this.#log('info', `removal waits for the client to release the device (request ${count})`);
+        this.#device.requestRelease?.(count);
+      });
+      unrevoke = () => {
+        offRevoke();
+        offRequest();
+      };
       await this.#device.open({ dma: conn.dma.access, log: (level, message) => this.#log(level, message), watchReadable: (fd, cb) => this.#watchReadable(fd, cb) });
       opened = true;
       this.#log('info', 'client connected');

@@ -14,6 +14,10 @@
  *   `vfio_pci_set_intx_unmask` does with a virqfd (QEMU under KVM wires the guest's EOI to it): each signal is
  *   drained and unmasks INTx; fd -1 removes it, and it goes with INTx. An eventfd for MASK is `ENOTTY`. As in mtty,
  *   an unmask does not re-deliver a condition that is still pending: the device raises it again when it changes.
+ * - ERR and REQ are side channels, as vfio-pci's `vfio_pci_set_ctx_trigger_single`: one eventfd each, independent
+ *   of which of INTx/MSI/MSI-X is active. DATA_EVENTFD (count 1) installs it (-1 removes), DATA_NONE count 0
+ *   removes it, DATA_NONE/DATA_BOOL count 1 signals it; start must be 0 and count at most 1. REQ asks the user to
+ *   release the device (a removal waits for it); QEMU answers by unplugging the device.
  *
  * Ownership: every fd handed to `setIrqs` belongs to the controller from then on, even when the request fails; it is
  * closed when replaced, torn down, or at `close()`. Every fd must be an eventfd (EINVAL otherwise, as the kernel's
@@ -113,6 +117,10 @@ export class IrqController {
    * and with AUTOMASKED a delivery masks it. Nothing happens for an index that is not active.
    */
   trigger(index: number, vector = 0): boolean {
+    if (isSide(index)) {
+      const fd = this.#fds.get(index)?.[0];
+      return fd !== undefined && this.#signal(fd);
+    }
     if (this.#active !== index) return false;
     const fd = this.#fds.get(index)?.[vector];
     if (fd === undefined) return false;
@@ -148,6 +156,10 @@ export class IrqController {
     if (!spec && disable && start === 0) return;
     // Anything else on an index (MSI-X, ERR, REQ) the device does not implement: ENOTTY, as vfio-pci and mtty.
     if (!spec) throw err('ENOTTY', `IRQ index ${index} not implemented`);
+    if (isSide(index)) {
+      this.#sideAction(index, r, data, action);
+      return;
+    }
     if (action === VFIO_IRQ_SET.ACTION_MASK || action === VFIO_IRQ_SET.ACTION_UNMASK) {
       this.#maskAction(spec, r, data, action === VFIO_IRQ_SET.ACTION_MASK);
     } else if (action === VFIO_IRQ_SET.ACTION_TRIGGER) {
@@ -155,6 +167,30 @@ export class IrqController {
     } else {
       throw err('ENOTTY', `SET_IRQS needs exactly one ACTION_* flag, got 0x${action.toString(16)}`);
     }
+  }
+
+  /** ERR/REQ: one eventfd, installed, removed or signalled (vfio_pci_set_ctx_trigger_single). */
+  #sideAction(index: number, r: SetIrqsRequest, data: number, action: number): void {
+    if (action !== VFIO_IRQ_SET.ACTION_TRIGGER) throw err('EINVAL', `IRQ index ${index} takes TRIGGER only`);
+    if (r.start !== 0 || r.count > 1) throw err('EINVAL', `IRQ index ${index} takes start 0, count 0 or 1`);
+    const slots = this.#fds.get(index)!;
+    if (data === VFIO_IRQ_SET.DATA_EVENTFD) {
+      if (r.count === 0) return;
+      const fd = r.fds![0]!;
+      if (fd >= 0) checkEventfd(fd);
+      const old = slots[0];
+      slots[0] = fd >= 0 ? fd : undefined;
+      if (old !== undefined && !this.#owns(old)) closeQuietly(old);
+      return;
+    }
+    if (r.count === 0) {
+      if (data !== VFIO_IRQ_SET.DATA_NONE) throw err('EINVAL', `IRQ index ${index}: count 0 needs DATA_NONE`);
+      const old = slots[0];
+      slots[0] = undefined;
+      if (old !== undefined && !this.#owns(old)) closeQuietly(old);
+      return;
+    }
+    if (data === VFIO_IRQ_SET.DATA_NONE || r.bools![0]) this.trigger(index);
   }
 
   #maskAction(spec: IrqIndexSpec, r: SetIrqsRequest, data: number, mask: boolean): void {
@@ -276,6 +312,11 @@ export class IrqController {
       return false;
     }
   }
+}
+
+/** ERR and REQ: side-channel indexes with one eventfd each, outside the INTx/MSI/MSI-X exclusion. */
+function isSide(index: number): boolean {
+  return index === VFIO_PCI_IRQ.ERR || index === VFIO_PCI_IRQ.REQ;
 }
 
 /** EBADF for a closed fd, EINVAL for one that is not an eventfd (Linux names its inode `anon_inode:[eventfd]`). */

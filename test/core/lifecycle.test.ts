@@ -313,11 +313,15 @@ test('non-forced remove of a device still open after releaseTimeoutMs fails EBUS
   await core.registerDriver({ name: 'd', match: () => true, probe: () => {}, remove: (dev) => void unbound.push(dev.uuid) });
   const d = await core.create('p', 'test-1', randomUUID());
   const h = core.open(d.uuid);
+  const asked: number[] = [];
+  h.onRequest((n) => asked.push(n));
   const removal = core.remove(d.uuid);
+  assert.deepEqual(asked, [0], 'the holder is asked to release at once');
   assert.equal(core.device(d.uuid), undefined, 'invisible while waiting');
   await sleep(20);
   assert.deepEqual(unbound, [], 'the bus driver keeps serving the holder while the removal waits');
   await expectErrno(removal, 'EBUSY');
+  assert.ok(asked.length >= 3 && asked.every((n, i) => n === i), `asked again every wait interval: ${asked.join(',')}`);
   assert.equal(d.state, 'active');
   assert.equal(core.device(d.uuid)?.uuid, d.uuid, 'visible again');
   assert.equal(d.driver, 'd', 'still bound');

@@ -47,6 +47,8 @@ export class FixtureDevice implements VfioDevice {
   closes = 0;
   resets = 0;
   readonly setIrqsCalls: SetIrqsRequest[] = [];
+  /** The `count` of every release request a waiting removal sent. */
+  readonly releaseRequests: number[] = [];
 
   constructor() {
     this.bar1Fd = native.memfdCreate('fixture-bar1', BAR1_SIZE);
@@ -147,6 +149,10 @@ export class FixtureDevice implements VfioDevice {
   #release(fds: number[], i: number): void {
     if (fds[i]! >= 0) native.close(fds[i]!);
     fds[i] = -1;
+  }
+
+  requestRelease(count: number): void {
+    this.releaseRequests.push(count);
   }
 
   reset(): void {

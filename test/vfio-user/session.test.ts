@@ -75,6 +75,7 @@ test('a plain remove leaves a running client served until it lets go, then compl
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(c.closed, false, 'not disconnected by a plain remove');
   assert.equal((await c.read(BAR0, Reg.DONE, 4)).length, 4, 'still served while the removal waits');
+  assert.deepEqual(h.device.releaseRequests, [0], 'the device was asked to request a release (REQ)');
   await c.close();
   await removal;
   assert.equal(existsSync(h.path), false, 'removed once the client let go');

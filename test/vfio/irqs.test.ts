@@ -20,6 +20,7 @@ function controller(): IrqController {
       { index: VFIO_PCI_IRQ.INTX, count: 1, flags: I.EVENTFD | I.MASKABLE | I.AUTOMASKED },
       { index: VFIO_PCI_IRQ.MSI, count: 1, flags: I.EVENTFD | I.NORESIZE },
       { index: VFIO_PCI_IRQ.MSIX, count: 4, flags: I.EVENTFD },
+      { index: VFIO_PCI_IRQ.REQ, count: 1, flags: I.EVENTFD | I.NORESIZE },
     ],
   });
 }
@@ -279,4 +280,24 @@ test('delivery never blocks: a blocking eventfd whose counter the client filled 
   assert.equal(native.eventfdRead(client), 0xfffffffffffffffen);
   assert.equal(irqs.trigger(VFIO_PCI_IRQ.MSI), true);
   assert.equal(native.eventfdRead(client), 1n);
+});
+
+test('REQ is a side channel (vfio_pci_set_ctx_trigger_single): beside an active MSI, signalled, removed, validated', (t) => {
+  const irqs = controller();
+  t.after(() => irqs.close());
+  const [msi, req, other] = channels(t, 3);
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.MSI, flags: TRIG_FD, start: 0, count: 1, fds: [msi!.fd] });
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_FD, start: 0, count: 1, fds: [req!.fd] });
+  assert.equal(irqs.activeIndex, VFIO_PCI_IRQ.MSI, 'REQ does not take the place of MSI');
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.REQ), true);
+  assert.equal(req!.drain(), 1);
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_NONE, start: 0, count: 1 });
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: S.ACTION_TRIGGER | S.DATA_BOOL, start: 0, count: 1, bools: [true] });
+  assert.equal(req!.drain(), 2, 'loopback by DATA_NONE and DATA_BOOL');
+  expectErrno(() => irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_FD, start: 1, count: 1, fds: [other!.fd] }), 'EINVAL');
+  expectErrno(() => irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 }), 'EINVAL');
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_NONE, start: 0, count: 0 });
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.REQ), false, 'removed');
+  assert.equal(isOpen(req!.fd), false, 'and closed');
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.MSI), true, 'MSI untouched');
 });
