@@ -5,11 +5,11 @@
  *
  * One client at a time: a second connection while the first is still connected is accepted, its first command
  * answered with an EBUSY error reply, and closed (after 1 s if it sends nothing). A refused client costs little: a
- * receive buffer of 256 bytes that grows to 4 KiB at most (a VERSION fits), and at most `maxRefused` of them are open in the
- * whole daemon; beyond that a new one is closed at once. When accept fails (EMFILE, ENFILE) the listener is not
- * watched for a while (100 ms, doubling to 1 s), so a full fd table does not spin the loop, and the failures are
- * logged at a limited rate. A connection that arrives once the
- * first client has hung up (even before the server has noticed, or while its session is being cleaned up) is
+ * receive buffer of 256 bytes that grows to 4 KiB at most (a VERSION fits), and at most `maxRefused` of them are
+ * open in the whole daemon; beyond that a new one is closed at once. When accept fails (EMFILE, ENFILE) the
+ * listener is not watched for a while (100 ms, doubling to 1 s), so a full fd table does not spin the loop, and the
+ * failures are logged at a limited rate. A connection that arrives once the first client has hung up (even before
+ * the server has noticed, or while its session is being cleaned up) is
  * served as soon as that cleanup is done. A session takes a core handle (`core.open`), opens the device with a
  * DMA view, and on disconnect undoes it as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped, the device
  * reset (libvfio-user calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's
@@ -160,7 +160,7 @@ class Endpoint {
   readonly #listenFd: number;
   readonly #watcher: ReturnType<Native['watch']>;
   /** Set while accept is backing off; the listener is not watched until it fires. */
-  #backoff: { timer: NodeJS.Timeout; ms: number } | undefined;
+  #backoff: NodeJS.Timeout | undefined;
   #backoffMs = ACCEPT_BACKOFF_MIN_MS;
   /** Lines that a client or a full fd table can repeat in a loop. */
   readonly #limited: LimitedLog;
@@ -221,7 +221,7 @@ class Endpoint {
       this.#watcher.update({ readable: true });
     }, ms);
     timer.unref();
-    this.#backoff = { timer, ms };
+    this.#backoff = timer;
   }
 
   /** A second client: answer its first command EBUSY and hang up. */
@@ -327,7 +327,7 @@ class Endpoint {
   async close(): Promise<void> {
     if (this.#closed) return this.#settled;
     this.#closed = true;
-    if (this.#backoff) clearTimeout(this.#backoff.timer);
+    if (this.#backoff) clearTimeout(this.#backoff);
     this.#watcher.stop();
     safeClose(this.#io, this.#listenFd);
     rmSync(this.#path, { force: true });
