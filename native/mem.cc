@@ -5,6 +5,8 @@
 // detaches the ArrayBuffer first so no view can touch unmapped memory) or the ArrayBuffer's finalizer (on garbage
 // collection) unmaps it: both claim the Mapping through its `unmapped` flag, under `g_mutex` since finalizers of
 // different worker threads may run concurrently.
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -104,20 +106,68 @@ napi_value eventfd_write(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
-// memfdCreate(name, size): an anonymous shared file of `size` bytes (zero-filled), close-on-exec.
+// eventfdSignal(fd) -> true when 1 was added, false when the counter is full (the signal is dropped). It never
+// blocks, even on an eventfd the client made blocking: the fd's O_NONBLOCK is (re)set first, and a full counter is
+// seen by poll before the write. (eventfd has no RWF_NOWAIT; the client shares the open file description, so it
+// could clear O_NONBLOCK again between fcntl and write: that race is the only way left to block here.)
+napi_value eventfd_signal(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "eventfdSignal", &fd)) return nullptr;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return throw_errno(env, errno, "fcntl");
+  if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl");
+  struct pollfd p = {fd, POLLOUT, 0};
+  int r;
+  do r = poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "poll");
+  if (r == 0 || !(p.revents & POLLOUT)) return make_bool(env, false);
+  uint64_t one = 1;
+  ssize_t n;
+  do n = write(fd, &one, sizeof one);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN) return make_bool(env, false);
+    return throw_errno(env, errno, "eventfdSignal");
+  }
+  if (n != sizeof one) return throw_errno(env, EINVAL, "eventfdSignal", "(not an eventfd)");
+  return make_bool(env, true);
+}
+
+// getSeals(fd) -> the memfd seals (F_SEAL_*) of fd; 0 for a file that cannot carry seals (F_GET_SEALS: EINVAL).
+napi_value get_seals(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "getSeals", &fd)) return nullptr;
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0) {
+    if (errno == EINVAL) return make_int(env, 0);
+    return throw_errno(env, errno, "fcntl");
+  }
+  return make_int(env, seals);
+}
+
+// memfdCreate(name, size, seals?): an anonymous shared file of `size` bytes (zero-filled), close-on-exec; with
+// `seals` (F_SEAL_* bits) it is created sealable and those seals are added after sizing it.
 napi_value memfd_create_fn(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3];
   char name[250];  // the kernel's limit: 249 bytes plus NUL
   uint64_t size;
-  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], "memfdCreate", name, sizeof name, EINVAL) ||
+  uint64_t seals = 0;
+  napi_valuetype t;
+  if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], "memfdCreate", name, sizeof name, EINVAL) ||
       !get_size(env, argv[1], "memfdCreate", "size", &size))
     return nullptr;
-  int fd = memfd_create(name, MFD_CLOEXEC);
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_undefined && !get_size(env, argv[2], "memfdCreate", "seals", &seals)) return nullptr;
+  int fd = memfd_create(name, MFD_CLOEXEC | (seals ? MFD_ALLOW_SEALING : 0));
   if (fd < 0) return throw_errno(env, errno, "memfd_create");
-  if (ftruncate(fd, static_cast<off_t>(size)) < 0) {
+  if (ftruncate(fd, static_cast<off_t>(size)) < 0 ||
+      (seals && fcntl(fd, F_ADD_SEALS, static_cast<int>(seals)) < 0)) {
     int e = errno;
     close(fd);
-    return throw_errno(env, e, "ftruncate");
+    return throw_errno(env, e, "memfd_create");
   }
   return make_int(env, fd);
 }
@@ -194,6 +244,8 @@ void init_mem(napi_env env, napi_value exports) {
   export_fn(env, exports, "eventfd", eventfd_fn);
   export_fn(env, exports, "eventfdRead", eventfd_read);
   export_fn(env, exports, "eventfdWrite", eventfd_write);
+  export_fn(env, exports, "eventfdSignal", eventfd_signal);
+  export_fn(env, exports, "getSeals", get_seals);
   export_fn(env, exports, "memfdCreate", memfd_create_fn);
   export_fn(env, exports, "mmap", mmap_fn);
   export_fn(env, exports, "munmap", munmap_fn);

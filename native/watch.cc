@@ -78,7 +78,8 @@ void finalize(napi_env env, void* data, void*) {
   delete w;
 }
 
-// Reads `{ readable?, writable? }` into a UV_READABLE | UV_WRITABLE mask.
+// Reads `{ readable?, writable?, hangup? }` into a UV_READABLE | UV_WRITABLE | UV_DISCONNECT mask. `hangup` alone
+// lets a caller that stopped reading (backpressure) still see the peer go away.
 bool get_events(napi_env env, napi_value v, const char* call, int* out) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
@@ -86,13 +87,15 @@ bool get_events(napi_env env, napi_value v, const char* call, int* out) {
     throw_einval(env, call, "(events must be { readable?, writable? })");
     return false;
   }
-  napi_value r, w;
-  bool readable, writable;
+  napi_value r, w, h;
+  bool readable, writable, hangup;
   napi_get_named_property(env, v, "readable", &r);
   napi_get_named_property(env, v, "writable", &w);
+  napi_get_named_property(env, v, "hangup", &h);
   get_bool(env, r, false, &readable);
   get_bool(env, w, false, &writable);
-  *out = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
+  get_bool(env, h, false, &hangup);
+  *out = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0) | (hangup ? UV_DISCONNECT : 0);
   return true;
 }
 
@@ -119,6 +122,7 @@ void on_poll(uv_poll_t* h, int status, int events) {
     napi_create_object(env, &argv[1]);
     napi_set_named_property(env, argv[1], "readable", make_bool(env, events & UV_READABLE));
     napi_set_named_property(env, argv[1], "writable", make_bool(env, events & UV_WRITABLE));
+    napi_set_named_property(env, argv[1], "hangup", make_bool(env, events & UV_DISCONNECT));
     // napi_make_callback (not napi_call_function) so async hooks see the callback and process.nextTick and
     // promise jobs queued by it run before control returns to libuv.
     if (napi_make_callback(env, w->async, self, cb, 2, argv, &result) == napi_pending_exception)

@@ -97,6 +97,10 @@ test('a Linux guest under QEMU drives an umdev mtty-2 over vfio-user with no err
   assert.deepEqual(run.stderr.split('\n').filter((l) => l.includes('error reply')), [], context);
   const failures = daemon.stderr().split('\n').filter((l) => l.includes('vfio-user') && /\bfailed\b|unexpected fd/.test(l));
   assert.deepEqual(failures, [], 'umdevd logged failed vfio-user requests');
+  // QEMU's memory-backend-memfd seals its RAM against shrinking, so every fd-backed window takes the mmap fast path.
+  const maps = daemon.stderr().split('\n').filter((l) => /DMA_MAP 0x[0-9a-f]+\+0x[0-9a-f]+ /.test(l));
+  assert.ok(maps.some((l) => l.endsWith(' mapped')), `QEMU's guest RAM was mapped\n${maps.join('\n')}`);
+  assert.deepEqual(maps.filter((l) => l.endsWith('by pread/pwrite')), [], 'no window fell back to pread/pwrite');
 
   // The device goes away through sysfs and the pool is whole again.
   await writeFile(path.join(ctx.dir, 'sys/bus/mdev/devices', uuid, 'remove'), '1');

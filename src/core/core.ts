@@ -30,12 +30,18 @@ import type {
 export interface CoreOptions {
   /** How often `unregisterParent`/`remove` emit a `warning` event while waiting for open handles (ms). Default 10 s. */
   readonly waitWarningMs?: number;
+  /**
+   * How long a non-forced `remove` waits for open handles (a VMM holding the device) to be released before it fails
+   * with `EBUSY` and leaves the device as it was (ms). Default 10 s.
+   */
+  readonly releaseTimeoutMs?: number;
   /** How many events a `watch()` stream buffers for a slow reader before failing with `EOVERFLOW`. Default 4096. */
   readonly watchBufferSize?: number;
 }
 
 /** The seed's unregister loop waited `HZ * 10` between warnings. */
 const DEFAULT_WAIT_WARNING_MS = 10_000;
+const DEFAULT_RELEASE_TIMEOUT_MS = 10_000;
 
 export class Core {
   /** `on('event', (e: CoreEvent) => …)`; also `on(kind, …)` for one kind. */
@@ -52,15 +58,16 @@ export class Core {
   constructor(options: CoreOptions = {}) {
     const waitWarningMs = options.waitWarningMs ?? DEFAULT_WAIT_WARNING_MS;
     const watchBufferSize = options.watchBufferSize ?? DEFAULT_WATCH_BUFFER;
-    if (!(waitWarningMs > 0) || !(Number.isInteger(watchBufferSize) && watchBufferSize > 0)) {
-      throw err('EINVAL', 'waitWarningMs and watchBufferSize must be positive');
+    const releaseTimeoutMs = options.releaseTimeoutMs ?? DEFAULT_RELEASE_TIMEOUT_MS;
+    if (!(waitWarningMs > 0) || !(Number.isInteger(watchBufferSize) && watchBufferSize > 0) || !(releaseTimeoutMs > 0)) {
+      throw err('EINVAL', 'waitWarningMs, releaseTimeoutMs and watchBufferSize must be positive');
     }
     // Many views and streams listen at once; Node's leak warning at 10 listeners would be noise here.
     this.events.setMaxListeners(0);
     this.#hub = new EventHub(this.events, watchBufferSize);
     this.#bus = new Bus(this.#registry, this.#hub);
     this.#online = new OnlineControl(this.#registry, this.#hub);
-    this.#lifecycle = new Lifecycle(this.#registry, this.#groups, this.#bus, this.#online, this.#hub, waitWarningMs);
+    this.#lifecycle = new Lifecycle(this.#registry, this.#groups, this.#bus, this.#online, this.#hub, waitWarningMs, releaseTimeoutMs);
     this.#mappings = new Mappings(this.#registry, this.#hub);
   }
 
@@ -117,7 +124,10 @@ export class Core {
   create(parent: string, typeId: string, uuid: string, options?: CreateOptions): Promise<MdevDevice> {
     return this.#lifecycle.create(parent, typeId, uuid, options);
   }
-  /** Remove; `ENODEV` missing, `EAGAIN` not active, vendor `EBUSY` unless forced. */
+  /**
+   * Remove; `ENODEV` missing, `EAGAIN` not active, vendor `EBUSY` unless forced, `EBUSY` when a handle is still
+   * open after `releaseTimeoutMs` (the device then stays); forced revokes open handles.
+   */
   remove(uuid: Uuid, options?: RemoveOptions): Promise<void> {
     return this.#lifecycle.remove(uuid, options);
   }

@@ -1,7 +1,7 @@
 /**
  * Concepts: open references to a device. `Core.open` takes one; its holder releases it (idempotent). A non-forced
- * removal waits until the last one is released; a forced removal revokes them: each handle's `onRevoke` listeners are
- * told, then the handle is released on the holder's behalf.
+ * removal waits until the last one is released, asking the holders to let go (`onRequest`); a forced removal revokes
+ * them: each handle's `onRevoke` listeners are told, then the handle is released on the holder's behalf.
  */
 import type { EventHub } from './events.js';
 import type { DeviceRecord } from './records.js';
@@ -13,6 +13,7 @@ export class DeviceHandleImpl implements DeviceHandle {
   readonly #record: DeviceRecord;
   #released = false;
   #listeners: ((reason: string) => void)[] | undefined;
+  #requests: ((count: number) => void)[] | undefined;
 
   constructor(record: DeviceRecord) {
     this.#record = record;
@@ -33,6 +34,7 @@ export class DeviceHandleImpl implements DeviceHandle {
     if (this.#released) return;
     this.#released = true;
     this.#listeners = undefined;
+    this.#requests = undefined;
     const rec = this.#record;
     rec.handles?.delete(this);
     rec.parent.openHandles--;
@@ -47,6 +49,27 @@ export class DeviceHandleImpl implements DeviceHandle {
       const i = list === undefined ? -1 : list.indexOf(listener);
       if (i >= 0) list!.splice(i, 1);
     };
+  }
+
+  onRequest(listener: (count: number) => void): () => void {
+    if (this.#released) return () => {};
+    (this.#requests ??= []).push(listener);
+    return () => {
+      const list = this.#requests;
+      const i = list === undefined ? -1 : list.indexOf(listener);
+      if (i >= 0) list!.splice(i, 1);
+    };
+  }
+
+  /** Ask the holder to release (a removal is waiting). A throwing listener is reported, not fatal. */
+  request(count: number, events: EventHub): void {
+    for (const l of [...(this.#requests ?? [])]) {
+      try {
+        l(count);
+      } catch (e) {
+        events.warn(this.#record.parent.name, this.#record.uuid, `release request listener failed: ${String(e)}`);
+      }
+    }
   }
 
   /** Tell the holder the device is going away, then release. A throwing listener is reported, not fatal. */
@@ -67,6 +90,12 @@ export class DeviceHandleImpl implements DeviceHandle {
 export function revokeAll(rec: DeviceRecord, reason: string, events: EventHub): void {
   if (rec.handles === undefined) return;
   for (const h of Array.from(rec.handles)) h.revoke(reason, events);
+}
+
+/** Ask every holder of a device to release it (a plain removal waits); `count` is how many times before. */
+export function requestAll(rec: DeviceRecord, count: number, events: EventHub): void {
+  if (rec.handles === undefined) return;
+  for (const h of Array.from(rec.handles)) h.request(count, events);
 }
 
 /** Resolves once the device has no open handle. */

@@ -17,7 +17,7 @@
 import { settleBus, type Bus } from './bus.js';
 import { err, type UmdevError } from './errors.js';
 import type { EventHub } from './events.js';
-import { allClosed, revokeAll } from './handles.js';
+import { allClosed, requestAll, revokeAll } from './handles.js';
 import type { GroupIds } from './iommu-groups.js';
 import type { OnlineControl } from './online.js';
 import { validateParentSpec } from './parent-spec.js';
@@ -44,14 +44,24 @@ export class Lifecycle {
   readonly #online: OnlineControl;
   readonly #events: EventHub;
   readonly #waitWarningMs: number;
+  readonly #releaseTimeoutMs: number;
 
-  constructor(registry: Registry, groups: GroupIds, bus: Bus, online: OnlineControl, events: EventHub, waitWarningMs: number) {
+  constructor(
+    registry: Registry,
+    groups: GroupIds,
+    bus: Bus,
+    online: OnlineControl,
+    events: EventHub,
+    waitWarningMs: number,
+    releaseTimeoutMs: number,
+  ) {
     this.#registry = registry;
     this.#groups = groups;
     this.#bus = bus;
     this.#online = online;
     this.#events = events;
     this.#waitWarningMs = waitWarningMs;
+    this.#releaseTimeoutMs = releaseTimeoutMs;
   }
 
   registerParent<D>(spec: ParentSpec<D>): Parent {
@@ -215,7 +225,36 @@ export class Lifecycle {
     // Pairs with the settle() at the end of #removeDevice or in #removeAfterVeto.
     parent.pending++;
     if (!force && veto !== undefined) return this.#removeAfterVeto(rec, veto, origin);
-    return this.#removeDevice(rec, force, true, origin);
+    if (!force) return this.#removeWhenReleased(rec, origin);
+    return this.#removeDevice(rec, true, true, origin);
+  }
+
+  /**
+   * A non-forced removal, as the kernel's `vfio_unregister_group_dev`: the device is invisible at once, but its bus
+   * driver keeps serving the user (a running VMM) until every handle is released. Past `releaseTimeoutMs` the device
+   * comes back as it was and the removal fails with `EBUSY`; a forced removal revokes instead.
+   */
+  async #removeWhenReleased(rec: DeviceRecord, origin: RemoveOptions['origin']): Promise<void> {
+    if (rec.openCount > 0) {
+      this.#registry.deactivate(rec);
+      // As vfio_unregister_group_dev: ask at once, then again with a rising count every wait interval.
+      let asked = 0;
+      requestAll(rec, asked++, this.#events);
+      const released = await waitWithTimeout(
+        waitWithWarnings(allClosed(rec), this.#waitWarningMs, () => {
+          this.#events.warn(rec.parent.name, rec.uuid, `device ${rec.uuid} has ${rec.openCount} open handle(s); remove blocked until all are released`);
+          requestAll(rec, asked++, this.#events);
+        }),
+        this.#releaseTimeoutMs,
+      );
+      // An unregistration that started meanwhile needs the device gone: it goes on to unbind, which ends the user.
+      if (!released && !rec.parent.unregistering) {
+        this.#registry.activate(rec);
+        rec.parent.settle();
+        throw err('EBUSY', `device ${rec.uuid} is still in use (${rec.openCount} open handle(s)) after ${this.#releaseTimeoutMs} ms`);
+      }
+    }
+    return this.#removeDevice(rec, false, true, origin);
   }
 
   async #removeAfterVeto(rec: DeviceRecord, veto: NonNullable<ParentOps<unknown>['requestRemove']>, origin: string | undefined): Promise<void> {
@@ -235,14 +274,14 @@ export class Lifecycle {
       parent.settle();
       return;
     }
-    return this.#removeDevice(rec, false, true, origin);
+    return this.#removeWhenReleased(rec, origin);
   }
 
   /** The removal steps (see the module comment). Settles one `pending` of the parent when done; never rejects. */
   async #removeDevice(rec: DeviceRecord, revoke: boolean, warnWhileWaiting: boolean, origin: string | undefined): Promise<void> {
     const parent = rec.parent;
     try {
-      this.#registry.deactivate(rec);
+      if (rec.state === 'active') this.#registry.deactivate(rec);
       if (rec.busBusy !== undefined) await settleBus(rec);
       if (rec.bound !== undefined) {
         const r = this.#bus.unbind(rec);
@@ -284,6 +323,19 @@ export class Lifecycle {
     this.#registry.unreserve(rec);
     rec.ranges = undefined;
     if (rec.parent.pooled) rec.parent.available++;
+  }
+}
+
+/** True when `done` settles within `ms`; false on the timeout (then `done` is left to finish on its own). */
+async function waitWithTimeout(done: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([done.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -166,6 +166,11 @@ export interface DeviceHandle {
   release(): void;
   /** Called once if a forced removal revokes this handle; the holder must stop using the device. */
   onRevoke(listener: (reason: string) => void): () => void;
+  /**
+   * Called while a plain removal waits for this handle (at once, then every wait interval; `count` rises from 0):
+   * the holder is asked to release the device, as vfio's `request` op asks the user.
+   */
+  onRequest(listener: (count: number) => void): () => void;
 }
 
 /** One mapped range of a device (seed `mdev_add_phys_mapping`). */

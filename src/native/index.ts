@@ -18,6 +18,8 @@ import { err, isErrno, UmdevError } from '../core/errors.js';
 export interface FdEvents {
   readable?: boolean;
   writable?: boolean;
+  /** The peer hung up (EPOLLRDHUP): lets a caller that stopped reading still see the peer go away. */
+  hangup?: boolean;
 }
 
 /** A readiness watch on one fd; see `native.watch`. */
@@ -35,7 +37,7 @@ export interface RefableFdWatcher extends FdWatcher {
 }
 
 /** Called on the main thread when the fd is ready, or with an error (e.g. EBADF) that libuv reported for it. */
-export type FdWatchCallback = (err: Error | null, ev: { readable: boolean; writable: boolean }) => void;
+export type FdWatchCallback = (err: Error | null, ev: { readable: boolean; writable: boolean; hangup: boolean }) => void;
 
 /** The result of a successful `recvMsg`: `bytes` 0 with no fds is end of stream. */
 export interface RecvResult {
@@ -113,8 +115,15 @@ export interface Native {
   eventfdRead(fd: number): bigint | null;
   /** Adds to the counter; EAGAIN if it would overflow on a non-blocking eventfd. */
   eventfdWrite(fd: number, value: bigint): void;
-  /** A memfd of `size` bytes (close-on-exec). */
-  memfdCreate(name: string, size: number): number;
+  /**
+   * Adds 1 to an eventfd without ever blocking: true when added, false when the counter is full (signal dropped).
+   * Sets O_NONBLOCK on the fd's open file description first (shared with whoever passed the fd).
+   */
+  eventfdSignal(fd: number): boolean;
+  /** A memfd of `size` bytes (close-on-exec); with `seals` (F_SEAL_* bits) it is sealable and sealed after sizing. */
+  memfdCreate(name: string, size: number, seals?: number): number;
+  /** The F_SEAL_* bits of a memfd; 0 for a file that cannot carry seals. */
+  getSeals(fd: number): number;
   /**
    * A shared mapping of fd as an external ArrayBuffer. It is unmapped by munmap() or, failing that, when the
    * ArrayBuffer is garbage-collected; never twice. `offset` must be page-aligned.
@@ -125,6 +134,9 @@ export interface Native {
   /** The system page size. */
   pageSize(): number;
 }
+
+/** memfd seals (fcntl F_ADD_SEALS / F_GET_SEALS), as in <linux/fcntl.h>. */
+export const Seal = { SEAL: 0x1, SHRINK: 0x2, GROW: 0x4, WRITE: 0x8 } as const;
 
 /** The raw addon, as native/addon.cc exports it. */
 interface Binding extends Omit<Native, 'watch'> {
@@ -166,7 +178,7 @@ function load(): Binding | UmdevError {
 const CALLS = [
   'setNonBlocking', 'read', 'write', 'close', 'tryLock',
   'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsg', 'sendMsg', 'sendDatagram',
-  'eventfd', 'eventfdRead', 'eventfdWrite', 'memfdCreate', 'mmap', 'munmap', 'pageSize',
+  'eventfd', 'eventfdRead', 'eventfdWrite', 'eventfdSignal', 'memfdCreate', 'getSeals', 'mmap', 'munmap', 'pageSize',
 ] as const satisfies readonly Exclude<keyof Native, 'watch'>[];
 
 function thrower(reason: UmdevError): () => never {

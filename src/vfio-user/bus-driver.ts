@@ -4,8 +4,12 @@
  * 0600, a stale file unlinked first); remove closes the listener and any connection and unlinks the socket.
  *
  * One client at a time: a second connection while the first is still connected is accepted, its first command
- * answered with an EBUSY error reply, and closed (after 5 s if it sends nothing). A connection that arrives once the
- * first client has hung up (even before the server has noticed, or while its session is being cleaned up) is
+ * answered with an EBUSY error reply, and closed (after 1 s if it sends nothing). A refused client costs little: a
+ * receive buffer of 256 bytes that grows to 4 KiB at most (a VERSION fits), and at most `maxRefused` of them are
+ * open in the whole daemon; beyond that a new one is closed at once. When accept fails (EMFILE, ENFILE) the
+ * listener is not watched for a while (100 ms, doubling to 1 s), so a full fd table does not spin the loop, and the
+ * failures are logged at a limited rate. A connection that arrives once the first client has hung up (even before
+ * the server has noticed, or while its session is being cleaned up) is
  * served as soon as that cleanup is done. A session takes a core handle (`core.open`), opens the device with a
  * DMA view, and on disconnect undoes it as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped, the device
  * reset (libvfio-user calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's
@@ -19,10 +23,12 @@ import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js
 import { type Native, native as defaultNative } from '../native/index.js';
 import { type VfioDevice, isVfioDevice } from '../vfio/device.js';
 import { errorReplyHeader } from './connection.js';
-import { DEFAULT_MAX_DMA_MAPS, Flags } from './constants.js';
+import { DEFAULT_MAX_DMA_MAPS, Flags, SERVER_MAX_DMA_MAPS } from './constants.js';
+import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
 import type { Logger as BaseLogger } from '../log.js';
 import { type Logger, makeLogger } from './log.js';
-import { RECV_MAX_FDS, startSession } from './session.js';
+import { type LimitedLog, limitLog } from '../log-limit.js';
+import { describeClient, startSession } from './session.js';
 import { SocketTransport, safeClose } from './transport.js';
 
 export interface VfioUserBusDriverOptions {
@@ -33,12 +39,19 @@ export interface VfioUserBusDriverOptions {
   readonly native?: Native;
   /** umdev's logger; lines are `vfio-user[<uuid>]: …`. Default: stderr, `warn` and above (all with UMDEV_DEBUG). */
   readonly log?: BaseLogger;
-  /** Concurrent DMA windows per client (announced as `max_dma_maps`), 1..65535. */
+  /** Concurrent DMA windows per client (announced as `max_dma_maps`), 1..65535; default 1024. */
   readonly maxDmaMaps?: number;
-  /** How long a refused second client may stay silent before it is closed (ms). */
+  /**
+   * Mappings and fds all clients' DMA windows may hold together (ENOSPC past it); default a quarter of
+   * `vm.max_map_count` and of RLIMIT_NOFILE, at most 16384.
+   */
+  readonly dmaBudget?: number;
+  /** How long a refused second client may stay silent before it is closed (ms, default 1000). */
   readonly refuseTimeoutMs?: number;
   /** Who serves an accepted client; default: a session in this process (`startSession`). */
   readonly runSession?: SessionRunner;
+  /** Refused clients open at once in the whole daemon (default 16); more are closed at once. */
+  readonly maxRefused?: number;
 }
 
 /** What the bus driver needs of a running session, wherever it runs. */
@@ -59,21 +72,47 @@ export interface ActiveSession {
 /** Serves one accepted client socket (owned from here on) for `device`, after `after` (the previous session). */
 export type SessionRunner = (fd: number, device: MdevDevice, model: VfioDevice, after: Promise<void>) => ActiveSession;
 
+/** State every endpoint of one bus driver shares. */
+interface Shared {
+  readonly budget: DmaBudget;
+  /** Refused connections still open (waiting for their first header). */
+  refused: number;
+  readonly limited: LimitedLog;
+}
+
+/** Largest first message a refused client may send whole (QEMU's VERSION is about 200 bytes). */
+const REFUSED_MAX_MSG = 4096;
+const ACCEPT_BACKOFF_MIN_MS = 100;
+const ACCEPT_BACKOFF_MAX_MS = 1000;
+
 /** Registered with `core.registerDriver`; owns one endpoint per bound device until `remove`. */
 export class VfioUserBusDriver implements BusDriver {
   readonly name = 'vfio-user';
   readonly #opts: VfioUserBusDriverOptions;
   readonly #io: Native;
   readonly #endpoints = new Map<Uuid, Endpoint>();
+  readonly #shared: Shared;
 
   constructor(options: VfioUserBusDriverOptions) {
-    const maps = options.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS;
+    const maps = options.maxDmaMaps ?? SERVER_MAX_DMA_MAPS;
     // QEMU refuses to connect to a server announcing more than its own 65535 (it may only lower the default).
     if (!Number.isInteger(maps) || maps < 1 || maps > DEFAULT_MAX_DMA_MAPS) {
       throw err('EINVAL', `maxDmaMaps ${maps} outside 1..${DEFAULT_MAX_DMA_MAPS}`);
     }
     this.#opts = options;
     this.#io = options.native ?? defaultNative;
+    const log = makeLogger(undefined, options.log);
+    this.#shared = { budget: new DmaBudget(options.dmaBudget ?? defaultDmaBudget()), refused: 0, limited: limitLog(log) };
+  }
+
+  /** The daemon-wide DMA budget (its `used` count is what every client's windows hold now). */
+  get dmaBudget(): DmaBudget {
+    return this.#shared.budget;
+  }
+
+  /** Refused connections open now (bounded by `maxRefused`). */
+  get refusedOpen(): number {
+    return this.#shared.refused;
   }
 
   match(device: MdevDevice): boolean {
@@ -97,7 +136,7 @@ export class VfioUserBusDriver implements BusDriver {
     const path = this.socketPath(device.uuid);
     unlinkStale(path);
     const log = makeLogger(device.uuid, this.#opts.log);
-    const ep = new Endpoint(device, device.driverData, path, this.#io, log, this.#opts);
+    const ep = new Endpoint(device, device.driverData, path, this.#io, log, this.#opts, this.#shared);
     this.#endpoints.set(device.uuid, ep);
     log('info', `listening on ${path}`);
   }
@@ -140,8 +179,14 @@ class Endpoint {
   readonly #io: Native;
   readonly #log: Logger;
   readonly #opts: VfioUserBusDriverOptions;
+  readonly #shared: Shared;
   readonly #listenFd: number;
   readonly #watcher: ReturnType<Native['watch']>;
+  /** Set while accept is backing off; the listener is not watched until it fires. */
+  #backoff: NodeJS.Timeout | undefined;
+  #backoffMs = ACCEPT_BACKOFF_MIN_MS;
+  /** Lines that a client or a full fd table can repeat in a loop. */
+  readonly #limited: LimitedLog;
   #conn: ActiveSession | undefined;
   /** The current client, as log lines name it (`vfio-user client pid 1234 (uid 0)`). */
   #client = 'vfio-user client';
@@ -149,13 +194,15 @@ class Endpoint {
   #settled: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(device: MdevDevice, model: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions) {
+  constructor(device: MdevDevice, model: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions, shared: Shared) {
     this.#device = device;
     this.#model = model;
     this.#path = path;
     this.#io = io;
     this.#log = log;
     this.#opts = opts;
+    this.#shared = shared;
+    this.#limited = limitLog(log);
     this.#listenFd = io.listenUnix(path, 16, 0o600);
     this.#watcher = io.watch(this.#listenFd, { readable: true }, (e) => {
       if (e) this.#log('error', `listener failed: ${e.message}`);
@@ -177,10 +224,11 @@ class Endpoint {
       try {
         fd = this.#io.accept(this.#listenFd);
       } catch (e) {
-        this.#log('warn', `accept failed: ${toUmdevError(e).message}`);
+        this.#backOff(toUmdevError(e).message);
         return;
       }
       if (fd < 0) return;
+      this.#backoffMs = ACCEPT_BACKOFF_MIN_MS;
       // A client that hangs up and reconnects at once makes both events arrive in one loop turn, the accept maybe
       // first: read the old socket now, so only a client that is still there makes this one a second client.
       this.#conn?.poll();
@@ -190,13 +238,40 @@ class Endpoint {
     }
   }
 
+  /** The listener stays readable while accept fails: stop watching it for a while instead of spinning. */
+  #backOff(why: string): void {
+    const ms = this.#backoffMs;
+    this.#limited('accept', 'warn', `accept failed: ${why}; retrying in ${ms} ms`);
+    this.#backoffMs = Math.min(ms * 2, ACCEPT_BACKOFF_MAX_MS);
+    this.#watcher.update({});
+    const timer = setTimeout(() => {
+      this.#backoff = undefined;
+      if (this.#closed) return;
+      this.#watcher.update({ readable: true });
+    }, ms);
+    timer.unref();
+    this.#backoff = timer;
+  }
+
   /** A second client: answer its first command EBUSY and hang up. */
   #refuse(fd: number): void {
-    this.#log('info', 'refusing a second client: the device is in use');
-    const t = new SocketTransport(fd, this.#io, { maxFds: RECV_MAX_FDS });
-    const timer = setTimeout(() => t.close(), this.#opts.refuseTimeoutMs ?? 5000);
+    const shared = this.#shared;
+    if (shared.refused >= (this.#opts.maxRefused ?? 16)) {
+      shared.limited('refuse-full', 'warn', `closing a refused client at once: ${shared.refused} refused clients are open`);
+      safeClose(this.#io, fd);
+      return;
+    }
+    this.#limited('refuse', 'info', 'refusing a second client: the device is in use');
+    // The first message is read whole (closing on unread bytes would reset the socket before the client reads the
+    // EBUSY), but a VERSION is small: anything past REFUSED_MAX_MSG is answered from its header alone.
+    const t = new SocketTransport(fd, this.#io, { maxFds: 8, maxMsgSize: REFUSED_MAX_MSG, initialRx: 256, maxQueuedBytes: 0 });
+    shared.refused++;
+    const timer = setTimeout(() => t.close(), this.#opts.refuseTimeoutMs ?? 1000);
     timer.unref();
-    t.onClose(() => clearTimeout(timer));
+    t.onClose(() => {
+      shared.refused--;
+      clearTimeout(timer);
+    });
     t.onMessage((m) => {
       for (const f of m.fds) safeClose(this.#io, f);
       if ((m.header.flags & Flags.TYPE_MASK) === Flags.TYPE_COMMAND) t.send(errorReplyHeader(m.header, 16 /* EBUSY */));
@@ -216,7 +291,17 @@ class Endpoint {
   }
 
   #inProcess(fd: number, device: MdevDevice, model: VfioDevice, after: Promise<void>): ActiveSession {
-    const s = startSession({ fd, device: model, open: () => this.#opts.core.open(device.uuid), io: this.#io, log: this.#log, maxDmaMaps: this.#opts.maxDmaMaps, after });
+    const s = startSession({
+      fd,
+      device: model,
+      open: () => this.#opts.core.open(device.uuid),
+      io: this.#io,
+      log: this.#log,
+      maxDmaMaps: this.#opts.maxDmaMaps,
+      dmaBudget: this.#shared.budget,
+      limited: this.#limited,
+      after,
+    });
     return {
       get closed() {
         return s.connection.closed;
@@ -231,6 +316,7 @@ class Endpoint {
   async close(): Promise<void> {
     if (this.#closed) return this.#settled;
     this.#closed = true;
+    if (this.#backoff) clearTimeout(this.#backoff);
     this.#watcher.stop();
     safeClose(this.#io, this.#listenFd);
     rmSync(this.#path, { force: true });
@@ -240,16 +326,5 @@ class Endpoint {
     }
     conn?.close(err('ENODEV', 'device removed'));
     await this.#settled;
-  }
-}
-
-/** `vfio-user client pid 1234 (uid 0)` from the socket's SO_PEERCRED; just `vfio-user client` where that fails. */
-function describeClient(io: Native, fd: number): string {
-  try {
-    const c = io.peerCred(fd);
-    return `vfio-user client pid ${c.pid} (uid ${c.uid})`;
-  } catch {
-    // A transport without peer credentials (a test's fake) still gets a line, only a vaguer one.
-    return 'vfio-user client';
   }
 }

@@ -7,6 +7,8 @@
  *   would wait for itself.
  * - A handler returns a reply or throws `UmdevError`; the throw becomes an error reply with that errno and the
  *   connection stays open. Anything else thrown is a bug: logged with its stack and answered `EIO`.
+ * - The queue is bounded: past `MAX_QUEUED` commands (a handler awaits a DMA reply the client never sends, and the
+ *   client keeps sending) the transport stops reading until the queue drains.
  * - A handler takes the fds it keeps by overwriting their slot in `msg.fds` with -1 (libvfio-user's
  *   `consume_fd`); every fd left afterwards is closed here.
  */
@@ -14,6 +16,7 @@ import { type UmdevError, err, errnoName, isUmdevError, toUmdevError } from '../
 import type { VfioDevice, VfioRegionInfo } from '../vfio/device.js';
 import { type Capabilities, type Header, encodeDmaAccess, parseCapabilities } from './codec.js';
 import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constants.js';
+import type { DmaBudget } from './dma-budget.js';
 import { DmaSpace, type MemIo } from './dma-space.js';
 import type { Logger } from './log.js';
 import { type Message, type Transport, safeClose } from './transport.js';
@@ -34,9 +37,13 @@ export interface ConnectionOptions {
   readonly log: Logger;
   readonly handlers: ReadonlyMap<number, Handler>;
   readonly maxDmaMaps: number;
+  /** The daemon-wide count of mappings and fds held by DMA windows. */
+  readonly dmaBudget: DmaBudget;
 }
 
 const NO_CAPS = parseCapabilities(undefined, 0);
+/** Commands waiting behind a busy handler before reading stops; QEMU has a few posted writes in flight at most. */
+const MAX_QUEUED = 256;
 
 /** Owned by the bus driver's session; closed when the transport closes or `close()` is called. */
 export class Connection {
@@ -50,6 +57,8 @@ export class Connection {
   readonly #handlers: ReadonlyMap<number, Handler>;
   readonly #io: MemIo;
   readonly #queue: Message[] = [];
+  /** True while this connection holds the transport paused because the queue is full. */
+  #held = false;
   /** True while a handler awaits, and until `start()` (the device is not open before that). */
   #busy = true;
   readonly #pending = new Map<number, { resolve: (m: Message) => void; reject: (e: UmdevError) => void }>();
@@ -68,6 +77,7 @@ export class Connection {
       (cmd, iova, count, data) => this.#remoteDma(cmd, iova, count, data),
       () => this.clientCaps.maxDataXferSize,
       options.maxDmaMaps,
+      options.dmaBudget,
     );
     this.transport.onMessage((m) => this.#onMessage(m));
     this.transport.onClose((reason) => this.#onClosed(reason));
@@ -111,6 +121,10 @@ export class Connection {
     // A framing error ends the connection right after this call, so it is answered now even behind a busy handler.
     if (this.#busy && !msg.malformed) {
       this.#queue.push(msg);
+      if (this.#queue.length >= MAX_QUEUED && !this.#held) {
+        this.#held = true;
+        this.transport.pause();
+      }
       return;
     }
     this.#process(msg);
@@ -118,6 +132,10 @@ export class Connection {
 
   #drain(): void {
     while (!this.#busy && this.#queue.length > 0 && !this.closed) this.#process(this.#queue.shift()!);
+    if (this.#held && this.#queue.length < MAX_QUEUED / 2 && !this.closed) {
+      this.#held = false;
+      this.transport.resume();
+    }
   }
 
   #process(msg: Message): void {

@@ -59,6 +59,11 @@ export const DEFAULT_MAX_DATA_XFER_SIZE = 1 << 20;
 export const DEFAULT_MAX_DMA_MAPS = 65535;
 export const DEFAULT_PGSIZES = 4096;
 
+/**
+ * The `max_dma_maps` this server announces by default: QEMU maps about 20 windows over a guest's boot; the spec's
+ * 65535 would let one client take every mapping the process may have (see `dma-budget.ts`).
+ */
+export const SERVER_MAX_DMA_MAPS = 1024;
 /** What this server announces: fds it accepts per message (as libvfio-user's SERVER_MAX_FDS) and transfer size. */
 export const SERVER_MAX_MSG_FDS = 8;
 export const SERVER_MAX_DATA_XFER_SIZE = 1 << 20;

@@ -1,27 +1,48 @@
 /**
  * Concepts: the client's DMA address space as one connection sees it (libvfio-user's `dma.h` "DMA controller").
- * DMA_MAP adds a window [iova, iova+size). A window that came with an fd is mmap'ed here, and device DMA copies to
- * and from the mapping. A window without an fd is reached by sending DMA_READ/DMA_WRITE to the client and awaiting
- * the reply. Windows never overlap (the spec answers EEXIST). Everything is dropped when the client goes away.
+ * DMA_MAP adds a window [iova, iova+size). Windows never overlap (the spec answers EEXIST). Everything is dropped
+ * when the client goes away. A window is reached one of three ways:
+ *
+ * - **mapped**: an fd that is a memfd sealed against shrinking (F_SEAL_SHRINK; QEMU's memory-backend-memfd seals
+ *   by default) is mmap'ed, and device DMA copies to and from the mapping: the fast path. The seal is what makes
+ *   it safe: a mapping of a file the client may shrink later faults (SIGBUS) on the first access past the new end,
+ *   and that kills the whole daemon.
+ * - **file**: any other regular file (an unsealed memfd, a tmpfs or hugetlbfs file) is kept open and reached with
+ *   pread/pwrite at the window's offset. The client may truncate it at any time; a short read or write is then
+ *   EFAULT for that DMA, never a fault.
+ * - **message**: no fd: DMA_READ/DMA_WRITE to the client, awaiting the reply.
+ *
+ * An fd is checked before anything is kept: a regular file (sockets, pipes, eventfds, devices are EINVAL) whose
+ * size covers offset+size (EINVAL otherwise, as the kernel's type1 driver refuses a vaddr range it cannot pin).
+ * Mapped and file windows hold a kernel object each, counted against the daemon's `DmaBudget` (ENOSPC).
  */
+import fs from 'node:fs';
 import { err } from '../core/errors.js';
 import type { DmaAccess } from '../vfio/device.js';
 import { Command, DmaMapFlags } from './constants.js';
-import type { Native } from '../native/index.js';
+import { type Native, Seal } from '../native/index.js';
+import type { DmaBudget } from './dma-budget.js';
 
 /** The memory calls a DMA space needs from the native addon. */
-export type MemIo = Pick<Native, 'mmap' | 'munmap' | 'close' | 'pageSize'>;
+export type MemIo = Pick<Native, 'mmap' | 'munmap' | 'close' | 'pageSize' | 'getSeals'>;
+
+/** statfs f_type of tmpfs/shmem, where memfds live (hugetlbfs memfds fault when the pool runs dry: no mmap). */
+const TMPFS_MAGIC = 0x01021994;
 
 /** Sends one DMA_READ (count bytes) or DMA_WRITE (data) to the client; resolves with the reply's data. */
 export type RemoteDma = (cmd: typeof Command.DMA_READ | typeof Command.DMA_WRITE, iova: bigint, count: number, data?: Buffer) => Promise<Buffer>;
 
-/** One DMA window. `mem` is a view of the whole window when it is fd-backed. */
+/**
+ * One DMA window: `mem` is a view of the whole window when it is mapped; `file` the fd (owned by the window) and
+ * the file offset of the window's first byte when it is reached by pread/pwrite.
+ */
 export interface DmaWindow {
   readonly iova: bigint;
   readonly size: bigint;
   readonly flags: number;
   readonly mapping: ArrayBuffer | undefined;
   readonly mem: Buffer | undefined;
+  readonly file: { readonly fd: number; readonly offset: bigint } | undefined;
 }
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -31,16 +52,18 @@ export class DmaSpace {
   readonly #io: MemIo;
   readonly #remote: RemoteDma;
   readonly #maxXfer: () => number;
+  readonly #budget: DmaBudget;
   /** Sorted by iova, non-overlapping. */
   #windows: DmaWindow[] = [];
   #closed = false;
   maxWindows: number;
 
-  constructor(io: MemIo, remote: RemoteDma, maxXfer: () => number, maxWindows: number) {
+  constructor(io: MemIo, remote: RemoteDma, maxXfer: () => number, maxWindows: number, budget: DmaBudget) {
     this.#io = io;
     this.#remote = remote;
     this.#maxXfer = maxXfer;
     this.maxWindows = maxWindows;
+    this.#budget = budget;
   }
 
   get count(): number {
@@ -51,8 +74,9 @@ export class DmaSpace {
     return this.#windows;
   }
 
-  /** Add a window. Takes ownership of `fd` (closed once mapped, or on failure). */
+  /** Add a window. Takes ownership of `fd` (kept by a file window, else closed once mapped, or on failure). */
   add(iova: bigint, size: bigint, flags: number, fd: number | undefined, offset: bigint): DmaWindow {
+    let keep = false;
     try {
       if (size === 0n || iova + size - 1n > U64_MAX) throw err('EINVAL', `bad DMA window ${hex(iova)}+${hex(size)}`);
       const at = this.#insertionPoint(iova);
@@ -62,22 +86,46 @@ export class DmaSpace {
         throw err('EEXIST', `DMA window ${hex(iova)}+${hex(size)} overlaps an existing one`);
       }
       if (this.#windows.length >= this.maxWindows) throw err('ENOSPC', `already ${this.maxWindows} DMA windows`);
-      let mapping: ArrayBuffer | undefined;
-      let mem: Buffer | undefined;
+      let w: DmaWindow = { iova, size, flags, mapping: undefined, mem: undefined, file: undefined };
       if (fd !== undefined) {
-        const page = BigInt(this.#io.pageSize());
-        const base = offset - (offset % page);
-        const delta = Number(offset - base);
-        const length = Number(((BigInt(delta) + size + page - 1n) / page) * page);
-        mapping = this.#io.mmap(fd, Number(base), length, (flags & DmaMapFlags.WRITE) !== 0);
-        mem = Buffer.from(mapping, delta, Number(size));
+        const what = `DMA window ${hex(iova)}+${hex(size)}`;
+        // Seals first: F_SEAL_SHRINK is permanent, so the size checked next can only grow afterwards.
+        const mappable = this.#mappable(fd);
+        checkFile(fd, offset, size, what);
+        this.#budget.take(what);
+        try {
+          if (mappable) w = { ...w, ...this.#map(fd, offset, size, flags) };
+          else w = { ...w, file: { fd, offset } };
+        } catch (e) {
+          this.#budget.give();
+          throw e;
+        }
+        keep = w.file !== undefined;
       }
-      const w: DmaWindow = { iova, size, flags, mapping, mem };
       this.#windows.splice(at, 0, w);
       return w;
     } finally {
-      if (fd !== undefined) this.#io.close(fd);
+      if (fd !== undefined && !keep) this.#io.close(fd);
     }
+  }
+
+  /** A memfd on tmpfs that can never shrink: mapping it cannot fault. */
+  #mappable(fd: number): boolean {
+    if ((this.#io.getSeals(fd) & Seal.SHRINK) === 0) return false;
+    try {
+      return fs.statfsSync(`/proc/self/fd/${fd}`).type === TMPFS_MAGIC;
+    } catch {
+      return false;
+    }
+  }
+
+  #map(fd: number, offset: bigint, size: bigint, flags: number): { mapping: ArrayBuffer; mem: Buffer } {
+    const page = BigInt(this.#io.pageSize());
+    const base = offset - (offset % page);
+    const delta = Number(offset - base);
+    const length = Number(((BigInt(delta) + size + page - 1n) / page) * page);
+    const mapping = this.#io.mmap(fd, base, length, (flags & DmaMapFlags.WRITE) !== 0);
+    return { mapping, mem: Buffer.from(mapping, delta, Number(size)) };
   }
 
   /** Remove the window that matches exactly (spec: "must match exactly a previous mapping"); ENOENT otherwise. */
@@ -109,6 +157,10 @@ export class DmaSpace {
           w.mem.copy(out, done, at, at + n);
           return;
         }
+        if (w.file) {
+          readAll(w.file.fd, out, done, n, w.file.offset + BigInt(at), w.iova + BigInt(at));
+          return;
+        }
         const data = await this.#remote(Command.DMA_READ, w.iova + BigInt(at), n);
         if (data.length !== n) throw err('EIO', `DMA_READ reply carried ${data.length} bytes, wanted ${n}`);
         data.copy(out, done);
@@ -119,6 +171,10 @@ export class DmaSpace {
       await this.#walk(iova, data.length, DmaMapFlags.WRITE, async (w, at, done, n) => {
         if (w.mem) {
           data.copy(w.mem, at, done, done + n);
+          return;
+        }
+        if (w.file) {
+          writeAll(w.file.fd, data, done, n, w.file.offset + BigInt(at), w.iova + BigInt(at));
           return;
         }
         await this.#remote(Command.DMA_WRITE, w.iova + BigInt(at), n, data.subarray(done, done + n));
@@ -140,8 +196,8 @@ export class DmaSpace {
       if (!w) throw err('EFAULT', `DMA to unmapped address ${hex(cur)}`);
       if (!(w.flags & need)) throw err('EPERM', `DMA window ${hex(w.iova)} does not allow ${need === DmaMapFlags.READ ? 'reads' : 'writes'}`);
       const at = Number(cur - w.iova);
-      // Messages are bounded by the client's max_data_xfer_size; mapped memory is not.
-      const cap = w.mem ? Number.MAX_SAFE_INTEGER : this.#maxXfer();
+      // Messages are bounded by the client's max_data_xfer_size; memory and files are not.
+      const cap = w.mem || w.file ? Number.MAX_SAFE_INTEGER : this.#maxXfer();
       const n = Math.min(length - done, Number(w.size) - at, cap);
       await step(w, at, done, n);
       done += n;
@@ -168,6 +224,52 @@ export class DmaSpace {
 
   #unmap(w: DmaWindow): void {
     if (w.mapping) this.#io.munmap(w.mapping);
+    if (w.file) this.#io.close(w.file.fd);
+    if (w.mapping || w.file) this.#budget.give();
+  }
+}
+
+/** EINVAL unless `fd` is a regular file (memfds are) whose size covers [offset, offset+size). */
+function checkFile(fd: number, offset: bigint, size: bigint, what: string): void {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.fstatSync(fd, { bigint: true });
+  } catch (e) {
+    throw err('EBADF', `${what}: cannot fstat the fd: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) throw err('EINVAL', `${what}: the fd is not a regular file or memfd`);
+  if (offset + size > st.size) throw err('EINVAL', `${what}: offset ${hex(offset)} + size runs past the file's ${hex(st.size)} bytes`);
+  // pread/pwrite positions are JS numbers (fs.writeSync ignores a bigint position and writes at the file position).
+  if (offset + size > BigInt(Number.MAX_SAFE_INTEGER)) throw err('EINVAL', `${what}: offset beyond 2^53`);
+}
+
+/** pread all of `n` bytes; a file the client truncated meanwhile ends early: EFAULT. */
+function readAll(fd: number, out: Buffer, to: number, n: number, position: bigint, iova: bigint): void {
+  let done = 0;
+  while (done < n) {
+    let got: number;
+    try {
+      got = fs.readSync(fd, out, to + done, n - done, Number(position) + done);
+    } catch (e) {
+      throw err('EFAULT', `DMA read at ${hex(iova + BigInt(done))} failed: ${(e as Error).message}`);
+    }
+    if (got <= 0) throw err('EFAULT', `DMA read at ${hex(iova + BigInt(done))}: the client's file ends after ${done} of ${n} bytes`);
+    done += got;
+  }
+}
+
+/** pwrite all of `n` bytes; a short write (a file the client truncated and sealed, a full fs) is EFAULT. */
+function writeAll(fd: number, data: Buffer, from: number, n: number, position: bigint, iova: bigint): void {
+  let done = 0;
+  while (done < n) {
+    let put: number;
+    try {
+      put = fs.writeSync(fd, data, from + done, n - done, Number(position) + done);
+    } catch (e) {
+      throw err('EFAULT', `DMA write at ${hex(iova + BigInt(done))} failed: ${(e as Error).message}`);
+    }
+    if (put <= 0) throw err('EFAULT', `DMA write at ${hex(iova + BigInt(done))}: the client's file took ${done} of ${n} bytes`);
+    done += put;
   }
 }
 

@@ -10,7 +10,9 @@ import type { DeviceHandle } from '../core/types.js';
 import type { Native } from '../native/index.js';
 import type { VfioDevice } from '../vfio/device.js';
 import { Connection } from './connection.js';
-import { DEFAULT_MAX_DMA_MAPS } from './constants.js';
+import { SERVER_MAX_DMA_MAPS } from './constants.js';
+import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
+import type { LimitedLog } from '../log-limit.js';
 import type { Logger } from './log.js';
 import { HANDLERS } from './server.js';
 import { SocketTransport } from './transport.js';
@@ -27,6 +29,10 @@ export interface SessionOptions {
   readonly io: Native;
   readonly log: Logger;
   readonly maxDmaMaps?: number;
+  /** Mappings and fds every client of this process may hold together (default: this process's own budget). */
+  readonly dmaBudget?: DmaBudget;
+  /** Rate-limited lines for what a client can repeat in a loop (default: plain log lines). */
+  readonly limited?: LimitedLog;
   /** The previous session's cleanup: this one opens the device only after it (never two opens at once). */
   readonly after?: Promise<void>;
 }
@@ -39,6 +45,7 @@ export interface Session {
 }
 
 export function startSession(o: SessionOptions): Session {
+  const who = describeClient(o.io, o.fd);
   const transport = new SocketTransport(o.fd, o.io, { maxFds: RECV_MAX_FDS });
   const connection = new Connection({
     device: o.device,
@@ -46,13 +53,14 @@ export function startSession(o: SessionOptions): Session {
     io: o.io,
     log: o.log,
     handlers: HANDLERS,
-    maxDmaMaps: o.maxDmaMaps ?? DEFAULT_MAX_DMA_MAPS,
+    maxDmaMaps: o.maxDmaMaps ?? SERVER_MAX_DMA_MAPS,
+    dmaBudget: o.dmaBudget ?? new DmaBudget(defaultDmaBudget()),
   });
   const ended = new Promise<void>((resolve) => connection.onClose(() => resolve()));
-  return { connection, ended, done: run(o, connection, ended) };
+  return { connection, ended, done: run(o, connection, ended, who) };
 }
 
-async function run(o: SessionOptions, conn: Connection, ended: Promise<void>): Promise<void> {
+async function run(o: SessionOptions, conn: Connection, ended: Promise<void>, who: string): Promise<void> {
   let handle: DeviceHandle | undefined;
   let opened = false;
   let unrevoke = (): void => {};
@@ -61,14 +69,27 @@ async function run(o: SessionOptions, conn: Connection, ended: Promise<void>): P
     if (conn.closed) throw err('ECONNRESET', 'client left before the session started');
     // Pairs with handle.release() below, when the session ends.
     handle = o.open();
-    unrevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
+    const offRevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
+    // A plain removal waits for the client and asks it to let go (the device's REQ interrupt).
+    const offRequest = handle.onRequest((count) => {
+      o.log('info', `removal waits for ${who} to release the device (request ${count})`);
+      o.device.requestRelease?.(count);
+    });
+    unrevoke = () => {
+      offRevoke();
+      offRequest();
+    };
     await o.device.open({ dma: conn.dma.access, log: (level, message) => o.log(level, message), watchReadable: (fd, cb) => watchReadable(o, fd, cb) });
     opened = true;
-    o.log('info', 'client connected');
+    o.log('info', `client connected: ${who}`);
     conn.start();
   } catch (e) {
-    o.log('warn', `cannot start a session: ${toUmdevError(e).message}`);
-    conn.close(toUmdevError(e));
+    const ue = toUmdevError(e);
+    // A client that left before its session began is its own business; anything else is worth a warning.
+    if (ue.errno === 'ECONNRESET') o.log('debug', `cannot start a session: ${ue.message}`);
+    else if (o.limited) o.limited('session', 'warn', `cannot start a session: ${ue.message}`);
+    else o.log('warn', `cannot start a session: ${ue.message}`);
+    conn.close(ue);
   }
   await ended;
   try {
@@ -101,5 +122,16 @@ async function step(log: Logger, what: string, fn: () => void | Promise<void>): 
     await fn();
   } catch (e) {
     log('warn', `device ${what} after disconnect failed: ${toUmdevError(e).message}`);
+  }
+}
+
+/** `vfio-user client pid 1234 (uid 0)` from the socket's SO_PEERCRED; just `vfio-user client` where that fails. */
+export function describeClient(io: Pick<Native, 'peerCred'>, fd: number): string {
+  try {
+    const c = io.peerCred(fd);
+    return `vfio-user client pid ${c.pid} (uid ${c.uid})`;
+  } catch {
+    // A transport without peer credentials (a test's fake) still gets a line, only a vaguer one.
+    return 'vfio-user client';
   }
 }

@@ -8,6 +8,11 @@
  * fds of an skb when the read first touches it, and stops right after (or inside) that skb. So a read that returns
  * fds ends in the skb that begins their message, and the fds belong to the message containing the read's LAST byte
  * (earlier messages of the same read, such as a DMA_UNMAP sent just before a DMA_MAP, carry none).
+ *
+ * Backpressure: a peer that sends requests but never reads the replies would make the queue of unsent replies grow
+ * without end (a 24-byte REGION_READ asks for a 1 MiB reply). Once more than `maxQueuedBytes` wait, the transport
+ * stops reading until the peer has taken them; the peer's own sends then block in its socket. The receiver may
+ * also `pause()` reading (its queue of work is full). While not reading, a hangup is still seen.
  */
 import { err, type UmdevError, toUmdevError } from '../core/errors.js';
 import { type Header, decodeHeader } from './codec.js';
@@ -35,6 +40,11 @@ export interface Transport {
    */
   send(header: Omit<Header, 'size'>, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void;
   close(reason?: UmdevError): void;
+  /** Stop reading until as many `resume()` calls (nested: each pause pairs with one resume). */
+  pause(): void;
+  resume(): void;
+  /** Bytes of messages accepted by `send` and not yet taken by the socket. */
+  readonly queuedBytes: number;
   /**
    * Take in now what the peer has already sent, as the next readable event would; a peer that hung up is seen at
    * once (the transport is closed when this returns).
@@ -53,9 +63,14 @@ export interface SocketTransportOptions {
   readonly maxMsgSize?: number;
   /** Keep the event loop alive while open (default true). */
   readonly ref?: boolean;
+  /** Unsent reply bytes above which reading stops until the peer takes them (default 2 MiB). */
+  readonly maxQueuedBytes?: number;
+  /** Size of the first receive buffer (default 64 KiB); it grows only for a message that needs more. */
+  readonly initialRx?: number;
 }
 
 const INITIAL_RX = 64 * 1024;
+const MAX_QUEUED_BYTES = 2 << 20;
 
 /**
  * A `Transport` over a connected non-blocking AF_UNIX stream socket. Takes ownership of `fd` (closed by `close()`).
@@ -66,7 +81,8 @@ export class SocketTransport implements Transport {
   readonly #maxFds: number;
   readonly #maxMsgSize: number;
   readonly #watcher: ReturnType<NativeIo['watch']>;
-  #rx = Buffer.allocUnsafe(INITIAL_RX);
+  readonly #maxQueued: number;
+  #rx: Buffer;
   #start = 0;
   #end = 0;
   /** Stream position of `#rx[0]`, so fd chunks can be placed by absolute position. */
@@ -74,28 +90,47 @@ export class SocketTransport implements Transport {
   /** Fds not yet handed out, keyed by the stream position of the last byte of the read that brought them. */
   #pendingFds: { at: number; fds: number[] }[] = [];
   #txQueue: { bufs: Buffer[]; fds: readonly number[] | undefined }[] = [];
+  #txBytes = 0;
+  #holds = 0;
+  /** The interest set the watcher has now (changed only through #rewatch). */
+  #events = { readable: true, writable: false, hangup: false };
   /** Reused for the header of every message that leaves at once (the common case). */
   readonly #txHeader = Buffer.allocUnsafe(HEADER_SIZE);
   #onMessage: ((msg: Message) => void) | undefined;
   #onClose: ((reason: UmdevError | undefined) => void) | undefined;
   #closed = false;
-  #writable = false;
 
   constructor(fd: number, io: NativeIo, options: SocketTransportOptions = {}) {
     this.#fd = fd;
     this.#io = io;
     this.#maxFds = options.maxFds ?? 16;
     this.#maxMsgSize = options.maxMsgSize ?? MAX_MSG_SIZE;
+    this.#maxQueued = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+    this.#rx = Buffer.allocUnsafe(options.initialRx ?? INITIAL_RX);
     // watch() makes the fd non-blocking.
-    this.#watcher = io.watch(fd, { readable: true, writable: false }, (e) => {
+    this.#watcher = io.watch(fd, this.#events, (e, ev) => {
       if (e) this.close(toUmdevError(e));
-      else this.#onEvent();
+      else this.#onEvent(ev.hangup);
     });
     if (options.ref === false) this.#watcher.unref();
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get queuedBytes(): number {
+    return this.#txBytes;
+  }
+
+  pause(): void {
+    this.#holds++;
+    this.#rewatch();
+  }
+
+  resume(): void {
+    if (this.#holds > 0) this.#holds--;
+    this.#rewatch();
   }
 
   /** The socket fd (still owned by the transport). */
@@ -142,7 +177,7 @@ export class SocketTransport implements Transport {
     hdr.writeUInt32LE(header.errorNo >>> 0, 12);
     if (this.#txQueue.length > 0) {
       // Something is already waiting: this message waits behind it, as copies (the header buffer is reused).
-      this.#txQueue.push({ bufs: bufs.map((b) => Buffer.from(b)), fds });
+      this.#queue(bufs.map((b) => Buffer.from(b)), fds);
       return;
     }
     let sent: number;
@@ -154,8 +189,13 @@ export class SocketTransport implements Transport {
     }
     if (sent === size) return;
     // Partial or EAGAIN: keep copies of the rest; fds went with the first byte if any byte was sent.
-    this.#txQueue.push({ bufs: skip(bufs, Math.max(sent, 0)).map((b) => Buffer.from(b)), fds: sent > 0 ? undefined : fds });
-    this.#wantWritable(true);
+    this.#queue(skip(bufs, Math.max(sent, 0)).map((b) => Buffer.from(b)), sent > 0 ? undefined : fds);
+  }
+
+  #queue(bufs: Buffer[], fds: readonly number[] | undefined): void {
+    this.#txQueue.push({ bufs, fds });
+    for (const b of bufs) this.#txBytes += b.length;
+    this.#rewatch();
   }
 
   close(reason?: UmdevError): void {
@@ -170,6 +210,7 @@ export class SocketTransport implements Transport {
     for (const p of this.#pendingFds) for (const f of p.fds) safeClose(this.#io, f);
     this.#pendingFds = [];
     this.#txQueue = [];
+    this.#txBytes = 0;
     const cb = this.#onClose;
     this.#onClose = undefined;
     this.#onMessage = undefined;
@@ -180,16 +221,25 @@ export class SocketTransport implements Transport {
     if (!this.#closed) this.#read();
   }
 
-  #wantWritable(on: boolean): void {
-    if (this.#writable === on || this.#closed) return;
-    this.#writable = on;
-    this.#watcher.update({ readable: true, writable: on });
+  /** Read unless paused or too much waits to be sent; watch writability while anything waits. */
+  #rewatch(): void {
+    if (this.#closed) return;
+    const reading = this.#holds === 0 && this.#txBytes <= this.#maxQueued;
+    const writable = this.#txQueue.length > 0;
+    const next = { readable: reading, writable, hangup: !reading };
+    const cur = this.#events;
+    if (cur.readable === next.readable && cur.writable === next.writable && cur.hangup === next.hangup) return;
+    this.#events = next;
+    this.#watcher.update(next);
   }
 
-  #onEvent(): void {
+  #onEvent(hangup: boolean): void {
     if (this.#closed) return;
     if (this.#txQueue.length > 0) this.#flush();
-    if (!this.#closed) this.#read();
+    if (this.#closed) return;
+    if (this.#events.readable) this.#read();
+    // Not reading (backpressure) and the peer is gone: nothing it sent still needs an answer.
+    else if (hangup) this.close(err('ECONNRESET', 'the peer hung up while its input was paused'));
   }
 
   #flush(): void {
@@ -202,21 +252,23 @@ export class SocketTransport implements Transport {
         this.close(toUmdevError(e));
         return;
       }
-      if (sent < 0) return;
+      if (sent < 0) break;
+      this.#txBytes -= Math.max(sent, 0);
       const total = head.bufs.reduce((n, b) => n + b.length, 0);
       if (sent < total) {
         head.bufs = skip(head.bufs, sent);
         if (sent > 0) head.fds = undefined;
-        return;
+        break;
       }
       this.#txQueue.shift();
     }
-    this.#wantWritable(false);
+    this.#rewatch();
   }
 
   #read(): void {
     // One recvmsg per readable event unless it filled the buffer: the poller calls again while data remains.
     for (;;) {
+      if (!this.#events.readable) return;
       if (this.#end === this.#rx.length) this.#makeRoom(this.#start > 0 ? this.#end - this.#start + 1 : this.#rx.length * 2);
       const chunkAt = this.#base + this.#end;
       let r: { bytes: number; fds: number[] } | null;

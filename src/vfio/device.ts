@@ -88,6 +88,11 @@ export interface VfioDevice {
   open(context: VfioOpenContext): void | Promise<void>;
   /** The client went away: release its eventfds and DMA state (last close). */
   close(): void | Promise<void>;
+  /**
+   * A removal waits for the client to let go (vfio's `request` op, called again every wait interval with a rising
+   * `count`): signal the REQ interrupt. Optional: without it the removal just waits.
+   */
+  requestRelease?(count: number): void;
 }
 
 /** Narrow a device's `driverData` to a `VfioDevice`. */

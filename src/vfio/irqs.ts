@@ -14,14 +14,20 @@
  *   `vfio_pci_set_intx_unmask` does with a virqfd (QEMU under KVM wires the guest's EOI to it): each signal is
  *   drained and unmasks INTx; fd -1 removes it, and it goes with INTx. An eventfd for MASK is `ENOTTY`. As in mtty,
  *   an unmask does not re-deliver a condition that is still pending: the device raises it again when it changes.
+ * - ERR and REQ are side channels, as vfio-pci's `vfio_pci_set_ctx_trigger_single`: one eventfd each, independent
+ *   of which of INTx/MSI/MSI-X is active. DATA_EVENTFD (count 1) installs it (-1 removes), DATA_NONE count 0
+ *   removes it, DATA_NONE/DATA_BOOL count 1 signals it; start must be 0 and count at most 1. REQ asks the user to
+ *   release the device (a removal waits for it); QEMU answers by unplugging the device.
  *
  * Ownership: every fd handed to `setIrqs` belongs to the controller from then on, even when the request fails; it is
  * closed when replaced, torn down, or at `close()`. Every fd must be an eventfd (EINVAL otherwise, as the kernel's
- * `eventfd_ctx_fdget`): another kind could block a write or never drain. Delivery needs no native code:
- * `fs.writeSync` on an eventfd is a plain write(2); watching the unmask eventfd is injected (`watch`).
+ * `eventfd_ctx_fdget`): another kind could block a write or never drain. Delivery never blocks either: the client
+ * owns the eventfd's open file description, so it may hand over a blocking eventfd whose counter it filled; a full
+ * counter drops the signal (the client has an unread one already), as the kernel's `eventfd_signal` saturates.
  */
 import fs from 'node:fs';
 import { err } from '../core/errors.js';
+import { native } from '../native/index.js';
 import { VFIO_IRQ_INFO, VFIO_IRQ_SET, VFIO_PCI_IRQ } from './constants.js';
 import type { SetIrqsRequest, VfioIrqInfo, WatchReadable } from './device.js';
 
@@ -41,9 +47,10 @@ export interface IrqControllerOptions {
   readonly onError?: (message: string) => void;
   /** Watches the INTx unmask eventfd; without it an unmask eventfd is `ENOTTY`. */
   readonly watch?: WatchReadable;
+  /** Adds 1 to an eventfd without blocking, false when full (default: the addon's `eventfdSignal`). */
+  readonly signal?: (fd: number) => boolean;
 }
 
-const EVENTFD_ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const KNOWN_FLAGS = VFIO_IRQ_SET.DATA_TYPE_MASK | VFIO_IRQ_SET.ACTION_TYPE_MASK;
 
 /** Interrupt state of one device. Owned by the device; `close()` releases every fd it holds. */
@@ -53,6 +60,7 @@ export class IrqController {
   readonly #fds = new Map<number, (number | undefined)[]>();
   readonly #onError: ((message: string) => void) | undefined;
   readonly #watch: WatchReadable | undefined;
+  readonly #write: (fd: number) => boolean;
   /** The INTx unmask eventfd and its watch, while installed. */
   #unmask: { fd: number; stop(): void } | undefined;
   #active: number | undefined;
@@ -63,6 +71,7 @@ export class IrqController {
     this.numIrqs = options.numIrqs;
     this.#onError = options.onError;
     this.#watch = options.watch;
+    this.#write = options.signal ?? ((fd) => native.eventfdSignal(fd));
     for (const s of options.indexes) {
       if (!Number.isInteger(s.index) || s.index < 0 || s.index >= options.numIrqs) throw err('EINVAL', `IRQ index ${s.index} outside 0..${options.numIrqs - 1}`);
       if (!Number.isInteger(s.count) || s.count < 0) throw err('EINVAL', `IRQ index ${s.index} has a bad count`);
@@ -108,6 +117,10 @@ export class IrqController {
    * and with AUTOMASKED a delivery masks it. Nothing happens for an index that is not active.
    */
   trigger(index: number, vector = 0): boolean {
+    if (isSide(index)) {
+      const fd = this.#fds.get(index)?.[0];
+      return fd !== undefined && this.#signal(fd);
+    }
     if (this.#active !== index) return false;
     const fd = this.#fds.get(index)?.[vector];
     if (fd === undefined) return false;
@@ -143,6 +156,10 @@ export class IrqController {
     if (!spec && disable && start === 0) return;
     // Anything else on an index (MSI-X, ERR, REQ) the device does not implement: ENOTTY, as vfio-pci and mtty.
     if (!spec) throw err('ENOTTY', `IRQ index ${index} not implemented`);
+    if (isSide(index)) {
+      this.#sideAction(index, r, data, action);
+      return;
+    }
     if (action === VFIO_IRQ_SET.ACTION_MASK || action === VFIO_IRQ_SET.ACTION_UNMASK) {
       this.#maskAction(spec, r, data, action === VFIO_IRQ_SET.ACTION_MASK);
     } else if (action === VFIO_IRQ_SET.ACTION_TRIGGER) {
@@ -150,6 +167,30 @@ export class IrqController {
     } else {
       throw err('ENOTTY', `SET_IRQS needs exactly one ACTION_* flag, got 0x${action.toString(16)}`);
     }
+  }
+
+  /** ERR/REQ: one eventfd, installed, removed or signalled (vfio_pci_set_ctx_trigger_single). */
+  #sideAction(index: number, r: SetIrqsRequest, data: number, action: number): void {
+    if (action !== VFIO_IRQ_SET.ACTION_TRIGGER) throw err('EINVAL', `IRQ index ${index} takes TRIGGER only`);
+    if (r.start !== 0 || r.count > 1) throw err('EINVAL', `IRQ index ${index} takes start 0, count 0 or 1`);
+    const slots = this.#fds.get(index)!;
+    if (data === VFIO_IRQ_SET.DATA_EVENTFD) {
+      if (r.count === 0) return;
+      const fd = r.fds![0]!;
+      if (fd >= 0) checkEventfd(fd);
+      const old = slots[0];
+      slots[0] = fd >= 0 ? fd : undefined;
+      if (old !== undefined && !this.#owns(old)) closeQuietly(old);
+      return;
+    }
+    if (r.count === 0) {
+      if (data !== VFIO_IRQ_SET.DATA_NONE) throw err('EINVAL', `IRQ index ${index}: count 0 needs DATA_NONE`);
+      const old = slots[0];
+      slots[0] = undefined;
+      if (old !== undefined && !this.#owns(old)) closeQuietly(old);
+      return;
+    }
+    if (data === VFIO_IRQ_SET.DATA_NONE || r.bools![0]) this.trigger(index);
   }
 
   #maskAction(spec: IrqIndexSpec, r: SetIrqsRequest, data: number, mask: boolean): void {
@@ -183,10 +224,12 @@ export class IrqController {
   #onUnmaskSignal(fd: number): void {
     if (this.#unmask?.fd !== fd) return;
     try {
-      fs.readSync(fd, Buffer.alloc(8), 0, 8, null);
+      // The client shares the file description and may have made it blocking again: a read that found the counter
+      // emptied by the client first would then wait for the client. null: it did read first; the unmask stands.
+      native.setNonBlocking(fd, true);
+      native.eventfdRead(fd);
     } catch (e) {
-      // EAGAIN: someone else (the client holds the other end) read it first; the unmask still stands.
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') this.#onError?.(`reading unmask eventfd ${fd} failed: ${(e as Error).message}`);
+      this.#onError?.(`reading unmask eventfd ${fd} failed: ${(e as Error).message}`);
     }
     this.#masked = false;
   }
@@ -262,14 +305,18 @@ export class IrqController {
 
   #signal(fd: number): boolean {
     try {
-      fs.writeSync(fd, EVENTFD_ONE);
-      return true;
+      // false: the counter is saturated, so the client has an unread signal already; nothing is lost.
+      return this.#write(fd);
     } catch (e) {
-      // EAGAIN: the counter is saturated, so the client has an unread signal already; nothing is lost.
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') this.#onError?.(`interrupt delivery on fd ${fd} failed: ${(e as Error).message}`);
+      this.#onError?.(`interrupt delivery on fd ${fd} failed: ${(e as Error).message}`);
       return false;
     }
   }
+}
+
+/** ERR and REQ: side-channel indexes with one eventfd each, outside the INTx/MSI/MSI-X exclusion. */
+function isSide(index: number): boolean {
+  return index === VFIO_PCI_IRQ.ERR || index === VFIO_PCI_IRQ.REQ;
 }
 
 /** EBADF for a closed fd, EINVAL for one that is not an eventfd (Linux names its inode `anon_inode:[eventfd]`). */

@@ -305,3 +305,33 @@ test('after removal every lookup misses, listings shrink, and the group id is re
   assert.equal(core.deviceByGroup(-1), undefined);
   assert.equal(core.deviceByGroup(1.5), undefined);
 });
+
+test('non-forced remove of a device still open after releaseTimeoutMs fails EBUSY and leaves the device as it was', async () => {
+  const core = new Core({ waitWarningMs: 10, releaseTimeoutMs: 60 });
+  const unbound: string[] = [];
+  core.registerParent(spec('p'));
+  await core.registerDriver({ name: 'd', match: () => true, probe: () => {}, remove: (dev) => void unbound.push(dev.uuid) });
+  const d = await core.create('p', 'test-1', randomUUID());
+  const h = core.open(d.uuid);
+  const asked: number[] = [];
+  h.onRequest((n) => asked.push(n));
+  const removal = core.remove(d.uuid);
+  assert.deepEqual(asked, [0], 'the holder is asked to release at once');
+  assert.equal(core.device(d.uuid), undefined, 'invisible while waiting');
+  await sleep(20);
+  assert.deepEqual(unbound, [], 'the bus driver keeps serving the holder while the removal waits');
+  await expectErrno(removal, 'EBUSY');
+  assert.ok(asked.length >= 3 && asked.every((n, i) => n === i), `asked again every wait interval: ${asked.join(',')}`);
+  assert.equal(d.state, 'active');
+  assert.equal(core.device(d.uuid)?.uuid, d.uuid, 'visible again');
+  assert.equal(d.driver, 'd', 'still bound');
+  assert.equal(h.released, false);
+  core.open(d.uuid).release();
+  // Released in time: the second removal goes through.
+  const again = core.remove(d.uuid);
+  await sleep(20);
+  h.release();
+  await again;
+  assert.equal(core.device(d.uuid), undefined);
+  assert.deepEqual(unbound, [d.uuid]);
+});

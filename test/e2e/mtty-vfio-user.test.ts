@@ -211,10 +211,11 @@ test('INTx over vfio-user as QEMU under KVM drives it: IRQ info, disables, early
   const client = await VfioUserClient.connect(bus.socketPath(UUID));
   t.after(() => client.close());
   const p0 = { out: (reg: number, v: number) => client.write(0, reg, Buffer.from([v])) };
-  // MSI-X, ERR and REQ exist with no vectors, as vfio-pci reports them; past num_irqs is EINVAL.
-  for (const index of [2, 3, 4]) {
+  // MSI-X and ERR exist with no vectors, as vfio-pci reports them; REQ has one; past num_irqs is EINVAL.
+  for (const index of [2, 3]) {
     assert.deepEqual(await client.irqInfo(index), { index, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE, count: 0 });
   }
+  assert.deepEqual(await client.irqInfo(4), { index: 4, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE, count: 1 });
   await assert.rejects(client.irqInfo(5), (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL');
   // QEMU disables every index at reset, enabled or not, implemented or not.
   for (const index of [0, 1, 2, 3, 4]) await client.setIrqs({ index, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 });
@@ -248,4 +249,23 @@ test('INTx over vfio-user as QEMU under KVM drives it: IRQ info, disables, early
   await p0.out(UART.IER, UART.IER_THRI);
   assert.equal(intx.take(), 0, 'still masked');
   assert.equal(native.eventfdRead(unmask), 1n);
+});
+
+test('a plain remove signals the client REQ eventfd, as QEMU registers it, and completes once the client lets go', async (t) => {
+  const { core, bus } = await serveMtty(t, 'mtty-1');
+  const client = await VfioUserClient.connect(bus.socketPath(UUID));
+  const req = native.eventfd(0, { nonblock: true });
+  t.after(() => native.close(req));
+  await client.setIrqs({ index: 4, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [req] });
+  const removal = core.remove(UUID);
+  let signalled: bigint | null = null;
+  for (let i = 0; i < 200 && signalled === null; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    signalled = native.eventfdRead(req);
+  }
+  assert.equal(signalled, 1n, 'REQ signalled');
+  assert.equal(client.closed, false, 'the client is asked, not cut off');
+  await client.close();
+  await removal;
+  assert.equal(core.device(UUID), undefined);
 });

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readSync, writeSync } from 'node:fs';
+import { fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { native } from '../../src/native/index.js';
-import { closeAfter, errnoOf, turns } from './helpers.js';
+import { Seal, native } from '../../src/native/index.js';
+import { closeAfter, errnoOf, isNonBlocking, turns } from './helpers.js';
 
 test('eventfd counts: write 3 then read 3, then empty; always close-on-exec', (t) => {
   const fd = native.eventfd(0, { nonblock: true });
@@ -136,4 +136,31 @@ test('collected mappings are unmapped once; an explicit munmap is never repeated
     timeout: 30_000,
   });
   assert.deepEqual(JSON.parse(out), { before: 50, after: 0, kept: 1 });
+});
+
+test('eventfdSignal never blocks: a full counter drops the signal, even on a blocking eventfd', (t) => {
+  const fd = native.eventfd(0); // blocking, as a hostile client may pass it
+  closeAfter(t, fd);
+  assert.equal(native.eventfdSignal(fd), true);
+  assert.equal(isNonBlocking(fd), true, 'the fd was made non-blocking before the write');
+  native.eventfdWrite(fd, 0xfffffffffffffffdn);
+  assert.equal(native.eventfdSignal(fd), false, 'full: dropped, not blocked');
+  assert.equal(native.eventfdRead(fd), 0xfffffffffffffffen);
+  assert.equal(native.eventfdSignal(fd), true);
+  assert.equal(native.eventfdRead(fd), 1n);
+  assert.equal(errnoOf(() => native.eventfdSignal(-1)), 'EBADF');
+});
+
+test('memfdCreate with seals; getSeals reads them (0 for files that cannot carry seals)', (t) => {
+  const sealed = native.memfdCreate('sealed', 0x2000, Seal.SHRINK | Seal.GROW);
+  const plain = native.memfdCreate('plain', 0x1000);
+  closeAfter(t, sealed, plain);
+  assert.equal(native.getSeals(sealed), Seal.SHRINK | Seal.GROW);
+  assert.equal(fstatSync(sealed).size, 0x2000, 'sized before sealing');
+  assert.equal(native.getSeals(plain), Seal.SEAL, 'a memfd made without MFD_ALLOW_SEALING is sealed against seals');
+  assert.throws(() => ftruncateSync(sealed, 0x1000), /EPERM/);
+  const file = openSync(fileURLToPath(import.meta.url), 'r');
+  closeAfter(t, file);
+  assert.equal(native.getSeals(file), 0);
+  assert.equal(errnoOf(() => native.getSeals(-1)), 'EBADF');
 });

@@ -14,7 +14,7 @@ test('watch fires when data arrives, on the main thread, and not after stop()', 
   let notify = (): void => undefined;
   const watcher = native.watch(r, { readable: true }, (e, ev) => {
     assert.equal(e, null);
-    assert.deepEqual(ev, { readable: true, writable: false });
+    assert.deepEqual(ev, { readable: true, writable: false, hangup: false });
     const buf = new Uint8Array(64);
     const n = native.read(r, buf, 0, buf.length);
     if (n > 0) seen.push(Buffer.from(buf.subarray(0, n)).toString());
@@ -39,7 +39,7 @@ test('update switches interest; {} pauses the watch', async (t) => {
   const { r, w } = fifo(t);
   native.setNonBlocking(w, true);
   let calls = 0;
-  let last = { readable: false, writable: false };
+  let last = { readable: false, writable: false, hangup: false };
   const watcher = native.watch(w, { readable: true }, (_e, ev) => {
     calls++;
     last = ev;
@@ -51,7 +51,7 @@ test('update switches interest; {} pauses the watch', async (t) => {
   watcher.update({ writable: true });
   await turns();
   assert.equal(calls, 1, 'fires once for writable, then paused by the callback');
-  assert.deepEqual(last, { readable: false, writable: true });
+  assert.deepEqual(last, { readable: false, writable: true, hangup: false });
   assert.equal(native.read(r, new Uint8Array(1), 0, 1), -1);
 });
 
@@ -177,4 +177,30 @@ test('a worker that ends with live watchers and mappings leaves the process heal
     }`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', parent], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(out, 'terminate 1\nexit 7\n');
+});
+
+test('hangup alone: a watch that does not read still sees the peer of a socket go away', async (t) => {
+  const [a, b] = native.socketpair();
+  t.after(() => {
+    for (const fd of [a, b]) {
+      try {
+        closeSync(fd);
+      } catch {
+        // closed by the test
+      }
+    }
+  });
+  const seen: { readable: boolean; writable: boolean; hangup: boolean }[] = [];
+  const watcher = native.watch(a, { hangup: true }, (_e, ev) => {
+    seen.push(ev);
+    watcher.update({});
+  });
+  t.after(() => watcher.stop());
+  native.sendMsg(b, [Buffer.from('unread data')]);
+  await turns();
+  assert.equal(seen.length, 0, 'data alone does not fire a hangup-only watch');
+  closeSync(b);
+  await turns();
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]!.hangup, true);
 });

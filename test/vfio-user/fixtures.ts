@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Core } from '../../src/core/core.js';
 import { err } from '../../src/core/errors.js';
 import type { MdevDevice } from '../../src/core/types.js';
-import { native } from '../../src/native/index.js';
+import { type Native, native } from '../../src/native/index.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from '../../src/vfio/device.js';
 import { VfioUserBusDriver } from '../../src/vfio-user/bus-driver.js';
 import { type ClientOptions, VfioUserClient } from '../../src/vfio-user/client.js';
@@ -47,6 +47,8 @@ export class FixtureDevice implements VfioDevice {
   closes = 0;
   resets = 0;
   readonly setIrqsCalls: SetIrqsRequest[] = [];
+  /** The `count` of every release request a waiting removal sent. */
+  readonly releaseRequests: number[] = [];
 
   constructor() {
     this.bar1Fd = native.memfdCreate('fixture-bar1', BAR1_SIZE);
@@ -113,7 +115,7 @@ export class FixtureDevice implements VfioDevice {
       this.intxMasked = true;
     }
     const fd = this.irqFds[index]?.[sub] ?? -1;
-    if (fd >= 0) native.eventfdWrite(fd, 1n);
+    if (fd >= 0) native.eventfdSignal(fd);
   }
 
   setIrqs(r: SetIrqsRequest): void {
@@ -147,6 +149,10 @@ export class FixtureDevice implements VfioDevice {
   #release(fds: number[], i: number): void {
     if (fds[i]! >= 0) native.close(fds[i]!);
     fds[i] = -1;
+  }
+
+  requestRelease(count: number): void {
+    this.releaseRequests.push(count);
   }
 
   reset(): void {
@@ -200,12 +206,13 @@ let counter = 0;
 /** A Core with the fixture parent, the vfio-user bus driver and one device; torn down after the test. */
 export async function startServer(
   t: { after(fn: () => unknown): void },
-  options: { maxDmaMaps?: number; refuseTimeoutMs?: number } = {},
+  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number; maxRefused?: number; native?: Native; releaseTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const runDir = mkdtempSync(join(tmpdir(), 'umdev-vfio-user-'));
   const uuid = `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}`;
   const logs: string[] = [];
-  const core = new Core();
+  const { releaseTimeoutMs, ...driverOptions } = options;
+  const core = new Core(releaseTimeoutMs === undefined ? {} : { releaseTimeoutMs });
   const clients: VfioUserClient[] = [];
   // Registered first, so a failure anywhere below still leaves nothing behind.
   t.after(async () => {
@@ -232,7 +239,7 @@ export async function startServer(
       remove: (_device, state) => state.dispose(),
     },
   });
-  const driver = new VfioUserBusDriver({ core, runDir, log: createLogger({ level: 'debug', sink: { write: (line: string) => logs.push(line) } }), ...options });
+  const driver = new VfioUserBusDriver({ core, runDir, log: createLogger({ level: 'debug', sink: { write: (line: string) => logs.push(line) } }), ...driverOptions });
   await core.registerDriver(driver);
   const mdev = await core.create('fixture', 'fixture-1', uuid);
   assert.equal(mdev.driver, 'vfio-user', 'the fixture device is bound to vfio-user');

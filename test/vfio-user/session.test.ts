@@ -68,21 +68,56 @@ test('forced removal closes the connection and unlinks the socket', async (t) =>
   assert.equal(h.device.closes, 1);
 });
 
-test('removing a device a client holds is logged with the client pid and uid, forced or not; an idle one is not', async (t) => {
-  for (const force of [false, true]) {
-    const h = await startServer(t);
-    const c = await h.connect();
-    await c.deviceInfo();
-    await h.core.remove(h.uuid, { force });
-    await c.whenClosed();
-    const lines = h.logs.filter((l) => l.includes('while in use'));
-    assert.equal(lines.length, 1, h.logs.join(''));
-    // The client is this process: SO_PEERCRED of the accepted socket names it.
-    assert.match(lines[0]!, new RegExp(` warn  vfio-user\\[${h.uuid}\\]: removing ${h.uuid} while in use by vfio-user client pid ${process.pid} \\(uid ${process.getuid?.()}\\)\n$`));
-  }
+test('removing a device a client holds names the client (pid and uid): at once when forced, while waiting when plain', async (t) => {
+  const who = `vfio-user client pid ${process.pid} \\(uid ${process.getuid?.()}\\)`;
+  const forced = await startServer(t);
+  const c = await forced.connect();
+  await c.deviceInfo();
+  await forced.core.remove(forced.uuid, { force: true });
+  await c.whenClosed();
+  const lines = forced.logs.filter((l) => l.includes('while in use'));
+  assert.equal(lines.length, 1, forced.logs.join(''));
+  // The client is this process: SO_PEERCRED of the accepted socket names it.
+  assert.match(lines[0]!, new RegExp(` warn  vfio-user\\[${forced.uuid}\\]: removing ${forced.uuid} while in use by ${who}\n$`));
+
+  const plain = await startServer(t, { releaseTimeoutMs: 5000 });
+  const p = await plain.connect();
+  await p.deviceInfo();
+  const removal = plain.core.remove(plain.uuid);
+  await until(() => plain.logs.some((l) => l.includes('removal waits for')), 'the removal to ask for the device');
+  assert.match(plain.logs.find((l) => l.includes('removal waits for'))!, new RegExp(`removal waits for ${who} to release the device \\(request 0\\)`));
+  await p.close();
+  await removal;
+
   const idle = await startServer(t);
   await idle.core.remove(idle.uuid);
-  assert.equal(idle.logs.filter((l) => l.includes('while in use')).length, 0, idle.logs.join(''));
+  assert.equal(idle.logs.filter((l) => l.includes('while in use') || l.includes('removal waits')).length, 0, idle.logs.join(''));
+});
+
+test('a plain remove leaves a running client served until it lets go, then completes', async (t) => {
+  const h = await startServer(t, { releaseTimeoutMs: 5000 });
+  const c = await h.connect();
+  const removal = h.core.remove(h.uuid);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(c.closed, false, 'not disconnected by a plain remove');
+  assert.equal((await c.read(BAR0, Reg.DONE, 4)).length, 4, 'still served while the removal waits');
+  assert.deepEqual(h.device.releaseRequests, [0], 'the device was asked to request a release (REQ)');
+  await c.close();
+  await removal;
+  assert.equal(existsSync(h.path), false, 'removed once the client let go');
+  assert.equal(h.core.device(h.uuid), undefined);
+});
+
+test('a plain remove of a device whose client does not let go fails EBUSY; the client keeps the device', async (t) => {
+  const h = await startServer(t, { releaseTimeoutMs: 200 });
+  const c = await h.connect();
+  await expectErrno(h.core.remove(h.uuid), 'EBUSY');
+  assert.equal(c.closed, false);
+  assert.equal((await c.deviceInfo()).numRegions, 9, 'still served');
+  assert.ok(existsSync(h.path));
+  assert.equal(h.core.device(h.uuid)?.state, 'active');
+  await h.core.remove(h.uuid, { force: true });
+  await c.whenClosed();
 });
 
 test('probe replaces a stale socket file; the socket is mode 0600', async (t) => {

@@ -84,5 +84,5 @@ test('max_dma_maps is announced within what QEMU accepts: a bus driver asked for
   }
   const h = await startServer(t);
   const c = await h.connect();
-  assert.equal(c.serverCaps!.maxDmaMaps, 65535);
+  assert.equal(c.serverCaps!.maxDmaMaps, 1024, 'an honest default, far below what exhausts vm.max_map_count');
 });

@@ -20,6 +20,7 @@ function controller(): IrqController {
       { index: VFIO_PCI_IRQ.INTX, count: 1, flags: I.EVENTFD | I.MASKABLE | I.AUTOMASKED },
       { index: VFIO_PCI_IRQ.MSI, count: 1, flags: I.EVENTFD | I.NORESIZE },
       { index: VFIO_PCI_IRQ.MSIX, count: 4, flags: I.EVENTFD },
+      { index: VFIO_PCI_IRQ.REQ, count: 1, flags: I.EVENTFD | I.NORESIZE },
     ],
   });
 }
@@ -249,4 +250,54 @@ test('one eventfd shared by several vectors stays open until the last vector let
   assert.equal(a!.drain(), 1);
   irq.setIrqs({ index: 2, flags: TRIG_NONE, start: 0, count: 0 });
   assert.equal(isOpen(a!.fd), false);
+});
+
+/** A second descriptor of the same open file (what the client keeps of an eventfd it passes): sent over SCM_RIGHTS. */
+function dupFd(fd: number): number {
+  const [a, b] = native.socketpair();
+  try {
+    native.sendMsg(a, [Buffer.from([0])], [fd]);
+    const r = native.recvMsg(b, Buffer.alloc(1), 0, 1, 1);
+    assert.equal(r?.fds.length, 1);
+    return r!.fds[0]!;
+  } finally {
+    native.close(a);
+    native.close(b);
+  }
+}
+
+test('delivery never blocks: a blocking eventfd whose counter the client filled drops the signal', (t) => {
+  const irqs = controller();
+  const fd = native.eventfd(0); // blocking, as a hostile client may pass it
+  const client = dupFd(fd);
+  t.after(() => {
+    irqs.close();
+    native.close(client);
+  });
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.MSI, flags: TRIG_FD, start: 0, count: 1, fds: [fd] });
+  native.eventfdWrite(client, 0xfffffffffffffffen);
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.MSI), false, 'full: dropped, not blocked');
+  assert.equal(native.eventfdRead(client), 0xfffffffffffffffen);
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.MSI), true);
+  assert.equal(native.eventfdRead(client), 1n);
+});
+
+test('REQ is a side channel (vfio_pci_set_ctx_trigger_single): beside an active MSI, signalled, removed, validated', (t) => {
+  const irqs = controller();
+  t.after(() => irqs.close());
+  const [msi, req, other] = channels(t, 3);
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.MSI, flags: TRIG_FD, start: 0, count: 1, fds: [msi!.fd] });
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_FD, start: 0, count: 1, fds: [req!.fd] });
+  assert.equal(irqs.activeIndex, VFIO_PCI_IRQ.MSI, 'REQ does not take the place of MSI');
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.REQ), true);
+  assert.equal(req!.drain(), 1);
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_NONE, start: 0, count: 1 });
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: S.ACTION_TRIGGER | S.DATA_BOOL, start: 0, count: 1, bools: [true] });
+  assert.equal(req!.drain(), 2, 'loopback by DATA_NONE and DATA_BOOL');
+  expectErrno(() => irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_FD, start: 1, count: 1, fds: [other!.fd] }), 'EINVAL');
+  expectErrno(() => irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 }), 'EINVAL');
+  irqs.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: TRIG_NONE, start: 0, count: 0 });
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.REQ), false, 'removed');
+  assert.equal(isOpen(req!.fd), false, 'and closed');
+  assert.equal(irqs.trigger(VFIO_PCI_IRQ.MSI), true, 'MSI untouched');
 });

@@ -13,7 +13,7 @@ import { createLogger } from '../../log.js';
 import { native } from '../../native/index.js';
 import { isVfioDevice } from '../../vfio/device.js';
 import { makeLogger } from '../../vfio-user/log.js';
-import { startSession } from '../../vfio-user/session.js';
+import { describeClient, startSession } from '../../vfio-user/session.js';
 import type { DriverCatalog } from '../config.js';
 import { CLIENT_FD, type HostInit, type HostMessage, type RootMessage, messageType } from './protocol.js';
 
@@ -34,10 +34,15 @@ async function serve(init: HostInit): Promise<void> {
   if (!isVfioDevice(model)) throw err('EINVAL', `${init.driver} does not make VFIO devices`);
   dropPrivileges(init.uid, init.gid);
 
+  const who = describeClient(native, CLIENT_FD);
   const session = startSession({ fd: CLIENT_FD, device: model, open: () => core.open(init.uuid), io: native, log, maxDmaMaps: init.maxDmaMaps });
   process.on('message', (m: RootMessage) => {
     if (m.type === 'ping') send({ type: 'pong', seq: m.seq });
     else if (m.type === 'stop') session.connection.close(err('ENODEV', m.reason));
+    else if (m.type === 'request-release') {
+      log('info', `removal waits for ${who} to release the device (request ${m.count})`);
+      model.requestRelease?.(m.count);
+    }
     else if (m.type === 'reset') {
       Promise.resolve()
         .then(() => model.reset())

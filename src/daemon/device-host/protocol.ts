@@ -26,7 +26,13 @@ export interface HostInit {
   readonly maxDmaMaps: number | undefined;
 }
 
-export type RootMessage = HostInit | { readonly type: 'ping'; readonly seq: number } | { readonly type: 'reset' } | { readonly type: 'stop'; readonly reason: string };
+export type RootMessage =
+  | HostInit
+  | { readonly type: 'ping'; readonly seq: number }
+  | { readonly type: 'reset' }
+  /** A plain removal waits for the client: ask it to let go (the device's REQ interrupt), `count` times so far. */
+  | { readonly type: 'request-release'; readonly count: number }
+  | { readonly type: 'stop'; readonly reason: string };
 
 export type HostMessage =
   | { readonly type: 'serving' }

@@ -98,7 +98,12 @@ class HostSession implements ActiveSession {
       return;
     }
     const handle = this.#o.open(device.uuid);
-    const unrevoke = handle.onRevoke((reason) => this.close(err('ENODEV', `device revoked: ${reason}`)));
+    const offRevoke = handle.onRevoke((reason) => this.close(err('ENODEV', `device revoked: ${reason}`)));
+    const offRequest = handle.onRequest((count) => this.#send({ type: 'request-release', count }));
+    const unrevoke = (): void => {
+      offRevoke();
+      offRequest();
+    };
     try {
       await this.#serve(fd, device, source);
     } finally {

@@ -48,6 +48,8 @@ export class MttyDevice implements VfioDevice {
       indexes: [
         { index: VFIO_PCI_IRQ.INTX, count: 1, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.MASKABLE | VFIO_IRQ_INFO.AUTOMASKED },
         { index: VFIO_PCI_IRQ.MSI, count: 1, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE },
+        // As the kernel's mtty sample (and vfio-pci): a REQ eventfd, signalled when a removal waits for the user.
+        { index: VFIO_PCI_IRQ.REQ, count: 1, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE },
       ],
       onError: (m) => this.#log?.('warn', m),
       // The transport's watcher, while a client has the device open (it is the client's eventfd that is watched).
@@ -119,6 +121,11 @@ export class MttyDevice implements VfioDevice {
    * closed), which this device keeps outside (`save`/`restore`): UART registers, FIFOs, interrupt setup and config
    * space are left as they are.
    */
+  /** A removal waits for the client: signal its REQ eventfd (QEMU then unplugs the device). */
+  requestRelease(): void {
+    this.#irqs.trigger(VFIO_PCI_IRQ.REQ);
+  }
+
   reset(): void {
     this.#log?.('info', 'reset');
   }

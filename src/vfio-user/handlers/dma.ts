@@ -1,6 +1,7 @@
 /**
- * DMA_MAP and DMA_UNMAP: the client's memory windows (see `dma-space.ts`). DMA_MAP takes at most one fd (to mmap);
- * no fd means the device reaches the window with DMA_READ/DMA_WRITE messages. A window over an existing one is
+ * DMA_MAP and DMA_UNMAP: the client's memory windows (see `dma-space.ts`). DMA_MAP takes at most one fd (a memfd
+ * or regular file covering the window, else EINVAL); no fd means the device reaches the window with DMA_READ/
+ * DMA_WRITE messages. A window over an existing one is
  * EEXIST (spec), one past `max_dma_maps` ENOSPC (as the kernel's type1 `dma_avail`). DMA_UNMAP must name a window
  * exactly (ENOENT otherwise, libvfio-user) or carry UNMAP_ALL with addr = size = 0; its reply echoes the request.
  * Dirty-page bitmaps (GET_DIRTY_BITMAP) belong to migration, which is not implemented: EOPNOTSUPP.
@@ -16,7 +17,7 @@ export const handleDmaMap: Handler = (conn, msg) => {
   if (msg.fds.length > 1) throw err('EINVAL', `DMA_MAP carried ${msg.fds.length} fds`);
   const fd = msg.fds.length === 1 ? msg.fds.splice(0, 1)[0] : undefined;
   const w = conn.dma.add(m.iova, m.size, m.flags, fd, m.offset);
-  conn.log('debug', `DMA_MAP 0x${w.iova.toString(16)}+0x${w.size.toString(16)} ${w.mem ? 'mapped' : 'by message'}`);
+  conn.log('debug', `DMA_MAP 0x${w.iova.toString(16)}+0x${w.size.toString(16)} ${w.mem ? 'mapped' : w.file ? 'by pread/pwrite' : 'by message'}`);
   return undefined;
 };
 

@@ -1,0 +1,35 @@
+/**
+ * `npm run fuzz -- TARGET [COUNT] [--seed N]`: runs `fuzz/targets/TARGET.ts` for COUNT inputs (default 10000),
+ * printing progress on stderr and, as the last line on stdout, one JSON object
+ * `{"target","inputs","crashes","hangs","leaked_fds","rss_max_mb","seed"}`. The exit code is 1 when anything failed.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type FuzzTarget, runFuzz } from './engine.js';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), 'targets');
+const available = readdirSync(here).filter((f) => f.endsWith('.js') && !f.includes('-server')).map((f) => f.slice(0, -3));
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { seed: { type: 'string' } } });
+const [name, countArg] = positionals;
+const count = countArg === undefined ? 10_000 : Number(countArg);
+const seed = values.seed === undefined ? Date.now() % 0x100000000 : Number(values.seed);
+if (!name || !available.includes(name) || !Number.isInteger(count) || count < 1 || !Number.isInteger(seed)) {
+  console.error(`usage: npm run fuzz -- TARGET [COUNT] [--seed N]   (TARGET: ${available.join(', ')})`);
+  process.exit(2);
+}
+const mod = (await import(pathToFileURL(join(here, `${name}.js`)).href)) as { target: FuzzTarget };
+const started = Date.now();
+const result = await runFuzz(mod.target, {
+  count,
+  seed,
+  progress: (done, r) => {
+    const rate = Math.round(done / ((Date.now() - started) / 1000));
+    console.error(`fuzz ${r.target}: ${done}/${count} inputs (${rate}/s), crashes ${r.crashes}, hangs ${r.hangs}, rss ${r.rss_max_mb} MB`);
+  },
+});
+for (const f of result.failures) console.error(`failure: ${f}`);
+const { failures: _failures, ...line } = result;
+console.log(JSON.stringify(line));
+process.exitCode = result.crashes + result.hangs + result.leaked_fds > 0 ? 1 : 0;
