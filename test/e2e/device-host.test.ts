@@ -130,19 +130,30 @@ test('a reset through sysfs reaches the instance a device host serves', async (t
   assert.equal((await client.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'and still serves its client');
 });
 
-test('mdevctl-style create and remove through the mount are logged, and a removal in use names the client and host', async (t) => {
+test('create and remove through the mount are logged; a removal of a device in use names the client (and the host)', async (t) => {
   const { ctx, d } = await daemonWithConfig(t, {});
   const uuid = await createMtty2(ctx);
   const client = await connect(ctx, uuid);
   t.after(() => client.close());
   assert.equal((await client.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348);
+  // The client is this test process, as root.
+  const who = `vfio-user client pid ${process.pid} (uid 0)`;
+  // A plain remove (what mdevctl stop writes) waits for the client, and says whom it waits for.
+  const removal = writeFile(path.join(ctx.dir, 'sys/bus/mdev/devices', uuid, 'remove'), '1');
+  assert.ok(await waitForStderr(d, `removal waits for ${who} to release the device`), d.stderr());
+  client.close();
+  await removal;
+  assert.ok(await waitForStderr(d, `sysfs[${uuid}]: removed\n`), d.stderr());
+  assert.match(d.stderr(), new RegExp(`Z info  sysfs\\[${uuid}\\]: created mtty-2 on mtty\\n`));
+
+  // A forced removal cuts the client off at once, and the line names the host that served it.
+  const other = await createMtty2(ctx);
+  const held = await connect(ctx, other);
+  t.after(() => held.close());
+  await held.read(R.CONFIG, 0, 4);
   const [host] = await until('a device host', async () => ((await hosts(d)).length > 0 ? hosts(d) : undefined));
-  await writeFile(path.join(ctx.dir, 'sys/bus/mdev/devices', uuid, 'remove'), '1');
-  await client.whenClosed();
-  await waitForStderr(d, `sysfs[${uuid}]: removed\n`);
-  const log = d.stderr();
-  assert.match(log, new RegExp(`Z info  sysfs\\[${uuid}\\]: created mtty-2 on mtty\\n`));
-  // The client is this test process, as root; the host is the daemon's child serving it.
-  const inUse = `removing ${uuid} while in use by vfio-user client pid ${process.pid} (uid 0) served by device host pid ${host!.pid}`;
-  assert.ok(log.includes(inUse), `"${inUse}" in:\n${log}`);
+  assert.equal((await call(d.url, 'DELETE', `/devices/${other}?force=1`)).status, 204);
+  await held.whenClosed();
+  const inUse = `removing ${other} while in use by ${who} served by device host pid ${host!.pid}`;
+  assert.ok(await waitForStderr(d, inUse), `"${inUse}" in:\n${d.stderr()}`);
 });
