@@ -6,30 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Core } from '../../src/core/core.js';
-import { createMttyParent } from '../../src/drivers/mtty/index.js';
-import { createLogger } from '../../src/log.js';
-import { VfioUserBusDriver, VfioUserClient } from '../../src/vfio-user/index.js';
+import { existsSync } from 'node:fs';
+import { VfioUserClient } from '../../src/vfio-user/index.js';
 import { mdevctl, mountSysfs, shell } from './harness.js';
+import { mttyCore } from './mtty-core.js';
 
 const UUID = '83b8f4f2-509f-382f-3c1e-e6bfe0fa1001';
 const DEV = `devices/virtual/mtty/mtty/${UUID}`;
 
 test('unbind and bind through the mount detach and re-attach the device and its vfio-user socket', async (t) => {
-  const runDir = mkdtempSync(join(tmpdir(), 'umdev-bind-e2e-'));
-  t.after(() => rmSync(runDir, { recursive: true, force: true }));
-  const core = new Core();
-  core.registerParent(createMttyParent());
-  const bus = new VfioUserBusDriver({ core, runDir, log: createLogger({ sink: { write: () => true } }) });
-  await core.registerDriver(bus);
-  t.after(async () => {
-    if (core.device(UUID)) await core.remove(UUID, { force: true });
-    await core.unregisterDriver(bus.name);
-    await bus.close();
-  });
+  const { core, bus } = await mttyCore(t, 'umdev-bind-e2e-');
   const m = await mountSysfs(t, core, 'mainline', (x) => x, { extensions: false });
   const sock = bus.socketPath(UUID);
 

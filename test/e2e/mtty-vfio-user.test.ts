@@ -4,7 +4,6 @@
  * probe each UART, set the baud rate, enable interrupts, transmit with a THRE interrupt on an eventfd, receive the
  * loopback with an RX interrupt, use the second port independently, switch to MSI, and reset.
  */
-import { createLogger } from '../../src/log.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Core } from '../../src/core/core.js';
 import { UmdevError } from '../../src/core/errors.js';
-import { createMttyParent } from '../../src/drivers/mtty/index.js';
 import { UART } from '../../src/drivers/mtty/uart.js';
 import { native } from '../../src/native/index.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_IRQ_SET as S, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
 import { VfioUserBusDriver, VfioUserClient } from '../../src/vfio-user/index.js';
 import { uartLoopback } from '../../src/tools/uart-loopback.js';
 import { exec } from '../process.js';
+import { mttyCore } from './mtty-core.js';
 import { UMDEV_UART } from './umdevd-process.js';
 
 const UUID = '8e0b4a3c-1f2d-4c5e-9a7b-6d5c4b3a2f10';
@@ -35,23 +34,12 @@ function eventfd(t: { after(fn: () => void): void }): { fd: number; take(): numb
   return { fd, take: () => Number(native.eventfdRead(fd) ?? 0n) };
 }
 
-/** A Core with the mtty parent and the real vfio-user bus driver serving one device of `type`; torn down after. */
+/** An mtty device of `type` served by the real vfio-user bus driver; torn down after. */
 async function serveMtty(t: { after(fn: () => unknown): void }, type: 'mtty-1' | 'mtty-2'): Promise<{ core: Core; bus: VfioUserBusDriver }> {
-  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'umdev-mtty-e2e-'));
-  t.after(() => fs.rmSync(runDir, { recursive: true, force: true }));
-  const core = new Core();
-  core.registerParent(createMttyParent());
-  const bus = new VfioUserBusDriver({ core, runDir, log: createLogger({ sink: { write: () => true } }) });
-  await core.registerDriver(bus);
-  t.after(async () => {
-    if (core.device(UUID)) await core.remove(UUID, { force: true });
-    await core.unregisterDriver(bus.name);
-    await core.unregisterParent('mtty');
-    await bus.close();
-  });
-  const dev = await core.create('mtty', type, UUID);
+  const served = await mttyCore(t, 'umdev-mtty-e2e-');
+  const dev = await served.core.create('mtty', type, UUID);
   assert.equal(dev.driver, 'vfio-user');
-  return { core, bus };
+  return served;
 }
 
 test('an mtty-2 over vfio-user, driven like the 8250 driver', async (t) => {
