@@ -65,7 +65,7 @@ int move_noreplace(const char* from, const char* to) {
 // `path`: the socket appears with its final mode and owner, already listening, and nobody can reach it before.
 // (The other way, umask(2) around bind(2), changes a process-wide value while libuv's threadpool may be creating
 // files, which would then get the socket's narrower mode.) Returns 0 or an errno; `step` names the failed call.
-int bind_private(int fd, const sockaddr_un& final_addr, mode_t mode, bool chgrp, gid_t gid, int backlog,
+int bind_private(int fd, const sockaddr_un& final_addr, mode_t mode, uid_t uid, gid_t gid, int backlog,
                  const char** step) {
   std::string dir = dir_of(final_addr.sun_path) + "/.umdev-bind-XXXXXX";
   *step = "mkdtemp";
@@ -81,7 +81,8 @@ int bind_private(int fd, const sockaddr_un& final_addr, mode_t mode, bool chgrp,
     memcpy(addr.sun_path, tmp.c_str(), tmp.size() + 1);
     if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) e = errno, *step = "bind";
     else if (chmod(tmp.c_str(), mode) < 0) e = errno, *step = "chmod";
-    else if (chgrp && chown(tmp.c_str(), static_cast<uid_t>(-1), gid) < 0) e = errno, *step = "chown";
+    else if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && chown(tmp.c_str(), uid, gid) < 0)
+      e = errno, *step = "chown";
     else if (listen(fd, backlog) < 0) e = errno, *step = "listen";
     else if ((e = move_noreplace(tmp.c_str(), final_addr.sun_path)) != 0) *step = "bind";
   }
@@ -90,14 +91,14 @@ int bind_private(int fd, const sockaddr_un& final_addr, mode_t mode, bool chgrp,
   return e;
 }
 
-// listenUnix(path, backlog, mode?, gid?): a listening socket at `path`. With a mode (and optionally a group) the
-// socket is created with them (bind_private); without, bind(2) in place gives it the umask's mode. A stale socket
+// listenUnix(path, backlog, mode?, gid?, uid?): a listening socket at `path`. With a mode (and optionally a group
+// and an owner) the socket is created with them (bind_private); without, bind(2) in place gives it the umask's mode. A stale socket
 // file is the caller's to remove (EADDRINUSE), so a live server's socket is never unlinked by accident.
 napi_value listen_unix(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];
   sockaddr_un addr;
-  uint64_t backlog, mode = 0, gid = 0;
-  if (!get_args(env, info, 4, argv) || !get_sockaddr(env, argv[0], "listenUnix", &addr) ||
+  uint64_t backlog, mode = 0, gid = 0, uid = 0;
+  if (!get_args(env, info, 5, argv) || !get_sockaddr(env, argv[0], "listenUnix", &addr) ||
       !get_size(env, argv[1], "listenUnix", "backlog", &backlog))
     return nullptr;
   napi_valuetype t;
@@ -114,13 +115,21 @@ napi_value listen_unix(napi_env env, napi_callback_info info) {
     if (!get_size(env, argv[3], "listenUnix", "gid", &gid)) return nullptr;
     if (gid >= 0xffffffffu) return throw_einval(env, "listenUnix", "(gid out of range)");
   }
+  napi_typeof(env, argv[4], &t);
+  bool chown_owner = t != napi_undefined;
+  if (chown_owner) {
+    if (!with_mode) return throw_einval(env, "listenUnix", "(an owner needs a mode)");
+    if (!get_size(env, argv[4], "listenUnix", "uid", &uid)) return nullptr;
+    if (uid >= 0xffffffffu) return throw_einval(env, "listenUnix", "(uid out of range)");
+  }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return throw_errno(env, errno, "socket");
   int bl = backlog > INT_MAX ? INT_MAX : static_cast<int>(backlog);
   const char* step = "bind";
   int e = 0;
   if (with_mode) {
-    e = bind_private(fd, addr, static_cast<mode_t>(mode), chgrp, static_cast<gid_t>(gid), bl, &step);
+    e = bind_private(fd, addr, static_cast<mode_t>(mode), chown_owner ? static_cast<uid_t>(uid) : static_cast<uid_t>(-1),
+                     chgrp ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1), bl, &step);
   } else if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     e = errno;
   } else if (listen(fd, bl) < 0) {

@@ -8,7 +8,6 @@
  * The parts themselves (driver catalog, sysfs renderer, FUSE mount, vfio-user bus driver) are passed in (`DaemonParts`)
  * so tests can run a daemon with a toy parent and no mount.
  */
-import { chmod, chown } from 'node:fs/promises';
 import { Core } from '../core/core.js';
 import { err } from '../core/errors.js';
 import type { BusDriver, MdevDevice } from '../core/types.js';
@@ -109,7 +108,7 @@ export class Daemon {
     const sources = new Map<string, ParentConfig>();
     const server = await parts.deviceServer(core, config, log.child('vfio-user'), (name) => sources.get(name));
     undo.push(() => server.close());
-    const driver = withSocketOwnership(server, config, log);
+    const driver = server.driver;
     await core.registerDriver(driver);
     undo.push(() => core.unregisterDriver(driver.name));
 
@@ -197,29 +196,3 @@ async function runUndo(undo: Undo[], log: Logger): Promise<void> {
   }
 }
 
-/**
- * The device server's bus driver, with each new socket's owner and mode set from the config right after it starts
- * listening. If that fails the probe fails, so the create that probed it rolls back (nothing half-made is left).
- */
-function withSocketOwnership(server: DeviceServer, config: DaemonConfig, log: Logger): BusDriver {
-  const inner = server.driver;
-  const { uid, gid, mode } = config.sockets;
-  return {
-    name: inner.name,
-    match: (d) => inner.match(d),
-    probe: async (d) => {
-      await inner.probe(d);
-      const sock = server.socketPath(d);
-      try {
-        if (uid !== undefined || gid !== undefined) await chown(sock, uid ?? -1, gid ?? -1);
-        await chmod(sock, mode);
-      } catch (e) {
-        log.child('vfio-user', d.uuid).error(`cannot set owner/mode of ${sock}: ${describeError(e)}`);
-        await inner.remove(d);
-        throw err('EACCES', `cannot set owner/mode of ${sock}: ${describeError(e)}`, e);
-      }
-    },
-    remove: (d) => inner.remove(d),
-    reset: (d) => inner.reset?.(d),
-  };
-}

@@ -42,7 +42,8 @@ export function realParts(): DaemonParts {
             logSettings: config.log,
           })
         : undefined;
-      const driver = new VfioUserBusDriver({ core, runDir: config.sockets.dir, log, runSession });
+      const { mode, uid, gid } = config.sockets;
+      const driver = new VfioUserBusDriver({ core, runDir: config.sockets.dir, log, runSession, socketMode: mode, socketUid: uid, socketGid: gid });
       return { driver, socketPath: (d) => driver.socketPath(d.uuid), close: () => driver.close() };
     },
   };

@@ -82,11 +82,11 @@ export interface Native {
   /** A connected pair of AF_UNIX stream sockets, both non-blocking and close-on-exec. */
   socketpair(): [number, number];
   /**
-   * A listening AF_UNIX stream socket at `path` (non-blocking). With `mode` (and `gid`), the socket is bound and
-   * listening in a private directory first and renamed into place, so it never exists at `path` with another mode
-   * or group. EADDRINUSE when `path` exists.
+   * A listening AF_UNIX stream socket at `path` (non-blocking). With `mode` (and `gid`, `uid`), the socket is bound
+   * and listening in a private directory first and renamed into place, so it never exists at `path` with another
+   * mode, group or owner. EADDRINUSE when `path` exists.
    */
-  listenUnix(path: string, backlog: number, mode?: number, gid?: number): number;
+  listenUnix(path: string, backlog: number, mode?: number, gid?: number, uid?: number): number;
   /** SO_PEERCRED + SO_PEERGROUPS of a connected AF_UNIX socket. */
   peerCred(fd: number): PeerCred;
   /** accept4; -1 on EAGAIN. The new fd is non-blocking and close-on-exec. */

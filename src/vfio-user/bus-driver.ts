@@ -52,6 +52,10 @@ export interface VfioUserBusDriverOptions {
   readonly runSession?: SessionRunner;
   /** Refused clients open at once in the whole daemon (default 16); more are closed at once. */
   readonly maxRefused?: number;
+  /** Each device socket is created with this mode (default 0600) and owner: never chmod'ed after it exists. */
+  readonly socketMode?: number;
+  readonly socketUid?: number;
+  readonly socketGid?: number;
 }
 
 /** What the bus driver needs of a running session, wherever it runs. */
@@ -203,7 +207,7 @@ class Endpoint {
     this.#opts = opts;
     this.#shared = shared;
     this.#limited = limitLog(log);
-    this.#listenFd = io.listenUnix(path, 16, 0o600);
+    this.#listenFd = io.listenUnix(path, 16, opts.socketMode ?? 0o600, opts.socketGid, opts.socketUid);
     this.#watcher = io.watch(this.#listenFd, { readable: true }, (e) => {
       if (e) this.#log('error', `listener failed: ${e.message}`);
       else this.#accept();

@@ -117,6 +117,18 @@ test('listenUnix creates the socket with its final mode and group, listening, an
   assert.equal(errnoOf(() => native.listenUnix(path, 1, 0o600)), 'EADDRINUSE');
   assert.deepEqual(readdirSync(dir), ['api.sock']);
   assert.equal(errnoOf(() => native.listenUnix(join(dir, 'x'), 1, undefined, 0)), 'EINVAL');
+  assert.equal(errnoOf(() => native.listenUnix(join(dir, 'x'), 1, undefined, undefined, 0)), 'EINVAL');
+});
+
+test('listenUnix gives the socket its final owner too (uid and gid), never changed after it appears', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'dev.sock');
+  closeAfter(t, native.listenUnix(path, 4, 0o600, 65534, 65534));
+  const st = statSync(path);
+  assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [0o600, 65534, 65534]);
+  const owned = join(dir, 'owner-only.sock');
+  closeAfter(t, native.listenUnix(owned, 4, 0o600, undefined, 65534));
+  assert.deepEqual([statSync(owned).uid, statSync(owned).gid], [65534, process.getgid?.()]);
 });
 
 test('peerCred names the connecting process, its ids and groups', async (t) => {
