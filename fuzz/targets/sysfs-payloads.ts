@@ -33,7 +33,7 @@ export function payload(rng: Rng, known: readonly string[]): Buffer {
     case 3:
       return Buffer.from(u.slice(0, rng.int(u.length)));
     case 4:
-      return mutate(rng, Buffer.from(u));
+      return rng.mutate(Buffer.from(u));
     case 5:
       return Buffer.from(`${u},${rng.pick(['', 'x', u, 'a=b'])}`);
     case 6:
@@ -43,7 +43,7 @@ export function payload(rng: Rng, known: readonly string[]): Buffer {
     case 8:
       return Buffer.from(' \t\n\r\v\f'.repeat(1 + rng.int(4)).slice(0, 1 + rng.int(24)));
     case 9:
-      return mutate(rng, Buffer.from(rng.pick(WORDS)));
+      return rng.mutate(Buffer.from(rng.pick(WORDS)));
     default:
       return rng.bytes(rng.int(rng.chance(0.9) ? 64 : 8192));
   }
@@ -64,12 +64,4 @@ export function junkName(rng: Rng): string {
       return b.toString('latin1');
     }
   }
-}
-
-/** A few bytes flipped, cut or added. */
-function mutate(rng: Rng, b: Buffer): Buffer {
-  const out = Buffer.from(b);
-  for (let i = 0, n = 1 + rng.int(3); i < n && out.length > 0; i++) out[rng.int(out.length)] = rng.u32() & 0xff;
-  if (rng.chance(0.3)) return out.subarray(0, rng.int(out.length + 1));
-  return rng.chance(0.3) ? Buffer.concat([out, rng.bytes(1 + rng.int(8))]) : out;
 }
