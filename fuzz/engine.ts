@@ -39,6 +39,8 @@ export interface FuzzOptions {
   readonly count: number;
   readonly seed: number;
   readonly batch?: number;
+  /** Ends the run after the current batch (the child is stopped and the result so far returned). */
+  readonly signal?: AbortSignal;
   /** Called after each batch. */
   readonly progress?: (done: number, stats: FuzzResult) => void;
 }
@@ -92,7 +94,7 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
     throw e;
   }
   const baseline = fdCount(sut.pid);
-  while (result.inputs < options.count) {
+  while (result.inputs < options.count && options.signal?.aborted !== true) {
     const n = Math.min(batch, options.count - result.inputs);
     let started = 0;
     const lane = async (): Promise<void> => {

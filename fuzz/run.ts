@@ -26,9 +26,14 @@ if (!name || !available.includes(name) || !Number.isInteger(count) || count < 1 
 }
 const mod = (await import(pathToFileURL(join(here, `${name}.js`)).href)) as { target: FuzzTarget };
 const started = Date.now();
+// SIGINT/SIGTERM end the run after the batch in flight, so the child is stopped (and a daemon unmounts) and the
+// JSON line still reports the inputs run so far.
+const interrupted = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => interrupted.abort());
 const result = await runFuzz(mod.target, {
   count,
   seed,
+  signal: interrupted.signal,
   progress: (done, r) => {
     const rate = Math.round(done / ((Date.now() - started) / 1000));
     console.error(`fuzz ${r.target}: ${done}/${count} inputs (${rate}/s), crashes ${r.crashes}, hangs ${r.hangs}, errors ${r.errors}, fds peak +${r.fds_peak}, rss max ${r.rss_max_mb} MB`);
