@@ -29,17 +29,21 @@ const started = Date.now();
 // SIGINT/SIGTERM end the run after the batch in flight, so the child is stopped (and a daemon unmounts) and the
 // JSON line still reports the inputs run so far.
 const interrupted = new AbortController();
+let shown = 0;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => interrupted.abort());
 const result = await runFuzz(mod.target, {
   count,
   seed,
   signal: interrupted.signal,
   progress: (done, r) => {
+    // Failures as they happen, so a long run that is stopped early has still said what went wrong.
+    for (const f of r.failures.slice(shown)) console.error(`failure: ${f}`);
+    shown = r.failures.length;
     const rate = Math.round(done / ((Date.now() - started) / 1000));
     console.error(`fuzz ${r.target}: ${done}/${count} inputs (${rate}/s), crashes ${r.crashes}, hangs ${r.hangs}, errors ${r.errors}, fds peak +${r.fds_peak}, rss max ${r.rss_max_mb} MB`);
   },
 });
-for (const f of result.failures) console.error(`failure: ${f}`);
+for (const f of result.failures.slice(shown)) console.error(`failure: ${f}`);
 const { failures: _failures, ...line } = result;
 console.log(JSON.stringify(line));
 process.exitCode = result.crashes + result.hangs + result.errors + result.leaked_fds > 0 ? 1 : 0;

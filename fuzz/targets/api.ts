@@ -1,7 +1,7 @@
 /**
  * The api fuzz target: the shipped umdevd (no mount: the API is the surface) attacked on its Unix socket with raw
  * HTTP (api-requests.ts) as root, so mutating calls really create, remove and define: whole requests answered and
- * read, garbage, requests cut off by a disconnect, and slow half-sent ones left open until the batch ends. A 5xx
+ * read, garbage, requests cut off by a disconnect, and slow half-sent ones left open until the batch ends. A 500
  * answer is an error (the server maps every UmdevError to its status; a 500 is an exception that was not one).
  * After a batch every device and definition is removed through the API; the probe checks GET /parents (with each
  * type's available instances back where they started) and GET /devices, then creates and removes a device.
@@ -43,7 +43,8 @@ class Session implements Launched {
     if (s === undefined) return;
     if (roll < 80) {
       const status = await answer(s, bytes);
-      if (status >= 500 && status !== 503) this.#errors.push(`${status} for ${reqs.map((r) => r.line).join(' | ')}`);
+      // Only 500 is a bug: 501, 504 and 507 are the statuses of real errnos (EOPNOTSUPP, ETIMEDOUT, ENOSPC).
+      if (status === 500) this.#errors.push(`${status} for ${reqs.map((r) => r.line).join(' | ')}`);
     } else if (roll < 90) {
       s.write(bytes.subarray(0, rng.int(bytes.length)));
       s.destroy();
