@@ -48,6 +48,18 @@ test('a body nested 30,000 arrays deep is 400 EINVAL, not a stack overflow answe
   assert.deepEqual(lines.filter((l) => / error /.test(l)), []);
 });
 
+test('a definition whose parent name cannot go in a header raw gets an encoded location that undefines it', async (t) => {
+  const { sock, lines } = await setup(t);
+  for (const parent of ['to\u0001y', 'to\u0100y']) {
+    const r = await call(sock, 'POST', '/definitions', { parent, type: 'toy-small' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const location = r.headers.get('location') ?? '';
+    assert.ok(location.startsWith(`/definitions/${encodeURIComponent(parent)}/`), location);
+    assert.equal((await call(sock, 'DELETE', location)).status, 204);
+  }
+  assert.deepEqual(lines.filter((l) => / error /.test(l)), []);
+});
+
 test('a client that hangs up before its body arrived is not logged as a bug', async (t) => {
   const { sock, lines } = await setup(t);
   const s = connect(sock);
