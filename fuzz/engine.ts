@@ -2,7 +2,7 @@
  * Concepts: the fuzz loop, the same for every target. A target launches the system under test as a child process
  * (so a crash is observed, counted and followed by a relaunch, not the end of the run) and turns a seeded `Rng` into
  * inputs. After every batch the engine ends the batch's connections, probes that a fresh client is served (a probe
- * that does not answer in time is a hang), and reads the child's RSS and open fds from /proc. At the end it waits for
+ * that does not answer in time is a hang), collects the errors the target saw (bugs that neither crash nor hang), and reads the child's RSS and open fds from /proc. At the end it waits for
  * the fd count to settle and reports what stayed above the baseline as leaked.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,12 +19,19 @@ export interface Launched {
   endBatch(): Promise<void>;
   /** A fresh client is served (VERSION answered, config space read); rejects otherwise. */
   probe(): Promise<void>;
+  /** What went wrong without a crash or hang since the last call (a 5xx answer, an error-level log line). */
+  takeErrors?(): string[];
   stop(): Promise<void>;
 }
 
 /** One fuzz target (`fuzz/targets/<name>.ts` exports `target`). */
 export interface FuzzTarget {
   readonly name: string;
+  /**
+   * Inputs in flight at once (default 1). Above 1 each input gets its own Rng seeded from the run's, in input order,
+   * so a seed still names the same inputs; only their interleaving inside the child varies.
+   */
+  readonly concurrency?: number;
   launch(): Promise<Launched>;
 }
 
@@ -32,6 +39,8 @@ export interface FuzzOptions {
   readonly count: number;
   readonly seed: number;
   readonly batch?: number;
+  /** Ends the run after the current batch (the child is stopped and the result so far returned). */
+  readonly signal?: AbortSignal;
   /** Called after each batch. */
   readonly progress?: (done: number, stats: FuzzResult) => void;
 }
@@ -42,7 +51,11 @@ export interface FuzzResult {
   inputs: number;
   crashes: number;
   hangs: number;
+  /** Bugs that neither crashed nor hung the child (`Launched.takeErrors`). */
+  errors: number;
   leaked_fds: number;
+  /** The most open fds above the baseline seen after any batch (work in flight, not yet a leak). */
+  fds_peak: number;
   rss_max_mb: number;
   seed: number;
   /** What went wrong, first few (input index and reason). */
@@ -55,7 +68,8 @@ const PROBE_TIMEOUT_MS = 10_000;
 export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise<FuzzResult> {
   const rng = new Rng(options.seed);
   const batch = options.batch ?? 500;
-  const result: FuzzResult = { target: target.name, inputs: 0, crashes: 0, hangs: 0, leaked_fds: 0, rss_max_mb: 0, seed: options.seed, failures: [] };
+  const lanes = Math.max(1, target.concurrency ?? 1);
+  const result: FuzzResult = { target: target.name, inputs: 0, crashes: 0, hangs: 0, errors: 0, leaked_fds: 0, fds_peak: 0, rss_max_mb: 0, seed: options.seed, failures: [] };
   const fail = (why: string): void => {
     if (result.failures.length < 20) result.failures.push(`input ${result.inputs}: ${why}`);
   };
@@ -71,19 +85,32 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
     });
   };
   watch(sut);
-  await withTimeout(sut.probe(), PROBE_TIMEOUT_MS, 'first probe');
+  try {
+    await withTimeout(sut.probe(), PROBE_TIMEOUT_MS, 'first probe');
+  } catch (e) {
+    // Not serving at all: nothing to fuzz, but the child (and whatever it mounted) must not outlive the run.
+    stopping = true;
+    await sut.stop();
+    throw e;
+  }
   const baseline = fdCount(sut.pid);
-  while (result.inputs < options.count) {
+  while (result.inputs < options.count && options.signal?.aborted !== true) {
     const n = Math.min(batch, options.count - result.inputs);
-    for (let i = 0; i < n && !dead; i++) {
-      try {
-        await withTimeout(sut.input(rng), INPUT_TIMEOUT_MS, 'input');
-      } catch (e) {
-        result.hangs++;
-        fail(`input hung: ${(e as Error).message}`);
+    let started = 0;
+    const lane = async (): Promise<void> => {
+      while (started < n && !dead) {
+        started++;
+        const inputRng = lanes === 1 ? rng : new Rng(rng.u32());
+        try {
+          await withTimeout(sut.input(inputRng), INPUT_TIMEOUT_MS, 'input');
+        } catch (e) {
+          result.hangs++;
+          fail(`input hung: ${(e as Error).message}`);
+        }
+        result.inputs++;
       }
-      result.inputs++;
-    }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
     if (!dead) {
       await sut.endBatch();
       try {
@@ -97,7 +124,12 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
     }
     if (!dead) {
       result.rss_max_mb = Math.max(result.rss_max_mb, rssMb(sut.pid));
+      for (const e of sut.takeErrors?.() ?? []) {
+        result.errors++;
+        fail(e);
+      }
       const fds = fdCount(sut.pid);
+      result.fds_peak = Math.max(result.fds_peak, fds - baseline);
       if (fds > baseline + 512) fail(`${fds - baseline} fds above the baseline after a batch`);
     }
     if (dead) {

@@ -33,4 +33,12 @@ export class Rng {
     for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
     return b;
   }
+
+  /** A copy of `b` with a few bytes changed, then maybe cut short or grown: a near miss of a valid input. */
+  mutate(b: Buffer): Buffer {
+    const out = Buffer.from(b);
+    for (let i = 0, n = 1 + this.int(4); i < n && out.length > 0; i++) out[this.int(out.length)] = this.u32() & 0xff;
+    if (this.chance(0.3)) return out.subarray(0, this.int(out.length + 1));
+    return this.chance(0.2) ? Buffer.concat([out, this.bytes(1 + this.int(out.length))]) : out;
+  }
 }

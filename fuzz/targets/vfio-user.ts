@@ -5,14 +5,13 @@
  * messages, replies left unread, and reconnect storms. The probe is a fresh `VfioUserClient` per device: VERSION,
  * then a config-space read.
  */
-import { spawn } from 'node:child_process';
 import { ftruncateSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { native } from '../../src/native/index.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { Command, HEADER_SIZE, IrqSetFlags } from '../../src/vfio-user/constants.js';
+import { spawnServed } from '../child.js';
 import type { FuzzTarget, Launched } from '../engine.js';
 import type { Rng } from '../rng.js';
 import { FdFactory, closeAll } from './vfio-user-fds.js';
@@ -265,24 +264,8 @@ async function connectWhenFree(path: string): Promise<VfioUserClient> {
 export const target: FuzzTarget = {
   name: 'vfio-user',
   launch: async () => {
-    const child = spawn(process.execPath, [SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      stderr = (stderr + d).slice(-8192);
-    });
-    const exited = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
-      child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
-    });
-    const lines = createInterface({ input: child.stdout });
-    const first = await Promise.race([
-      new Promise<string>((resolve) => lines.once('line', resolve)),
-      exited.then((e) => {
-        throw new Error(`fuzz server exited before serving (code ${e.code}): ${e.stderr}`);
-      }),
-    ]);
-    lines.close();
-    const { sockets } = JSON.parse(first) as { sockets: string[] };
-    return new Session(child.pid!, sockets, exited, () => child.kill('SIGTERM'));
+    const s = await spawnServed([SERVER], () => true);
+    const { sockets } = JSON.parse(s.line) as { sockets: string[] };
+    return new Session(s.pid, sockets, s.exited, () => s.child.kill('SIGTERM'));
   },
 };

@@ -42,8 +42,20 @@ export function attrNameProblem(name: string): string | undefined {
 
 /** True when a string anywhere in `v` (a key or a value, at any depth) holds a NUL. */
 export function containsNul(v: unknown): boolean {
-  if (typeof v === 'string') return v.includes('\0');
-  if (Array.isArray(v)) return v.some(containsNul);
-  if (typeof v === 'object' && v !== null) return Object.entries(v).some(([k, x]) => k.includes('\0') || containsNul(x));
+  // A stack of our own, not recursion: a 64 KiB body can nest 30,000 arrays deep, past the JS stack.
+  const todo: unknown[] = [v];
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (typeof x === 'string') {
+      if (x.includes('\0')) return true;
+    } else if (Array.isArray(x)) {
+      for (const y of x as unknown[]) todo.push(y);
+    } else if (typeof x === 'object' && x !== null) {
+      for (const [k, y] of Object.entries(x)) {
+        if (k.includes('\0')) return true;
+        todo.push(y);
+      }
+    }
+  }
   return false;
 }

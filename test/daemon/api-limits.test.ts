@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -13,27 +15,62 @@ import { apiOpen } from '../../src/cli/api-client.js';
 import { Core } from '../../src/core/core.js';
 import type { ApiLimits } from '../../src/daemon/api/limits.js';
 import { ApiServer } from '../../src/daemon/api/server.js';
-import { exec } from '../process.js';
+import { exec, waitFor } from '../process.js';
 import { NOBODY } from './as-user.js';
 import { call, collectingLogger, errnoOf } from './helpers.js';
 import { toyParent } from './toy.js';
 
-async function setup(t: TestContext, limits: Partial<ApiLimits> = {}): Promise<{ core: Core; sock: string; dir: string; api: ApiServer }> {
+async function setup(t: TestContext, limits: Partial<ApiLimits> = {}): Promise<{ core: Core; sock: string; dir: string; api: ApiServer; lines: string[] }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-limits-'));
   await chmod(dir, 0o755);
   t.after(() => rm(dir, { recursive: true, force: true }));
   const core = new Core();
   core.registerParent(toyParent('toy'));
+  const { log, lines } = collectingLogger();
   const api = await ApiServer.listen(
-    { core, log: collectingLogger().log, socketPath: () => undefined, definitions: { dir: path.join(dir, 'defs') } },
+    { core, log, socketPath: () => undefined, definitions: { dir: path.join(dir, 'defs') } },
     { socket: { path: path.join(dir, 'api.sock'), mode: 0o666 }, access: { gid: undefined, readers: 'any' }, limits },
   );
   t.after(async () => {
     await api.close();
     await core.unregisterParent('toy').catch(() => undefined);
   });
-  return { core, sock: api.socketPath as string, dir, api };
+  return { core, sock: api.socketPath as string, dir, api, lines };
 }
+
+test('a body nested 30,000 arrays deep is 400 EINVAL, not a stack overflow answered as 500', async (t) => {
+  const { sock, lines } = await setup(t);
+  for (const p of ['/devices', '/definitions']) {
+    const r = await call(sock, 'POST', p, `${'['.repeat(30_000)}"x"${']'.repeat(30_000)}`);
+    assert.equal(r.status, 400, p);
+    assert.equal(errnoOf(r.body), 'EINVAL');
+  }
+  assert.deepEqual(lines.filter((l) => / error /.test(l)), []);
+});
+
+test('a definition whose parent name cannot go in a header raw gets an encoded location that undefines it', async (t) => {
+  const { sock, lines } = await setup(t);
+  for (const parent of ['to\u0001y', 'to\u0100y']) {
+    const r = await call(sock, 'POST', '/definitions', { parent, type: 'toy-small' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const location = r.headers.get('location') ?? '';
+    assert.ok(location.startsWith(`/definitions/${encodeURIComponent(parent)}/`), location);
+    assert.equal((await call(sock, 'DELETE', location)).status, 204);
+  }
+  assert.deepEqual(lines.filter((l) => / error /.test(l)), []);
+});
+
+test('a client that hangs up before its body arrived is not logged as a bug', async (t) => {
+  const { sock, lines } = await setup(t);
+  const s = connect(sock);
+  await once(s, 'connect');
+  s.write('POST /devices HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"parent":');
+  await new Promise((r) => setTimeout(r, 50));
+  s.destroy();
+  await waitFor('the aborted request to be handled', () => lines.some((l) => l.includes('went away')), 2000);
+  assert.deepEqual(lines.filter((l) => / error /.test(l)), []);
+  assert.equal((await call(sock, 'GET', '/parents')).status, 200);
+});
 
 test('a 70 KiB body is 413 E2BIG and creates nothing', async (t) => {
   const { core, sock, dir } = await setup(t);

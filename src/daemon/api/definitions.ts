@@ -56,7 +56,8 @@ async function define(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   if (held >= ctx.limits.maxDefinitions) throw err('ENOSPC', `${def.parent} has ${held} definitions; the limit is ${ctx.limits.maxDefinitions}`);
   await writeDefinition(ctx.definitions.dir, def, true);
   ctx.log.child('api', def.uuid).info(`defined ${def.type} on ${def.parent} (${def.start})`);
-  return { status: 201, body: definitionView(def), headers: { location: `/definitions/${def.parent}/${def.uuid}` } };
+  // The parent encoded: a name may hold what a header cannot (a control character, a code point above 255).
+  return { status: 201, body: definitionView(def), headers: { location: `/definitions/${encodeURIComponent(def.parent)}/${def.uuid}` } };
 }
 
 async function undefine(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {

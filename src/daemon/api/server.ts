@@ -238,13 +238,19 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      req.resume();
-      throw err('E2BIG', `request body is larger than ${max} bytes`);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) {
+        req.resume();
+        throw err('E2BIG', `request body is larger than ${max} bytes`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (e) {
+    // A client that hangs up before its body has arrived ("aborted") made a bad request; it is not our bug.
+    if (isUmdevError(e)) throw e;
+    throw err('ECONNRESET', `the client went away before its body arrived: ${(e as Error).message}`, e);
   }
   if (size === 0) return undefined;
   try {
