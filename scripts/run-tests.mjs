@@ -16,8 +16,17 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Suites that need no root, no mount and no Debian package beyond node: every file not listed in ROOT_ONLY. */
 const UNIT_DIRS = ['dist/test/core', 'dist/test/sysfs', 'dist/test/vfio', 'dist/test/vfio-user', 'dist/test/drivers', 'dist/test/native', 'dist/test/fuse', 'dist/test/daemon', 'dist/test/cli'];
-/** Files under UNIT_DIRS that mount FUSE, run mdevctl or change users, so they need root. */
+/**
+ * Files under UNIT_DIRS that mount FUSE, run mdevctl or change users, so they need root; the daemon suites change
+ * devices through the API, which only root (or its group) may do.
+ */
 const ROOT_ONLY = new Set([
+  'dist/test/daemon/api.test.js',
+  'dist/test/daemon/api-access.test.js',
+  'dist/test/daemon/api-limits.test.js',
+  'dist/test/daemon/daemon.test.js',
+  'dist/test/daemon/events.test.js',
+  'dist/test/native/sock.test.js',
   'dist/test/fuse/fusermount.test.js',
   'dist/test/fuse/lifecycle.test.js',
   'dist/test/fuse/mount.test.js',
