@@ -97,7 +97,16 @@ class HostSession implements ActiveSession {
       this.#clientGone = true;
       return;
     }
-    const handle = this.#o.open(device.uuid);
+    let handle: DeviceHandle;
+    try {
+      handle = this.#o.open(device.uuid);
+    } catch (e) {
+      // The device is going away (or gone): the client is turned away like one that came too late.
+      this.#log.warn(`cannot start a session: ${(e as Error).message}`);
+      this.#o.io.close(fd);
+      this.#clientGone = true;
+      return;
+    }
     const offRevoke = handle.onRevoke((reason) => this.close(err('ENODEV', `device revoked: ${reason}`)));
     const offRequest = handle.onRequest((count) => this.#send({ type: 'request-release', count }));
     const unrevoke = (): void => {
