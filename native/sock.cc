@@ -91,13 +91,27 @@ int bind_private(int fd, const sockaddr_un& final_addr, mode_t mode, uid_t uid, 
   return e;
 }
 
+// An optional owner id of listenUnix: absent is -1 (left as it is); given, it needs a mode and must be a real id.
+bool get_owner_id(napi_env env, napi_value v, bool with_mode, const char* what, const char* needs_mode, uint32_t* out) {
+  *out = 0xffffffffu;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return true;
+  if (!with_mode) return throw_einval(env, "listenUnix", needs_mode), false;
+  uint64_t id;
+  if (!get_size(env, v, "listenUnix", what, &id)) return false;
+  if (id >= 0xffffffffu) return throw_einval(env, "listenUnix", (std::string("(") + what + " out of range)").c_str()), false;
+  *out = static_cast<uint32_t>(id);
+  return true;
+}
+
 // listenUnix(path, backlog, mode?, gid?, uid?): a listening socket at `path`. With a mode (and optionally a group
 // and an owner) the socket is created with them (bind_private); without, bind(2) in place gives it the umask's mode. A stale socket
 // file is the caller's to remove (EADDRINUSE), so a live server's socket is never unlinked by accident.
 napi_value listen_unix(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   sockaddr_un addr;
-  uint64_t backlog, mode = 0, gid = 0, uid = 0;
+  uint64_t backlog, mode = 0;
   if (!get_args(env, info, 5, argv) || !get_sockaddr(env, argv[0], "listenUnix", &addr) ||
       !get_size(env, argv[1], "listenUnix", "backlog", &backlog))
     return nullptr;
@@ -108,28 +122,17 @@ napi_value listen_unix(napi_env env, napi_callback_info info) {
     if (!get_size(env, argv[2], "listenUnix", "mode", &mode)) return nullptr;
     if (mode > 07777) return throw_einval(env, "listenUnix", "(mode must be at most 07777)");
   }
-  napi_typeof(env, argv[3], &t);
-  bool chgrp = t != napi_undefined;
-  if (chgrp) {
-    if (!with_mode) return throw_einval(env, "listenUnix", "(a group needs a mode)");
-    if (!get_size(env, argv[3], "listenUnix", "gid", &gid)) return nullptr;
-    if (gid >= 0xffffffffu) return throw_einval(env, "listenUnix", "(gid out of range)");
-  }
-  napi_typeof(env, argv[4], &t);
-  bool chown_owner = t != napi_undefined;
-  if (chown_owner) {
-    if (!with_mode) return throw_einval(env, "listenUnix", "(an owner needs a mode)");
-    if (!get_size(env, argv[4], "listenUnix", "uid", &uid)) return nullptr;
-    if (uid >= 0xffffffffu) return throw_einval(env, "listenUnix", "(uid out of range)");
-  }
+  uint32_t gid, uid;
+  if (!get_owner_id(env, argv[3], with_mode, "gid", "(a group needs a mode)", &gid) ||
+      !get_owner_id(env, argv[4], with_mode, "uid", "(an owner needs a mode)", &uid))
+    return nullptr;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return throw_errno(env, errno, "socket");
   int bl = backlog > INT_MAX ? INT_MAX : static_cast<int>(backlog);
   const char* step = "bind";
   int e = 0;
   if (with_mode) {
-    e = bind_private(fd, addr, static_cast<mode_t>(mode), chown_owner ? static_cast<uid_t>(uid) : static_cast<uid_t>(-1),
-                     chgrp ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1), bl, &step);
+    e = bind_private(fd, addr, static_cast<mode_t>(mode), static_cast<uid_t>(uid), static_cast<gid_t>(gid), bl, &step);
   } else if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     e = errno;
   } else if (listen(fd, bl) < 0) {
