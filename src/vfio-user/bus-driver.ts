@@ -1,7 +1,9 @@
 /**
  * Concepts: the vfio-user server as a driver on the mdev bus (the seed's `vfio_mpci` role). It binds every device
- * whose API is `vfio-*` and whose vendor state is a `VfioDevice`. probe listens on `<runDir>/<uuid>.sock` (mode
- * 0600, a stale file unlinked first); remove closes the listener and any connection and unlinks the socket.
+ * whose API is `vfio-*` and whose vendor state is a `VfioDevice`. probe listens on `<runDir>/<uuid>.sock` (created
+ * with `socketMode`, default 0600, and its owner; a stale file unlinked first); remove closes the listener and any
+ * connection and unlinks the socket. Who serves an accepted client is `runSession`'s choice: a session in this
+ * process (`session.ts`) by default, or a device host.
  *
  * One client at a time: a second connection while the first is still connected is accepted, its first command
  * answered with an EBUSY error reply, and closed (after 1 s if it sends nothing). A refused client costs little: a
