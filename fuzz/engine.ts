@@ -1,9 +1,12 @@
 /**
  * Concepts: the fuzz loop, the same for every target. A target launches the system under test as a child process
  * (so a crash is observed, counted and followed by a relaunch, not the end of the run) and turns a seeded `Rng` into
- * inputs. After every batch the engine ends the batch's connections, probes that a fresh client is served (a probe
- * that does not answer in time is a hang), collects the errors the target saw (bugs that neither crash nor hang), and reads the child's RSS and open fds from /proc. At the end it waits for
- * the fd count to settle and reports what stayed above the baseline as leaked.
+ * inputs. An input that gets no answer in `HANG_MS` is a hang; one answered after `SLOW_MS` is only slow (counted
+ * apart, with the slowest time), because on a loaded machine a create that starts a device host can take seconds
+ * without anything being stuck. After every batch the engine ends the batch's connections, probes that a fresh
+ * client is served (a probe that does not answer in time is a hang), collects the errors the target saw (bugs that
+ * neither crash nor hang), and reads the child's RSS and open fds from /proc. At the end it waits for the fd count to
+ * settle and reports what stayed above the baseline as leaked.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { Rng } from './rng.js';
@@ -51,6 +54,10 @@ export interface FuzzResult {
   inputs: number;
   crashes: number;
   hangs: number;
+  /** Inputs answered, but only after `SLOW_MS`. */
+  slow: number;
+  /** The longest any answered input took. */
+  slowest_ms: number;
   /** Bugs that neither crashed nor hung the child (`Launched.takeErrors`). */
   errors: number;
   leaked_fds: number;
@@ -62,14 +69,15 @@ export interface FuzzResult {
   failures: string[];
 }
 
-const INPUT_TIMEOUT_MS = 5000;
+const SLOW_MS = 5000;
+const HANG_MS = 60_000;
 const PROBE_TIMEOUT_MS = 10_000;
 
 export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise<FuzzResult> {
   const rng = new Rng(options.seed);
   const batch = options.batch ?? 500;
   const lanes = Math.max(1, target.concurrency ?? 1);
-  const result: FuzzResult = { target: target.name, inputs: 0, crashes: 0, hangs: 0, errors: 0, leaked_fds: 0, fds_peak: 0, rss_max_mb: 0, seed: options.seed, failures: [] };
+  const result: FuzzResult = { target: target.name, inputs: 0, crashes: 0, hangs: 0, slow: 0, slowest_ms: 0, errors: 0, leaked_fds: 0, fds_peak: 0, rss_max_mb: 0, seed: options.seed, failures: [] };
   const fail = (why: string): void => {
     if (result.failures.length < 20) result.failures.push(`input ${result.inputs}: ${why}`);
   };
@@ -78,7 +86,8 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
   let stopping = false;
   const watch = (s: Launched): void => {
     void s.exited.then((e) => {
-      if (s !== sut || stopping) return;
+      // An interrupted run's signal reaches the child too (same process group); its clean exit is not a crash.
+      if (s !== sut || stopping || options.signal?.aborted === true) return;
       dead = true;
       result.crashes++;
       fail(`child exited (code ${e.code}, signal ${e.signal}): ${e.stderr.slice(-2000)}`);
@@ -101,8 +110,12 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
       while (started < n && !dead) {
         started++;
         const inputRng = lanes === 1 ? rng : new Rng(rng.u32());
+        const begun = performance.now();
         try {
-          await withTimeout(sut.input(inputRng), INPUT_TIMEOUT_MS, 'input');
+          await withTimeout(sut.input(inputRng), HANG_MS, 'input');
+          const took = Math.round(performance.now() - begun);
+          result.slowest_ms = Math.max(result.slowest_ms, took);
+          if (took > SLOW_MS) result.slow++;
         } catch (e) {
           result.hangs++;
           fail(`input hung: ${(e as Error).message}`);

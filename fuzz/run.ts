@@ -1,7 +1,7 @@
 /**
  * `npm run fuzz -- TARGET [COUNT] [--seed N]`: runs `fuzz/targets/TARGET.ts` for COUNT inputs (default 10000),
  * printing progress on stderr and, as the last line on stdout, one JSON object
- * `{"target","inputs","crashes","hangs","errors","leaked_fds","fds_peak","rss_max_mb","seed"}`. The exit code is 1 when anything failed.
+ * `{"target","inputs","crashes","hangs","slow","slowest_ms","errors","leaked_fds","fds_peak","rss_max_mb","seed"}`. The exit code is 1 when anything failed.
  */
 import { readdirSync } from 'node:fs';
 // Targets that run inputs concurrently through fs calls (sysfs) would be capped by libuv's default of 4 threads; set
@@ -40,7 +40,7 @@ const result = await runFuzz(mod.target, {
     for (const f of r.failures.slice(shown)) console.error(`failure: ${f}`);
     shown = r.failures.length;
     const rate = Math.round(done / ((Date.now() - started) / 1000));
-    console.error(`fuzz ${r.target}: ${done}/${count} inputs (${rate}/s), crashes ${r.crashes}, hangs ${r.hangs}, errors ${r.errors}, fds peak +${r.fds_peak}, rss max ${r.rss_max_mb} MB`);
+    console.error(`fuzz ${r.target}: ${done}/${count} inputs (${rate}/s), crashes ${r.crashes}, hangs ${r.hangs} (slow ${r.slow}, slowest ${r.slowest_ms} ms), errors ${r.errors}, fds peak +${r.fds_peak}, rss max ${r.rss_max_mb} MB`);
   },
 });
 for (const f of result.failures.slice(shown)) console.error(`failure: ${f}`);
