@@ -53,7 +53,8 @@ export async function listPodResources(socket: string): Promise<Map<string, Set<
 export class KubeletSocketWatch {
   readonly #path: string;
   readonly #timer: NodeJS.Timeout;
-  #ino: number | undefined;
+  /** Inode and change time of the socket seen last: a quickly recreated socket can reuse the inode number. */
+  #seen: string | undefined;
   #busy = false;
 
   constructor(socketPath: string, pollMs: number, log: Logger, onNew: () => Promise<void>) {
@@ -62,14 +63,17 @@ export class KubeletSocketWatch {
       if (this.#busy) return;
       this.#busy = true;
       try {
-        const ino = await stat(this.#path).then((s) => (s.isSocket() ? s.ino : undefined), () => undefined);
-        if (ino !== undefined && ino !== this.#ino) {
-          log.info(`kubelet socket ${this.#ino === undefined ? 'found' : 'recreated (kubelet restarted)'}: ${this.#path}`);
-          this.#ino = ino;
+        const id = await stat(this.#path, { bigint: true }).then(
+          (s) => (s.isSocket() ? `${s.ino}:${s.ctimeNs}` : undefined),
+          () => undefined,
+        );
+        if (id !== undefined && id !== this.#seen) {
+          log.info(`kubelet socket ${this.#seen === undefined ? 'found' : 'recreated (kubelet restarted)'}: ${this.#path}`);
+          this.#seen = id;
           await onNew();
-        } else if (ino === undefined && this.#ino !== undefined) {
+        } else if (id === undefined && this.#seen !== undefined) {
           log.warn(`kubelet socket ${this.#path} is gone; waiting for the kubelet`);
-          this.#ino = undefined;
+          this.#seen = undefined;
         }
       } finally {
         this.#busy = false;
@@ -77,11 +81,6 @@ export class KubeletSocketWatch {
     };
     this.#timer = setInterval(() => void check(), pollMs);
     void check();
-  }
-
-  /** Forget the socket, so the next poll calls `onNew` again (a failed registration is retried). */
-  retry(): void {
-    this.#ino = undefined;
   }
 
   close(): void {
