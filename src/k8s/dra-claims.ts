@@ -13,7 +13,7 @@ import type { DeviceView } from '../daemon/api/views.js';
 import { describeError, type Logger } from '../log.js';
 import { cdiId, cdiSpec, cdiSpecPath, removeCdiSpec, writeJsonAtomic, type CdiDevice } from './cdi.js';
 import type { K8sConfig } from './config.js';
-import type { SlotIndex } from './inventory.js';
+import type { OfferedDevice, SlotIndex } from './inventory.js';
 import { kubeFailure, type KubeClient } from './kube-client.js';
 import type { Claim, PreparedDevice } from './messages.js';
 import { offeredForDra } from './resource-slice.js';
@@ -144,7 +144,13 @@ export class ClaimPreparer {
     const results = (body.status?.allocation?.devices?.results ?? []).filter(
       (x) => x.driver === this.#cfg.dra.driver && x.pool === this.#cfg.dra.nodeName,
     );
-    const offered = new Map(offeredForDra(this.#cfg, this.#watch.snapshot, this.#slots).map((d) => [d.id, d]));
+    const offer = (): Map<string, OfferedDevice> => new Map(offeredForDra(this.#cfg, this.#watch.snapshot, this.#slots).map((d) => [d.id, d]));
+    let offered = offer();
+    // The scheduler may have seen a newer slice than this view (a device removed a moment ago frees a slot).
+    if (results.some((x) => !offered.has(x.device ?? ''))) {
+      await this.#watch.refresh();
+      offered = offer();
+    }
     return results.map((x) => {
       const d = offered.get(x.device ?? '');
       if (d === undefined) throw err('ENODEV', `claim ${claim.namespace}/${claim.name}: no device ${JSON.stringify(x.device)} in pool ${this.#cfg.dra.nodeName}`);
