@@ -1,9 +1,11 @@
 // Marks the built entry points executable: tsc writes plain files, and someone may run one directly
-// (bin/* exec node on them, which needs no mode bit).
-import { chmodSync, existsSync } from 'node:fs';
+// (bin/* exec node on them, which needs no mode bit). Copies what tsc does not: umdev-k8s's .proto files, which it
+// loads at run time from next to its module.
+import { chmodSync, cpSync, existsSync } from 'node:fs';
 import { URL } from 'node:url';
 
-for (const path of ['dist/src/daemon/main.js', 'dist/src/cli/main.js', 'dist/src/cli/lsmdev.js', 'dist/src/tools/umdev-uart.js']) {
+for (const path of ['dist/src/daemon/main.js', 'dist/src/cli/main.js', 'dist/src/cli/lsmdev.js', 'dist/src/tools/umdev-uart.js', 'dist/src/k8s/main.js']) {
   const file = new URL(`../${path}`, import.meta.url);
   if (existsSync(file)) chmodSync(file, 0o755);
 }
+cpSync(new URL('../src/k8s/proto/', import.meta.url), new URL('../dist/src/k8s/proto/', import.meta.url), { recursive: true });

@@ -18,10 +18,10 @@ async function need(bin: string, pkg: string): Promise<void> {
   });
 }
 
-test('man/umdevctl.8, umdevd.8 and lsmdev.8 render cleanly and are listed in package.json for npm install -g', async () => {
+test('man/umdevctl.8, umdevd.8, lsmdev.8 and umdev-k8s.8 render cleanly and are listed in package.json for npm install -g', async () => {
   await need('/usr/bin/man', 'man-db');
   const pkg = (await import(`${ROOT}package.json`, { with: { type: 'json' } })) as { default: { man: string[] } };
-  for (const name of ['umdevctl', 'umdevd', 'lsmdev']) {
+  for (const name of ['umdevctl', 'umdevd', 'lsmdev', 'umdev-k8s']) {
     const r = await exec('man', ['--warnings', '-l', `${ROOT}man/${name}.8`], { env: { ...process.env, MANWIDTH: '80', MAN_KEEP_FORMATTING: '' } });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '', `groff warnings for ${name}.8`);
