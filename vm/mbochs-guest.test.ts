@@ -90,6 +90,7 @@ test('a Linux guest binds bochs-drm to an umdev mbochs device, draws on /dev/fb0
       append: 'console=ttyS0 panic=-1 loglevel=4',
       // QEMU says where it maps a region into the guest: the framebuffer BAR must be one of them.
       extra: ['-trace', 'vfio_region_mmap*'],
+      input: true,
     },
     BOOT_LIMIT_MS,
   );

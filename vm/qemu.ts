@@ -6,10 +6,11 @@
  * QEMU; the binds vanish with the process. The guest is booted with TCG: these machines have /dev/kvm, but a
  * nested KVM guest dies in the kernel decompressor.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 
 /** Where build-root.sh puts the root unless UMDEV_VM_ROOT says otherwise. */
 export const VM_ROOT = process.env.UMDEV_VM_ROOT ?? '/var/cache/umdev/vm-root';
@@ -43,6 +44,8 @@ export interface GuestOptions {
   readonly append?: string;
   /** Extra QEMU arguments (e.g. `-trace` events, printed on QEMU's stderr). */
   readonly extra?: readonly string[];
+  /** Give the guest's serial console an input (QEMU's stdin) for `RunningGuest.send`; otherwise it has none. */
+  readonly input?: boolean;
 }
 
 /**
@@ -79,7 +82,7 @@ export interface GuestRun {
 /** A guest while it runs: its console so far, a way to type on it, and how it ended. */
 export interface RunningGuest {
   readonly console: () => string;
-  /** Text typed on the guest's serial console (QEMU's stdin). */
+  /** Text typed on the guest's serial console (QEMU's stdin; needs `input: true`); nothing once the guest has ended. */
   send(text: string): void;
   /** Resolves once the console shows `pattern` (true), or false when the guest ended or `timeoutMs` passed first. */
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<boolean>;
@@ -96,15 +99,15 @@ export function startGuest(root: string, hostDir: string, o: GuestOptions, timeo
   const started = Date.now();
   // unshare and sh exec into QEMU: one pid from start to end.
   const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', hostDir, root, ...qemuArgs(o)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+    stdio: [o.input === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   let out = '';
   let err = '';
   let ended = false;
   proc.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   // QEMU may exit before reading what was typed.
-  proc.stdin.on('error', () => undefined);
+  proc.stdin?.on('error', () => undefined);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -114,12 +117,13 @@ export function startGuest(root: string, hostDir: string, o: GuestOptions, timeo
     const [code, signal] = (await once(proc, 'exit')) as [number | null, NodeJS.Signals | null];
     ended = true;
     clearTimeout(timer);
-    proc.stdin.destroy();
+    proc.stdin?.destroy();
     return { code, signal, console: out, stderr: err, ms: Date.now() - started, timedOut };
   })();
   return {
     console: () => out,
     send: (text) => {
+      if (proc.stdin === null) throw new Error('the guest has no console input: start it with input: true');
       if (!ended) proc.stdin.write(text);
     },
     waitForConsole: async (pattern, ms) => {
