@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { apiCall, parseEndpoint } from '../src/cli/api-client.js';
 import { decodePng, type RgbImage } from '../src/display/png.js';
 import { start, stateDir, waitForStderr } from '../test/e2e/umdevd-process.js';
 import { guestModules } from './guest-modules.js';
+import { facts, waitFor } from './guest-facts.js';
 import { writeInitramfs } from './initramfs.js';
 import { GUEST_SHARE, guestKernel, rootRecipe, startGuest, vmRoot } from './qemu.js';
 
@@ -23,34 +24,10 @@ const BOOT_LIMIT_MS = 300_000;
 const INIT = fileURLToPath(new URL('../../vm/guest/init-mbochs', import.meta.url));
 const COLOURS: Readonly<Record<string, readonly [number, number, number]>> = { red: [255, 0, 0], green: [0, 255, 0], blue: [0, 0, 255], white: [255, 255, 255] };
 
-/** The guest's `UMDEV …` lines, each split into words. */
-function facts(console: string): string[][] {
-  return console
-    .split(/\r?\n/)
-    .filter((l) => l.includes('UMDEV '))
-    .map((l) => l.slice(l.indexOf('UMDEV ')).trim().split(/\s+/).slice(1));
-}
-
-async function waitFor(file: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(file)) {
-    if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** GET on the API's Unix socket: status, content type and body bytes. */
-function get(socket: string, url: string): Promise<{ status: number; type: string | undefined; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: url, headers: { host: 'umdev' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function get(socket: string, url: string): Promise<{ status: number; type: string | undefined; body: Buffer }> {
+  const r = await apiCall(parseEndpoint(socket), 'GET', url);
+  return { status: r.status, type: r.headers['content-type'], body: r.body };
 }
 
 function pixel(img: RgbImage, x: number, y: number): number[] {

@@ -7,14 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import path from 'node:path';
+import { apiCall, parseEndpoint } from '../../src/cli/api-client.js';
 import { decodePng } from '../../src/display/png.js';
 import { DISPI } from '../../src/drivers/mbochs/dispi.js';
 import { MMIO } from '../../src/drivers/mbochs/spec.js';
 import { native } from '../../src/native/index.js';
 import { VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
+import { call } from '../daemon/helpers.js';
 import { requireTools } from './harness.js';
 import { UMDEVCTL, run, start, stateDir } from './umdevd-process.js';
 
@@ -35,16 +36,10 @@ function available(types: string): Record<string, number> {
   return out;
 }
 
-function get(socket: string, url: string): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: url, headers: { host: 'umdev' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** GET on the API: status and body bytes. */
+async function get(socket: string, url: string): Promise<{ status: number; body: Buffer }> {
+  const r = await apiCall(parseEndpoint(socket), 'GET', url);
+  return { status: r.status, body: r.body };
 }
 
 test('mdevctl types lists mtty and mbochs; mbochs instances follow the MiB budget as devices come and go', async (t) => {
@@ -90,18 +85,9 @@ test('a vfio-user client maps BAR0 through the region fd; its stores show in scr
   const config = path.join(ctx.dir, 'umdevd.json');
   await writeFile(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }] }));
   const daemon = await start(ctx, ['--config', config, '--no-mount']);
-  const created = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const body = JSON.stringify({ parent: 'mbochs', type: 'mbochs-small', uuid: U1 });
-    const req = request({ socketPath: daemon.url, path: '/devices', method: 'POST', headers: { host: 'umdev', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (s: string) => (text += s));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  assert.equal(created.status, 201, created.body);
-  const socket = (JSON.parse(created.body) as { socket: string }).socket;
+  const created = await call(daemon.url, 'POST', '/devices', { parent: 'mbochs', type: 'mbochs-small', uuid: U1 });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const socket = (created.body as { socket: string }).socket;
 
   // No client yet: nothing is shown.
   const off = await get(daemon.url, `/devices/${U1}/screen.png`);
@@ -109,15 +95,7 @@ test('a vfio-user client maps BAR0 through the region fd; its stores show in scr
   assert.equal((JSON.parse(off.body.toString()) as { error: { errno: string } }).error.errno, 'EBUSY');
   // mtty has no display.
   const mttyUuid = 'b0c5e2e0-0000-4000-8000-0000000000ff';
-  await new Promise<void>((resolve, reject) => {
-    const body = JSON.stringify({ parent: 'mtty', type: 'mtty-1', uuid: mttyUuid });
-    const req = request({ socketPath: daemon.url, path: '/devices', method: 'POST', headers: { host: 'umdev', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve());
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  assert.equal((await call(daemon.url, 'POST', '/devices', { parent: 'mtty', type: 'mtty-1', uuid: mttyUuid })).status, 201);
   assert.equal((await get(daemon.url, `/devices/${mttyUuid}/screen.png`)).status, 501);
   assert.equal((await get(daemon.url, '/devices/b0c5e2e0-0000-4000-8000-00000000dead/screen.png')).status, 404);
 
