@@ -4,7 +4,7 @@
  * attribute reads as the sample's, and a vfio-user client that maps BAR0 through the region's fd sees its stores in
  * `screen.png` (and `umdevctl screenshot`).
  */
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -80,10 +80,15 @@ test('mdevctl types lists mtty and mbochs; mbochs instances follow the MiB budge
   assert.deepEqual(available(await mdevctl('types')), { 'mbochs-small': 25, 'mbochs-medium': 6, 'mbochs-large': 1, 'mtty-1': 24, 'mtty-2': 12 });
 });
 
-test('a vfio-user client maps BAR0 through the region fd; its stores show in screen.png and umdevctl screenshot', async (t) => {
+for (const hosts of [true, false]) {
+  test(`a vfio-user client maps BAR0 through the region fd; its stores show in screen.png and umdevctl screenshot (device hosts ${hosts ? 'on' : 'off'})`, (t) => mappedScreen(t, hosts));
+}
+
+/** The client's session runs in a device host (the video memory is there) or, with hosts off, inside umdevd. */
+async function mappedScreen(t: TestContext, hosts: boolean): Promise<void> {
   const ctx = await stateDir(t, 'umdev-mbochs-');
   const config = path.join(ctx.dir, 'umdevd.json');
-  await writeFile(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }] }));
+  await writeFile(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }], deviceHosts: { enabled: hosts } }));
   const daemon = await start(ctx, ['--config', config, '--no-mount']);
   const created = await call(daemon.url, 'POST', '/devices', { parent: 'mbochs', type: 'mbochs-small', uuid: U1 });
   assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -144,4 +149,4 @@ test('a vfio-user client maps BAR0 through the region fd; its stores show in scr
   const bad = await run(process.execPath, [UMDEVCTL, 'screenshot', mttyUuid, file, '--state-dir', ctx.dir]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no display/);
-});
+}
