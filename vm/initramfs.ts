@@ -22,13 +22,23 @@ const S_IFCHR = 0o020000;
 /** The guest's init script, kept readable beside this module. */
 export const GUEST_INIT = fileURLToPath(new URL('../../vm/guest/init', import.meta.url));
 
-/** Write `path` as the initramfs for a guest that runs `init` with busybox from `busybox`. */
-export async function writeInitramfs(path: string, busybox: string, init = GUEST_INIT): Promise<void> {
+/** An extra regular file for the guest: `name` relative to the archive root, in a directory listed in `dirs`. */
+export interface ExtraFile {
+  readonly name: string;
+  readonly data: Buffer;
+}
+
+/**
+ * Write `path` as the initramfs for a guest that runs `init` with busybox from `busybox`, plus `extra` files (kernel
+ * modules, data) in the extra directories `dirs`, which come before them in the archive.
+ */
+export async function writeInitramfs(path: string, busybox: string, init = GUEST_INIT, extra: { dirs?: readonly string[]; files?: readonly ExtraFile[] } = {}): Promise<void> {
   const entries: Entry[] = [
-    ...['bin', 'dev', 'proc', 'sys', 'tmp'].map((name) => ({ name, mode: S_IFDIR | 0o755 })),
+    ...['bin', 'dev', 'proc', 'sys', 'tmp', ...(extra.dirs ?? [])].map((name) => ({ name, mode: S_IFDIR | 0o755 })),
     { name: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] },
     { name: 'bin/busybox', mode: S_IFREG | 0o755, data: await readFile(busybox) },
     { name: 'init', mode: S_IFREG | 0o755, data: await readFile(init) },
+    ...(extra.files ?? []).map((f) => ({ name: f.name, mode: S_IFREG | 0o644, data: f.data })),
   ];
   await writeFile(path, gzipSync(cpioNewc(entries)));
 }

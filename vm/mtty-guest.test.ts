@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { start, stateDir } from '../test/e2e/umdevd-process.js';
+import { facts, waitFor } from './guest-facts.js';
 import { writeInitramfs } from './initramfs.js';
 import { GUEST_SHARE, guestKernel, rootRecipe, runGuest, vmRoot } from './qemu.js';
 
@@ -18,22 +19,6 @@ const SIZES = [1, 15, 16, 17, 64, 4096];
 const BAUDS = [115200, 9600];
 /** IORESOURCE_IO in /sys/bus/pci/devices/…/resource flags. */
 const IORESOURCE_IO = 0x100;
-
-/** The guest's `UMDEV …` lines, each split into words (firmware escapes may precede the first on its line). */
-function facts(console: string): string[][] {
-  return console
-    .split(/\r?\n/)
-    .filter((l) => l.includes('UMDEV '))
-    .map((l) => l.slice(l.indexOf('UMDEV ')).trim().split(/\s+/).slice(1));
-}
-
-async function waitFor(file: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(file)) {
-    if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('a Linux guest under QEMU drives an umdev mtty-2 over vfio-user with no error on the wire', { timeout: BOOT_LIMIT_MS + 60_000 }, async (t) => {
   const root = vmRoot();

@@ -6,10 +6,11 @@
  * QEMU; the binds vanish with the process. The guest is booted with TCG: these machines have /dev/kvm, but a
  * nested KVM guest dies in the kernel decompressor.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 
 /** Where build-root.sh puts the root unless UMDEV_VM_ROOT says otherwise. */
 export const VM_ROOT = process.env.UMDEV_VM_ROOT ?? '/var/cache/umdev/vm-root';
@@ -39,6 +40,12 @@ export interface GuestOptions {
   /** The device's vfio-user socket, as a path inside the root. */
   readonly socket: string;
   readonly memoryMiB?: number;
+  /** The kernel command line (default: the mtty guest's, with room for its serial ports). */
+  readonly append?: string;
+  /** Extra QEMU arguments (e.g. `-trace` events, printed on QEMU's stderr). */
+  readonly extra?: readonly string[];
+  /** Give the guest's serial console an input (QEMU's stdin) for `RunningGuest.send`; otherwise it has none. */
+  readonly input?: boolean;
 }
 
 /**
@@ -56,8 +63,9 @@ export function qemuArgs(o: GuestOptions): string[] {
     '-nographic', '-vga', 'none', '-nic', 'none', '-no-reboot', '-no-user-config',
     '-kernel', o.kernel,
     '-initrd', o.initrd,
-    '-append', 'console=ttyS0 8250.nr_uarts=8 panic=-1 loglevel=4',
+    '-append', o.append ?? 'console=ttyS0 8250.nr_uarts=8 panic=-1 loglevel=4',
     '-device', JSON.stringify(device),
+    ...(o.extra ?? []),
   ];
 }
 
@@ -71,30 +79,68 @@ export interface GuestRun {
   readonly timedOut: boolean;
 }
 
+/** A guest while it runs: its console so far, a way to type on it, and how it ended. */
+export interface RunningGuest {
+  readonly console: () => string;
+  /** Text typed on the guest's serial console (QEMU's stdin; needs `input: true`); nothing once the guest has ended. */
+  send(text: string): void;
+  /** Resolves once the console shows `pattern` (true), or false when the guest ended or `timeoutMs` passed first. */
+  waitForConsole(pattern: RegExp, timeoutMs: number): Promise<boolean>;
+  readonly done: Promise<GuestRun>;
+}
+
 /**
- * Boot the guest with `hostDir` visible as `/umdev` in the root, and wait for QEMU to exit (the guest powers off),
- * killing it after `timeoutMs`. QEMU is this process's child, ended by its pid.
+ * Boot the guest with `hostDir` visible as `/umdev` in the root, killing QEMU after `timeoutMs`. QEMU is this
+ * process's child, ended by its pid.
  */
-export async function runGuest(root: string, hostDir: string, o: GuestOptions, timeoutMs: number): Promise<GuestRun> {
+export function startGuest(root: string, hostDir: string, o: GuestOptions, timeoutMs: number): RunningGuest {
   mkdirSync(path.join(root, GUEST_SHARE), { recursive: true });
   const script = 'set -e; share=$1 root=$2; shift 2; mount --bind "$share" "$root/umdev"; mount --bind /proc "$root/proc"; mount --bind /dev "$root/dev"; exec chroot "$root" qemu-system-x86_64 "$@"';
   const started = Date.now();
   // unshare and sh exec into QEMU: one pid from start to end.
   const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', hostDir, root, ...qemuArgs(o)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    stdio: [o.input === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   let out = '';
   let err = '';
+  let ended = false;
   proc.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  // QEMU may exit before reading what was typed.
+  proc.stdin?.on('error', () => undefined);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     proc.kill('SIGKILL');
   }, timeoutMs);
-  const [code, signal] = (await once(proc, 'exit')) as [number | null, NodeJS.Signals | null];
-  clearTimeout(timer);
-  return { code, signal, console: out, stderr: err, ms: Date.now() - started, timedOut };
+  const done = (async (): Promise<GuestRun> => {
+    const [code, signal] = (await once(proc, 'exit')) as [number | null, NodeJS.Signals | null];
+    ended = true;
+    clearTimeout(timer);
+    proc.stdin?.destroy();
+    return { code, signal, console: out, stderr: err, ms: Date.now() - started, timedOut };
+  })();
+  return {
+    console: () => out,
+    send: (text) => {
+      if (proc.stdin === null) throw new Error('the guest has no console input: start it with input: true');
+      if (!ended) proc.stdin.write(text);
+    },
+    waitForConsole: async (pattern, ms) => {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(out)) {
+        if (ended || Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return true;
+    },
+    done,
+  };
+}
+
+/** Boot the guest and wait for QEMU to exit (the guest powers off); see `startGuest`. */
+export function runGuest(root: string, hostDir: string, o: GuestOptions, timeoutMs: number): Promise<GuestRun> {
+  return startGuest(root, hostDir, o, timeoutMs).done;
 }
 
 /** The QEMU version line of the root, for messages. */

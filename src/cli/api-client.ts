@@ -24,6 +24,8 @@ export interface RawReply {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly text: string;
+  /** The body's bytes (a PNG, for a screenshot). */
+  readonly body: Buffer;
 }
 
 export interface RequestOptions {
@@ -56,5 +58,6 @@ export async function apiCall(ep: ApiEndpoint, method: string, path: string, opt
   const res = await apiOpen(ep, method, path, opts);
   const chunks: Buffer[] = [];
   for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
-  return { status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') };
+  const body = Buffer.concat(chunks);
+  return { status: res.statusCode ?? 0, headers: res.headers, text: body.toString('utf8'), body };
 }

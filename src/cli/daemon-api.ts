@@ -75,16 +75,26 @@ export async function apiRequest(ep: ApiEndpoint, method: string, path: string, 
   } catch (e) {
     throw context(e, `Unable to connect to ${'url' in ep ? new URL(path, ep.url).toString() : `${ep.socket} (${path})`}`);
   }
-  let parsed: unknown;
+  if (res.status >= 200 && res.status < 300) return parseJson(res.text);
+  throw replyError(res, ep, method, path);
+}
+
+function parseJson(text: string): unknown {
   try {
-    parsed = res.text === '' ? undefined : (JSON.parse(res.text) as unknown);
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  if (res.status >= 200 && res.status < 300) return parsed;
-  const e = (parsed as { error?: { errno?: unknown; message?: unknown } } | undefined)?.error;
+}
+
+/**
+ * The `UmdevError` an API error reply stands for (unknown errnos, and replies that are not the API's error shape,
+ * become `EIO`).
+ */
+export function replyError(res: RawReply, ep: ApiEndpoint, method: string, path: string): UmdevError {
+  const e = (parseJson(res.text) as { error?: { errno?: unknown; message?: unknown } } | undefined)?.error;
   if (e !== undefined && typeof e.errno === 'string' && typeof e.message === 'string') {
-    throw new UmdevError(isErrno(e.errno) ? e.errno : 'EIO', e.message);
+    return new UmdevError(isErrno(e.errno) ? e.errno : 'EIO', e.message);
   }
-  throw fail('EIO', `${method} ${path} at ${describeEndpoint(ep)}: HTTP ${res.status}`);
+  return fail('EIO', `${method} ${path} at ${describeEndpoint(ep)}: HTTP ${res.status}`);
 }

@@ -168,6 +168,20 @@ Prints one JSON object per core event (add, remove, online, offline, change, ...
     usage: 'events [OPTIONS]',
     options: [...API_OPTS, ['-n, --count <N>', 'Stop after N events (default: follow until umdevd stops)']],
   },
+  screenshot: {
+    about: "Save a device's screen as a PNG file",
+    long: `Save a device's screen as a PNG file
+
+Asks umdevd's API for the device's current framebuffer (GET /devices/<uuid>/screen.png) and writes it to FILE.
+A device whose display is off (nothing set a mode) is "Device or resource busy"; one without a display (mtty) is
+"Operation not supported".`,
+    usage: 'screenshot [OPTIONS] <UUID> <FILE>',
+    options: [...API_OPTS, ['-u, --uuid <UUID>', 'The device (instead of the positional UUID)']],
+    args: [
+      ['<UUID>', 'The device'],
+      ['<FILE>', 'Where to write the PNG'],
+    ],
+  },
   exec: {
     about: "Run a command where mdevctl sees umdevd's trees",
     long: `Run a command where mdevctl sees umdevd's trees
@@ -255,7 +269,7 @@ export function globalHelp(version: string): string {
     `USAGE:\n    umdevctl [OPTIONS] <SUBCOMMAND>\n\nOPTIONS:\n` +
     optionLines([...GLOBAL_OPTS, ['-h, --help', 'Print help information'], ['-V, --version', 'Print version information']], false) +
     `\nSUBCOMMANDS:\n${cmds.map(([n, a]) => `    ${n.padEnd(w)}${a}\n`).join('')}\n` +
-    "online/offline and events use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, or UMDEV_API).\n" +
+    "online/offline, events and screenshot use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, or UMDEV_API).\n" +
     "'umdevctl help CMD' or 'umdevctl CMD --help' describes one command; man umdevctl describes them all.\n"
   );
 }

@@ -10,6 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../core/errors.js';
 import { defineCommand } from './define.js';
 import { eventsCommand } from './events.js';
+import { screenshotCommand } from './screenshot.js';
 import { execCommand } from './exec.js';
 import { qemuArgsCommand } from './qemu-args.js';
 import { fail, formatError, formatErrorJson, osError } from './failure.js';
@@ -64,6 +65,7 @@ const COMMANDS: Record<string, { options: Options; positionals?: number }> = {
   offline: { options: { ...GROUP } },
   reset: { options: { ...UUID } },
   events: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, count: { type: 'string', short: 'n' } } },
+  screenshot: { options: { ...UUID, api: { type: 'string' }, 'state-dir': { type: 'string' } }, positionals: 2 },
   exec: { options: { 'state-dir': { type: 'string' } }, positionals: Infinity },
   shell: { options: { 'state-dir': { type: 'string' } } },
   'qemu-args': { options: { ...UUID, 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' } }, positionals: 1 },
@@ -209,6 +211,13 @@ async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<s
       const u = str(v, 'uuid') ?? positionals[0];
       if (u === undefined) required(inv, ['<UUID>']);
       return qemuArgsCommand(ctx, { uuid: uuidArg(u), stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
+    }
+    case 'screenshot': {
+      // UUID FILE, or --uuid UUID FILE.
+      const u = str(v, 'uuid') ?? positionals[0];
+      const file = str(v, 'uuid') === undefined ? positionals[1] : positionals[0];
+      if (u === undefined || file === undefined) required(inv, u === undefined ? ['<UUID>', '<FILE>'] : ['<FILE>']);
+      return screenshotCommand(ctx, { uuid: uuidArg(u), file, api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
     }
     case 'events':
       return eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });

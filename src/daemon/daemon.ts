@@ -30,6 +30,8 @@ export interface DeviceServer {
   readonly driver: BusDriver;
   /** Path of the device's socket while it is bound. */
   socketPath(device: MdevDevice): string;
+  /** The device's screen as PNG, where the server can take one (EOPNOTSUPP otherwise). */
+  screen?(device: MdevDevice): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -153,6 +155,12 @@ export class Daemon {
           socketPath: (uuid) => {
             const d = core.device(uuid);
             return d !== undefined && d.driver === driver.name ? server.socketPath(d) : undefined;
+          },
+          screen: async (uuid) => {
+            const d = core.device(uuid);
+            if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+            if (d.driver !== driver.name || server.screen === undefined) throw err('EOPNOTSUPP', `${uuid} is not served by a transport that can show its screen`);
+            return server.screen(d);
           },
           definitions: { dir: config.definitions },
         },

@@ -24,6 +24,7 @@ import { type UmdevError, err, toUmdevError } from '../core/errors.js';
 import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
 import { type Native, native as defaultNative } from '../native/index.js';
 import { type VfioDevice, isVfioDevice } from '../vfio/device.js';
+import { screenPng } from '../display/screen.js';
 import { errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags, SERVER_MAX_DMA_MAPS } from './constants.js';
 import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
@@ -69,6 +70,8 @@ export interface ActiveSession {
   close(reason: UmdevError): void;
   /** Reset the instance the client uses, where it is not `model` itself (a device host's own copy). */
   reset?(): Promise<void>;
+  /** The screen (PNG) of the instance the client uses, where it is not `model` itself. */
+  screen?(): Promise<Buffer>;
   /** Resolves once the device is reset, closed and released. */
   readonly done: Promise<void>;
   /** Who serves the client, when it is not this process (`device host pid 42`); for log lines. */
@@ -152,6 +155,16 @@ export class VfioUserBusDriver implements BusDriver {
     await this.#endpoints.get(device.uuid)?.reset();
   }
 
+  /**
+   * The device's screen as PNG, from the instance a client uses (a device host's own) or else the bound one: ENODEV
+   * for a device not bound here, EOPNOTSUPP without a display, EBUSY (with the reason) when it shows nothing.
+   */
+  async screen(uuid: Uuid): Promise<Buffer> {
+    const ep = this.#endpoints.get(uuid);
+    if (ep === undefined) throw err('ENODEV', `${uuid} is not bound to vfio-user`);
+    return ep.screen();
+  }
+
   async remove(device: MdevDevice): Promise<void> {
     const ep = this.#endpoints.get(device.uuid);
     if (!ep) return;
@@ -222,6 +235,12 @@ class Endpoint {
 
   async reset(): Promise<void> {
     if (this.#conn !== undefined && !this.#conn.closed) await this.#conn.reset?.();
+  }
+
+  async screen(): Promise<Buffer> {
+    const conn = this.#conn;
+    if (conn?.screen !== undefined && !conn.closed) return conn.screen();
+    return screenPng(this.#model);
   }
 
   #accept(): void {

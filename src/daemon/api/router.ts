@@ -15,6 +15,8 @@ export interface ApiContext {
   readonly log: Logger;
   /** Path of a device's vfio-user socket, when the device is bound to a driver that serves one. */
   readonly socketPath: (uuid: string) => string | undefined;
+  /** A device's screen as PNG (GET /devices/:uuid/screen.png); absent where no transport can show one. */
+  readonly screen?: (uuid: string) => Promise<Buffer>;
   /** Where definitions live and where their temp files go (same filesystem). */
   readonly definitions: { readonly dir: string };
   /** Aborted when the daemon shuts down: streaming routes end their responses. */
@@ -35,7 +37,7 @@ export interface ApiRequest {
   readonly body: unknown;
 }
 
-/** A handler's answer; `body` undefined means no content. */
+/** A handler's answer; `body` undefined means no content, a Buffer is sent as it is (with its `content-type` header). */
 export interface ApiReply {
   readonly status: number;
   readonly body?: unknown;

@@ -266,6 +266,11 @@ function send(res: ServerResponse, reply: ApiReply): void {
     res.writeHead(reply.status).end();
     return;
   }
+  if (Buffer.isBuffer(reply.body)) {
+    res.writeHead(reply.status, { 'content-length': reply.body.length });
+    res.end(reply.body);
+    return;
+  }
   const text = `${JSON.stringify(reply.body)}\n`;
   res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);

@@ -8,7 +8,8 @@
  */
 import process from 'node:process';
 import { Core } from '../../core/core.js';
-import { err } from '../../core/errors.js';
+import { err, toUmdevError } from '../../core/errors.js';
+import { screenPng } from '../../display/screen.js';
 import { createLogger } from '../../log.js';
 import { native } from '../../native/index.js';
 import { isVfioDevice } from '../../vfio/device.js';
@@ -43,6 +44,7 @@ async function serve(init: HostInit): Promise<void> {
       log('info', `removal waits for ${who} to release the device (request ${m.count})`);
       model.requestRelease?.(m.count);
     }
+    else if (m.type === 'screen') send(screen(model, m.seq));
     else if (m.type === 'reset') {
       Promise.resolve()
         .then(() => model.reset())
@@ -55,6 +57,16 @@ async function serve(init: HostInit): Promise<void> {
   await session.ended;
   send({ type: 'client-gone' });
   await session.done;
+}
+
+/** The `screen` answer: the PNG, or the errno and reason (display off, no display) the API reports. */
+function screen(model: unknown, seq: number): HostMessage {
+  try {
+    return { type: 'screen', seq, png: screenPng(model).toString('base64') };
+  } catch (e) {
+    const u = toUmdevError(e);
+    return { type: 'screen', seq, errno: u.errno, message: u.message };
+  }
 }
 
 /** Give up root for good: supplementary groups first, then the group, then the user (after which none of it works). */

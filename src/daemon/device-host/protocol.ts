@@ -32,6 +32,8 @@ export type RootMessage =
   | { readonly type: 'reset' }
   /** A plain removal waits for the client: ask it to let go (the device's REQ interrupt), `count` times so far. */
   | { readonly type: 'request-release'; readonly count: number }
+  /** The device's screen as PNG (the API's screen.png): its state lives in the host. */
+  | { readonly type: 'screen'; readonly seq: number }
   | { readonly type: 'stop'; readonly reason: string };
 
 export type HostMessage =
@@ -39,7 +41,9 @@ export type HostMessage =
   /** The client hung up; the host now resets and closes the device, then exits. */
   | { readonly type: 'client-gone' }
   | { readonly type: 'pong'; readonly seq: number }
-  | { readonly type: 'reset-done'; readonly error?: string };
+  | { readonly type: 'reset-done'; readonly error?: string }
+  /** The answer to `screen`: the PNG in base64 (at most `MAX_SCREEN_PNG` bytes once decoded), or the failure's errno. */
+  | { readonly type: 'screen'; readonly seq: number; readonly png?: string; readonly errno?: string; readonly message?: string };
 
 /** A message from the other side, checked only for shape (both ends are umdev's own code). */
 export function messageType(m: unknown): string | undefined {

@@ -7,7 +7,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type UmdevError, err } from '../../core/errors.js';
+import { type UmdevError, err, isErrno } from '../../core/errors.js';
+import { MAX_SCREEN_PNG } from '../../display/screen.js';
 import type { DeviceHandle, MdevDevice, Uuid } from '../../core/types.js';
 import type { Native } from '../../native/index.js';
 import type { ActiveSession, SessionRunner } from '../../vfio-user/bus-driver.js';
@@ -48,6 +49,10 @@ class HostSession implements ActiveSession {
   #clientGone = false;
   #stopReason: string | undefined;
   #resets: (() => void)[] = [];
+  /** Set once the host says it serves: only then does it listen for requests such as `screen`. */
+  #serving = false;
+  readonly #screens = new Map<number, { resolve: (png: Buffer) => void; reject: (e: UmdevError) => void; timer: NodeJS.Timeout }>();
+  #screenSeq = 0;
 
   constructor(o: HostRunnerOptions, fd: number, device: MdevDevice, after: Promise<void>) {
     this.#o = o;
@@ -82,6 +87,34 @@ class HostSession implements ActiveSession {
       this.#resets.push(resolve);
       this.#send({ type: 'reset' });
     });
+  }
+
+  /**
+   * The screen of the instance the host serves, as PNG. The host renders it (the video memory is there); the answer
+   * is bounded (`MAX_SCREEN_PNG`) and must come within `stuckMs`, else ETIMEDOUT.
+   */
+  screen(): Promise<Buffer> {
+    if (!this.#serving || this.#clientGone || !this.#child?.connected) return Promise.reject(err('EBUSY', 'the device host is not serving a client'));
+    const seq = ++this.#screenSeq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#screens.delete(seq);
+        reject(err('ETIMEDOUT', `the device host did not answer a screen request within ${this.#o.stuckMs} ms`));
+      }, this.#o.stuckMs);
+      timer.unref();
+      this.#screens.set(seq, { resolve, reject, timer });
+      this.#send({ type: 'screen', seq });
+    });
+  }
+
+  #screenAnswer(m: Extract<HostMessage, { type: 'screen' }>): void {
+    const pending = this.#screens.get(m.seq);
+    if (pending === undefined) return;
+    this.#screens.delete(m.seq);
+    clearTimeout(pending.timer);
+    if (typeof m.png === 'string' && m.png.length <= Math.ceil(MAX_SCREEN_PNG / 3) * 4) pending.resolve(Buffer.from(m.png, 'base64'));
+    else if (typeof m.png === 'string') pending.reject(err('E2BIG', `the device host's screenshot is over ${MAX_SCREEN_PNG} bytes`));
+    else pending.reject(err(typeof m.errno === 'string' && isErrno(m.errno) ? m.errno : 'EIO', m.message ?? 'the device host could not take a screenshot'));
   }
 
   #send(m: RootMessage): void {
@@ -160,9 +193,11 @@ class HostSession implements ActiveSession {
       lastPong = Date.now();
       const type = messageType(m);
       if (type === 'serving') {
+        this.#serving = true;
         clearTimeout(startup);
         watch();
       } else if (type === 'client-gone') this.#clientGone = true;
+      else if (m.type === 'screen') this.#screenAnswer(m);
       else if (type === 'reset-done') {
         if (m.type === 'reset-done' && m.error !== undefined) this.#log.warn(`reset in the device host failed: ${m.error}`);
         this.#resets.shift()?.();
@@ -184,6 +219,12 @@ class HostSession implements ActiveSession {
     };
     this.#send(init);
     const { code, signal } = await exited;
+    this.#serving = false;
+    for (const [seq, p] of this.#screens) {
+      this.#screens.delete(seq);
+      clearTimeout(p.timer);
+      p.reject(err('ENODEV', 'the device host ended before it answered'));
+    }
     clearTimeout(startup);
     clearInterval(watchdog);
     if (stuck !== undefined) this.#log.error(`device host pid ${child.pid} ${stuck} and was killed; the client's session is over`);

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UmdevError } from '../../../src/core/errors.js';
+import { decodePng } from '../../../src/display/png.js';
+import { screenPng } from '../../../src/display/screen.js';
+import { DISPI } from '../../../src/drivers/mbochs/dispi.js';
+import { MbochsDevice, MBOCHS_TYPES } from '../../../src/drivers/mbochs/index.js';
+import { MMIO } from '../../../src/drivers/mbochs/spec.js';
+import { native } from '../../../src/native/index.js';
+import { VFIO_DEVICE_FLAGS, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../../src/vfio/constants.js';
+import type { VfioOpenContext } from '../../../src/vfio/device.js';
+
+const small = MBOCHS_TYPES[0]!;
+const context: VfioOpenContext = { dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')) }, log: () => undefined };
+const isErrno = (errno: string) => (e: unknown): boolean => e instanceof UmdevError && e.errno === errno;
+
+function reg(d: MbochsDevice, index: number, value: number): void {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(value);
+  d.write(R.BAR2, BigInt(MMIO.DISPI.offset + index * 2), b);
+}
+
+test('PCI identity, BAR sizing and the region table come from the one description', () => {
+  const d = new MbochsDevice(small);
+  assert.equal(d.deviceFlags, VFIO_DEVICE_FLAGS.PCI | VFIO_DEVICE_FLAGS.RESET);
+  assert.equal(d.numRegions, 9);
+  const cfg = d.read(R.CONFIG, 0n, 64);
+  assert.equal(cfg.readUInt16LE(0), 0x1234);
+  assert.equal(cfg.readUInt16LE(2), 0x1111);
+  assert.equal(cfg.readUIntLE(9, 3), 0x030000, 'class 03/00/00');
+  assert.deepEqual([cfg.readUInt16LE(0x2c), cfg.readUInt16LE(0x2e)], [0x1af4, 0x1100]);
+  assert.equal(cfg.readUInt32LE(0x10), 0x8, 'BAR0: 32-bit prefetchable memory');
+  assert.equal(cfg.readUInt32LE(0x18), 0x0, 'BAR2: 32-bit memory');
+  // Sizing: all-ones reads back the size mask.
+  d.write(R.CONFIG, 0x10n, Buffer.from([0xff, 0xff, 0xff, 0xff]));
+  d.write(R.CONFIG, 0x18n, Buffer.from([0xff, 0xff, 0xff, 0xff]));
+  assert.equal(d.read(R.CONFIG, 0x10n, 4).readUInt32LE(0), (~(4 * 1024 * 1024 - 1) & 0xfffffff0 | 0x8) >>> 0);
+  assert.equal(d.read(R.CONFIG, 0x18n, 4).readUInt32LE(0), 0xfffff000);
+  assert.equal(d.regionInfo(R.BAR0).size, 4n * 1024n * 1024n);
+  assert.equal(d.regionInfo(R.BAR2).size, 0x1000n);
+  assert.equal(d.regionInfo(R.CONFIG).size, 256n);
+  for (const i of [R.BAR1, R.BAR3, R.BAR4, R.BAR5, R.ROM, R.VGA]) assert.deepEqual(d.regionInfo(i), { index: i, flags: 0, size: 0n });
+  for (let i = 0; i < 5; i++) assert.equal(d.irqInfo(i).count, 0, 'no interrupts, as the sample');
+});
+
+test('video memory exists while a client has the device open: a memfd offered for mmap with one sparse area', (t) => {
+  const d = new MbochsDevice(small);
+  assert.equal(d.regionInfo(R.BAR0).fd, undefined);
+  assert.throws(() => d.read(R.BAR0, 0n, 4), isErrno('ENODEV'));
+  d.open(context);
+  t.after(() => d.close());
+  const info = d.regionInfo(R.BAR0);
+  assert.equal(info.flags, F.READ | F.WRITE | F.MMAP | F.CAPS);
+  assert.ok(info.fd !== undefined && info.fd >= 0);
+  assert.deepEqual(info.sparse, [{ offset: 0n, size: 4n * 1024n * 1024n }]);
+  // What a client stores through its own mapping of the fd is what the device reads, and the other way round.
+  const map = new Uint8Array(native.mmap(info.fd, 0, 4096, true));
+  map.set([1, 2, 3, 4], 100);
+  assert.deepEqual([...d.read(R.BAR0, 100n, 4)], [1, 2, 3, 4]);
+  d.write(R.BAR0, 200n, Buffer.from([9, 8]));
+  assert.deepEqual([...map.subarray(200, 202)], [9, 8]);
+  assert.equal(d.trappedVramBytes, 6, 'trapped accesses are counted');
+  native.munmap(map.buffer as ArrayBuffer);
+});
+
+test('the display: EBUSY while off, then the plane the DISPI registers describe; reset turns it off', (t) => {
+  const d = new MbochsDevice(small);
+  d.open(context);
+  t.after(() => d.close());
+  assert.throws(() => d.queryPlane(), (e: unknown) => isErrno('EBUSY')(e) && /disabled/.test((e as Error).message));
+  assert.throws(() => screenPng(d), isErrno('EBUSY'));
+  reg(d, DISPI.BPP, 32);
+  reg(d, DISPI.XRES, 64);
+  reg(d, DISPI.YRES, 64);
+  reg(d, DISPI.VIRT_WIDTH, 128);
+  reg(d, DISPI.Y_OFFSET, 2);
+  reg(d, DISPI.ENABLE, DISPI.ENABLED | DISPI.LFB_ENABLED);
+  const plane = d.queryPlane();
+  assert.deepEqual([plane.format, plane.width, plane.height, plane.stride], ['xrgb8888', 64, 64, 512]);
+  // Pixel (3, 5) of the plane: 2 lines of offset, then 5 lines, then 3 pixels. B, G, R, X in memory.
+  d.write(R.BAR0, BigInt(2 * 512 + 5 * 512 + 3 * 4), Buffer.from([0x30, 0x20, 0x10, 0xff]));
+  const img = decodePng(screenPng(d));
+  assert.deepEqual([img.width, img.height], [64, 64]);
+  assert.deepEqual([...img.rgb.subarray((5 * 64 + 3) * 3, (5 * 64 + 3) * 3 + 3)], [0x10, 0x20, 0x30]);
+  d.reset();
+  assert.throws(() => d.queryPlane(), isErrno('EBUSY'));
+});
+
+test('a device without a display is EOPNOTSUPP', () => {
+  assert.throws(() => screenPng({}), isErrno('EOPNOTSUPP'));
+});
