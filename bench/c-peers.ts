@@ -1,6 +1,6 @@
 /**
  * The C peers benches measure against, compiled in the run with the machine's `cc`: a vfio-user client that times
- * REGION_READ round trips (on one socket, or taking turns on several), a flooder that keeps a pipeline of reads in flight, a client that sends and never
+ * REGION_READ round trips (on one socket, taking turns on several, or on many at once from threads), a flooder that keeps a pipeline of reads in flight, a client that sends and never
  * reads its replies, and an AF_UNIX echo server that answers each request with a reply of the size a vfio-user
  * server would send (the floor of two processes talking over a socket).
  */
@@ -135,6 +135,69 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * `pound SECONDS REGION OFFSET COUNT SOCKET...`: one session per socket, negotiated before any timing; then one
+ * thread per session does REGION_READ round trips, one second unrecorded (servers warm up), then SECONDS
+ * recorded, all threads starting each phase together. Prints
+ * `requests median p99` (ns, over every round trip of every thread).
+ */
+const POUND = String.raw`
+#include <pthread.h>
+struct job { int fd; uint32_t region, count; uint64_t off; double secs; uint64_t *ns; size_t n, cap; };
+static pthread_barrier_t go, warm;
+static double mono(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static void *worker(void *arg) {
+  struct job *j = arg;
+  uint8_t msg[64], rep[4096];
+  pthread_barrier_wait(&go);
+  double end = mono() + 1;
+  for (int measuring = 0, id = 0; j->n < j->cap; id++) {
+    region_read(msg, (uint16_t)id, j->region, j->off, j->count);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    xfer(j->fd, msg, 32, 1);
+    xfer(j->fd, rep, 16, 0);
+    uint32_t size; memcpy(&size, rep + 4, 4);
+    if (size != 32 + j->count) { fprintf(stderr, "bad reply size %u\n", size); exit(1); }
+    xfer(j->fd, rep + 16, size - 16, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (measuring) j->ns[j->n++] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+    if ((id & 63) == 63 && mono() >= end) {
+      if (measuring) break;
+      pthread_barrier_wait(&warm);
+      measuring = 1;
+      end = mono() + j->secs;
+    }
+  }
+  return NULL;
+}
+static int cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+int main(int argc, char **argv) {
+  if (argc < 6) return 2;
+  int n = argc - 5;
+  struct job *jobs = calloc((size_t)n, sizeof *jobs);
+  pthread_t *th = calloc((size_t)n, sizeof *th);
+  pthread_barrier_init(&go, NULL, (unsigned)n);
+  pthread_barrier_init(&warm, NULL, (unsigned)n);
+  for (int i = 0; i < n; i++) {
+    jobs[i] = (struct job){ .fd = open_session(argv[5 + i]), .region = (uint32_t)atoi(argv[2]), .off = (uint64_t)atoll(argv[3]),
+      .count = (uint32_t)atoi(argv[4]), .secs = atof(argv[1]), .cap = 1u << 22 };
+    jobs[i].ns = malloc(jobs[i].cap * sizeof(uint64_t));
+  }
+  for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, worker, &jobs[i]);
+  size_t total = 0;
+  for (int i = 0; i < n; i++) { pthread_join(th[i], NULL); total += jobs[i].n; }
+  uint64_t *all = malloc(total * sizeof(uint64_t));
+  for (int i = 0, k = 0; i < n; i++) { memcpy(all + k, jobs[i].ns, jobs[i].n * sizeof(uint64_t)); k += (int)jobs[i].n; }
+  qsort(all, total, sizeof(uint64_t), cmp);
+  printf("%zu %llu %llu\n", total, (unsigned long long)all[total / 2], (unsigned long long)all[total * 99 / 100]);
+  return 0;
+}
+`;
+
 /** `flood SOCKET REGION OFFSET COUNT`: 64 reads in flight at all times, until killed. */
 const FLOOD = String.raw`
 int main(int argc, char **argv) {
@@ -228,19 +291,20 @@ export interface CPeers {
   readonly deaf: string;
   readonly echo: string;
   readonly compare: string;
+  readonly pound: string;
 }
 
 /** Compile the peers into `dir`; fails with what to install when there is no C compiler. */
 export function compilePeers(dir: string): CPeers {
-  const names = ['client', 'flood', 'deaf', 'echo', 'compare'] as const;
-  const bodies = { client: CLIENT, flood: FLOOD, deaf: DEAF, echo: ECHO, compare: COMPARE };
+  const names = ['client', 'flood', 'deaf', 'echo', 'compare', 'pound'] as const;
+  const bodies = { client: CLIENT, flood: FLOOD, deaf: DEAF, echo: ECHO, compare: COMPARE, pound: POUND };
   const out = Object.fromEntries(names.map((n) => [n, join(dir, n)])) as Record<(typeof names)[number], string>;
   for (const name of names) {
     const body = bodies[name];
     const src = join(dir, `${name}.c`);
     writeFileSync(src, COMMON + body);
     try {
-      execFileSync('cc', ['-O2', '-o', out[name], src]);
+      execFileSync('cc', ['-O2', '-pthread', '-o', out[name], src]);
     } catch (e) {
       throw new Error(`compiling the C ${name} failed (install gcc): ${(e as Error).message}`);
     }
