@@ -1,7 +1,8 @@
 /**
  * The C peers benches measure against, compiled in the run with the machine's `cc`: a vfio-user client that times
- * REGION_READ round trips, a flooder that keeps a pipeline of reads in flight, and a client that sends and never
- * reads its replies.
+ * REGION_READ round trips (on one socket, taking turns on several, or on many at once from threads), a flooder that keeps a pipeline of reads in flight, a client that sends and never
+ * reads its replies, and an AF_UNIX echo server that answers each request with a reply of the size a vfio-user
+ * server would send (the floor of two processes talking over a socket).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -84,6 +85,119 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * `compare ITERATIONS CHUNK TARGET...`, each TARGET `SOCKET:REGION:OFFSET:COUNT`: times REGION_READ round trips on
+ * every target, taking turns CHUNK requests at a time so all targets see the same machine load, and prints one
+ * `median p99` line (ns) per target. Targets on the same socket share one connection (a device takes one client).
+ */
+const COMPARE = String.raw`
+static int cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  int iters = atoi(argv[1]), chunk = atoi(argv[2]), n = argc - 3;
+  if (iters < 1 || chunk < 1 || n > 64) return 2;
+  int fd[64]; uint32_t region[64], count[64]; uint64_t off[64]; uint64_t *ns[64];
+  for (int t = 0; t < n; t++) {
+    char *spec = argv[3 + t], *c = strrchr(spec, ':'); if (!c) return 2; count[t] = (uint32_t)atoi(c + 1); *c = 0;
+    c = strrchr(spec, ':'); if (!c) return 2; off[t] = (uint64_t)atoll(c + 1); *c = 0;
+    c = strrchr(spec, ':'); if (!c) return 2; region[t] = (uint32_t)atoi(c + 1); *c = 0;
+    fd[t] = -1;
+    for (int u = 0; u < t; u++) if (strcmp(argv[3 + u], spec) == 0) fd[t] = fd[u];
+    if (fd[t] < 0) fd[t] = open_session(spec);
+    ns[t] = calloc((size_t)iters, sizeof(uint64_t));
+  }
+  uint8_t msg[64], rep[4096];
+  int warm = chunk;
+  for (int done = -warm; done < iters; done += chunk) {
+    for (int t = 0; t < n; t++) {
+      for (int i = 0; i < chunk && done + i < iters; i++) {
+        region_read(msg, (uint16_t)i, region[t], off[t], count[t]);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        xfer(fd[t], msg, 32, 1);
+        xfer(fd[t], rep, 16, 0);
+        uint32_t size, flags; memcpy(&size, rep + 4, 4); memcpy(&flags, rep + 8, 4);
+        if (size != 32 + count[t] || flags != 1) { fprintf(stderr, "bad REGION_READ reply size %u flags %#x\n", size, flags); return 1; }
+        xfer(fd[t], rep + 16, size - 16, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (done + i >= 0) ns[t][done + i] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+      }
+    }
+  }
+  for (int t = 0; t < n; t++) {
+    qsort(ns[t], (size_t)iters, sizeof(uint64_t), cmp);
+    printf("%llu %llu\n", (unsigned long long)ns[t][iters / 2], (unsigned long long)ns[t][(size_t)iters * 99 / 100]);
+  }
+  return 0;
+}
+`;
+
+/**
+ * `pound SECONDS REGION OFFSET COUNT SOCKET...`: one session per socket, negotiated before any timing; then one
+ * thread per session does REGION_READ round trips, one second unrecorded (servers warm up), then SECONDS
+ * recorded, all threads starting each phase together. Prints
+ * `requests median p99` (ns, over every round trip of every thread).
+ */
+const POUND = String.raw`
+#include <pthread.h>
+struct job { int fd; uint32_t region, count; uint64_t off; double secs; uint64_t *ns; size_t n, cap; };
+static pthread_barrier_t go, warm;
+static double mono(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static void *worker(void *arg) {
+  struct job *j = arg;
+  uint8_t msg[64], rep[4096];
+  pthread_barrier_wait(&go);
+  double end = mono() + 1;
+  for (int measuring = 0, id = 0; j->n < j->cap; id++) {
+    region_read(msg, (uint16_t)id, j->region, j->off, j->count);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    xfer(j->fd, msg, 32, 1);
+    xfer(j->fd, rep, 16, 0);
+    uint32_t size; memcpy(&size, rep + 4, 4);
+    if (size != 32 + j->count) { fprintf(stderr, "bad reply size %u\n", size); exit(1); }
+    xfer(j->fd, rep + 16, size - 16, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (measuring) j->ns[j->n++] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+    if ((id & 63) == 63 && mono() >= end) {
+      if (measuring) break;
+      pthread_barrier_wait(&warm);
+      measuring = 1;
+      end = mono() + j->secs;
+    }
+  }
+  return NULL;
+}
+static int cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+int main(int argc, char **argv) {
+  if (argc < 6) return 2;
+  int n = argc - 5;
+  struct job *jobs = calloc((size_t)n, sizeof *jobs);
+  pthread_t *th = calloc((size_t)n, sizeof *th);
+  pthread_barrier_init(&go, NULL, (unsigned)n);
+  pthread_barrier_init(&warm, NULL, (unsigned)n);
+  for (int i = 0; i < n; i++) {
+    jobs[i] = (struct job){ .fd = open_session(argv[5 + i]), .region = (uint32_t)atoi(argv[2]), .off = (uint64_t)atoll(argv[3]),
+      .count = (uint32_t)atoi(argv[4]), .secs = atof(argv[1]), .cap = 1u << 22 };
+    jobs[i].ns = malloc(jobs[i].cap * sizeof(uint64_t));
+  }
+  for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, worker, &jobs[i]);
+  size_t total = 0;
+  for (int i = 0; i < n; i++) { pthread_join(th[i], NULL); total += jobs[i].n; }
+  uint64_t *all = malloc(total * sizeof(uint64_t));
+  for (int i = 0, k = 0; i < n; i++) { memcpy(all + k, jobs[i].ns, jobs[i].n * sizeof(uint64_t)); k += (int)jobs[i].n; }
+  qsort(all, total, sizeof(uint64_t), cmp);
+  printf("%zu %llu %llu\n", total, (unsigned long long)all[total / 2], (unsigned long long)all[total * 99 / 100]);
+  return 0;
+}
+`;
+
 /** `flood SOCKET REGION OFFSET COUNT`: 64 reads in flight at all times, until killed. */
 const FLOOD = String.raw`
 int main(int argc, char **argv) {
@@ -116,20 +230,81 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * `echo SOCKET`: prints `ready` once listening, then serves connections one after another, each until it hangs up.
+ * Each request is read whole and answered as a server would: the same header with the reply bit, and for
+ * REGION_READ the access header plus `count` bytes.
+ */
+const ECHO = String.raw`
+static int xfer_or_end(int fd, void *buf, size_t n, int wr) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = wr ? write(fd, (char *)buf + done, n - done) : read(fd, (char *)buf + done, n - done);
+    if (r <= 0) return -1;
+    done += (size_t)r;
+  }
+  return 0;
+}
+static void serve(int fd) {
+  static uint8_t in[1 << 16], out[1 << 16];
+  for (;;) {
+    if (xfer_or_end(fd, in, 16, 0) < 0) return;
+    uint32_t size; memcpy(&size, in + 4, 4);
+    if (size < 16 || size > sizeof(in)) return;
+    if (size > 16 && xfer_or_end(fd, in + 16, size - 16, 0) < 0) return;
+    uint16_t cmd; memcpy(&cmd, in + 2, 2);
+    uint32_t rsize = size, flags = 1;
+    if (cmd == 9) {
+      uint32_t count; memcpy(&count, in + 28, 4);
+      if (count > sizeof(out) - 32) return;
+      rsize = 32 + count;
+      memcpy(out, in, 32);
+      memset(out + 32, 0x5a, count);
+    } else {
+      memcpy(out, in, size);
+    }
+    memcpy(out + 4, &rsize, 4); memcpy(out + 8, &flags, 4);
+    if (xfer_or_end(fd, out, rsize, 1) < 0) return;
+  }
+}
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  strncpy(sa.sun_path, argv[1], sizeof(sa.sun_path) - 1);
+  unlink(argv[1]);
+  if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 64) < 0) { perror("listen"); return 1; }
+  printf("ready\n");
+  fflush(stdout);
+  for (;;) {
+    int fd = accept(ls, NULL, NULL);
+    if (fd < 0) { perror("accept"); return 1; }
+    serve(fd);
+    close(fd);
+  }
+}
+`;
+
 export interface CPeers {
   readonly client: string;
   readonly flood: string;
   readonly deaf: string;
+  readonly echo: string;
+  readonly compare: string;
+  readonly pound: string;
 }
 
 /** Compile the peers into `dir`; fails with what to install when there is no C compiler. */
 export function compilePeers(dir: string): CPeers {
-  const out = { client: join(dir, 'client'), flood: join(dir, 'flood'), deaf: join(dir, 'deaf') };
-  for (const [name, body] of [['client', CLIENT], ['flood', FLOOD], ['deaf', DEAF]] as const) {
+  const names = ['client', 'flood', 'deaf', 'echo', 'compare', 'pound'] as const;
+  const bodies = { client: CLIENT, flood: FLOOD, deaf: DEAF, echo: ECHO, compare: COMPARE, pound: POUND };
+  const out = Object.fromEntries(names.map((n) => [n, join(dir, n)])) as Record<(typeof names)[number], string>;
+  for (const name of names) {
+    const body = bodies[name];
     const src = join(dir, `${name}.c`);
     writeFileSync(src, COMMON + body);
     try {
-      execFileSync('cc', ['-O2', '-o', out[name], src]);
+      execFileSync('cc', ['-O2', '-pthread', '-o', out[name], src]);
     } catch (e) {
       throw new Error(`compiling the C ${name} failed (install gcc): ${(e as Error).message}`);
     }

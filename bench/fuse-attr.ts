@@ -1,9 +1,10 @@
 /**
- * `npm run bench -- fuse-attr [N] [ROUNDS]`: the cost of one sysfs-style attribute access through umdev's FUSE server
- * against a minimal C libfuse3 low-level filesystem serving the same single read-write attribute (direct I/O,
- * timeouts 0, single-threaded session loop). A C client (a separate process) times N × open(O_WRONLY|O_TRUNC) +
- * write("1\n") + close and N × open(O_RDONLY) + read + close against each mount, alternating for a few rounds; the
- * medians are compared. Both C programs are compiled at bench time into a temp dir.
+ * `npm run bench -- fuse-attr [N=3000] [ROUNDS=5] [CHUNK=100]`: the cost of one sysfs-style attribute access through
+ * umdev's FUSE server against a minimal C libfuse3 low-level filesystem serving the same single read-write attribute
+ * (direct I/O, timeouts 0, single-threaded session loop). A C client (a separate process) times N ×
+ * open(O_WRONLY|O_TRUNC) + write("1\n") + close and N × open(O_RDONLY) + read + close on each mount, taking turns
+ * CHUNK operations at a time so both see the same load; the medians of the round medians are compared. Both C
+ * programs are compiled at bench time into a temp dir.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -81,7 +82,11 @@ int main(int argc, char **argv) {
 }
 `;
 
-/** The client: prints "<write µs/op> <read µs/op>" for N iterations of each, after a short warm-up. */
+/**
+ * The client: `client A B N CHUNK` times N × (open O_WRONLY|O_TRUNC, write "1\n", close) on each of the files A and
+ * B, taking turns CHUNK operations at a time so both see the same machine load, then the same for reads; prints the
+ * median µs per operation: "<A write> <A read> <B write> <B read>".
+ */
 const C_CLIENT = String.raw`
 #include <fcntl.h>
 #include <stdio.h>
@@ -89,29 +94,27 @@ const C_CLIENT = String.raw`
 #include <time.h>
 #include <unistd.h>
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
-static void writes(const char *p, int n) {
-  for (int i = 0; i < n; i++) {
-    int fd = open(p, O_WRONLY | O_TRUNC);
-    if (fd < 0 || write(fd, "1\n", 2) != 2) { perror("write"); exit(1); }
-    close(fd);
-  }
-}
-static void reads(const char *p, int n) {
+static void op(const char *p, int wr) {
   char buf[4096];
-  for (int i = 0; i < n; i++) {
-    int fd = open(p, O_RDONLY);
-    if (fd < 0 || read(fd, buf, sizeof buf) <= 0) { perror("read"); exit(1); }
-    close(fd);
-  }
+  int fd = open(p, wr ? O_WRONLY | O_TRUNC : O_RDONLY);
+  if (fd < 0 || (wr ? write(fd, "1\n", 2) != 2 : read(fd, buf, sizeof buf) <= 0)) { perror(p); exit(1); }
+  close(fd);
 }
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
+static double median(double *xs, int n) { qsort(xs, (size_t)n, sizeof *xs, cmp); return xs[n / 2]; }
 int main(int argc, char **argv) {
-  if (argc != 3) return 2;
-  int n = atoi(argv[2]);
-  writes(argv[1], n / 10 + 1); reads(argv[1], n / 10 + 1);
-  double t0 = now(); writes(argv[1], n);
-  double t1 = now(); reads(argv[1], n);
-  double t2 = now();
-  printf("%.2f %.2f\n", (t1 - t0) / n, (t2 - t1) / n);
+  if (argc != 5) return 2;
+  int n = atoi(argv[3]), chunk = atoi(argv[4]);
+  if (n < 1 || chunk < 1) return 2;
+  double *t[2] = { calloc((size_t)n, sizeof(double)), calloc((size_t)n, sizeof(double)) }, out[2][2];
+  for (int wr = 1; wr >= 0; wr--) {
+    for (int f = 0; f < 2; f++) for (int i = 0; i < n / 10 + 1; i++) op(argv[1 + f], wr);
+    for (int done = 0; done < n; done += chunk)
+      for (int f = 0; f < 2; f++)
+        for (int i = done; i < done + chunk && i < n; i++) { double t0 = now(); op(argv[1 + f], wr); t[f][i] = now() - t0; }
+    for (int f = 0; f < 2; f++) out[f][wr ? 0 : 1] = median(t[f], n);
+  }
+  printf("%.2f %.2f %.2f %.2f\n", out[0][0], out[0][1], out[1][0], out[1][1]);
   return 0;
 }
 `;
@@ -134,15 +137,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function client(bin: string, file: string, n: number): Promise<[number, number]> {
-  const { stdout } = await run(bin, [file, String(n)], { timeout: 300_000 });
-  const [w, r] = stdout.trim().split(' ').map(Number);
-  return [w!, r!];
+/** One round: [umdev write, umdev read, C write, C read] in µs per operation. */
+async function client(bin: string, umdev: string, c: string, n: number, chunk: number): Promise<number[]> {
+  const { stdout } = await run(bin, [umdev, c, String(n), String(chunk)], { timeout: 300_000 });
+  const xs = stdout.trim().split(' ').map(Number);
+  if (xs.length !== 4 || !xs.every(Number.isFinite)) throw new Error(`bad client output: ${stdout}`);
+  return xs;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const n = Number(argv[0] ?? 3000);
-  const rounds = Number(argv[1] ?? 7);
+  const rounds = Number(argv[1] ?? 5);
+  const chunk = Number(argv[2] ?? 100);
   const dir = await mkdtemp(join(tmpdir(), 'umdev-bench-fuse-'));
   const umnt = join(dir, 'umdev');
   const cmnt = join(dir, 'c');
@@ -164,21 +170,19 @@ export async function main(argv: string[]): Promise<void> {
       await sleep(50);
     }
 
-    const u: [number, number][] = [];
-    const c: [number, number][] = [];
+    const got: number[][] = [];
     for (let r = 0; r < rounds; r++) {
-      u.push(await client(join(dir, 'client'), join(umnt, 'attr'), n));
-      c.push(await client(join(dir, 'client'), join(cmnt, 'attr'), n));
-      console.log(`round ${r + 1}: umdev write ${u[r]![0]} read ${u[r]![1]} µs/op; C libfuse3 write ${c[r]![0]} read ${c[r]![1]} µs/op`);
+      const [uw, ur, cw, cr] = (got[r] = await client(join(dir, 'client'), join(umnt, 'attr'), join(cmnt, 'attr'), n, chunk));
+      console.log(`round ${r + 1}: umdev write ${uw} read ${ur} µs/op; C libfuse3 write ${cw} read ${cr} µs/op`);
     }
     const res = {
-      write_us: median(u.map((x) => x[0])),
-      c_write_us: median(c.map((x) => x[0])),
-      read_us: median(u.map((x) => x[1])),
-      c_read_us: median(c.map((x) => x[1])),
+      write_us: median(got.map((x) => x[0]!)),
+      c_write_us: median(got.map((x) => x[2]!)),
+      read_us: median(got.map((x) => x[1]!)),
+      c_read_us: median(got.map((x) => x[3]!)),
     };
     const ratio = Math.max(res.write_us / res.c_write_us, res.read_us / res.c_read_us);
-    console.log(JSON.stringify({ bench: 'fuse-attr', unit: 'us/op', ...res, ratio: Math.round(ratio * 100) / 100, better: 'lower', n, rounds, c_threads: 'single' }));
+    console.log(JSON.stringify({ bench: 'fuse-attr', unit: 'us/op', ...res, ratio: Math.round(ratio * 100) / 100, better: 'lower', n, rounds, chunk, c_threads: 'single' }));
   } finally {
     if (cfs && cfs.exitCode === null) {
       const exited = new Promise((resolve) => cfs!.once('exit', resolve));

@@ -7,86 +7,29 @@
  *   npm run bench -- isolation [iterations=20000] [rounds=3]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { compilePeers } from './c-peers.js';
+import { CONFIG_REGION, Daemon, type Timing, childPids, mid, rssKiB, runClient, sleep } from './daemon-harness.js';
 
-const UMDEVD = fileURLToPath(new URL('../src/daemon/main.js', import.meta.url));
-const CONFIG_REGION = '7';
-
-function runClient(bin: string, args: string[]): Promise<{ median: number; p99: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const [median, p99] = out.trim().split(/\s+/).map(Number);
-      if (code !== 0 || !Number.isFinite(median) || !Number.isFinite(p99)) reject(new Error(`client exited ${code}: ${out}`));
-      else resolve({ median: median!, p99: p99! });
-    });
-  });
-}
-
-/** RSS in MiB of `pid`, 0 once it is gone. */
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/status`, 'utf8').includes(`\nPPid:\t${pid}\n`)) out.push(Number(name));
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return out;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function startDaemon(stateDir: string): Promise<ChildProcess> {
-  const d = spawn(process.execPath, [UMDEVD, '--state-dir', stateDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    d.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('umdevd ready')) resolve();
-    });
-    d.once('exit', (code) => reject(new Error(`umdevd exited ${code} before ready`)));
-  });
-  return d;
-}
+const rssMiB = (pid: number): number => rssKiB(pid) / 1024;
 
 export async function main(argv: string[]): Promise<void> {
   const iterations = Number(argv[0] ?? 20000);
   const rounds = Number(argv[1] ?? 3);
   const dir = mkdtempSync(join(tmpdir(), 'umdev-bench-isolation-'));
   const attackers: ChildProcess[] = [];
-  let daemon: ChildProcess | undefined;
+  let daemon: Daemon | undefined;
   try {
     const peers = compilePeers(dir);
     const state = join(dir, 'state');
-    daemon = await startDaemon(state);
-    const create = join(state, 'sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create');
-    const [victim, flooded, deafened] = [randomUUID(), randomUUID(), randomUUID()];
-    for (const u of [victim, flooded, deafened]) writeFileSync(create, u);
-    const sock = (u: string): string => join(state, 'run', `${u}.sock`);
-    const quiet: { median: number; p99: number }[] = [];
-    const noisy: { median: number; p99: number }[] = [];
-    let daemonRss = rssMiB(daemon.pid!);
+    daemon = await Daemon.start(state);
+    const [victim, flooded, deafened] = [daemon.create(), daemon.create(), daemon.create()];
+    const sock = (u: string): string => daemon!.socket(u);
+    const quiet: Timing[] = [];
+    const noisy: Timing[] = [];
+    let daemonRss = rssMiB(daemon.pid);
     let hostsRss = 0;
     for (let r = 0; r < rounds; r++) {
       quiet.push(await runClient(peers.client, [sock(victim), String(iterations), CONFIG_REGION, '0', '4']));
@@ -95,8 +38,8 @@ export async function main(argv: string[]): Promise<void> {
       attackers.push(flood, deaf);
       await sleep(500);
       const sampler = setInterval(() => {
-        daemonRss = Math.max(daemonRss, rssMiB(daemon!.pid!));
-        hostsRss = Math.max(hostsRss, children(daemon!.pid!).reduce((n, p) => n + rssMiB(p), 0));
+        daemonRss = Math.max(daemonRss, rssMiB(daemon!.pid));
+        hostsRss = Math.max(hostsRss, childPids(daemon!.pid).reduce((n, p) => n + rssMiB(p), 0));
       }, 100);
       noisy.push(await runClient(peers.client, [sock(victim), String(iterations), CONFIG_REGION, '0', '4']));
       clearInterval(sampler);
@@ -127,10 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     );
   } finally {
     for (const a of attackers) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
-    if (daemon && daemon.exitCode === null) {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon!.once('exit', r));
-    }
+    await daemon?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

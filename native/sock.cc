@@ -212,55 +212,61 @@ napi_value connect_unix(napi_env env, napi_callback_info info) {
   return make_int(env, fd);
 }
 
-// recvMsg(fd, buf, offset, length, maxFds) -> { bytes, fds } | null.
-napi_value recv_msg(napi_env env, napi_callback_info info) {
+// recvMsgInto(fd, buf, offset, length, fds) -> bytes received (0 at EOF), or -1 when nothing is ready. `fds` is an
+// Int32Array the caller reuses: fds[0] gets the number of fds received, fds[1..] the fds, so at most
+// fds.length - 1 are accepted. Nothing is allocated per call (this is every vfio-user message's receive).
+napi_value recv_msg_into(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   int fd;
   uint8_t* data;
   size_t len;
-  uint64_t max_fds;
   if (!get_args(env, info, 5, argv) || !get_fd(env, argv[0], "recvmsg", &fd) ||
-      !get_window(env, argv[1], argv[2], argv[3], "recvmsg", &data, &len) ||
-      !get_size(env, argv[4], "recvmsg", "maxFds", &max_fds))
+      !get_window(env, argv[1], argv[2], argv[3], "recvmsg", &data, &len))
     return nullptr;
-  if (max_fds > kMaxFds) max_fds = kMaxFds;
-  // With maxFds 0 there is no control buffer: fds the peer sent are discarded by the kernel and flagged MSG_CTRUNC.
-  std::vector<uint8_t> control(max_fds ? CMSG_SPACE(sizeof(int) * max_fds) : 0);
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[4], &is_ta);
+  napi_typedarray_type type = napi_uint8_array;
+  size_t slots = 0;
+  void* out = nullptr;
+  if (is_ta) napi_get_typedarray_info(env, argv[4], &type, &slots, &out, nullptr, nullptr);
+  if (!is_ta || type != napi_int32_array || slots < 1) return throw_einval(env, "recvmsg", "(fds must be an Int32Array of at least 1 slot)");
+  int32_t* fds_out = static_cast<int32_t*>(out);
+  size_t max_fds = slots - 1 > kMaxFds ? kMaxFds : slots - 1;
+  // With room for no fds there is no control buffer: fds the peer sent are discarded by the kernel (MSG_CTRUNC).
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * kMaxFds)];
   iovec iov{data, len};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control.empty() ? nullptr : control.data();
-  msg.msg_controllen = control.size();
+  msg.msg_control = max_fds ? control : nullptr;
+  msg.msg_controllen = max_fds ? CMSG_SPACE(sizeof(int) * max_fds) : 0;
   ssize_t n;
   do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_null(env);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
     return throw_errno(env, errno, "recvmsg");
   }
-  std::vector<int> fds;
+  size_t count = 0;
+  bool overflow = (msg.msg_flags & MSG_CTRUNC) != 0;
   for (cmsghdr* c = msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : nullptr; c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
+    size_t in_cmsg = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < in_cmsg; i++) {
       int received;
       memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      fds.push_back(received);
+      if (count < max_fds) fds_out[1 + count++] = received;
+      else close(received), overflow = true;
     }
   }
-  if (msg.msg_flags & MSG_CTRUNC || fds.size() > max_fds) {
+  if (overflow) {
     // The kernel already closed the fds that did not fit; close the rest so none leak, and refuse the message.
-    for (int f : fds) close(f);
+    for (size_t i = 0; i < count; i++) close(fds_out[1 + i]);
+    fds_out[0] = 0;
     return throw_errno(env, EMSGSIZE, "recvmsg", "(more fds than maxFds)");
   }
-  napi_value result, list;
-  napi_create_object(env, &result);
-  napi_create_array_with_length(env, fds.size(), &list);
-  for (size_t i = 0; i < fds.size(); i++) napi_set_element(env, list, i, make_int(env, fds[i]));
-  napi_set_named_property(env, result, "bytes", make_int(env, n));
-  napi_set_named_property(env, result, "fds", list);
-  return result;
+  fds_out[0] = static_cast<int32_t>(count);
+  return make_int(env, n);
 }
 
 // sendMsg(fd, bufs, fds?) -> bytes sent, or -1 when the socket is full.
@@ -274,7 +280,10 @@ napi_value send_msg(napi_env env, napi_callback_info info) {
   uint32_t nbufs;
   napi_get_array_length(env, argv[1], &nbufs);
   if (nbufs > IOV_MAX) return throw_einval(env, "sendmsg", "(too many buffers)");
-  std::vector<iovec> iov(nbufs);
+  // A reply is a header and a payload or two: those iovecs live on the stack.
+  iovec small[8];
+  std::vector<iovec> large(nbufs > 8 ? nbufs : 0);
+  iovec* iov = nbufs > 8 ? large.data() : small;
   size_t total = 0;
   for (uint32_t i = 0; i < nbufs; i++) {
     napi_value b;
@@ -305,8 +314,8 @@ napi_value send_msg(napi_env env, napi_callback_info info) {
   if (!fds.empty() && total == 0) return throw_einval(env, "sendmsg", "(fds need at least one byte of data)");
   std::vector<uint8_t> control(fds.empty() ? 0 : CMSG_SPACE(sizeof(int) * fds.size()));
   msghdr msg{};
-  msg.msg_iov = iov.data();
-  msg.msg_iovlen = iov.size();
+  msg.msg_iov = iov;
+  msg.msg_iovlen = nbufs;
   if (!fds.empty()) {
     msg.msg_control = control.data();
     msg.msg_controllen = control.size();
@@ -322,6 +331,26 @@ napi_value send_msg(napi_env env, napi_callback_info info) {
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
     return throw_errno(env, errno, "sendmsg");
+  }
+  return make_int(env, n);
+}
+
+// send(fd, buf, offset, length) -> bytes sent (possibly fewer), or -1 when the socket is full: one contiguous
+// window, no fds, never SIGPIPE. The cheapest way out for a message already laid out in one buffer.
+napi_value send_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int fd;
+  uint8_t* data;
+  size_t len;
+  if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], "send", &fd) ||
+      !get_window(env, argv[1], argv[2], argv[3], "send", &data, &len))
+    return nullptr;
+  ssize_t n;
+  do n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
+    return throw_errno(env, errno, "send");
   }
   return make_int(env, n);
 }
@@ -361,8 +390,9 @@ void init_sock(napi_env env, napi_value exports) {
   export_fn(env, exports, "peerCred", peer_cred);
   export_fn(env, exports, "accept", accept_fn);
   export_fn(env, exports, "connectUnix", connect_unix);
-  export_fn(env, exports, "recvMsg", recv_msg);
+  export_fn(env, exports, "recvMsgInto", recv_msg_into);
   export_fn(env, exports, "sendMsg", send_msg);
+  export_fn(env, exports, "send", send_fn);
   export_fn(env, exports, "sendDatagram", send_datagram);
 }
 

@@ -119,10 +119,8 @@ void on_poll(uv_poll_t* h, int status, int events) {
     argv[0] = make_null(env);
   }
   if (!exception) {
-    napi_create_object(env, &argv[1]);
-    napi_set_named_property(env, argv[1], "readable", make_bool(env, events & UV_READABLE));
-    napi_set_named_property(env, argv[1], "writable", make_bool(env, events & UV_WRITABLE));
-    napi_set_named_property(env, argv[1], "hangup", make_bool(env, events & UV_DISCONNECT));
+    // A bit mask (FdReady in src/native/index.ts), not an object: this runs for every message a socket brings.
+    argv[1] = make_int(env, (events & UV_READABLE ? 1 : 0) | (events & UV_WRITABLE ? 2 : 0) | (events & UV_DISCONNECT ? 4 : 0));
     // napi_make_callback (not napi_call_function) so async hooks see the callback and process.nextTick and
     // promise jobs queued by it run before control returns to libuv.
     if (napi_make_callback(env, w->async, self, cb, 2, argv, &result) == napi_pending_exception)

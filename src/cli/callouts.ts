@@ -6,7 +6,6 @@
  * attributes of an active device. Every script gets `-t TYPE -e EVENT -a ACTION -s STATE -u UUID -p PARENT` and the
  * device's JSON on stdin (nothing for `get`); its stderr is echoed as `<script name>: <text>`.
  */
-import { spawn } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { context, debugPath, fail } from './failure.js';
 import { warn, type CliContext } from './io.js';
@@ -138,10 +137,12 @@ class CalloutRun {
     if (res.stderr !== '') this.#ctx.stderr.write(`${basename(path)}: ${res.stderr}`);
   }
 
-  #runScript(path: string, event: Event): Promise<ScriptResult> {
+  async #runScript(path: string, event: Event): Promise<ScriptResult> {
     const dev = this.#dev;
     const args = ['-t', dev.requireType(), '-e', event, '-a', this.#action, '-s', this.state, '-u', dev.uuid, '-p', dev.requireParent()];
     const stdin = event === 'get' ? '' : compactJson(dev.toJson(false));
+    // Imported here: most commands find no callout scripts, and child_process is costly to load at start.
+    const { spawn } = await import('node:child_process');
     return new Promise((resolve, reject) => {
       const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];

@@ -2,32 +2,19 @@
 /**
  * `umdevctl`: an mdevctl-compatible CLI. This file only parses arguments (`util.parseArgs`), checks the environment
  * as mdevctl does, dispatches to one command function, and turns a `UmdevError` into mdevctl's stderr text and exit
- * code (1; usage errors exit 2, as clap does).
+ * code (1; usage errors exit 2, as clap does). Each command's module is imported when that command runs, so a call
+ * loads only what it uses: start-up is most of what a `umdevctl list` costs.
  */
 import { readFile, realpath } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../core/errors.js';
-import { defineCommand } from './define.js';
-import { eventsCommand } from './events.js';
-import { screenshotCommand } from './screenshot.js';
-import { execCommand } from './exec.js';
-import { qemuArgsCommand } from './qemu-args.js';
 import { fail, formatError, formatErrorJson, osError } from './failure.js';
 import { debug, logFilter, type CliContext, type Writer } from './io.js';
 import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
 import { formatUsageError, label, usageLine, UsageError } from './usage.js';
-import { listCommand } from './list.js';
-import { modifyCommand } from './modify.js';
-import { onlineCommand } from './online.js';
-import { resetCommand } from './reset.js';
-import { startParentMdevsCommand } from './start-parent-mdevs.js';
-import { startCommand } from './start.js';
-import { stopCommand } from './stop.js';
 import { exists } from './sysfs-read.js';
 import { Sysroot } from './sysroot.js';
-import { typesCommand } from './types.js';
-import { undefineCommand } from './undefine.js';
 import { parseUuid, uuidError } from './uuid.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -161,66 +148,66 @@ async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<s
   const { cmd, v, positionals } = inv;
   switch (cmd) {
     case 'types':
-      return typesCommand(ctx, { parent: str(v, 'parent'), dumpjson: bool(v, 'dumpjson') });
+      return (await import('./types.js')).typesCommand(ctx, { parent: str(v, 'parent'), dumpjson: bool(v, 'dumpjson') });
     case 'list':
-      return listCommand(ctx, { defined: bool(v, 'defined'), dumpjson: bool(v, 'dumpjson'), verbose: bool(v, 'verbose'), uuid: uuidOpt(v), parent: str(v, 'parent') });
+      return (await import('./list.js')).listCommand(ctx, { defined: bool(v, 'defined'), dumpjson: bool(v, 'dumpjson'), verbose: bool(v, 'verbose'), uuid: uuidOpt(v), parent: str(v, 'parent') });
     case 'define':
       conflicts(inv, [['jsonfile', 'type'], ['jsonfile', 'auto'], ['auto', 'manual']]);
       if (str(v, 'uuid') === undefined && str(v, 'parent') === undefined) required(inv, ['--uuid <UUID>', '--parent <PARENT>'], { group: ['uuid', 'parent'] });
-      return defineCommand(ctx, { uuid: uuidOpt(v), parent: str(v, 'parent'), type: str(v, 'type'), auto: bool(v, 'auto'), jsonfile: str(v, 'jsonfile') });
+      return (await import('./define.js')).defineCommand(ctx, { uuid: uuidOpt(v), parent: str(v, 'parent'), type: str(v, 'type'), auto: bool(v, 'auto'), jsonfile: str(v, 'jsonfile') });
     case 'undefine':
       if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
-      return undefineCommand(ctx, { uuid: uuidOpt(v) ?? '', parent: str(v, 'parent') });
+      return (await import('./undefine.js')).undefineCommand(ctx, { uuid: uuidOpt(v) ?? '', parent: str(v, 'parent') });
     case 'modify':
       conflicts(inv, [['auto', 'manual']]);
       if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
       if (str(v, 'addattr') !== undefined && str(v, 'value') === undefined) required(inv, ['--value <attr_value>'], { extra: ['value'] });
-      return modifyCommand(ctx, {
+      return (await import('./modify.js')).modifyCommand(ctx, {
         uuid: uuidOpt(v) ?? '', parent: str(v, 'parent'), type: str(v, 'type'), auto: bool(v, 'auto'), manual: bool(v, 'manual'),
         addattr: str(v, 'addattr'), value: str(v, 'value'), delattr: bool(v, 'delattr'), index: u32(v, 'index', '--index <INDEX>'),
       });
     case 'start':
       conflicts(inv, [['jsonfile', 'type']]);
       if (str(v, 'uuid') === undefined && str(v, 'parent') === undefined) required(inv, ['--uuid <UUID>', '--parent <PARENT>'], { group: ['uuid', 'parent'] });
-      return startCommand(ctx, { uuid: uuidOpt(v), parent: str(v, 'parent'), type: str(v, 'type'), jsonfile: str(v, 'jsonfile') });
+      return (await import('./start.js')).startCommand(ctx, { uuid: uuidOpt(v), parent: str(v, 'parent'), type: str(v, 'type'), jsonfile: str(v, 'jsonfile') });
     case 'stop':
       if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
-      return stopCommand(ctx, { uuid: uuidOpt(v) ?? '' });
+      return (await import('./stop.js')).stopCommand(ctx, { uuid: uuidOpt(v) ?? '' });
     case 'start-parent-mdevs':
       if (positionals.length !== 1) throw new UsageError('The following required arguments were not provided:\n    <PARENT>', `${inv.program} start-parent-mdevs <PARENT>`);
-      return startParentMdevsCommand(ctx, { parent: positionals[0] });
+      return (await import('./start-parent-mdevs.js')).startParentMdevsCommand(ctx, { parent: positionals[0] });
     case 'online':
     case 'offline': {
       const raw = (v.uuid as string[] | undefined) ?? [];
       if (raw.length === 0) required(inv, ['--uuid <UUID>...']);
       const uuids = raw.map(uuidArg);
-      return onlineCommand(ctx, { uuids, online: cmd === 'online', api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
+      return (await import('./online.js')).onlineCommand(ctx, { uuids, online: cmd === 'online', api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
     }
     case 'reset':
       if (str(v, 'uuid') === undefined) required(inv, ['--uuid <UUID>']);
-      return resetCommand(ctx, { uuid: uuidOpt(v) ?? '' });
+      return (await import('./reset.js')).resetCommand(ctx, { uuid: uuidOpt(v) ?? '' });
     case 'exec':
     case 'shell': {
       const command = cmd === 'shell' ? [env.SHELL ?? '/bin/sh'] : positionals;
       if (command.length === 0) required(inv, ['<COMMAND>...']);
-      return execCommand({ stateDir: str(v, 'state-dir'), command, env }).then((code) => {
+      return (await import('./exec.js')).execCommand({ stateDir: str(v, 'state-dir'), command, env }).then((code) => {
         if (code !== 0) throw new ExitStatus(code);
       });
     }
     case 'qemu-args': {
       const u = str(v, 'uuid') ?? positionals[0];
       if (u === undefined) required(inv, ['<UUID>']);
-      return qemuArgsCommand(ctx, { uuid: uuidArg(u), stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
+      return (await import('./qemu-args.js')).qemuArgsCommand(ctx, { uuid: uuidArg(u), stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
     }
     case 'screenshot': {
       // UUID FILE, or --uuid UUID FILE.
       const u = str(v, 'uuid') ?? positionals[0];
       const file = str(v, 'uuid') === undefined ? positionals[1] : positionals[0];
       if (u === undefined || file === undefined) required(inv, u === undefined ? ['<UUID>', '<FILE>'] : ['<FILE>']);
-      return screenshotCommand(ctx, { uuid: uuidArg(u), file, api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
+      return (await import('./screenshot.js')).screenshotCommand(ctx, { uuid: uuidArg(u), file, api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
     }
     case 'events':
-      return eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });
+      return (await import('./events.js')).eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });
     default:
       throw new UsageError(`Found argument '${cmd}' which wasn't expected, or isn't valid in this context`, `${inv.program} <SUBCOMMAND>`);
   }
@@ -351,6 +338,13 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
   return new UsageError(msg, line);
 }
 
+/** Run as the process's command (`bin/umdevctl`, `bin/lsmdev`): real stdio and environment, Ctrl-C ends `events`. */
+export async function cli(program: 'umdevctl' | 'lsmdev' = 'umdevctl'): Promise<void> {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal, program });
+}
+
 async function isMain(): Promise<boolean> {
   if (process.argv[1] === undefined) return false;
   try {
@@ -360,8 +354,4 @@ async function isMain(): Promise<boolean> {
   }
 }
 
-if (await isMain()) {
-  const ac = new AbortController();
-  process.once('SIGINT', () => ac.abort());
-  process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal });
-}
+if (await isMain()) await cli();

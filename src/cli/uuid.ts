@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 const HEX32 = /^[0-9a-fA-F]{32}$/;
 
 /**
@@ -20,9 +18,12 @@ export function parseUuid(s: string): string | undefined {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** A fresh random (v4) UUID, lower-case hyphenated, as `define`/`start` generate when none is given. */
+/**
+ * A fresh random (v4) UUID, lower-case hyphenated, as `define`/`start` generate when none is given. Web Crypto's
+ * global loads crypto only when called: every umdevctl command imports this module, and few need a new UUID.
+ */
 export function newUuid(): string {
-  return randomUUID();
+  return globalThis.crypto.randomUUID();
 }
 
 /** Orders strings by their UTF-8 bytes, as Rust's `String`/`Uuid` ordering does (BTreeMap keys, sorts). */

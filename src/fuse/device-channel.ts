@@ -13,7 +13,7 @@ import { READ_BUFFER_SIZE } from './protocol.js';
 /** The fd calls the channel needs (the project's native addon provides them; tests may substitute). */
 export interface FuseDeviceIo {
   /** Calls `cb` on the main thread whenever `fd` is readable; makes the fd non-blocking. */
-  watch(fd: number, events: { readable?: boolean }, cb: (err: Error | null, ev: { readable: boolean }) => void): { stop(): void };
+  watch(fd: number, events: { readable?: boolean }, cb: (err: Error | null) => void): { stop(): void };
   /** read(2): bytes read, 0 at end, -1 for EAGAIN; throws an error with an errno name otherwise. */
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** write(2): bytes written or -1 for EAGAIN; throws an error with an errno name otherwise. */

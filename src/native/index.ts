@@ -36,8 +36,14 @@ export interface RefableFdWatcher extends FdWatcher {
   unref(): void;
 }
 
-/** Called on the main thread when the fd is ready, or with an error (e.g. EBADF) that libuv reported for it. */
-export type FdWatchCallback = (err: Error | null, ev: { readable: boolean; writable: boolean; hangup: boolean }) => void;
+/** The readiness a watch callback saw, as bits of one number (no object per event: sockets fire once a message). */
+export const FdReady = { READABLE: 1, WRITABLE: 2, HANGUP: 4 } as const;
+
+/**
+ * Called on the main thread when the fd is ready (`ready`: `FdReady` bits), or with an error (e.g. EBADF) that libuv
+ * reported for it (`ready` 0).
+ */
+export type FdWatchCallback = (err: Error | null, ready: number) => void;
 
 /** The result of a successful `recvMsg`: `bytes` 0 with no fds is end of stream. */
 export interface RecvResult {
@@ -100,10 +106,17 @@ export interface Native {
    */
   recvMsg(fd: number, buf: Uint8Array, offset: number, length: number, maxFds: number): RecvResult | null;
   /**
+   * recvMsg without allocating: returns the bytes received (0 = EOF) or -1 on EAGAIN; `fds[0]` gets the number of
+   * fds received and `fds[1..]` the fds, so at most `fds.length - 1` are accepted (beyond that: EMSGSIZE as recvMsg).
+   */
+  recvMsgInto(fd: number, buf: Uint8Array, offset: number, length: number, fds: Int32Array): number;
+  /**
    * sendmsg of the buffers (one iovec each) with `fds` attached to the first byte; returns bytes sent or -1 on
    * EAGAIN. After a partial send the fds have gone; send the rest without them. Never raises SIGPIPE (EPIPE instead).
    */
   sendMsg(fd: number, bufs: readonly Uint8Array[], fds?: readonly number[]): number;
+  /** send(2) of one window of `buf`, no fds; bytes sent (possibly fewer) or -1 on EAGAIN. Never raises SIGPIPE. */
+  send(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /**
    * One datagram to the AF_UNIX SOCK_DGRAM socket at `path` (`@name`: abstract), from a fresh socket closed at once;
    * returns the bytes sent. What sd_notify(3) does with $NOTIFY_SOCKET. Never blocks (EAGAIN when the queue is full).
@@ -139,7 +152,7 @@ export interface Native {
 export const Seal = { SEAL: 0x1, SHRINK: 0x2, GROW: 0x4, WRITE: 0x8 } as const;
 
 /** The raw addon, as native/addon.cc exports it. */
-interface Binding extends Omit<Native, 'watch'> {
+interface Binding extends Omit<Native, 'watch' | 'recvMsg'> {
   setErrorFactory(factory: (name: string, errno: number, syscall: string, message: string) => Error): void;
   FdWatcher: new (fd: number, events: FdEvents, cb: FdWatchCallback) => RefableFdWatcher;
 }
@@ -174,12 +187,12 @@ function load(): Binding | UmdevError {
   }
 }
 
-/** The addon's plain functions, by name (everything in `Native` except `watch`, which wraps a class). */
+/** The addon's plain functions, by name (all of `Native` but `watch`, which wraps a class, and `recvMsg`, built on `recvMsgInto`). */
 const CALLS = [
   'setNonBlocking', 'read', 'write', 'close', 'tryLock',
-  'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsg', 'sendMsg', 'sendDatagram',
+  'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsgInto', 'sendMsg', 'send', 'sendDatagram',
   'eventfd', 'eventfdRead', 'eventfdWrite', 'eventfdSignal', 'memfdCreate', 'getSeals', 'mmap', 'munmap', 'pageSize',
-] as const satisfies readonly Exclude<keyof Native, 'watch'>[];
+] as const satisfies readonly Exclude<keyof Native, 'watch' | 'recvMsg'>[];
 
 function thrower(reason: UmdevError): () => never {
   return () => {
@@ -189,7 +202,7 @@ function thrower(reason: UmdevError): () => never {
 
 function unavailable(reason: UmdevError): Native {
   const fail = thrower(reason);
-  return Object.fromEntries([...CALLS, 'watch'].map((name) => [name, fail])) as unknown as Native;
+  return Object.fromEntries([...CALLS, 'watch', 'recvMsg'].map((name) => [name, fail])) as unknown as Native;
 }
 
 function wrap(b: Binding): Native {
@@ -199,7 +212,13 @@ function wrap(b: Binding): Native {
   const { FdWatcher } = b;
   const watch: Native['watch'] =
     typeof FdWatcher === 'function' ? (fd, events, cb) => new FdWatcher(fd, events, cb) : stale('watch');
-  return { ...calls, watch } as unknown as Native;
+  const into = calls.recvMsgInto as Native['recvMsgInto'];
+  const recvMsg: Native['recvMsg'] = (fd, buf, offset, length, maxFds) => {
+    const fds = new Int32Array(Math.max(0, Math.min(maxFds, 253)) + 1);
+    const bytes = into(fd, buf, offset, length, fds);
+    return bytes < 0 ? null : { bytes, fds: Array.from(fds.subarray(1, 1 + fds[0]!)) };
+  };
+  return { ...calls, watch, recvMsg } as unknown as Native;
 }
 
 const loaded = load();

@@ -17,7 +17,7 @@
 import { err, type UmdevError, toUmdevError } from '../core/errors.js';
 import { type Header, decodeHeader } from './codec.js';
 import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
-import type { Native } from '../native/index.js';
+import { FdReady, type Native } from '../native/index.js';
 
 /** One received message. It owns `body` and `fds`; whoever handles it closes fds it does not keep. */
 export interface Message {
@@ -54,7 +54,7 @@ export interface Transport {
 }
 
 /** The part of the native addon a socket transport needs (passed in, so tests and tools choose the binding). */
-export type NativeIo = Pick<Native, 'watch' | 'close' | 'recvMsg' | 'sendMsg'>;
+export type NativeIo = Pick<Native, 'watch' | 'close' | 'recvMsgInto' | 'sendMsg' | 'send'>;
 
 export interface SocketTransportOptions {
   /** Most fds accepted with one chunk; the kernel closes any beyond (MSG_CTRUNC). */
@@ -71,6 +71,8 @@ export interface SocketTransportOptions {
 
 const INITIAL_RX = 64 * 1024;
 const MAX_QUEUED_BYTES = 2 << 20;
+/** Messages up to this size without fds are laid out in one reused buffer and leave with one send(2). */
+const TX_STAGING = 4096;
 
 /**
  * A `Transport` over a connected non-blocking AF_UNIX stream socket. Takes ownership of `fd` (closed by `close()`).
@@ -94,8 +96,12 @@ export class SocketTransport implements Transport {
   #holds = 0;
   /** The interest set the watcher has now (changed only through #rewatch). */
   #events = { readable: true, writable: false, hangup: false };
-  /** Reused for the header of every message that leaves at once (the common case). */
+  /** Reused for the header of every message that goes out as parts (with fds, or too big for `#tx`). */
   readonly #txHeader = Buffer.allocUnsafe(HEADER_SIZE);
+  /** Reused for every small message without fds (the common reply): header and payload copied in, one send. */
+  readonly #tx = Buffer.allocUnsafe(TX_STAGING);
+  /** recvMsgInto's fd slots: [count, fd...], reused by every read. */
+  readonly #rxFds: Int32Array;
   #onMessage: ((msg: Message) => void) | undefined;
   #onClose: ((reason: UmdevError | undefined) => void) | undefined;
   #closed = false;
@@ -107,10 +113,11 @@ export class SocketTransport implements Transport {
     this.#maxMsgSize = options.maxMsgSize ?? MAX_MSG_SIZE;
     this.#maxQueued = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.#rx = Buffer.allocUnsafe(options.initialRx ?? INITIAL_RX);
+    this.#rxFds = new Int32Array(this.#maxFds + 1);
     // watch() makes the fd non-blocking.
-    this.#watcher = io.watch(fd, this.#events, (e, ev) => {
+    this.#watcher = io.watch(fd, this.#events, (e, ready) => {
       if (e) this.close(toUmdevError(e));
-      else this.#onEvent(ev.hangup);
+      else this.#onEvent((ready & FdReady.HANGUP) !== 0);
     });
     if (options.ref === false) this.#watcher.unref();
   }
@@ -154,27 +161,48 @@ export class SocketTransport implements Transport {
 
   send(header: Omit<Header, 'size'>, payload?: Buffer | readonly Buffer[], fds?: readonly number[]): void {
     if (this.#closed) throw err('ENOTCONN', 'vfio-user connection is closed');
-    // Hot path (every reply): no spreads, one array, the reused header buffer, one sendmsg.
     let size = HEADER_SIZE;
+    if (payload !== undefined) {
+      if (Buffer.isBuffer(payload)) size += payload.length;
+      else for (let i = 0; i < payload.length; i++) size += payload[i]!.length;
+    }
+    const withFds = fds !== undefined && fds.length > 0;
+    if (!withFds && size <= TX_STAGING) this.#sendStaged(header, payload, size);
+    else this.#sendParts(header, payload, size, withFds ? fds : undefined);
+  }
+
+  /** Hot path (every small reply): header and payload copied into `#tx`, one send(2), nothing allocated. */
+  #sendStaged(header: Omit<Header, 'size'>, payload: Buffer | readonly Buffer[] | undefined, size: number): void {
+    const tx = this.#tx;
+    writeHeader(tx, header, size);
+    if (payload !== undefined) {
+      if (Buffer.isBuffer(payload)) payload.copy(tx, HEADER_SIZE);
+      else for (let i = 0, at = HEADER_SIZE; i < payload.length; at += payload[i]!.length, i++) payload[i]!.copy(tx, at);
+    }
+    if (this.#txQueue.length > 0) {
+      // Something is already waiting: this message waits behind it, as a copy (`#tx` is reused).
+      this.#queue([Buffer.from(tx.subarray(0, size))], undefined);
+      return;
+    }
+    let sent: number;
+    try {
+      sent = this.#io.send(this.#fd, tx, 0, size);
+    } catch (e) {
+      this.close(toUmdevError(e));
+      return;
+    }
+    if (sent === size) return;
+    this.#queue([Buffer.from(tx.subarray(Math.max(sent, 0), size))], undefined);
+  }
+
+  /** Messages with fds or bigger than `#tx`: one sendmsg of the parts, the fds on the first byte. */
+  #sendParts(header: Omit<Header, 'size'>, payload: Buffer | readonly Buffer[] | undefined, size: number, fds: readonly number[] | undefined): void {
     const bufs: Buffer[] = [this.#txHeader];
     if (payload !== undefined) {
-      if (Buffer.isBuffer(payload)) {
-        bufs.push(payload);
-        size += payload.length;
-      } else {
-        for (let i = 0; i < payload.length; i++) {
-          const p = payload[i]!;
-          bufs.push(p);
-          size += p.length;
-        }
-      }
+      if (Buffer.isBuffer(payload)) bufs.push(payload);
+      else bufs.push(...payload);
     }
-    const hdr = this.#txHeader;
-    hdr.writeUInt16LE(header.msgId & 0xffff, 0);
-    hdr.writeUInt16LE(header.cmd, 2);
-    hdr.writeUInt32LE(size, 4);
-    hdr.writeUInt32LE(header.flags >>> 0, 8);
-    hdr.writeUInt32LE(header.errorNo >>> 0, 12);
+    writeHeader(this.#txHeader, header, size);
     if (this.#txQueue.length > 0) {
       // Something is already waiting: this message waits behind it, as copies (the header buffer is reused).
       this.#queue(bufs.map((b) => Buffer.from(b)), fds);
@@ -182,7 +210,7 @@ export class SocketTransport implements Transport {
     }
     let sent: number;
     try {
-      sent = this.#io.sendMsg(this.#fd, bufs, fds && fds.length > 0 ? fds : undefined);
+      sent = this.#io.sendMsg(this.#fd, bufs, fds);
     } catch (e) {
       this.close(toUmdevError(e));
       return;
@@ -267,26 +295,28 @@ export class SocketTransport implements Transport {
 
   #read(): void {
     // One recvmsg per readable event unless it filled the buffer: the poller calls again while data remains.
+    const slots = this.#rxFds;
     for (;;) {
       if (!this.#events.readable) return;
       if (this.#end === this.#rx.length) this.#makeRoom(this.#start > 0 ? this.#end - this.#start + 1 : this.#rx.length * 2);
       const chunkAt = this.#base + this.#end;
-      let r: { bytes: number; fds: number[] } | null;
+      let bytes: number;
       try {
-        r = this.#io.recvMsg(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, this.#maxFds);
+        bytes = this.#io.recvMsgInto(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, slots);
       } catch (e) {
         this.close(toUmdevError(e));
         return;
       }
-      if (r === null) return;
-      if (r.bytes === 0) {
-        for (const f of r.fds) safeClose(this.#io, f);
+      if (bytes < 0) return;
+      const nfds = slots[0]!;
+      if (bytes === 0) {
+        for (let i = 1; i <= nfds; i++) safeClose(this.#io, slots[i]!);
         this.close(undefined);
         return;
       }
-      if (r.fds.length > 0) this.#pendingFds.push({ at: chunkAt + r.bytes - 1, fds: r.fds });
-      const filled = r.bytes === this.#rx.length - this.#end;
-      this.#end += r.bytes;
+      if (nfds > 0) this.#pendingFds.push({ at: chunkAt + bytes - 1, fds: Array.from(slots.subarray(1, 1 + nfds)) });
+      const filled = bytes === this.#rx.length - this.#end;
+      this.#end += bytes;
       this.#parse();
       if (!filled || this.#closed) return;
     }
@@ -357,6 +387,14 @@ export class SocketTransport implements Transport {
     this.#start = 0;
     this.#end = live;
   }
+}
+
+function writeHeader(buf: Buffer, h: Omit<Header, 'size'>, size: number): void {
+  buf.writeUInt16LE(h.msgId & 0xffff, 0);
+  buf.writeUInt16LE(h.cmd, 2);
+  buf.writeUInt32LE(size, 4);
+  buf.writeUInt32LE(h.flags >>> 0, 8);
+  buf.writeUInt32LE(h.errorNo >>> 0, 12);
 }
 
 function skip(bufs: readonly Buffer[], n: number): Buffer[] {

@@ -74,6 +74,47 @@ test('more fds than maxFds is EMSGSIZE and leaks none of them', (t) => {
   assert.equal(openFds(), before);
 });
 
+test('recvMsgInto reuses one Int32Array: [count, fds...], -1 when empty, EINVAL without a slot for the count', (t) => {
+  const [a, b] = native.socketpair();
+  closeAfter(t, a, b);
+  const slots = new Int32Array(3);
+  const buf = new Uint8Array(8);
+  assert.equal(native.recvMsgInto(b, buf, 0, 8, slots), -1);
+  const pipes = [fifo(t), fifo(t)];
+  native.sendMsg(a, [Buffer.from('ab')], pipes.map((p) => p.w));
+  assert.equal(native.recvMsgInto(b, buf, 0, 8, slots), 2);
+  assert.equal(slots[0], 2);
+  const got = [slots[1]!, slots[2]!];
+  closeAfter(t, ...got);
+  got.forEach((fd, i) => native.write(fd, Buffer.from(`p${i}`), 0, 2));
+  pipes.forEach((p, i) => assert.equal(text(buf, native.read(p.r, buf, 0, 8)), `p${i}`));
+  native.sendMsg(a, [Buffer.from('c')]);
+  assert.equal(native.recvMsgInto(b, buf, 0, 8, slots), 1);
+  assert.equal(slots[0], 0, 'a message without fds resets the count');
+  const before = openFds();
+  native.sendMsg(a, [Buffer.from('d')], [pipes[0]!.w, pipes[1]!.w, pipes[0]!.w]);
+  assert.equal(errnoOf(() => native.recvMsgInto(b, buf, 0, 8, slots)), 'EMSGSIZE', 'three fds, room for two');
+  assert.equal(openFds(), before);
+  assert.equal(errnoOf(() => native.recvMsgInto(b, buf, 0, 8, new Int32Array(0))), 'EINVAL');
+  assert.equal(errnoOf(() => native.recvMsgInto(b, buf, 0, 8, new Uint32Array(2) as never)), 'EINVAL');
+});
+
+test('send writes one window of a buffer, -1 when the socket is full, EPIPE (no signal) once the peer is gone', (t) => {
+  const [a, b] = native.socketpair();
+  closeAfter(t, a);
+  const buf = Buffer.from('xxhello');
+  assert.equal(native.send(a, buf, 2, 5), 5);
+  const got = new Uint8Array(8);
+  assert.equal(text(got, native.read(b, got, 0, 8)), 'hello');
+  assert.equal(errnoOf(() => native.send(a, buf, 4, 5)), 'EINVAL', 'window past the end');
+  const chunk = Buffer.alloc(1 << 16, 1);
+  let n: number;
+  while ((n = native.send(a, chunk, 0, chunk.length)) > 0);
+  assert.equal(n, -1);
+  native.close(b);
+  assert.equal(errnoOf(() => native.send(a, buf, 0, 1)), 'EPIPE');
+});
+
 test('listenUnix, connectUnix and accept pass fds between separate sockets', (t) => {
   const path = join(tempDir(t), 'sock');
   const lfd = native.listenUnix(path, 8, 0o600);
