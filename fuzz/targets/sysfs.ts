@@ -54,7 +54,11 @@ class Session implements Launched {
     }
     const devices = join(this.#d.mount, 'bus/mdev/devices');
     for (const u of await readdir(devices).catch(() => [] as string[])) {
-      await writeFile(join(devices, u, 'remove'), '1', { flag: C.O_WRONLY }).catch((e: Error) => this.#errors.push(`cannot remove ${u} after a batch: ${e.message}`));
+      // A device created after the first walk has no recorded modes; inputs may have taken its `remove` file's
+      // write bits, which refuses even root (as kernfs does), so give them back (0200, as the kernel's) first.
+      const remove = join(devices, u, 'remove');
+      await chmod(remove, 0o200).catch(() => undefined);
+      await writeFile(remove, '1', { flag: C.O_WRONLY }).catch((e: Error) => this.#errors.push(`cannot remove ${u} after a batch: ${e.message}`));
     }
     this.#tree = await walk(this.#d.mount);
   }
