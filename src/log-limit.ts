@@ -22,8 +22,10 @@ export function limitLog(log: (level: LogLevel, message: string) => void, option
   const burst = options.burst ?? 5;
   const interval = options.intervalMs ?? 10_000;
   const now = options.now ?? Date.now;
-  const keys = new Map<string, { start: number; count: number; suppressed: number }>();
+  // Made on the first line: most owners (one per device) never log a limited line.
+  let keys: Map<string, { start: number; count: number; suppressed: number }> | undefined;
   return (key, level, message) => {
+    keys ??= new Map();
     const t = now();
     let k = keys.get(key);
     if (!k || t - k.start >= interval) {

@@ -52,7 +52,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     sink: options.sink ?? process.stderr,
     now: options.now ?? (() => new Date()),
   };
-  return makeLogger(root, options.component ?? 'umdevd', undefined);
+  return new ComponentLogger(root, options.component ?? 'umdevd', undefined);
 }
 
 interface Root {
@@ -62,20 +62,47 @@ interface Root {
   readonly now: () => Date;
 }
 
-function makeLogger(root: Root, component: string, uuid: string | undefined): Logger {
-  const threshold = LOG_LEVELS.indexOf(root.level);
-  const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
-    if (LOG_LEVELS.indexOf(level) < threshold) return;
-    root.sink.write(formatLine(root, level, component, uuid, message, fields));
-  };
-  return {
-    level: root.level,
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-    child: (sub, childUuid) => makeLogger(root, sub, childUuid ?? uuid),
-  };
+/** A component's logger: its methods live on the prototype, so a logger per device costs one small object. */
+class ComponentLogger implements Logger {
+  readonly #root: Root;
+  readonly #component: string;
+  readonly #uuid: string | undefined;
+
+  constructor(root: Root, component: string, uuid: string | undefined) {
+    this.#root = root;
+    this.#component = component;
+    this.#uuid = uuid;
+  }
+
+  get level(): LogLevel {
+    return this.#root.level;
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.#emit('debug', message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.#emit('info', message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.#emit('warn', message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.#emit('error', message, fields);
+  }
+
+  child(component: string, uuid?: string): Logger {
+    return new ComponentLogger(this.#root, component, uuid ?? this.#uuid);
+  }
+
+  #emit(level: LogLevel, message: string, fields: LogFields | undefined): void {
+    const root = this.#root;
+    if (LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(root.level)) return;
+    root.sink.write(formatLine(root, level, this.#component, this.#uuid, message, fields));
+  }
 }
 
 function formatLine(

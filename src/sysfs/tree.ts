@@ -83,10 +83,12 @@ export class SysfsTree implements AttrTree {
    */
   onChange(listener: (change: TreeChange) => void): () => void {
     const core = this.#ctx.core;
-    const devices = new Map<string, readonly (readonly string[])[]>();
+    // What each device's paths depend on that can change, not the paths themselves: a few words per device instead of
+    // a dozen path arrays, since a daemon may hold thousands of idle devices.
+    const devices = new Map<string, SeenDevice>();
     const parents = new Map<string, readonly (readonly string[])[]>();
     for (const p of core.parents()) parents.set(p.name, this.#parentPaths(p));
-    for (const d of core.devices()) if (d.state === 'active') devices.set(d.uuid, this.#devicePaths(d));
+    for (const d of core.devices()) if (d.state === 'active') devices.set(d.uuid, seen(this.#ctx, d));
     const emit = (kind: TreeChange['kind'], paths: readonly (readonly string[])[] | undefined): void => {
       for (const path of paths ?? []) listener({ kind, path });
     };
@@ -94,23 +96,27 @@ export class SysfsTree implements AttrTree {
       if (e.kind === 'add' && e.uuid !== undefined) {
         const d = visibleDevice(core.device(e.uuid));
         if (d === undefined) return;
-        devices.set(d.uuid, this.#devicePaths(d));
-        emit('add', devices.get(d.uuid));
+        const now = seen(this.#ctx, d);
+        devices.set(d.uuid, now);
+        emit('add', this.#devicePaths(now));
       } else if (e.kind === 'change' && e.uuid !== undefined) {
         // The core emits `change` when an existing device is bound or unbound: its driver link (and IOMMU group)
         // appear or vanish, and removal must later report what the device has then, not what it had at `add`.
-        const before = devices.get(e.uuid);
+        const was = devices.get(e.uuid);
         const d = visibleDevice(core.device(e.uuid));
-        if (before === undefined || d === undefined) return;
-        const after = this.#devicePaths(d);
+        if (was === undefined || d === undefined) return;
+        const now = seen(this.#ctx, d);
+        const before = this.#devicePaths(was);
+        const after = this.#devicePaths(now);
         const key = (p: readonly string[]): string => p.join('/');
         const had = new Set(before.map(key));
         const has = new Set(after.map(key));
-        devices.set(d.uuid, after);
+        devices.set(d.uuid, now);
         emit('remove', before.filter((p) => !has.has(key(p))));
         emit('add', after.filter((p) => !had.has(key(p))));
       } else if (e.kind === 'remove' && e.uuid !== undefined) {
-        emit('remove', devices.get(e.uuid));
+        const was = devices.get(e.uuid);
+        if (was !== undefined) emit('remove', this.#devicePaths(was));
         devices.delete(e.uuid);
       } else if (e.kind === 'registered') {
         const p = core.parent(e.parent);
@@ -132,14 +138,13 @@ export class SysfsTree implements AttrTree {
    * Every path that exists only because `d` does, the bus link first (it must vanish first); in mainline also what
    * exists only while it is bound (its VFIO device and the vendor's attribute groups), so an unbind reports them.
    */
-  #devicePaths(d: MdevDevice): string[][] {
+  #devicePaths({ device: d, driver, iommuGroup, vfioIndex }: SeenDevice): string[][] {
     const paths = [[...BUS_PATH, 'devices', d.name], devicePath(d)];
     const mainline = this.#ctx.layout === 'mainline';
     if (mainline) paths.push([...parentPath(d.parent), 'mdev_supported_types', d.type.id, 'devices', d.name]);
-    if (d.iommuGroup !== undefined) paths.push(groupPath(d.iommuGroup));
-    const driver = shownDriver(this.#ctx, d);
+    if (iommuGroup !== undefined) paths.push(groupPath(iommuGroup));
     if (driver !== undefined) paths.push([...driverPath(driver), d.name]);
-    const vfio = vfioName(d);
+    const vfio = vfioIndex === undefined ? undefined : vfioName({ vfioIndex });
     if (mainline && vfio !== undefined) {
       paths.push([...classPath('vfio-dev'), vfio], vfioDevPath(d, vfio), [...devicePath(d), 'driver']);
       for (const g of d.parent.deviceAttributes) {
@@ -161,6 +166,19 @@ export class SysfsTree implements AttrTree {
     paths.push(parentPath(p));
     return paths;
   }
+}
+
+/** A device as the tree last saw it: the device itself and the state its paths depend on that binding changes. */
+interface SeenDevice {
+  readonly device: MdevDevice;
+  /** The driver it is shown bound to (`shownDriver`). */
+  readonly driver: string | undefined;
+  readonly iommuGroup: number | undefined;
+  readonly vfioIndex: number | undefined;
+}
+
+function seen(ctx: SysfsContext, d: MdevDevice): SeenDevice {
+  return { device: d, driver: shownDriver(ctx, d), iommuGroup: d.iommuGroup, vfioIndex: d.vfioIndex };
 }
 
 function rootDir(ctx: SysfsContext): LookupDir {

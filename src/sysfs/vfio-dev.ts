@@ -12,7 +12,7 @@ import { powerDir } from './power.js';
 const CLASS = 'vfio-dev';
 
 /** `vfio<N>`, the name of a bound device's VFIO device; undefined while unbound. */
-export function vfioName(d: MdevDevice): string | undefined {
+export function vfioName(d: Pick<MdevDevice, 'vfioIndex'>): string | undefined {
   return d.vfioIndex === undefined ? undefined : `vfio${d.vfioIndex}`;
 }
 
