@@ -13,11 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Core } from '../src/core/core.js';
-import { err } from '../src/core/errors.js';
-import type { VfioDevice, VfioIrqInfo, VfioRegionInfo } from '../src/vfio/device.js';
+import { PciDevice, pciParent, registerFile } from '../src/sdk/index.js';
 import { VfioUserBusDriver } from '../src/vfio-user/bus-driver.js';
 import { VfioUserClient } from '../src/vfio-user/client.js';
-import { DeviceFlags, RegionFlags } from '../src/vfio-user/constants.js';
 import { compilePeers } from './c-peers.js';
 
 const ECHO_C = String.raw`
@@ -73,30 +71,12 @@ int main(int argc, char **argv) {
 `;
 
 /** A register file: BAR0 of 256 bytes, read synchronously (the path a trapped MMIO read takes). */
-class RegisterDevice implements VfioDevice {
-  readonly deviceFlags = DeviceFlags.PCI | DeviceFlags.RESET;
-  readonly numRegions = 9;
-  readonly numIrqs = 5;
-  readonly #bar0 = Buffer.alloc(256, 0x5a);
-  regionInfo(index: number): VfioRegionInfo {
-    return index === 0 ? { index, flags: RegionFlags.READ | RegionFlags.WRITE, size: 256n } : { index, flags: 0, size: 0n };
-  }
-  irqInfo(index: number): VfioIrqInfo {
-    return { index, flags: 0, count: 0 };
-  }
-  read(_index: number, offset: bigint, length: number): Buffer {
-    const o = Number(offset);
-    return this.#bar0.subarray(o, o + length);
-  }
-  write(_index: number, offset: bigint, data: Buffer): void {
-    data.copy(this.#bar0, Number(offset));
-  }
-  setIrqs(): void {
-    throw err('EINVAL', 'no interrupts');
-  }
-  reset(): void {}
-  open(): void {}
-  close(): void {}
+function registerDevice(): PciDevice {
+  return new PciDevice({
+    identity: { vendorId: 0x1b36, deviceId: 0x0005, classCode: 0xff0000 },
+    bars: [{ kind: 'mem32', size: 256, ...registerFile(Buffer.alloc(256, 0x5a)) }],
+    reset: () => undefined,
+  });
 }
 
 /** Run a child to completion; resolves with its stdout. */
@@ -141,15 +121,16 @@ export async function main(argv: string[]): Promise<void> {
     } catch (e) {
       throw new Error(`compiling the C echo failed (install gcc): ${(e as Error).message}`);
     }
-    core.registerParent<RegisterDevice>({
-      name: 'bench',
-      devicePath: 'virtual/bench/bench',
-      driverName: 'bench',
-      deviceApi: 'vfio-pci',
-      maxInstances: 1,
-      types: [{ sysfsName: 'reg' }],
-      ops: { create: () => new RegisterDevice(), remove: () => {} },
-    });
+    core.registerParent(
+      pciParent({
+        name: 'bench',
+        devicePath: 'virtual/bench/bench',
+        driverName: 'bench',
+        maxInstances: 1,
+        types: [{ sysfsName: 'reg' }],
+        ops: { create: registerDevice },
+      }),
+    );
     const driver = new VfioUserBusDriver({ core, runDir: dir, log: createLogger({ sink: { write: () => true } }) });
     await core.registerDriver(driver);
     const uuid = '6c0e2b59-7f0e-4c6b-9d59-1d5a3c1e0b01';

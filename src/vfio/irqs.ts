@@ -90,6 +90,14 @@ export class IrqController {
     return this.#masked;
   }
 
+  /** Distinct eventfds held now (vectors, side channels and the unmask eventfd). */
+  get heldFds(): number {
+    const fds = new Set<number>();
+    for (const slots of this.#fds.values()) for (const fd of slots) if (fd !== undefined) fds.add(fd);
+    if (this.#unmask) fds.add(this.#unmask.fd);
+    return fds.size;
+  }
+
   /**
    * VFIO_DEVICE_GET_IRQ_INFO; EINVAL beyond `numIrqs`. An index the device lacks has count 0 and, as vfio-pci
    * reports every non-INTx index (MSI-X without a capability included), EVENTFD|NORESIZE.

@@ -11,7 +11,7 @@ import { Core } from '../../core/core.js';
 import { err } from '../../core/errors.js';
 import { createLogger } from '../../log.js';
 import { native } from '../../native/index.js';
-import { isVfioDevice } from '../../vfio/device.js';
+import { requirePciDevice } from '../../vfio/pci-device.js';
 import { makeLogger } from '../../vfio-user/log.js';
 import { describeClient, startSession } from '../../vfio-user/session.js';
 import type { DriverCatalog } from '../config.js';
@@ -30,8 +30,7 @@ async function serve(init: HostInit): Promise<void> {
   const core = new Core();
   core.registerParent(entry.create(init.options));
   const device = await core.create(init.parent, init.typeId, init.uuid);
-  const model = device.driverData;
-  if (!isVfioDevice(model)) throw err('EINVAL', `${init.driver} does not make VFIO devices`);
+  const model = requirePciDevice(device.driverData, `${init.driver} device ${init.uuid}`);
   dropPrivileges(init.uid, init.gid);
 
   const who = describeClient(native, CLIENT_FD);
