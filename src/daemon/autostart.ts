@@ -50,8 +50,7 @@ export class Autostart {
     const onEvent = (e: CoreEvent): void => {
       if (e.kind === 'registered') void this.run(e.parent);
     };
-    this.#core.events.on('event', onEvent);
-    this.#unsubscribe = () => this.#core.events.off('event', onEvent);
+    this.#unsubscribe = this.#core.subscribe(onEvent, ['registered']);
   }
 
   /** Stop watching (runs already started finish; `idle()` waits for them). */

@@ -100,7 +100,7 @@ export class Daemon {
   static async #assemble(config: DaemonConfig, parts: DaemonParts, log: Logger, undo: Undo[]): Promise<Daemon> {
     undo.push(await lockStateDir(config));
     await prepareStateDir(config);
-    const core = new Core();
+    const core = new Core({ log: log.child('core') });
     // First in, last out: removals during shutdown (parents unregistering) are still logged.
     undo.push(logDeviceEvents(core, log));
 

@@ -50,7 +50,7 @@ export function spec(name: string, extra: Partial<ParentSpec<TestState>> = {}, o
 /** Record every event of a core, by kind. */
 export function recordEvents(core: Core): CoreEvent[] {
   const seen: CoreEvent[] = [];
-  core.events.on('event', (e: CoreEvent) => seen.push(e));
+  core.subscribe((e: CoreEvent) => seen.push(e));
   return seen;
 }
 

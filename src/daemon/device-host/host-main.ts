@@ -27,7 +27,7 @@ async function serve(init: HostInit): Promise<void> {
   const { DRIVERS } = (await import(init.catalog)) as { DRIVERS: DriverCatalog };
   const entry = DRIVERS[init.driver];
   if (entry === undefined) throw err('EINVAL', `no driver named ${init.driver}`);
-  const core = new Core();
+  const core = new Core({ log: base.child('core', init.uuid) });
   core.registerParent(entry.create(init.options));
   const device = await core.create(init.parent, init.typeId, init.uuid);
   const model = requirePciDevice(device.driverData, `${init.driver} device ${init.uuid}`);
