@@ -8,10 +8,10 @@
  */
 import { spawn } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { context, debugPath, fail } from './failure.js';
+import { context, debugPath, fail } from '../mdevctl/failure.js';
 import { warn, type CliContext } from './io.js';
 import type { MDev } from './mdev.js';
-import { compactJson, parseJson, type Json } from './serde-json.js';
+import { compactJson, parseJson, type Json } from '../mdevctl/serde-json.js';
 import { isDir, readDirNames } from './sysfs-read.js';
 
 /** The command a hook is told about. */

@@ -7,12 +7,12 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { exitCode, UmdevError } from '../core/errors.js';
+import { exitCode, UmdevError } from '../errors.js';
 import { defineCommand } from './define.js';
 import { eventsCommand } from './events.js';
 import { execCommand } from './exec.js';
 import { qemuArgsCommand } from './qemu-args.js';
-import { fail, formatError, formatErrorJson, osError } from './failure.js';
+import { fail, formatError, formatErrorJson, osError } from '../mdevctl/failure.js';
 import { debug, logFilter, type CliContext, type Writer } from './io.js';
 import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
 import { formatUsageError, label, usageLine, UsageError } from './usage.js';

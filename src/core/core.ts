@@ -3,11 +3,12 @@
  * This class is the facade of `include/linux/mdev.h`: it wires the internal modules (registry, lifecycle, bus, online,
  * mappings, events) and checks nothing itself beyond what those modules do.
  */
+import { writableDeviceAttr } from './attributes.js';
 import { Bus } from './bus.js';
 import { DEFAULT_WATCH_BUFFER, EventHub } from './events.js';
 import { DeviceHandleImpl } from './handles.js';
 import { GroupIds } from './iommu-groups.js';
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import { type Logger, createLogger, describeError } from '../log.js';
 import { Lifecycle } from './lifecycle.js';
 import { Mappings } from './mappings.js';
@@ -131,6 +132,17 @@ export class Core {
    */
   remove(uuid: Uuid, options?: RemoveOptions): Promise<void> {
     return this.#lifecycle.remove(uuid, options);
+  }
+  /**
+   * Write a vendor attribute of an active device (`vendor/knob`, as a definition names it), as a write to its sysfs
+   * file would: `ENODEV` no such active device, `ENOENT` no such attribute, `EACCES` read-only, else the vendor's
+   * own errno.
+   */
+  async storeAttribute(uuid: Uuid, path: string, value: string): Promise<void> {
+    const rec = this.#registry.activeDevice(uuid);
+    if (rec === undefined) throw err('ENODEV', `no device ${uuid}`);
+    const attr = writableDeviceAttr(rec.parent.deviceAttributes, path, rec.uuid);
+    await attr.store(rec, rec.driverData, value);
   }
   /** Take a handle on an active device (`ENODEV` otherwise); the caller releases it. */
   open(uuid: Uuid): DeviceHandle {

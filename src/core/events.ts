@@ -9,7 +9,7 @@
  * what it buffered, then fails with `EOVERFLOW` (as inotify's queue overflow): the consumer knows it must re-read the
  * state instead of silently missing changes.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { CoreEvent, CoreEventKind, Uuid } from './types.js';
 
 /** Default number of events a `watch()` stream holds for a consumer that is not reading. */

@@ -15,7 +15,7 @@
  * costs no extra microtask turns.
  */
 import { settleBus, type Bus } from './bus.js';
-import { err, type UmdevError } from './errors.js';
+import { err, type UmdevError } from '../errors.js';
 import type { EventHub } from './events.js';
 import { allClosed, requestAll, revokeAll } from './handles.js';
 import type { GroupIds } from './iommu-groups.js';

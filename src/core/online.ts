@@ -8,7 +8,7 @@
  * so it never interleaves with a `start` still in flight. A group call that spans parents enters each of their
  * queues, always in parent-name order: two groups over the same parents then never wait on each other crosswise.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { EventHub } from './events.js';
 import type { DeviceRecord, ParentRecord } from './records.js';
 import type { Registry } from './registry.js';

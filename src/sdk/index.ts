@@ -13,5 +13,5 @@ export { pcieCapability, pmCapability, vendorCapability, type CapabilitySpec, ty
 export { snapshotMigration, type DeviceMigration, type MigrationSink, type MigrationSource, type SnapshotState } from '../vfio/device-migration.js';
 export type { DmaAccess, SparseArea } from '../vfio/device.js';
 export { PCI_CFG, PCI_COMMAND, PCI_STATUS, VFIO_PCI_IRQ } from '../vfio/constants.js';
-export { UmdevError, err, type Errno } from '../core/errors.js';
+export { UmdevError, err, type Errno } from '../errors.js';
 export type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentSpec, TypeSpec } from '../core/types.js';

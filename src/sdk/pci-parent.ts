@@ -5,7 +5,7 @@
  * after the vendor's own `remove`, if any. `create` must return a `PciDevice`: anything else fails the create with
  * `EINVAL` naming the parent, at once, rather than leaving a device nobody serves.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { MdevDevice, ParentOps, ParentSpec } from '../core/types.js';
 import { VFIO_DEVICE_API, VFIO_DEVICE_FLAGS } from '../vfio/constants.js';
 import { PciDevice, requirePciDevice } from '../vfio/pci-device.js';

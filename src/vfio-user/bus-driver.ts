@@ -20,7 +20,7 @@
  */
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type UmdevError, err, toUmdevError } from '../core/errors.js';
+import { type UmdevError, err, toUmdevError } from '../errors.js';
 import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
 import { type Native, native as defaultNative } from '../native/index.js';
 import type { VfioDevice } from '../vfio/device.js';

@@ -9,7 +9,7 @@
  * `snapshotMigration` adapts a device whose state is one fixed-size snapshot (`save`/`restore`): PRE_COPY sends a
  * snapshot, STOP_COPY sends a fresh one after it, and the destination loads the last complete snapshot it got.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M } from './constants.js';
 import { type MigState, migrationPath } from './migration.js';
 

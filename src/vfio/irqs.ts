@@ -26,7 +26,7 @@
  * counter drops the signal (the client has an unread one already), as the kernel's `eventfd_signal` saturates.
  */
 import fs from 'node:fs';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { native } from '../native/index.js';
 import { VFIO_IRQ_INFO, VFIO_IRQ_SET, VFIO_PCI_IRQ } from './constants.js';
 import type { SetIrqsRequest, VfioIrqInfo, WatchReadable } from './device.js';

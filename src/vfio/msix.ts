@@ -8,7 +8,7 @@
  * and reads back, entries start masked (PCI 3.0 §6.8.2.9), and the PBA reads as zeros because delivery goes through
  * the eventfds, where nothing is held pending.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { BarDecl } from './pci-spec.js';
 
 const ENTRY_SIZE = 16;

@@ -13,7 +13,7 @@
  * (PCI Express) and nothing else: a guest reads it in naturally aligned dwords up to 0xfc, so a shorter space (the
  * kernel's mtty sample reports 0xff) makes the last dword fail.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { PCI_BAR, PCI_CAP_ID, PCI_CFG, PCI_COMMAND, PCI_STATUS } from './constants.js';
 
 /** One BAR of a function; a `mem64` BAR also takes the next slot. Sizes are powers of two. */

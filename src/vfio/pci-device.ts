@@ -10,7 +10,7 @@
  * vfio-pci numbers them. Owned by the vendor state that made it; `dispose()` (the parent's remove) releases the
  * memfds, `close()` (the transport, when a client goes) the client's eventfds.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_PCI_IRQ, VFIO_PCI_REGION, VFIO_REGION_INFO_FLAG } from './constants.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
 import { MigrationDriver } from './device-migration.js';

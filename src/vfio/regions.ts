@@ -10,7 +10,7 @@
  * trapped-only path needs nothing but Node.
  */
 import fs from 'node:fs';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { VFIO_REGION_INFO_FLAG } from './constants.js';
 import type { SparseArea, VfioRegionInfo } from './device.js';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Core } from '../../src/core/core.js';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import type { ParentSpec } from '../../src/core/types.js';
 import { createLogger } from '../../src/log.js';
 import { PciDevice, pciParent } from '../../src/sdk/index.js';

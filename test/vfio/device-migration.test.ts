@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import { MttyDevice } from '../../src/drivers/mtty/device.js';
 import { UART } from '../../src/drivers/mtty/uart.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M } from '../../src/vfio/constants.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import { native } from '../../src/native/index.js';
 import { PciDevice, registerFile } from '../../src/sdk/index.js';
 import { PCI_CAP_ID, PCI_CFG, VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO as I, VFIO_PCI_IRQ, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';

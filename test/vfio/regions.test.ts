@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RegionTable } from '../../src/vfio/regions.js';
 import { VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import { MemfdBacking } from '../../src/vfio/memfd-region.js';
 import { native } from '../../src/native/index.js';
 

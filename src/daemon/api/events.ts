@@ -5,7 +5,7 @@
  * (`EUSERS` beyond), so neither stuck nor numerous readers can grow the daemon's memory without bound.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { err, httpStatus } from '../../core/errors.js';
+import { err, httpStatus } from '../../errors.js';
 import type { CoreEvent } from '../../core/types.js';
 import type { ApiContext, StreamRoute } from './router.js';
 

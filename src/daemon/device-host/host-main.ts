@@ -8,7 +8,7 @@
  */
 import process from 'node:process';
 import { Core } from '../../core/core.js';
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { native } from '../../native/index.js';
 import { requirePciDevice } from '../../vfio/pci-device.js';

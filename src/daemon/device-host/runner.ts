@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type UmdevError, err } from '../../core/errors.js';
+import { type UmdevError, err } from '../../errors.js';
 import type { DeviceHandle, MdevDevice, Uuid } from '../../core/types.js';
 import type { Native } from '../../native/index.js';
 import type { ActiveSession, SessionRunner } from '../../vfio-user/bus-driver.js';

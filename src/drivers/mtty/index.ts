@@ -5,7 +5,7 @@
  * `available_instances` is free ports / ports per type; a create that does not fit fails with ENOSPC, as the
  * sample's `mtty_init_dev`. Ports go back to the pool when the device is removed.
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import type { MdevDevice, MdevType, ParentSpec } from '../../core/types.js';
 import { pciParent } from '../../sdk/index.js';
 import { MttyDevice } from './device.js';
