@@ -9,7 +9,7 @@
 import { PCI_CFG } from '../../vfio/constants.js';
 import type { PciConfigSpace, PciIdentity } from '../../vfio/pci-config.js';
 import type { ConfigDecl } from '../../vfio/pci-spec.js';
-import { chunks } from './chunks.js';
+import { alignedChunks } from '../../vfio/chunks.js';
 
 /** `MTTY_IO_BAR_SIZE`: each port is an 8-byte I/O BAR. */
 export const MTTY_IO_BAR_SIZE = 8;
@@ -51,7 +51,7 @@ export function mttyConfig(nrPorts: number): ConfigDecl {
       ...VENDOR_BYTES.map(([offset, v]) => ({ offset, data: Uint8Array.of(v) })),
       { offset: VENDOR_STRING_AT, data: Buffer.from(VENDOR_STRING, 'latin1') },
     ],
-    write: (offset, data, space) => chunks(offset, data, (at, c) => writeChunk(space, nrPorts, at, c)),
+    write: (offset, data, space) => alignedChunks(offset, data, (at, c) => writeChunk(space, nrPorts, at, c)),
   };
 }
 

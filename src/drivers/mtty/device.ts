@@ -16,7 +16,7 @@ import { VFIO_REGION_INFO_FLAG } from '../../vfio/constants.js';
 import { snapshotMigration } from '../../vfio/device-migration.js';
 import { PciDevice } from '../../vfio/pci-device.js';
 import type { BarDecl } from '../../vfio/pci-spec.js';
-import { chunks } from './chunks.js';
+import { alignedChunks } from '../../vfio/chunks.js';
 import { MTTY_IDENTITY, MTTY_IO_BAR_SIZE, mttyConfig } from './config.js';
 import { restoreMtty, saveMtty, mttyDataSize } from './migration.js';
 import { UartPort } from './uart.js';
@@ -82,11 +82,11 @@ function portBar(port: UartPort): BarDecl {
     size: MTTY_IO_BAR_SIZE,
     read: (off, len) => {
       const out = Buffer.alloc(len);
-      chunks(off, out, (at) => {
+      alignedChunks(off, out, (at) => {
         out[at - off] = port.read(at) ?? 0;
       });
       return out;
     },
-    write: (off, data) => chunks(off, data, (at, c) => port.write(at, c[0]!)),
+    write: (off, data) => alignedChunks(off, data, (at, c) => port.write(at, c[0]!)),
   };
 }
