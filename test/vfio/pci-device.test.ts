@@ -97,3 +97,21 @@ test('requirePciDevice names what a driver returned instead of a device', () => 
   const d = new PciDevice({ identity });
   assert.equal(requirePciDevice(d, 'parent x'), d);
 });
+
+test('per-session memory exists only while a client has the device open: no fd and ENODEV before open and after close', async () => {
+  const d = new PciDevice({ identity, bars: [{ kind: 'mem32', size: 0x2000, memory: { perSession: true } }] });
+  const enodev = (e: unknown): boolean => e instanceof UmdevError && e.errno === 'ENODEV';
+  assert.equal(d.regionInfo(R.BAR0).fd, undefined);
+  assert.throws(() => d.read(R.BAR0, 0n, 4), enodev);
+  assert.throws(() => d.memory(0), enodev);
+  await d.open({ dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')) }, log: () => undefined });
+  const info = d.regionInfo(R.BAR0);
+  assert.ok(info.fd !== undefined && info.fd >= 0, 'the memfd is offered while open');
+  assert.equal(info.flags & F.MMAP, F.MMAP);
+  d.write(R.BAR0, 8n, Buffer.from([1, 2, 3]));
+  assert.deepEqual([...d.memory(0).subarray(8, 11)], [1, 2, 3], 'a trapped write lands in the memory');
+  await d.close();
+  assert.equal(d.regionInfo(R.BAR0).fd, undefined, 'released on close');
+  assert.throws(() => d.memory(0), enodev);
+  d.dispose();
+});
