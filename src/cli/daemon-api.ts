@@ -8,10 +8,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UmdevError, isErrno } from '../core/errors.js';
+import { UmdevError, isErrno } from '../errors.js';
 import { apiCall, describeEndpoint, parseEndpoint, type ApiEndpoint, type RawReply } from './api-client.js';
-import { context, fail } from './failure.js';
-import { readToString } from './sysfs-read.js';
+import { context, fail } from '../mdevctl/failure.js';
+import { readToString } from '../mdevctl/read-text.js';
 
 export type { ApiEndpoint } from './api-client.js';
 

@@ -1,10 +1,10 @@
 import { getAttributes, invokeWithCallouts } from './callouts.js';
 import { definedDevices } from './defined.js';
-import { context, debugPath, fail } from './failure.js';
+import { context, debugPath, fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 import { MDev } from './mdev.js';
-import { parseJson } from './serde-json.js';
-import { readToString } from './sysfs-read.js';
+import { parseJson } from '../mdevctl/serde-json.js';
+import { readToString } from '../mdevctl/read-text.js';
 import { newUuid } from './uuid.js';
 
 /** `define [-u U] [-p P] [-t T] [--auto|--manual] [--jsonfile F]`. */

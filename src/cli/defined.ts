@@ -4,13 +4,14 @@
  * then checked against sysfs. Any unreadable or malformed matching definition fails the whole lookup, as in mdevctl.
  */
 import { join } from 'node:path';
-import { parseJson } from './serde-json.js';
-import { fail } from './failure.js';
+import { parseJson } from '../mdevctl/serde-json.js';
+import { fail } from '../mdevctl/failure.js';
 import { warn, type CliContext } from './io.js';
 import { MDev } from './mdev.js';
-import { lstatKind, readDirNames, readToString } from './sysfs-read.js';
+import { lstatKind, readDirNames } from './sysfs-read.js';
+import { readToString } from '../mdevctl/read-text.js';
 import { byteCompare, parseUuid } from './uuid.js';
-import { TMP_DIR } from './definitions.js';
+import { TMP_DIR } from '../mdevctl/definitions.js';
 
 /** Defined devices by parent (parents in byte order, devices in directory order), optionally filtered. */
 export async function definedDevices(ctx: CliContext, uuid?: string, parent?: string): Promise<Map<string, MDev[]>> {

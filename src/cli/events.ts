@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { apiOpen, describeEndpoint, type ApiEndpoint } from './api-client.js';
 import { apiJsonEndpoint, knownApi } from './daemon-api.js';
-import { context, fail } from './failure.js';
+import { context, fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 
 /** `events [--api SOCKET|URL | --state-dir DIR] [-n COUNT]`. */

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { fail } from './failure.js';
+import { fail } from '../mdevctl/failure.js';
 import { statePaths } from './state-paths.js';
 
 export interface ExecOptions {

@@ -2,7 +2,7 @@ import { getAttributes } from './callouts.js';
 import { definedDevices } from './defined.js';
 import { warn, type CliContext } from './io.js';
 import { MDev } from './mdev.js';
-import { prettyJson, type JsonOut } from './serde-json.js';
+import { prettyJson, type JsonOut } from '../mdevctl/serde-json.js';
 import { readDirNames } from './sysfs-read.js';
 import { byteCompare, parseUuid } from './uuid.js';
 

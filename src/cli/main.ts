@@ -8,8 +8,8 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { exitCode, UmdevError } from '../core/errors.js';
-import { fail, formatError, formatErrorJson, osError } from './failure.js';
+import { exitCode, UmdevError } from '../errors.js';
+import { fail, formatError, formatErrorJson, osError } from '../mdevctl/failure.js';
 import { debug, logFilter, type CliContext, type Writer } from './io.js';
 import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
 import { formatUsageError, label, usageLine, UsageError } from './usage.js';

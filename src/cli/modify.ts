@@ -1,6 +1,6 @@
 import { invokeWithCallouts } from './callouts.js';
 import { getDefinedDevice } from './defined.js';
-import { fail } from './failure.js';
+import { fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 
 /** `modify -u U [-p P] [-t T] [--auto|--manual] [--addattr A --value V [-i N]] [--delattr [-i N]]`. */

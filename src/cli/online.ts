@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { apiRequest, knownApi, type ApiLocation } from './daemon-api.js';
-import { context, osError } from './failure.js';
+import { context, osError } from '../mdevctl/failure.js';
 import { warn, type CliContext } from './io.js';
-import { readToString, writeExisting } from './sysfs-read.js';
+import { writeExisting } from './sysfs-read.js';
+import { readToString } from '../mdevctl/read-text.js';
 
 /** `online -u U [-u U2 …] [--api URL | --state-dir DIR]` / `offline …`. */
 export interface OnlineOptions extends ApiLocation {

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fail } from './failure.js';
+import { fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 import { statePaths } from './state-paths.js';
 

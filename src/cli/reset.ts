@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { context } from './failure.js';
+import { context } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 import { writeExisting } from './sysfs-read.js';
 

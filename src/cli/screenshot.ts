@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { apiCall, describeEndpoint, type RawReply } from './api-client.js';
 import { replyError } from './daemon-api.js';
 import { eventsEndpoint } from './events.js';
-import { context, fail } from './failure.js';
+import { context, fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 
 export interface ScreenshotOptions {

@@ -1,6 +1,6 @@
 import { invokeWithCallouts } from './callouts.js';
 import { definedDevices } from './defined.js';
-import { chain, fail, osError } from './failure.js';
+import { chain, fail, osError } from '../mdevctl/failure.js';
 import { warn, type CliContext } from './io.js';
 
 /** `start-parent-mdevs P`. */

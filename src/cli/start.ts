@@ -1,7 +1,7 @@
 import { invokeWithCallouts } from './callouts.js';
 import { definedDevices } from './defined.js';
 import { readJsonFile } from './define.js';
-import { fail } from './failure.js';
+import { fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 import { MDev } from './mdev.js';
 import { newUuid } from './uuid.js';

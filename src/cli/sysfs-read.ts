@@ -6,10 +6,10 @@
  * because the tree may be a FUSE mount served by this very process.
  */
 import { constants as fsConstants } from 'node:fs';
-import { lstat, open, opendir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, open, opendir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { UmdevError } from '../core/errors.js';
-import { fail, osError } from './failure.js';
+import { UmdevError } from '../errors.js';
+import { fail, osError } from '../mdevctl/failure.js';
 import type { Sysroot } from './sysroot.js';
 
 /** `Path::exists`: stat follows links; any failure means "no". */
@@ -49,21 +49,6 @@ export async function readDirNames(p: string): Promise<string[]> {
     return names;
   } catch (e) {
     throw osError(e);
-  }
-}
-
-/** `fs::read_to_string`: the whole file, which must be UTF-8. */
-export async function readToString(p: string): Promise<string> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(p);
-  } catch (e) {
-    throw osError(e);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
-  } catch {
-    throw fail('EINVAL', 'stream did not contain valid UTF-8');
   }
 }
 

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { CliContext } from './io.js';
-import { prettyJson, type JsonOut } from './serde-json.js';
-import { exists, lstatKind, parseI32, readDirNames, readToString } from './sysfs-read.js';
+import { prettyJson, type JsonOut } from '../mdevctl/serde-json.js';
+import { exists, lstatKind, parseI32, readDirNames } from './sysfs-read.js';
+import { readToString } from '../mdevctl/read-text.js';
 import { byteCompare } from './uuid.js';
 
 /** `types [-p P] [--dumpjson]`. */

@@ -1,6 +1,6 @@
 import { invokeWithCallouts } from './callouts.js';
 import { definedDevices } from './defined.js';
-import { fail } from './failure.js';
+import { fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 
 /** `undefine -u U [-p P]`. */

@@ -8,7 +8,7 @@
  * one, from attach to detach, as `vfio_main.c` allocates `device->index` at registration: every bus driver here serves
  * the device through the VFIO API.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { EventHub } from './events.js';
 import { DriverRecord, type DeviceRecord } from './records.js';
 import type { Registry } from './registry.js';

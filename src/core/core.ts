@@ -3,12 +3,13 @@
  * This class is the facade of `include/linux/mdev.h`: it wires the internal modules (registry, lifecycle, bus, online,
  * mappings, events) and checks nothing itself beyond what those modules do.
  */
-import { EventEmitter } from 'node:events';
+import { writableDeviceAttr } from './attributes.js';
 import { Bus } from './bus.js';
 import { DEFAULT_WATCH_BUFFER, EventHub } from './events.js';
 import { DeviceHandleImpl } from './handles.js';
 import { GroupIds } from './iommu-groups.js';
-import { err } from './errors.js';
+import { err } from '../errors.js';
+import { type Logger, createLogger, describeError } from '../log.js';
 import { Lifecycle } from './lifecycle.js';
 import { Mappings } from './mappings.js';
 import { OnlineControl } from './online.js';
@@ -16,6 +17,7 @@ import { Registry } from './registry.js';
 import type {
   BusDriver,
   CoreEvent,
+  CoreEventKind,
   CreateOptions,
   DeviceHandle,
   MappedRange,
@@ -37,6 +39,8 @@ export interface CoreOptions {
   readonly releaseTimeoutMs?: number;
   /** How many events a `watch()` stream buffers for a slow reader before failing with `EOVERFLOW`. Default 4096. */
   readonly watchBufferSize?: number;
+  /** Where the core reports what it does not fail on (an event listener that threw). Default: stderr. */
+  readonly log?: Logger;
 }
 
 /** The seed's unregister loop waited `HZ * 10` between warnings. */
@@ -44,9 +48,6 @@ const DEFAULT_WAIT_WARNING_MS = 10_000;
 const DEFAULT_RELEASE_TIMEOUT_MS = 10_000;
 
 export class Core {
-  /** `on('event', (e: CoreEvent) => …)`; also `on(kind, …)` for one kind. */
-  readonly events = new EventEmitter();
-
   readonly #registry = new Registry();
   readonly #groups = new GroupIds();
   readonly #hub: EventHub;
@@ -62,9 +63,10 @@ export class Core {
     if (!(waitWarningMs > 0) || !(Number.isInteger(watchBufferSize) && watchBufferSize > 0) || !(releaseTimeoutMs > 0)) {
       throw err('EINVAL', 'waitWarningMs, releaseTimeoutMs and watchBufferSize must be positive');
     }
-    // Many views and streams listen at once; Node's leak warning at 10 listeners would be noise here.
-    this.events.setMaxListeners(0);
-    this.#hub = new EventHub(this.events, watchBufferSize);
+    const log = options.log ?? createLogger({ component: 'core' });
+    this.#hub = new EventHub(watchBufferSize, (e, event) =>
+      log.error(`a listener of the ${event.kind} event (seq ${event.seq}) threw; the operation stands: ${describeError(e)}`),
+    );
     this.#bus = new Bus(this.#registry, this.#hub);
     this.#online = new OnlineControl(this.#registry, this.#hub);
     this.#lifecycle = new Lifecycle(this.#registry, this.#groups, this.#bus, this.#online, this.#hub, waitWarningMs, releaseTimeoutMs);
@@ -131,6 +133,17 @@ export class Core {
   remove(uuid: Uuid, options?: RemoveOptions): Promise<void> {
     return this.#lifecycle.remove(uuid, options);
   }
+  /**
+   * Write a vendor attribute of an active device (`vendor/knob`, as a definition names it), as a write to its sysfs
+   * file would: `ENODEV` no such active device, `ENOENT` no such attribute, `EACCES` read-only, else the vendor's
+   * own errno.
+   */
+  async storeAttribute(uuid: Uuid, path: string, value: string): Promise<void> {
+    const rec = this.#registry.activeDevice(uuid);
+    if (rec === undefined) throw err('ENODEV', `no device ${uuid}`);
+    const attr = writableDeviceAttr(rec.parent.deviceAttributes, path, rec.uuid);
+    await attr.store(rec, rec.driverData, value);
+  }
   /** Take a handle on an active device (`ENODEV` otherwise); the caller releases it. */
   open(uuid: Uuid): DeviceHandle {
     const rec = this.#registry.activeDevice(uuid);
@@ -194,6 +207,17 @@ export class Core {
   /** The IOMMU group id the next device would get (diagnostics and tests). */
   nextGroup(): number {
     return this.#groups.peek();
+  }
+  /**
+   * Call `listener` with every event from now on (or only those of `kinds`); returns the unsubscribe function.
+   * Listeners run synchronously once a change is complete; one that throws is logged and fails nothing.
+   */
+  subscribe(listener: (event: CoreEvent) => void, kinds?: readonly CoreEventKind[]): () => void {
+    return this.#hub.subscribe(listener, kinds);
+  }
+  /** Subscriptions open now (for leak checks in tests and diagnostics). */
+  get subscribers(): number {
+    return this.#hub.subscribers;
   }
   /** Async iterator over events from now until `signal` aborts (or the consumer stops). */
   watch(signal?: AbortSignal): AsyncIterable<CoreEvent> {

@@ -1,29 +1,52 @@
 /**
  * Concepts: the core's uevents. Every event gets the next sequence number and goes, synchronously, to the
- * `EventEmitter` listeners (`'event'` and its own kind) and to every open `watch()` stream. Events are emitted only
- * after the state change they announce is complete, so a listener always sees a consistent core.
+ * subscribers (`subscribe`, all kinds or a chosen few) and to every open `watch()` stream. Events are emitted only
+ * after the state change they announce is complete, so a listener always sees a consistent core. Only the core
+ * emits: views get `subscribe` and `watch`, never the emitter. A listener that throws is reported to `onError` (the
+ * core logs it) and the others still run: the change it was told about has happened, and its caller succeeded.
  *
  * A stream buffers at most `bufferSize` events for a slow consumer. On overflow it stops taking events, hands out
  * what it buffered, then fails with `EOVERFLOW` (as inotify's queue overflow): the consumer knows it must re-read the
  * state instead of silently missing changes.
  */
-import type { EventEmitter } from 'node:events';
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { CoreEvent, CoreEventKind, Uuid } from './types.js';
 
 /** Default number of events a `watch()` stream holds for a consumer that is not reading. */
 export const DEFAULT_WATCH_BUFFER = 4096;
 
-/** Emits core events. Owned by one `Core`; the emitter is the core's public `events`. */
+/** A subscriber: its listener and the kinds it wants (all when absent). */
+interface Subscriber {
+  readonly listener: (event: CoreEvent) => void;
+  readonly kinds: ReadonlySet<CoreEventKind> | undefined;
+}
+
+/** Emits core events. Owned by one `Core`, which alone emits; views subscribe through the core. */
 export class EventHub {
   #seq = 0;
-  readonly #emitter: EventEmitter;
+  readonly #subscribers = new Set<Subscriber>();
   readonly #streams = new Set<EventStream>();
   readonly #bufferSize: number;
+  readonly #onError: (error: unknown, event: CoreEvent) => void;
 
-  constructor(emitter: EventEmitter, bufferSize: number) {
-    this.#emitter = emitter;
+  constructor(bufferSize: number, onError: (error: unknown, event: CoreEvent) => void) {
     this.#bufferSize = bufferSize;
+    this.#onError = onError;
+  }
+
+  /** Call `listener` for every event (or those of `kinds`) from now on; returns its unsubscribe (idempotent). */
+  subscribe(listener: (event: CoreEvent) => void, kinds?: readonly CoreEventKind[]): () => void {
+    // A new object per call, so one listener subscribed twice is two subscriptions, each with its own unsubscribe.
+    const sub: Subscriber = { listener, kinds: kinds === undefined ? undefined : new Set(kinds) };
+    this.#subscribers.add(sub);
+    return () => {
+      this.#subscribers.delete(sub);
+    };
+  }
+
+  /** Subscriptions open now (streams not included). */
+  get subscribers(): number {
+    return this.#subscribers.size;
   }
 
   /** The sequence number of the last event emitted (0 before the first). */
@@ -32,15 +55,14 @@ export class EventHub {
   }
 
   /**
-   * Emit one event. Listeners run synchronously; a listener that throws fails the operation that emitted it.
+   * Emit one event. Listeners run synchronously; one that throws is reported and never fails the emitter.
    * `origin` and `forced` are added to the event only when set, so other events keep their shape.
    */
   emit(kind: CoreEventKind, parent: string, uuid?: Uuid, type?: string, message?: string, origin?: string, forced?: boolean): void {
     const seq = ++this.#seq;
-    const emitter = this.#emitter;
     const streams = this.#streams;
     // Nobody listening: the sequence number still advances, but no event object is built (create/remove hot path).
-    if (streams.size === 0 && emitter.listenerCount('event') === 0 && emitter.listenerCount(kind) === 0) return;
+    if (streams.size === 0 && this.#subscribers.size === 0) return;
     const event: CoreEvent = {
       kind,
       parent,
@@ -52,8 +74,15 @@ export class EventHub {
       seq,
     };
     for (const s of streams) s.push(event);
-    emitter.emit('event', event);
-    emitter.emit(kind, event);
+    // A copy: a listener may unsubscribe itself (or another) while the event is delivered.
+    for (const sub of [...this.#subscribers]) {
+      if (sub.kinds !== undefined && !sub.kinds.has(kind)) continue;
+      try {
+        sub.listener(event);
+      } catch (e) {
+        this.#onError(e, event);
+      }
+    }
   }
 
   /** Convenience for `warning` events, which report slow or failed steps that the core does not fail on. */

@@ -15,7 +15,7 @@
  * costs no extra microtask turns.
  */
 import { settleBus, type Bus } from './bus.js';
-import { err, type UmdevError } from './errors.js';
+import { err, type UmdevError } from '../errors.js';
 import type { EventHub } from './events.js';
 import { allClosed, requestAll, revokeAll } from './handles.js';
 import type { GroupIds } from './iommu-groups.js';
@@ -296,7 +296,7 @@ export class Lifecycle {
         } else await allClosed(rec);
       }
       // A start may still be in flight on the online queue, so `online` is only final once the queue is idle.
-      if (parent.hasOnline && (rec.online || this.#online.busy)) await this.#online.stopForRemoval(rec);
+      if (parent.hasOnline && (rec.online || this.#online.busy(parent))) await this.#online.stopForRemoval(rec);
       this.#detachGroup(rec);
       try {
         const r = parent.ops.remove(rec, rec.driverData);

@@ -8,7 +8,7 @@
  * Ranges can be added while the device is creating or active (vendors map during create), deleted and invalidated
  * until the device is gone (vendors unmap while tearing down), and are dropped with the device.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { EventHub } from './events.js';
 import { ADDRESS_LIMIT, RangeTree } from './ranges.js';
 import type { DeviceRecord } from './records.js';

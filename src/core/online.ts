@@ -3,11 +3,12 @@
  * of global `mdev_start`/`mdev_stop`), the one-shot group start the review discussed, and the vendor reset. A parent
  * without start/stop hooks has its devices online from creation and cannot change it (`EOPNOTSUPP`).
  *
- * Every vendor call here runs on one core-wide queue: group calls span devices and parents, so a single queue gives
- * all-or-nothing semantics without lock ordering, and removal's vendor `stop` goes through the same queue so it never
- * interleaves with a `start` still in flight.
+ * Every vendor call here runs on its parent's queue, so one parent's slow start never holds up another parent's
+ * devices, while two calls into the same vendor never interleave; removal's vendor `stop` goes through the same queue
+ * so it never interleaves with a `start` still in flight. A group call that spans parents enters each of their
+ * queues, always in parent-name order: two groups over the same parents then never wait on each other crosswise.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { EventHub } from './events.js';
 import type { DeviceRecord, ParentRecord } from './records.js';
 import type { Registry } from './registry.js';
@@ -16,7 +17,8 @@ import type { Uuid } from './types.js';
 
 /** Online/offline and reset for one `Core`. */
 export class OnlineControl {
-  readonly #queue = new SerialQueue();
+  /** One queue per registered parent; it goes with the parent's record. */
+  readonly #queues = new WeakMap<ParentRecord, SerialQueue>();
   readonly #registry: Registry;
   readonly #events: EventHub;
 
@@ -25,15 +27,15 @@ export class OnlineControl {
     this.#events = events;
   }
 
-  /** True while an online/offline/reset call is queued or running. */
-  get busy(): boolean {
-    return this.#queue.pending > 0;
+  /** True while an online/offline/reset call on `parent`'s devices is queued or running. */
+  busy(parent: ParentRecord): boolean {
+    return (this.#queues.get(parent)?.pending ?? 0) > 0;
   }
 
   /** `ENODEV` unless active; `EOPNOTSUPP` without vendor hooks; the current state again is a no-op. */
   async setOnline(uuid: Uuid, online: boolean): Promise<void> {
     const rec = this.#supported(uuid);
-    await this.#queue.run(async () => {
+    await this.#run([rec.parent], async () => {
       this.#stillActive(rec);
       if (rec.online === online) return;
       await switchParent(rec.parent, [rec], online, this.#events);
@@ -57,7 +59,7 @@ export class OnlineControl {
       seen.add(rec);
       recs.push(rec);
     }
-    await this.#queue.run(async () => {
+    await this.#run(recs.map((r) => r.parent), async () => {
       const byParent = new Map<ParentRecord, DeviceRecord[]>();
       for (const rec of recs) {
         this.#stillActive(rec);
@@ -97,7 +99,7 @@ export class OnlineControl {
     if (rec === undefined) throw err('ENODEV', `no device ${uuid}`);
     const reset = rec.parent.ops.reset;
     if (reset === undefined) throw err('ENOTTY', `parent ${rec.parent.name} has no reset`);
-    await this.#queue.run(async () => {
+    await this.#run([rec.parent], async () => {
       this.#stillActive(rec);
       await reset.call(rec.parent.ops, rec, rec.driverData);
       await rec.bound?.driver.reset?.(rec);
@@ -106,7 +108,7 @@ export class OnlineControl {
 
   /** Removal step: stop the device if it is online and its vendor can stop it. Cannot fail; failures are warnings. */
   async stopForRemoval(rec: DeviceRecord): Promise<void> {
-    await this.#queue.run(async () => {
+    await this.#run([rec.parent], async () => {
       if (!rec.online) return;
       try {
         await switchParent(rec.parent, [rec], false, this.#events);
@@ -115,6 +117,22 @@ export class OnlineControl {
       }
       rec.online = false;
     });
+  }
+
+  /** Run `task` inside the queue of every parent in `parents`, entered in name order (see the module comment). */
+  #run(parents: readonly ParentRecord[], task: () => Promise<void>): Promise<void> {
+    const ordered = [...new Set(parents)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const enter = (i: number): Promise<void> => {
+      const parent = ordered[i];
+      if (parent === undefined) return task();
+      let queue = this.#queues.get(parent);
+      if (queue === undefined) {
+        queue = new SerialQueue();
+        this.#queues.set(parent, queue);
+      }
+      return queue.run(() => enter(i + 1));
+    };
+    return enter(0);
   }
 
   #supported(uuid: Uuid): DeviceRecord {

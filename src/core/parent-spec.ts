@@ -3,7 +3,7 @@
  * registered, so a bad spec leaves no trace (`EINVAL`). Names become sysfs directory entries, so they must be
  * usable as one path component.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { ParentSpec } from './types.js';
 
 /** A usable sysfs entry name: non-empty, at most 255 bytes, not `.`/`..`, no `/`, NUL or whitespace. */

@@ -7,7 +7,7 @@
  * max-end augmentation: the ranges hitting [lo, hi) are the one starting at or before `lo` if it reaches past `lo`,
  * then every range starting in [lo, hi). Insert, delete and query are O(log n) expected, plus k for the hits.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { MappedRange } from './types.js';
 
 /** The largest end a range may have: ranges live in a 64-bit address space. */

@@ -1,6 +1,6 @@
 /**
- * Concepts: a FIFO of async tasks that run one at a time. The core uses one for vendor online/offline/reset calls
- * and one for bus driver binding, so that two transitions of the same device never interleave inside a vendor hook.
+ * Concepts: a FIFO of async tasks that run one at a time. The core uses one per parent for vendor online/offline/reset
+ * calls and one for bus driver binding, so that two transitions of the same device never interleave inside a vendor hook.
  * A failed task does not block the ones behind it; its error goes to its own caller.
  */
 

@@ -9,7 +9,7 @@
  * Ownership is in the types: `*Spec` objects are written by drivers before registration; everything else here is
  * created by the core and `readonly` to drivers and views. Views never reach core maps directly; they ask `Core`.
  */
-import type { Errno } from './errors.js';
+import type { Errno } from '../errors.js';
 
 /** A lower-case hyphenated UUID, as the kernel names an mdev (`%pUl`). */
 export type Uuid = string;

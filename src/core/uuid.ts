@@ -3,7 +3,7 @@
  * when `echo` added a newline; only the first 36 are parsed (as `guid_parse` does, so the 37th byte is not checked),
  * any case is accepted and the UUID is stored lower-case, as the kernel prints it with `%pUl`.
  */
-import { err } from './errors.js';
+import { err } from '../errors.js';
 import type { Uuid } from './types.js';
 
 const UUID_STRING_LEN = 36;

@@ -5,7 +5,7 @@
  * `api.tcp` is set. A socket file left by a killed daemon is removed first (the state dir lock says none is live).
  */
 import { lstat, rm } from 'node:fs/promises';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { ApiServer } from './api/server.js';
 import { resolveGroup } from './api/group.js';
 import type { ApiDeps } from './api/router.js';

@@ -1,6 +1,6 @@
 /** Command-line parsing for `umdevd` (util.parseArgs); no side effects, so it is tested as a table. */
 import { parseArgs } from 'node:util';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { LOG_LEVELS, isLogLevel, type LogLevel } from '../log.js';
 
 /** What the command line asks for. */

@@ -1,18 +1,16 @@
 /**
  * Concepts: autostart, the job mdevctl's udev rule does on a kernel (`mdevctl start-parent-mdevs <parent>` when a
  * parent registers). When the core reports a parent `registered`, every definition of that parent marked
- * `"start": "auto"` is created through the core and its attributes are written through the sysfs tree, in order,
+ * `"start": "auto"` is created through the core and its vendor attributes are written through the core, in order,
  * as mdevctl would. Each start is wrapped in the same callouts and notifiers as `mdevctl start` (`src/cli/callouts.ts`,
  * run from the definitions dir's `scripts.d`), so a `pre` callout that fails vetoes the device here too. A bad
  * definition, or one that fails to start, is logged and skipped; it never stops the others, and a device whose
  * attributes fail is removed again (mdevctl's rollback).
  */
 import type { Core } from '../core/core.js';
-import { toUmdevError } from '../core/errors.js';
+import { toUmdevError } from '../errors.js';
 import type { CoreEvent } from '../core/types.js';
-import type { AttrTree } from '../fuse/attr-tree.js';
-import { writeDeviceAttr } from './attr-path.js';
-import { readParentDefinitions, type Definition } from './definitions.js';
+import { readParentDefinitions, type StoredDefinition } from '../mdevctl/store.js';
 import { describeError, type Logger } from '../log.js';
 import { invokeWithCallouts } from '../cli/callouts.js';
 import type { CliContext, Writer } from '../cli/io.js';
@@ -28,7 +26,6 @@ export interface AutostartResult {
 /** Watches a core for parent registrations and starts their auto definitions. Owned by the daemon. */
 export class Autostart {
   readonly #core: Core;
-  readonly #tree: AttrTree;
   readonly #dir: string;
   /** Only its definitions root is used: the callout and notifier dirs below `scripts.d`. */
   readonly #root: Sysroot;
@@ -36,9 +33,8 @@ export class Autostart {
   readonly #pending = new Set<Promise<AutostartResult>>();
   #unsubscribe: (() => void) | undefined;
 
-  constructor(core: Core, tree: AttrTree, definitionsDir: string, log: Logger) {
+  constructor(core: Core, definitionsDir: string, log: Logger) {
     this.#core = core;
-    this.#tree = tree;
     this.#dir = definitionsDir;
     this.#root = new Sysroot({ configRoot: definitionsDir });
     this.#log = log.child('autostart');
@@ -50,8 +46,7 @@ export class Autostart {
     const onEvent = (e: CoreEvent): void => {
       if (e.kind === 'registered') void this.run(e.parent);
     };
-    this.#core.events.on('event', onEvent);
-    this.#unsubscribe = () => this.#core.events.off('event', onEvent);
+    this.#unsubscribe = this.#core.subscribe(onEvent, ['registered']);
   }
 
   /** Stop watching (runs already started finish; `idle()` waits for them). */
@@ -82,7 +77,7 @@ export class Autostart {
     const started: string[] = [];
     const failed: string[] = [];
     for (const def of definitions) {
-      if (def.start !== 'auto') continue;
+      if (!def.autostart) continue;
       if (await this.#startOne(def)) started.push(def.uuid);
       else failed.push(def.uuid);
     }
@@ -92,7 +87,7 @@ export class Autostart {
     return { started, failed };
   }
 
-  async #startOne(def: Definition): Promise<boolean> {
+  async #startOne(def: StoredDefinition): Promise<boolean> {
     const log = this.#log.child('autostart', def.uuid);
     if (this.#core.device(def.uuid) !== undefined) {
       log.info('already active; left as it is');
@@ -101,30 +96,30 @@ export class Autostart {
     // The callouts see what mdevctl's see: the definition as JSON on stdin, its type, parent and uuid as arguments.
     const dev = new MDev(this.#root, def.uuid);
     dev.parent = def.parent;
-    dev.mdevType = def.type;
+    dev.mdevType = def.mdevType;
     dev.autostart = true;
-    dev.attrs = def.attrs.map((a): [string, string] => [a.name, a.value]);
+    dev.attrs = def.attrs.map(([name, value]): [string, string] => [name, value]);
     // What a script prints on stderr is logged as the warning it is meant to be (mdevctl echoes it to stderr).
     const stderr: Writer = { write: (chunk: string) => void chunk.trimEnd().split('\n').forEach((l) => log.warn(`callout: ${l}`)) };
     const ctx: CliContext = { root: this.#root, stdout: { write: () => true }, stderr, json: false };
     try {
       await invokeWithCallouts(ctx, dev, 'start', () => this.#create(def, log));
     } catch (e) {
-      log.warn(`cannot start ${def.type} on ${def.parent}: ${describeError(e)}`);
+      log.warn(`cannot start ${def.mdevType} on ${def.parent}: ${describeError(e)}`);
       return false;
     }
-    log.info(`started ${def.type} on ${def.parent}`);
+    log.info(`started ${def.mdevType} on ${def.parent}`);
     return true;
   }
 
   /** The primary action: create, then write the attributes in order; on an attribute failure, remove and rethrow. */
-  async #create(def: Definition, log: Logger): Promise<void> {
-    await this.#core.create(def.parent, def.type, def.uuid, { origin: 'autostart' });
-    for (const a of def.attrs) {
+  async #create(def: StoredDefinition, log: Logger): Promise<void> {
+    await this.#core.create(def.parent, def.mdevType, def.uuid, { origin: 'autostart' });
+    for (const [name, value] of def.attrs) {
       try {
-        await writeDeviceAttr(this.#tree, def.uuid, a.name, a.value);
+        await this.#core.storeAttribute(def.uuid, name, value);
       } catch (e) {
-        log.warn(`failed to write ${JSON.stringify(a.value)} to attribute ${a.name}: ${describeError(e)}; removing the device`);
+        log.warn(`failed to write ${JSON.stringify(value)} to attribute ${name}: ${describeError(e)}; removing the device`);
         try {
           await this.#core.remove(def.uuid, { force: true, origin: 'autostart' });
         } catch (re) {

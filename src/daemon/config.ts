@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ParentSpec } from '../core/types.js';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { parentNameProblem } from './names.js';
 import { Issues, array, at, boolean, fileMode, integer, named, object, oneOf, string } from './validate.js';

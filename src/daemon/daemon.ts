@@ -9,7 +9,7 @@
  * so tests can run a daemon with a toy parent and no mount.
  */
 import { Core } from '../core/core.js';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { BusDriver, MdevDevice } from '../core/types.js';
 import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
@@ -102,7 +102,7 @@ export class Daemon {
   static async #assemble(config: DaemonConfig, parts: DaemonParts, log: Logger, undo: Undo[]): Promise<Daemon> {
     undo.push(await lockStateDir(config));
     await prepareStateDir(config);
-    const core = new Core();
+    const core = new Core({ log: log.child('core') });
     // First in, last out: removals during shutdown (parents unregistering) are still logged.
     undo.push(logDeviceEvents(core, log));
 
@@ -127,7 +127,7 @@ export class Daemon {
       }
     }
 
-    const autostart = new Autostart(core, tree, config.definitions, log);
+    const autostart = new Autostart(core, config.definitions, log);
     autostart.watch();
     undo.push(() => autostart.stop());
     for (const p of config.parents) {

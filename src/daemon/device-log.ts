@@ -16,6 +16,5 @@ export function logDeviceEvents(core: Core, log: Logger): () => void {
     else if (e.kind === 'remove') line.info(e.forced === true ? 'removed (forced)' : 'removed');
     else if (e.kind === 'warning') line.warn(e.message ?? 'warning');
   };
-  core.events.on('event', onEvent);
-  return () => core.events.off('event', onEvent);
+  return core.subscribe(onEvent);
 }

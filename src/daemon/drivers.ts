@@ -3,6 +3,7 @@
  * `device-host/`), and they should load the drivers and nothing else of the daemon.
  */
 import { createMbochsParent, MBOCHS_DEFAULT_MAX_MBYTES } from '../drivers/mbochs/index.js';
+import { createMcountParent } from '../drivers/mcount/index.js';
 import { createMttyParent, MTTY_MAX_PORTS } from '../drivers/mtty/index.js';
 import type { DriverCatalog } from './config.js';
 import { integer } from './validate.js';
@@ -23,6 +24,8 @@ export const DRIVERS: DriverCatalog = {
     },
     create: (options) => createMbochsParent({ maxMbytes: typeof options.max_mbytes === 'number' ? options.max_mbytes : MBOCHS_DEFAULT_MAX_MBYTES }),
   },
+  // The vendor guide's example driver (docs/vendor-guide.md).
+  mcount: { keys: [], validate: () => undefined, create: () => createMcountParent() },
 };
 
 /** Where device hosts import `DRIVERS` from. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toUmdevError } from '../core/errors.js';
+import { toUmdevError } from '../errors.js';
 import { USAGE, parseCommandLine } from './args.js';
 import { applyOverrides, loadConfig } from './config.js';
 import { Daemon } from './daemon.js';

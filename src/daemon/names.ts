@@ -4,7 +4,7 @@
  * a bad name is a clear 400 and never reaches `fs` (where a NUL throws a non-errno error, i.e. a 500) or a path join.
  */
 import { isEntryName } from '../core/parent-spec.js';
-import { isUuid } from './definitions.js';
+import { isUuid } from '../mdevctl/store.js';
 
 /**
  * Entries of the definitions dir that are not parents: mdevctl keeps its callout and notifier scripts in

@@ -8,7 +8,7 @@
 import { openSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { native } from '../native/index.js';
 import type { DaemonConfig } from './config.js';
 

@@ -5,7 +5,7 @@
  * disabled, a mode the device cannot show), so the API can answer 409 with that reason. `toRgb` turns a plane into
  * packed 8-bit RGB rows, the one form the PNG encoder takes.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 
 /**
  * Pixel layouts, named as DRM fourccs name them (little-endian words): `xrgb8888` is B,G,R,X in memory,

@@ -5,7 +5,7 @@
  * sizes, so a damaged file is an `EINVAL`, never a wrong picture.
  */
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** Largest image either direction handles (as `toRgb`): 8192×8192. */

@@ -3,7 +3,7 @@
  * holds or one served in-process, in the device host otherwise). A device without a display is EOPNOTSUPP; one
  * whose display shows nothing is the EBUSY `queryPlane` gave, with its reason.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { encodePng } from './png.js';
 import { isDisplaySource, toRgb } from './plane.js';
 

@@ -4,7 +4,7 @@
  * dispatcher can build replies in one preallocated buffer; decoders check the body length and throw `EINVAL` for a
  * short body. No I/O here.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { Notify, Size, align8 } from './protocol.js';
 
 /** The fixed header of every request (struct fuse_in_header). */

@@ -10,7 +10,7 @@
  * filesystem rather than to the tree. Replies are built in one preallocated buffer and written synchronously; `show`/`store` that return a
  * promise complete later without holding up other requests.
  */
-import { isUmdevError, err } from '../core/errors.js';
+import { isUmdevError, err } from '../errors.js';
 import type { AttrFile, AttrNode, AttrTree } from './attr-tree.js';
 import type { FuseReplier } from './channel.js';
 import {

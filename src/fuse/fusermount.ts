@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { err, UmdevError } from '../core/errors.js';
+import { err, UmdevError } from '../errors.js';
 import { native } from '../native/index.js';
 import { MAX_WRITE } from './protocol.js';
 

@@ -13,7 +13,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { close, open } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { err, UmdevError } from '../core/errors.js';
+import { err, UmdevError } from '../errors.js';
 import { FUSERMOUNT, fusermountMissing, fusermountMount, fusermountOptions } from './fusermount.js';
 import { MAX_WRITE } from './protocol.js';
 

@@ -6,7 +6,7 @@
  * running as another user: its nodes belong to that user, who could otherwise not write a 0644 file on its own mount.
  * A chmod/chown (`Meta`) replaces the mode or owner shown and checked, as kernfs keeps a node's changed iattrs.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { AttrFile, AttrNode } from './attr-tree.js';
 import type { Attr } from './codec.js';
 import { S_IFDIR, S_IFLNK, S_IFREG } from './protocol.js';

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { TypeView } from '../daemon/api/views.js';
 import { Issues, array, at, boolean, integer, named, object, string } from '../daemon/validate.js';
 import { dnsSubdomainProblem, extendedResourceProblem, toDnsLabel } from './names.js';

@@ -8,7 +8,7 @@
  */
 import type { ServerUnaryCall, ServerWritableStream, Server, sendUnaryData } from '@grpc/grpc-js';
 import path from 'node:path';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { describeError, type Logger } from '../log.js';
 import { containerAllocation, preferredAllocation, type GrantedDevice } from './allocation.js';
 import type { ResolvedResource } from './config.js';

@@ -8,7 +8,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { DeviceView } from '../daemon/api/views.js';
 import { describeError, type Logger } from '../log.js';
 import { cdiId, cdiSpec, cdiSpecPath, removeCdiSpec, writeJsonAtomic, type CdiDevice } from './cdi.js';

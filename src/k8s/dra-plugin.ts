@@ -8,7 +8,7 @@
 import type { Server, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { toUmdevError } from '../core/errors.js';
+import { toUmdevError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { K8sConfig } from './config.js';
 import type { ClaimPreparer } from './dra-claims.js';

@@ -6,7 +6,7 @@
  */
 import { Server, ServerCredentials, credentials, status, type Client, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { rm } from 'node:fs/promises';
-import { toUmdevError } from '../core/errors.js';
+import { toUmdevError } from '../errors.js';
 import type { GrpcService } from './protos.js';
 
 /** A gRPC target for a socket path. */

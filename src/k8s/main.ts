@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseEndpoint, type ApiEndpoint } from '../cli/api-client.js';
 import { apiJsonEndpoint } from '../cli/daemon-api.js';
-import { err, toUmdevError } from '../core/errors.js';
+import { err, toUmdevError } from '../errors.js';
 import { createLogger, describeError, type Logger } from '../log.js';
 import { USAGE, parseCommandLine, type Command } from './args.js';
 import { defaultConfig, loadConfig, parseConfig, type K8sConfig } from './config.js';

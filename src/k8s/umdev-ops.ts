@@ -5,7 +5,7 @@
  */
 import type { ApiEndpoint } from '../cli/api-client.js';
 import { apiRequest } from '../cli/daemon-api.js';
-import { err, isUmdevError } from '../core/errors.js';
+import { err, isUmdevError } from '../errors.js';
 import type { DeviceView } from '../daemon/api/views.js';
 
 /** Create `uuid` as `parent`/`type`, or find it already there. */

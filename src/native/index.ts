@@ -12,7 +12,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { err, isErrno, UmdevError } from '../core/errors.js';
+import { err, isErrno, UmdevError } from '../errors.js';
 
 /** Which readiness a watcher waits for (and, in a callback, which it saw). */
 export interface FdEvents {

@@ -6,7 +6,7 @@
  * `bind` answers `ENODEV`; umdev lets a vendor's driver take back its own devices instead, so an unbind is not a
  * one-way trip short of removing the device.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { MdevDevice } from '../core/types.js';
 import {
   BUS_PATH,

@@ -3,7 +3,7 @@
  * each kind of node, so links are computed from one place and can never disagree with where the node really is.
  */
 import type { Core } from '../core/core.js';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { MdevDevice, Parent } from '../core/types.js';
 
 /** `mainline`: today's kernel ABI (what mdevctl drives). `v6`: the 2016 seed patch's parent files and class files. */

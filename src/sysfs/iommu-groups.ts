@@ -4,7 +4,7 @@
  * (vfio-user), never through an IOMMU, so `name` says `vfio-noiommu`, `reserved_regions` is empty, `type` is
  * `unknown` and a write to it fails with `EINVAL` (`iommu_group_store_type` without a default domain).
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { type SysfsContext, decimalName, devicePath, groupPath, visibleDevice } from './context.js';
 import { type Dynamic, type LookupDir, dir, dirChild, fileChild, link, roFile, rwFile } from './nodes.js';
 

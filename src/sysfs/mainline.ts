@@ -2,7 +2,7 @@
  * Today's kernel ABI below a parent (`mdev_sysfs.c`): `mdev_supported_types/<type-id>/` directories with
  * `create`, `name`, `description`, `device_api`, `available_instances` and `devices/`, plus the mdev directories.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { MdevType, Parent } from '../core/types.js';
 import { type SysfsContext, classPath, deviceNamed, devicePath, liveParent, parentClass, parentPath } from './context.js';
 import { deviceDir } from './device-dir.js';

@@ -2,7 +2,7 @@
  * Pure parsers for what userspace writes into sysfs attributes, each a copy of the kernel helper it is named after,
  * so a write is accepted or refused exactly as a kernel would. They never touch core state.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { Uuid } from '../core/types.js';
 
 /** The length of a hyphenated UUID string (`UUID_STRING_LEN`). */

@@ -5,7 +5,7 @@
  * (the kernel's other word would change a state umdev does not have: `EINVAL`), and `autosuspend_delay_ms` answers
  * `EIO` both ways, as `autosuspend_delay_ms_show`/`_store` do without `use_autosuspend`.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { type Child, type LookupDir, dir, fileChild, roFile, rwFile } from './nodes.js';
 
 /** A 0644 file that shows `value` and accepts only it again (one trailing newline optional). */

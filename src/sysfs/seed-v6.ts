@@ -11,7 +11,7 @@
  * - `mdev_destroy` of a device that does not exist on this parent is `ENODEV` (the seed said `EINVAL`; the review
  *   asked for `ENODEV`, which mainline adopted).
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { MdevType, Parent, Uuid } from '../core/types.js';
 import { type SysfsContext, deviceNamed, liveParent } from './context.js';
 import { type Child, type LookupDir, dir, fileChild, roFile, woFile } from './nodes.js';

@@ -128,10 +128,7 @@ export class SysfsTree implements AttrTree {
         parents.delete(e.parent);
       }
     };
-    core.events.on('event', onEvent);
-    return () => {
-      core.events.off('event', onEvent);
-    };
+    return core.subscribe(onEvent);
   }
 
   /**

@@ -5,7 +5,7 @@
  * draining, so any length comes back byte for byte. An overrun (LSR.OE) would mean lost bytes: it is EIO.
  * Used by `umdev-uart`, the README walkthrough and the end-to-end tests.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { MTTY_FIFO_SIZE, UART } from '../drivers/mtty/uart.js';
 import { VFIO_PCI_REGION } from '../vfio/constants.js';
 import { VfioUserClient } from '../vfio-user/client.js';

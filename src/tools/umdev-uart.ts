@@ -3,7 +3,7 @@
  * `umdev-uart SOCKET [TEXT]`: connect to an mtty device's vfio-user socket (`DIR/run/<uuid>.sock`), put its first
  * UART in loopback, send TEXT (default "hello") and print what came back. Exit 0 when it came back intact.
  */
-import { toUmdevError } from '../core/errors.js';
+import { toUmdevError } from '../errors.js';
 import { uartLoopback } from './uart-loopback.js';
 
 const hex = (n: number): string => n.toString(16).padStart(4, '0');

@@ -1,6 +1,6 @@
 /**
  * Concepts: the vfio-user server as a driver on the mdev bus (the seed's `vfio_mpci` role). It binds every device
- * whose API is `vfio-*` and whose vendor state is a `VfioDevice`. probe listens on `<runDir>/<uuid>.sock` (created
+ * whose API is `vfio-*`; a device whose vendor state is not a `PciDevice` fails its probe, and with it the create. probe listens on `<runDir>/<uuid>.sock` (created
  * with `socketMode`, default 0600, and its owner; a stale file unlinked first); remove closes the listener and any
  * connection and unlinks the socket. Who serves an accepted client is `runSession`'s choice: a session in this
  * process (`session.ts`) by default, or a device host.
@@ -20,10 +20,11 @@
  */
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type UmdevError, err, toUmdevError } from '../core/errors.js';
+import { type UmdevError, err, toUmdevError } from '../errors.js';
 import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
 import { type Native, native as defaultNative } from '../native/index.js';
-import { type VfioDevice, isVfioDevice } from '../vfio/device.js';
+import type { VfioDevice } from '../vfio/device.js';
+import { requirePciDevice } from '../vfio/pci-device.js';
 import { screenPng } from '../display/screen.js';
 import { errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags, SERVER_MAX_DMA_MAPS } from './constants.js';
@@ -125,7 +126,7 @@ export class VfioUserBusDriver implements BusDriver {
   }
 
   match(device: MdevDevice): boolean {
-    return device.type.deviceApi.startsWith('vfio-') && isVfioDevice(device.driverData);
+    return device.type.deviceApi.startsWith('vfio-');
   }
 
   /** The socket a client connects to for `uuid`. */
@@ -139,13 +140,13 @@ export class VfioUserBusDriver implements BusDriver {
   }
 
   probe(device: MdevDevice): void {
-    if (!isVfioDevice(device.driverData)) throw err('EINVAL', `${device.uuid} is not a VFIO device`);
+    const model = requirePciDevice(device.driverData, `${device.parent.name} device ${device.uuid}`);
     if (this.#endpoints.has(device.uuid)) throw err('EEXIST', `${device.uuid} is already bound to vfio-user`);
     mkdirSync(this.#opts.runDir, { recursive: true });
     const path = this.socketPath(device.uuid);
     unlinkStale(path);
     const log = makeLogger(device.uuid, this.#opts.log);
-    const ep = new Endpoint(device, device.driverData, path, this.#io, log, this.#opts, this.#shared);
+    const ep = new Endpoint(device, model, path, this.#io, log, this.#opts, this.#shared);
     this.#endpoints.set(device.uuid, ep);
     log('info', `listening on ${path}`);
   }

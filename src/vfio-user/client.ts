@@ -4,7 +4,7 @@
  * server's `error_no`. Server→client commands (DMA_READ/DMA_WRITE for windows mapped without an fd) are answered
  * from buffers registered with `serveDma`.
  */
-import { type UmdevError, err, errnoName } from '../core/errors.js';
+import { type UmdevError, err, errnoName } from '../errors.js';
 import { type Native, native as defaultNative } from '../native/index.js';
 import {
   type Capabilities,

@@ -2,7 +2,7 @@
  * Pure encode/decode of VERSION and its capabilities JSON (spec "Version"): `u16 major, u16 minor`, then an optional
  * NUL-terminated UTF-8 JSON object. Re-exported by `codec.ts`.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { Size } from './constants.js';
 
 function need(body: Buffer, min: number): void {

@@ -4,7 +4,7 @@
  * NUL-terminated JSON) and throw `EINVAL`, as libvfio-user's handlers do before touching a device.
  * Offsets are those of the spec's tables; the 16-byte header is handled separately by `decodeHeader`/`encodeHeader`.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import {
   HEADER_SIZE,
   REGION_INFO_CAP_SPARSE_MMAP,

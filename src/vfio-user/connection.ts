@@ -12,7 +12,7 @@
  * - A handler takes the fds it keeps by overwriting their slot in `msg.fds` with -1 (libvfio-user's
  *   `consume_fd`); every fd left afterwards is closed here.
  */
-import { type UmdevError, err, errnoName, isUmdevError, toUmdevError } from '../core/errors.js';
+import { type UmdevError, err, errnoName, isUmdevError, toUmdevError } from '../errors.js';
 import type { VfioDevice, VfioRegionInfo } from '../vfio/device.js';
 import { type Capabilities, type Header, encodeDmaAccess, parseCapabilities } from './codec.js';
 import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constants.js';

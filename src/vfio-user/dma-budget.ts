@@ -6,7 +6,7 @@
  * budget is spent, DMA_MAP gets ENOSPC and the daemon goes on serving.
  */
 import { readFileSync } from 'node:fs';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 
 /** Shared by every connection of one bus driver; each window takes one unit and gives it back when dropped. */
 export class DmaBudget {

@@ -17,7 +17,7 @@
  * Mapped and file windows hold a kernel object each, counted against the daemon's `DmaBudget` (ENOSPC).
  */
 import fs from 'node:fs';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import type { DmaAccess } from '../vfio/device.js';
 import { Command, DmaMapFlags } from './constants.js';
 import { type Native, Seal } from '../native/index.js';

@@ -5,7 +5,7 @@
  * calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's eventfds), and the handle
  * released. The bus driver runs sessions in-process; a device host (`src/daemon/device-host/`) runs one alone.
  */
-import { err, toUmdevError } from '../core/errors.js';
+import { err, toUmdevError } from '../errors.js';
 import type { DeviceHandle } from '../core/types.js';
 import type { Native } from '../native/index.js';
 import type { VfioDevice } from '../vfio/device.js';

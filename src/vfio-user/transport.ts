@@ -14,7 +14,7 @@
  * stops reading until the peer has taken them; the peer's own sends then block in its socket. The receiver may
  * also `pause()` reading (its queue of work is full). While not reading, a hangup is still seen.
  */
-import { err, type UmdevError, toUmdevError } from '../core/errors.js';
+import { err, type UmdevError, toUmdevError } from '../errors.js';
 import { type Header, decodeHeader } from './codec.js';
 import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
 import { FdReady, type Native } from '../native/index.js';

@@ -1,8 +1,9 @@
 /**
  * Concepts: the VFIO device API as a vendor driver implements it and a transport (the vfio-user server) serves it,
- * the userspace twin of `vfio_device_ops` plus the `VFIO_DEVICE_GET_*` ioctls. A vendor's `ParentOps.create` returns
- * state that implements `VfioDevice`; the vfio-user bus driver binds every device whose state passes `isVfioDevice`.
- * Offsets are relative to the region; the transport does the bounds checks against `regionInfo(i).size` before calling.
+ * the userspace twin of `vfio_device_ops` plus the `VFIO_DEVICE_GET_*` ioctls. This is what a transport consumes;
+ * vendors do not implement it by hand but declare a `PciDevice` (`pci-device.ts`), which implements it, and the
+ * vfio-user bus driver binds only those (`requirePciDevice`). Offsets are relative to the region; the transport does
+ * the bounds checks against `regionInfo(i).size` before calling.
  */
 
 /** A sparse-mmap area inside a region (VFIO_REGION_INFO_CAP_SPARSE_MMAP), relative to the region start. */
@@ -93,18 +94,4 @@ export interface VfioDevice {
    * `count`): signal the REQ interrupt. Optional: without it the removal just waits.
    */
   requestRelease?(count: number): void;
-}
-
-/** Narrow a device's `driverData` to a `VfioDevice`. */
-export function isVfioDevice(value: unknown): value is VfioDevice {
-  const v = value as Partial<VfioDevice> | null;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof v.regionInfo === 'function' &&
-    typeof v.irqInfo === 'function' &&
-    typeof v.read === 'function' &&
-    typeof v.write === 'function' &&
-    typeof v.setIrqs === 'function'
-  );
 }

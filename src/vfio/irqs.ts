@@ -26,7 +26,7 @@
  * counter drops the signal (the client has an unread one already), as the kernel's `eventfd_signal` saturates.
  */
 import fs from 'node:fs';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { native } from '../native/index.js';
 import { VFIO_IRQ_INFO, VFIO_IRQ_SET, VFIO_PCI_IRQ } from './constants.js';
 import type { SetIrqsRequest, VfioIrqInfo, WatchReadable } from './device.js';
@@ -88,6 +88,14 @@ export class IrqController {
   /** True while INTx is masked (by the client, or automatically after a delivery). */
   get intxMasked(): boolean {
     return this.#masked;
+  }
+
+  /** Distinct eventfds held now (vectors, side channels and the unmask eventfd). */
+  get heldFds(): number {
+    const fds = new Set<number>();
+    for (const slots of this.#fds.values()) for (const fd of slots) if (fd !== undefined) fds.add(fd);
+    if (this.#unmask) fds.add(this.#unmask.fd);
+    return fds.size;
   }
 
   /**

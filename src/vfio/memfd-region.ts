@@ -4,7 +4,7 @@
  * pages too. Both mappings and the region table's pread/pwrite on the fd see the same page cache, so a byte the
  * client stores through its mapping is what the device reads, and the other way round.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { native } from '../native/index.js';
 
 /** A memfd and the device's mapping of it. Owned by the device that created it; `close()` releases both. */

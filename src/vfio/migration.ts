@@ -4,7 +4,7 @@
  * reach `target` from `cur` is walked one arc at a time, each arc taken from the table and skipping states the
  * device lacks. A driver implements only the single arcs; `migrationPath` lists the ones a request will take.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M } from './constants.js';
 
 /** A `enum vfio_device_mig_state` value (0..7). */

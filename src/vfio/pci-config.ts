@@ -13,7 +13,7 @@
  * (PCI Express) and nothing else: a guest reads it in naturally aligned dwords up to 0xfc, so a shorter space (the
  * kernel's mtty sample reports 0xff) makes the last dword fail.
  */
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { PCI_BAR, PCI_CAP_ID, PCI_CFG, PCI_COMMAND, PCI_STATUS } from './constants.js';
 
 /** One BAR of a function; a `mem64` BAR also takes the next slot. Sizes are powers of two. */
@@ -79,6 +79,7 @@ export class PciConfigSpace {
   readonly #w1c: Uint8Array;
   readonly #vendor: readonly VendorRange[];
   readonly #capOffsets = new Map<number, number>();
+  #capEnd: number = STD_HEADER_END;
 
   constructor(options: PciConfigOptions) {
     const size = options.size ?? PCI_CFG.SPACE_SIZE;
@@ -96,6 +97,11 @@ export class PciConfigSpace {
     this.#header(options);
     this.#bars(options.bars ?? [], options.romSize);
     this.#caps(options.capabilities ?? []);
+  }
+
+  /** The first byte past the header and the capabilities: where device-specific bytes may start. */
+  get capabilitiesEnd(): number {
+    return this.#capEnd;
   }
 
   /** Where the builder placed the first capability with this id, if any. */
@@ -273,6 +279,7 @@ export class PciConfigSpace {
       if (cap.w1cMask) this.#w1c.set(cap.w1cMask.subarray(0, cap.body.length), at + 2);
       if (!this.#capOffsets.has(cap.id)) this.#capOffsets.set(cap.id, at);
       prevNext = at + 1;
+      this.#capEnd = at + len;
       at = (at + len + 3) & ~3;
     }
     this.#value[PCI_CFG.STATUS]! |= PCI_STATUS.CAP_LIST;

@@ -10,7 +10,7 @@
  * trapped-only path needs nothing but Node.
  */
 import fs from 'node:fs';
-import { err } from '../core/errors.js';
+import { err } from '../errors.js';
 import { VFIO_REGION_INFO_FLAG } from './constants.js';
 import type { SparseArea, VfioRegionInfo } from './device.js';
 
@@ -29,8 +29,8 @@ export interface RegionSpec {
   readonly size: bigint | number;
   /** Trapped read; absent means reads are refused (unless the bytes are in an mmap area). */
   read?(offset: number, length: number): Uint8Array;
-  /** Trapped write; absent means writes are refused (unless the bytes are in an mmap area). */
-  write?(offset: number, data: Buffer): void;
+  /** Trapped write; absent means writes are refused (unless the bytes are in an mmap area). May be async. */
+  write?(offset: number, data: Buffer): void | Promise<void>;
   readonly mmap?: RegionMmap;
   /** Override the computed READ/WRITE flags (e.g. to advertise RW on a zero-size region as mtty does). */
   readonly flags?: number;
@@ -91,18 +91,30 @@ export class RegionTable {
     return out;
   }
 
-  /** Write `data` at `offset` of region `index`: EINVAL out of bounds or when the region is not writable. */
-  write(index: number, offset: bigint, data: Buffer): void {
+  /**
+   * Write `data` at `offset` of region `index`: EINVAL out of bounds or when the region is not writable. A trapped
+   * handler that returns a promise is awaited before the rest of the write is applied.
+   */
+  write(index: number, offset: bigint, data: Buffer): void | Promise<void> {
     const s = this.#access(index, offset, data.length, 'write');
-    for (const part of this.#split(s, Number(offset), data.length)) {
-      const chunk = data.subarray(part.at - Number(offset), part.at - Number(offset) + part.length);
-      if (part.mmap) {
-        writeFully(s.mmap!.fd, chunk, (s.mmap!.fdOffset ?? 0n) + BigInt(part.at));
-      } else {
+    const parts = this.#split(s, Number(offset), data.length);
+    const from = (k: number): void | Promise<void> => {
+      for (; k < parts.length; k++) {
+        const part = parts[k]!;
+        const chunk = data.subarray(part.at - Number(offset), part.at - Number(offset) + part.length);
+        if (part.mmap) {
+          writeFully(s.mmap!.fd, chunk, (s.mmap!.fdOffset ?? 0n) + BigInt(part.at));
+          continue;
+        }
         if (!s.write) throw err('EINVAL', `region ${index} is not writable at 0x${part.at.toString(16)}`);
-        s.write(part.at, chunk);
+        const pending = s.write(part.at, chunk);
+        if (pending) {
+          const next = k + 1;
+          return pending.then(() => from(next));
+        }
       }
-    }
+    };
+    return from(0);
   }
 
   #checkIndex(index: number): void {

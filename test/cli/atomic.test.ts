@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDefinition } from '../../src/cli/definitions.js';
-import { parseJson } from '../../src/cli/serde-json.js';
+import { parseDefinition } from '../../src/mdevctl/definitions.js';
+import { parseJson } from '../../src/mdevctl/serde-json.js';
 import { mdevctl } from './harness.js';
 import { U1, richTree } from './trees.js';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BufferWriter } from '../../src/cli/io.js';
 import { run as main } from '../../src/cli/main.js';
 import { Core } from '../../src/core/core.js';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import type { ParentSpec } from '../../src/core/types.js';
 import { ApiServer } from '../../src/daemon/api/server.js';
 import { SysfsTree } from '../../src/sysfs/index.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from '../../src/core/core.js';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import type { BusDriver, MdevDevice } from '../../src/core/types.js';
 import { expectErrno, randomUUID, recordEvents, sleep, spec } from './helpers.js';
 

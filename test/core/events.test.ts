@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from '../../src/core/core.js';
+import { createLogger } from '../../src/log.js';
 import type { CoreEvent } from '../../src/core/types.js';
 import { expectErrno, randomUUID, spec } from './helpers.js';
 
-test('events arrive on "event" and on their kind, with increasing seq', async () => {
+test('events arrive for every kind and for chosen kinds, with increasing seq', async () => {
   const core = new Core();
   const all: CoreEvent[] = [];
   const adds: CoreEvent[] = [];
-  core.events.on('event', (e: CoreEvent) => all.push(e));
-  core.events.on('add', (e: CoreEvent) => adds.push(e));
+  core.subscribe((e: CoreEvent) => all.push(e));
+  core.subscribe((e: CoreEvent) => adds.push(e), ['add']);
   core.registerParent(spec('p'));
   const d = await core.create('p', 'test-1', randomUUID());
   await core.remove(d.uuid);
@@ -66,4 +67,36 @@ test('a stream that overflows its buffer hands out what it holds, then fails wit
   assert.deepEqual(seqs, [1, 2, 3]);
   await expectErrno(it.next(), 'EOVERFLOW');
   assert.equal((await it.next()).done, true);
+});
+
+test('a listener that throws does not fail the create it was told about; it is logged and the others still run', async () => {
+  const lines: string[] = [];
+  const core = new Core({ log: createLogger({ sink: { write: (l: string) => lines.push(l) } }) });
+  core.registerParent(spec('p'));
+  const later: string[] = [];
+  core.subscribe(() => {
+    throw new Error('listener bug');
+  });
+  core.subscribe((e) => later.push(e.kind));
+  const uuid = randomUUID();
+  const d = await core.create('p', 'test-1', uuid);
+  assert.equal(d.state, 'active');
+  assert.equal(core.device(uuid)?.state, 'active', 'the device exists');
+  assert.deepEqual(later, ['add']);
+  assert.ok(lines.some((l) => l.includes('add event') && l.includes('listener bug')), lines.join(''));
+});
+
+test('views subscribe and unsubscribe but cannot emit: the core has no public emitter', async () => {
+  const core = new Core();
+  assert.equal((core as unknown as { events?: unknown }).events, undefined);
+  const kinds: string[] = [];
+  const off = core.subscribe((e) => kinds.push(e.kind), ['add']);
+  assert.equal(core.subscribers, 1);
+  core.registerParent(spec('p'));
+  await core.create('p', 'test-1', randomUUID());
+  off();
+  off();
+  assert.equal(core.subscribers, 0);
+  await core.create('p', 'test-1', randomUUID());
+  assert.deepEqual(kinds, ['add'], 'only the chosen kind, and nothing after unsubscribing');
 });

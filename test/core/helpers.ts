@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Core } from '../../src/core/core.js';
-import { isUmdevError, type Errno } from '../../src/core/errors.js';
+import { isUmdevError, type Errno } from '../../src/errors.js';
 import type { CoreEvent, CoreEventKind, MdevDevice, ParentOps, ParentSpec } from '../../src/core/types.js';
 
 export { sleep, randomUUID };
@@ -50,7 +50,7 @@ export function spec(name: string, extra: Partial<ParentSpec<TestState>> = {}, o
 /** Record every event of a core, by kind. */
 export function recordEvents(core: Core): CoreEvent[] {
   const seen: CoreEvent[] = [];
-  core.events.on('event', (e: CoreEvent) => seen.push(e));
+  core.subscribe((e: CoreEvent) => seen.push(e));
   return seen;
 }
 

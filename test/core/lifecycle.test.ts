@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from '../../src/core/core.js';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import type { BusDriver, MdevDevice } from '../../src/core/types.js';
 import { expectErrno, kinds, randomUUID, recordEvents, sleep, snapshot, spec } from './helpers.js';
 
@@ -270,7 +270,7 @@ test('removal order: driver unbound, handles, vendor stop, group detached, vendo
     }),
   );
   await core.registerDriver({ name: 'd', match: () => true, probe: () => {}, remove: () => void order.push('driver remove') });
-  core.events.on('remove', () => order.push('event'));
+  core.subscribe(() => order.push('event'), ['remove']);
   const d = await core.create('p', 'test-1', randomUUID());
   await core.setOnline(d.uuid, true);
   const h = core.open(d.uuid);

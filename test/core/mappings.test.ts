@@ -52,7 +52,7 @@ test('mapping errors: EINVAL overlap and bad ranges, ENXIO delete of no range, E
 test('ranges are dropped with the device, and a throwing callback does not stop the others', async () => {
   const core = new Core();
   const warnings: string[] = [];
-  core.events.on('warning', (e: { message: string }) => warnings.push(e.message));
+  core.subscribe((e) => warnings.push(e.message ?? ''), ['warning']);
   core.registerParent(spec('p'));
   const u = randomUUID();
   const d = await core.create('p', 'test-1', u);

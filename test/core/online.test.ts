@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from '../../src/core/core.js';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import type { MdevDevice } from '../../src/core/types.js';
 import { expectErrno, kinds, randomUUID, recordEvents, sleep, spec, type TestState } from './helpers.js';
 
@@ -139,4 +139,30 @@ test('removal stops an online device after a start in flight finishes', async ()
   assert.deepEqual(log, [`start ${d.uuid}`, `stop ${d.uuid}`]);
   assert.equal((d.driverData as TestState).started, 0);
   await expectErrno(core.setOnline(d.uuid, true), 'ENODEV');
+});
+
+test('ordering is per parent: a slow start on one parent holds up neither another parent nor a group over both forever', { timeout: 20_000 }, async () => {
+  const core = new Core();
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const log: string[] = [];
+  core.registerParent(spec('slow', {}, { start: async () => gate, stop: () => undefined }));
+  core.registerParent(spec('fast', {}, { start: () => void log.push('fast start'), stop: () => undefined, reset: () => void log.push('fast reset') }));
+  const s = randomUUID();
+  const f = randomUUID();
+  await core.create('slow', 'test-1', s);
+  await core.create('fast', 'test-1', f);
+  const slowStart = core.setOnline(s, true).then(() => log.push('slow start'));
+  // With one core-wide queue these two would wait for the gate.
+  await core.reset(f);
+  await core.setOnline(f, true);
+  assert.deepEqual(log, ['fast reset', 'fast start']);
+  // A group over both parents waits for the slow parent's start, then runs.
+  const group = core.setOnlineGroup([s, f], false).then(() => log.push('group stop'));
+  await sleep(5);
+  assert.deepEqual(log, ['fast reset', 'fast start'], 'the group waits for the slow start');
+  open();
+  await Promise.all([slowStart, group]);
+  assert.deepEqual(log, ['fast reset', 'fast start', 'slow start', 'group stop']);
+  assert.equal(core.device(s)?.online, false);
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Core } from '../../src/core/core.js';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import type { MdevDevice } from '../../src/core/types.js';
 import { parseConfig, type DaemonConfig } from '../../src/daemon/config.js';
 import { Daemon, type DaemonParts, type DeviceServer } from '../../src/daemon/daemon.js';

@@ -1,38 +1,43 @@
 /**
- * A toy vendor driver for daemon tests: two types over a pool of 4 instances, start/stop/reset hooks, and one
- * writable vendor attribute (`vendor/knob`, digits only) so autostart's attribute writes can succeed and fail.
+ * A toy vendor driver for daemon tests: two types over a pool of 4 instances, start/stop hooks, a device with
+ * nothing but an identity and a reset (the smallest a contract device can be), and one writable vendor attribute
+ * (`vendor/knob`, digits only) so autostart's attribute writes can succeed and fail.
  */
-import { err } from '../../src/core/errors.js';
 import type { ParentSpec } from '../../src/core/types.js';
+import { PciDevice, err, pciParent } from '../../src/sdk/index.js';
 import type { DriverCatalog } from '../../src/daemon/config.js';
 import { string } from '../../src/daemon/validate.js';
 
-/** Per-device state of the toy driver. */
-export interface ToyState {
-  knob: string;
-  resets: number;
+/** One toy device. */
+export class ToyState extends PciDevice {
+  knob = '0';
+  resets = 0;
+
+  constructor() {
+    super({
+      identity: { vendorId: 0x1b36, deviceId: 0x0006, classCode: 0xff0000 },
+      reset: () => {
+        this.resets++;
+      },
+    });
+  }
 }
 
 /** A fresh toy parent spec (each call has its own state). */
 export function toyParent(name = 'toy'): ParentSpec<ToyState> {
-  return {
+  return pciParent<ToyState>({
     name,
     devicePath: `virtual/toy/${name}`,
     driverName: 'toy',
-    deviceApi: 'vfio-pci',
     maxInstances: 4,
     types: [
       { sysfsName: 'small', prettyName: 'Small toy' },
       { sysfsName: 'big', description: () => 'a big one' },
     ],
     ops: {
-      create: () => ({ knob: '0', resets: 0 }),
-      remove: () => undefined,
+      create: () => new ToyState(),
       start: () => undefined,
       stop: () => undefined,
-      reset: (_d, s) => {
-        s.resets++;
-      },
     },
     deviceAttributes: [
       {
@@ -50,7 +55,7 @@ export function toyParent(name = 'toy'): ParentSpec<ToyState> {
         ],
       },
     ],
-  };
+  });
 }
 
 /** A catalog with the toy driver (`{"driver":"toy","name":"toy0"}`). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import { type DisplayPlane, toRgb } from '../../src/display/plane.js';
 import { decodePng, encodePng } from '../../src/display/png.js';
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Core } from '../../src/core/core.js';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import { UART } from '../../src/drivers/mtty/uart.js';
 import { native } from '../../src/native/index.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_IRQ_SET as S, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';

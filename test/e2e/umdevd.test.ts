@@ -8,8 +8,8 @@ import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { apiOpen } from '../../src/cli/api-client.js';
-import { TMP_DIR } from '../../src/cli/definitions.js';
-import { parseDefinition } from '../../src/daemon/definitions.js';
+import { TMP_DIR } from '../../src/mdevctl/definitions.js';
+import { parseStoredDefinition } from '../../src/mdevctl/store.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { call } from '../daemon/helpers.js';
 import { waitFor } from '../process.js';
@@ -174,8 +174,8 @@ test('umdevd: kill -9 during a burst of defines leaves every definition whole; t
   assert.ok(files.length >= 20, `defines landed before the kill: ${files.length}`);
   for (const f of files) {
     assert.match(f, /^[0-9a-f-]{36}$/, `only definition files in the parent dir, found ${f}`);
-    const def = parseDefinition('mtty', f, await readFile(path.join(dir, 'mdevctl.d/mtty', f), 'utf8'));
-    assert.equal(def.type, 'mtty-1');
+    const def = parseStoredDefinition('mtty', f, await readFile(path.join(dir, 'mdevctl.d/mtty', f), 'utf8'));
+    assert.equal(def.mdevType, 'mtty-1');
   }
   await assert.rejects(stat(mnt), /ENOTCONN/, 'the killed daemon left a stale mount');
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import {
   type Attr,
   decodeBatchForget,

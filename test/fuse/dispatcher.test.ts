@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import type { AttrTree } from '../../src/fuse/attr-tree.js';
 import { benignNotifyError } from '../../src/fuse/device-channel.js';
 import { FuseDispatcher } from '../../src/fuse/dispatcher.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import { ToyTree } from './toy-tree.js';
 import { waitFor } from '../process.js';
 import { py, serve, sh } from './helpers.js';

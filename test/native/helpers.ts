@@ -5,7 +5,7 @@ import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 
 /** A temp dir removed after the test. */
 export function tempDir(t: TestContext): string {

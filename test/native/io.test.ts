@@ -4,7 +4,7 @@ import { closeSync, constants, copyFileSync, mkdirSync, openSync, writeSync } fr
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { native } from '../../src/native/index.js';
-import { UmdevError, toUmdevError } from '../../src/core/errors.js';
+import { UmdevError, toUmdevError } from '../../src/errors.js';
 import { errnoOf, fifo, isNonBlocking, tempDir } from './helpers.js';
 
 test('non-blocking read returns -1 when empty, the bytes when written, 0 at EOF', (t) => {
@@ -85,7 +85,7 @@ test('bad arguments are EINVAL, not crashes', (t) => {
 test('without the built addon, importing works and every call throws ENOSYS saying how to build it', async (t) => {
   const root = tempDir(t);
   const dist = fileURLToPath(new URL('../../', import.meta.url));
-  for (const file of ['src/native/index.js', 'src/core/errors.js']) {
+  for (const file of ['src/native/index.js', 'src/errors.js']) {
     mkdirSync(dirname(join(root, 'dist', file)), { recursive: true });
     copyFileSync(join(dist, file), join(root, 'dist', file));
   }

@@ -5,7 +5,7 @@ import { closeSync, constants, openSync, writeSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FdReady, native } from '../../src/native/index.js';
-import type { UmdevError } from '../../src/core/errors.js';
+import type { UmdevError } from '../../src/errors.js';
 import { errnoOf, fifo, isNonBlocking, tempDir, turns } from './helpers.js';
 
 test('watch fires when data arrives, on the main thread, and not after stop()', async (t) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from '../../src/core/core.js';
-import { err, isUmdevError } from '../../src/core/errors.js';
+import { err, isUmdevError } from '../../src/errors.js';
 import { SysfsTree } from '../../src/sysfs/index.js';
 import type { AttrNode } from '../../src/fuse/attr-tree.js';
 import { busDriver, expectErrno, fixtureCore, mttyLike, read, snapshot, toy, write } from './fixtures.js';

@@ -4,7 +4,7 @@
  * a writable vendor attribute. Plus helpers to walk and snapshot a whole tree.
  */
 import { Core } from '../../src/core/core.js';
-import { err, isUmdevError } from '../../src/core/errors.js';
+import { err, isUmdevError } from '../../src/errors.js';
 import type { BusDriver, MdevDevice, ParentSpec } from '../../src/core/types.js';
 import type { AttrDir, AttrNode, AttrTree } from '../../src/fuse/attr-tree.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kstrtobool, kstrtoul, parseCreate, parseRemove, parseReset, parseUevent, parseUuid } from '../../src/sysfs/parse.js';
 import { parseSeedCreate, parseSeedDestroy, parseSeedUuid } from '../../src/sysfs/seed-v6.js';
-import { isUmdevError } from '../../src/core/errors.js';
+import { isUmdevError } from '../../src/errors.js';
 
 const U = '3f2a5b7c-1d2e-4f60-8a9b-0c1d2e3f4a5b';
 

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { err } from '../../src/core/errors.js';
+import { err } from '../../src/errors.js';
 import { native } from '../../src/native/index.js';
 import { Command, Flags } from '../../src/vfio-user/constants.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';

@@ -34,7 +34,7 @@ test('disconnect drops DMA, resets and closes the device, releases eventfds and 
   await c.close();
   await until(() => h.device.closes === 1, 'device close');
   assert.equal(h.device.resets, 1, 'reset on lost connection, as libvfio-user');
-  assert.equal(h.device.heldIrqFds(), 0, 'eventfds released');
+  assert.equal(h.device.heldIrqFds, 0, 'eventfds released');
   await until(() => h.mdev.openCount === 0, 'handle released');
   assert.equal(h.driver.connected(h.uuid), false);
   const again = await h.connect();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IrqController } from '../../src/vfio/irqs.js';
 import { VFIO_IRQ_INFO as I, VFIO_IRQ_SET as S, VFIO_PCI_IRQ } from '../../src/vfio/constants.js';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import { native } from '../../src/native/index.js';
 import { eventChannel, isOpen, type EventChannel } from './event-channel.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIG_NEXT, migrationPath, migrationStateSupported, nextMigrationState, type MigState } from '../../src/vfio/migration.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M } from '../../src/vfio/constants.js';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 
 const ALL = M.STOP_COPY | M.P2P | M.PRE_COPY;
 const names = Object.fromEntries(Object.entries(S).map(([k, v]) => [v, k])) as Record<number, string>;

@@ -9,7 +9,7 @@ import {
   pmCapability,
   vendorCapability,
 } from '../../src/vfio/pci-config.js';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 
 const identity = { vendorId: 0x1af4, deviceId: 0x1041, classCode: 0x020000, revision: 1, subsystemVendorId: 0x1af4, subsystemId: 0x1100 };
 const le32 = (v: number): Buffer => {

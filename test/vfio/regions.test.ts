@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RegionTable } from '../../src/vfio/regions.js';
 import { VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
-import { UmdevError } from '../../src/core/errors.js';
+import { UmdevError } from '../../src/errors.js';
 import { MemfdBacking } from '../../src/vfio/memfd-region.js';
 import { native } from '../../src/native/index.js';
 
@@ -16,7 +16,7 @@ function expectErrno(fn: () => unknown, errno: string): void {
 test('trapped regions: handlers get region-relative offsets; flags follow the handlers', () => {
   const mem = Buffer.alloc(16);
   const t = new RegionTable(9, [
-    { index: 0, size: 16, read: (o, l) => mem.subarray(o, o + l), write: (o, d) => d.copy(mem, o) },
+    { index: 0, size: 16, read: (o, l) => mem.subarray(o, o + l), write: (o, d) => void d.copy(mem, o) },
     { index: 2, size: 4, read: () => Buffer.from([1, 2, 3, 4]).subarray(0, 4) },
   ]);
   t.write(0, 4n, Buffer.from([9, 8]));

@@ -6,7 +6,7 @@
  * `Origin` (a web page's fetch, a DNS-rebinding page) is refused whatever it carries.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Errno } from '../../core/errors.js';
+import type { Errno } from '../../errors.js';
 import type { PeerCred } from '../../native/index.js';
 import type { ApiReaders } from '../config.js';
 import { bearerMatches } from './token.js';

@@ -4,14 +4,14 @@
  * mdevctl and umdevctl see them exactly as if they had written them.
  */
 import { randomUUID } from 'node:crypto';
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { attrNameProblem, parentNameProblem, typeIdProblem, uuidProblem } from '../names.js';
-import { countDefinitions, readAllDefinitions, removeDefinition, writeDefinition, type Definition } from '../definitions.js';
+import { countDefinitions, readAllDefinitions, removeDefinition, writeDefinition, type StoredDefinition } from '../../mdevctl/store.js';
 import { Issues, array, checked, named, object, oneOf } from '../validate.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
 
-function definitionView(d: Definition): Record<string, unknown> {
-  return { parent: d.parent, uuid: d.uuid, type: d.type, start: d.start, attrs: d.attrs.map((a) => ({ [a.name]: a.value })) };
+function definitionView(d: StoredDefinition): Record<string, unknown> {
+  return { parent: d.parent, uuid: d.uuid, type: d.mdevType, start: d.autostart ? 'auto' : 'manual', attrs: d.attrs.map(([name, value]) => ({ [name]: value })) };
 }
 
 async function listDefinitions(ctx: ApiContext): Promise<ApiReply> {
@@ -32,30 +32,30 @@ async function define(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   const type = named(b?.type, 'body.type', issues, typeIdProblem);
   const uuid = b?.uuid === undefined ? randomUUID() : named(b.uuid, 'body.uuid', issues, uuidProblem);
   const start = b?.start === undefined ? 'manual' : oneOf(b.start, 'body.start', issues, ['auto', 'manual'] as const);
-  const attrs: { name: string; value: string }[] = [];
+  const attrs: (readonly [string, string])[] = [];
   if (b?.attrs !== undefined) {
     (array(b.attrs, 'body.attrs', issues) ?? []).forEach((a, i) => {
       const o = typeof a === 'object' && a !== null && !Array.isArray(a) ? Object.entries(a) : [];
       if (o.length !== 1 || typeof o[0][1] !== 'string') return issues.add(`body.attrs[${i}]`, 'an object with one string field', a);
       if (named(o[0][0], `body.attrs[${i}] name`, issues, attrNameProblem) === undefined) return undefined;
-      attrs.push({ name: o[0][0], value: o[0][1] });
+      attrs.push([o[0][0], o[0][1]]);
       return undefined;
     });
   }
   const bad = issues.toError('bad request');
   if (bad !== undefined) throw bad;
-  const def: Definition = {
+  const def: StoredDefinition = {
     parent: parent as string,
     uuid: (uuid as string).toLowerCase(),
-    type: type as string,
-    start: start ?? 'manual',
+    mdevType: type as string,
+    autostart: start === 'auto',
     attrs,
   };
   // Counted before the write: defines racing each other can pass the bound by how many run at once, itself bounded.
   const held = await countDefinitions(ctx.definitions.dir, def.parent);
   if (held >= ctx.limits.maxDefinitions) throw err('ENOSPC', `${def.parent} has ${held} definitions; the limit is ${ctx.limits.maxDefinitions}`);
   await writeDefinition(ctx.definitions.dir, def, true);
-  ctx.log.child('api', def.uuid).info(`defined ${def.type} on ${def.parent} (${def.start})`);
+  ctx.log.child('api', def.uuid).info(`defined ${def.mdevType} on ${def.parent} (${start ?? 'manual'})`);
   // The parent encoded: a name may hold what a header cannot (a control character, a code point above 255).
   return { status: 201, body: definitionView(def), headers: { location: `/definitions/${encodeURIComponent(def.parent)}/${def.uuid}` } };
 }

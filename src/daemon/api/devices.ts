@@ -3,7 +3,7 @@
  * input, calls one core operation and renders the result; the core decides and its errno is the answer.
  */
 import { randomUUID } from 'node:crypto';
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { parentNameProblem, typeIdProblem, uuidProblem } from '../names.js';
 import { Issues, array, boolean, checked, integer, named, object, string } from '../validate.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';

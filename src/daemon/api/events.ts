@@ -5,7 +5,7 @@
  * (`EUSERS` beyond), so neither stuck nor numerous readers can grow the daemon's memory without bound.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { err, httpStatus } from '../../core/errors.js';
+import { err, httpStatus } from '../../errors.js';
 import type { CoreEvent } from '../../core/types.js';
 import type { ApiContext, StreamRoute } from './router.js';
 
@@ -35,11 +35,11 @@ function streamEvents(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   };
   const finish = (): void => {
     ctx.streams.delete(res);
-    ctx.core.events.off('event', onEvent);
+    unsubscribe();
     ctx.closing.removeEventListener('abort', finish);
     if (!res.writableEnded) res.end();
   };
-  ctx.core.events.on('event', onEvent);
+  const unsubscribe = ctx.core.subscribe(onEvent);
   ctx.closing.addEventListener('abort', finish);
   req.on('close', finish);
   res.on('close', finish);

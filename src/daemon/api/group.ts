@@ -1,6 +1,6 @@
 /** Resolving the API's group (`api.group`: a name or a gid) to a gid, from /etc/group as getgrnam(3) would. */
 import { readFile } from 'node:fs/promises';
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 
 /** The gid of `group`; a number is taken as it is. `EINVAL` for a name /etc/group does not list. */
 export async function resolveGroup(group: string | number, groupFile = '/etc/group'): Promise<number> {

@@ -1,5 +1,5 @@
 /** Read-only routes about parents and their types: `GET /parents`, `/parents/:parent`, `/types`, `/parents/:parent/types`. */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
 import { parentView, typeView } from './views.js';
 

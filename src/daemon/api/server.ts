@@ -9,7 +9,7 @@
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { err, httpStatus, isUmdevError, toUmdevError, type Errno } from '../../core/errors.js';
+import { err, httpStatus, isUmdevError, toUmdevError, type Errno } from '../../errors.js';
 import { describeError } from '../../log.js';
 import { native } from '../../native/index.js';
 import { containsNul } from '../names.js';

@@ -5,7 +5,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 
 /** Read the token from `file`, creating it (mode 0600, exclusive) with a fresh random token when it is missing. */
 export async function loadToken(file: string): Promise<string> {

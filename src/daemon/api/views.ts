@@ -4,7 +4,7 @@
  */
 import type { Core } from '../../core/core.js';
 import type { MdevDevice, MdevType, Parent } from '../../core/types.js';
-import { toUmdevError } from '../../core/errors.js';
+import { toUmdevError } from '../../errors.js';
 
 export interface TypeView {
   readonly parent: string;

@@ -8,11 +8,11 @@
  */
 import process from 'node:process';
 import { Core } from '../../core/core.js';
-import { err, toUmdevError } from '../../core/errors.js';
+import { err, toUmdevError } from '../../errors.js';
 import { screenPng } from '../../display/screen.js';
 import { createLogger } from '../../log.js';
 import { native } from '../../native/index.js';
-import { isVfioDevice } from '../../vfio/device.js';
+import { requirePciDevice } from '../../vfio/pci-device.js';
 import { makeLogger } from '../../vfio-user/log.js';
 import { describeClient, startSession } from '../../vfio-user/session.js';
 import type { DriverCatalog } from '../config.js';
@@ -28,11 +28,10 @@ async function serve(init: HostInit): Promise<void> {
   const { DRIVERS } = (await import(init.catalog)) as { DRIVERS: DriverCatalog };
   const entry = DRIVERS[init.driver];
   if (entry === undefined) throw err('EINVAL', `no driver named ${init.driver}`);
-  const core = new Core();
+  const core = new Core({ log: base.child('core', init.uuid) });
   core.registerParent(entry.create(init.options));
   const device = await core.create(init.parent, init.typeId, init.uuid);
-  const model = device.driverData;
-  if (!isVfioDevice(model)) throw err('EINVAL', `${init.driver} does not make VFIO devices`);
+  const model = requirePciDevice(device.driverData, `${init.driver} device ${init.uuid}`);
   dropPrivileges(init.uid, init.gid);
 
   const who = describeClient(native, CLIENT_FD);

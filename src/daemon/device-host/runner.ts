@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type UmdevError, err, isErrno } from '../../core/errors.js';
+import { type UmdevError, err, isErrno } from '../../errors.js';
 import { MAX_SCREEN_PNG } from '../../display/screen.js';
 import type { DeviceHandle, MdevDevice, Uuid } from '../../core/types.js';
 import type { Native } from '../../native/index.js';

@@ -1,6 +1,6 @@
 /** Resolve the device hosts' user from the config: a uid, or a name looked up in /etc/passwd (Node has no getpwnam). */
 import { readFileSync } from 'node:fs';
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 
 export interface HostUser {
   readonly uid: number;

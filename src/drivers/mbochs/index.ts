@@ -5,9 +5,7 @@
  * instance. `available_instances` is the MiB left over the type's MiB; a create that does not fit fails with
  * ENOSPC, as the sample's `mbochs_init_dev`. Each device has `vendor/memory` ("4 MB"), and each type a description.
  */
-import { err } from '../../core/errors.js';
-import type { MdevDevice, MdevType, ParentSpec } from '../../core/types.js';
-import { VFIO_DEVICE_API } from '../../vfio/constants.js';
+import { type MdevDevice, type MdevType, type ParentSpec, err, pciParent } from '../../sdk/index.js';
 import { MbochsDevice } from './device.js';
 import { MBOCHS_DEFAULT_MAX_MBYTES, MBOCHS_TYPES, type MbochsType } from './spec.js';
 
@@ -26,11 +24,10 @@ export function createMbochsParent(options: { maxMbytes?: number } = {}): Parent
   if (!Number.isInteger(total) || total < 0) throw err('EINVAL', `mbochs memory budget of ${total} MiB`);
   let available = total;
   const holding = new WeakSet<MbochsDevice>();
-  return {
+  return pciParent<MbochsDevice>({
     name: 'mbochs',
     devicePath: 'virtual/mbochs/mbochs',
     driverName: 'mbochs',
-    deviceApi: VFIO_DEVICE_API.PCI,
     types: MBOCHS_TYPES.map((t) => ({ sysfsName: t.sysfsName, prettyName: t.prettyName, description: () => `virtual display, ${t.mbytes} MB video memory` })),
     ops: {
       create(device: MdevDevice): MbochsDevice {
@@ -41,16 +38,13 @@ export function createMbochsParent(options: { maxMbytes?: number } = {}): Parent
         holding.add(state);
         return state;
       },
+      // The device's memory goes with it (`pciParent` disposes of it); the budget comes back here.
       remove(_device: MdevDevice, state: MbochsDevice): void {
-        state.close();
         // Pairs with the reservation in create; the set makes a repeated remove harmless.
         if (holding.delete(state)) available += state.type.mbytes;
       },
       getAvailable(type: MdevType): number {
         return Math.floor(available / typeOf(type).mbytes);
-      },
-      reset(_device: MdevDevice, state: MbochsDevice): void {
-        state.reset();
       },
     },
     deviceAttributes: [
@@ -59,5 +53,5 @@ export function createMbochsParent(options: { maxMbytes?: number } = {}): Parent
         attrs: [{ name: 'memory', mode: 0o444, show: (device: MdevDevice) => `${typeOf(device.type).mbytes} MB\n` }],
       },
     ],
-  };
+  });
 }

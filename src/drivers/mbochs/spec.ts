@@ -1,12 +1,12 @@
 /**
  * Concepts: everything that describes an mbochs device, stated once (samples/vfio-mdev/mbochs.c). The types and
- * their video memory and maximum resolution; the PCI identity; the two BARs (BAR0 the framebuffer, memory-backed
- * and mmap-able by the VMM; BAR2 the register page); and the map of that register page. The config space, the
- * region table and the sysfs types are all derived from these values; nothing else in the driver repeats a size,
- * an id or an offset.
+ * their video memory and maximum resolution; the PCI identity; the device declaration on the device contract
+ * (BAR0 the framebuffer, memory-backed and mmap-able by the VMM; BAR2 the register page); and the map of that
+ * register page. The contract derives config space and the region table from the declaration, and the sysfs types
+ * come from `MBOCHS_TYPES`; nothing else in the driver repeats a size, an id or an offset.
  */
 import { VFIO_PCI_REGION } from '../../vfio/constants.js';
-import type { BarSpec, PciIdentity } from '../../vfio/pci-config.js';
+import type { BarAccess, BarDecl, PciDeviceSpec, PciIdentity } from '../../sdk/index.js';
 
 /** One mbochs type: its video memory and the largest mode its EDID offers (0×0: no limit, no EDID). */
 export interface MbochsType {
@@ -72,11 +72,15 @@ export function vramBytes(type: MbochsType): number {
   return type.mbytes * MIB;
 }
 
-/** BAR0..BAR5 of a device of `type`: a prefetchable 32-bit framebuffer BAR and the register BAR. */
-export function mbochsBars(type: MbochsType): readonly (BarSpec | undefined)[] {
-  return [
-    { kind: 'mem32', size: vramBytes(type), prefetchable: true },
-    undefined,
-    { kind: 'mem32', size: MMIO_BAR_SIZE },
-  ];
+/**
+ * The declaration of one device of `type`: BAR0 the video memory, a prefetchable 32-bit BAR backed by a memfd that
+ * exists while a client has the device open and that the VMM maps whole; BAR2 the trapped register page served by
+ * `registers`. No interrupts, as the sample.
+ */
+export function mbochsDeviceSpec(type: MbochsType, registers: Required<BarAccess>, reset: () => void): PciDeviceSpec {
+  const vram = vramBytes(type);
+  const bars: (BarDecl | undefined)[] = [];
+  bars[FB_BAR] = { kind: 'mem32', size: vram, prefetchable: true, memory: { perSession: true, mmap: [{ offset: 0n, size: BigInt(vram) }] } };
+  bars[MMIO_BAR] = { kind: 'mem32', size: MMIO_BAR_SIZE, ...registers };
+  return { name: 'mbochs', identity: MBOCHS_IDENTITY, bars, reset };
 }

@@ -5,9 +5,9 @@
  * `available_instances` is free ports / ports per type; a create that does not fit fails with ENOSPC, as the
  * sample's `mtty_init_dev`. Ports go back to the pool when the device is removed.
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import type { MdevDevice, MdevType, ParentSpec } from '../../core/types.js';
-import { VFIO_DEVICE_API } from '../../vfio/constants.js';
+import { pciParent } from '../../sdk/index.js';
 import { MttyDevice } from './device.js';
 
 export { MttyDevice } from './device.js';
@@ -30,11 +30,10 @@ export function createMttyParent(options: { ports?: number } = {}): ParentSpec<M
   if (!Number.isInteger(total) || total < 0) throw err('EINVAL', `mtty port pool of ${total}`);
   let available = total;
   const holding = new WeakSet<MttyDevice>();
-  return {
+  return pciParent<MttyDevice>({
     name: 'mtty',
     devicePath: 'virtual/mtty/mtty',
     driverName: 'mtty',
-    deviceApi: VFIO_DEVICE_API.PCI,
     types: [
       { sysfsName: '1', prettyName: 'Single port serial' },
       { sysfsName: '2', prettyName: 'Dual port serial' },
@@ -49,15 +48,11 @@ export function createMttyParent(options: { ports?: number } = {}): ParentSpec<M
         return state;
       },
       remove(_device: MdevDevice, state: MttyDevice): void {
-        state.close();
         // Pairs with the reservation in create; the set makes a repeated remove harmless.
         if (holding.delete(state)) available += state.nrPorts;
       },
       getAvailable(type: MdevType): number {
         return Math.floor(available / portsOf(type));
-      },
-      reset(_device: MdevDevice, state: MttyDevice): void {
-        state.reset();
       },
     },
     deviceAttributes: [
@@ -66,5 +61,5 @@ export function createMttyParent(options: { ports?: number } = {}): ParentSpec<M
         attrs: [{ name: 'sample_mdev_dev', mode: 0o444, show: (device: MdevDevice) => `This is MDEV ${device.name}\n` }],
       },
     ],
-  };
+  });
 }

@@ -3,7 +3,7 @@
  * the fixed reply is EINVAL; a region whose capability chain does not fit the client's `argsz` is answered with the
  * fixed part only and the full size in `argsz`, so the client can retry (spec "Message sizes"; libvfio-user).
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { decodeQuad, encodeQuad, encodeRegionInfo } from '../codec.js';
 import { Command, RegionFlags, Size } from '../constants.js';
 import type { Handler } from '../connection.js';

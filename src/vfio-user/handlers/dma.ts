@@ -6,7 +6,7 @@
  * exactly (ENOENT otherwise, libvfio-user) or carry UNMAP_ALL with addr = size = 0; its reply echoes the request.
  * Dirty-page bitmaps (GET_DIRTY_BITMAP) belong to migration, which is not implemented: EOPNOTSUPP.
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { decodeDmaMap, decodeDmaUnmap } from '../codec.js';
 import { DmaMapFlags, DmaUnmapFlags, Size } from '../constants.js';
 import type { Handler } from '../connection.js';

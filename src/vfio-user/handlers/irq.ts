@@ -6,7 +6,7 @@
  * DATA_BOOL without count bytes, DATA_EVENTFD with a number of fds other than count or none (none = de-assign).
  * QEMU sends argsz = 20 with fds attached, so argsz is not required to cover them.
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import type { SetIrqsRequest } from '../../vfio/device.js';
 import { decodeIrqSet, decodeQuad, encodeQuad } from '../codec.js';
 import { Command, IrqInfoFlags, IrqSetFlags as F, Size } from '../constants.js';

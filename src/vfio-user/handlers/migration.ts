@@ -3,7 +3,7 @@
  * announced in VERSION), so a well-formed request is answered EOPNOTSUPP (= ENOTSUP on Linux) and the connection
  * stays usable; a malformed one is EINVAL, like any other command.
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { decodeArgszPair } from '../codec.js';
 import { Command, FeatureFlags } from '../constants.js';
 import type { Handler } from '../connection.js';

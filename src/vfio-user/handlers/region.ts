@@ -5,7 +5,7 @@
  * A zero-length access is answered with no payload at all. When the device answers synchronously so does the
  * server, in the same tick (the latency hot path).
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { decodeRegionAccess, decodeWriteMulti, encodeRegionAccess } from '../codec.js';
 import { Command, RegionFlags, SERVER_MAX_DATA_XFER_SIZE, Size } from '../constants.js';
 import type { Connection, Handler, Reply } from '../connection.js';

@@ -3,7 +3,7 @@
  * answered EINVAL, as vfio-pci answers VFIO_DEVICE_RESET when reset does not work. DMA windows and eventfds stay:
  * a reset is the device's business, not the session's.
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { DeviceFlags } from '../constants.js';
 import type { Handler } from '../connection.js';
 

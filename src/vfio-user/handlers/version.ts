@@ -4,7 +4,7 @@
  * `twin_socket` and `migration` are never announced; `write_multiple` only back to a client that offered it.
  * A bad request is answered EINVAL and the connection is then closed (spec: the server closes the connection).
  */
-import { err } from '../../core/errors.js';
+import { err } from '../../errors.js';
 import { decodeVersion, encodeVersion, parseCapabilities } from '../codec.js';
 import {
   CLIENT_MAX_MSG_FDS_LIMIT,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UmdevError } from '../../../src/core/errors.js';
+import { UmdevError } from '../../../src/errors.js';
 import { decodePng } from '../../../src/display/png.js';
 import { screenPng } from '../../../src/display/screen.js';
 import { DISPI } from '../../../src/drivers/mbochs/dispi.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from '../../../src/core/core.js';
-import { UmdevError } from '../../../src/core/errors.js';
+import { UmdevError } from '../../../src/errors.js';
 import { MbochsDevice, createMbochsParent } from '../../../src/drivers/mbochs/index.js';
 
 const uuid = (n: number): string => `b0c50000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MttyDevice } from '../../../src/drivers/mtty/device.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO as I, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../../src/vfio/constants.js';
-import { UmdevError } from '../../../src/core/errors.js';
+import { UmdevError } from '../../../src/errors.js';
 
 const CFG = R.CONFIG;
 const le32 = (v: number): Buffer => {

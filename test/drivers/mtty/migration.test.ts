@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { MttyDevice } from '../../../src/drivers/mtty/device.js';
 import { MTTY_MAGIC } from '../../../src/drivers/mtty/migration.js';
 import { UART } from '../../../src/drivers/mtty/uart.js';
-import { UmdevError } from '../../../src/core/errors.js';
+import { UmdevError } from '../../../src/errors.js';
 
-const out = (d: MttyDevice, port: number, reg: number, v: number): void => d.write(port, BigInt(reg), Buffer.from([v]));
+const out = (d: MttyDevice, port: number, reg: number, v: number): void => void d.write(port, BigInt(reg), Buffer.from([v]));
 const inb = (d: MttyDevice, port: number, reg: number): number => d.read(port, BigInt(reg), 1)[0]!;
 
 function expectEinval(fn: () => unknown): void {

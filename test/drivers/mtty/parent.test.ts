@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMttyParent, MttyDevice } from '../../../src/drivers/mtty/index.js';
 import type { MdevDevice, MdevType, ParentSpec } from '../../../src/core/types.js';
-import { UmdevError } from '../../../src/core/errors.js';
+import { UmdevError } from '../../../src/errors.js';
 
 /** The slice of a core-made type and device the parent reads; the full objects come from a real Core elsewhere. */
 function typeOf(sysfsName: string): MdevType {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MttyDevice } from '../../../src/drivers/mtty/device.js';
 import { UART } from '../../../src/drivers/mtty/uart.js';
 import { VFIO_IRQ_SET as S } from '../../../src/vfio/constants.js';
-import { UmdevError } from '../../../src/core/errors.js';
+import { UmdevError } from '../../../src/errors.js';
 import { eventChannel, isOpen, type EventChannel } from '../../vfio/event-channel.js';
 
 /** Byte-wide port I/O on one port's BAR, as the 8250 driver (and QEMU for I/O BARs) does it. */

@@ -12,7 +12,7 @@ import { link, mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } fr
 import { basename, dirname, join } from 'node:path';
 import { context, fail, osError } from './failure.js';
 import { isJsonObject, parseJson, prettyJson, type Json, type JsonOut } from './serde-json.js';
-import { readToString } from './sysfs-read.js';
+import { readToString } from './read-text.js';
 
 /** A device definition as stored: type, start mode and ordered sysfs attributes (relative path, value). */
 export interface Definition {

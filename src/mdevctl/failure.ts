@@ -7,7 +7,7 @@
  */
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import { ERRNO, STRERROR, UmdevError, isErrno, type Errno } from '../core/errors.js';
+import { ERRNO, STRERROR, UmdevError, isErrno, type Errno } from '../errors.js';
 
 /** glibc strerror texts for errnos outside the core table that file operations can still return. */
 const MORE_STRERROR: Readonly<Record<string, string>> = {

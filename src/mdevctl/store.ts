@@ -1,23 +1,20 @@
 /**
- * Concepts: persistent device definitions in mdevctl's format, `<dir>/<parent>/<uuid>` holding
- * `{"mdev_type": …, "start": "auto"|"manual", "attrs": [{"path": "value"}, …]}`. umdevd reads them to autostart
- * devices and writes them for the API's define routes. Writes are atomic (temp file + fsync + rename), so a daemon
- * killed mid-write leaves either the old file or the new one, never a torn one; mdevctl would refuse a torn file and
- * with it every other definition (`list -d` fails as a whole on one bad file).
+ * Concepts: a directory of definitions in mdevctl's layout, `<dir>/<parent>/<uuid>`, each file in the format of
+ * `definitions.ts`. umdevd reads them to autostart devices and writes them for the API's define routes; umdevctl
+ * reads and writes the same files. Writes are atomic (temp file + fsync + rename), so a daemon killed mid-write
+ * leaves either the old file or the new one, never a torn one; mdevctl would refuse a torn file and with it every
+ * other definition (`list -d` fails as a whole on one bad file).
  */
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDefinition as parseCliDefinition, formatDefinition, writeDefinitionFile } from '../cli/definitions.js';
-import { parseJson } from '../cli/serde-json.js';
-import { err, toUmdevError } from '../core/errors.js';
+import { type Definition, parseDefinition as parseFormat, formatDefinition, writeDefinitionFile } from './definitions.js';
+import { parseJson } from './serde-json.js';
+import { err, toUmdevError } from '../errors.js';
 
-/** One definition file, parsed. Values of attrs are strings, as mdevctl requires. */
-export interface Definition {
+/** A definition and where it is stored (`<dir>/<parent>/<uuid>`). */
+export interface StoredDefinition extends Definition {
   readonly parent: string;
   readonly uuid: string;
-  readonly type: string;
-  readonly start: 'auto' | 'manual';
-  readonly attrs: readonly { readonly name: string; readonly value: string }[];
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,34 +24,21 @@ export function isUuid(s: string): boolean {
 }
 
 /**
- * Parse one file's text with umdevctl's reader (mdevctl 1.2.0's rules and messages: `mdev_type` and `start`
- * required, attrs single-key objects of strings); the message is prefixed with the file's parent/uuid for logs.
+ * Parse one file's text (mdevctl 1.2.0's rules and messages: `mdev_type` and `start` required, attrs single-key
+ * objects of strings); the message is prefixed with the file's parent/uuid for logs.
  */
-export function parseDefinition(parent: string, uuid: string, text: string): Definition {
-  let d;
+export function parseStoredDefinition(parent: string, uuid: string, text: string): StoredDefinition {
   try {
-    d = parseCliDefinition(parseJson(text));
+    return { ...parseFormat(parseJson(text)), parent, uuid: uuid.toLowerCase() };
   } catch (e) {
     const u = toUmdevError(e);
     throw err(u.errno, `definition ${parent}/${uuid}: ${u.message}`, u);
   }
-  return {
-    parent,
-    uuid: uuid.toLowerCase(),
-    type: d.mdevType,
-    start: d.autostart ? 'auto' : 'manual',
-    attrs: d.attrs.map(([name, value]) => ({ name, value })),
-  };
-}
-
-/** The file text, byte for byte as mdevctl writes it (umdevctl's formatter: serde_json pretty, no trailing newline). */
-export function serializeDefinition(def: Definition): string {
-  return formatDefinition({ mdevType: def.type, autostart: def.start === 'auto', attrs: def.attrs.map((a) => [a.name, a.value] as const) });
 }
 
 /** Result of reading one parent's definitions: the good ones, and one error per bad file (never fatal). */
 export interface ParentDefinitions {
-  readonly definitions: readonly Definition[];
+  readonly definitions: readonly StoredDefinition[];
   readonly errors: readonly { readonly file: string; readonly error: Error }[];
 }
 
@@ -68,13 +52,13 @@ export async function readParentDefinitions(dir: string, parent: string): Promis
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { definitions: [], errors: [] };
     throw e;
   }
-  const definitions: Definition[] = [];
+  const definitions: StoredDefinition[] = [];
   const errors: { file: string; error: Error }[] = [];
   for (const name of names.sort()) {
     if (!isUuid(name)) continue;
     const file = path.join(pdir, name);
     try {
-      definitions.push(parseDefinition(parent, name, await readFile(file, 'utf8')));
+      definitions.push(parseStoredDefinition(parent, name, await readFile(file, 'utf8')));
     } catch (e) {
       errors.push({ file, error: e as Error });
     }
@@ -101,7 +85,7 @@ export async function readAllDefinitions(dir: string): Promise<ParentDefinitions
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { definitions: [], errors: [] };
     throw e;
   }
-  const definitions: Definition[] = [];
+  const definitions: StoredDefinition[] = [];
   const errors: { file: string; error: Error }[] = [];
   for (const p of parents.sort()) {
     const r = await readParentDefinitions(dir, p);
@@ -112,12 +96,12 @@ export async function readAllDefinitions(dir: string): Promise<ParentDefinitions
 }
 
 /**
- * Write a definition atomically with umdevctl's writer (temp file, fsync, rename, fsync of the directory), so umdevd,
- * umdevctl and mdevctl share one directory safely. With `exclusive`, `EEXIST` when the uuid is already defined on
+ * Write a definition atomically (temp file, fsync, rename, fsync of the directory), so umdevd, umdevctl and mdevctl
+ * share one directory safely. With `exclusive`, `EEXIST` when the uuid is already defined on
  * this parent, decided by the filesystem (no check-then-write race).
  */
-export async function writeDefinition(dir: string, def: Definition, exclusive = false): Promise<void> {
-  await writeDefinitionFile(path.join(dir, def.parent, def.uuid), serializeDefinition(def), { exclusive });
+export async function writeDefinition(dir: string, def: StoredDefinition, exclusive = false): Promise<void> {
+  await writeDefinitionFile(path.join(dir, def.parent, def.uuid), formatDefinition(def), { exclusive });
 }
 
 /** Remove a definition; `ENOENT` when it does not exist. */

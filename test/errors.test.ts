@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ERRNO, STRERROR, UmdevError, errnoName, httpStatus, toUmdevError, exitCode } from '../../src/core/errors.js';
+import { ERRNO, STRERROR, UmdevError, errnoName, httpStatus, toUmdevError, exitCode } from '../src/errors.js';
 import { constants } from 'node:os';
 
 test('errno numbers match the host kernel', () => {

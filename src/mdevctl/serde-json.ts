@@ -6,7 +6,7 @@
  * an error at a looked-at byte reports the column just after it, an error after consuming a byte reports the
  * column after that byte, and an error at end of input reports the column of the end.
  */
-import { UmdevError } from '../core/errors.js';
+import { UmdevError } from '../errors.js';
 
 /** A parsed JSON value. Objects have a null prototype, so a `__proto__` key is only a key. */
 export type Json = null | boolean | number | string | Json[] | JsonObject;

@@ -1,0 +1,83 @@
+/**
+ * Concepts: mcount, the smallest useful vendor driver, written for the vendor guide (docs/vendor-guide.md). One
+ * parent `mcount` with one type, `mcount-1`, up to 8 devices. Each device is a PCI function with BAR0, 16 bytes of
+ * registers (an id, a counter, a doorbell that bumps the counter and raises an interrupt, a scratch register), and
+ * BAR2, one page of memory the VMM may map. INTx and one MSI vector; a reset clears the registers; the registers
+ * migrate as an 8-byte snapshot.
+ */
+import { PciDevice, err, pciParent, snapshotMigration, type MdevDevice, type ParentSpec } from '../../sdk/index.js';
+
+/** BAR0 register offsets. */
+export const MCOUNT_REG = { ID: 0x0, COUNT: 0x4, DOORBELL: 0x8, SCRATCH: 0xc } as const;
+/** What ID reads: "UMDV" in little-endian bytes. */
+export const MCOUNT_ID = 0x56444d55;
+
+/** One mcount device: its registers are its whole state. */
+export class McountDevice extends PciDevice {
+  count = 0;
+  scratch = 0;
+
+  constructor() {
+    super({
+      name: 'mcount',
+      identity: { vendorId: 0x1b36, deviceId: 0x0101, classCode: 0xff0000, revision: 1 },
+      bars: [
+        { kind: 'mem32', size: 16, read: (offset, length) => this.#read(offset, length), write: (offset, data) => this.#write(offset, data) },
+        undefined,
+        { kind: 'mem32', size: 4096, memory: true },
+      ],
+      irqs: { intx: true, msi: { vectors: 1 } },
+      reset: () => {
+        this.count = 0;
+        this.scratch = 0;
+      },
+      migration: snapshotMigration({
+        size: 8,
+        save: () => {
+          const b = Buffer.alloc(8);
+          b.writeUInt32LE(this.count, 0);
+          b.writeUInt32LE(this.scratch, 4);
+          return b;
+        },
+        restore: (b) => {
+          this.count = Buffer.from(b).readUInt32LE(0);
+          this.scratch = Buffer.from(b).readUInt32LE(4);
+        },
+      }),
+    });
+  }
+
+  /** Registers are dwords; any other access is refused, as a device that decodes only dwords would. */
+  #read(offset: number, length: number): Uint8Array {
+    if (length !== 4 || offset % 4 !== 0) throw err('EINVAL', `mcount: ${length}-byte read at 0x${offset.toString(16)}`);
+    const values = [MCOUNT_ID, this.count, 0, this.scratch];
+    const out = Buffer.alloc(4);
+    out.writeUInt32LE(values[offset / 4]! >>> 0);
+    return out;
+  }
+
+  #write(offset: number, data: Buffer): void {
+    if (data.length !== 4 || offset % 4 !== 0) throw err('EINVAL', `mcount: ${data.length}-byte write at 0x${offset.toString(16)}`);
+    if (offset === MCOUNT_REG.DOORBELL) {
+      this.count = (this.count + 1) >>> 0;
+      this.interrupt();
+    } else if (offset === MCOUNT_REG.SCRATCH) {
+      this.scratch = data.readUInt32LE(0);
+    }
+  }
+}
+
+/** A fresh mcount parent. Register it with `Core.registerParent`. */
+export function createMcountParent(): ParentSpec<McountDevice> {
+  return pciParent<McountDevice>({
+    name: 'mcount',
+    devicePath: 'virtual/mcount/mcount',
+    driverName: 'mcount',
+    maxInstances: 8,
+    types: [{ sysfsName: '1', prettyName: 'Doorbell counter' }],
+    ops: { create: () => new McountDevice() },
+    deviceAttributes: [
+      { name: 'vendor', attrs: [{ name: 'count', mode: 0o444, show: (_d: MdevDevice, dev: McountDevice) => `${dev.count}\n` }] },
+    ],
+  });
+}
