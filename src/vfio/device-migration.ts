@@ -7,7 +7,8 @@
  * (the vfio-user DEVICE_FEATURE and MIG_DATA commands) only calls `setState`, `read`, `write` and `precopyInfo`.
  *
  * Two parties may drive one device: its vfio-user client (a VMM) and umdevd (`umdevctl migrate`). Whoever starts a
- * migration `claim`s the driver; while it holds the claim the other's state changes are refused with `EBUSY`.
+ * migration `claim`s the driver and changes states through the claim; while it is held every other state change is
+ * refused with `EBUSY`.
  * Transitions are serialized: a request waits for the one before it. `reset` (VFIO_DEVICE_RESET) returns the device
  * to RUNNING from any state, ERROR included, as the kernel documents, and drops the claim.
  *
@@ -48,6 +49,12 @@ export interface DeviceMigration {
   resuming(): MigrationSink;
 }
 
+/** A migration reserved by one driver (`MigrationDriver.claim`). */
+export interface MigrationClaim {
+  setState(target: number): Promise<void>;
+  release(): void;
+}
+
 /** Drives one device's migration state machine. Owned by the device; starts in RUNNING. */
 export class MigrationDriver {
   /** VFIO_MIGRATION_* flags: STOP_COPY always, PRE_COPY when the device has `preCopy`. */
@@ -58,6 +65,7 @@ export class MigrationDriver {
   #sink: MigrationSink | undefined;
   /** Who holds the migration now (`claim`); undefined: anyone may change the state. */
   #owner: string | undefined;
+  #claim: object | undefined;
   /** The last queued transition; the next one starts after it. */
   #queue: Promise<unknown> = Promise.resolve();
   readonly #listeners = new Set<(state: MigState) => void>();
@@ -89,30 +97,46 @@ export class MigrationDriver {
 
   /**
    * Reserve the migration for `owner`: `EBUSY` while someone else holds it or the device is not in RUNNING (a
-   * migration already under way). Released by the returned function (idempotent) or by `reset`.
+   * migration already under way). The claim's `setState` works while it is held; `release` (idempotent) and a
+   * reset end it, after which its `setState` is `EBUSY` too.
    */
-  claim(owner: string): () => void {
-    if (this.#owner !== undefined && this.#owner !== owner) throw err('EBUSY', `the migration is held by ${this.#owner}`);
-    if (this.#owner === undefined && this.#state !== S.RUNNING) throw err('EBUSY', `the device is in migration state ${this.#state}, not RUNNING`);
+  claim(owner: string): MigrationClaim {
+    if (this.#owner !== undefined) throw err('EBUSY', `the migration is held by ${this.#owner}`);
+    if (this.#state !== S.RUNNING) throw err('EBUSY', `the device is in migration state ${this.#state}, not RUNNING`);
+    const token = { owner };
     this.#owner = owner;
-    return () => {
-      if (this.#owner === owner) this.#owner = undefined;
+    this.#claim = token;
+    return {
+      setState: (target) => this.#queued(() => {
+        if (this.#claim !== token) throw err('EBUSY', `the migration claimed by ${owner} was taken back (reset)`);
+        return this.#walk(target);
+      }),
+      release: () => {
+        if (this.#claim !== token) return;
+        this.#claim = undefined;
+        this.#owner = undefined;
+      },
     };
   }
 
   /**
    * Walk to `target` one arc at a time; a failing arc leaves the device in ERROR (as the kernel) and throws. An
-   * unsupported target is `EINVAL` with the state unchanged. `by` names the caller: one other than the claim's
-   * owner is refused with `EBUSY`.
+   * unsupported target is `EINVAL` with the state unchanged; `EBUSY` while someone holds a claim.
    */
-  setState(target: number, by?: string): Promise<void> {
-    const run = this.#queue.then(() => this.#walk(target, by));
+  setState(target: number): Promise<void> {
+    return this.#queued(() => {
+      if (this.#owner !== undefined) throw err('EBUSY', `the migration is held by ${this.#owner}`);
+      return this.#walk(target);
+    });
+  }
+
+  #queued(fn: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(fn);
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #walk(target: number, by: string | undefined): Promise<void> {
-    if (this.#owner !== undefined && by !== this.#owner) throw err('EBUSY', `the migration is held by ${this.#owner}`);
+  async #walk(target: number): Promise<void> {
     for (const next of migrationPath(this.#state, target, this.flags)) {
       try {
         await this.#arc(this.#state, next);
@@ -126,14 +150,13 @@ export class MigrationDriver {
 
   /** VFIO_DEVICE_RESET: back to RUNNING from any state (a stopped device is resumed first), claim dropped. */
   reset(): Promise<void> {
-    const run = this.#queue.then(async () => {
+    return this.#queued(async () => {
       const wasStopped = !this.running;
       this.#owner = undefined;
+      this.#claim = undefined;
       this.#enter(S.RUNNING);
       if (wasStopped) await this.#device.resume();
     });
-    this.#queue = run.catch(() => undefined);
-    return run;
   }
 
   #enter(state: MigState): void {

@@ -22,9 +22,6 @@ import { Command, DEFAULT_PGSIZES, FeatureFlags, SERVER_MAX_DATA_XFER_SIZE } fro
 import type { Connection, Handler, Reply } from '../connection.js';
 import { DirtyLog, bitmapBytes } from '../dirty-log.js';
 
-/** Who a state change from the wire is made by, for the migration's claim (`MigrationDriver.claim`). */
-export const CLIENT_OWNER = 'the vfio-user client';
-
 /** Largest dirty bitmap one REPORT returns (announced as `migration.max_bitmap_size`); it must fit in a reply. */
 export const MAX_BITMAP_BYTES = SERVER_MAX_DATA_XFER_SIZE;
 
@@ -103,7 +100,7 @@ async function deviceState(m: MigrationDriver, f: ArgszPair, set: boolean): Prom
     const target = f.data.readUInt32LE(0);
     // ERROR is never a target; unsupported states (P2P ones) are refused by the walk, before any arc.
     if (target === S.ERROR) throw err('EINVAL', 'MIG_DEVICE_STATE: ERROR cannot be requested');
-    await m.setState(target, CLIENT_OWNER);
+    await m.setState(target);
   } else {
     need(f, 8, 'MIG_DEVICE_STATE');
   }
