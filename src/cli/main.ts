@@ -12,6 +12,7 @@ import { defineCommand } from './define.js';
 import { eventsCommand } from './events.js';
 import { execCommand } from './exec.js';
 import { qemuArgsCommand } from './qemu-args.js';
+import { migrateCommand } from './migrate.js';
 import { fail, formatError, formatErrorJson, osError } from './failure.js';
 import { debug, logFilter, type CliContext, type Writer } from './io.js';
 import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
@@ -67,6 +68,7 @@ const COMMANDS: Record<string, { options: Options; positionals?: number }> = {
   exec: { options: { 'state-dir': { type: 'string' } }, positionals: Infinity },
   shell: { options: { 'state-dir': { type: 'string' } } },
   'qemu-args': { options: { ...UUID, 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' } }, positionals: 1 },
+  migrate: { options: { ...UUID, to: { type: 'string' }, 'to-token-file': { type: 'string' }, api: { type: 'string' }, 'state-dir': { type: 'string' } }, positionals: 1 },
 };
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -209,6 +211,13 @@ async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<s
       const u = str(v, 'uuid') ?? positionals[0];
       if (u === undefined) required(inv, ['<UUID>']);
       return qemuArgsCommand(ctx, { uuid: uuidArg(u), stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
+    }
+    case 'migrate': {
+      const u = str(v, 'uuid') ?? positionals[0];
+      if (u === undefined) required(inv, ['<UUID>']);
+      const to = str(v, 'to');
+      if (to === undefined) required(inv, ['--to <DEST>']);
+      return migrateCommand(ctx, { uuid: uuidArg(u), to, tokenFile: str(v, 'to-token-file'), api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
     }
     case 'events':
       return eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });

@@ -13,6 +13,9 @@ import { err } from '../core/errors.js';
 import type { BusDriver, MdevDevice } from '../core/types.js';
 import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
+import type { ApiDeps } from './api/router.js';
+import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
+import { migrateOut } from './migrate/outgoing.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
@@ -30,6 +33,8 @@ export interface DeviceServer {
   readonly driver: BusDriver;
   /** Path of the device's socket while it is bound. */
   socketPath(device: MdevDevice): string;
+  /** Live migration of the devices it serves; absent: this daemon cannot migrate devices. */
+  readonly migration?: MigrationTransport;
   close(): Promise<void>;
 }
 
@@ -142,6 +147,14 @@ export class Daemon {
     }
     await autostart.idle();
 
+    const transport = server.migration;
+    let migrations: ApiDeps['migrations'];
+    if (transport !== undefined) {
+      const incoming = new IncomingMigrations(core, transport, log);
+      undo.push(() => incoming.close());
+      migrations = { incoming, out: (uuid, dest, progress) => migrateOut({ core, transport, log, uuid, dest, progress }) };
+    }
+
     let apiUrl: string | undefined;
     let apiSocket: string | undefined;
     if (config.api.enabled) {
@@ -155,6 +168,7 @@ export class Daemon {
             return d !== undefined && d.driver === driver.name ? server.socketPath(d) : undefined;
           },
           definitions: { dir: config.definitions },
+          ...(migrations === undefined ? {} : { migrations }),
         },
       );
       undo.push(() => api.close());

@@ -7,12 +7,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type UmdevError, err } from '../../core/errors.js';
+import { UmdevError, err, isErrno } from '../../core/errors.js';
 import type { DeviceHandle, MdevDevice, Uuid } from '../../core/types.js';
 import type { Native } from '../../native/index.js';
 import type { ActiveSession, SessionRunner } from '../../vfio-user/bus-driver.js';
 import type { Logger } from '../../log.js';
-import { type HostInit, type HostMessage, type RootMessage, messageType } from './protocol.js';
+import { type MigrationPort, saveDevice } from '../../vfio/migration-port.js';
+import type { PciDevice } from '../../vfio/pci-device.js';
+import { type HostInit, type HostMessage, type MigrationOp, type MigrationReply, type RootMessage, messageType } from './protocol.js';
 
 const HOST_MAIN = fileURLToPath(new URL('./host-main.js', import.meta.url));
 /** How long a host may take to reset and close after being told to stop, before it is killed. */
@@ -37,7 +39,7 @@ export interface HostRunnerOptions {
 }
 
 export function hostRunner(o: HostRunnerOptions): SessionRunner {
-  return (fd, device, _model, after) => new HostSession(o, fd, device, after);
+  return (fd, device, model, after, carry) => new HostSession(o, fd, device, after, carry ? model : undefined);
 }
 
 class HostSession implements ActiveSession {
@@ -48,11 +50,63 @@ class HostSession implements ActiveSession {
   #clientGone = false;
   #stopReason: string | undefined;
   #resets: (() => void)[] = [];
+  /** Migration operations sent to the host and not answered yet, by sequence number. */
+  readonly #mig = new Map<number, { resolve: (r: MigrationReply) => void; reject: (e: UmdevError) => void }>();
+  #migSeq = 0;
+  /** The daemon's instance, when it holds migrated state the host's instance must start from. */
+  readonly #carried: PciDevice | undefined;
 
-  constructor(o: HostRunnerOptions, fd: number, device: MdevDevice, after: Promise<void>) {
+  constructor(o: HostRunnerOptions, fd: number, device: MdevDevice, after: Promise<void>, carried: PciDevice | undefined) {
     this.#o = o;
     this.#log = o.log.child('device-host', device.uuid);
+    this.#carried = carried;
     this.done = this.#run(fd, device, after);
+  }
+
+  /** The migration of the host's instance, the one the client uses. */
+  async openMigration(owner: string): Promise<MigrationPort> {
+    const { flags } = await this.#migrate({ op: 'open', owner });
+    let released = false;
+    const call = async (op: MigrationOp): Promise<MigrationReply> => {
+      if (released) throw err('EINVAL', 'the migration port was released');
+      return this.#migrate(op);
+    };
+    return {
+      flags: flags ?? 0,
+      setState: async (target) => void (await call({ op: 'state', target })),
+      read: async (max) => Buffer.from((await call({ op: 'read', max })).data ?? '', 'base64'),
+      write: async (chunk) => void (await call({ op: 'write', data: Buffer.from(chunk).toString('base64') })),
+      platform: async () => {
+        const p = (await call({ op: 'platform' })).platform;
+        if (p === undefined) throw err('EIO', 'the device host sent no platform state');
+        return p;
+      },
+      loadPlatform: async (platform) => void (await call({ op: 'load-platform', platform })),
+      reset: async () => void (await call({ op: 'reset' })),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#migrate({ op: 'release' }).catch(() => undefined);
+      },
+    };
+  }
+
+  #migrate(op: MigrationOp): Promise<MigrationReply> {
+    const child = this.#child;
+    if (child === undefined || !child.connected || this.#clientGone) return Promise.reject(err('ECONNRESET', 'the device host is gone'));
+    const seq = ++this.#migSeq;
+    return new Promise((resolve, reject) => {
+      this.#mig.set(seq, { resolve, reject });
+      this.#send({ type: 'mig', seq, ...op });
+    });
+  }
+
+  #migReply(r: MigrationReply): void {
+    const p = this.#mig.get(r.seq);
+    if (p === undefined) return;
+    this.#mig.delete(r.seq);
+    if (r.error === undefined) p.resolve(r);
+    else p.reject(new UmdevError(isErrno(r.error.errno) ? r.error.errno : 'EIO', r.error.message));
   }
 
   get closed(): boolean {
@@ -124,6 +178,14 @@ class HostSession implements ActiveSession {
   }
 
   async #serve(fd: number, device: MdevDevice, source: { driver: string; options: Readonly<Record<string, unknown>> }): Promise<void> {
+    // Taken before the host starts, while the daemon's instance is at rest (no client uses it in this mode).
+    let restore: HostInit['restore'];
+    try {
+      restore = this.#carried === undefined ? undefined : await saveDevice(this.#carried, 'umdevd');
+    } catch (e) {
+      this.#o.io.close(fd);
+      throw e;
+    }
     const child = spawn(process.execPath, [`--max-old-space-size=${this.#o.memoryMiB}`, HOST_MAIN], {
       stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'],
     });
@@ -163,6 +225,7 @@ class HostSession implements ActiveSession {
         clearTimeout(startup);
         watch();
       } else if (type === 'client-gone') this.#clientGone = true;
+      else if (type === 'mig-reply') this.#migReply(m as MigrationReply);
       else if (type === 'reset-done') {
         if (m.type === 'reset-done' && m.error !== undefined) this.#log.warn(`reset in the device host failed: ${m.error}`);
         this.#resets.shift()?.();
@@ -181,9 +244,13 @@ class HostSession implements ActiveSession {
       gid: this.#o.user?.gid,
       log: this.#o.logSettings,
       maxDmaMaps: this.#o.maxDmaMaps,
+      ...(restore === undefined ? {} : { restore }),
     };
     this.#send(init);
     const { code, signal } = await exited;
+    const gone = err('ECONNRESET', 'the device host ended');
+    for (const p of this.#mig.values()) p.reject(gone);
+    this.#mig.clear();
     clearTimeout(startup);
     clearInterval(watchdog);
     if (stuck !== undefined) this.#log.error(`device host pid ${child.pid} ${stuck} and was killed; the client's session is over`);
