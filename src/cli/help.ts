@@ -217,6 +217,7 @@ destination's copy is removed. Prints each step; with --json one JSON object per
     options: [
       ...API_OPTS,
       ['    --to <DEST>', "The destination umdevd's API: http://HOST:PORT (its TCP API) or a socket path"],
+      ['    --max-bandwidth <BYTES>', 'Send at most this many stream bytes per second (default: no limit)'],
       ['    --to-token-file <FILE>', "The destination's bearer token (its api.token; default: UMDEV_DEST_TOKEN)"],
       ['-u, --uuid <UUID>', 'The device (instead of the positional UUID)'],
     ],

@@ -17,6 +17,8 @@ export interface MigrateOptions extends ApiLocation {
   readonly uuid: string;
   readonly to: string;
   readonly tokenFile?: string;
+  /** Stream bytes per second at most. */
+  readonly maxBandwidth?: number;
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -35,7 +37,7 @@ export async function migrateCommand(ctx: CliContext, opts: MigrateOptions): Pro
   const token = opts.tokenFile !== undefined ? (await readFile(opts.tokenFile, 'utf8').catch((e: unknown) => {
     throw context(e, `Unable to read ${opts.tokenFile}`);
   })).trim() : env.UMDEV_DEST_TOKEN;
-  const body = JSON.stringify({ to: opts.to, ...(token ? { token } : {}) });
+  const body = JSON.stringify({ to: opts.to, ...(token ? { token } : {}), ...(opts.maxBandwidth === undefined ? {} : { maxBandwidth: opts.maxBandwidth }) });
   const what = `Failed to migrate device ${opts.uuid}`;
   let res;
   try {

@@ -152,7 +152,7 @@ export class Daemon {
     if (transport !== undefined) {
       const incoming = new IncomingMigrations(core, transport, log);
       undo.push(() => incoming.close());
-      migrations = { incoming, out: (uuid, dest, progress) => migrateOut({ core, transport, log, uuid, dest, progress }) };
+      migrations = { incoming, out: (uuid, dest, maxBandwidth, progress) => migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress }) };
     }
 
     let apiUrl: string | undefined;

@@ -1,5 +1,5 @@
 /**
- * Migration routes. On the source: `POST /devices/:uuid/migrate {"to": URL|SOCKET, "token"?}` moves the device to
+ * Migration routes. On the source: `POST /devices/:uuid/migrate {"to": URL|SOCKET, "token"?, "maxBandwidth"?}` moves the device to
  * another umdevd (the source daemon drives; see migrate/outgoing.ts) and answers with one JSON line per step
  * (`application/x-ndjson`), ending with `{"done": result}` or `{"error": {errno, message}}` after the rollback. On
  * the destination, the calls the source makes: `POST /migrations {parent, type, uuid, flags}` (create, RESUMING),
@@ -36,9 +36,10 @@ function migrateDevice(ctx: ApiContext, req: IncomingMessage, res: ServerRespons
     const uuid = checked(params.uuid ?? '', 'uuid', uuidProblem);
     const body = await readJson(req, ctx.limits.maxBody);
     const issues = new Issues();
-    const b = object(body, 'body', issues, ['to', 'token']);
+    const b = object(body, 'body', issues, ['to', 'token', 'maxBandwidth']);
     const to = string(b?.to, 'body.to', issues, { nonEmpty: true });
     const token = b?.token === undefined ? undefined : string(b.token, 'body.token', issues, { nonEmpty: true });
+    const maxBandwidth = b?.maxBandwidth === undefined ? undefined : integer(b.maxBandwidth, 'body.maxBandwidth', issues, 1, Number.MAX_SAFE_INTEGER);
     const bad = issues.toError('bad request');
     if (bad !== undefined) throw bad;
     const m = migrations(ctx);
@@ -48,7 +49,7 @@ function migrateDevice(ctx: ApiContext, req: IncomingMessage, res: ServerRespons
       if (!res.writableEnded) res.write(`${JSON.stringify(v)}\n`);
     };
     try {
-      const result = await m.out(uuid, parseEndpoint(to as string, token), (e) => line(e));
+      const result = await m.out(uuid, parseEndpoint(to as string, token), maxBandwidth, (e) => line(e));
       line({ done: result });
     } catch (e) {
       const u = toUmdevError(e);

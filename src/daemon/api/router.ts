@@ -26,7 +26,7 @@ export interface ApiContext {
   /** Live migration in and out of this daemon; absent where the daemon has no device transport that migrates. */
   readonly migrations?: {
     readonly incoming: IncomingMigrations;
-    out(uuid: string, dest: ApiEndpoint, progress: (e: MigrationEvent) => void): Promise<MigrationResult>;
+    out(uuid: string, dest: ApiEndpoint, maxBandwidth: number | undefined, progress: (e: MigrationEvent) => void): Promise<MigrationResult>;
   };
   /** The event streams open now (bounded by `limits.maxSubscribers`); owned by the server. */
   readonly streams: Set<ServerResponse>;

@@ -50,6 +50,8 @@ export interface OutgoingOptions {
   readonly log: Logger;
   readonly uuid: string;
   readonly dest: ApiEndpoint;
+  /** Stream bytes per second at most (QEMU's max-bandwidth); undefined: as fast as the link goes. */
+  readonly maxBandwidth?: number;
   readonly progress: (e: MigrationEvent) => void;
 }
 
@@ -69,12 +71,12 @@ export async function migrateOut(o: OutgoingOptions): Promise<MigrationResult> {
     o.progress({ phase: 'created', to });
     if (port.flags & M.PRE_COPY) {
       await port.setState(S.PRE_COPY);
-      preCopyBytes = await pump(port, o.dest, o.uuid);
+      preCopyBytes = await pump(port, o.dest, o.uuid, o.maxBandwidth);
       o.progress({ phase: 'pre-copy', bytes: preCopyBytes });
     }
     const stop = performance.now();
     await port.setState(S.STOP_COPY);
-    const stopCopyBytes = await pump(port, o.dest, o.uuid);
+    const stopCopyBytes = await pump(port, o.dest, o.uuid, o.maxBandwidth);
     o.progress({ phase: 'stop-copy', bytes: stopCopyBytes });
     const platform = await port.platform();
     await peer(o.dest, 'POST', `/migrations/${o.uuid}/finish`, { platform });
@@ -106,24 +108,31 @@ async function rollBack(port: MigrationPort): Promise<void> {
   }
 }
 
-/** Read what the device has ready and send it on in batches; returns the byte count. */
-async function pump(port: MigrationPort, dest: ApiEndpoint, uuid: string): Promise<number> {
+/**
+ * Read what the device has ready and send it on in batches; returns the byte count. With `rate` (bytes/s) batches
+ * are a quarter second's worth and the pump waits so the average stays below it.
+ */
+async function pump(port: MigrationPort, dest: ApiEndpoint, uuid: string, rate: number | undefined): Promise<number> {
+  const began = performance.now();
+  const limit = rate === undefined ? BATCH_BYTES : Math.max(1, Math.min(BATCH_BYTES, Math.floor(rate / 4)));
   let total = 0;
-  let batch: Uint8Array[] = [];
-  let size = 0;
-  const flush = async (): Promise<void> => {
-    if (size === 0) return;
-    await peer(dest, 'PUT', `/migrations/${uuid}/data`, Buffer.concat(batch));
-    total += size;
-    batch = [];
-    size = 0;
+  let pending = Buffer.alloc(0);
+  const send = async (bytes: Buffer): Promise<void> => {
+    await peer(dest, 'PUT', `/migrations/${uuid}/data`, bytes);
+    total += bytes.length;
+    if (rate !== undefined) {
+      const due = (total / rate) * 1000 - (performance.now() - began);
+      if (due > 0) await new Promise((r) => setTimeout(r, due));
+    }
   };
   for (let chunk = await port.read(READ_BYTES); chunk.length > 0; chunk = await port.read(READ_BYTES)) {
-    batch.push(chunk);
-    size += chunk.length;
-    if (size >= BATCH_BYTES) await flush();
+    pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
+    while (pending.length >= limit) {
+      await send(pending.subarray(0, limit));
+      pending = pending.subarray(limit);
+    }
   }
-  await flush();
+  if (pending.length > 0) await send(pending);
   return total;
 }
 
