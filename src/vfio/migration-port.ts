@@ -22,6 +22,11 @@ export interface MigrationPort {
   /** The next chunk of the incoming stream (RESUMING). */
   write(chunk: Uint8Array): Promise<void>;
   platform(): Promise<PlatformState>;
+  /**
+   * RUNNING or PRE_COPY → STOP_COPY, then everything the device has left to send and its platform state, in one
+   * step: the switch-over, kept to one round trip where the device lives in another process.
+   */
+  stopAndCopy(): Promise<{ readonly stream: Uint8Array; readonly platform: PlatformState }>;
   loadPlatform(p: PlatformState): Promise<void>;
   /** VFIO_DEVICE_RESET of the migration: back to RUNNING from any state (ERROR included); ends the claim. */
   reset(): Promise<void>;
@@ -39,6 +44,12 @@ export function localPort(device: PciDevice, owner: string): MigrationPort {
     read: async (max) => m.read(max),
     write: async (chunk) => m.write(chunk),
     platform: async () => device.platformState(),
+    stopAndCopy: async () => {
+      await claim.setState(S.STOP_COPY);
+      const parts: Uint8Array[] = [];
+      for (let chunk = m.read(1 << 20); chunk.length > 0; chunk = m.read(1 << 20)) parts.push(chunk);
+      return { stream: parts.length === 1 ? parts[0]! : Buffer.concat(parts), platform: device.platformState() };
+    },
     loadPlatform: async (p) => device.loadPlatformState(p),
     reset: () => m.reset(),
     release: () => claim.release(),
@@ -56,12 +67,9 @@ export interface DeviceSnapshot {
 export async function saveDevice(device: PciDevice, owner: string): Promise<DeviceSnapshot> {
   const port = localPort(device, owner);
   try {
-    await port.setState(S.STOP_COPY);
-    const parts: Uint8Array[] = [];
-    for (let chunk = await port.read(1 << 20); chunk.length > 0; chunk = await port.read(1 << 20)) parts.push(chunk);
-    const platform = await port.platform();
+    const { stream, platform } = await port.stopAndCopy();
     await port.setState(S.RUNNING);
-    return { stream: Buffer.concat(parts).toString('base64'), platform };
+    return { stream: Buffer.from(stream).toString('base64'), platform };
   } catch (e) {
     await port.reset();
     throw e;

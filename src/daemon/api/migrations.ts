@@ -4,7 +4,7 @@
  * (`application/x-ndjson`), ending with `{"done": result}` or `{"error": {errno, message}}` after the rollback. On
  * the destination, the calls the source makes: `POST /migrations {parent, type, uuid, flags}` (create, RESUMING),
  * `PUT /migrations/:uuid/data` (stream bytes, `application/octet-stream`), `POST /migrations/:uuid/finish
- * {platform}` (load, RUNNING) and `DELETE /migrations/:uuid` (abort: the device is removed). All of them change
+ * {platform, data?}` (the stream's last bytes in base64 if small, load, RUNNING) and `DELETE /migrations/:uuid` (abort: the device is removed). All of them change
  * devices, so they need root or the API group on the socket and the bearer token over TCP, like any other change.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -90,11 +90,12 @@ function data(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params
 async function finish(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   const uuid = checked(req.params.uuid ?? '', 'uuid', uuidProblem);
   const issues = new Issues();
-  const b = object(req.body, 'body', issues, ['platform']);
+  const b = object(req.body, 'body', issues, ['platform', 'data']);
   const platform = platformState(b?.platform, issues);
+  const data = b?.data === undefined ? undefined : base64(b.data, 'body.data', issues);
   const bad = issues.toError('bad request');
   if (bad !== undefined) throw bad;
-  const bytes = await incoming(ctx).finish(uuid, platform as PlatformState);
+  const bytes = await incoming(ctx).finish(uuid, platform as PlatformState, data === undefined ? undefined : Buffer.from(data, 'base64'));
   return { status: 200, body: { uuid, bytes } };
 }
 
@@ -104,11 +105,19 @@ async function abort(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
   return { status: 204 };
 }
 
+function base64(v: unknown, path: string, issues: Issues): string | undefined {
+  const s = string(v, path, issues);
+  if (s !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
+    issues.add(path, 'base64', s.slice(0, 16));
+    return undefined;
+  }
+  return s;
+}
+
 /** `{config: base64, irqs: {active, enabled, intxMasked}}`, checked for shape (the device checks that it fits). */
 function platformState(v: unknown, issues: Issues): PlatformState | undefined {
   const p = object(v, 'body.platform', issues, ['config', 'irqs']);
-  const config = string(p?.config, 'body.platform.config', issues);
-  if (config !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(config)) issues.add('body.platform.config', 'base64', config.slice(0, 16));
+  const config = base64(p?.config, 'body.platform.config', issues);
   const i = object(p?.irqs, 'body.platform.irqs', issues, ['active', 'enabled', 'intxMasked']);
   const active = i?.active === null ? null : integer(i?.active, 'body.platform.irqs.active', issues, 0, 8);
   const enabled = integer(i?.enabled, 'body.platform.irqs.enabled', issues, 0, 2048);

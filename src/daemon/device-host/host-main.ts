@@ -86,6 +86,10 @@ function migrationServer(model: PciDevice): (m: { seq: number } & MigrationOp) =
         return {};
       case 'platform':
         return { platform: await open().platform() };
+      case 'stop-copy': {
+        const r = await open().stopAndCopy();
+        return { data: Buffer.from(r.stream).toString('base64'), platform: r.platform };
+      }
       case 'load-platform':
         await open().loadPlatform(m.platform);
         return {};

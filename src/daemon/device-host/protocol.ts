@@ -37,6 +37,7 @@ export type MigrationOp =
   | { readonly op: 'read'; readonly max: number }
   | { readonly op: 'write'; readonly data: string }
   | { readonly op: 'platform' }
+  | { readonly op: 'stop-copy' }
   | { readonly op: 'load-platform'; readonly platform: PlatformState }
   | { readonly op: 'reset' }
   | { readonly op: 'release' };

@@ -81,6 +81,11 @@ class HostSession implements ActiveSession {
         if (p === undefined) throw err('EIO', 'the device host sent no platform state');
         return p;
       },
+      stopAndCopy: async () => {
+        const r = await call({ op: 'stop-copy' });
+        if (r.platform === undefined) throw err('EIO', 'the device host sent no platform state');
+        return { stream: Buffer.from(r.data ?? '', 'base64'), platform: r.platform };
+      },
       loadPlatform: async (platform) => void (await call({ op: 'load-platform', platform })),
       reset: async () => void (await call({ op: 'reset' })),
       release: () => {

@@ -81,8 +81,12 @@ export class IncomingMigrations {
     }
   }
 
-  /** RESUMING → RUNNING and the platform state; on failure the device is removed. Returns the bytes taken. */
-  async finish(uuid: string, platform: PlatformState): Promise<number> {
+  /**
+   * The stream's last bytes (`rest`, if any), RESUMING → RUNNING and the platform state; on failure the device is
+   * removed. Returns the bytes taken.
+   */
+  async finish(uuid: string, platform: PlatformState, rest?: Uint8Array): Promise<number> {
+    if (rest !== undefined && rest.length > 0) await this.write(uuid, rest);
     const m = this.#get(uuid);
     clearTimeout(m.timer);
     this.#active.delete(uuid);

@@ -41,6 +41,8 @@ export interface MigrationResult {
 const PEER_TIMEOUT_MS = 30_000;
 /** Stream bytes per request to the destination. */
 const BATCH_BYTES = 4 << 20;
+/** Largest STOP_COPY rest sent inside the finish call (base64 in a JSON body the API takes: under 64 KiB). */
+const INLINE_BYTES = 32 << 10;
 /** Largest read from the device at once. */
 const READ_BYTES = 1 << 20;
 
@@ -75,12 +77,14 @@ export async function migrateOut(o: OutgoingOptions): Promise<MigrationResult> {
       o.progress({ phase: 'pre-copy', bytes: preCopyBytes });
     }
     const stop = performance.now();
-    await port.setState(S.STOP_COPY);
-    const stopCopyBytes = await pump(port, o.dest, o.uuid, o.maxBandwidth);
-    o.progress({ phase: 'stop-copy', bytes: stopCopyBytes });
-    const platform = await port.platform();
-    await peer(o.dest, 'POST', `/migrations/${o.uuid}/finish`, { platform });
+    const { stream, platform } = await port.stopAndCopy();
+    const stopCopyBytes = stream.length;
+    // A small rest rides with the finish call: the switch-over is then one round trip to the destination.
+    const inline = stream.length <= INLINE_BYTES;
+    if (!inline) await send(Buffer.from(stream), o.dest, o.uuid, o.maxBandwidth);
+    await peer(o.dest, 'POST', `/migrations/${o.uuid}/finish`, { platform, ...(inline && stream.length > 0 ? { data: Buffer.from(stream).toString('base64') } : {}) });
     const downtimeMs = performance.now() - stop;
+    o.progress({ phase: 'stop-copy', bytes: stopCopyBytes });
     o.progress({ phase: 'switched', downtimeMs });
     port.release();
     log.info(`${o.uuid} migrated to ${to}: ${preCopyBytes} bytes before the stop, ${stopCopyBytes} after, ${downtimeMs.toFixed(2)} ms down`);
@@ -108,32 +112,39 @@ async function rollBack(port: MigrationPort): Promise<void> {
   }
 }
 
-/**
- * Read what the device has ready and send it on in batches; returns the byte count. With `rate` (bytes/s) batches
- * are a quarter second's worth and the pump waits so the average stays below it.
- */
+/** Read what the device has ready and send it on (`send`); returns the byte count. */
 async function pump(port: MigrationPort, dest: ApiEndpoint, uuid: string, rate: number | undefined): Promise<number> {
-  const began = performance.now();
-  const limit = rate === undefined ? BATCH_BYTES : Math.max(1, Math.min(BATCH_BYTES, Math.floor(rate / 4)));
+  const parts: Uint8Array[] = [];
+  let size = 0;
   let total = 0;
-  let pending = Buffer.alloc(0);
-  const send = async (bytes: Buffer): Promise<void> => {
-    await peer(dest, 'PUT', `/migrations/${uuid}/data`, bytes);
-    total += bytes.length;
-    if (rate !== undefined) {
-      const due = (total / rate) * 1000 - (performance.now() - began);
-      if (due > 0) await new Promise((r) => setTimeout(r, due));
-    }
-  };
   for (let chunk = await port.read(READ_BYTES); chunk.length > 0; chunk = await port.read(READ_BYTES)) {
-    pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
-    while (pending.length >= limit) {
-      await send(pending.subarray(0, limit));
-      pending = pending.subarray(limit);
+    parts.push(chunk);
+    size += chunk.length;
+    if (size >= BATCH_BYTES) {
+      total += await send(Buffer.concat(parts.splice(0)), dest, uuid, rate);
+      size = 0;
     }
   }
-  if (pending.length > 0) await send(pending);
+  if (size > 0) total += await send(Buffer.concat(parts), dest, uuid, rate);
   return total;
+}
+
+/**
+ * PUT `bytes` to the destination in batches; with `rate` (bytes/s) each batch is a quarter second's worth and the
+ * sender waits so the average stays below it. Returns the byte count.
+ */
+async function send(bytes: Buffer, dest: ApiEndpoint, uuid: string, rate: number | undefined): Promise<number> {
+  const began = performance.now();
+  const limit = rate === undefined ? BATCH_BYTES : Math.max(1, Math.min(BATCH_BYTES, Math.floor(rate / 4)));
+  for (let at = 0; at < bytes.length; at += limit) {
+    const piece = bytes.subarray(at, at + limit);
+    await peer(dest, 'PUT', `/migrations/${uuid}/data`, piece);
+    if (rate !== undefined) {
+      const due = ((at + piece.length) / rate) * 1000 - (performance.now() - began);
+      if (due > 0) await new Promise((r) => setTimeout(r, due));
+    }
+  }
+  return bytes.length;
 }
 
 /** One call to the destination's API; an error reply becomes its `UmdevError`. */
