@@ -232,7 +232,8 @@ export class PciDevice implements VfioDevice {
 
   /** VFIO_DEVICE_RESET: the vendor's reset, and migration back to RUNNING from any state (ERROR included). */
   async reset(): Promise<void> {
-    await this.migration?.reset();
+    // No await without migration: the vendor's reset then starts at once, as before migration existed.
+    if (this.migration !== undefined) await this.migration.reset();
     await this.#spec.reset?.();
   }
 
