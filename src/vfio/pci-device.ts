@@ -3,7 +3,7 @@
  * for a `vfio-pci` parent and the one thing the vfio-user bus driver binds. The constructor checks the declaration
  * (a bad one throws `EINVAL` naming the problem, so the create fails) and derives from it the config space, the
  * region table and the interrupt controller; it creates the memfds of memory-backed BARs (those declared
- * `perSession` when a client opens the device). After that the device
+ * `perSession` when a client opens the device, or when a migration loads into them before one does). After that the device
  * answers the VFIO API (`VfioDevice`) and gives the vendor's code what it needs at run time: `interrupt()`, `dma`,
  * `memory(bar)`, `config`, `log`.
  *
@@ -156,6 +156,21 @@ export class PciDevice implements VfioDevice {
   memory(bar: number): Buffer {
     const b = this.#backing(bar).bytes;
     return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  /** True when `memory(bar)` would answer now (per-session memory exists while a client has it, or a load made it). */
+  hasMemory(bar: number): boolean {
+    return this.#memory.has(bar);
+  }
+
+  /**
+   * The memory of a memory-backed BAR for a migration to load into. Per-session memory is created now when no
+   * client has the device open; it is then the memory the next client maps, and goes when that client closes.
+   */
+  memoryForLoad(bar: number): Buffer {
+    const s = this.#sessionMemory.find((m) => m.bar === bar);
+    if (s !== undefined && !this.#memory.has(bar)) this.#memory.set(bar, new MemfdBacking(this.#memfdName(bar), s.size));
+    return this.memory(bar);
   }
 
   #backing(bar: number): MemfdBacking {

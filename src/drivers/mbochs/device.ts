@@ -9,15 +9,20 @@
  * framebuffer writes never become messages; the few accesses that still arrive as REGION_READ/WRITE are served from
  * the same pages and counted. The display (`queryPlane`) reads the same pages through the device's own mapping.
  *
+ * Migration (`migration.ts`) carries the DISPI registers and the video memory; a destination without a client
+ * loads into video memory created for the purpose, which the next client then maps.
+ *
  * Config space follows the PCI rules (`PciConfigSpace` masks) rather than the sample's, which drops every config
  * write other than BAR0 and BAR2 (the command register included).
  */
 import { err } from '../../errors.js';
 import type { DisplayPlane, DisplaySource } from '../../display/plane.js';
 import { PciDevice } from '../../sdk/index.js';
+import { VFIO_DEVICE_STATE } from '../../vfio/constants.js';
 import type { VfioOpenContext } from '../../vfio/device.js';
 import { DispiRegisters } from './dispi.js';
 import { buildEdid } from './edid.js';
+import { mbochsMigration } from './migration.js';
 import { MmioPage } from './mmio.js';
 import { FB_BAR, type MbochsType, mbochsDeviceSpec, vramBytes } from './spec.js';
 
@@ -30,8 +35,15 @@ export class MbochsDevice extends PciDevice implements DisplaySource {
   constructor(type: MbochsType) {
     const dispi = new DispiRegisters(vramBytes(type));
     const mmio = new MmioPage(dispi, type.maxX > 0 && type.maxY > 0 ? buildEdid(type.maxX, type.maxY) : new Uint8Array(0));
+    const migration = mbochsMigration({
+      vramBytes: vramBytes(type),
+      dispi,
+      memory: () => (this.hasMemory(FB_BAR) ? this.memory(FB_BAR) : undefined),
+      memoryForLoad: () => this.memoryForLoad(FB_BAR),
+      inPreCopy: () => this.migration?.state === VFIO_DEVICE_STATE.PRE_COPY,
+    });
     // `mbochs_reset`: the DISPI registers go back to display off; video memory and config space stay.
-    super(mbochsDeviceSpec(type, { read: (off, len) => mmio.read(off, len), write: (off, data) => mmio.write(off, data) }, () => dispi.reset()));
+    super(mbochsDeviceSpec(type, { read: (off, len) => mmio.read(off, len), write: (off, data) => mmio.write(off, data) }, () => dispi.reset(), migration));
     this.type = type;
     this.dispi = dispi;
   }
@@ -65,7 +77,7 @@ export class MbochsDevice extends PciDevice implements DisplaySource {
   queryPlane(): DisplayPlane {
     const s = this.dispi.scanout();
     if ('off' in s) throw err('EBUSY', s.off);
-    if (!this.opened) throw err('EBUSY', 'no client has the device open: it has no video memory');
+    if (!this.hasMemory(FB_BAR)) throw err('EBUSY', 'no client has the device open: it has no video memory');
     return { format: s.format, width: s.width, height: s.height, stride: s.stride, pixels: this.memory(FB_BAR).subarray(s.offset, s.offset + s.size) };
   }
 }

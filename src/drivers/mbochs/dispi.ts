@@ -9,6 +9,7 @@
  * read-only here (a write is ignored), as in QEMU's VBE; every other register keeps the 16 bits written. Pure
  * state; owned by one mbochs device.
  */
+import { err } from '../../errors.js';
 import type { PixelFormat } from '../../display/plane.js';
 
 export const DISPI = {
@@ -77,6 +78,26 @@ export class DispiRegisters {
   write(index: number, value: number): void {
     if (index < 0 || index >= DISPI.COUNT || index === DISPI.ID || index === DISPI.VIDEO_MEMORY_64K) return;
     this.#regs[index] = value & 0xffff;
+  }
+
+  /** Every register, for a migration stream. */
+  save(): number[] {
+    return [...this.#regs];
+  }
+
+  /** EINVAL unless `values` are registers of this device: the full file, 16-bit, and the fixed ID and size. */
+  check(values: readonly number[]): void {
+    if (values.length !== DISPI.COUNT) throw err('EINVAL', `${values.length} DISPI registers, mbochs has ${DISPI.COUNT}`);
+    if (values.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffff)) throw err('EINVAL', 'a DISPI register outside 16 bits');
+    for (const i of [DISPI.ID, DISPI.VIDEO_MEMORY_64K]) {
+      if (values[i] !== this.#regs[i]) throw err('EINVAL', `DISPI register ${i} is 0x${values[i]!.toString(16)}, this device has 0x${this.#regs[i]!.toString(16)}`);
+    }
+  }
+
+  /** Load `save()`'s registers, all or nothing (`check`). */
+  load(values: readonly number[]): void {
+    this.check(values);
+    this.#regs.set(values);
   }
 
   /**

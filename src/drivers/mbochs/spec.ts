@@ -6,7 +6,7 @@
  * come from `MBOCHS_TYPES`; nothing else in the driver repeats a size, an id or an offset.
  */
 import { VFIO_PCI_REGION } from '../../vfio/constants.js';
-import type { BarAccess, BarDecl, PciDeviceSpec, PciIdentity } from '../../sdk/index.js';
+import type { BarAccess, BarDecl, DeviceMigration, PciDeviceSpec, PciIdentity } from '../../sdk/index.js';
 
 /** One mbochs type: its video memory and the largest mode its EDID offers (0×0: no limit, no EDID). */
 export interface MbochsType {
@@ -75,12 +75,12 @@ export function vramBytes(type: MbochsType): number {
 /**
  * The declaration of one device of `type`: BAR0 the video memory, a prefetchable 32-bit BAR backed by a memfd that
  * exists while a client has the device open and that the VMM maps whole; BAR2 the trapped register page served by
- * `registers`. No interrupts, as the sample.
+ * `registers`. No interrupts, as the sample. Migration as `migration` says (the registers and video memory).
  */
-export function mbochsDeviceSpec(type: MbochsType, registers: Required<BarAccess>, reset: () => void): PciDeviceSpec {
+export function mbochsDeviceSpec(type: MbochsType, registers: Required<BarAccess>, reset: () => void, migration: DeviceMigration): PciDeviceSpec {
   const vram = vramBytes(type);
   const bars: (BarDecl | undefined)[] = [];
   bars[FB_BAR] = { kind: 'mem32', size: vram, prefetchable: true, memory: { perSession: true, mmap: [{ offset: 0n, size: BigInt(vram) }] } };
   bars[MMIO_BAR] = { kind: 'mem32', size: MMIO_BAR_SIZE, ...registers };
-  return { name: 'mbochs', identity: MBOCHS_IDENTITY, bars, reset };
+  return { name: 'mbochs', identity: MBOCHS_IDENTITY, bars, reset, migration };
 }

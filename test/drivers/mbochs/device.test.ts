@@ -63,7 +63,7 @@ test('video memory exists while a client has the device open: a memfd offered fo
   native.munmap(map.buffer as ArrayBuffer);
 });
 
-test('the display: EBUSY while off, then the plane the DISPI registers describe; reset turns it off', (t) => {
+test('the display: EBUSY while off, then the plane the DISPI registers describe; reset turns it off', async (t) => {
   const d = new MbochsDevice(small);
   d.open(context);
   t.after(() => d.close());
@@ -82,7 +82,7 @@ test('the display: EBUSY while off, then the plane the DISPI registers describe;
   const img = decodePng(screenPng(d));
   assert.deepEqual([img.width, img.height], [64, 64]);
   assert.deepEqual([...img.rgb.subarray((5 * 64 + 3) * 3, (5 * 64 + 3) * 3 + 3)], [0x10, 0x20, 0x30]);
-  d.reset();
+  await d.reset();
   assert.throws(() => d.queryPlane(), isErrno('EBUSY'));
 });
 
