@@ -2,7 +2,8 @@
  * mbochs through umdevd as shipped: the real `mdevctl` (in a fresh mount namespace, by `umdevctl exec`) lists both
  * parents with `available_instances` following mbochs's MiB budget as devices are created and removed, the vendor
  * attribute reads as the sample's, and a vfio-user client that maps BAR0 through the region's fd sees its stores in
- * `screen.png` (and `umdevctl screenshot`).
+ * `screen.png` (and `umdevctl screenshot`); the device then migrates live to a second umdevd, and the reconnected
+ * client finds the registers and the video memory it left, and the destination's `screen.png` the same picture.
  */
 import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -149,4 +150,27 @@ async function mappedScreen(t: TestContext, hosts: boolean): Promise<void> {
   const bad = await run(process.execPath, [UMDEVCTL, 'screenshot', mttyUuid, file, '--state-dir', ctx.dir]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no display/);
+
+  // Live migration to a second daemon: the registers and the video memory the client drew go with the device, and
+  // the reconnected client's mapping and the destination's screen show the same picture.
+  const ctx2 = await stateDir(t, 'umdev-mbochs-to-');
+  const config2 = path.join(ctx2.dir, 'umdevd.json');
+  await writeFile(config2, JSON.stringify({ parents: [{ driver: 'mbochs' }], deviceHosts: { enabled: hosts } }));
+  const daemon2 = await start(ctx2, ['--config', config2, '--no-mount']);
+  const moved = await apiCall(parseEndpoint(daemon.url), 'POST', `/devices/${U1}/migrate`, { body: JSON.stringify({ to: daemon2.url }) });
+  const last = JSON.parse(moved.text.trim().split('\n').at(-1)!) as { done?: { downtimeMs: number }; error?: unknown };
+  assert.ok(last.done, moved.text);
+  await client.whenClosed();
+  const client2 = await VfioUserClient.connect(path.join(ctx2.dir, 'run', `${U1}.sock`));
+  t.after(() => client2.close());
+  assert.equal((await client2.read(R.BAR2, BigInt(MMIO.DISPI.offset + DISPI.YRES * 2), 2)).readUInt16LE(0), 64);
+  const info2 = await client2.regionInfo(R.BAR0);
+  assert.ok(info2.fd !== undefined);
+  t.after(() => native.close(info2.fd!));
+  const vram2 = new Uint8Array(native.mmap(info2.fd, info2.offset, 4 * 1024 * 1024, true));
+  t.after(() => native.munmap(vram2.buffer as ArrayBuffer));
+  assert.ok(Buffer.from(vram2).equals(Buffer.from(vram)), 'video memory arrived whole');
+  const shot2 = await get(daemon2.url, `/devices/${U1}/screen.png`);
+  assert.equal(shot2.status, 200, shot2.body.toString());
+  assert.ok(decodePng(shot2.body).rgb.equals(img.rgb), 'the same screen on the destination');
 }
