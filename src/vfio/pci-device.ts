@@ -173,6 +173,14 @@ export class PciDevice implements VfioDevice {
     return this.memory(bar);
   }
 
+  /**
+   * Release per-session memory while no client has the device open: what a migration loaded, once another instance
+   * (a device host) has taken the state over. Nothing happens while a client has it.
+   */
+  releaseIdleMemory(): void {
+    if (this.#client === undefined) this.#releaseSessionMemory();
+  }
+
   #backing(bar: number): MemfdBacking {
     const m = this.#memory.get(bar);
     if (m) return m;

@@ -220,6 +220,8 @@ class HostSession implements ActiveSession {
     let restore: HostInit['restore'];
     try {
       restore = this.#carried === undefined ? undefined : await saveDevice(this.#carried, 'umdevd');
+      // The host's instance holds the state from here; video memory a load made here would only sit idle.
+      this.#carried?.releaseIdleMemory();
     } catch (e) {
       this.#o.io.close(fd);
       throw e;
