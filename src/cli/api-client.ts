@@ -29,8 +29,8 @@ export interface RawReply {
 }
 
 export interface RequestOptions {
-  /** Sent as it is; a JSON body gets `content-type: application/json` unless `headers` says otherwise. */
-  readonly body?: string;
+  /** Sent as it is; a body gets `content-type: application/json` unless `headers` says otherwise. */
+  readonly body?: string | Buffer;
   readonly headers?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
 }

@@ -217,6 +217,26 @@ vfio-user-pci device on the device's socket.`,
     ],
     args: [['<UUID>', 'The device to attach']],
   },
+  migrate: {
+    about: 'Move a running device to another umdevd (live migration)',
+    long: `Move a running device to another umdevd (live migration)
+
+The source umdevd (the one --api, --state-dir or UMDEV_API names) creates the same type with the same UUID on
+the destination, sends the device's state while it runs (PRE_COPY), stops it, sends the rest (STOP_COPY), and
+removes its own copy once the destination runs it. Its vfio-user client stays connected until then and must
+reconnect to the destination's socket. Any failure rolls back: the device runs on the source again and the
+destination's copy is removed. Prints each step; with --json one JSON object per line, the last one "done" or
+"error".`,
+    usage: 'migrate [OPTIONS] --to <DEST> <UUID>',
+    options: [
+      ...API_OPTS,
+      ['    --to <DEST>', "The destination umdevd's API: http://HOST:PORT (its TCP API) or a socket path"],
+      ['    --max-bandwidth <BYTES>', 'Send at most this many stream bytes per second (default: no limit)'],
+      ['    --to-token-file <FILE>', "The destination's bearer token (its api.token; default: UMDEV_DEST_TOKEN)"],
+      ['-u, --uuid <UUID>', 'The device (instead of the positional UUID)'],
+    ],
+    args: [['<UUID>', 'The device to move']],
+  },
 };
 
 /** The global options every command accepts (umdevctl's, beyond mdevctl's). */
@@ -269,7 +289,7 @@ export function globalHelp(version: string): string {
     `USAGE:\n    umdevctl [OPTIONS] <SUBCOMMAND>\n\nOPTIONS:\n` +
     optionLines([...GLOBAL_OPTS, ['-h, --help', 'Print help information'], ['-V, --version', 'Print version information']], false) +
     `\nSUBCOMMANDS:\n${cmds.map(([n, a]) => `    ${n.padEnd(w)}${a}\n`).join('')}\n` +
-    "online/offline, events and screenshot use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, or UMDEV_API).\n" +
+    "online/offline, events, screenshot and migrate use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, or UMDEV_API).\n" +
     "'umdevctl help CMD' or 'umdevctl CMD --help' describes one command; man umdevctl describes them all.\n"
   );
 }

@@ -56,6 +56,7 @@ const COMMANDS: Record<string, { options: Options; positionals?: number }> = {
   exec: { options: { 'state-dir': { type: 'string' } }, positionals: Infinity },
   shell: { options: { 'state-dir': { type: 'string' } } },
   'qemu-args': { options: { ...UUID, 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' } }, positionals: 1 },
+  migrate: { options: { ...UUID, to: { type: 'string' }, 'to-token-file': { type: 'string' }, 'max-bandwidth': { type: 'string' }, api: { type: 'string' }, 'state-dir': { type: 'string' } }, positionals: 1 },
 };
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -205,6 +206,14 @@ async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<s
       const file = str(v, 'uuid') === undefined ? positionals[1] : positionals[0];
       if (u === undefined || file === undefined) required(inv, u === undefined ? ['<UUID>', '<FILE>'] : ['<FILE>']);
       return (await import('./screenshot.js')).screenshotCommand(ctx, { uuid: uuidArg(u), file, api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
+    }
+    case 'migrate': {
+      const u = str(v, 'uuid') ?? positionals[0];
+      if (u === undefined) required(inv, ['<UUID>']);
+      const to = str(v, 'to');
+      if (to === undefined) required(inv, ['--to <DEST>']);
+      const maxBandwidth = u32(v, 'max-bandwidth', '--max-bandwidth <BYTES>');
+      return (await import('./migrate.js')).migrateCommand(ctx, { uuid: uuidArg(u), to, tokenFile: str(v, 'to-token-file'), maxBandwidth: maxBandwidth === 0 ? undefined : maxBandwidth, api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
     }
     case 'events':
       return (await import('./events.js')).eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });

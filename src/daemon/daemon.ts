@@ -13,6 +13,9 @@ import { err } from '../errors.js';
 import type { BusDriver, MdevDevice } from '../core/types.js';
 import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
+import type { ApiDeps } from './api/router.js';
+import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
+import { migrateOut } from './migrate/outgoing.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
@@ -34,6 +37,8 @@ export interface DeviceServer {
   socketPath(device: MdevDevice): string;
   /** The device's screen as PNG, where the server can take one (EOPNOTSUPP otherwise). */
   screen?(device: MdevDevice): Promise<Buffer>;
+  /** Live migration of the devices it serves; absent: this daemon cannot migrate devices. */
+  readonly migration?: MigrationTransport;
   close(): Promise<void>;
 }
 
@@ -148,6 +153,14 @@ export class Daemon {
     }
     await autostart.idle();
 
+    const transport = server.migration;
+    let migrations: ApiDeps['migrations'];
+    if (transport !== undefined) {
+      const incoming = new IncomingMigrations(core, transport, log);
+      undo.push(() => incoming.close());
+      migrations = { incoming, out: (uuid, dest, maxBandwidth, progress) => migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress }) };
+    }
+
     let apiUrl: string | undefined;
     let apiSocket: string | undefined;
     if (config.api.enabled) {
@@ -168,6 +181,7 @@ export class Daemon {
           },
           definitions: { dir: config.definitions },
           ...(mountSettled ? { settled: mountSettled } : {}),
+          ...(migrations === undefined ? {} : { migrations }),
         },
       );
       undo.push(() => api.close());

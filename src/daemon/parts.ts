@@ -44,7 +44,13 @@ export function realParts(): DaemonParts {
         : undefined;
       const { mode, uid, gid } = config.sockets;
       const driver = new VfioUserBusDriver({ core, runDir: config.sockets.dir, log, runSession, socketMode: mode, socketUid: uid, socketGid: gid });
-      return { driver, socketPath: (d) => driver.socketPath(d.uuid), screen: (d) => driver.screen(d.uuid), close: () => driver.close() };
+      return {
+        driver,
+        socketPath: (d) => driver.socketPath(d.uuid),
+        screen: (d) => driver.screen(d.uuid),
+        migration: { open: (uuid, owner) => driver.openMigration(uuid, owner), carry: (uuid) => driver.carry(uuid) },
+        close: () => driver.close(),
+      };
     },
   };
 }

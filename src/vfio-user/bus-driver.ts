@@ -24,7 +24,8 @@ import { type UmdevError, err, toUmdevError } from '../errors.js';
 import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
 import { type Native, native as defaultNative } from '../native/index.js';
 import type { VfioDevice } from '../vfio/device.js';
-import { requirePciDevice } from '../vfio/pci-device.js';
+import { type MigrationPort, localPort } from '../vfio/migration-port.js';
+import { type PciDevice, requirePciDevice } from '../vfio/pci-device.js';
 import { screenPng } from '../display/screen.js';
 import { errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags, SERVER_MAX_DMA_MAPS } from './constants.js';
@@ -77,10 +78,15 @@ export interface ActiveSession {
   readonly done: Promise<void>;
   /** Who serves the client, when it is not this process (`device host pid 42`); for log lines. */
   readonly server?: string;
+  /** The migration of the instance the client uses, where it is not `model` itself (a device host's own copy). */
+  openMigration?(owner: string): Promise<MigrationPort>;
 }
 
-/** Serves one accepted client socket (owned from here on) for `device`, after `after` (the previous session). */
-export type SessionRunner = (fd: number, device: MdevDevice, model: VfioDevice, after: Promise<void>) => ActiveSession;
+/**
+ * Serves one accepted client socket (owned from here on) for `device`, after `after` (the previous session).
+ * `carry`: `model` holds state a migration brought in, which an instance elsewhere must start from.
+ */
+export type SessionRunner = (fd: number, device: MdevDevice, model: PciDevice, after: Promise<void>, carry: boolean) => ActiveSession;
 
 /** State every endpoint of one bus driver shares. */
 interface Shared {
@@ -151,6 +157,21 @@ export class VfioUserBusDriver implements BusDriver {
     log('info', `listening on ${path}`);
   }
 
+  /**
+   * Claim the device's migration for `owner` where its live state is: the instance a device host serves the
+   * current client from, else the device itself. ENODEV for a device not bound here.
+   */
+  openMigration(uuid: Uuid, owner: string): Promise<MigrationPort> {
+    const ep = this.#endpoints.get(uuid);
+    if (!ep) return Promise.reject(err('ENODEV', `${uuid} is not served by vfio-user`));
+    return ep.openMigration(owner);
+  }
+
+  /** The device's own instance now holds migrated state: the next session elsewhere starts from it. */
+  carry(uuid: Uuid): void {
+    this.#endpoints.get(uuid)?.carry();
+  }
+
   /** Pass a reset on to the session's own instance of the device, when the session keeps one elsewhere. */
   async reset(device: MdevDevice): Promise<void> {
     await this.#endpoints.get(device.uuid)?.reset();
@@ -194,8 +215,10 @@ function unlinkStale(path: string): void {
 /** One device's listening socket and its (at most one) client session. */
 class Endpoint {
   readonly #device: MdevDevice;
-  readonly #model: VfioDevice;
+  readonly #model: PciDevice;
   readonly #path: string;
+  /** Set by `carry`, taken by the next session. */
+  #carry = false;
   readonly #io: Native;
   readonly #log: Logger;
   readonly #opts: VfioUserBusDriverOptions;
@@ -214,7 +237,7 @@ class Endpoint {
   #settled: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(device: MdevDevice, model: VfioDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions, shared: Shared) {
+  constructor(device: MdevDevice, model: PciDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions, shared: Shared) {
     this.#device = device;
     this.#model = model;
     this.#path = path;
@@ -242,6 +265,16 @@ class Endpoint {
     const conn = this.#conn;
     if (conn?.screen !== undefined && !conn.closed) return conn.screen();
     return screenPng(this.#model);
+  }
+
+  async openMigration(owner: string): Promise<MigrationPort> {
+    const conn = this.#conn;
+    if (conn !== undefined && !conn.closed && conn.openMigration) return conn.openMigration(owner);
+    return localPort(this.#model, owner);
+  }
+
+  carry(): void {
+    this.#carry = true;
   }
 
   #accept(): void {
@@ -309,7 +342,9 @@ class Endpoint {
     const run = this.#opts.runSession ?? ((f, device, model, after) => this.#inProcess(f, device, model, after));
     // Read before the runner owns the fd (a device host closes the root's copy once it has its own).
     const client = describeClient(this.#io, fd);
-    const session = run(fd, this.#device, this.#model, previous);
+    const carry = this.#carry;
+    this.#carry = false;
+    const session = run(fd, this.#device, this.#model, previous, carry);
     this.#client = client;
     this.#conn = session;
     await session.done;

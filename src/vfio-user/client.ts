@@ -14,6 +14,7 @@ import {
   decodeQuad,
   decodeRegionInfo,
   decodeVersion,
+  encodeArgszPair,
   encodeDmaMap,
   encodeDmaUnmap,
   encodeIrqSet,
@@ -24,7 +25,8 @@ import {
   encodeWriteMulti,
   parseCapabilities,
 } from './codec.js';
-import { Command, DEFAULT_MAX_DATA_XFER_SIZE, DmaMapFlags, Flags, Size, VERSION_MAJOR, VERSION_MINOR } from './constants.js';
+import { VFIO_DEVICE_FEATURE } from '../vfio/constants.js';
+import { Command, DEFAULT_MAX_DATA_XFER_SIZE, DmaMapFlags, FeatureFlags, Flags, Size, VERSION_MAJOR, VERSION_MINOR } from './constants.js';
 import { type Message, SocketTransport, safeClose } from './transport.js';
 
 export interface ClientOptions {
@@ -197,6 +199,42 @@ export class VfioUserClient {
 
   async reset(): Promise<void> {
     await this.request(Command.DEVICE_RESET);
+  }
+
+  /** DEVICE_FEATURE: `flags` (feature | GET/SET/PROBE) with `data`; resolves with the reply's data part. */
+  async feature(flags: number, data: Buffer = Buffer.alloc(0), argsz = 8 + Math.max(data.length, 8)): Promise<Buffer> {
+    const r = await this.request(Command.DEVICE_FEATURE, encodeArgszPair({ argsz, word: flags, data }));
+    return r.body.subarray(8);
+  }
+
+  /** The VFIO_MIGRATION_* flags (DEVICE_FEATURE GET MIGRATION). */
+  async migrationFlags(): Promise<number> {
+    return Number((await this.feature(FeatureFlags.GET | VFIO_DEVICE_FEATURE.MIGRATION)).readBigUInt64LE(0));
+  }
+
+  /** The migration state (GET MIG_DEVICE_STATE). */
+  async migrationState(): Promise<number> {
+    return (await this.feature(FeatureFlags.GET | VFIO_DEVICE_FEATURE.MIG_DEVICE_STATE)).readUInt32LE(0);
+  }
+
+  /** SET MIG_DEVICE_STATE; resolves with the state the server reports. */
+  async setMigrationState(state: number): Promise<number> {
+    const data = Buffer.alloc(8);
+    data.writeUInt32LE(state, 0);
+    data.writeInt32LE(-1, 4);
+    return (await this.feature(FeatureFlags.SET | VFIO_DEVICE_FEATURE.MIG_DEVICE_STATE, data)).readUInt32LE(0);
+  }
+
+  /** MIG_DATA_READ of up to `size` bytes; an empty result ends what is ready. */
+  async migrationRead(size: number): Promise<Buffer> {
+    const r = await this.request(Command.MIG_DATA_READ, encodeArgszPair({ argsz: 8 + size, word: size, data: Buffer.alloc(0) }));
+    const n = r.body.readUInt32LE(4);
+    return r.body.subarray(8, 8 + n);
+  }
+
+  /** MIG_DATA_WRITE of `data`. */
+  async migrationWrite(data: Buffer): Promise<void> {
+    await this.request(Command.MIG_DATA_WRITE, encodeArgszPair({ argsz: 8 + data.length, word: data.length, data }));
   }
 
   /** Answer the server's DMA_READ/DMA_WRITE for [iova, iova+mem.length) from `mem` (kept by reference). */

@@ -13,10 +13,12 @@
  *   `consume_fd`); every fd left afterwards is closed here.
  */
 import { type UmdevError, err, errnoName, isUmdevError, toUmdevError } from '../errors.js';
+import { VFIO_DEVICE_STATE } from '../vfio/constants.js';
 import type { VfioDevice, VfioRegionInfo } from '../vfio/device.js';
 import { type Capabilities, type Header, encodeDmaAccess, parseCapabilities } from './codec.js';
 import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constants.js';
 import type { DmaBudget } from './dma-budget.js';
+import type { DirtyLog } from './dirty-log.js';
 import { DmaSpace, type MemIo } from './dma-space.js';
 import type { Logger } from './log.js';
 import { type Message, type Transport, safeClose } from './transport.js';
@@ -42,6 +44,11 @@ export interface ConnectionOptions {
 }
 
 const NO_CAPS = parseCapabilities(undefined, 0);
+/**
+ * Commands that would change what STOP_COPY is saving (libvfio-user `cmd_allowed_when_stopped_and_copying` lets
+ * only region accesses, DEVICE_FEATURE and MIG_DATA_READ through; queries and DEVICE_RESET are harmless here).
+ */
+const REFUSED_IN_STOP_COPY: ReadonlySet<number> = new Set([Command.DMA_MAP, Command.DMA_UNMAP, Command.DEVICE_SET_IRQS, Command.MIG_DATA_WRITE]);
 /** Commands waiting behind a busy handler before reading stops; QEMU has a few posted writes in flight at most. */
 const MAX_QUEUED = 256;
 
@@ -54,6 +61,8 @@ export class Connection {
   /** Set by VERSION; until then only VERSION is accepted. */
   negotiated = false;
   clientCaps: Capabilities = NO_CAPS;
+  /** The dirty-page log while DMA logging is on (DMA_LOGGING_START until STOP or the end of the connection). */
+  dirtyLog: DirtyLog | undefined;
   readonly #handlers: ReadonlyMap<number, Handler>;
   readonly #io: MemIo;
   readonly #queue: Message[] = [];
@@ -176,6 +185,9 @@ export class Connection {
     if (!handler) throw err('EINVAL', `bad command ${commandName(h.cmd)}`);
     if (msg.fds.length > 0 && !FD_COMMANDS.has(h.cmd)) throw err('EINVAL', `${commandName(h.cmd)} carried ${msg.fds.length} fds`);
     if (h.size === HEADER_SIZE && h.cmd !== Command.DEVICE_RESET) throw err('EINVAL', `no payload for ${commandName(h.cmd)}`);
+    if (REFUSED_IN_STOP_COPY.has(h.cmd) && this.device.migration?.state === VFIO_DEVICE_STATE.STOP_COPY) {
+      throw err('EINVAL', `${commandName(h.cmd)} while the device is in STOP_COPY`);
+    }
     return handler(this, msg);
   }
 
@@ -251,6 +263,8 @@ export class Connection {
     const gone = err('ECONNRESET', 'the vfio-user client went away');
     for (const p of this.#pending.values()) p.reject(gone);
     this.#pending.clear();
+    this.dirtyLog = undefined;
+    this.dma.writeLog = undefined;
     this.dma.close();
     for (const l of this.#closeListeners.splice(0)) l(reason);
   }

@@ -148,6 +148,9 @@ export class DmaSpace {
     this.removeAll();
   }
 
+  /** Told of every device write to guest memory (dirty-page logging), while set. */
+  writeLog: ((iova: bigint, length: number) => void) | undefined;
+
   /** The device's view: reads and writes split across windows, fd-backed parts copied, the rest sent as messages. */
   readonly access: DmaAccess = {
     read: async (iova, length) => {
@@ -169,6 +172,8 @@ export class DmaSpace {
     },
     write: async (iova, data) => {
       await this.#walk(iova, data.length, DmaMapFlags.WRITE, async (w, at, done, n) => {
+        // Marked before the copy: a page reported dirty that was not written costs a resend, the reverse a loss.
+        this.writeLog?.(w.iova + BigInt(at), n);
         if (w.mem) {
           data.copy(w.mem, at, done, done + n);
           return;

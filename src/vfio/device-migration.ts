@@ -6,6 +6,12 @@
  * or nothing, on the way out of RESUMING. The driver owns the state and the current source or sink; a transport
  * (the vfio-user DEVICE_FEATURE and MIG_DATA commands) only calls `setState`, `read`, `write` and `precopyInfo`.
  *
+ * Two parties may drive one device: its vfio-user client (a VMM) and umdevd (`umdevctl migrate`). Whoever starts a
+ * migration `claim`s the driver and changes states through the claim; while it is held every other state change is
+ * refused with `EBUSY`.
+ * Transitions are serialized: a request waits for the one before it. `reset` (VFIO_DEVICE_RESET) returns the device
+ * to RUNNING from any state, ERROR included, as the kernel documents, and drops the claim.
+ *
  * `snapshotMigration` adapts a device whose state is one fixed-size snapshot (`save`/`restore`): PRE_COPY sends a
  * snapshot, STOP_COPY sends a fresh one after it, and the destination loads the last complete snapshot it got.
  */
@@ -43,6 +49,12 @@ export interface DeviceMigration {
   resuming(): MigrationSink;
 }
 
+/** A migration reserved by one driver (`MigrationDriver.claim`). */
+export interface MigrationClaim {
+  setState(target: number): Promise<void>;
+  release(): void;
+}
+
 /** Drives one device's migration state machine. Owned by the device; starts in RUNNING. */
 export class MigrationDriver {
   /** VFIO_MIGRATION_* flags: STOP_COPY always, PRE_COPY when the device has `preCopy`. */
@@ -51,6 +63,12 @@ export class MigrationDriver {
   #state: MigState = S.RUNNING;
   #source: MigrationSource | undefined;
   #sink: MigrationSink | undefined;
+  /** Who holds the migration now (`claim`); undefined: anyone may change the state. */
+  #owner: string | undefined;
+  #claim: object | undefined;
+  /** The last queued transition; the next one starts after it. */
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #listeners = new Set<(state: MigState) => void>();
 
   constructor(device: DeviceMigration) {
     this.#device = device;
@@ -61,19 +79,91 @@ export class MigrationDriver {
     return this.#state;
   }
 
-  /** Walk to `target` one arc at a time; a failing arc leaves the device in ERROR (as the kernel) and throws. */
-  async setState(target: number): Promise<void> {
+  /** True while the device may run: RUNNING or PRE_COPY. Otherwise it raises no interrupt and does no DMA. */
+  get running(): boolean {
+    return this.#state === S.RUNNING || this.#state === S.PRE_COPY;
+  }
+
+  /** Who holds the migration (`claim`), if anyone. */
+  get owner(): string | undefined {
+    return this.#owner;
+  }
+
+  /** Told of every state the device enters (after the arc's work is done). Returns the unsubscribe. */
+  onState(listener: (state: MigState) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Reserve the migration for `owner`: `EBUSY` while someone else holds it or the device is not in RUNNING (a
+   * migration already under way). The claim's `setState` works while it is held; `release` (idempotent) and a
+   * reset end it, after which its `setState` is `EBUSY` too.
+   */
+  claim(owner: string): MigrationClaim {
+    if (this.#owner !== undefined) throw err('EBUSY', `the migration is held by ${this.#owner}`);
+    if (this.#state !== S.RUNNING) throw err('EBUSY', `the device is in migration state ${this.#state}, not RUNNING`);
+    const token = { owner };
+    this.#owner = owner;
+    this.#claim = token;
+    return {
+      setState: (target) => this.#queued(() => {
+        if (this.#claim !== token) throw err('EBUSY', `the migration claimed by ${owner} was taken back (reset)`);
+        return this.#walk(target);
+      }),
+      release: () => {
+        if (this.#claim !== token) return;
+        this.#claim = undefined;
+        this.#owner = undefined;
+      },
+    };
+  }
+
+  /**
+   * Walk to `target` one arc at a time; a failing arc leaves the device in ERROR (as the kernel) and throws. An
+   * unsupported target is `EINVAL` with the state unchanged; `EBUSY` while someone holds a claim.
+   */
+  setState(target: number): Promise<void> {
+    return this.#queued(() => {
+      if (this.#owner !== undefined) throw err('EBUSY', `the migration is held by ${this.#owner}`);
+      return this.#walk(target);
+    });
+  }
+
+  #queued(fn: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #walk(target: number): Promise<void> {
     for (const next of migrationPath(this.#state, target, this.flags)) {
       try {
         await this.#arc(this.#state, next);
       } catch (e) {
-        this.#state = S.ERROR;
-        this.#source = undefined;
-        this.#sink = undefined;
+        this.#enter(S.ERROR);
         throw e;
       }
-      this.#state = next;
+      this.#enter(next);
     }
+  }
+
+  /** VFIO_DEVICE_RESET: back to RUNNING from any state (a stopped device is resumed first), claim dropped. */
+  reset(): Promise<void> {
+    return this.#queued(async () => {
+      const wasStopped = !this.running;
+      this.#owner = undefined;
+      this.#claim = undefined;
+      this.#enter(S.RUNNING);
+      if (wasStopped) await this.#device.resume();
+    });
+  }
+
+  #enter(state: MigState): void {
+    if (state !== S.PRE_COPY && state !== S.STOP_COPY) this.#source = undefined;
+    if (state !== S.RESUMING) this.#sink = undefined;
+    this.#state = state;
+    for (const l of this.#listeners) l(state);
   }
 
   /** Up to `max` bytes of the outgoing stream (PRE_COPY, STOP_COPY); empty when nothing more is ready. */

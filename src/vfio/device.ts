@@ -5,6 +5,7 @@
  * vfio-user bus driver binds only those (`requirePciDevice`). Offsets are relative to the region; the transport does
  * the bounds checks against `regionInfo(i).size` before calling.
  */
+import type { MigrationDriver } from './device-migration.js';
 
 /** A sparse-mmap area inside a region (VFIO_REGION_INFO_CAP_SPARSE_MMAP), relative to the region start. */
 export interface SparseArea {
@@ -85,6 +86,8 @@ export interface VfioDevice {
   setIrqs(request: SetIrqsRequest): void;
   /** VFIO_DEVICE_RESET. */
   reset(): void | Promise<void>;
+  /** The migration state machine; absent: the device cannot migrate (DEVICE_FEATURE MIGRATION is EOPNOTSUPP). */
+  readonly migration?: MigrationDriver;
   /** A client attached (first open). */
   open(context: VfioOpenContext): void | Promise<void>;
   /** The client went away: release its eventfds and DMA state (last close). */

@@ -54,6 +54,15 @@ export interface IrqControllerOptions {
 const KNOWN_FLAGS = VFIO_IRQ_SET.DATA_TYPE_MASK | VFIO_IRQ_SET.ACTION_TYPE_MASK;
 
 /** Interrupt state of one device. Owned by the device; `close()` releases every fd it holds. */
+/** An interrupt configuration without eventfds; plain data (it travels as JSON). */
+export interface IrqConfig {
+  /** The active index (INTx, MSI, MSI-X), null when interrupts are off. */
+  readonly active: number | null;
+  /** Vectors enabled on it. */
+  readonly enabled: number;
+  readonly intxMasked: boolean;
+}
+
 export class IrqController {
   readonly numIrqs: number;
   readonly #specs = new Map<number, IrqIndexSpec>();
@@ -137,6 +146,31 @@ export class IrqController {
       if (this.#specs.get(index)!.flags & VFIO_IRQ_INFO.AUTOMASKED) this.#masked = true;
     }
     return this.#signal(fd);
+  }
+
+  /**
+   * The interrupt configuration without its eventfds (which belong to one client and cannot travel): which index is
+   * active with how many vectors, and whether INTx is masked. What a migration carries besides the device stream.
+   */
+  snapshot(): IrqConfig {
+    return { active: this.#active ?? null, enabled: this.#enabled, intxMasked: this.#masked };
+  }
+
+  /**
+   * Take a configuration from `snapshot` on a device with no client: the index is enabled with no eventfds (as
+   * vfio-pci allows, fd -1 per vector), so a client that attaches eventfds later finds it as the guest left it.
+   * EINVAL for an index or vector count this device does not have, with nothing changed.
+   */
+  restore(c: IrqConfig): void {
+    if (c.active !== null) {
+      const spec = this.#specs.get(c.active);
+      if (!spec || isSide(c.active)) throw err('EINVAL', `interrupt configuration names IRQ index ${c.active}, which this device lacks`);
+      if (!Number.isInteger(c.enabled) || c.enabled < 1 || c.enabled > spec.count) throw err('EINVAL', `interrupt configuration enables ${c.enabled} vectors of index ${c.active} (has ${spec.count})`);
+    }
+    this.close();
+    this.#active = c.active ?? undefined;
+    this.#enabled = c.active === null ? 0 : c.enabled;
+    this.#masked = c.active === VFIO_PCI_IRQ.INTX && c.intxMasked;
   }
 
   /** Tear every index down and close every fd (the client went away). Idempotent. */

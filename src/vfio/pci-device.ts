@@ -15,7 +15,7 @@ import { err } from '../errors.js';
 import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_PCI_IRQ, VFIO_PCI_REGION, VFIO_REGION_INFO_FLAG } from './constants.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
 import { MigrationDriver } from './device-migration.js';
-import { type IrqIndexSpec, IrqController } from './irqs.js';
+import { type IrqConfig, type IrqIndexSpec, IrqController } from './irqs.js';
 import { MemfdBacking } from './memfd-region.js';
 import { msixBar, msixLayout } from './msix.js';
 import { type BarSpec, type CapabilitySpec, PciConfigSpace, msiCapability, msixCapability } from './pci-config.js';
@@ -24,6 +24,12 @@ import { type RegionMmap, type RegionSpec, RegionTable } from './regions.js';
 
 const RW = VFIO_REGION_INFO_FLAG.READ | VFIO_REGION_INFO_FLAG.WRITE;
 const EVENTFD_NORESIZE = VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE;
+
+/** Config space (base64) and interrupt configuration: what travels beside the device stream. Plain data. */
+export interface PlatformState {
+  readonly config: string;
+  readonly irqs: IrqConfig;
+}
 
 /** The device a vendor declares; see the module comment. Subclass it to keep the vendor's state on one object. */
 export class PciDevice implements VfioDevice {
@@ -97,15 +103,40 @@ export class PciDevice implements VfioDevice {
 
   // ---- for the vendor's code ----
 
-  /** Signal `vector` of the active interrupt (INTx, MSI or MSI-X); false when none is active or INTx is masked. */
+  /**
+   * Signal `vector` of the active interrupt (INTx, MSI or MSI-X); false when none is active, INTx is masked, or the
+   * device is stopped for migration (a stopped device raises nothing; its registers still say what is pending).
+   */
   interrupt(vector = 0): boolean {
     const index = this.#irqs.activeIndex;
-    return index === undefined ? false : this.#irqs.trigger(index, vector);
+    return index === undefined || this.#stopped ? false : this.#irqs.trigger(index, vector);
   }
 
-  /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd or is not active. */
+  /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
-    return this.#irqs.trigger(index, vector);
+    return this.#stopped ? false : this.#irqs.trigger(index, vector);
+  }
+
+  /** True while migration holds the device stopped (STOP, STOP_COPY, RESUMING, ERROR): no interrupts, no DMA. */
+  get #stopped(): boolean {
+    return this.migration !== undefined && !this.migration.running;
+  }
+
+  /**
+   * What a VMM carries besides the device's own stream (QEMU's `vfio_save_config`): the raw config space and the
+   * interrupt configuration. umdevd carries it when it migrates a device itself, so the device stream stays what
+   * the vendor defines (mtty's is the kernel sample's, byte for byte).
+   */
+  platformState(): PlatformState {
+    return { config: this.config.snapshot().toString('base64'), irqs: this.#irqs.snapshot() };
+  }
+
+  /** Load `platformState()` from the same kind of device, all or nothing; EINVAL for one that does not fit. */
+  loadPlatformState(p: PlatformState): void {
+    const config = Buffer.from(p.config, 'base64');
+    if (config.length !== this.config.size) throw err('EINVAL', `config space of ${config.length} bytes, this device has ${this.config.size}`);
+    this.#irqs.restore(p.irqs);
+    this.config.restore(config);
   }
 
   /** The active interrupt index (VFIO_PCI_INTX/MSI/MSIX_IRQ_INDEX), or undefined while interrupts are off. */
@@ -134,12 +165,24 @@ export class PciDevice implements VfioDevice {
     throw err('EINVAL', `BAR ${bar} is not memory-backed`);
   }
 
-  /** Guest memory, while a client has the device open; ENODEV otherwise. */
+  /** Guest memory, while a client has the device open; ENODEV otherwise, EBUSY while stopped for migration. */
   get dma(): DmaAccess {
     const c = this.#client;
     if (!c) throw err('ENODEV', 'no client has the device open');
-    return c.dma;
+    return this.#guardedDma;
   }
+
+  /** The client's DMA, refused while migration holds the device stopped (the kernel's STOP: no DMA). */
+  readonly #guardedDma: DmaAccess = {
+    read: (iova, length) => {
+      if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+      return this.#client ? this.#client.dma.read(iova, length) : Promise.reject(err('ENODEV', 'no client has the device open'));
+    },
+    write: (iova, data) => {
+      if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+      return this.#client ? this.#client.dma.write(iova, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
+    },
+  };
 
   /** True while a client has the device open. */
   get opened(): boolean {
@@ -187,7 +230,10 @@ export class PciDevice implements VfioDevice {
     this.#irqs.setIrqs(request);
   }
 
+  /** VFIO_DEVICE_RESET: the vendor's reset, and migration back to RUNNING from any state (ERROR included). */
   async reset(): Promise<void> {
+    // No await without migration: the vendor's reset then starts at once, as before migration existed.
+    if (this.migration !== undefined) await this.migration.reset();
     await this.#spec.reset?.();
   }
 
@@ -195,7 +241,7 @@ export class PciDevice implements VfioDevice {
     this.#client = context;
     try {
       for (const s of this.#sessionMemory) if (!this.#memory.has(s.bar)) this.#memory.set(s.bar, new MemfdBacking(this.#memfdName(s.bar), s.size));
-      await this.#spec.open?.({ dma: context.dma });
+      await this.#spec.open?.({ dma: this.#guardedDma });
     } catch (e) {
       this.#releaseSessionMemory();
       this.#client = undefined;

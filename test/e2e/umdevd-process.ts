@@ -23,6 +23,8 @@ export interface StartOptions {
   readonly viaBin?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly timeoutMs?: number;
+  /** Run inside this network namespace (`ip netns exec`, which execs: the pid is the daemon's). */
+  readonly netns?: string;
 }
 
 /** A running daemon. `stderr` accumulates everything it logged. */
@@ -42,7 +44,9 @@ export async function startDaemon(stateDir: string, extraArgs: readonly string[]
   const args = ['--state-dir', stateDir, ...extraArgs];
   const proc = opts.viaBin === true
     ? spawn(path.join(BIN, 'umdevd'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
-    : spawn(process.execPath, [UMDEVD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
+    : opts.netns !== undefined
+      ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, UMDEVD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
+      : spawn(process.execPath, [UMDEVD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
   let out = '';
   let err = '';
   proc.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));

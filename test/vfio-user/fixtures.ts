@@ -4,7 +4,8 @@
  * bytes of memory; the upper page is a sparse mmap area, the lower one trapped and served from the same memory),
  * config space (256 bytes). IRQs: INTx and MSI (2 vectors). A write to IRQ raises an interrupt; a write to DOORBELL
  * makes the device DMA-read DMA_LEN bytes at DMA_SRC, add 1 to each byte, DMA-write them to DMA_DST, count DONE and
- * raise vector 0 of whichever interrupt is active.
+ * raise vector 0 of whichever interrupt is active. With `migratable` the device declares migration (BAR0 is its
+ * stream), so the same doorbell exercises dirty-page logging.
  */
 import { createLogger } from '../../src/log.js';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { Core } from '../../src/core/core.js';
 import type { MdevDevice } from '../../src/core/types.js';
 import type { Native } from '../../src/native/index.js';
-import { PciDevice, registerFile } from '../../src/sdk/index.js';
+import { PciDevice, registerFile, snapshotMigration } from '../../src/sdk/index.js';
 import { VfioUserBusDriver } from '../../src/vfio-user/bus-driver.js';
 import { type ClientOptions, VfioUserClient } from '../../src/vfio-user/client.js';
 
@@ -37,7 +38,8 @@ export class FixtureDevice extends PciDevice {
   /** The `count` of every release request a waiting removal sent. */
   readonly releaseRequests: number[] = [];
 
-  constructor() {
+  /** `migratable`: declare migration, whose stream is BAR0's bytes (one snapshot, with PRE_COPY). */
+  constructor(options: { migratable?: boolean } = {}) {
     const bar0 = Buffer.alloc(BAR0_SIZE);
     super({
       name: 'fixture',
@@ -58,6 +60,7 @@ export class FixtureDevice extends PciDevice {
         this.closes++;
       },
       requestRelease: (count) => this.releaseRequests.push(count),
+      ...(options.migratable ? { migration: snapshotMigration({ size: BAR0_SIZE, save: () => bar0.slice(), restore: (b) => bar0.set(b) }) } : {}),
     });
     this.bar0 = bar0;
   }
@@ -103,12 +106,12 @@ let counter = 0;
 /** A Core with the fixture parent, the vfio-user bus driver and one device; torn down after the test. */
 export async function startServer(
   t: { after(fn: () => unknown): void },
-  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number; maxRefused?: number; native?: Native; releaseTimeoutMs?: number } = {},
+  options: { maxDmaMaps?: number; refuseTimeoutMs?: number; dmaBudget?: number; maxRefused?: number; native?: Native; releaseTimeoutMs?: number; migratable?: boolean } = {},
 ): Promise<Harness> {
   const runDir = mkdtempSync(join(tmpdir(), 'umdev-vfio-user-'));
   const uuid = `00000000-0000-4000-8000-${(++counter).toString(16).padStart(12, '0')}`;
   const logs: string[] = [];
-  const { releaseTimeoutMs, ...driverOptions } = options;
+  const { releaseTimeoutMs, migratable, ...driverOptions } = options;
   const core = new Core(releaseTimeoutMs === undefined ? {} : { releaseTimeoutMs });
   const clients: VfioUserClient[] = [];
   // Registered first, so a failure anywhere below still leaves nothing behind.
@@ -129,7 +132,7 @@ export async function startServer(
     types: [{ sysfsName: '1' }],
     ops: {
       create: () => {
-        const d = new FixtureDevice();
+        const d = new FixtureDevice({ migratable });
         devices.push(d);
         return d;
       },

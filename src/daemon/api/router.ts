@@ -7,6 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../log.js';
+import type { ApiEndpoint } from '../../cli/api-client.js';
+import type { IncomingMigrations } from '../migrate/incoming.js';
+import type { MigrationEvent, MigrationResult } from '../migrate/outgoing.js';
 import type { ApiLimits } from './limits.js';
 
 /** What every handler may use. Owned by the daemon; lives as long as the API server. */
@@ -27,6 +30,11 @@ export interface ApiContext {
   /** Aborted when the daemon shuts down: streaming routes end their responses. */
   readonly closing: AbortSignal;
   readonly limits: ApiLimits;
+  /** Live migration in and out of this daemon; absent where the daemon has no device transport that migrates. */
+  readonly migrations?: {
+    readonly incoming: IncomingMigrations;
+    out(uuid: string, dest: ApiEndpoint, maxBandwidth: number | undefined, progress: (e: MigrationEvent) => void): Promise<MigrationResult>;
+  };
   /** The event streams open now (bounded by `limits.maxSubscribers`); owned by the server. */
   readonly streams: Set<ServerResponse>;
 }

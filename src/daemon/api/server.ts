@@ -17,7 +17,9 @@ import { bodyTypeRefusal, refusal, type AccessPolicy, type Caller, type Refusal 
 import { definitionRoutes } from './definitions.js';
 import { deviceRoutes } from './devices.js';
 import { eventRoutes } from './events.js';
+import { readJson } from './body.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
+import { migrationRoutes } from './migrations.js';
 import { parentRoutes } from './parents.js';
 import { peerOf } from './peer.js';
 import { Router, type ApiContext, type ApiDeps, type ApiReply, type Route } from './router.js';
@@ -26,7 +28,7 @@ import { Router, type ApiContext, type ApiDeps, type ApiReply, type Route } from
 export const MAX_BODY = DEFAULT_LIMITS.maxBody;
 
 /** Every route of the control API. */
-export const API_ROUTES: readonly Route[] = [...parentRoutes, ...deviceRoutes, ...definitionRoutes, ...eventRoutes];
+export const API_ROUTES: readonly Route[] = [...parentRoutes, ...deviceRoutes, ...definitionRoutes, ...eventRoutes, ...migrationRoutes];
 
 /** Where and for whom `ApiServer.listen` serves. At least one of `socket` and `tcp`. */
 export interface ApiListenOptions {
@@ -232,37 +234,6 @@ async function handle(ctx: ApiContext, router: Router, policy: AccessPolicy, cal
     const u = toUmdevError(e);
     log.debug(`${req.method} ${req.url} failed: ${u.errno}: ${u.message}`);
     sendError(res, httpStatus(u.errno), u.errno, u.message);
-  }
-}
-
-/** Read the whole body (at most `max` bytes) and parse it as JSON; no body means undefined. */
-async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > max) {
-    req.resume();
-    throw err('E2BIG', `request body is larger than ${max} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) {
-        req.resume();
-        throw err('E2BIG', `request body is larger than ${max} bytes`);
-      }
-      chunks.push(chunk);
-    }
-  } catch (e) {
-    // A client that hangs up before its body has arrived ("aborted") made a bad request; it is not our bug.
-    if (isUmdevError(e)) throw e;
-    throw err('ECONNRESET', `the client went away before its body arrived: ${(e as Error).message}`, e);
-  }
-  if (size === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (e) {
-    throw err('EINVAL', `request body is not valid JSON: ${(e as Error).message}`);
   }
 }
 

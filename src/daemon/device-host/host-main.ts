@@ -4,7 +4,9 @@
  * from the vendor driver (a private core with one parent and one device), drops to an unprivileged user before it
  * reads the client's first byte, serves the session, and exits once the device is reset and closed. A crash, a heap
  * overrun or a stuck loop here ends this client's session only: the mount, the API and other devices live in other
- * processes. Device state lasts one session, as a session already ends with a reset.
+ * processes. Device state lasts one session, as a session already ends with a reset; a device that a migration
+ * brought in starts from the migrated state (`init.restore`), and umdevd can migrate the host's instance out
+ * (`mig` messages, answered in order).
  */
 import process from 'node:process';
 import { Core } from '../../core/core.js';
@@ -12,11 +14,12 @@ import { err, toUmdevError } from '../../errors.js';
 import { screenPng } from '../../display/screen.js';
 import { createLogger } from '../../log.js';
 import { native } from '../../native/index.js';
-import { requirePciDevice } from '../../vfio/pci-device.js';
+import { type MigrationPort, loadDevice, localPort } from '../../vfio/migration-port.js';
+import { type PciDevice, requirePciDevice } from '../../vfio/pci-device.js';
 import { makeLogger } from '../../vfio-user/log.js';
 import { describeClient, startSession } from '../../vfio-user/session.js';
 import type { DriverCatalog } from '../config.js';
-import { CLIENT_FD, type HostInit, type HostMessage, type RootMessage, messageType } from './protocol.js';
+import { CLIENT_FD, type HostInit, type HostMessage, type MigrationOp, type MigrationReply, type RootMessage, messageType } from './protocol.js';
 
 function send(m: HostMessage): void {
   process.send?.(m);
@@ -32,7 +35,9 @@ async function serve(init: HostInit): Promise<void> {
   core.registerParent(entry.create(init.options));
   const device = await core.create(init.parent, init.typeId, init.uuid);
   const model = requirePciDevice(device.driverData, `${init.driver} device ${init.uuid}`);
+  if (init.restore !== undefined) await loadDevice(model, init.restore, 'umdevd');
   dropPrivileges(init.uid, init.gid);
+  const migration = migrationServer(model);
 
   const who = describeClient(native, CLIENT_FD);
   const session = startSession({ fd: CLIENT_FD, device: model, open: () => core.open(init.uuid), io: native, log, maxDmaMaps: init.maxDmaMaps });
@@ -44,6 +49,7 @@ async function serve(init: HostInit): Promise<void> {
       model.requestRelease?.(m.count);
     }
     else if (m.type === 'screen') send(screen(model, m.seq));
+    else if (m.type === 'mig') migration(m);
     else if (m.type === 'reset') {
       Promise.resolve()
         .then(() => model.reset())
@@ -66,6 +72,58 @@ function screen(model: unknown, seq: number): HostMessage {
     const u = toUmdevError(e);
     return { type: 'screen', seq, errno: u.errno, message: u.message };
   }
+}
+
+/** Answers the root's migration operations on this host's instance, one at a time, in order. */
+function migrationServer(model: PciDevice): (m: { seq: number } & MigrationOp) => void {
+  let port: MigrationPort | undefined;
+  let queue: Promise<void> = Promise.resolve();
+  const open = (): MigrationPort => {
+    if (port === undefined) throw err('EINVAL', 'no migration is open');
+    return port;
+  };
+  const run = async (m: MigrationOp): Promise<Omit<MigrationReply, 'type' | 'seq'>> => {
+    switch (m.op) {
+      case 'open':
+        if (port !== undefined) throw err('EBUSY', 'a migration is already open');
+        port = localPort(model, m.owner);
+        return { flags: port.flags };
+      case 'state':
+        await open().setState(m.target);
+        return {};
+      case 'read':
+        return { data: Buffer.from(await open().read(m.max)).toString('base64') };
+      case 'write':
+        await open().write(Buffer.from(m.data, 'base64'));
+        return {};
+      case 'platform':
+        return { platform: await open().platform() };
+      case 'stop-copy': {
+        const r = await open().stopAndCopy();
+        return { data: Buffer.from(r.stream).toString('base64'), platform: r.platform };
+      }
+      case 'load-platform':
+        await open().loadPlatform(m.platform);
+        return {};
+      case 'reset':
+        await open().reset();
+        return {};
+      case 'release':
+        port?.release();
+        port = undefined;
+        return {};
+    }
+  };
+  return (m) => {
+    queue = queue.then(async () => {
+      try {
+        send({ type: 'mig-reply', seq: m.seq, ...(await run(m)) });
+      } catch (e) {
+        const u = toUmdevError(e);
+        send({ type: 'mig-reply', seq: m.seq, error: { errno: u.errno, message: u.message } });
+      }
+    });
+  };
 }
 
 /** Give up root for good: supplementary groups first, then the group, then the user (after which none of it works). */

@@ -1,9 +1,11 @@
 /**
  * Concepts: what umdevd (root) and a device host (one vfio-user session, unprivileged) say to each other over
  * Node's IPC channel. The root starts a host per client connection with the accepted socket as the host's fd 3 and
- * one `init`; after that it only pings, resets and stops it. The host answers pings and says when the client is
+ * one `init`; after that it only pings, resets and stops it, and drives a migration of the host's instance. The host answers pings and says when the client is
  * being served. Everything a client sends stays inside the host.
  */
+import type { DeviceSnapshot } from '../../vfio/migration-port.js';
+import type { PlatformState } from '../../vfio/pci-device.js';
 
 /** The accepted client socket, as the host sees it (stdio slot 3). */
 export const CLIENT_FD = 3;
@@ -24,6 +26,30 @@ export interface HostInit {
   readonly gid: number | undefined;
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly json: boolean };
   readonly maxDmaMaps: number | undefined;
+  /** State a migration left in the daemon's instance of the device: the host's instance starts from it. */
+  readonly restore?: DeviceSnapshot;
+}
+
+/** One operation on the migration of the host's device instance (`MigrationPort`, over IPC). */
+export type MigrationOp =
+  | { readonly op: 'open'; readonly owner: string }
+  | { readonly op: 'state'; readonly target: number }
+  | { readonly op: 'read'; readonly max: number }
+  | { readonly op: 'write'; readonly data: string }
+  | { readonly op: 'platform' }
+  | { readonly op: 'stop-copy' }
+  | { readonly op: 'load-platform'; readonly platform: PlatformState }
+  | { readonly op: 'reset' }
+  | { readonly op: 'release' };
+
+/** The answer to one `MigrationOp`: an error, or what the operation returns (data in base64). */
+export interface MigrationReply {
+  readonly type: 'mig-reply';
+  readonly seq: number;
+  readonly error?: { readonly errno: string; readonly message: string };
+  readonly flags?: number;
+  readonly data?: string;
+  readonly platform?: PlatformState;
 }
 
 export type RootMessage =
@@ -34,7 +60,8 @@ export type RootMessage =
   | { readonly type: 'request-release'; readonly count: number }
   /** The device's screen as PNG (the API's screen.png): its state lives in the host. */
   | { readonly type: 'screen'; readonly seq: number }
-  | { readonly type: 'stop'; readonly reason: string };
+  | { readonly type: 'stop'; readonly reason: string }
+  | ({ readonly type: 'mig'; readonly seq: number } & MigrationOp);
 
 export type HostMessage =
   | { readonly type: 'serving' }
@@ -43,7 +70,8 @@ export type HostMessage =
   | { readonly type: 'pong'; readonly seq: number }
   | { readonly type: 'reset-done'; readonly error?: string }
   /** The answer to `screen`: the PNG in base64 (at most `MAX_SCREEN_PNG` bytes once decoded), or the failure's errno. */
-  | { readonly type: 'screen'; readonly seq: number; readonly png?: string; readonly errno?: string; readonly message?: string };
+  | { readonly type: 'screen'; readonly seq: number; readonly png?: string; readonly errno?: string; readonly message?: string }
+  | MigrationReply;
 
 /** A message from the other side, checked only for shape (both ends are umdev's own code). */
 export function messageType(m: unknown): string | undefined {

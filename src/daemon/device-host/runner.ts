@@ -7,13 +7,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type UmdevError, err, isErrno } from '../../errors.js';
+import { UmdevError, err, isErrno } from '../../errors.js';
 import { MAX_SCREEN_PNG } from '../../display/screen.js';
 import type { DeviceHandle, MdevDevice, Uuid } from '../../core/types.js';
 import type { Native } from '../../native/index.js';
 import type { ActiveSession, SessionRunner } from '../../vfio-user/bus-driver.js';
 import type { Logger } from '../../log.js';
-import { type HostInit, type HostMessage, type RootMessage, messageType } from './protocol.js';
+import { type MigrationPort, saveDevice } from '../../vfio/migration-port.js';
+import type { PciDevice } from '../../vfio/pci-device.js';
+import { type HostInit, type HostMessage, type MigrationOp, type MigrationReply, type RootMessage, messageType } from './protocol.js';
 
 const HOST_MAIN = fileURLToPath(new URL('./host-main.js', import.meta.url));
 /** How long a host may take to reset and close after being told to stop, before it is killed. */
@@ -38,7 +40,7 @@ export interface HostRunnerOptions {
 }
 
 export function hostRunner(o: HostRunnerOptions): SessionRunner {
-  return (fd, device, _model, after) => new HostSession(o, fd, device, after);
+  return (fd, device, model, after, carry) => new HostSession(o, fd, device, after, carry ? model : undefined);
 }
 
 class HostSession implements ActiveSession {
@@ -53,11 +55,68 @@ class HostSession implements ActiveSession {
   #serving = false;
   readonly #screens = new Map<number, { resolve: (png: Buffer) => void; reject: (e: UmdevError) => void; timer: NodeJS.Timeout }>();
   #screenSeq = 0;
+  /** Migration operations sent to the host and not answered yet, by sequence number. */
+  readonly #mig = new Map<number, { resolve: (r: MigrationReply) => void; reject: (e: UmdevError) => void }>();
+  #migSeq = 0;
+  /** The daemon's instance, when it holds migrated state the host's instance must start from. */
+  readonly #carried: PciDevice | undefined;
 
-  constructor(o: HostRunnerOptions, fd: number, device: MdevDevice, after: Promise<void>) {
+  constructor(o: HostRunnerOptions, fd: number, device: MdevDevice, after: Promise<void>, carried: PciDevice | undefined) {
     this.#o = o;
     this.#log = o.log.child('device-host', device.uuid);
+    this.#carried = carried;
     this.done = this.#run(fd, device, after);
+  }
+
+  /** The migration of the host's instance, the one the client uses. */
+  async openMigration(owner: string): Promise<MigrationPort> {
+    const { flags } = await this.#migrate({ op: 'open', owner });
+    let released = false;
+    const call = async (op: MigrationOp): Promise<MigrationReply> => {
+      if (released) throw err('EINVAL', 'the migration port was released');
+      return this.#migrate(op);
+    };
+    return {
+      flags: flags ?? 0,
+      setState: async (target) => void (await call({ op: 'state', target })),
+      read: async (max) => Buffer.from((await call({ op: 'read', max })).data ?? '', 'base64'),
+      write: async (chunk) => void (await call({ op: 'write', data: Buffer.from(chunk).toString('base64') })),
+      platform: async () => {
+        const p = (await call({ op: 'platform' })).platform;
+        if (p === undefined) throw err('EIO', 'the device host sent no platform state');
+        return p;
+      },
+      stopAndCopy: async () => {
+        const r = await call({ op: 'stop-copy' });
+        if (r.platform === undefined) throw err('EIO', 'the device host sent no platform state');
+        return { stream: Buffer.from(r.data ?? '', 'base64'), platform: r.platform };
+      },
+      loadPlatform: async (platform) => void (await call({ op: 'load-platform', platform })),
+      reset: async () => void (await call({ op: 'reset' })),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#migrate({ op: 'release' }).catch(() => undefined);
+      },
+    };
+  }
+
+  #migrate(op: MigrationOp): Promise<MigrationReply> {
+    const child = this.#child;
+    if (child === undefined || !child.connected || this.#clientGone) return Promise.reject(err('ECONNRESET', 'the device host is gone'));
+    const seq = ++this.#migSeq;
+    return new Promise((resolve, reject) => {
+      this.#mig.set(seq, { resolve, reject });
+      this.#send({ type: 'mig', seq, ...op });
+    });
+  }
+
+  #migReply(r: MigrationReply): void {
+    const p = this.#mig.get(r.seq);
+    if (p === undefined) return;
+    this.#mig.delete(r.seq);
+    if (r.error === undefined) p.resolve(r);
+    else p.reject(new UmdevError(isErrno(r.error.errno) ? r.error.errno : 'EIO', r.error.message));
   }
 
   get closed(): boolean {
@@ -157,6 +216,14 @@ class HostSession implements ActiveSession {
   }
 
   async #serve(fd: number, device: MdevDevice, source: { driver: string; options: Readonly<Record<string, unknown>> }): Promise<void> {
+    // Taken before the host starts, while the daemon's instance is at rest (no client uses it in this mode).
+    let restore: HostInit['restore'];
+    try {
+      restore = this.#carried === undefined ? undefined : await saveDevice(this.#carried, 'umdevd');
+    } catch (e) {
+      this.#o.io.close(fd);
+      throw e;
+    }
     const child = spawn(process.execPath, [`--max-old-space-size=${this.#o.memoryMiB}`, HOST_MAIN], {
       stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'],
     });
@@ -198,6 +265,7 @@ class HostSession implements ActiveSession {
         watch();
       } else if (type === 'client-gone') this.#clientGone = true;
       else if (m.type === 'screen') this.#screenAnswer(m);
+      else if (type === 'mig-reply') this.#migReply(m as MigrationReply);
       else if (type === 'reset-done') {
         if (m.type === 'reset-done' && m.error !== undefined) this.#log.warn(`reset in the device host failed: ${m.error}`);
         this.#resets.shift()?.();
@@ -216,6 +284,7 @@ class HostSession implements ActiveSession {
       gid: this.#o.user?.gid,
       log: this.#o.logSettings,
       maxDmaMaps: this.#o.maxDmaMaps,
+      ...(restore === undefined ? {} : { restore }),
     };
     this.#send(init);
     const { code, signal } = await exited;
@@ -225,6 +294,9 @@ class HostSession implements ActiveSession {
       clearTimeout(p.timer);
       p.reject(err('ENODEV', 'the device host ended before it answered'));
     }
+    const gone = err('ECONNRESET', 'the device host ended');
+    for (const p of this.#mig.values()) p.reject(gone);
+    this.#mig.clear();
     clearTimeout(startup);
     clearInterval(watchdog);
     if (stuck !== undefined) this.#log.error(`device host pid ${child.pid} ${stuck} and was killed; the client's session is over`);

@@ -4,7 +4,8 @@
  * DMA_WRITE messages. A window over an existing one is
  * EEXIST (spec), one past `max_dma_maps` ENOSPC (as the kernel's type1 `dma_avail`). DMA_UNMAP must name a window
  * exactly (ENOENT otherwise, libvfio-user) or carry UNMAP_ALL with addr = size = 0; its reply echoes the request.
- * Dirty-page bitmaps (GET_DIRTY_BITMAP) belong to migration, which is not implemented: EOPNOTSUPP.
+ * DMA_UNMAP with GET_DIRTY_BITMAP is migration v1 (spec 0.9.1): EOPNOTSUPP; v2 logs dirty pages with the
+ * DMA_LOGGING_* features (`migration.ts`).
  */
 import { err } from '../../errors.js';
 import { decodeDmaMap, decodeDmaUnmap } from '../codec.js';

@@ -1,7 +1,8 @@
 /**
  * VERSION: the first message of every session. Major must be 0; the reply's minor is min(client's, 2) and its
  * capabilities are only what this server implements (libvfio-user `lib/tran.c` recv_version/send_version).
- * `twin_socket` and `migration` are never announced; `write_multiple` only back to a client that offered it.
+ * `twin_socket` is never announced; `write_multiple` only back to a client that offered it; `migration` (`pgsize`,
+ * `max_bitmap_size`) when the device declares migration.
  * A bad request is answered EINVAL and the connection is then closed (spec: the server closes the connection).
  */
 import { err } from '../../errors.js';
@@ -15,6 +16,7 @@ import {
   VERSION_MINOR,
 } from '../constants.js';
 import type { Handler } from '../connection.js';
+import { MAX_BITMAP_BYTES } from './migration.js';
 
 export const handleVersion: Handler = (conn, msg) => {
   if (conn.negotiated) throw err('EINVAL', 'VERSION was already negotiated');
@@ -30,6 +32,8 @@ export const handleVersion: Handler = (conn, msg) => {
     max_dma_maps: conn.dma.maxWindows,
   };
   if (caps.writeMultiple) mine.write_multiple = true;
+  // Announced as libvfio-user and QEMU do (dirty pages at this size, bitmaps up to this many bytes per report).
+  if (conn.device.migration) mine.migration = { pgsize: DEFAULT_PGSIZES, max_bitmap_size: MAX_BITMAP_BYTES };
   conn.log('debug', `negotiated ${VERSION_MAJOR}.${Math.min(v.minor, VERSION_MINOR)}: client max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}`);
   return { payload: encodeVersion({ major: VERSION_MAJOR, minor: Math.min(v.minor, VERSION_MINOR), json: { capabilities: mine } }) };
 };

@@ -1,0 +1,87 @@
+/**
+ * Concepts: `umdevctl migrate UUID --to DEST` moves a running device from the umdevd this CLI talks to (`--api`,
+ * `--state-dir`, `UMDEV_API`) to another one (DEST: its API URL, or socket path on this machine). The source daemon
+ * drives the migration and talks to the destination itself, so the stream takes one hop and a CLI that dies halfway
+ * leaves the daemons to finish or roll back; this command only starts it and shows its steps as they happen (one
+ * JSON line each with `--json`). The destination's bearer token comes from `--to-token-file` or
+ * `UMDEV_DEST_TOKEN`, and travels only to the local source daemon.
+ */
+import { readFile } from 'node:fs/promises';
+import { UmdevError, isErrno } from '../errors.js';
+import { apiOpen } from './api-client.js';
+import { knownApi, type ApiLocation } from './daemon-api.js';
+import { context, fail } from '../mdevctl/failure.js';
+import type { CliContext } from './io.js';
+
+export interface MigrateOptions extends ApiLocation {
+  readonly uuid: string;
+  readonly to: string;
+  readonly tokenFile?: string;
+  /** Stream bytes per second at most. */
+  readonly maxBandwidth?: number;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+type Line =
+  | { phase: 'created'; to: string }
+  | { phase: 'pre-copy' | 'stop-copy'; bytes: number }
+  | { phase: 'switched'; downtimeMs: number }
+  | { phase: 'rolled-back'; reason: string }
+  | { done: { preCopyBytes: number; stopCopyBytes: number; downtimeMs: number; totalMs: number; to: string } }
+  | { error: { errno: string; message: string } };
+
+export async function migrateCommand(ctx: CliContext, opts: MigrateOptions): Promise<void> {
+  const env = opts.env ?? {};
+  const api = await knownApi(opts, env);
+  if (api === undefined) throw fail('EINVAL', 'migrate needs the source umdevd\'s API: pass --api SOCKET|URL or --state-dir DIR');
+  const token = opts.tokenFile !== undefined ? (await readFile(opts.tokenFile, 'utf8').catch((e: unknown) => {
+    throw context(e, `Unable to read ${opts.tokenFile}`);
+  })).trim() : env.UMDEV_DEST_TOKEN;
+  const body = JSON.stringify({ to: opts.to, ...(token ? { token } : {}), ...(opts.maxBandwidth === undefined ? {} : { maxBandwidth: opts.maxBandwidth }) });
+  const what = `Failed to migrate device ${opts.uuid}`;
+  let res;
+  try {
+    res = await apiOpen(api, 'POST', `/devices/${opts.uuid}/migrate`, { body });
+  } catch (e) {
+    throw context(e, `${what}: unable to reach the source umdevd`);
+  }
+  if (!ctx.json) ctx.stdout.write(`migrating ${opts.uuid} to ${opts.to}\n`);
+  let pending = '';
+  let failure: UmdevError | undefined;
+  let done = false;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    pending += chunk.toString('utf8');
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const text = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (text.trim() === '') continue;
+      const line = JSON.parse(text) as Line;
+      if (ctx.json) ctx.stdout.write(`${text}\n`);
+      else ctx.stdout.write(describe(line));
+      if ('error' in line) failure = new UmdevError(isErrno(line.error.errno) ? line.error.errno : 'EIO', line.error.message);
+      if ('done' in line) done = true;
+    }
+  }
+  if (failure !== undefined) throw context(failure, what);
+  if (!done) throw fail('EIO', `${what}: the source umdevd ended without a result (HTTP ${res.statusCode ?? 0})`);
+}
+
+function describe(line: Line): string {
+  if ('error' in line) return '';
+  if ('done' in line) {
+    const d = line.done;
+    return `done: ${d.preCopyBytes + d.stopCopyBytes} bytes in ${d.totalMs.toFixed(1)} ms, ${d.downtimeMs.toFixed(2)} ms down; the device now runs at ${d.to}\n`;
+  }
+  switch (line.phase) {
+    case 'created':
+      return `  destination ${line.to} created the device (RESUMING)\n`;
+    case 'pre-copy':
+      return `  pre-copy: ${line.bytes} bytes sent while the device ran\n`;
+    case 'stop-copy':
+      return `  stop-copy: ${line.bytes} bytes sent while it was stopped\n`;
+    case 'switched':
+      return `  switched over: the destination runs it (${line.downtimeMs.toFixed(2)} ms down); source device removed\n`;
+    case 'rolled-back':
+      return `  rolled back (${line.reason}): the device runs on the source again\n`;
+  }
+}

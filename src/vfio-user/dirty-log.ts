@@ -1,0 +1,96 @@
+/**
+ * Concepts: device dirty-page tracking (VFIO_DEVICE_FEATURE_DMA_LOGGING_START/STOP/REPORT). While logging, every
+ * page of guest memory the device writes through the transport is marked, at the page size the client chose, in
+ * the ranges it named; REPORT returns a range's pages as a bitmap (bit n = page n of the range, u64 words, little
+ * endian) and clears what it reported, as the kernel's report-and-clear does. A write outside every range is not
+ * tracked (the client asked only for those). Memory is one bit per page of the ranges, bounded by `maxBitmapBytes`.
+ */
+import { err } from '../errors.js';
+
+/** LOG_MAX_RANGES of the kernel's iova_bitmap users: more ranges than this are EINVAL. */
+export const MAX_LOG_RANGES = 256;
+
+export interface LogRange {
+  readonly iova: bigint;
+  readonly length: bigint;
+}
+
+interface Tracked extends LogRange {
+  /** One bit per page of the range. */
+  readonly bits: Uint8Array;
+}
+
+/** One client's dirty log; created by DMA_LOGGING_START, dropped by STOP or when the client goes. */
+export class DirtyLog {
+  readonly pageSize: bigint;
+  readonly #ranges: Tracked[];
+
+  /** EINVAL for a page size that is not a power of two ≥ `minPageSize`, or bad, overlapping or too many ranges. */
+  constructor(pageSize: bigint, ranges: readonly LogRange[], minPageSize: bigint, maxBitmapBytes: number) {
+    if (pageSize < minPageSize || (pageSize & (pageSize - 1n)) !== 0n) throw err('EINVAL', `dirty page size ${pageSize} is not a power of two of at least ${minPageSize}`);
+    if (ranges.length === 0 || ranges.length > MAX_LOG_RANGES) throw err('EINVAL', `${ranges.length} dirty-logging ranges (1..${MAX_LOG_RANGES})`);
+    this.pageSize = pageSize;
+    const sorted = [...ranges].sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
+    let total = 0;
+    this.#ranges = sorted.map((r, i) => {
+      if (r.length === 0n || r.iova % pageSize !== 0n || r.length % pageSize !== 0n || r.iova + r.length > 1n << 64n) {
+        throw err('EINVAL', `dirty-logging range 0x${r.iova.toString(16)}+0x${r.length.toString(16)} is empty, unaligned or wraps`);
+      }
+      const prev = sorted[i - 1];
+      if (prev && prev.iova + prev.length > r.iova) throw err('EINVAL', `dirty-logging ranges overlap at 0x${r.iova.toString(16)}`);
+      const bytes = Number((r.length / pageSize + 7n) / 8n);
+      total += bytes;
+      if (total > maxBitmapBytes) throw err('EINVAL', `dirty-logging ranges need more than ${maxBitmapBytes} bitmap bytes`);
+      return { ...r, bits: new Uint8Array(bytes) };
+    });
+  }
+
+  /** The device wrote `length` bytes at `iova`: mark every tracked page they touch. */
+  mark(iova: bigint, length: number): void {
+    if (length <= 0) return;
+    const end = iova + BigInt(length);
+    for (const r of this.#ranges) {
+      const lo = iova > r.iova ? iova : r.iova;
+      const hi = end < r.iova + r.length ? end : r.iova + r.length;
+      if (lo >= hi) continue;
+      for (let n = Number((lo - r.iova) / this.pageSize), last = Number((hi - 1n - r.iova) / this.pageSize); n <= last; n++) {
+        r.bits[n >> 3] |= 1 << (n & 7);
+      }
+    }
+  }
+
+  /**
+   * The bitmap of `[iova, iova+length)` at `pageSize` (a multiple of the logging page size) in u64 words, and clear
+   * it. The range must lie inside one logged range and be aligned to `pageSize`; EINVAL otherwise.
+   */
+  report(iova: bigint, length: bigint, pageSize: bigint): Buffer {
+    if (pageSize < this.pageSize || pageSize % this.pageSize !== 0n || (pageSize & (pageSize - 1n)) !== 0n) {
+      throw err('EINVAL', `report page size ${pageSize} is not a power-of-two multiple of the logging page size ${this.pageSize}`);
+    }
+    if (length === 0n || iova % pageSize !== 0n || length % pageSize !== 0n) throw err('EINVAL', 'report range is empty or not page aligned');
+    const r = this.#ranges.find((x) => iova >= x.iova && iova + length <= x.iova + x.length);
+    if (!r) throw err('EINVAL', `report range 0x${iova.toString(16)}+0x${length.toString(16)} is not inside a logged range`);
+    const pages = Number(length / pageSize);
+    const out = Buffer.alloc(bitmapBytes(length, pageSize));
+    const per = Number(pageSize / this.pageSize);
+    const first = Number((iova - r.iova) / this.pageSize);
+    for (let p = 0; p < pages; p++) {
+      let dirty = false;
+      for (let q = 0; q < per; q++) {
+        const n = first + p * per + q;
+        const bit = 1 << (n & 7);
+        if (r.bits[n >> 3]! & bit) {
+          dirty = true;
+          r.bits[n >> 3]! &= ~bit;
+        }
+      }
+      if (dirty) out[p >> 3] |= 1 << (p & 7);
+    }
+    return out;
+  }
+}
+
+/** Bytes of a report's bitmap for `length` bytes at `pageSize`: whole u64 words. */
+export function bitmapBytes(length: bigint, pageSize: bigint): number {
+  return Number((length / pageSize + 63n) / 64n) * 8;
+}
