@@ -26,6 +26,8 @@ import { lockStateDir, prepareStateDir, removeApiInfo, writeApiInfo } from './st
 /** A mounted tree; `close()` unmounts (idempotent). */
 export interface MountHandle {
   close(): Promise<void>;
+  /** Resolves once the removals made so far are visible through the mount (see `FuseServer.settled`). */
+  settled?(): Promise<void>;
 }
 
 /** A bus driver that serves devices, plus its own shutdown. */
@@ -121,11 +123,13 @@ export class Daemon {
 
     const tree = parts.sysfsTree(core, config.layout, config.extensions);
     let mountProblem: string | undefined = 'disabled by configuration';
+    let mountSettled: (() => Promise<void>) | undefined;
     if (config.mount.enabled) {
       try {
         const mount = await parts.mount(tree, config.mount.path, log.child('fuse'));
         undo.push(() => mount.close());
         mountProblem = undefined;
+        mountSettled = mount.settled?.bind(mount);
       } catch (e) {
         mountProblem = describeError(e);
         log.warn(`cannot mount the sysfs tree at ${config.mount.path}: ${mountProblem}; running without the mount`);
@@ -176,6 +180,7 @@ export class Daemon {
             return server.screen(d);
           },
           definitions: { dir: config.definitions },
+          ...(mountSettled ? { settled: mountSettled } : {}),
           ...(migrations === undefined ? {} : { migrations }),
         },
       );

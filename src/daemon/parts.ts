@@ -24,7 +24,7 @@ export function realParts(): DaemonParts {
       // FuseServer.start clears a stale mount a killed daemon left at `dir` before mounting.
       const server = await FuseServer.start({ tree, mountpoint: dir, name: 'umdev', log: (level, m) => log[level](m) });
       log.info(`sysfs mounted at ${dir}`);
-      return { close: () => server.close() };
+      return { close: () => server.close(), settled: () => server.settled() };
     },
     deviceServer: (core: Core, config: DaemonConfig, log: Logger, source): DeviceServer => {
       const h = config.deviceHosts;

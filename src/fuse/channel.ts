@@ -16,6 +16,11 @@ export interface FuseReplier {
    * inode lock that only a later reply from this same process releases. `msg` becomes the channel's.
    */
   notify(msg: Buffer): void;
+  /**
+   * Resolves once every notification passed to `notify` before this call has reached the kernel (or failed). The
+   * caller must keep serving requests meanwhile: the kernel may hold a notification until it answers one.
+   */
+  drained(): Promise<void>;
 }
 
 /** A full duplex FUSE transport: delivers requests to one handler and carries its replies. */

@@ -112,7 +112,14 @@ export function encodeAttr(buf: Buffer, off: number, a: Attr): number {
   return Size.ATTR;
 }
 
-/** struct fuse_entry_out with generation 0 and entry/attr timeouts 0 (every lookup reaches the server, as sysfs). */
+/**
+ * How long the kernel may reuse a positive dentry without a LOOKUP. Safe because every removal is invalidated through
+ * the channel before the change that caused it is answered (a FUSE write, an API request); attributes keep timeout 0
+ * so modes, owners and contents stay live, and a missing name is answered with an error, which the kernel never caches.
+ */
+export const ENTRY_TIMEOUT_SEC = 1;
+
+/** struct fuse_entry_out with generation 0, entry timeout ENTRY_TIMEOUT_SEC for a node and 0 for none, attr timeout 0. */
 export function encodeEntryOut(buf: Buffer, off: number, nodeid: number, a: Attr | undefined): number {
   if (a === undefined) {
     buf.fill(0, off, off + Size.ENTRY_OUT);
@@ -121,6 +128,7 @@ export function encodeEntryOut(buf: Buffer, off: number, nodeid: number, a: Attr
   }
   writeU64(buf, off, nodeid);
   buf.fill(0, off + 8, off + 40); // generation, entry_valid, attr_valid, both nsec
+  writeU64(buf, off + 16, ENTRY_TIMEOUT_SEC);
   encodeAttr(buf, off + 40, a);
   return Size.ENTRY_OUT;
 }

@@ -3,7 +3,8 @@
  * watch fires (no thread-pool read parked for the life of the mount, no thread hop per request): each readable event
  * drains the device with non-blocking reads until EAGAIN. Replies are written synchronously (the device takes whole
  * messages and never blocks a reply); notifications go through the libuv pool, because the kernel may hold them on
- * an inode lock that only a later reply from this thread releases.
+ * an inode lock that only a later reply from this thread releases. `drained()` lets a remover wait, without blocking
+ * this thread, until its invalidations have reached the kernel.
  */
 import { write } from 'node:fs';
 import type { FuseChannel } from './channel.js';
@@ -36,9 +37,8 @@ export class DeviceChannel implements FuseChannel {
   readonly #buf = Buffer.alloc(READ_BUFFER_SIZE);
   #watcher: { stop(): void } | undefined;
   #stopped = false;
-  /** Notifications still in the pool, and who waits for none to be left. */
-  #pending = 0;
-  #idle: (() => void)[] = [];
+  /** Notification writes still in the pool. */
+  readonly #pending = new Set<Promise<void>>();
 
   /** `onEnd` runs once when the session ends (unmounted: the device reads ENODEV) or fails. */
   constructor(fd: number, io: FuseDeviceIo, log: FuseLogger, onEnd: () => void) {
@@ -66,16 +66,22 @@ export class DeviceChannel implements FuseChannel {
 
   notify(msg: Buffer): void {
     if (this.#stopped) return;
-    this.#pending++;
-    write(this.#fd, msg, 0, msg.length, null, (e) => {
-      if (e && !benignNotifyError(e.code)) this.#log('debug', `notification failed: ${e.message}`);
-      if (--this.#pending === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    const done = new Promise<void>((resolve) => {
+      write(this.#fd, msg, 0, msg.length, null, (e) => {
+        if (e && !benignNotifyError(e.code)) this.#log('debug', `notification failed: ${e.message}`);
+        this.#pending.delete(done);
+        resolve();
+      });
     });
+    this.#pending.add(done);
   }
 
-  /** Resolves when no notification write is in flight; the fd must stay open until then (its number could be reused). */
+  /**
+   * Resolves when the notification writes in flight now have ended (later ones are not waited for, so a stream of
+   * removals cannot starve a waiter). The fd must stay open until then: its number could be reused.
+   */
   drained(): Promise<void> {
-    return this.#pending === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+    return this.#pending.size === 0 ? Promise.resolve() : Promise.all(this.#pending).then(() => undefined);
   }
 
   /** Stops reading and drops later replies. Idempotent; call before the fd is closed. */

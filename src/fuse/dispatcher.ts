@@ -2,7 +2,9 @@
  * Concepts: one FUSE session over an `AttrTree`. `handle()` takes one request buffer and answers it through the
  * `FuseReplier`; paths are resolved through the tree on every request (nothing about nodes is cached), node ids come
  * from the `InodeTable`, and open handles keep only a path plus, for files, the value rendered by the last read at
- * offset 0 (so a read loop ends). Semantics follow kernfs: entry and attribute timeouts are 0, files are 4096 bytes
+ * offset 0 (so a read loop ends). Semantics follow kernfs: attribute timeouts are 0 and a missing name is never
+ * cached; a found entry is cached for ENTRY_TIMEOUT_SEC, kept true by invalidating each removed node before the write
+ * that removed it is answered (other removers wait on the channel's `drained()`). Files are 4096 bytes
  * long and direct-I/O, an open the mode forbids fails with EACCES even for root, nothing can be created (EACCES, as
  * an O_CREAT open in a directory without `create`) nor made, removed or renamed (EPERM, as the VFS and kernfs answer
  * mkdir, unlink, rmdir, rename, symlink, link and mknod there). chmod and chown by root or the owner stick until the
@@ -76,6 +78,8 @@ export class FuseDispatcher {
   /** chmod/chown results by path key; dropped when the tree reports the path (or a parent) removed. */
   readonly #meta = new Map<string, Meta>();
   #nextFh = 1;
+  /** Invalidations sent so far; a write that changes it waits for them to reach the kernel before it is answered. */
+  #invalidations = 0;
 
   /** `owner` owns every node (see node-access.ts); root unless the server runs as another user. */
   constructor(tree: AttrTree, out: FuseReplier, log: FuseLogger, owner: Owner = ROOT_OWNER) {
@@ -304,18 +308,28 @@ export class FuseDispatcher {
     const h = this.#handle(fh);
     const file = this.#file(h);
     if (file.store === undefined) throw err('EACCES', 'attribute is not writable');
+    const before = this.#invalidations;
     const stored = file.store(data);
     if (stored instanceof Promise) {
       stored.then(
-        () => this.#settle(unique, Op.WRITE, () => this.#finishWrite(unique, data.length)),
+        () => this.#settle(unique, Op.WRITE, () => this.#finishWrite(unique, data.length, before)),
         (e: unknown) => this.#fail(unique, Op.WRITE, e),
       );
       return;
     }
-    this.#finishWrite(unique, data.length);
+    this.#finishWrite(unique, data.length, before);
   }
 
-  #finishWrite(unique: number, count: number): void {
+  /**
+   * Answers a write; one that removed nodes (`remove`, `unbind`, …) is answered only once the kernel has dropped their
+   * dentries, so they are gone when the write returns, as on kernfs, and a cached entry never outlives its node.
+   * Waiting does not block this thread: the lookups an invalidation may wait on are served meanwhile.
+   */
+  #finishWrite(unique: number, count: number, invalidationsBefore: number): void {
+    if (this.#invalidations !== invalidationsBefore) {
+      this.#out.drained().then(() => this.#finishWrite(unique, count, this.#invalidations));
+      return;
+    }
     encodeWriteOut(this.#buf, Size.OUT_HEADER, count);
     this.#reply(unique, Size.WRITE_OUT);
   }
@@ -412,6 +426,7 @@ export class FuseDispatcher {
     const parent = this.#inodes.find(path.slice(0, -1));
     if (parent === undefined) return; // The kernel has no dentry under a parent it does not know.
     const name = Buffer.from(path[path.length - 1]!);
+    this.#invalidations++;
     this.#out.notify(child === undefined ? encodeNotifyInvalEntry(parent.ino, name) : encodeNotifyDelete(parent.ino, child.ino, name));
   }
 

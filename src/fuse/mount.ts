@@ -202,7 +202,7 @@ async function mountAsRoot(opts: MountOptions, un: Unmounter): Promise<FuseMount
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
     // No default_permissions: the kernel would then refresh attributes with a GETATTR before every permission check
-    // (timeouts are 0), doubling the requests; the server checks modes itself, against the request's uid.
+    // (attribute timeouts are 0), doubling the requests; the server checks modes itself, against the request's uid.
     const options = `fd=3,rootmode=40000,user_id=${uid},group_id=${gid},allow_other,max_read=${MAX_WRITE}`;
     const r = await run('mount', ['-i', '-n', '-t', `fuse.${opts.name}`, '-o', options, opts.name, opts.mountpoint], ['ignore', 'ignore', 'pipe', fd]);
     if (r.code !== 0) {

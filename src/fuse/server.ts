@@ -91,6 +91,14 @@ export class FuseServer {
     return this.#ended;
   }
 
+  /**
+   * Resolves once the kernel has been told of every removal made so far (its dentries dropped). Whoever removes
+   * nodes outside FUSE awaits this before answering, so a removed path is gone for every reader when they answer.
+   */
+  settled(): Promise<void> {
+    return this.#channel.drained();
+  }
+
   /** Node ids the kernel holds and open handles (for tests of the reference bookkeeping). */
   get stats(): { inodes: number; handles: number } {
     return { inodes: this.#dispatcher.inodeCount, handles: this.#dispatcher.handleCount };

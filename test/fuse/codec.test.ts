@@ -21,6 +21,7 @@ import {
   encodeDirent,
   encodeDirentplus,
   encodeEntryOut,
+  ENTRY_TIMEOUT_SEC,
   encodeInitOut,
   encodeNotifyDelete,
   encodeNotifyInvalEntry,
@@ -137,7 +138,10 @@ test('attr, entry_out and attr_out place every field', () => {
   b.fill(0xaa);
   assert.equal(encodeEntryOut(b, 0, 9, ATTR), 128);
   assert.equal(b.readBigUInt64LE(0), 9n);
-  assert.ok(b.subarray(8, 40).every((x) => x === 0), 'generation and timeouts are 0');
+  assert.equal(b.readBigUInt64LE(8), 0n, 'generation');
+  assert.equal(b.readBigUInt64LE(16), BigInt(ENTRY_TIMEOUT_SEC), 'a found entry is cached');
+  assert.ok(ENTRY_TIMEOUT_SEC > 0);
+  assert.ok(b.subarray(24, 40).every((x) => x === 0), 'attr timeout and both nsec are 0: attributes stay live');
   assert.equal(b.readUInt32LE(40 + 60), 0o100644);
 
   b.fill(0xaa);

@@ -31,6 +31,7 @@ class Session {
       {
         reply: (m) => this.replies.push({ error: m.readInt32LE(4), unique: Number(m.readBigUInt64LE(8)), body: Buffer.from(m.subarray(16)) }),
         notify: (m) => this.notes.push(m),
+        drained: () => Promise.resolve(),
       },
       log,
     );

@@ -50,6 +50,7 @@ function migrateDevice(ctx: ApiContext, req: IncomingMessage, res: ServerRespons
     };
     try {
       const result = await m.out(uuid, parseEndpoint(to as string, token), maxBandwidth, (e) => line(e));
+      await ctx.settled?.(); // The source's device is removed: gone from the mount before the caller hears so.
       line({ done: result });
     } catch (e) {
       const u = toUmdevError(e);

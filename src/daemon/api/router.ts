@@ -20,6 +20,11 @@ export interface ApiContext {
   readonly socketPath: (uuid: string) => string | undefined;
   /** A device's screen as PNG (GET /devices/:uuid/screen.png); absent where no transport can show one. */
   readonly screen?: (uuid: string) => Promise<Buffer>;
+  /**
+   * Resolves once the mount shows the changes made so far; a changing request (not GET) is answered only after it,
+   * so a device the API removed is gone from the mount when its caller hears back. Absent without a mount.
+   */
+  readonly settled?: () => Promise<void>;
   /** Where definitions live and where their temp files go (same filesystem). */
   readonly definitions: { readonly dir: string };
   /** Aborted when the daemon shuts down: streaming routes end their responses. */

@@ -221,7 +221,13 @@ async function handle(ctx: ApiContext, router: Router, policy: AccessPolicy, cal
     if (badType !== undefined) return refuse(res, badType);
     const body = await readJson(req, ctx.limits.maxBody);
     if (containsNul(body)) throw err('EINVAL', 'NUL in a string of the request body');
-    const reply = await route.handler(ctx, { params: match.params, query: url.searchParams, body });
+    let reply: ApiReply;
+    try {
+      reply = await route.handler(ctx, { params: match.params, query: url.searchParams, body });
+    } finally {
+      // Also after a failure: a forced removal may have taken part of the tree before the error.
+      if (req.method !== 'GET') await ctx.settled?.();
+    }
     send(res, reply);
   } catch (e) {
     if (!isUmdevError(e)) log.error(`${req.method} ${req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
