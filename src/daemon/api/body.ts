@@ -14,21 +14,10 @@ export async function readJson(req: IncomingMessage, max: number): Promise<unkno
     throw err('E2BIG', `request body is larger than ${max} bytes`);
   }
   const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) {
-        req.resume();
-        throw err('E2BIG', `request body is larger than ${max} bytes`);
-      }
-      chunks.push(chunk);
-    }
-  } catch (e) {
-    // A client that hangs up before its body has arrived ("aborted") made a bad request; it is not our bug.
-    if (isUmdevError(e)) throw e;
-    throw err('ECONNRESET', `the client went away before its body arrived: ${(e as Error).message}`, e);
-  }
+  const size = await readChunks(req, max, (chunk) => {
+    chunks.push(chunk);
+    return Promise.resolve();
+  });
   if (size === 0) return undefined;
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
