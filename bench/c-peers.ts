@@ -4,7 +4,7 @@
  * reads its replies, and an AF_UNIX echo server that answers each request with a reply of the size a vfio-user
  * server would send (the floor of two processes talking over a socket).
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -310,4 +310,13 @@ export function compilePeers(dir: string): CPeers {
     }
   }
   return out;
+}
+
+/** Start the echo server and wait for it to listen; the caller kills it. */
+export function startEcho(bin: string, path: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.on('error', reject);
+    child.stdout!.once('data', () => resolve(child));
+  });
 }

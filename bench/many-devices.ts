@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compilePeers } from './c-peers.js';
+import { compilePeers, startEcho } from './c-peers.js';
 import { CONFIG_REGION, Daemon, mid, sleep } from './daemon-harness.js';
 
 interface Pounding {
@@ -31,14 +31,6 @@ function pound(bin: string, seconds: number, sockets: readonly string[]): Promis
       if (code !== 0 || ![requests, median, p99].every(Number.isFinite)) reject(new Error(`pound exited ${code}: ${out}`));
       else resolve({ perSecond: requests! / seconds, median: median!, p99: p99! });
     });
-  });
-}
-
-function startEcho(bin: string, path: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [path], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.on('error', reject);
-    child.stdout!.once('data', () => resolve(child));
   });
 }
 

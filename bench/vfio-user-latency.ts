@@ -10,7 +10,7 @@
  *
  *   npm run bench -- vfio-user-latency [iterations=20000] [rounds=3] [chunk=500]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { Core } from '../src/core/core.js';
 import { createMttyParent } from '../src/drivers/mtty/index.js';
 import { createLogger } from '../src/log.js';
 import { VfioUserBusDriver } from '../src/vfio-user/bus-driver.js';
-import { compilePeers } from './c-peers.js';
+import { compilePeers, startEcho } from './c-peers.js';
 import { CONFIG_REGION, Daemon, type Timing, mid, runPeer, sleep } from './daemon-harness.js';
 
 /** The two accesses: region, offset, count as the C client takes them. */
@@ -28,15 +28,6 @@ const ACCESSES = {
 } as const;
 type Access = keyof typeof ACCESSES;
 type Server = 'floor' | 'daemon' | 'inproc';
-
-/** Start the echo server and wait for it to listen; the caller kills it. */
-function startEcho(bin: string, path: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [path], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.on('error', reject);
-    child.stdout!.once('data', () => resolve(child));
-  });
-}
 
 export async function main(argv: string[]): Promise<void> {
   const iterations = Number(argv[0] ?? 20000);
