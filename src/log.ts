@@ -6,6 +6,7 @@
  * per line. Both carry an ISO-8601 UTC timestamp: a daemon's stderr often goes to a file, not to journald, which would
  * stamp it.
  */
+import { err } from './errors.js';
 
 /** Log levels, least to most severe. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -42,6 +43,12 @@ export interface LoggerOptions {
 
 export function isLogLevel(value: unknown): value is LogLevel {
   return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+/** A `--log-level` value as given on a command line (absent stays absent); EINVAL naming the levels otherwise. */
+export function logLevelOption(value: string | undefined): LogLevel | undefined {
+  if (value !== undefined && !isLogLevel(value)) throw err('EINVAL', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** Create the root logger. The caller owns the sink (the logger never closes it). */

@@ -1,7 +1,7 @@
 /** Command-line parsing for `umdevd` (util.parseArgs); no side effects, so it is tested as a table. */
 import { parseArgs } from 'node:util';
 import { err } from '../errors.js';
-import { LOG_LEVELS, isLogLevel, type LogLevel } from '../log.js';
+import { LOG_LEVELS, logLevelOption, type LogLevel } from '../log.js';
 
 /** What the command line asks for. */
 export type Command =
@@ -60,10 +60,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
   const v = parsed.values;
   if (v.help === true) return { kind: 'help' };
   if (v.version === true) return { kind: 'version' };
-  const level = v['log-level'];
-  if (level !== undefined && !isLogLevel(level)) {
-    throw err('EINVAL', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
-  }
+  const level = logLevelOption(v['log-level']);
   const stateDir = v['state-dir'] ?? 'umdev-state';
   if (stateDir === '') throw err('EINVAL', '--state-dir must not be empty');
   return {

@@ -1,7 +1,7 @@
 /** Command-line parsing for `umdev-k8s` (util.parseArgs); no side effects, so it is tested as a table. */
 import { parseArgs } from 'node:util';
 import { err } from '../errors.js';
-import { LOG_LEVELS, isLogLevel, type LogLevel } from '../log.js';
+import { LOG_LEVELS, logLevelOption, type LogLevel } from '../log.js';
 
 export type Command =
   | { readonly kind: 'help' }
@@ -79,8 +79,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
   const v = parsed.values;
   if (v.help === true) return { kind: 'help' };
   if (v.version === true) return { kind: 'version' };
-  const level = v['log-level'];
-  if (level !== undefined && !isLogLevel(level)) throw err('EINVAL', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  const level = logLevelOption(v['log-level']);
   for (const k of ['config', 'api', 'state-dir', 'kubelet-dir', 'driver', 'node-name', 'kubeconfig', 'cdi-dir'] as const) {
     if (v[k] === '') throw err('EINVAL', `--${k} must not be empty`);
   }

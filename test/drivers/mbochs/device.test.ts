@@ -1,24 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UmdevError } from '../../../src/errors.js';
 import { decodePng } from '../../../src/display/png.js';
 import { screenPng } from '../../../src/display/screen.js';
 import { DISPI } from '../../../src/drivers/mbochs/dispi.js';
-import { MbochsDevice, MBOCHS_TYPES } from '../../../src/drivers/mbochs/index.js';
-import { MMIO } from '../../../src/drivers/mbochs/spec.js';
+import { MbochsDevice } from '../../../src/drivers/mbochs/index.js';
 import { native } from '../../../src/native/index.js';
 import { VFIO_DEVICE_FLAGS, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../../src/vfio/constants.js';
-import type { VfioOpenContext } from '../../../src/vfio/device.js';
+import { context, isErrno, reg, small } from './helpers.js';
 
-const small = MBOCHS_TYPES[0]!;
-const context: VfioOpenContext = { dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')) }, log: () => undefined };
-const isErrno = (errno: string) => (e: unknown): boolean => e instanceof UmdevError && e.errno === errno;
-
-function reg(d: MbochsDevice, index: number, value: number): void {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value);
-  d.write(R.BAR2, BigInt(MMIO.DISPI.offset + index * 2), b);
-}
 
 test('PCI identity, BAR sizing and the region table come from the one description', () => {
   const d = new MbochsDevice(small);

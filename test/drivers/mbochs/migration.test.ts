@@ -1,24 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UmdevError } from '../../../src/errors.js';
 import { screenPng } from '../../../src/display/screen.js';
 import { DISPI } from '../../../src/drivers/mbochs/dispi.js';
-import { MbochsDevice, MBOCHS_TYPES } from '../../../src/drivers/mbochs/index.js';
+import { MbochsDevice } from '../../../src/drivers/mbochs/index.js';
 import { HEADER, PAGE, TAG } from '../../../src/drivers/mbochs/migration.js';
-import { FB_BAR, MMIO } from '../../../src/drivers/mbochs/spec.js';
+import { FB_BAR } from '../../../src/drivers/mbochs/spec.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M, VFIO_PCI_REGION as R } from '../../../src/vfio/constants.js';
-import type { VfioOpenContext } from '../../../src/vfio/device.js';
 import type { MigrationDriver } from '../../../src/vfio/device-migration.js';
+import { context, isErrno, reg, small } from './helpers.js';
 
-const small = MBOCHS_TYPES[0]!;
-const context: VfioOpenContext = { dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')) }, log: () => undefined };
-const isErrno = (errno: string) => (e: unknown): boolean => e instanceof UmdevError && e.errno === errno;
-
-function reg(d: MbochsDevice, index: number, value: number): void {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value);
-  d.write(R.BAR2, BigInt(MMIO.DISPI.offset + index * 2), b);
-}
 
 function drain(m: MigrationDriver): Buffer {
   const parts: Uint8Array[] = [];
