@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { AttrDir, AttrFile, AttrTree } from '../src/fuse/attr-tree.js';
 import { FuseServer } from '../src/fuse/server.js';
+import { defaultConfig } from '../src/daemon/config.js';
 
 const run = promisify(execFile);
 
@@ -164,7 +165,8 @@ export async function main(argv: string[]): Promise<void> {
     await run('cc', ['-O2', '-o', join(dir, 'cfs'), join(dir, 'cfs.c'), ...flags]);
     await run('cc', ['-O2', '-o', join(dir, 'client'), join(dir, 'client.c')]);
 
-    server = await FuseServer.start({ tree: attrTree(), mountpoint: umnt, name: 'umdevbench' });
+    // As umdevd serves its tree: with the shipped busy-poll window.
+    server = await FuseServer.start({ tree: attrTree(), mountpoint: umnt, name: 'umdevbench', busyPollNs: defaultConfig('.').busyPollUs * 1000 });
     cfs = spawn(join(dir, 'cfs'), [cmnt], { stdio: ['ignore', 'inherit', 'inherit'] });
     for (let i = 0; !(await mounted(cmnt)); i++) {
       if (i > 100 || cfs.exitCode !== null) throw new Error('the C libfuse3 filesystem did not mount');

@@ -6,20 +6,23 @@
  * also runs against umdev's server in this process (no device host), so the cost of the daemon path shows.
  * In every round one client process connects to all three and takes turns among the six targets, `chunk` requests
  * at a time, so all see the same machine load; each round is a fresh connection (a fresh device host). Figures are
- * the medians of the round medians. `ratio` is the worse of the two daemon/floor ratios.
+ * the medians of the round medians. `ratio` is the worse of the two daemon/floor ratios. The CPU time each server
+ * spent per request (the device host's, this process's for the in-process server, the echo's) is reported too: busy
+ * polling trades some of it for latency.
  *
  *   npm run bench -- vfio-user-latency [iterations=20000] [rounds=3] [chunk=500]
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Core } from '../src/core/core.js';
+import { defaultConfig } from '../src/daemon/config.js';
 import { createMttyParent } from '../src/drivers/mtty/index.js';
 import { createLogger } from '../src/log.js';
 import { VfioUserBusDriver } from '../src/vfio-user/bus-driver.js';
 import { compilePeers, startEcho } from './c-peers.js';
-import { CONFIG_REGION, Daemon, type Timing, mid, runPeer, sleep } from './daemon-harness.js';
+import { CONFIG_REGION, Daemon, type Timing, childPids, mid, runPeer, sleep } from './daemon-harness.js';
 
 /** The two accesses: region, offset, count as the C client takes them. */
 const ACCESSES = {
@@ -28,6 +31,35 @@ const ACCESSES = {
 } as const;
 type Access = keyof typeof ACCESSES;
 type Server = 'floor' | 'daemon' | 'inproc';
+
+/** CPU time (user + system) `pid` has used, in ms; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** Linux's USER_HZ, the unit of /proc/PID/stat times. */
+const CLOCK_TICKS = 100;
+
+/**
+ * The CPU time of the device host serving this round's client: found among the daemon's children once it runs,
+ * then read every 50 ms (the host exits when the client leaves, so its last reading is the one kept).
+ */
+function hostCpuSampler(daemonPid: number): { ms(): number; stop(): void } {
+  const before = new Set(childPids(daemonPid));
+  let host: number | undefined;
+  let last = 0;
+  const timer = setInterval(() => {
+    host ??= childPids(daemonPid).find((p) => !before.has(p));
+    if (host !== undefined) last = Math.max(last, cpuMs(host));
+  }, 50);
+  return { ms: () => last, stop: () => clearInterval(timer) };
+}
 
 export async function main(argv: string[]): Promise<void> {
   const iterations = Number(argv[0] ?? 20000);
@@ -46,7 +78,9 @@ export async function main(argv: string[]): Promise<void> {
     const daemonPath = daemon.socket(daemon.create('mtty-2'));
 
     core.registerParent(createMttyParent());
-    driver = new VfioUserBusDriver({ core, runDir: join(dir, 'inproc'), log: createLogger({ sink: { write: () => true } }) });
+    // The in-process server as umdevd configures one (the shipped busy-poll window), minus the device host.
+    const busyPollNs = defaultConfig(dir).busyPollUs * 1000;
+    driver = new VfioUserBusDriver({ core, runDir: join(dir, 'inproc'), log: createLogger({ sink: { write: () => true } }), busyPollNs });
     await core.registerDriver(driver);
     const inprocUuid = '6c0e2b59-7f0e-4c6b-9d59-1d5a3c1e0b01';
     await core.create('mtty', 'mtty-2', inprocUuid);
@@ -58,9 +92,19 @@ export async function main(argv: string[]): Promise<void> {
     };
     const targets: [Access, Server][] = [];
     for (const access of Object.keys(ACCESSES) as Access[]) for (const server of ['floor', 'daemon', 'inproc'] as const) targets.push([access, server]);
+    const cpu: Record<Server, number[]> = { floor: [], daemon: [], inproc: [] };
     for (let r = 0; r < rounds; r++) {
       const specs = targets.map(([access, server]) => [paths[server], ...ACCESSES[access]].join(':'));
-      const got = await runPeer(peers.compare, [String(iterations), String(chunk), ...specs]);
+      const echoBefore = cpuMs(echo.pid!);
+      const selfBefore = process.cpuUsage();
+      const host = hostCpuSampler(daemon.pid);
+      const got = await runPeer(peers.compare, [String(iterations), String(chunk), ...specs]).finally(() => host.stop());
+      const self = process.cpuUsage(selfBefore);
+      // Each server answered both accesses: the timed requests and one chunk of warm-up for each.
+      const served = 2 * (iterations + chunk);
+      cpu.floor.push(((cpuMs(echo.pid!) - echoBefore) * 1000) / served);
+      cpu.inproc.push((self.user + self.system) / served);
+      cpu.daemon.push((host.ms() * 1000) / served);
       got.forEach((t, i) => seen[targets[i]![0]][targets[i]![1]].push(t));
       for (const access of Object.keys(ACCESSES) as Access[]) {
         const s = seen[access];
@@ -69,6 +113,10 @@ export async function main(argv: string[]): Promise<void> {
             `in-process ${s.inproc.at(-1)!.median} ns, echo floor ${s.floor.at(-1)!.median} ns (p99 ${s.floor.at(-1)!.p99})`,
         );
       }
+      console.log(
+        `round ${r + 1} CPU per request: device host ${cpu.daemon.at(-1)!.toFixed(1)} µs, in-process server ` +
+          `${cpu.inproc.at(-1)!.toFixed(1)} µs, echo ${cpu.floor.at(-1)!.toFixed(1)} µs`,
+      );
       // The sessions just ended: let the device host reset and exit before the next round connects.
       await sleep(300);
     }
@@ -90,6 +138,7 @@ export async function main(argv: string[]): Promise<void> {
         [`${access}_inproc_ratio`]: Number((m('inproc') / m('floor')).toFixed(3)),
       });
     }
+    for (const server of ['daemon', 'inproc', 'floor'] as const) figures[`${server}_cpu_us_per_request`] = Number(mid(cpu[server]).toFixed(1));
     console.log(JSON.stringify({ bench: 'vfio-user-latency', unit: 'ns', iterations, rounds, chunk, ...figures, ratio: Number(Math.max(...ratios).toFixed(3)), better: 'lower' }));
   } finally {
     if (echo && echo.exitCode === null && echo.signalCode === null) echo.kill();

@@ -1,6 +1,8 @@
 // Argument checks and errno-shaped exceptions; see common.h.
 #include "common.h"
 
+#include <ctime>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -202,6 +204,32 @@ bool get_window(napi_env env, napi_value buf, napi_value off, napi_value len, co
   *length = l;
   return true;
 }
+
+namespace {
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+bool get_spin(napi_env env, napi_value v, const char* call, uint64_t* until) {
+  *until = 0;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return true;
+  uint64_t ns;
+  if (!get_size(env, v, call, "spinNs", &ns)) return false;
+  // The caller's event loop is blocked while it spins: a window beyond a millisecond is a bug, not a tuning.
+  if (ns > 1000000) {
+    throw_einval(env, call, "(spinNs above 1 ms)");
+    return false;
+  }
+  if (ns) *until = monotonic_ns() + ns;
+  return true;
+}
+
+bool spin_again(uint64_t until) { return until && monotonic_ns() < until; }
 
 napi_value make_int(napi_env env, int64_t v) {
   napi_value r;

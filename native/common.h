@@ -46,6 +46,12 @@ bool get_bytes(napi_env env, napi_value v, const char* call, uint8_t** data, siz
 bool get_window(napi_env env, napi_value buf, napi_value off, napi_value len, const char* call, uint8_t** data,
                 size_t* length);
 
+// An optional busy-poll window in ns (undefined = 0), at most 1 ms; `until` gets its deadline on CLOCK_MONOTONIC (0
+// when there is none).
+bool get_spin(napi_env env, napi_value v, const char* call, uint64_t* until);
+// Whether a busy-poll with deadline `until` (from get_spin) should try again.
+bool spin_again(uint64_t until);
+
 napi_value make_int(napi_env env, int64_t v);
 napi_value make_bool(napi_env env, bool v);
 napi_value make_null(napi_env env);

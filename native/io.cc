@@ -26,18 +26,19 @@ napi_value set_nonblocking(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
-// read(fd, buf, offset, length) -> bytes read, 0 at EOF, -1 if nothing is ready (EAGAIN).
+// read(fd, buf, offset, length, spinNs?) -> bytes read, 0 at EOF, -1 if nothing is ready (EAGAIN) within spinNs.
 napi_value read_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];
   int fd;
   uint8_t* data;
   size_t len;
-  if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], "read", &fd) ||
-      !get_window(env, argv[1], argv[2], argv[3], "read", &data, &len))
+  uint64_t until;
+  if (!get_args(env, info, 5, argv) || !get_fd(env, argv[0], "read", &fd) ||
+      !get_window(env, argv[1], argv[2], argv[3], "read", &data, &len) || !get_spin(env, argv[4], "read", &until))
     return nullptr;
   ssize_t n;
   do n = read(fd, data, len);
-  while (n < 0 && errno == EINTR);
+  while (n < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && spin_again(until))));
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
     return throw_errno(env, errno, "read");

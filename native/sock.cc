@@ -212,16 +212,18 @@ napi_value connect_unix(napi_env env, napi_callback_info info) {
   return make_int(env, fd);
 }
 
-// recvMsgInto(fd, buf, offset, length, fds) -> bytes received (0 at EOF), or -1 when nothing is ready. `fds` is an
+// recvMsgInto(fd, buf, offset, length, fds, spinNs?) -> bytes received (0 at EOF), or -1 when nothing is ready (within
+// spinNs: EAGAIN is retried until then, a busy poll for a peer about to send). `fds` is an
 // Int32Array the caller reuses: fds[0] gets the number of fds received, fds[1..] the fds, so at most
 // fds.length - 1 are accepted. Nothing is allocated per call (this is every vfio-user message's receive).
 napi_value recv_msg_into(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
+  napi_value argv[6];
   int fd;
   uint8_t* data;
   size_t len;
-  if (!get_args(env, info, 5, argv) || !get_fd(env, argv[0], "recvmsg", &fd) ||
-      !get_window(env, argv[1], argv[2], argv[3], "recvmsg", &data, &len))
+  uint64_t until;
+  if (!get_args(env, info, 6, argv) || !get_fd(env, argv[0], "recvmsg", &fd) ||
+      !get_window(env, argv[1], argv[2], argv[3], "recvmsg", &data, &len) || !get_spin(env, argv[5], "recvmsg", &until))
     return nullptr;
   bool is_ta = false;
   napi_is_typedarray(env, argv[4], &is_ta);
@@ -242,7 +244,7 @@ napi_value recv_msg_into(napi_env env, napi_callback_info info) {
   msg.msg_controllen = max_fds ? CMSG_SPACE(sizeof(int) * max_fds) : 0;
   ssize_t n;
   do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
+  while (n < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && spin_again(until))));
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return make_int(env, -1);
     return throw_errno(env, errno, "recvmsg");

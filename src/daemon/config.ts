@@ -56,6 +56,11 @@ export interface DaemonConfig {
   readonly log: { readonly level: LogLevel; readonly json: boolean };
   /** Where vfio-user clients are served: in device host processes (default) or in the daemon itself. */
   readonly deviceHosts: DeviceHostsConfig;
+  /**
+   * After answering a vfio-user client or the kernel's FUSE requests, keep polling for the next request for up to
+   * this many microseconds (an adaptive window; 0 never polls). Trades CPU of busy peers for round-trip latency.
+   */
+  readonly busyPollUs: number;
 }
 
 export interface DeviceHostsConfig {
@@ -96,7 +101,9 @@ export interface ConfigOverrides {
   readonly logJson?: boolean;
 }
 
-const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log', 'deviceHosts'] as const;
+const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log', 'deviceHosts', 'busyPollUs'] as const;
+/** The longest busy-poll window: the event loop serves nothing else while it polls one fd. */
+export const MAX_BUSY_POLL_US = 1000;
 
 /** The defaults for a state dir: one mtty parent, `DIR/sys`, `DIR/run`, `DIR/mdevctl.d`, API on `DIR/api.sock`. */
 export function defaultConfig(stateDir: string): DaemonConfig {
@@ -120,6 +127,7 @@ export function defaultConfig(stateDir: string): DaemonConfig {
     extensions: true,
     log: { level: 'info', json: false },
     deviceHosts: { enabled: true, user: 'nobody', memoryMiB: 256, stuckMs: 10_000 },
+    busyPollUs: 50,
   };
 }
 
@@ -205,9 +213,11 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
     }
   }
 
+  const busyPollUs = top.busyPollUs === undefined ? base.busyPollUs : (integer(top.busyPollUs, 'busyPollUs', issues, 0, MAX_BUSY_POLL_US) ?? base.busyPollUs);
+
   const e = issues.toError(`${source} is not valid`);
   if (e !== undefined) throw e;
-  return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, extensions, log, deviceHosts };
+  return { stateDir: base.stateDir, parents, mount, sockets, definitions, api, layout, extensions, log, deviceHosts, busyPollUs };
 }
 
 const API_KEYS = ['enabled', 'socket', 'group', 'readers', 'tcp', 'tokenFile', 'maxDefinitions'] as const;

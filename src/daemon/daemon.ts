@@ -48,7 +48,7 @@ export interface DaemonParts {
   /** Render the sysfs tree from the core; `extensions` shows umdev's own device files (`online`, `reset`). */
   sysfsTree(core: Core, layout: Layout, extensions: boolean): AttrTree;
   /** Mount `tree` at `dir` (clearing a stale mount a killed daemon left there). Throw with a plain reason when impossible. */
-  mount(tree: AttrTree, dir: string, log: Logger): Promise<MountHandle>;
+  mount(tree: AttrTree, dir: string, log: Logger, busyPollUs: number): Promise<MountHandle>;
   /** The device transport, listening in `config.sockets.dir`; `source` names the driver config of a parent. */
   deviceServer(core: Core, config: DaemonConfig, log: Logger, source: (parent: string) => ParentConfig | undefined): DeviceServer | Promise<DeviceServer>;
 }
@@ -126,7 +126,7 @@ export class Daemon {
     let mountSettled: (() => Promise<void>) | undefined;
     if (config.mount.enabled) {
       try {
-        const mount = await parts.mount(tree, config.mount.path, log.child('fuse'));
+        const mount = await parts.mount(tree, config.mount.path, log.child('fuse'), config.busyPollUs);
         undo.push(() => mount.close());
         mountProblem = undefined;
         mountSettled = mount.settled?.bind(mount);

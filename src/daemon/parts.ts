@@ -20,9 +20,9 @@ export function realParts(): DaemonParts {
   return {
     drivers: DRIVERS,
     sysfsTree: (core, layout, extensions) => new SysfsTree(core, { layout, extensions }),
-    mount: async (tree, dir, log) => {
+    mount: async (tree, dir, log, busyPollUs) => {
       // FuseServer.start clears a stale mount a killed daemon left at `dir` before mounting.
-      const server = await FuseServer.start({ tree, mountpoint: dir, name: 'umdev', log: (level, m) => log[level](m) });
+      const server = await FuseServer.start({ tree, mountpoint: dir, name: 'umdev', log: (level, m) => log[level](m), busyPollNs: busyPollUs * 1000 });
       log.info(`sysfs mounted at ${dir}`);
       return { close: () => server.close(), settled: () => server.settled() };
     },
@@ -37,13 +37,23 @@ export function realParts(): DaemonParts {
             user: process.getuid?.() === 0 ? resolveUser(h.user) : undefined,
             memoryMiB: h.memoryMiB,
             stuckMs: h.stuckMs,
+            busyPollNs: config.busyPollUs * 1000,
             io: native,
             log,
             logSettings: config.log,
           })
         : undefined;
       const { mode, uid, gid } = config.sockets;
-      const driver = new VfioUserBusDriver({ core, runDir: config.sockets.dir, log, runSession, socketMode: mode, socketUid: uid, socketGid: gid });
+      const driver = new VfioUserBusDriver({
+        core,
+        runDir: config.sockets.dir,
+        log,
+        runSession,
+        socketMode: mode,
+        socketUid: uid,
+        socketGid: gid,
+        busyPollNs: config.busyPollUs * 1000,
+      });
       return {
         driver,
         socketPath: (d) => driver.socketPath(d.uuid),

@@ -9,6 +9,7 @@ import { DeviceChannel, type FuseDeviceIo } from './device-channel.js';
 import { FuseDispatcher, type FuseLogger } from './dispatcher.js';
 import { type FuseMount, type MountMethod, mountFuse } from './mount.js';
 import { ownerFor } from './node-access.js';
+import { BusyPoll } from '../native/busy-poll.js';
 import { native } from '../native/index.js';
 
 /** What to serve where. */
@@ -28,6 +29,8 @@ export interface FuseServerOptions {
    * /etc/fuse.conf a non-root mount is reachable by its own user only.
    */
   readonly mountMethod?: MountMethod;
+  /** Poll for the kernel's next request for up to this many ns after answering one (default 0: never). */
+  readonly busyPollNs?: number;
 }
 
 /** How long `close()` waits for the kernel to end the session after the unmount before closing the fd anyway. */
@@ -55,12 +58,12 @@ export class FuseServer {
   readonly #exitHook = (): void => this.#mount.detachSync();
   #closing: Promise<void> | undefined;
 
-  private constructor(mount: FuseMount, tree: AttrTree, io: FuseDeviceIo, log: FuseLogger) {
+  private constructor(mount: FuseMount, tree: AttrTree, io: FuseDeviceIo, log: FuseLogger, busyPollNs: number) {
     this.mountpoint = mount.mountpoint;
     this.#mount = mount;
     let ended!: () => void;
     this.#ended = new Promise((resolve) => (ended = resolve));
-    this.#channel = new DeviceChannel(mount.fd, io, log, ended);
+    this.#channel = new DeviceChannel(mount.fd, io, log, ended, busyPollNs > 0 ? new BusyPoll(busyPollNs) : undefined);
     this.#dispatcher = new FuseDispatcher(tree, this.#channel, log, ownerFor(process.getuid?.() ?? 0, process.getgid?.() ?? 0));
     process.on('exit', this.#exitHook);
   }
@@ -76,7 +79,7 @@ export class FuseServer {
       ...(opts.device ? { device: opts.device } : {}),
       ...(opts.mountMethod ? { method: opts.mountMethod } : {}),
     });
-    const server = new FuseServer(mount, opts.tree, opts.io ?? native, opts.log ?? defaultLog);
+    const server = new FuseServer(mount, opts.tree, opts.io ?? native, opts.log ?? defaultLog, opts.busyPollNs ?? 0);
     try {
       server.#channel.onRequest((req) => server.#dispatcher.handle(req));
     } catch (e) {

@@ -77,8 +77,11 @@ export interface Native {
   watch(fd: number, events: FdEvents, cb: FdWatchCallback): RefableFdWatcher;
   /** Sets or clears O_NONBLOCK (on the open file description, so on every dup of the fd). */
   setNonBlocking(fd: number, on: boolean): void;
-  /** read(2) into buf at offset; returns bytes read, 0 at EOF, or -1 for EAGAIN (no throw for EAGAIN). */
-  read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /**
+   * read(2) into buf at offset; returns bytes read, 0 at EOF, or -1 for EAGAIN (no throw for EAGAIN). With `spinNs`
+   * (≤ 1 ms), EAGAIN is retried for that long first: a busy poll for a peer about to send (the loop is blocked meanwhile).
+   */
+  read(fd: number, buf: Uint8Array, offset: number, length: number, spinNs?: number): number;
   /** write(2); returns bytes written or -1 for EAGAIN. */
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** close(2); an EINTR from close is success (Linux has released the fd). */
@@ -108,8 +111,9 @@ export interface Native {
   /**
    * recvMsg without allocating: returns the bytes received (0 = EOF) or -1 on EAGAIN; `fds[0]` gets the number of
    * fds received and `fds[1..]` the fds, so at most `fds.length - 1` are accepted (beyond that: EMSGSIZE as recvMsg).
+   * `spinNs` busy-polls as in `read`.
    */
-  recvMsgInto(fd: number, buf: Uint8Array, offset: number, length: number, fds: Int32Array): number;
+  recvMsgInto(fd: number, buf: Uint8Array, offset: number, length: number, fds: Int32Array, spinNs?: number): number;
   /**
    * sendmsg of the buffers (one iovec each) with `fds` attached to the first byte; returns bytes sent or -1 on
    * EAGAIN. After a partial send the fds have gone; send the rest without them. Never raises SIGPIPE (EPIPE instead).

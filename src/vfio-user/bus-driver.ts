@@ -55,6 +55,8 @@ export interface VfioUserBusDriverOptions {
   readonly refuseTimeoutMs?: number;
   /** Who serves an accepted client; default: a session in this process (`startSession`). */
   readonly runSession?: SessionRunner;
+  /** In-process sessions busy-poll their client for up to this many ns after each reply (default 0: never). */
+  readonly busyPollNs?: number;
   /** Refused clients open at once in the whole daemon (default 16); more are closed at once. */
   readonly maxRefused?: number;
   /** Each device socket is created with this mode (default 0600) and owner: never chmod'ed after it exists. */
@@ -362,6 +364,7 @@ class Endpoint {
       dmaBudget: this.#shared.budget,
       limited: this.#limited,
       after,
+      busyPollNs: this.#opts.busyPollNs,
     });
     return {
       get closed() {

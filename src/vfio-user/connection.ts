@@ -92,6 +92,11 @@ export class Connection {
     this.transport.onClose((reason) => this.#onClosed(reason));
   }
 
+  /** Every command received so far has been handled and its reply handed to the transport. */
+  get answered(): boolean {
+    return !this.#busy && this.#queue.length === 0;
+  }
+
   /** Begin handling commands (after the device accepted the open). */
   start(): void {
     this.#busy = false;

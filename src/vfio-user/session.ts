@@ -15,6 +15,7 @@ import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
 import type { LimitedLog } from '../log-limit.js';
 import type { Logger } from './log.js';
 import { HANDLERS } from './server.js';
+import { BusyPoll } from '../native/busy-poll.js';
 import { SocketTransport } from './transport.js';
 
 /** SCM_MAX_FD: receive every fd a peer sends, so surplus ones are closed by the handler, not lost to MSG_CTRUNC. */
@@ -35,6 +36,8 @@ export interface SessionOptions {
   readonly limited?: LimitedLog;
   /** The previous session's cleanup: this one opens the device only after it (never two opens at once). */
   readonly after?: Promise<void>;
+  /** Busy-poll the client's socket for its next request for up to this many ns after each reply (0: never). */
+  readonly busyPollNs?: number;
 }
 
 /** A running session: `ended` once the client is gone, `done` once the device is reset, closed and released. */
@@ -56,6 +59,7 @@ export function startSession(o: SessionOptions): Session {
     maxDmaMaps: o.maxDmaMaps ?? SERVER_MAX_DMA_MAPS,
     dmaBudget: o.dmaBudget ?? new DmaBudget(defaultDmaBudget()),
   });
+  if (o.busyPollNs) transport.busyPoll(new BusyPoll(o.busyPollNs), () => connection.answered);
   const ended = new Promise<void>((resolve) => connection.onClose(() => resolve()));
   return { connection, ended, done: run(o, connection, ended, who) };
 }

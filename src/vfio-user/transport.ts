@@ -18,6 +18,7 @@ import { err, type UmdevError, toUmdevError } from '../errors.js';
 import { type Header, decodeHeader } from './codec.js';
 import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
 import { FdReady, type Native } from '../native/index.js';
+import type { BusyPoll } from '../native/busy-poll.js';
 
 /** One received message. It owns `body` and `fds`; whoever handles it closes fds it does not keep. */
 export interface Message {
@@ -105,6 +106,8 @@ export class SocketTransport implements Transport {
   #onMessage: ((msg: Message) => void) | undefined;
   #onClose: ((reason: UmdevError | undefined) => void) | undefined;
   #closed = false;
+  #busyPoll: BusyPoll | undefined;
+  #answered: () => boolean = () => false;
 
   constructor(fd: number, io: NativeIo, options: SocketTransportOptions = {}) {
     this.#fd = fd;
@@ -120,6 +123,16 @@ export class SocketTransport implements Transport {
       else this.#onEvent((ready & FdReady.HANGUP) !== 0);
     });
     if (options.ref === false) this.#watcher.unref();
+  }
+
+  /**
+   * Busy-poll for the peer's next message after answering one, with `poll`'s window (undefined turns it off), and
+   * only while `answered()` says every message delivered so far has had its reply sent (a reply still waiting on a
+   * promise needs the event loop, not a spin).
+   */
+  busyPoll(poll: BusyPoll | undefined, answered: () => boolean): void {
+    this.#busyPoll = poll;
+    this.#answered = answered;
   }
 
   get closed(): boolean {
@@ -263,6 +276,7 @@ export class SocketTransport implements Transport {
 
   #onEvent(hangup: boolean): void {
     if (this.#closed) return;
+    this.#busyPoll?.woke();
     if (this.#txQueue.length > 0) this.#flush();
     if (this.#closed) return;
     if (this.#events.readable) this.#read();
@@ -294,20 +308,25 @@ export class SocketTransport implements Transport {
   }
 
   #read(): void {
-    // One recvmsg per readable event unless it filled the buffer: the poller calls again while data remains.
+    // One recvmsg per readable event unless it filled the buffer (the poller calls again while data remains), or,
+    // busy polling, until a spin finds nothing.
     const slots = this.#rxFds;
+    let spin = 0;
     for (;;) {
       if (!this.#events.readable) return;
       if (this.#end === this.#rx.length) this.#makeRoom(this.#start > 0 ? this.#end - this.#start + 1 : this.#rx.length * 2);
       const chunkAt = this.#base + this.#end;
       let bytes: number;
       try {
-        bytes = this.#io.recvMsgInto(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, slots);
+        bytes = this.#io.recvMsgInto(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, slots, spin);
       } catch (e) {
         this.close(toUmdevError(e));
         return;
       }
-      if (bytes < 0) return;
+      if (bytes < 0) {
+        this.#busyPoll?.idle();
+        return;
+      }
       const nfds = slots[0]!;
       if (bytes === 0) {
         for (let i = 1; i <= nfds; i++) safeClose(this.#io, slots[i]!);
@@ -318,8 +337,24 @@ export class SocketTransport implements Transport {
       const filled = bytes === this.#rx.length - this.#end;
       this.#end += bytes;
       this.#parse();
-      if (!filled || this.#closed) return;
+      if (this.#closed) return;
+      if (filled) {
+        spin = 0;
+        continue;
+      }
+      spin = this.#spinNs();
+      if (spin === 0) {
+        this.#busyPoll?.idle();
+        return;
+      }
     }
+  }
+
+  /** How long the next read may wait for the peer: only busy polling, with every reply out and nothing queued. */
+  #spinNs(): number {
+    const poll = this.#busyPoll;
+    if (poll === undefined || this.#txQueue.length > 0 || !this.#answered()) return 0;
+    return poll.spinNs();
   }
 
   #parse(): void {

@@ -40,6 +40,7 @@ test('defaults put everything under the state dir', () => {
   assert.deepEqual(c.parents, [{ driver: 'mtty', options: {} }]);
   assert.equal(c.layout, 'mainline');
   assert.equal(c.extensions, true);
+  assert.equal(c.busyPollUs, 50);
 });
 
 test('a full config file is applied, relative paths against the state dir', () => {
@@ -53,6 +54,7 @@ test('a full config file is applied, relative paths against the state dir', () =
       layout: 'v6',
       extensions: false,
       log: { level: 'debug', json: true },
+      busyPollUs: 0,
     },
     '/srv/umdev',
     DRIVERS,
@@ -76,6 +78,7 @@ test('a full config file is applied, relative paths against the state dir', () =
   assert.equal(parseConfig({ api: { group: 36 } }, '/s', DRIVERS).api.group, 36);
   assert.equal(c.layout, 'v6');
   assert.equal(c.extensions, false);
+  assert.equal(c.busyPollUs, 0);
   assert.deepEqual(c.log, { level: 'debug', json: true });
 });
 
@@ -110,6 +113,8 @@ const BAD: readonly [string, unknown, readonly string[]][] = [
   ['mount not object', { mount: '/mnt' }, ['mount: expected an object, got "/mnt"']],
   ['mount.enabled not bool', { mount: { enabled: 'yes' } }, ['mount.enabled: expected true or false, got "yes"']],
   ['definitions empty', { definitions: '' }, ['definitions: expected a non-empty string']],
+  ['busy poll above 1 ms', { busyPollUs: 1001 }, ['busyPollUs: expected an integer from 0 to 1000']],
+  ['busy poll not a number', { busyPollUs: '50' }, ['busyPollUs: expected an integer']],
   ['two problems at once', { layout: 1, api: { hots: 'x' } }, ['layout: expected one of', 'api.hots: unknown key']],
 ];
 

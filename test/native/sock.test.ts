@@ -99,6 +99,28 @@ test('recvMsgInto reuses one Int32Array: [count, fds...], -1 when empty, EINVAL 
   assert.equal(errnoOf(() => native.recvMsgInto(b, buf, 0, 8, new Uint32Array(2) as never)), 'EINVAL');
 });
 
+test('recvMsgInto and read with spinNs: data already there at once, -1 once the window passes empty, 0 at EOF; over 1 ms is EINVAL', (t) => {
+  const [a, b] = native.socketpair();
+  closeAfter(t, a);
+  const slots = new Int32Array(2);
+  const buf = new Uint8Array(8);
+  assert.equal(native.recvMsgInto(b, buf, 0, 8, slots, 20_000), -1);
+  assert.equal(native.read(b, buf, 0, 8, 20_000), -1);
+  native.send(a, Buffer.from('xy'), 0, 2);
+  assert.equal(native.recvMsgInto(b, buf, 0, 8, slots, 1_000_000), 2);
+  native.send(a, Buffer.from('z'), 0, 1);
+  assert.equal(native.read(b, buf, 0, 8, 1_000_000), 1);
+  for (const bad of [1_000_001, -1, 0.5]) {
+    assert.equal(errnoOf(() => native.recvMsgInto(b, buf, 0, 8, slots, bad)), 'EINVAL', String(bad));
+    assert.equal(errnoOf(() => native.read(b, buf, 0, 8, bad)), 'EINVAL', String(bad));
+  }
+  native.close(b);
+  const [c, d] = native.socketpair();
+  closeAfter(t, d);
+  native.close(c);
+  assert.equal(native.recvMsgInto(d, buf, 0, 8, slots, 20_000), 0, 'EOF ends the spin');
+});
+
 test('send writes one window of a buffer, -1 when the socket is full, EPIPE (no signal) once the peer is gone', (t) => {
   const [a, b] = native.socketpair();
   closeAfter(t, a);

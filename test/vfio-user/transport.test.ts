@@ -4,6 +4,7 @@ import { fstatSync } from 'node:fs';
 import { native } from '../../src/native/index.js';
 import { encodeHeader } from '../../src/vfio-user/codec.js';
 import { type Message, SocketTransport } from '../../src/vfio-user/transport.js';
+import { BusyPoll } from '../../src/native/busy-poll.js';
 
 /** A transport on one end of a real socketpair and the raw other end. */
 function pair(t: { after(fn: () => void): void }, options?: { maxMsgSize?: number }) {
@@ -191,4 +192,45 @@ test('end of stream closes without an error; send after close is ENOTCONN', asyn
   await until(() => closed() !== undefined, 'close');
   assert.equal(closed()!.reason, undefined);
   assert.throws(() => tr.send({ msgId: 1, cmd: 1, flags: 0, errorNo: 0 }), { errno: 'ENOTCONN' });
+});
+
+test('busy polling: after an answered message the next read waits within the window; never while an answer is pending', async (t) => {
+  const [a, b] = native.socketpair();
+  const spins: number[] = [];
+  const io = { ...native, recvMsgInto: (fd: number, buf: Uint8Array, off: number, len: number, fds: Int32Array, spinNs?: number) => {
+    spins.push(spinNs ?? 0);
+    return native.recvMsgInto(fd, buf, off, len, fds, spinNs);
+  } };
+  const tr = new SocketTransport(a, io);
+  t.after(() => {
+    tr.close();
+    native.close(b);
+  });
+  // A frozen clock: every gap is 0, so the window grows at each wake-up and the budget never runs out.
+  const poll = new BusyPoll(50_000, () => 0);
+  let pending = false;
+  tr.busyPoll(poll, () => !pending);
+  const got: number[] = [];
+  tr.onMessage((m) => {
+    got.push(m.header.msgId);
+    if (m.header.msgId !== 3) tr.send({ msgId: m.header.msgId, cmd: m.header.cmd, flags: 1, errorNo: 0 });
+    else pending = true; // its answer waits on something: the transport must go back to the loop
+  });
+  const reply = Buffer.alloc(16);
+  for (const id of [1, 2, 3]) {
+    const spinsBefore = spins.length;
+    const m = frame(id, 9, Buffer.alloc(16));
+    native.write(b, m, 0, m.length);
+    await until(() => got.length === id, `message ${id}`);
+    if (id !== 3) {
+      await until(() => native.read(b, reply, 0, 16) === 16, `reply ${id}`);
+      assert.equal(reply.readUInt16LE(0), id);
+    }
+    const after = spins.slice(spinsBefore);
+    assert.equal(after[0], 0, 'the read the loop asked for does not spin');
+    if (id === 1) assert.deepEqual(after, [0], 'the window opens only once a gap has been seen');
+    if (id === 2) assert.deepEqual(after, [0, 10_000], 'answered: the next read spun for the window, found nothing, went idle');
+    if (id === 3) assert.deepEqual(after, [0], 'an answer still pending: no spin');
+  }
+  assert.equal(poll.windowNs, 20_000);
 });

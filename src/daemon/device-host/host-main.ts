@@ -40,7 +40,7 @@ async function serve(init: HostInit): Promise<void> {
   const migration = migrationServer(model);
 
   const who = describeClient(native, CLIENT_FD);
-  const session = startSession({ fd: CLIENT_FD, device: model, open: () => core.open(init.uuid), io: native, log, maxDmaMaps: init.maxDmaMaps });
+  const session = startSession({ fd: CLIENT_FD, device: model, open: () => core.open(init.uuid), io: native, log, maxDmaMaps: init.maxDmaMaps, busyPollNs: init.busyPollNs });
   process.on('message', (m: RootMessage) => {
     if (m.type === 'ping') send({ type: 'pong', seq: m.seq });
     else if (m.type === 'stop') session.connection.close(err('ENODEV', m.reason));

@@ -26,6 +26,8 @@ export interface HostInit {
   readonly gid: number | undefined;
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly json: boolean };
   readonly maxDmaMaps: number | undefined;
+  /** Busy-poll window ceiling for the client's socket, ns (0: never). */
+  readonly busyPollNs: number;
   /** State a migration left in the daemon's instance of the device: the host's instance starts from it. */
   readonly restore?: DeviceSnapshot;
 }

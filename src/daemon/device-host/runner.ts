@@ -34,6 +34,8 @@ export interface HostRunnerOptions {
   readonly memoryMiB: number;
   readonly stuckMs: number;
   readonly maxDmaMaps?: number;
+  /** The host busy-polls its client's socket for up to this many ns after each reply (default 0: never). */
+  readonly busyPollNs?: number;
   readonly io: Pick<Native, 'close'>;
   readonly log: Logger;
   readonly logSettings: HostInit['log'];
@@ -286,6 +288,7 @@ class HostSession implements ActiveSession {
       gid: this.#o.user?.gid,
       log: this.#o.logSettings,
       maxDmaMaps: this.#o.maxDmaMaps,
+      busyPollNs: this.#o.busyPollNs ?? 0,
       ...(restore === undefined ? {} : { restore }),
     };
     this.#send(init);
