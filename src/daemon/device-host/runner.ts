@@ -275,7 +275,12 @@ class HostSession implements ActiveSession {
         this.#resets.shift()?.();
       }
     });
-    child.on('error', (e) => this.#log.error(`device host failed: ${e.message}`));
+    child.on('error', (e) => {
+      // A message sent as the host exits finds its channel closed; the exit itself is reported below.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_IPC_CHANNEL_CLOSED') this.#log.debug(`device host channel closed: ${e.message}`);
+      else this.#log.error(`device host failed: ${e.message}`);
+    });
     const init: HostInit = {
       type: 'init',
       uuid: device.uuid,
