@@ -34,7 +34,7 @@ export interface PlatformState {
 
 /** The device a vendor declares; see the module comment. Subclass it to keep the vendor's state on one object. */
 export class PciDevice implements VfioDevice {
-  /** Built from the declaration; see `#parts`. */
+  /** What the declaration implies: built by the constructor, or by the first use (`#parts`). */
   #built: PciParts | undefined;
   #client: VfioOpenContext | undefined;
   /** Set by `dispose`: a device built afterwards gets no memfds, as a built one has none left after it. */
@@ -48,7 +48,10 @@ export class PciDevice implements VfioDevice {
     else if (this.declaration === PciDevice.prototype.declaration) throw err('EINVAL', 'a PciDevice needs a declaration: pass one, or override declaration()');
   }
 
-  /** The declaration of a device constructed without one, asked once, on first use. Called on the device itself. */
+  /**
+   * The declaration of a device constructed without one, asked once, on first use. It may set up the subclass's own
+   * state but must not use what it declares (config, regions, interrupts): those are being built from it.
+   */
   protected declaration(): PciDeviceSpec {
     throw err('EINVAL', 'this PciDevice has no declaration');
   }
