@@ -139,7 +139,7 @@ export class VfioUserBusDriver implements BusDriver {
 
   /** The socket a client connects to for `uuid`. */
   socketPath(uuid: Uuid): string {
-    return join(this.#opts.runDir, `${uuid}.sock`);
+    return socketPathIn(this.#opts.runDir, uuid);
   }
 
   /** True while a client holds the device. */
@@ -153,10 +153,10 @@ export class VfioUserBusDriver implements BusDriver {
     mkdirSync(this.#opts.runDir, { recursive: true });
     const path = this.socketPath(device.uuid);
     unlinkStale(path);
-    const log = makeLogger(device.uuid, this.#opts.log);
-    const ep = new Endpoint(device, model, path, this.#io, log, this.#opts, this.#shared);
+    const ep = new Endpoint(device, model, path, this.#io, this.#opts, this.#shared);
     this.#endpoints.set(device.uuid, ep);
-    log('info', `listening on ${path}`);
+    // A logger of its own for this one line: the endpoint makes the one it keeps when it first needs it.
+    makeLogger(device.uuid, this.#opts.log)('info', `listening on ${path}`);
   }
 
   /**
@@ -204,6 +204,10 @@ export class VfioUserBusDriver implements BusDriver {
   }
 }
 
+function socketPathIn(runDir: string, uuid: Uuid): string {
+  return join(runDir, `${uuid}.sock`);
+}
+
 function unlinkStale(path: string): void {
   try {
     if (statSync(path).isDirectory()) throw err('EISDIR', `${path} is a directory`);
@@ -214,15 +218,19 @@ function unlinkStale(path: string): void {
   rmSync(path, { force: true });
 }
 
-/** One device's listening socket and its (at most one) client session. */
+/** Nothing to wait for: what an endpoint's first session starts after. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * One device's listening socket and its (at most one) client session. Its loggers are made on first use and its
+ * socket path is derived when needed: thousands of devices sit idle, and each keeps only what it must.
+ */
 class Endpoint {
   readonly #device: MdevDevice;
   readonly #model: PciDevice;
-  readonly #path: string;
   /** Set by `carry`, taken by the next session. */
   #carry = false;
   readonly #io: Native;
-  readonly #log: Logger;
   readonly #opts: VfioUserBusDriverOptions;
   readonly #shared: Shared;
   readonly #listenFd: number;
@@ -230,29 +238,40 @@ class Endpoint {
   /** Set while accept is backing off; the listener is not watched until it fires. */
   #backoff: NodeJS.Timeout | undefined;
   #backoffMs = ACCEPT_BACKOFF_MIN_MS;
-  /** Lines that a client or a full fd table can repeat in a loop. */
-  readonly #limited: LimitedLog;
+  #logger: Logger | undefined;
+  #limitedLog: LimitedLog | undefined;
   #conn: ActiveSession | undefined;
   /** The current client, as log lines name it (`vfio-user client pid 1234 (uid 0)`). */
   #client = 'vfio-user client';
   /** Cleanup of the previous session; a new session waits for it so the device is never opened twice. */
-  #settled: Promise<void> = Promise.resolve();
+  #settled: Promise<void> = SETTLED;
   #closed = false;
 
-  constructor(device: MdevDevice, model: PciDevice, path: string, io: Native, log: Logger, opts: VfioUserBusDriverOptions, shared: Shared) {
+  constructor(device: MdevDevice, model: PciDevice, path: string, io: Native, opts: VfioUserBusDriverOptions, shared: Shared) {
     this.#device = device;
     this.#model = model;
-    this.#path = path;
     this.#io = io;
-    this.#log = log;
     this.#opts = opts;
     this.#shared = shared;
-    this.#limited = limitLog(log);
     this.#listenFd = io.listenUnix(path, 16, opts.socketMode ?? 0o600, opts.socketGid, opts.socketUid);
     this.#watcher = io.watch(this.#listenFd, { readable: true }, (e) => {
-      if (e) this.#log('error', `listener failed: ${e.message}`);
+      if (e) this.log('error', `listener failed: ${e.message}`);
       else this.#accept();
     });
+  }
+
+  /** Logs as `vfio-user[<uuid>]`. */
+  get log(): Logger {
+    return (this.#logger ??= makeLogger(this.#device.uuid, this.#opts.log));
+  }
+
+  /** Lines that a client or a full fd table can repeat in a loop. */
+  get #limited(): LimitedLog {
+    return (this.#limitedLog ??= limitLog(this.log));
+  }
+
+  get #path(): string {
+    return socketPathIn(this.#opts.runDir, this.#device.uuid);
   }
 
   get connected(): boolean {
@@ -359,7 +378,7 @@ class Endpoint {
       device: model,
       open: () => this.#opts.core.open(device.uuid),
       io: this.#io,
-      log: this.#log,
+      log: this.log,
       maxDmaMaps: this.#opts.maxDmaMaps,
       dmaBudget: this.#shared.budget,
       limited: this.#limited,
@@ -386,7 +405,7 @@ class Endpoint {
     rmSync(this.#path, { force: true });
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
-      this.#log('warn', `removing ${this.#device.uuid} while in use by ${this.#client}${conn.server === undefined ? '' : ` served by ${conn.server}`}`);
+      this.log('warn', `removing ${this.#device.uuid} while in use by ${this.#client}${conn.server === undefined ? '' : ` served by ${conn.server}`}`);
     }
     conn?.close(err('ENODEV', 'device removed'));
     await this.#settled;

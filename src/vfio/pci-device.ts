@@ -1,29 +1,30 @@
 /**
  * Concepts: a PCI device built from its declaration (`PciDeviceSpec`), the one thing a vendor's `create` returns
- * for a `vfio-pci` parent and the one thing the vfio-user bus driver binds. The constructor checks the declaration
- * (a bad one throws `EINVAL` naming the problem, so the create fails) and derives from it the config space, the
- * region table and the interrupt controller; it creates the memfds of memory-backed BARs (those declared
- * `perSession` when a client opens the device, or when a migration loads into them before one does). After that the device
- * answers the VFIO API (`VfioDevice`) and gives the vendor's code what it needs at run time: `interrupt()`, `dma`,
- * `memory(bar)`, `config`, `log`.
+ * for a `vfio-pci` parent and the one thing the vfio-user bus driver binds. From the declaration the device derives
+ * its config space, region table, interrupt controller and the memfds of memory-backed BARs (`pci-parts.ts`; those
+ * declared `perSession` when a client opens the device, or when a migration loads into them before one does). After
+ * that the device answers the VFIO API (`VfioDevice`) and gives the vendor's code what it needs at run time:
+ * `interrupt()`, `dma`, `memory(bar)`, `config`, `log`.
  *
- * Region `i` is BAR `i` (a 64-bit BAR's upper slot is an empty region), then ROM, config space and VGA, as
- * vfio-pci numbers them. Owned by the vendor state that made it; `dispose()` (the parent's remove) releases the
- * memfds, `close()` (the transport, when a client goes) the client's eventfds and per-session memfds.
+ * A declaration passed to the constructor is checked and built at once: a bad one throws `EINVAL` naming the
+ * problem, so the create fails. A subclass may instead construct with no declaration and override `declaration()`:
+ * the device is then built when something first asks it (a client opening it, a migration, a reset), so a device
+ * that no client ever opens costs only its own object. Its checks run at that first use, so only a declaration the
+ * vendor's tests build should be deferred. Either way the device answers the same: building is deterministic and
+ * nothing changes state before it.
+ *
+ * Owned by the vendor state that made it; `dispose()` (the parent's remove) releases the memfds, `close()` (the
+ * transport, when a client goes) the client's eventfds and per-session memfds.
  */
 import { err } from '../errors.js';
-import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_PCI_IRQ, VFIO_PCI_REGION, VFIO_REGION_INFO_FLAG } from './constants.js';
+import { VFIO_PCI_IRQ, VFIO_PCI_REGION } from './constants.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
-import { MigrationDriver } from './device-migration.js';
-import { type IrqConfig, type IrqIndexSpec, IrqController } from './irqs.js';
+import type { MigrationDriver } from './device-migration.js';
+import type { IrqConfig } from './irqs.js';
 import { MemfdBacking } from './memfd-region.js';
-import { msixBar, msixLayout } from './msix.js';
-import { type BarSpec, type CapabilitySpec, PciConfigSpace, msiCapability, msixCapability } from './pci-config.js';
-import type { BarDecl, PciDeviceSpec } from './pci-spec.js';
-import { type RegionMmap, type RegionSpec, RegionTable } from './regions.js';
-
-const RW = VFIO_REGION_INFO_FLAG.READ | VFIO_REGION_INFO_FLAG.WRITE;
-const EVENTFD_NORESIZE = VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.NORESIZE;
+import type { PciConfigSpace } from './pci-config.js';
+import { type PciParts, backing, buildParts, memfdName } from './pci-parts.js';
+import type { PciDeviceSpec } from './pci-spec.js';
 
 /** Config space (base64) and interrupt configuration: what travels beside the device stream. Plain data. */
 export interface PlatformState {
@@ -33,72 +34,65 @@ export interface PlatformState {
 
 /** The device a vendor declares; see the module comment. Subclass it to keep the vendor's state on one object. */
 export class PciDevice implements VfioDevice {
-  readonly deviceFlags: number;
-  readonly numRegions = VFIO_PCI_REGION.NUM_REGIONS;
-  readonly numIrqs = VFIO_PCI_IRQ.NUM_IRQS;
-  /** The emulated config space; the device may change bytes with `setByte` and friends. */
-  readonly config: PciConfigSpace;
-  /** The migration state machine, when the device declared `migration`. */
-  readonly migration: MigrationDriver | undefined;
-  readonly #spec: PciDeviceSpec;
-  readonly #regions: RegionTable;
-  readonly #irqs: IrqController;
-  readonly #memory = new Map<number, MemfdBacking>();
-  /** Memory-backed BARs whose memfd lives for one client session (`BarMemory.perSession`). */
-  readonly #sessionMemory: { readonly bar: number; readonly size: number }[] = [];
+  /** What the declaration implies: built by the constructor, or by the first use (`#parts`). */
+  #built: PciParts | undefined;
   #client: VfioOpenContext | undefined;
+  /** Set by `dispose`: a device built afterwards gets no memfds, as a built one has none left after it. */
+  #disposed = false;
+  /** The client's DMA as the vendor sees it; made the first time it is asked for. */
+  #guardedDma: DmaAccess | undefined;
 
-  constructor(spec: PciDeviceSpec) {
-    this.#spec = spec;
-    const bars = [...(spec.bars ?? [])];
-    if (bars.length > 6) throw err('EINVAL', `${bars.length} BARs declared; a PCI function has 6`);
-    const caps: CapabilitySpec[] = [...(spec.config?.capabilities ?? [])];
-    const irqs = spec.irqs ?? {};
-    if (irqs.msi && irqs.msi.capability !== false) caps.push(msiCapability(irqs.msi));
-    if (irqs.msix) {
-      const { bar } = irqs.msix;
-      if (!Number.isInteger(bar) || bar < 0 || bar > 5) throw err('EINVAL', `MSI-X BAR ${bar} not in 0..5`);
-      if (bars[bar] !== undefined || (bar > 0 && bars[bar - 1]?.kind === 'mem64')) throw err('EINVAL', `MSI-X BAR ${bar} is already declared`);
-      const layout = msixLayout(irqs.msix.vectors);
-      bars[bar] = msixBar(layout);
-      caps.push(msixCapability({ tableSize: layout.vectors, tableBar: bar, tableOffset: layout.tableOffset, pbaBar: bar, pbaOffset: layout.pbaOffset }));
-    }
-    const c = spec.config ?? {};
-    this.config = new PciConfigSpace({
-      identity: spec.identity,
-      size: c.size,
-      bars: bars.map(barSpec),
-      command: c.command,
-      status: c.status,
-      interruptPin: c.interruptPin ?? (irqs.intx ? 1 : 0),
-      capabilities: caps,
-      vendorRanges: c.vendorRanges,
-    });
-    for (const b of c.bytes ?? []) {
-      if (b.offset < this.config.capabilitiesEnd || b.offset + b.data.length > this.config.size) {
-        throw err('EINVAL', `config bytes at 0x${b.offset.toString(16)}+${b.data.length} overlap the header or capabilities, or leave the space`);
-      }
-      b.data.forEach((v, i) => this.config.setByte(b.offset + i, v));
-    }
-    this.#irqs = new IrqController({
-      numIrqs: VFIO_PCI_IRQ.NUM_IRQS,
-      indexes: irqIndexes(spec),
-      onError: (m) => this.log('warn', m),
+  /** Check and build `spec` now; without it the subclass's `declaration()` is built on first use. */
+  constructor(spec?: PciDeviceSpec) {
+    if (spec !== undefined) this.#built = this.#build(spec);
+    else if (this.declaration === PciDevice.prototype.declaration) throw err('EINVAL', 'a PciDevice needs a declaration: pass one, or override declaration()');
+  }
+
+  /**
+   * The declaration of a device constructed without one, asked once, on first use. It may set up the subclass's own
+   * state but must not use what it declares (config, regions, interrupts): those are being built from it.
+   */
+  protected declaration(): PciDeviceSpec {
+    throw err('EINVAL', 'this PciDevice has no declaration');
+  }
+
+  get #parts(): PciParts {
+    return (this.#built ??= this.#build(this.declaration()));
+  }
+
+  #build(spec: PciDeviceSpec): PciParts {
+    return buildParts(spec, {
+      log: (level, message) => this.log(level, message),
       // The client's eventfd is watched by the transport that serves it, while it is open.
       watch: (fd, onReadable) => {
         const watch = this.#client?.watchReadable;
         if (!watch) throw err('ENOTTY', 'no unmask eventfd support: the transport cannot watch fds');
         return watch(fd, onReadable);
       },
+      withMemory: !this.#disposed,
     });
-    try {
-      this.#regions = new RegionTable(VFIO_PCI_REGION.NUM_REGIONS, this.#regionSpecs(bars));
-    } catch (e) {
-      this.dispose();
-      throw e;
-    }
-    this.migration = spec.migration ? new MigrationDriver(spec.migration) : undefined;
-    this.deviceFlags = VFIO_DEVICE_FLAGS.PCI | (spec.reset ? VFIO_DEVICE_FLAGS.RESET : 0);
+  }
+
+  get deviceFlags(): number {
+    return this.#parts.deviceFlags;
+  }
+
+  get numRegions(): number {
+    return VFIO_PCI_REGION.NUM_REGIONS;
+  }
+
+  get numIrqs(): number {
+    return VFIO_PCI_IRQ.NUM_IRQS;
+  }
+
+  /** The emulated config space; the device may change bytes with `setByte` and friends. */
+  get config(): PciConfigSpace {
+    return this.#parts.config;
+  }
+
+  /** The migration state machine, when the device declared `migration`. */
+  get migration(): MigrationDriver | undefined {
+    return this.#parts.migration;
   }
 
   // ---- for the vendor's code ----
@@ -108,18 +102,20 @@ export class PciDevice implements VfioDevice {
    * device is stopped for migration (a stopped device raises nothing; its registers still say what is pending).
    */
   interrupt(vector = 0): boolean {
-    const index = this.#irqs.activeIndex;
-    return index === undefined || this.#stopped ? false : this.#irqs.trigger(index, vector);
+    const irqs = this.#parts.irqs;
+    const index = irqs.activeIndex;
+    return index === undefined || this.#stopped ? false : irqs.trigger(index, vector);
   }
 
   /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
-    return this.#stopped ? false : this.#irqs.trigger(index, vector);
+    return this.#stopped ? false : this.#parts.irqs.trigger(index, vector);
   }
 
   /** True while migration holds the device stopped (STOP, STOP_COPY, RESUMING, ERROR): no interrupts, no DMA. */
   get #stopped(): boolean {
-    return this.migration !== undefined && !this.migration.running;
+    const m = this.#parts.migration;
+    return m !== undefined && !m.running;
   }
 
   /**
@@ -128,25 +124,27 @@ export class PciDevice implements VfioDevice {
    * the vendor defines (mtty's is the kernel sample's, byte for byte).
    */
   platformState(): PlatformState {
-    return { config: this.config.snapshot().toString('base64'), irqs: this.#irqs.snapshot() };
+    const p = this.#parts;
+    return { config: p.config.snapshot().toString('base64'), irqs: p.irqs.snapshot() };
   }
 
   /** Load `platformState()` from the same kind of device, all or nothing; EINVAL for one that does not fit. */
-  loadPlatformState(p: PlatformState): void {
-    const config = Buffer.from(p.config, 'base64');
-    if (config.length !== this.config.size) throw err('EINVAL', `config space of ${config.length} bytes, this device has ${this.config.size}`);
-    this.#irqs.restore(p.irqs);
-    this.config.restore(config);
+  loadPlatformState(state: PlatformState): void {
+    const p = this.#parts;
+    const config = Buffer.from(state.config, 'base64');
+    if (config.length !== p.config.size) throw err('EINVAL', `config space of ${config.length} bytes, this device has ${p.config.size}`);
+    p.irqs.restore(state.irqs);
+    p.config.restore(config);
   }
 
   /** The active interrupt index (VFIO_PCI_INTX/MSI/MSIX_IRQ_INDEX), or undefined while interrupts are off. */
   get activeIrq(): number | undefined {
-    return this.#irqs.activeIndex;
+    return this.#built?.irqs.activeIndex;
   }
 
   /** Eventfds the device holds for its client now (for tests and status displays). */
   get heldIrqFds(): number {
-    return this.#irqs.heldFds;
+    return this.#built?.irqs.heldFds ?? 0;
   }
 
   /**
@@ -154,13 +152,13 @@ export class PciDevice implements VfioDevice {
    * per-session memory while no client has the device open.
    */
   memory(bar: number): Buffer {
-    const b = this.#backing(bar).bytes;
+    const b = backing(this.#parts, bar).bytes;
     return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   }
 
   /** True when `memory(bar)` would answer now (per-session memory exists while a client has it, or a load made it). */
   hasMemory(bar: number): boolean {
-    return this.#memory.has(bar);
+    return this.#parts.memory.has(bar);
   }
 
   /**
@@ -168,8 +166,9 @@ export class PciDevice implements VfioDevice {
    * client has the device open; it is then the memory the next client maps, and goes when that client closes.
    */
   memoryForLoad(bar: number): Buffer {
-    const s = this.#sessionMemory.find((m) => m.bar === bar);
-    if (s !== undefined && !this.#memory.has(bar)) this.#memory.set(bar, new MemfdBacking(this.#memfdName(bar), s.size));
+    const p = this.#parts;
+    const s = p.sessionMemory.find((m) => m.bar === bar);
+    if (s !== undefined && !p.memory.has(bar)) p.memory.set(bar, new MemfdBacking(memfdName(p.spec, bar), s.size));
     return this.memory(bar);
   }
 
@@ -181,31 +180,26 @@ export class PciDevice implements VfioDevice {
     if (this.#client === undefined) this.#releaseSessionMemory();
   }
 
-  #backing(bar: number): MemfdBacking {
-    const m = this.#memory.get(bar);
-    if (m) return m;
-    if (this.#sessionMemory.some((s) => s.bar === bar)) throw err('ENODEV', `BAR ${bar}'s memory exists only while a client has the device open`);
-    throw err('EINVAL', `BAR ${bar} is not memory-backed`);
-  }
-
   /** Guest memory, while a client has the device open; ENODEV otherwise, EBUSY while stopped for migration. */
   get dma(): DmaAccess {
     const c = this.#client;
     if (!c) throw err('ENODEV', 'no client has the device open');
-    return this.#guardedDma;
+    return this.#dmaView();
   }
 
   /** The client's DMA, refused while migration holds the device stopped (the kernel's STOP: no DMA). */
-  readonly #guardedDma: DmaAccess = {
-    read: (iova, length) => {
-      if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-      return this.#client ? this.#client.dma.read(iova, length) : Promise.reject(err('ENODEV', 'no client has the device open'));
-    },
-    write: (iova, data) => {
-      if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-      return this.#client ? this.#client.dma.write(iova, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
-    },
-  };
+  #dmaView(): DmaAccess {
+    return (this.#guardedDma ??= {
+      read: (iova, length) => {
+        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+        return this.#client ? this.#client.dma.read(iova, length) : Promise.reject(err('ENODEV', 'no client has the device open'));
+      },
+      write: (iova, data) => {
+        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+        return this.#client ? this.#client.dma.write(iova, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
+      },
+    });
+  }
 
   /** True while a client has the device open. */
   get opened(): boolean {
@@ -219,52 +213,58 @@ export class PciDevice implements VfioDevice {
 
   /**
    * Release everything the device holds: its client's eventfds and its memfds (the parent's remove; `pciParent`
-   * calls it). Idempotent. Clients that mapped a memfd keep their pages.
+   * calls it). Idempotent. Clients that mapped a memfd keep their pages. A device never built has nothing to release.
    */
   dispose(): void {
-    this.#irqs.close();
-    for (const m of this.#memory.values()) m.close();
-    this.#memory.clear();
+    this.#disposed = true;
+    const p = this.#built;
+    if (p === undefined) return;
+    p.irqs.close();
+    for (const m of p.memory.values()) m.close();
+    p.memory.clear();
   }
 
   // ---- VfioDevice, for the transport ----
 
   regionInfo(index: number): VfioRegionInfo {
-    const info = this.#regions.info(index);
-    const shift = this.#spec.vfio?.regionOffsetShift;
-    const empty = this.#spec.vfio?.emptyRegionFlags;
+    const p = this.#parts;
+    const info = p.regions.info(index);
+    const shift = p.spec.vfio?.regionOffsetShift;
+    const empty = p.spec.vfio?.emptyRegionFlags;
     const flags = info.size === 0n && empty !== undefined ? empty : info.flags;
     return { ...info, flags, ...(shift === undefined ? {} : { offset: BigInt(index) << shift }) };
   }
 
   irqInfo(index: number): VfioIrqInfo {
-    return this.#irqs.info(index);
+    return this.#parts.irqs.info(index);
   }
 
   read(index: number, offset: bigint, length: number): Buffer {
-    return this.#regions.read(index, offset, length);
+    return this.#parts.regions.read(index, offset, length);
   }
 
   write(index: number, offset: bigint, data: Buffer): void | Promise<void> {
-    return this.#regions.write(index, offset, data);
+    return this.#parts.regions.write(index, offset, data);
   }
 
   setIrqs(request: SetIrqsRequest): void {
-    this.#irqs.setIrqs(request);
+    this.#parts.irqs.setIrqs(request);
   }
 
   /** VFIO_DEVICE_RESET: the vendor's reset, and migration back to RUNNING from any state (ERROR included). */
   async reset(): Promise<void> {
+    const p = this.#parts;
     // No await without migration: the vendor's reset then starts at once, as before migration existed.
-    if (this.migration !== undefined) await this.migration.reset();
-    await this.#spec.reset?.();
+    if (p.migration !== undefined) await p.migration.reset();
+    await p.spec.reset?.();
   }
 
   async open(context: VfioOpenContext): Promise<void> {
+    const p = this.#parts;
     this.#client = context;
     try {
-      for (const s of this.#sessionMemory) if (!this.#memory.has(s.bar)) this.#memory.set(s.bar, new MemfdBacking(this.#memfdName(s.bar), s.size));
-      await this.#spec.open?.({ dma: this.#guardedDma });
+      for (const s of p.sessionMemory) if (!p.memory.has(s.bar)) p.memory.set(s.bar, new MemfdBacking(memfdName(p.spec, s.bar), s.size));
+      await p.spec.open?.({ dma: this.#dmaView() });
     } catch (e) {
       this.#releaseSessionMemory();
       this.#client = undefined;
@@ -273,9 +273,10 @@ export class PciDevice implements VfioDevice {
   }
 
   async close(): Promise<void> {
-    this.#irqs.close();
+    const p = this.#parts;
+    p.irqs.close();
     try {
-      await this.#spec.close?.();
+      await p.spec.close?.();
     } finally {
       this.#releaseSessionMemory();
       this.#client = undefined;
@@ -283,62 +284,18 @@ export class PciDevice implements VfioDevice {
   }
 
   #releaseSessionMemory(): void {
-    for (const s of this.#sessionMemory) {
-      this.#memory.get(s.bar)?.close();
-      this.#memory.delete(s.bar);
+    const p = this.#built;
+    if (p === undefined) return;
+    for (const s of p.sessionMemory) {
+      p.memory.get(s.bar)?.close();
+      p.memory.delete(s.bar);
     }
-  }
-
-  #memfdName(bar: number): string {
-    return `${this.#spec.name ?? 'umdev'}-bar${bar}`;
   }
 
   requestRelease(count: number): void {
-    if (this.#spec.irqs?.req) this.#irqs.trigger(VFIO_PCI_IRQ.REQ);
-    this.#spec.requestRelease?.(count);
-  }
-
-  #regionSpecs(bars: readonly (BarDecl | undefined)[]): RegionSpec[] {
-    const specs: RegionSpec[] = [];
-    bars.forEach((bar, index) => {
-      if (bar !== undefined) specs.push(this.#barRegion(index, bar));
-    });
-    const c = this.#spec.config;
-    const write = c?.write;
-    specs.push({
-      index: VFIO_PCI_REGION.CONFIG,
-      size: this.config.size,
-      flags: RW,
-      read: (off, len) => this.config.read(off, len),
-      write: write ? (off, data) => write(off, data, this.config) : (off, data) => this.config.write(off, data),
-    });
-    return specs;
-  }
-
-  #barRegion(index: number, bar: BarDecl): RegionSpec {
-    const size = BigInt(bar.size);
-    if (bar.kind === 'io' || !bar.memory) {
-      return { index, size, read: bar.read?.bind(bar), write: bar.write?.bind(bar), flags: RW };
-    }
-    const memory = bar.memory === true ? {} : bar.memory;
-    if (memory.perSession) this.#sessionMemory.push({ bar: index, size: Number(size) });
-    else this.#memory.set(index, new MemfdBacking(this.#memfdName(index), Number(size)));
-    const areas = memory.mmap;
-    const present = this.#memory;
-    // Outside the mmap areas a BAR without handlers is served from its memory too.
-    const bytes = (): Uint8Array => this.#backing(index).bytes;
-    return {
-      index,
-      size,
-      flags: RW,
-      // Asked on every use: per-session memory has an fd only while a client has the device open.
-      get mmap(): RegionMmap | undefined {
-        const m = present.get(index);
-        return m === undefined ? undefined : { fd: m.fd, ...(areas ? { areas } : {}) };
-      },
-      read: bar.read?.bind(bar) ?? ((off, len) => bytes().slice(off, off + len)),
-      write: bar.write?.bind(bar) ?? ((off, data) => bytes().set(data, off)),
-    };
+    const p = this.#parts;
+    if (p.spec.irqs?.req) p.irqs.trigger(VFIO_PCI_IRQ.REQ);
+    p.spec.requestRelease?.(count);
   }
 }
 
@@ -350,27 +307,4 @@ export function requirePciDevice(state: unknown, what: string): PciDevice {
   if (state instanceof PciDevice) return state;
   const got = state === null || typeof state !== 'object' ? String(state) : `an object of class ${state.constructor?.name ?? 'Object'}`;
   throw err('EINVAL', `${what}: the driver's create returned ${got}, not a PciDevice (declare the device with the device contract, src/sdk)`);
-}
-
-function barSpec(bar: BarDecl | undefined): BarSpec | undefined {
-  if (bar === undefined) return undefined;
-  if (bar.kind === 'io') return { kind: 'io', size: bar.size };
-  if (bar.kind === 'mem32') return { kind: 'mem32', size: bar.size, prefetchable: bar.prefetchable };
-  return { kind: 'mem64', size: BigInt(bar.size), prefetchable: bar.prefetchable };
-}
-
-/** The IRQ indexes the declaration implies, with vfio-pci's flags. */
-function irqIndexes(spec: PciDeviceSpec): IrqIndexSpec[] {
-  const i = spec.irqs ?? {};
-  const out: IrqIndexSpec[] = [];
-  if (i.intx) out.push({ index: VFIO_PCI_IRQ.INTX, count: 1, flags: VFIO_IRQ_INFO.EVENTFD | VFIO_IRQ_INFO.MASKABLE | VFIO_IRQ_INFO.AUTOMASKED });
-  if (i.msi) {
-    const v = i.msi.vectors;
-    if (!Number.isInteger(v) || v < 1 || v > 32 || (v & (v - 1)) !== 0) throw err('EINVAL', `MSI vectors ${v} not a power of two in 1..32`);
-  }
-  if (i.msi) out.push({ index: VFIO_PCI_IRQ.MSI, count: i.msi.vectors, flags: EVENTFD_NORESIZE });
-  if (i.msix) out.push({ index: VFIO_PCI_IRQ.MSIX, count: i.msix.vectors, flags: EVENTFD_NORESIZE });
-  if (i.err) out.push({ index: VFIO_PCI_IRQ.ERR, count: 1, flags: EVENTFD_NORESIZE });
-  if (i.req) out.push({ index: VFIO_PCI_IRQ.REQ, count: 1, flags: EVENTFD_NORESIZE });
-  return out;
 }

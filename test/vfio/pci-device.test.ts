@@ -5,6 +5,7 @@ import { native } from '../../src/native/index.js';
 import { PciDevice, registerFile } from '../../src/sdk/index.js';
 import { PCI_CAP_ID, PCI_CFG, VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO as I, VFIO_PCI_IRQ, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
 import { requirePciDevice } from '../../src/vfio/pci-device.js';
+import type { PciDeviceSpec } from '../../src/vfio/pci-spec.js';
 
 const identity = { vendorId: 0x1b36, deviceId: 0x1234, classCode: 0x030000 };
 const RW = F.READ | F.WRITE;
@@ -114,4 +115,69 @@ test('per-session memory exists only while a client has the device open: no fd a
   assert.equal(d.regionInfo(R.BAR0).fd, undefined, 'released on close');
   assert.throws(() => d.memory(0), enodev);
   d.dispose();
+});
+
+/** A device declared on first use, counting how often its declaration is asked for. */
+class LazyDevice extends PciDevice {
+  declared = 0;
+  readonly #spec: PciDeviceSpec;
+
+  constructor(spec: PciDeviceSpec) {
+    super();
+    this.#spec = spec;
+  }
+
+  protected override declaration(): PciDeviceSpec {
+    this.declared++;
+    return this.#spec;
+  }
+}
+
+test('a device declared on first use is built once, when first asked, and answers as one declared at construction', (t) => {
+  let resets = 0;
+  const spec: PciDeviceSpec = {
+    identity,
+    bars: [{ kind: 'io', size: 8, ...registerFile(new Uint8Array(8)) }, { kind: 'mem32', size: 0x1000, ...registerFile(new Uint8Array(0x1000)) }],
+    config: { bytes: [{ offset: 0x60, data: Buffer.from('lazy', 'latin1') }] },
+    irqs: { intx: true, msi: { vectors: 2, capability: false }, req: true },
+    reset: () => void resets++,
+  };
+  const eager = new PciDevice(spec);
+  const lazy = new LazyDevice(spec);
+  t.after(() => {
+    eager.dispose();
+    lazy.dispose();
+  });
+  // What a status display or a removal asks builds nothing.
+  assert.equal(lazy.opened, false);
+  assert.equal(lazy.activeIrq, undefined);
+  assert.equal(lazy.heldIrqFds, 0);
+  lazy.log('info', 'nobody listens');
+  assert.equal(lazy.declared, 0, 'not built at construction');
+  assert.equal(lazy.deviceFlags, eager.deviceFlags);
+  assert.equal(lazy.declared, 1);
+  for (let i = 0; i < eager.numRegions; i++) assert.deepEqual(lazy.regionInfo(i), eager.regionInfo(i), `region ${i}`);
+  for (let i = 0; i < eager.numIrqs; i++) assert.deepEqual(lazy.irqInfo(i), eager.irqInfo(i), `IRQ index ${i}`);
+  assert.deepEqual(lazy.read(R.CONFIG, 0n, 256), eager.read(R.CONFIG, 0n, 256));
+  assert.deepEqual(lazy.platformState(), eager.platformState());
+  assert.equal(lazy.declared, 1, 'built once');
+});
+
+test('a device declared on first use and disposed of unused is never built; built later it holds no memfds, as a disposed one', () => {
+  const spec: PciDeviceSpec = { identity, bars: [{ kind: 'mem32', size: 0x1000, memory: true }] };
+  const eager = new PciDevice(spec);
+  const lazy = new LazyDevice(spec);
+  eager.dispose();
+  lazy.dispose();
+  assert.equal(lazy.declared, 0);
+  assert.equal(lazy.hasMemory(0), eager.hasMemory(0));
+  assert.equal(lazy.hasMemory(0), false);
+  assert.equal(lazy.regionInfo(0).fd, undefined);
+});
+
+test('a declaration asked for on first use is checked then; a PciDevice with no declaration fails at construction', () => {
+  const bad = new LazyDevice({ identity, bars: [{ kind: 'mem32', size: 0x1800 }] });
+  expectEinval(() => bad.regionInfo(0), 'power of two');
+  expectEinval(() => bad.deviceFlags, 'power of two');
+  expectEinval(() => new PciDevice(), 'needs a declaration');
 });

@@ -38,22 +38,31 @@ const VENDOR_STRING_AT = 0x60;
 const VENDOR_STRING = 'PCI Serial/UART';
 
 /**
- * The config declaration of an mtty device with `nrPorts` ports. The space is 256 bytes, a full PCI config space:
- * the sample's `MTTY_CONFIG_SPACE_SIZE` is 0xff, one short, which makes a guest's (or QEMU's) dword read at 0xfc
- * fail; the bytes past the header read as zero either way.
+ * The config declaration of an mtty device with `nrPorts` ports, one per port count and shared by every such device
+ * (it is plain data and a write rule that acts on the space it is given). The space is 256 bytes, a full PCI config
+ * space: the sample's `MTTY_CONFIG_SPACE_SIZE` is 0xff, one short, which makes a guest's (or QEMU's) dword read at
+ * 0xfc fail; the bytes past the header read as zero either way.
  */
-export function mttyConfig(nrPorts: number): ConfigDecl {
+export function mttyConfig(nrPorts: 1 | 2): ConfigDecl {
+  return CONFIGS[nrPorts];
+}
+
+const VENDOR_DATA = [
+  ...VENDOR_BYTES.map(([offset, v]) => ({ offset, data: Uint8Array.of(v) })),
+  { offset: VENDOR_STRING_AT, data: Buffer.from(VENDOR_STRING, 'latin1') },
+];
+
+function declareConfig(nrPorts: 1 | 2): ConfigDecl {
   return {
     // Control: I/O+, Mem-, BusMaster-; Status: DEVSEL medium, no capability list.
     command: 0x0001,
     status: 0x0200,
-    bytes: [
-      ...VENDOR_BYTES.map(([offset, v]) => ({ offset, data: Uint8Array.of(v) })),
-      { offset: VENDOR_STRING_AT, data: Buffer.from(VENDOR_STRING, 'latin1') },
-    ],
+    bytes: VENDOR_DATA,
     write: (offset, data, space) => alignedChunks(offset, data, (at, c) => writeChunk(space, nrPorts, at, c)),
   };
 }
+
+const CONFIGS = { 1: declareConfig(1), 2: declareConfig(2) } as const;
 
 /** `bar_mask[]`: `~MTTY_IO_BAR_SIZE + 1`, i.e. 0xfffffff8, for each port's BAR. */
 const BAR_MASK = (~MTTY_IO_BAR_SIZE + 1) >>> 0;

@@ -15,7 +15,7 @@
 import { VFIO_REGION_INFO_FLAG } from '../../vfio/constants.js';
 import { snapshotMigration } from '../../vfio/device-migration.js';
 import { PciDevice } from '../../vfio/pci-device.js';
-import type { BarDecl } from '../../vfio/pci-spec.js';
+import type { BarDecl, IrqDecl, PciDeviceSpec } from '../../vfio/pci-spec.js';
 import { alignedChunks } from '../../vfio/chunks.js';
 import { MTTY_IDENTITY, MTTY_IO_BAR_SIZE, mttyConfig } from './config.js';
 import { restoreMtty, saveMtty, mttyDataSize } from './migration.js';
@@ -24,34 +24,48 @@ import { UartPort } from './uart.js';
 /** `MTTY_VFIO_PCI_OFFSET_SHIFT`: region `i` sits at `i << 40` of the kernel device fd. */
 export const MTTY_REGION_SHIFT = 40n;
 
-/** One mtty device. Created by the parent's `create`, dropped by its `remove`; owns its eventfds. */
+/** As the kernel's mtty sample (and vfio-pci), REQ is signalled when a removal waits for the user. */
+const MTTY_IRQS: IrqDecl = { intx: true, msi: { vectors: 1, capability: false }, req: true };
+const MTTY_VFIO: PciDeviceSpec['vfio'] = { regionOffsetShift: MTTY_REGION_SHIFT, emptyRegionFlags: VFIO_REGION_INFO_FLAG.READ | VFIO_REGION_INFO_FLAG.WRITE };
+
+/**
+ * One mtty device. Created by the parent's `create`, dropped by its `remove`; owns its eventfds. Declared on first
+ * use (`declaration`): a device no client opens holds its port count and nothing else.
+ */
 export class MttyDevice extends PciDevice {
   readonly nrPorts: 1 | 2;
-  readonly ports: readonly UartPort[];
+  #ports: readonly UartPort[] | undefined;
 
   constructor(nrPorts: 1 | 2) {
-    const ports = Array.from({ length: nrPorts }, () => new UartPort(() => this.interrupt()));
-    super({
+    super();
+    this.nrPorts = nrPorts;
+  }
+
+  /** The UART ports, in their power-on state until something uses them. */
+  get ports(): readonly UartPort[] {
+    return (this.#ports ??= Array.from({ length: this.nrPorts }, () => new UartPort(() => this.interrupt())));
+  }
+
+  protected override declaration(): PciDeviceSpec {
+    const ports = this.ports;
+    return {
       name: 'mtty',
       identity: MTTY_IDENTITY,
       bars: ports.map(portBar),
-      config: mttyConfig(nrPorts),
-      // As the kernel's mtty sample (and vfio-pci), REQ is signalled when a removal waits for the user.
-      irqs: { intx: true, msi: { vectors: 1, capability: false }, req: true },
+      config: mttyConfig(this.nrPorts),
+      irqs: MTTY_IRQS,
       /**
        * VFIO_DEVICE_RESET as the sample's `mtty_reset`, whose only effect is on migration state (back to RUNNING,
        * files closed), kept outside the device: UART registers, FIFOs, interrupt setup and config space stay.
        */
       reset: () => this.log('info', 'reset'),
       migration: snapshotMigration({
-        size: mttyDataSize(nrPorts),
+        size: mttyDataSize(this.nrPorts),
         save: () => saveMtty(ports),
         restore: (stream) => restoreMtty(ports, stream),
       }),
-      vfio: { regionOffsetShift: MTTY_REGION_SHIFT, emptyRegionFlags: VFIO_REGION_INFO_FLAG.READ | VFIO_REGION_INFO_FLAG.WRITE },
-    });
-    this.nrPorts = nrPorts;
-    this.ports = ports;
+      vfio: MTTY_VFIO,
+    };
   }
 
   /** The active interrupt index (INTx, MSI) or undefined; for tests and status displays. */
