@@ -95,6 +95,7 @@ export const Fattr = {
 } as const;
 
 /** File type bits of st_mode (S_IFMT family) and dirent types (DT_*). */
+export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
