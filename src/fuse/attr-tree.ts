@@ -25,7 +25,10 @@ export interface AttrFile {
   store?(data: Buffer): void | Promise<void>;
 }
 
-/** A symbolic link; `target` is relative, as the kernel makes them. */
+/**
+ * A symbolic link; `target` is relative, as the kernel makes them. The kernel caches the target, so a tree that points
+ * a path elsewhere reports the old link removed (`onChange`); one that does not is read anew only when its entry expires.
+ */
 export interface AttrLink {
   readonly kind: 'symlink';
   readonly target: string;

@@ -5,7 +5,7 @@
  * short body. No I/O here.
  */
 import { err } from '../errors.js';
-import { Notify, Size, align8 } from './protocol.js';
+import { Notify, S_IFLNK, S_IFMT, Size, align8 } from './protocol.js';
 
 /** The fixed header of every request (struct fuse_in_header). */
 export interface InHeader {
@@ -114,12 +114,22 @@ export function encodeAttr(buf: Buffer, off: number, a: Attr): number {
 
 /**
  * How long the kernel may reuse a positive dentry without a LOOKUP. Safe because every removal is invalidated through
- * the channel before the change that caused it is answered (a FUSE write, an API request); attributes keep timeout 0
- * so modes, owners and contents stay live, and a missing name is answered with an error, which the kernel never caches.
+ * the channel before the change that caused it is answered (a FUSE write, an API request); a missing name is answered
+ * with an error, which the kernel never caches.
  */
 export const ENTRY_TIMEOUT_SEC = 1;
 
-/** struct fuse_entry_out with generation 0, entry timeout ENTRY_TIMEOUT_SEC for a node and 0 for none, attr timeout 0. */
+/**
+ * How long the kernel may keep the attributes of a node of this st_mode. A symlink's cannot change under its node id
+ * (its target, hence its size, is fixed per node id; a chown through the mount answers with the new owner), so it
+ * keeps them as long as the entry. Everything else has timeout 0, so modes, owners, a directory's link count and
+ * contents stay live.
+ */
+export function attrTimeoutSec(mode: number): number {
+  return (mode & S_IFMT) === S_IFLNK ? ENTRY_TIMEOUT_SEC : 0;
+}
+
+/** struct fuse_entry_out with generation 0, entry timeout ENTRY_TIMEOUT_SEC for a node and 0 for none. */
 export function encodeEntryOut(buf: Buffer, off: number, nodeid: number, a: Attr | undefined): number {
   if (a === undefined) {
     buf.fill(0, off, off + Size.ENTRY_OUT);
@@ -129,13 +139,15 @@ export function encodeEntryOut(buf: Buffer, off: number, nodeid: number, a: Attr
   writeU64(buf, off, nodeid);
   buf.fill(0, off + 8, off + 40); // generation, entry_valid, attr_valid, both nsec
   writeU64(buf, off + 16, ENTRY_TIMEOUT_SEC);
+  writeU64(buf, off + 24, attrTimeoutSec(a.mode));
   encodeAttr(buf, off + 40, a);
   return Size.ENTRY_OUT;
 }
 
-/** struct fuse_attr_out with attr timeout 0. */
+/** struct fuse_attr_out, attr timeout by `attrTimeoutSec`. */
 export function encodeAttrOut(buf: Buffer, off: number, a: Attr): number {
   buf.fill(0, off, off + 16);
+  writeU64(buf, off, attrTimeoutSec(a.mode));
   encodeAttr(buf, off + 16, a);
   return Size.ATTR_OUT;
 }

@@ -4,7 +4,9 @@
  * from the `InodeTable`, and open handles keep only a path plus, for files, the value rendered by the last read at
  * offset 0 (so a read loop ends). Semantics follow kernfs: attribute timeouts are 0 and a missing name is never
  * cached; a found entry is cached for ENTRY_TIMEOUT_SEC, kept true by invalidating each removed node before the write
- * that removed it is answered (other removers wait on the channel's `drained()`). Files are 4096 bytes
+ * that removed it is answered (other removers wait on the channel's `drained()`). The kernel also keeps each
+ * symlink's target for the life of its node id (FUSE_CACHE_SYMLINKS), so a node id stands for one target: a removed
+ * link's id dies with it, and a link found pointing elsewhere gets a new id (`InodeTable.ref`). Files are 4096 bytes
  * long and direct-I/O, an open the mode forbids fails with EACCES even for root, nothing can be created (EACCES, as
  * an O_CREAT open in a directory without `create`) nor made, removed or renamed (EPERM, as the VFS and kernfs answer
  * mkdir, unlink, rmdir, rename, symlink, link and mknod there). chmod and chown by root or the owner stick until the
@@ -38,7 +40,7 @@ import {
   encodeWriteOut,
   readU64,
 } from './codec.js';
-import { type Inode, InodeTable } from './inodes.js';
+import { type Inode, InodeTable, linkTarget } from './inodes.js';
 import { type Meta, type Owner, R_OK, ROOT_OWNER, W_OK, X_OK, checkFileAccess, metaOwner, nodeAttr, permits, withMeta } from './node-access.js';
 import { encodeDirectory } from './readdir.js';
 import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, Size, opName } from './protocol.js';
@@ -185,7 +187,14 @@ export class FuseDispatcher {
   #init(unique: number, req: Buffer, bodyLen: number): void {
     const kernel = decodeInitIn(req, Size.IN_HEADER, bodyLen);
     if (kernel.major < FUSE_KERNEL_VERSION) throw err('EPROTO', `kernel FUSE protocol ${kernel.major}.${kernel.minor} is too old`);
-    const wanted = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.ATOMIC_O_TRUNC | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
+    const wanted =
+      InitFlag.ASYNC_READ |
+      InitFlag.BIG_WRITES |
+      InitFlag.MAX_PAGES |
+      InitFlag.ATOMIC_O_TRUNC |
+      InitFlag.DO_READDIRPLUS |
+      InitFlag.READDIRPLUS_AUTO |
+      InitFlag.CACHE_SYMLINKS;
     encodeInitOut(this.#buf, Size.OUT_HEADER, {
       major: FUSE_KERNEL_VERSION,
       minor: FUSE_KERNEL_MINOR_VERSION,
@@ -208,7 +217,7 @@ export class FuseDispatcher {
     const path = [...dir.path, name];
     const node = this.#tree.resolve(path);
     if (node === undefined) throw err('ENOENT', `no ${path.join('/')}`);
-    const inode = this.#inodes.ref(path);
+    const inode = this.#inodes.ref(path, linkTarget(node));
     encodeEntryOut(this.#buf, Size.OUT_HEADER, inode.ino, this.attrOf(inode.ino, node, path));
     this.#reply(unique, Size.ENTRY_OUT);
   }
@@ -369,6 +378,11 @@ export class FuseDispatcher {
     const inode = this.#inode(nodeid);
     const node = this.#resolve(inode);
     if (node.kind !== 'symlink') throw err('EINVAL', `${inode.key} is not a symlink`);
+    if (node.target !== inode.target) {
+      // Re-pointed under this node id without a removal: this incarnation is gone; the next lookup gets a new id.
+      this.#inodes.detach(inode.path);
+      throw err('ENOENT', `${inode.key} now points elsewhere`);
+    }
     const n = this.#buf.write(node.target, Size.OUT_HEADER);
     this.#reply(unique, n);
   }

@@ -4,6 +4,7 @@
  * them, and the node id of a path stays the same as long as the count is above zero. A removal detaches a path, so
  * a later entry of the same name gets a fresh node id and the kernel never mistakes it for the old one.
  */
+import type { AttrNode } from './attr-tree.js';
 import { FUSE_ROOT_ID } from './protocol.js';
 
 /** One node id the kernel knows. Owned by the table; `nlookup` is the kernel's reference count. */
@@ -11,9 +12,19 @@ export interface Inode {
   readonly ino: number;
   readonly path: readonly string[];
   readonly key: string;
+  /**
+   * A symlink's target when the node id was handed out. The kernel caches it for the life of the node id, so a path
+   * whose link now points elsewhere gets a fresh node id (see `ref`).
+   */
+  readonly target: string | undefined;
   nlookup: number;
   /** Set when the path was removed from the tree: requests on this node id fail with ENOENT. */
   detached: boolean;
+}
+
+/** What `InodeTable.ref` compares: a symlink's target, undefined for any other node. */
+export function linkTarget(node: AttrNode): string | undefined {
+  return node.kind === 'symlink' ? node.target : undefined;
 }
 
 function keyOf(path: readonly string[]): string {
@@ -28,7 +39,7 @@ export class InodeTable {
 
   constructor() {
     // The root is never forgotten: the kernel holds it for the life of the mount.
-    const root: Inode = { ino: FUSE_ROOT_ID, path: [], key: '', nlookup: 1, detached: false };
+    const root: Inode = { ino: FUSE_ROOT_ID, path: [], key: '', target: undefined, nlookup: 1, detached: false };
     this.#byIno.set(root.ino, root);
     this.#byKey.set(root.key, root);
   }
@@ -43,12 +54,20 @@ export class InodeTable {
     return this.#byKey.get(keyOf(path));
   }
 
-  /** Takes one kernel reference on `path` (pairs with `forget`), creating its node id if needed. */
-  ref(path: readonly string[]): Inode {
+  /**
+   * Takes one kernel reference on `path` (pairs with `forget`), creating its node id if needed. `target` is the
+   * symlink's target now (undefined for any other node): a path whose target differs from its node id's is detached
+   * first, so the kernel never pairs a new target with a node id whose old target it has cached.
+   */
+  ref(path: readonly string[], target: string | undefined): Inode {
     const key = keyOf(path);
     let node = this.#byKey.get(key);
+    if (node !== undefined && node.target !== target) {
+      this.detach(path);
+      node = undefined;
+    }
     if (node === undefined) {
-      node = { ino: this.#next++, path: path.slice(), key, nlookup: 0, detached: false };
+      node = { ino: this.#next++, path: path.slice(), key, target, nlookup: 0, detached: false };
       this.#byIno.set(node.ino, node);
       this.#byKey.set(key, node);
     }

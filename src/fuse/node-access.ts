@@ -1,10 +1,12 @@
 /**
  * Concepts: what the kernel is told about a node (its attributes) and who may do what with it. Semantics are
- * kernfs's: every node belongs to one owner, files are 4096 bytes long, symlinks 0777 and 0 bytes long, a directory
+ * kernfs's: every node belongs to one owner, files are 4096 bytes long, symlinks 0777, a directory
  * has 2 links plus one per subdirectory (its own `.` and each child's `..`), and an attribute's mode is a capability
  * (what it can do), which even root cannot override. The owner is uid 0 and gid 0 as in sysfs, except for a server
  * running as another user: its nodes belong to that user, who could otherwise not write a 0644 file on its own mount.
  * A chmod/chown (`Meta`) replaces the mode or owner shown and checked, as kernfs keeps a node's changed iattrs.
+ * One difference: a symlink's size is its target's length (POSIX `lstat`; kernfs says 0), because a kernel that
+ * caches link targets (FUSE_CACHE_SYMLINKS) may end a cached target at the inode's size (`page_get_link`).
  */
 import { err } from '../errors.js';
 import type { AttrFile, AttrNode } from './attr-tree.js';
@@ -61,7 +63,7 @@ export function nodeAttr(ino: number, node: AttrNode, timeSec: number, owner: Ow
     case 'file':
       return { ino, mode: S_IFREG | (node.mode & 0o7777), size: 4096, nlink: 1, timeSec, timeNsec: 0, uid, gid };
     case 'symlink':
-      return { ino, mode: S_IFLNK | 0o777, size: 0, nlink: 1, timeSec, timeNsec: 0, uid, gid };
+      return { ino, mode: S_IFLNK | 0o777, size: Buffer.byteLength(node.target), nlink: 1, timeSec, timeNsec: 0, uid, gid };
   }
 }
 

@@ -71,6 +71,8 @@ export const InitFlag = {
   DO_READDIRPLUS: 1 << 13,
   READDIRPLUS_AUTO: 1 << 14,
   MAX_PAGES: 1 << 22,
+  /** The kernel keeps each symlink's target in its page cache (kernel 4.20+); READLINK comes once per node id. */
+  CACHE_SYMLINKS: 1 << 23,
 } as const;
 
 /** fuse_open_out.open_flags. */
@@ -93,6 +95,7 @@ export const Fattr = {
 } as const;
 
 /** File type bits of st_mode (S_IFMT family) and dirent types (DT_*). */
+export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;

@@ -6,7 +6,7 @@
  */
 import type { AttrNode, AttrNodeKind, AttrTree } from './attr-tree.js';
 import { type Attr, encodeDirent, encodeDirentplus } from './codec.js';
-import { InodeTable } from './inodes.js';
+import { InodeTable, linkTarget } from './inodes.js';
 import { DT_DIR, DT_LNK, DT_REG, Size, align8 } from './protocol.js';
 
 /** What one READDIR needs to know; built by the dispatcher per request. */
@@ -51,7 +51,7 @@ export function encodeDirectory(buf: Buffer, off: number, size: number, listing:
         if (p + align8(Size.DIRENTPLUS + name.length) > limit) break;
         const node = listing.tree.resolve(childPath);
         if (node === undefined) continue; // Removed since the listing was taken.
-        const inode = listing.inodes.ref(childPath);
+        const inode = listing.inodes.ref(childPath, linkTarget(node));
         n = encodeDirentplus(buf, p, limit, inode.ino, listing.attrOf(inode.ino, node, childPath), inode.ino, i + 1, direntType(node.kind), name);
       }
     }

@@ -16,8 +16,10 @@ import {
   type SysfsLayout,
   classPath,
   devicePath,
+  driverNames,
   driverPath,
   groupPath,
+  modulePath,
   parentClass,
   parentPath,
   shownDriver,
@@ -88,6 +90,7 @@ export class SysfsTree implements AttrTree {
     const devices = new Map<string, SeenDevice>();
     const parents = new Map<string, readonly (readonly string[])[]>();
     for (const p of core.parents()) parents.set(p.name, this.#parentPaths(p));
+    let shared = this.#sharedPaths();
     for (const d of core.devices()) if (d.state === 'active') devices.set(d.uuid, seen(this.#ctx, d));
     const emit = (kind: TreeChange['kind'], paths: readonly (readonly string[])[] | undefined): void => {
       for (const path of paths ?? []) listener({ kind, path });
@@ -127,6 +130,13 @@ export class SysfsTree implements AttrTree {
         emit('remove', parents.get(e.parent));
         parents.delete(e.parent);
       }
+      if (e.kind === 'registered' || e.kind === 'unregistered') {
+        // Directories that exist while at least one parent needs them: a parent's coming or going can add or end them.
+        const now = this.#sharedPaths();
+        emit('remove', [...shared].filter(([k]) => !now.has(k)).map(([, path]) => path));
+        emit('add', [...now].filter(([k]) => !shared.has(k)).map(([, path]) => path));
+        shared = now;
+      }
     };
     return core.subscribe(onEvent);
   }
@@ -140,16 +150,41 @@ export class SysfsTree implements AttrTree {
     const mainline = this.#ctx.layout === 'mainline';
     if (mainline) paths.push([...parentPath(d.parent), 'mdev_supported_types', d.type.id, 'devices', d.name]);
     if (iommuGroup !== undefined) paths.push(groupPath(iommuGroup));
-    if (driver !== undefined) paths.push([...driverPath(driver), d.name]);
+    if (driver !== undefined) paths.push([...driverPath(driver), d.name], [...devicePath(d), 'driver']);
     const vfio = vfioIndex === undefined ? undefined : vfioName({ vfioIndex });
     if (mainline && vfio !== undefined) {
-      paths.push([...classPath('vfio-dev'), vfio], vfioDevPath(d, vfio), [...devicePath(d), 'driver']);
+      paths.push([...classPath('vfio-dev'), vfio], vfioDevPath(d, vfio));
       for (const g of d.parent.deviceAttributes) {
         if (g.name !== undefined) paths.push([...devicePath(d), g.name]);
         else for (const a of g.attrs) paths.push([...devicePath(d), a.name]);
       }
     }
     return paths;
+  }
+
+  /**
+   * The directories the parents share, by path key: the intermediate `devices/…` directories above them and, in
+   * mainline, each vendor driver's `bus/mdev/drivers/<name>` and `module/<name>` and each parent class's `class/<name>`.
+   */
+  #sharedPaths(): Map<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
+    const add = (path: readonly string[]): void => void out.set(path.join('/'), path);
+    const parents = this.#ctx.core.parents();
+    for (const p of parents) {
+      const segs = parentPath(p);
+      for (let n = 2; n < segs.length; n++) add(segs.slice(0, n));
+    }
+    if (this.#ctx.layout === 'mainline') {
+      for (const name of driverNames(this.#ctx)) {
+        add(driverPath(name));
+        add(modulePath(name));
+      }
+      for (const p of parents) {
+        const cls = parentClass(p);
+        if (cls !== undefined) add(classPath(cls));
+      }
+    }
+    return out;
   }
 
   /** The class links (mainline) and the parent's directory. */

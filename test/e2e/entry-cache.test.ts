@@ -1,7 +1,8 @@
 /**
- * End-to-end: the mount caches found names (a positive entry timeout) yet behaves like kernfs. A device removed
- * through sysfs or the API is gone by path the moment the remove returns, the same UUID created again right after is
- * reachable by path at once (no stale dentry naming the old node), and lookups racing removals never deadlock.
+ * End-to-end: the mount caches found names (a positive entry timeout) and link targets yet behaves like kernfs. A
+ * device removed through sysfs or the API is gone by path the moment the remove returns, the same UUID created again
+ * right after is reachable by path at once (no stale dentry naming the old node), an unbind takes the driver links
+ * along before it returns, and lookups racing removals never deadlock.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -67,6 +68,24 @@ test('removed through the API: gone when DELETE answers, and created again is re
     await assertGone(path.join(real, 'mdev_type'), `cycle ${i}`);
     assert.equal((await call(d.url, 'POST', '/devices', { parent: 'mtty', type: 'mtty-2', uuid: UUID })).status, 201);
     await assertReachable(sys, `cycle ${i}, created again`);
+  }
+});
+
+test('unbind and bind: the cached driver links go when unbind returns and come back when bind returns', async (t) => {
+  const { sys } = await daemonWithSys(t);
+  await writeFile(createFile(sys), UUID);
+  const dev = path.resolve(path.join(sys, 'bus/mdev/devices'), await readlink(path.join(sys, 'bus/mdev/devices', UUID)));
+  const drv = path.join(sys, 'bus/mdev/drivers/mtty');
+  const links = [path.join(dev, 'driver'), path.join(drv, UUID)];
+  for (let i = 0; i < 5; i++) {
+    // Read twice, so the kernel has each target in its cache.
+    for (let n = 0; n < 2; n++) {
+      assert.match(await readlink(links[0]!), /^(\.\.\/)+bus\/mdev\/drivers\/mtty$/, `cycle ${i}: driver link`);
+      assert.match(await readlink(links[1]!), new RegExp(`/mtty/mtty/${UUID}$`), `cycle ${i}: the driver's device link`);
+    }
+    await writeFile(path.join(drv, 'unbind'), UUID);
+    for (const l of links) await assertGone(l, `cycle ${i}, unbound`);
+    await writeFile(path.join(drv, 'bind'), UUID);
   }
 });
 

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { UmdevError } from '../../src/errors.js';
 import {
   type Attr,
+  attrTimeoutSec,
   decodeBatchForget,
   decodeInHeader,
   decodeName,
@@ -32,11 +33,11 @@ import {
   readU64,
   writeU64,
 } from '../../src/fuse/codec.js';
-import { Size, align8 } from '../../src/fuse/protocol.js';
+import { InitFlag, Size, align8 } from '../../src/fuse/protocol.js';
 
 const run = promisify(execFile);
 
-/** [Size key, C expression] pairs checked against the compiled header. */
+/** [name, C expression, value] triples checked against the compiled header. */
 const LAYOUT: [keyof typeof Size | string, string, number][] = [
   ['IN_HEADER', 'sizeof(struct fuse_in_header)', Size.IN_HEADER],
   ['OUT_HEADER', 'sizeof(struct fuse_out_header)', Size.OUT_HEADER],
@@ -78,6 +79,8 @@ const LAYOUT: [keyof typeof Size | string, string, number][] = [
   ['write_in.size', 'offsetof(struct fuse_write_in, size)', 16],
   ['kstatfs.bsize', 'offsetof(struct fuse_kstatfs, bsize)', 40],
   ['kstatfs.frsize', 'offsetof(struct fuse_kstatfs, frsize)', 48],
+  // INIT flags.
+  ...Object.entries(InitFlag).map(([name, bit]): [string, string, number] => [name, `FUSE_${name}`, bit]),
 ];
 
 test('struct sizes and offsets match <linux/fuse.h> on this machine', async (t) => {
@@ -152,6 +155,16 @@ test('attr, entry_out and attr_out place every field', () => {
   assert.equal(encodeAttrOut(b, 0, ATTR), 104);
   assert.ok(b.subarray(0, 16).every((x) => x === 0));
   assert.equal(b.readBigUInt64LE(16), 0x1_0000_0007n);
+
+  // A symlink's attributes are fixed for its node id: kept as long as its entry, in both replies.
+  const link: Attr = { ...ATTR, mode: 0o120777, size: 7 };
+  b.fill(0xaa);
+  encodeEntryOut(b, 0, 9, link);
+  assert.deepEqual([b.readBigUInt64LE(16), b.readBigUInt64LE(24), b.readUInt32LE(32), b.readUInt32LE(36)], [BigInt(ENTRY_TIMEOUT_SEC), BigInt(ENTRY_TIMEOUT_SEC), 0, 0]);
+  b.fill(0xaa);
+  encodeAttrOut(b, 0, link);
+  assert.deepEqual([b.readBigUInt64LE(0), b.readUInt32LE(8), b.readUInt32LE(12)], [BigInt(ENTRY_TIMEOUT_SEC), 0, 0]);
+  for (const mode of [0o040755, 0o100444]) assert.equal(attrTimeoutSec(mode), 0, `mode ${mode.toString(8)} stays live`);
 });
 
 test('init, open, write and statfs replies', () => {

@@ -96,7 +96,14 @@ test('INIT answers 7.31 with the wanted flags the kernel offers, 128 KiB writes 
   const r = s.send(Op.INIT, 0, body)!;
   assert.equal(r.error, 0);
   assert.equal(r.body.length, 64);
-  const want = InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.ATOMIC_O_TRUNC | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
+  const want =
+    InitFlag.ASYNC_READ |
+    InitFlag.BIG_WRITES |
+    InitFlag.MAX_PAGES |
+    InitFlag.ATOMIC_O_TRUNC |
+    InitFlag.DO_READDIRPLUS |
+    InitFlag.READDIRPLUS_AUTO |
+    InitFlag.CACHE_SYMLINKS;
   assert.deepEqual([r.body.readUInt32LE(0), r.body.readUInt32LE(4), r.body.readUInt32LE(12), r.body.readUInt32LE(20), r.body.readUInt16LE(28)], [7, 31, want, 131072, 32]);
   body.writeUInt32LE(InitFlag.ASYNC_READ, 12);
   assert.equal(s.send(Op.INIT, 0, body)!.body.readUInt32LE(12), InitFlag.ASYNC_READ, 'never a flag the kernel did not offer');
@@ -247,6 +254,27 @@ test('a removal notifies the kernel: DELETE for a known child, INVAL_ENTRY for a
   assert.equal(s.send(Op.GETATTR, u1, Buffer.alloc(16))?.error, -2, 'the removed node id is dead');
   t.dir('devices/u1');
   assert.notEqual(s.lookup(devices, 'u1'), u1, 'a re-created entry gets a new node id');
+});
+
+test('a node id stands for one symlink target: re-pointed in place, the old id is dead and a lookup gets a new one', () => {
+  // The kernel caches a link's target per node id (FUSE_CACHE_SYMLINKS), so a tree that re-points a link without
+  // reporting it must not have the new target served under the old id.
+  let target = 'devices';
+  const t = tree();
+  const moving: AttrTree = { resolve: (path) => (path.join('/') === 'l' ? { kind: 'symlink', target } : t.resolve(path)) };
+  const s = new Session(moving);
+  const r = s.send(Op.LOOKUP, 1, Buffer.from('l\0'))!;
+  assert.equal(r.body.readBigUInt64LE(40 + 8), 7n, 'st_size is the target length, where a caching kernel ends the target');
+  const old = Number(r.body.readBigUInt64LE(0));
+  assert.equal(s.send(Op.READLINK, old)?.body.toString(), 'devices');
+  assert.equal(s.lookup(1, 'l'), old, 'same target, same node id');
+  target = 'value';
+  assert.equal(s.send(Op.READLINK, old)?.error, -2, 'the old node id does not serve the new target');
+  const fresh = s.lookup(1, 'l');
+  assert.notEqual(fresh, old);
+  assert.equal(s.send(Op.READLINK, fresh)?.body.toString(), 'value');
+  target = 'devices/u1';
+  assert.notEqual(s.lookup(1, 'l'), fresh, 'a lookup alone notices the change too');
 });
 
 test('other users get the permission bits on top of the attribute capabilities', () => {

@@ -56,7 +56,7 @@ function toyTree(): ToyTree {
   return tree;
 }
 
-test('readdir lists . and .. and the entries in order; stat modes and sizes are sysfs-like', async (t) => {
+test('readdir lists . and .. and the entries in order; stat modes and sizes are sysfs-like (a link\'s size is its length)', async (t) => {
   const { mnt } = await serve(t, toyTree());
   const ls = await sh('ls -a "$0"', mnt);
   assert.equal(ls.code, 0, ls.stderr);
@@ -77,8 +77,8 @@ print('root', oct(os.stat(m).st_mode))
     'ro 0o100444 4096 1 0 0',
     'wo 0o100200 4096 1 0 0',
     'devices 0o40755 0 2 0 0',
-    'devlink 0o120777 0 1 0 0',
-    'sub/up 0o120777 0 1 0 0',
+    'devlink 0o120777 7 1 0 0',
+    'sub/up 0o120777 8 1 0 0',
     'sub 0o40755 0 2 0 0',
     'root 0o40755',
   ]);
@@ -196,6 +196,33 @@ test('symlinks: readlink gives the relative target and the kernel follows it', a
   const r = await sh('readlink "$0/sub/up"; cat "$0/sub/up"; readlink "$0/devlink"; ls "$0/devlink/"', mnt);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '../value\ninitial\ndevices\n');
+});
+
+test('symlinks: the kernel caches targets, yet a link removed or re-pointed is seen at once', async (t) => {
+  const tree = toyTree();
+  const { server, mnt } = await serve(t, tree);
+  const readTwice = 'readlink "$0/devlink" && readlink "$0/devlink" && ls "$0/devlink/" | wc -l';
+  assert.equal((await sh(readTwice, mnt)).stdout, 'devices\ndevices\n0\n');
+  // Re-pointed as the sysfs tree does it: the old link is removed (reported), a new one made.
+  tree.remove('devlink').link('devlink', 'sub');
+  await server.settled();
+  assert.equal((await sh(readTwice, mnt)).stdout, 'sub\nsub\n1\n', 'the new target at once');
+  tree.remove('devlink');
+  await server.settled();
+  const gone = await sh('readlink "$0/devlink" || echo gone; test -e "$0/devlink" || echo absent', mnt);
+  assert.equal(gone.stdout, 'gone\nabsent\n');
+  tree.link('devlink', 'devices');
+  assert.equal((await sh('readlink "$0/devlink"', mnt)).stdout, 'devices\n', 'made again: reachable at once');
+});
+
+test('symlinks: a link a tree re-points without reporting it is read anew once its entry expires', async (t) => {
+  const tree = toyTree();
+  const { mnt } = await serve(t, tree);
+  assert.equal((await sh('readlink "$0/devlink"', mnt)).stdout, 'devices\n');
+  tree.retarget('devlink', 'sub');
+  // The entry timeout is 1 s; a kernel that kept the old target cached under the same node id would print `devices`.
+  await sleep(1500);
+  assert.equal((await sh('readlink "$0/devlink"', mnt)).stdout, 'sub\n');
 });
 
 test('entries appear and disappear at once (no stale dentries), through writes as mdevctl does them', async (t) => {

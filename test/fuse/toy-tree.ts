@@ -38,6 +38,13 @@ export class ToyTree implements AttrTree {
     return this;
   }
 
+  /** Points the link at `path` elsewhere in place, without a change event: a tree that breaks the contract. */
+  retarget(path: string, target: string): this {
+    if (this.#nodes.get(path)?.kind !== 'symlink') throw new Error(`toy tree: ${path} is not a link`);
+    this.#nodes.set(path, { kind: 'symlink', target });
+    return this;
+  }
+
   /** Removes `path` and everything below it; one `remove` event for `path`. */
   remove(path: string): this {
     const parts = path.split('/');

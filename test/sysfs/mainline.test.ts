@@ -235,6 +235,32 @@ test('onChange: devices that existed before subscribing, and parents coming and 
   off();
 });
 
+test('onChange: the last parent of a driver, a class or an intermediate directory takes that directory along', async () => {
+  const core = await fixtureCore();
+  const tree = new SysfsTree(core);
+  const changes: string[] = [];
+  const off = tree.onChange((c) => changes.push(`${c.kind} ${c.path.join('/')}`));
+  await core.unregisterParent('0000:00:02.0');
+  assert.deepEqual(changes, [
+    'remove class/mdev_bus/0000:00:02.0',
+    'remove devices/pci0000:00/0000:00:02.0',
+    'remove devices/pci0000:00',
+    'remove bus/mdev/drivers/toy',
+    'remove module/toy',
+  ]);
+  for (const p of ['devices/pci0000:00', 'bus/mdev/drivers/toy', 'module/toy']) assert.equal(at(tree, p), undefined, p);
+  changes.length = 0;
+  await core.unregisterParent('mtty');
+  for (const p of ['devices/virtual/mtty', 'devices/virtual', 'bus/mdev/drivers/mtty', 'module/mtty', 'class/mtty']) {
+    assert.ok(changes.includes(`remove ${p}`), `${p}:\n${changes.join('\n')}`);
+  }
+  changes.length = 0;
+  core.registerParent(toy());
+  assert.deepEqual(changes.filter((c) => !c.startsWith('add ')), [], 'a parent coming removes nothing');
+  assert.ok(changes.includes('add bus/mdev/drivers/toy'), changes.join('\n'));
+  off();
+});
+
 test('resolve never lists devices: one O(1) core lookup per path component', async () => {
   const core = await fixtureCore();
   const tree = new SysfsTree(core);

@@ -93,3 +93,18 @@ test('v6: every bad write is refused and changes nothing', async () => {
     assert.deepEqual(await snapshot(tree), before, `${path} <- ${JSON.stringify(value)}`);
   }
 });
+
+test('v6: an unbind reports the device\'s driver link, whose target names the bus driver', async () => {
+  const core = await fixtureCore();
+  const tree = new SysfsTree(core, { layout: 'v6' });
+  await write(tree, `${TOY}/mdev_create`, `${U1}:0`);
+  const dev = `${TOY}/${U1}-0`;
+  assert.deepEqual(at(tree, `${dev}/driver`), { kind: 'symlink', target: '../../../../bus/mdev/drivers/vfio_mdev' });
+  const changes: string[] = [];
+  const off = tree.onChange((c) => changes.push(`${c.kind} ${c.path.join('/')}`));
+  await core.unregisterDriver('vfio_mdev');
+  assert.ok(changes.includes(`remove ${dev}/driver`), changes.join('\n'));
+  assert.ok(changes.includes(`remove bus/mdev/drivers/vfio_mdev/${U1}-0`), changes.join('\n'));
+  assert.equal(at(tree, `${dev}/driver`), undefined);
+  off();
+});
