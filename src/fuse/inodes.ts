@@ -31,10 +31,17 @@ function keyOf(path: readonly string[]): string {
   return path.join('/');
 }
 
+function parentKeyOf(key: string): string {
+  const at = key.lastIndexOf('/');
+  return at < 0 ? '' : key.slice(0, at);
+}
+
 /** Node id ↔ path map of one mount; lives as long as its server. */
 export class InodeTable {
   readonly #byIno = new Map<number, Inode>();
   readonly #byKey = new Map<string, Inode>();
+  /** Keys in `#byKey` by their parent's key, so a removal visits its own subtree, not every node of the mount. */
+  readonly #children = new Map<string, Set<string>>();
   #next = FUSE_ROOT_ID + 1;
 
   constructor() {
@@ -69,7 +76,7 @@ export class InodeTable {
     if (node === undefined) {
       node = { ino: this.#next++, path: path.slice(), key, target, nlookup: 0, detached: false };
       this.#byIno.set(node.ino, node);
-      this.#byKey.set(key, node);
+      this.#setKey(node);
     }
     node.nlookup++;
     return node;
@@ -82,21 +89,58 @@ export class InodeTable {
     node.nlookup -= n;
     if (node.nlookup > 0) return;
     this.#byIno.delete(ino);
-    if (this.#byKey.get(node.key) === node) this.#byKey.delete(node.key);
+    if (this.#byKey.get(node.key) === node) this.#deleteKey(node.key);
   }
 
   /** Detaches `path` and everything below it (a removal); returns the node that was at `path`, if the kernel knew it. */
   detach(path: readonly string[]): Inode | undefined {
     const key = keyOf(path);
     const top = this.#byKey.get(key);
-    const prefix = key + '/';
-    for (const [k, node] of this.#byKey) {
-      if (k === key || k.startsWith(prefix)) {
-        node.detached = true;
-        this.#byKey.delete(k);
-      }
+    const visited: string[] = [];
+    const todo = [key];
+    for (let k = todo.pop(); k !== undefined; k = todo.pop()) {
+      visited.push(k);
+      const kids = this.#children.get(k);
+      if (kids !== undefined) todo.push(...kids);
+      const node = this.#byKey.get(k);
+      if (node === undefined) continue;
+      node.detached = true;
+      this.#byKey.delete(k);
     }
+    // Leaves first, so each parent is empty by the time it is looked at.
+    for (let i = visited.length - 1; i >= 0; i--) this.#prune(visited[i]!);
     return top;
+  }
+
+  #setKey(node: Inode): void {
+    this.#byKey.set(node.key, node);
+    // Link the key under each ancestor not linked yet: a subtree stays reachable from any ancestor, even one whose
+    // own node the kernel has forgotten.
+    for (let key = node.key; key !== ''; key = parentKeyOf(key)) {
+      const parent = parentKeyOf(key);
+      let kids = this.#children.get(parent);
+      if (kids === undefined) this.#children.set(parent, (kids = new Set()));
+      if (kids.has(key)) return;
+      kids.add(key);
+    }
+  }
+
+  #deleteKey(key: string): void {
+    this.#byKey.delete(key);
+    this.#prune(key);
+  }
+
+  /** Unlinks `key` and then its ancestors while each is neither a live node nor above one. */
+  #prune(key: string): void {
+    while (key !== '' && !this.#byKey.has(key) && !this.#children.has(key)) {
+      const parent = parentKeyOf(key);
+      const kids = this.#children.get(parent);
+      if (kids === undefined) return;
+      kids.delete(key);
+      if (kids.size > 0) return;
+      this.#children.delete(parent);
+      key = parent;
+    }
   }
 
   /** How many node ids the kernel holds, the root included (for statfs and leak checks in tests). */
