@@ -4,15 +4,8 @@ import { native } from '../../src/native/index.js';
 import { BusyPoll } from '../../src/native/busy-poll.js';
 import { DeviceChannel } from '../../src/fuse/device-channel.js';
 import { Op } from '../../src/fuse/protocol.js';
+import { waitFor } from '../process.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 5));
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (cond()) return;
-    await tick();
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 /** A fuse_in_header-shaped request (len, opcode, unique) and nothing else. */
 function request(opcode: number, unique: number): Buffer {
@@ -55,7 +48,7 @@ test('busy polling on the device: spins after answered requests and FORGETs, nev
     const before = spins.length;
     const r = request(opcode, unique);
     native.write(kernel, r, 0, r.length);
-    await until(() => seen.length === unique, `request ${unique}`);
+    await waitFor(`request ${unique}`, () => seen.length === unique);
     assert.deepEqual(spins.slice(before), expect[unique], `reads around request ${unique}`);
   }
   assert.equal(owed, 4);
