@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../errors.js';
 import { fail, formatError, formatErrorJson, osError } from '../mdevctl/failure.js';
-import { debug, logFilter, type CliContext, type Writer } from './io.js';
+import { debug, FdWriter, logFilter, type CliContext, type Writer } from './io.js';
 import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
 import { formatUsageError, label, usageLine, UsageError } from './usage.js';
 import { exists } from './sysfs-read.js';
@@ -294,7 +294,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     stderr: io.stderr,
     json,
     now: io.now,
-    log: logFilter(io.env, (io.stderr as { isTTY?: boolean }).isTTY === true),
+    log: logFilter(io.env, () => io.stderr.isTTY === true),
   };
   if (values.help === true) {
     // clap: `--help` gives the long form, `-h` the short one.
@@ -351,7 +351,9 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
 export async function cli(program: 'umdevctl' | 'lsmdev' = 'umdevctl'): Promise<void> {
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal, program });
+  const stdout = new FdWriter(1, () => process.stdout);
+  const stderr = new FdWriter(2, () => process.stderr);
+  process.exitCode = await run(process.argv.slice(2), { stdout, stderr, env: process.env, signal: ac.signal, program });
 }
 
 async function isMain(): Promise<boolean> {

@@ -5,8 +5,8 @@
  * with `O_WRONLY|O_CREAT|O_TRUNC` and write the whole value in one `write()`. Everything is async (`fs/promises`),
  * because the tree may be a FUSE mount served by this very process.
  */
-import { constants as fsConstants } from 'node:fs';
-import { lstat, open, opendir, realpath, stat } from 'node:fs/promises';
+// Not node:fs: an ESM import of it loads Node's stream modules (see FdWriter); fs/promises is loaded already.
+import { constants as fsConstants, lstat, open, opendir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UmdevError } from '../errors.js';
 import { fail, osError } from '../mdevctl/failure.js';
