@@ -11,8 +11,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../errors.js';
 import { fail, formatError, formatErrorJson, osError } from '../mdevctl/failure.js';
 import { debug, FdWriter, logFilter, type CliContext, type Writer } from './io.js';
-import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
-import { formatUsageError, label, usageLine, UsageError } from './usage.js';
+import { label, UsageError } from './usage.js';
 import { exists } from './sysfs-read.js';
 import { Sysroot } from './sysroot.js';
 import { parseUuid, uuidError } from './uuid.js';
@@ -105,7 +104,7 @@ function required(inv: Invocation, names: string[], opts: { extra?: string[]; gr
   const first = [...(REQUIRED[inv.cmd] ?? []), ...(opts.extra ?? [])];
   throw new UsageError(
     `The following required arguments were not provided:\n${names.map((n) => `    ${n}\n`).join('')}`.trimEnd(),
-    usageLine(inv.program, inv.cmd, inv.used, { first, last: opts.group }),
+    { program: inv.program, cmd: inv.cmd, used: inv.used, first, last: opts.group },
   );
 }
 /** clap names the conflicting argument given first, and drops the other from the usage line. */
@@ -115,7 +114,7 @@ function conflicts(inv: Invocation, pairs: ReadonlyArray<readonly [string, strin
     const ib = inv.used.indexOf(b);
     if (ia < 0 || ib < 0) continue;
     const [x, y] = ia < ib ? [a, b] : [b, a];
-    throw new UsageError(`The argument '${label(x)}' cannot be used with '${label(y)}'`, usageLine(inv.program, inv.cmd, inv.used, { first: REQUIRED[inv.cmd], drop: y }));
+    throw new UsageError(`The argument '${label(x)}' cannot be used with '${label(y)}'`, { program: inv.program, cmd: inv.cmd, used: inv.used, first: REQUIRED[inv.cmd], drop: y });
   }
 }
 function u32(v: Values, k: string, label: string): number | undefined {
@@ -254,6 +253,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   // `umdevctl help [CMD]` is clap's help subcommand: the global help, or CMD's.
   const helpFor = !lsmdev && at >= 0 && args[at] === 'help' ? (args.slice(at + 1).find((a) => !a.startsWith('-')) ?? '') : undefined;
   if (helpFor !== undefined) {
+    const { commandHelp, formatUsageError, globalHelp } = await import('./help.js');
     const text = helpFor === '' ? globalHelp(await version()) : commandHelp(helpFor, program, await version(), true);
     if (text === undefined) {
       io.stderr.write(formatUsageError(new UsageError(`The subcommand '${helpFor}' wasn't recognized`, `${program} <SUBCOMMAND>`)));
@@ -297,6 +297,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     log: logFilter(io.env, () => io.stderr.isTTY === true),
   };
   if (values.help === true) {
+    const { commandHelp, globalHelp, lsmdevHelp } = await import('./help.js');
     // clap: `--help` gives the long form, `-h` the short one.
     const long = rest.includes('--help');
     const text = lsmdev ? lsmdevHelp(await version()) : (cmd !== undefined ? commandHelp(cmd, program, await version(), long) : undefined) ?? globalHelp(await version());
@@ -304,7 +305,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     return 0;
   }
   if (cmd === undefined && values.version !== true) {
-    io.stderr.write(globalHelp(await version()));
+    io.stderr.write((await import('./help.js')).globalHelp(await version()));
     return 2;
   }
   if (values.version === true) {
@@ -324,7 +325,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     if (e instanceof ExitStatus) return e.code;
     if (e instanceof UsageError) {
       if (json) io.stderr.write(formatErrorJson(new UmdevError('EINVAL', e.message)));
-      else io.stderr.write(formatUsageError(e));
+      else io.stderr.write((await import('./help.js')).formatUsageError(e));
       return 2;
     }
     const ue = osError(e);
@@ -339,7 +340,7 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
   const code = (e as { code?: string }).code;
   const msg = e instanceof Error ? e.message : String(e);
   const arg = /'([^']+)'/.exec(msg)?.[1];
-  const line = cmd === undefined || COMMANDS[cmd] === undefined ? `${program} <SUBCOMMAND>` : usageLine(program, cmd, used, { first: REQUIRED[cmd] });
+  const line = cmd === undefined || COMMANDS[cmd] === undefined ? `${program} <SUBCOMMAND>` : { program, cmd, used, first: REQUIRED[cmd] };
   if ((code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') && arg !== undefined) {
     const hint = arg.startsWith('-') ? `If you tried to supply \`${arg}\` as a value rather than a flag, use \`-- ${arg}\`` : undefined;
     return new UsageError(`Found argument '${arg}' which wasn't expected, or isn't valid in this context`, line, hint);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { CliContext } from './io.js';
-import { prettyJson, type JsonOut } from '../mdevctl/serde-json.js';
+import type { JsonOut } from '../mdevctl/serde-json.js';
 import { exists, lstatKind, parseI32, readDirNames } from './sysfs-read.js';
 import { readToString } from '../mdevctl/read-text.js';
 import { byteCompare } from './uuid.js';
@@ -72,6 +72,7 @@ export async function typesCommand(ctx: CliContext, opts: TypesOptions): Promise
   const types = await supportedTypes(ctx, opts.parent);
   let s = '';
   if (opts.dumpjson === true || ctx.json) {
+    const { prettyJson } = await import('../mdevctl/serde-json.js');
     const parents = new Map<string, JsonOut>([...types].map(([p, ts]) => [p, ts.map(typeJson)]));
     s = prettyJson(parents.size === 0 ? [] : [parents]);
   } else {
