@@ -13,6 +13,7 @@ import { fail, formatError, formatErrorJson, osError } from '../mdevctl/failure.
 import { debug, FdWriter, logFilter, type CliContext, type Writer } from './io.js';
 import { label, UsageError } from './usage.js';
 import { exists } from './sysfs-read.js';
+import { readInline } from '../mdevctl/read-text.js';
 import { Sysroot } from './sysroot.js';
 import { parseUuid, uuidError } from './uuid.js';
 
@@ -348,8 +349,12 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
   return new UsageError(msg, line);
 }
 
-/** Run as the process's command (`bin/umdevctl`, `bin/lsmdev`): real stdio and environment, Ctrl-C ends `events`. */
+/**
+ * Run as the process's command (`bin/umdevctl`, `bin/lsmdev`): real stdio and environment, Ctrl-C ends `events`.
+ * The process serves no FUSE mount, so its reads are plain system calls (`readInline`).
+ */
 export async function cli(program: 'umdevctl' | 'lsmdev' = 'umdevctl'): Promise<void> {
+  readInline();
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   const stdout = new FdWriter(1, () => process.stdout);
