@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { writeSync } from 'node:fs';
 import type { Sysroot } from './sysroot.js';
 
 /** Where a command writes text; standard output or error (`FdWriter`), or a buffer in tests. Not closed by commands. */
@@ -33,17 +33,11 @@ export class BufferWriter implements Writer {
 }
 
 /**
- * `node:fs` through `require`: an ESM import of it evaluates every export, the stream classes included, which loads
- * Node's whole stream stack; `process.stdout` and `process.stderr` are such streams. Either costs a quick command
- * (`list`, `types`) a good part of its start-up, so the process's own output goes through plain `write(2)` calls.
- */
-const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
-
-/**
  * Standard output or error, written with `write(2)` until every byte is out, in order with whatever was written
- * before: synchronous, as `process.stdout` is for files, pipes and terminals on Linux. A descriptor someone left in
- * non-blocking mode (`EAGAIN`) hands the rest of the output to the Node stream (`stream()`), which waits for it;
- * any other error (`EPIPE`) is thrown to the caller.
+ * before: synchronous, as `process.stdout` is for files, pipes and terminals on Linux, but without creating that
+ * stream, which loads Node's stream modules (a good part of what a quick command costs to start). A descriptor
+ * someone left in non-blocking mode (`EAGAIN`) hands the rest of the output to the Node stream (`stream()`), which
+ * waits for it; any other error (`EPIPE`) is thrown to the caller.
  */
 export class FdWriter implements Writer {
   readonly #fd: number;
@@ -63,7 +57,7 @@ export class FdWriter implements Writer {
     const buf = Buffer.from(chunk, 'utf8');
     for (let off = 0; off < buf.length; ) {
       try {
-        off += fs.writeSync(this.#fd, buf, off);
+        off += writeSync(this.#fd, buf, off);
       } catch (e) {
         if ((e as { code?: unknown }).code !== 'EAGAIN') throw e;
         this.#fallback = this.#stream();
@@ -73,9 +67,9 @@ export class FdWriter implements Writer {
     }
   }
 
-  /** Asked only when a log line is printed: `node:tty` loads the networking modules. */
+  /** Asked only when a log line is printed: it creates the Node stream. */
   get isTTY(): boolean {
-    return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(this.#fd);
+    return this.#stream().isTTY === true;
   }
 }
 

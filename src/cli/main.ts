@@ -5,7 +5,8 @@
  * code (1; usage errors exit 2, as clap does). Each command's module is imported when that command runs, so a call
  * loads only what it uses: start-up is most of what a `umdevctl list` costs.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../errors.js';
@@ -362,13 +363,16 @@ export async function cli(program: 'umdevctl' | 'lsmdev' = 'umdevctl'): Promise<
   process.exitCode = await run(process.argv.slice(2), { stdout, stderr, env: process.env, signal: ac.signal, program });
 }
 
-async function isMain(): Promise<boolean> {
+function isMain(): boolean {
   if (process.argv[1] === undefined) return false;
   try {
-    return (await realpath(process.argv[1])) === fileURLToPath(import.meta.url);
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
   } catch {
     return false;
   }
 }
 
-if (await isMain()) await cli();
+// Run as a script (`node dist/src/cli/main.js …`), this module is umdevctl itself. No top-level await: the bin
+// scripts load this module from a CommonJS bundle (scripts/bundle-cli.mjs). A failure ends the process, as one
+// thrown at the top level would.
+if (isMain()) void cli();

@@ -6,8 +6,8 @@
  * may be a FUSE mount served by this very process (reads go through `fileReads()`, which a CLI process makes
  * synchronous).
  */
-// Not node:fs: an ESM import of it loads Node's stream modules (see FdWriter); fs/promises is loaded already.
-import { constants as fsConstants, open } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UmdevError } from '../errors.js';
 import { fail, osError } from '../mdevctl/failure.js';

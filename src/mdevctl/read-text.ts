@@ -9,9 +9,8 @@
  * and nothing else calls `readInline()`: its reads become plain system calls on the main thread, still answered as
  * promises, which saves a listing a thread round trip (and an event-loop wakeup) per file operation.
  */
-import type { Stats } from 'node:fs';
+import { closeSync, lstatSync, opendirSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, opendir, realpath, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { fail, osError } from './failure.js';
 
 /** The file operations behind every read; errors are Node's (`code` is the errno name). */
@@ -56,8 +55,6 @@ const POOLED: FileReads = {
 
 /** The same operations as system calls on this thread. */
 function inline(): FileReads {
-  // node:fs through require: an ESM import of it loads Node's stream modules (see cli/io.ts).
-  const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
   const now = <T>(f: () => T): Promise<T> => {
     try {
       return Promise.resolve(f());
@@ -66,12 +63,12 @@ function inline(): FileReads {
     }
   };
   return {
-    stat: (p) => now(() => fs.statSync(p)),
-    lstat: (p) => now(() => fs.lstatSync(p)),
-    realpath: (p) => now(() => fs.realpathSync.native(p)),
+    stat: (p) => now(() => statSync(p)),
+    lstat: (p) => now(() => lstatSync(p)),
+    realpath: (p) => now(() => realpathSync.native(p)),
     dirNames: (p) =>
       now(() => {
-        const dir = fs.opendirSync(p);
+        const dir = opendirSync(p);
         try {
           const names: string[] = [];
           for (let d = dir.readSync(); d !== null; d = dir.readSync()) names.push(d.name);
@@ -82,17 +79,17 @@ function inline(): FileReads {
       }),
     bytes: (p) =>
       now(() => {
-        const fd = fs.openSync(p, 'r');
+        const fd = openSync(p, 'r');
         try {
           const chunks: Buffer[] = [];
           for (;;) {
             const chunk = Buffer.allocUnsafe(CHUNK);
-            const n = fs.readSync(fd, chunk, 0, CHUNK, null);
+            const n = readSync(fd, chunk, 0, CHUNK, null);
             if (n === 0) return Buffer.concat(chunks);
             chunks.push(chunk.subarray(0, n));
           }
         } finally {
-          fs.closeSync(fd);
+          closeSync(fd);
         }
       }),
   };
