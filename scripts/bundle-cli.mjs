@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import process from 'node:process';
 import { URL } from 'node:url';
+import ts from 'typescript';
 
 const DIST = new URL('../dist/', import.meta.url);
 const ENTRY = 'src/cli/main.js';
@@ -33,9 +34,11 @@ const MORE = 'src/cli/umdevctl-more.cjs';
  */
 const LAZY = new Set(['node:fs/promises']);
 
-const IMPORT = /^import\s+(?:(\w+)\s+from\s+|\{([^}]*)\}\s+from\s+)?'([^']+)';$/gm;
+const IMPORT = /^import\s+(?:(\w+)\s+from\s+|\{([^}]*)\}\s+from\s+)?(['"])([^'"]+)\3;$/gm;
 const DYNAMIC = /\bimport\((['"])([^'"]+)\1\)/g;
 const EXPORT = /^export (async function|function|class|const) (\w+)/gm;
+
+const PRINTER = ts.createPrinter({ removeComments: true });
 
 /** One module as the body of a function; its static and dynamic imports (module ids), exports and lazy built-ins. */
 function transform(id, text) {
@@ -46,8 +49,9 @@ function transform(id, text) {
     return `$umdevLoad(${JSON.stringify(dep)})`;
   };
   const source = (spec, list) => (spec.startsWith('.') ? local(spec, list) : `require(${JSON.stringify(spec)})`);
-  let body = text.replace(/^\/\/# sourceMappingURL=.*$/m, '').replace(/^#!.*\n/, '');
-  body = body.replace(IMPORT, (_, def, names, spec) => {
+  // Reprinted without comments by TypeScript's own printer (a quarter less to read and scan at every start).
+  let body = PRINTER.printFile(ts.createSourceFile(id, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS)).replace(/^#!.*\n/, '');
+  body = body.replace(IMPORT, (_, def, names, _q, spec) => {
     if (def !== undefined) {
       if (spec.startsWith('.')) throw new Error(`${id}: default import of ${spec}`);
       return `const ${def} = ${source(spec, m.imports)};`;
@@ -95,8 +99,8 @@ function closure(modules, roots, dynamic) {
 }
 
 /**
- * ASCII only (non-ASCII characters, in strings and comments, become \u escapes): Node then decodes the file straight
- * into a one-byte string, instead of a two-byte one (twice the size, and slower for V8 to scan).
+ * ASCII only (a non-ASCII character in a string becomes a \u escape): Node then decodes the file straight into a
+ * one-byte string, instead of a two-byte one (twice the size, and slower for V8 to scan).
  */
 function write(file, text) {
   writeFileSync(new URL(file, DIST), text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));

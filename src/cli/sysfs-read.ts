@@ -128,8 +128,10 @@ export interface ActiveMdev {
  * mdevctl's `load_from_sysfs`: `undefined` when `bus/mdev/devices/<uuid>` does not exist (a dangling link counts as
  * missing); otherwise the parent is `basename(dirname(realpath(link)))` and the type is
  * `basename(realpath(link/mdev_type))`. A realpath failure while the device still exists is an error; if the
- * device vanished meanwhile, it is simply not active. Whether it exists is asked only when a realpath fails (it
- * succeeds only for what exists), and the parent's directory, canonical already, is not resolved again.
+ * device vanished meanwhile, it is simply not active. Each symlink costs a round trip on a FUSE mount, so what is
+ * resolved once is not resolved again: whether the device exists is asked only when a realpath fails (one succeeds
+ * only for what exists), the parent's directory is canonical already, and `mdev_type` is looked up from the device's
+ * real directory, where the link leads.
  */
 export async function readActiveMdev(root: Sysroot, uuid: string): Promise<ActiveMdev | undefined> {
   const path = root.mdevPath(uuid);
@@ -141,8 +143,8 @@ export async function readActiveMdev(root: Sysroot, uuid: string): Promise<Activ
       return undefined;
     }
   };
+  let real: string | undefined;
   const parent = await orGone(async () => {
-    let real: string;
     try {
       real = await fileReads().realpath(path);
     } catch (e) {
@@ -152,8 +154,9 @@ export async function readActiveMdev(root: Sysroot, uuid: string): Promise<Activ
     if (dir === '/') throw fail('EINVAL', 'Invalid path');
     return basename(dir);
   });
-  if (parent === undefined) return undefined;
-  const mdevType = await orGone(() => canonicalBasename(join(path, 'mdev_type')));
+  if (parent === undefined || real === undefined) return undefined;
+  const device = real;
+  const mdevType = await orGone(() => canonicalBasename(join(device, 'mdev_type')));
   if (mdevType === undefined) return undefined;
   return { parent, mdevType };
 }
