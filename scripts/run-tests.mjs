@@ -3,7 +3,8 @@
 //   node scripts/run-tests.mjs unit   the pure and in-memory suites: any user, no FUSE, no mdevctl
 //   node scripts/run-tests.mjs all    every suite in dist/test (root: FUSE mounts, mdevctl in mount namespaces)
 //   node scripts/run-tests.mjs vm     the QEMU tier in dist/vm (root)
-// `--build` first compiles the TypeScript when this checkout is writable (a read-only copy runs what it holds).
+// `--build` first builds (tsc, then scripts/postbuild.mjs) when this checkout is writable (a read-only copy runs what
+// it holds).
 // Other arguments are passed to `node --test` (e.g. --test-name-pattern=…).
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
@@ -78,6 +79,9 @@ if (build) {
   if (writable) {
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
     if (tsc.status !== 0) process.exit(1);
+    // What tsc does not make: the CLI bundle the bin scripts run (bin/umdevctl), the .proto files umdev-k8s loads.
+    const post = spawnSync(process.execPath, [join(ROOT, 'scripts/postbuild.mjs')], { stdio: 'inherit' });
+    if (post.status !== 0) process.exit(1);
   } else {
     say(`run-tests: ${ROOT} is not writable by uid ${process.getuid?.()}: running the build it holds`);
   }

@@ -1,8 +1,10 @@
 /**
  * Help texts. For the commands mdevctl has, the wording is mdevctl 1.2.0's (`mdevctl CMD --help`), with the program
  * name swapped, so a person who knows one tool reads the other's help unchanged; umdev's own commands follow the
- * same layout. Plain data and two renderers; `main.ts` decides when to print them.
+ * same layout. Plain data and the renderers of all clap prints (help, usage errors); `main.ts` decides when to print
+ * them, and loads this module only then.
  */
+import { label, type UsageError, type UsageSpec } from './usage.js';
 
 /** One command's help: clap's `about`, the longer text, the usage line after the program name, and the options. */
 interface CommandHelp {
@@ -300,4 +302,21 @@ export function lsmdevHelp(version: string): string {
   const opts = [...h.options, ['-h, --help', 'Print help information'] as const, ['-V, --version', 'Print version information'] as const]
     .sort((a, b) => sortKey(a[0]).localeCompare(sortKey(b[0])));
   return `lsmdev ${version}\n${h.about}\n\nUSAGE:\n    lsmdev [OPTIONS]\n\nOPTIONS:\n${optionLines(opts, false)}`;
+}
+
+/** clap's usage line for an error (see `UsageSpec`). */
+export function usageLine(u: UsageSpec): string {
+  const first = u.first ?? [];
+  const last = u.last ?? [];
+  const names = [...first, ...u.used.filter((n) => !first.includes(n) && !last.includes(n) && n !== u.drop), ...last];
+  if (names.length === 0) return `${u.program} ${HELP[u.cmd]?.usage ?? u.cmd}`;
+  return `${u.program} ${u.cmd} ${names.map(label).join(' ')}`;
+}
+
+/** The text clap prints on stderr for `e`. */
+export function formatUsageError(e: UsageError): string {
+  let s = `error: ${e.message}\n\n`;
+  if (e.hint !== undefined) s += `\t${e.hint}\n\n`;
+  if (e.usage !== undefined) s += `USAGE:\n    ${typeof e.usage === 'string' ? e.usage : usageLine(e.usage)}\n\n`;
+  return `${s}For more information try --help\n`;
 }

@@ -1,8 +1,11 @@
+import { writeSync } from 'node:fs';
 import type { Sysroot } from './sysroot.js';
 
-/** Where a command writes text; `process.stdout`, or a buffer in tests. Not closed by commands. */
+/** Where a command writes text; standard output or error (`FdWriter`), or a buffer in tests. Not closed by commands. */
 export interface Writer {
   write(chunk: string): unknown;
+  /** Whether the text reaches a terminal (log colours); unknown means no. */
+  readonly isTTY?: boolean;
 }
 
 /** Everything a command needs from its caller: the roots, the two output streams, and whether `--json` was given. */
@@ -29,6 +32,47 @@ export class BufferWriter implements Writer {
   }
 }
 
+/**
+ * Standard output or error, written with `write(2)` until every byte is out, in order with whatever was written
+ * before: synchronous, as `process.stdout` is for files, pipes and terminals on Linux, but without creating that
+ * stream, which loads Node's stream modules (a good part of what a quick command costs to start). A descriptor
+ * someone left in non-blocking mode (`EAGAIN`) hands the rest of the output to the Node stream (`stream()`), which
+ * waits for it; any other error (`EPIPE`) is thrown to the caller.
+ */
+export class FdWriter implements Writer {
+  readonly #fd: number;
+  readonly #stream: () => NodeJS.WriteStream;
+  #fallback: NodeJS.WriteStream | undefined;
+
+  constructor(fd: number, stream: () => NodeJS.WriteStream) {
+    this.#fd = fd;
+    this.#stream = stream;
+  }
+
+  write(chunk: string): void {
+    if (this.#fallback !== undefined) {
+      this.#fallback.write(chunk);
+      return;
+    }
+    const buf = Buffer.from(chunk, 'utf8');
+    for (let off = 0; off < buf.length; ) {
+      try {
+        off += writeSync(this.#fd, buf, off);
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 'EAGAIN') throw e;
+        this.#fallback = this.#stream();
+        this.#fallback.write(buf.subarray(off));
+        return;
+      }
+    }
+  }
+
+  /** Asked only when a log line is printed: it creates the Node stream. */
+  get isTTY(): boolean {
+    return this.#stream().isTTY === true;
+  }
+}
+
 const LEVELS = ['off', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 type Level = (typeof LEVELS)[number];
 
@@ -36,8 +80,8 @@ type Level = (typeof LEVELS)[number];
 export interface LogFilter {
   /** `[module prefix, highest level shown]`, longest prefix first; a target no prefix matches logs nothing. */
   readonly directives: ReadonlyArray<readonly [string, number]>;
-  /** Colour the line as env_logger does on a terminal. */
-  readonly color: boolean;
+  /** Colour the line as env_logger does on a terminal; asked only when a line is printed (see `FdWriter.isTTY`). */
+  readonly color: () => boolean;
 }
 
 /**
@@ -45,7 +89,7 @@ export interface LogFilter {
  * optional `/regex` tail that umdevctl ignores. Unset means `warn`, mdevctl's default. `MDEVCTL_LOG_STYLE` is
  * `always`, `never` or `auto` (colour when stderr is a terminal and TERM is not `dumb`).
  */
-export function logFilter(env: Readonly<Record<string, string | undefined>>, stderrIsTty = false): LogFilter {
+export function logFilter(env: Readonly<Record<string, string | undefined>>, stderrIsTty: () => boolean = () => false): LogFilter {
   const spec = env.MDEVCTL_LOG ?? '';
   const directives: Array<[string, number]> = [];
   if (spec.trim() === '') directives.push(['', LEVELS.indexOf('warn')]);
@@ -63,7 +107,7 @@ export function logFilter(env: Readonly<Record<string, string | undefined>>, std
   }
   directives.sort((a, b) => b[0].length - a[0].length);
   const style = (env.MDEVCTL_LOG_STYLE ?? 'auto').toLowerCase();
-  const color = style === 'always' || (style !== 'never' && stderrIsTty && env.TERM !== 'dumb');
+  const color = (): boolean => style === 'always' || (style !== 'never' && env.TERM !== 'dumb' && stderrIsTty());
   return { directives, color };
 }
 
@@ -71,12 +115,12 @@ const COLORS: Readonly<Record<string, string>> = { ERROR: '31', WARN: '33', INFO
 
 /** One line in env_logger's default format (`[2026-01-01T00:00:00Z WARN  mdevctl] …`), when the filter lets it through. */
 function log(ctx: CliContext, level: Exclude<Level, 'off'>, target: string, message: string): void {
-  const filter = ctx.log ?? { directives: [['', LEVELS.indexOf('warn')]], color: false };
+  const filter = ctx.log ?? { directives: [['', LEVELS.indexOf('warn')]], color: () => false };
   const max = filter.directives.find(([name]) => target.startsWith(name))?.[1] ?? 0;
   if (LEVELS.indexOf(level) > max) return;
   const ts = (ctx.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const lvl = level.toUpperCase().padEnd(5);
-  if (!filter.color) {
+  if (!filter.color()) {
     ctx.stderr.write(`[${ts} ${lvl} ${target}] ${message}\n`);
     return;
   }

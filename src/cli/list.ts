@@ -1,5 +1,4 @@
 import { getAttributes } from './callouts.js';
-import { definedDevices } from './defined.js';
 import { warn, type CliContext } from './io.js';
 import { MDev } from './mdev.js';
 import { prettyJson, type JsonOut } from '../mdevctl/serde-json.js';
@@ -65,7 +64,7 @@ export function devicesJson(devices: ReadonlyMap<string, readonly MDev[]>): stri
 
 /** Prints active (or, with `defined`, defined) devices as text or JSON. */
 export async function listCommand(ctx: CliContext, opts: ListOptions): Promise<void> {
-  const devices = opts.defined === true ? await definedDevices(ctx, opts.uuid, opts.parent) : await activeDevices(ctx, opts.uuid, opts.parent);
+  const devices = opts.defined === true ? await (await import('./defined.js')).definedDevices(ctx, opts.uuid, opts.parent) : await activeDevices(ctx, opts.uuid, opts.parent);
   for (const ds of devices.values()) ds.sort((a, b) => byteCompare(a.uuid, b.uuid));
   let s = '';
   if (opts.dumpjson === true || ctx.json) {

@@ -5,15 +5,16 @@
  * code (1; usage errors exit 2, as clap does). Each command's module is imported when that command runs, so a call
  * loads only what it uses: start-up is most of what a `umdevctl list` costs.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../errors.js';
 import { fail, formatError, formatErrorJson, osError } from '../mdevctl/failure.js';
-import { debug, logFilter, type CliContext, type Writer } from './io.js';
-import { commandHelp, globalHelp, lsmdevHelp } from './help.js';
-import { formatUsageError, label, usageLine, UsageError } from './usage.js';
+import { debug, FdWriter, logFilter, type CliContext, type Writer } from './io.js';
+import { label, UsageError } from './usage.js';
 import { exists } from './sysfs-read.js';
+import { readInline } from '../mdevctl/read-text.js';
 import { Sysroot } from './sysroot.js';
 import { parseUuid, uuidError } from './uuid.js';
 
@@ -105,7 +106,7 @@ function required(inv: Invocation, names: string[], opts: { extra?: string[]; gr
   const first = [...(REQUIRED[inv.cmd] ?? []), ...(opts.extra ?? [])];
   throw new UsageError(
     `The following required arguments were not provided:\n${names.map((n) => `    ${n}\n`).join('')}`.trimEnd(),
-    usageLine(inv.program, inv.cmd, inv.used, { first, last: opts.group }),
+    { program: inv.program, cmd: inv.cmd, used: inv.used, first, last: opts.group },
   );
 }
 /** clap names the conflicting argument given first, and drops the other from the usage line. */
@@ -115,7 +116,7 @@ function conflicts(inv: Invocation, pairs: ReadonlyArray<readonly [string, strin
     const ib = inv.used.indexOf(b);
     if (ia < 0 || ib < 0) continue;
     const [x, y] = ia < ib ? [a, b] : [b, a];
-    throw new UsageError(`The argument '${label(x)}' cannot be used with '${label(y)}'`, usageLine(inv.program, inv.cmd, inv.used, { first: REQUIRED[inv.cmd], drop: y }));
+    throw new UsageError(`The argument '${label(x)}' cannot be used with '${label(y)}'`, { program: inv.program, cmd: inv.cmd, used: inv.used, first: REQUIRED[inv.cmd], drop: y });
   }
 }
 function u32(v: Values, k: string, label: string): number | undefined {
@@ -254,6 +255,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   // `umdevctl help [CMD]` is clap's help subcommand: the global help, or CMD's.
   const helpFor = !lsmdev && at >= 0 && args[at] === 'help' ? (args.slice(at + 1).find((a) => !a.startsWith('-')) ?? '') : undefined;
   if (helpFor !== undefined) {
+    const { commandHelp, formatUsageError, globalHelp } = await import('./help.js');
     const text = helpFor === '' ? globalHelp(await version()) : commandHelp(helpFor, program, await version(), true);
     if (text === undefined) {
       io.stderr.write(formatUsageError(new UsageError(`The subcommand '${helpFor}' wasn't recognized`, `${program} <SUBCOMMAND>`)));
@@ -294,9 +296,10 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     stderr: io.stderr,
     json,
     now: io.now,
-    log: logFilter(io.env, (io.stderr as { isTTY?: boolean }).isTTY === true),
+    log: logFilter(io.env, () => io.stderr.isTTY === true),
   };
   if (values.help === true) {
+    const { commandHelp, globalHelp, lsmdevHelp } = await import('./help.js');
     // clap: `--help` gives the long form, `-h` the short one.
     const long = rest.includes('--help');
     const text = lsmdev ? lsmdevHelp(await version()) : (cmd !== undefined ? commandHelp(cmd, program, await version(), long) : undefined) ?? globalHelp(await version());
@@ -304,7 +307,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     return 0;
   }
   if (cmd === undefined && values.version !== true) {
-    io.stderr.write(globalHelp(await version()));
+    io.stderr.write((await import('./help.js')).globalHelp(await version()));
     return 2;
   }
   if (values.version === true) {
@@ -324,7 +327,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     if (e instanceof ExitStatus) return e.code;
     if (e instanceof UsageError) {
       if (json) io.stderr.write(formatErrorJson(new UmdevError('EINVAL', e.message)));
-      else io.stderr.write(formatUsageError(e));
+      else io.stderr.write((await import('./help.js')).formatUsageError(e));
       return 2;
     }
     const ue = osError(e);
@@ -339,7 +342,7 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
   const code = (e as { code?: string }).code;
   const msg = e instanceof Error ? e.message : String(e);
   const arg = /'([^']+)'/.exec(msg)?.[1];
-  const line = cmd === undefined || COMMANDS[cmd] === undefined ? `${program} <SUBCOMMAND>` : usageLine(program, cmd, used, { first: REQUIRED[cmd] });
+  const line = cmd === undefined || COMMANDS[cmd] === undefined ? `${program} <SUBCOMMAND>` : { program, cmd, used, first: REQUIRED[cmd] };
   if ((code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') && arg !== undefined) {
     const hint = arg.startsWith('-') ? `If you tried to supply \`${arg}\` as a value rather than a flag, use \`-- ${arg}\`` : undefined;
     return new UsageError(`Found argument '${arg}' which wasn't expected, or isn't valid in this context`, line, hint);
@@ -347,20 +350,29 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
   return new UsageError(msg, line);
 }
 
-/** Run as the process's command (`bin/umdevctl`, `bin/lsmdev`): real stdio and environment, Ctrl-C ends `events`. */
+/**
+ * Run as the process's command (`bin/umdevctl`, `bin/lsmdev`): real stdio and environment, Ctrl-C ends `events`.
+ * The process serves no FUSE mount, so its reads are plain system calls (`readInline`).
+ */
 export async function cli(program: 'umdevctl' | 'lsmdev' = 'umdevctl'): Promise<void> {
+  readInline();
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal, program });
+  const stdout = new FdWriter(1, () => process.stdout);
+  const stderr = new FdWriter(2, () => process.stderr);
+  process.exitCode = await run(process.argv.slice(2), { stdout, stderr, env: process.env, signal: ac.signal, program });
 }
 
-async function isMain(): Promise<boolean> {
+function isMain(): boolean {
   if (process.argv[1] === undefined) return false;
   try {
-    return (await realpath(process.argv[1])) === fileURLToPath(import.meta.url);
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
   } catch {
     return false;
   }
 }
 
-if (await isMain()) await cli();
+// Run as a script (`node dist/src/cli/main.js …`), this module is umdevctl itself. No top-level await: the bin
+// scripts load this module from a CommonJS bundle (scripts/bundle-cli.mjs). A failure ends the process, as one
+// thrown at the top level would.
+if (isMain()) void cli();

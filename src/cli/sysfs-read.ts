@@ -2,20 +2,22 @@
  * Concepts: the file operations mdevctl performs on a sysfs tree, with its semantics: "exists?" and "is a dir?"
  * follow symlinks and treat any error as "no"; directory listings keep readdir order and classify entries without
  * following links; names of active mdevs come from `realpath`, never from reading link text; attribute writes open
- * with `O_WRONLY|O_CREAT|O_TRUNC` and write the whole value in one `write()`. Everything is async (`fs/promises`),
- * because the tree may be a FUSE mount served by this very process.
+ * with `O_WRONLY|O_CREAT|O_TRUNC` and write the whole value in one `write()`. Everything is async, because the tree
+ * may be a FUSE mount served by this very process (reads go through `fileReads()`, which a CLI process makes
+ * synchronous).
  */
 import { constants as fsConstants } from 'node:fs';
-import { lstat, open, opendir, realpath, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UmdevError } from '../errors.js';
 import { fail, osError } from '../mdevctl/failure.js';
+import { fileReads } from '../mdevctl/read-text.js';
 import type { Sysroot } from './sysroot.js';
 
 /** `Path::exists`: stat follows links; any failure means "no". */
 export async function exists(p: string): Promise<boolean> {
   try {
-    await stat(p);
+    await fileReads().stat(p);
     return true;
   } catch {
     return false;
@@ -25,7 +27,7 @@ export async function exists(p: string): Promise<boolean> {
 /** `Path::is_dir`: follows links; any failure means "no". */
 export async function isDir(p: string): Promise<boolean> {
   try {
-    return (await stat(p)).isDirectory();
+    return (await fileReads().stat(p)).isDirectory();
   } catch {
     return false;
   }
@@ -34,19 +36,17 @@ export async function isDir(p: string): Promise<boolean> {
 /** What a directory entry is without following it (`DirEntry::metadata`); errors propagate as os errors. */
 export async function lstatKind(p: string): Promise<'dir' | 'file' | 'other'> {
   try {
-    const s = await lstat(p);
+    const s = await fileReads().lstat(p);
     return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
   } catch (e) {
     throw osError(e);
   }
 }
 
-/** Entry names in readdir order (`fs.readdir` would sort them; mdevctl sees getdents order). */
+/** Entry names in getdents order, as mdevctl sees them. */
 export async function readDirNames(p: string): Promise<string[]> {
   try {
-    const names: string[] = [];
-    for await (const d of await opendir(p)) names.push(d.name);
-    return names;
+    return await fileReads().dirNames(p);
   } catch (e) {
     throw osError(e);
   }
@@ -56,7 +56,7 @@ export async function readDirNames(p: string): Promise<string[]> {
 export async function canonicalBasename(p: string): Promise<string> {
   let real: string;
   try {
-    real = await realpath(p);
+    real = await fileReads().realpath(p);
   } catch (e) {
     throw osError(e);
   }
@@ -128,11 +128,13 @@ export interface ActiveMdev {
  * mdevctl's `load_from_sysfs`: `undefined` when `bus/mdev/devices/<uuid>` does not exist (a dangling link counts as
  * missing); otherwise the parent is `basename(dirname(realpath(link)))` and the type is
  * `basename(realpath(link/mdev_type))`. A realpath failure while the device still exists is an error; if the
- * device vanished meanwhile, it is simply not active.
+ * device vanished meanwhile, it is simply not active. Each symlink costs a round trip on a FUSE mount, so what is
+ * resolved once is not resolved again: whether the device exists is asked only when a realpath fails (one succeeds
+ * only for what exists), the parent's directory is canonical already, and `mdev_type` is looked up from the device's
+ * real directory, where the link leads.
  */
 export async function readActiveMdev(root: Sysroot, uuid: string): Promise<ActiveMdev | undefined> {
   const path = root.mdevPath(uuid);
-  if (!(await exists(path))) return undefined;
   const orGone = async (f: () => Promise<string>): Promise<string | undefined> => {
     try {
       return await f();
@@ -141,17 +143,20 @@ export async function readActiveMdev(root: Sysroot, uuid: string): Promise<Activ
       return undefined;
     }
   };
+  let real: string | undefined;
   const parent = await orGone(async () => {
-    let real: string;
     try {
-      real = await realpath(path);
+      real = await fileReads().realpath(path);
     } catch (e) {
       throw osError(e);
     }
-    return canonicalBasename(dirname(real));
+    const dir = dirname(real);
+    if (dir === '/') throw fail('EINVAL', 'Invalid path');
+    return basename(dir);
   });
-  if (parent === undefined) return undefined;
-  const mdevType = await orGone(() => canonicalBasename(join(path, 'mdev_type')));
+  if (parent === undefined || real === undefined) return undefined;
+  const device = real;
+  const mdevType = await orGone(() => canonicalBasename(join(device, 'mdev_type')));
   if (mdevType === undefined) return undefined;
   return { parent, mdevType };
 }

@@ -15,15 +15,27 @@ export const DEFAULT_CONFIG_ROOT = '/etc/mdevctl.d';
 /**
  * Every path the CLI touches, derived from two roots (as mdevctl's `Environment` derives all of its paths from one),
  * so tests and FUSE mounts can stand in for `/sys` and `/etc/mdevctl.d`. Commands never build an absolute path
- * themselves. Immutable; cheap to create per command.
+ * themselves. Immutable; the fixed paths are joined once, here, since a listing asks for some of them per device.
  */
 export class Sysroot {
   readonly sysfsRoot: string;
   readonly configRoot: string;
+  /** `<sysfs>/bus/mdev/devices`: one entry (a symlink, in a real tree) per active mdev. */
+  readonly mdevDevices: string;
+  /** `<sysfs>/class/mdev_bus`: one entry per registered parent. */
+  readonly mdevBus: string;
+  /** `<config>/scripts.d`, which holds the callout and notifier directories. */
+  readonly scriptsDir: string;
+  /** The callout scripts (`pre`/`post`/`get`) and the notifiers, as mdevctl 1.2.0 lays them out. */
+  readonly calloutDirs: { readonly callouts: string; readonly notifiers: string };
 
   constructor(opts: SysrootOptions = {}) {
     this.sysfsRoot = opts.sysfsRoot ?? DEFAULT_SYSFS_ROOT;
     this.configRoot = opts.configRoot ?? DEFAULT_CONFIG_ROOT;
+    this.mdevDevices = join(this.sysfsRoot, 'bus/mdev/devices');
+    this.mdevBus = join(this.sysfsRoot, 'class/mdev_bus');
+    this.scriptsDir = join(this.configRoot, 'scripts.d');
+    this.calloutDirs = { callouts: join(this.scriptsDir, 'callouts'), notifiers: join(this.scriptsDir, 'notifiers') };
   }
 
   /**
@@ -38,29 +50,9 @@ export class Sysroot {
     });
   }
 
-  /** `<sysfs>/bus/mdev/devices`: one entry (a symlink, in a real tree) per active mdev. */
-  get mdevDevices(): string {
-    return join(this.sysfsRoot, 'bus/mdev/devices');
-  }
-
-  /** `<sysfs>/class/mdev_bus`: one entry per registered parent. */
-  get mdevBus(): string {
-    return join(this.sysfsRoot, 'class/mdev_bus');
-  }
-
   /** `<config>`: `<parent>/<uuid>` JSON definitions. */
   get definitions(): string {
     return this.configRoot;
-  }
-
-  /** `<config>/scripts.d`, which holds the callout and notifier directories. */
-  get scriptsDir(): string {
-    return join(this.configRoot, 'scripts.d');
-  }
-
-  /** The callout scripts (`pre`/`post`/`get`) and the notifiers, as mdevctl 1.2.0 lays them out. */
-  get calloutDirs(): { readonly callouts: string; readonly notifiers: string } {
-    return { callouts: join(this.scriptsDir, 'callouts'), notifiers: join(this.scriptsDir, 'notifiers') };
   }
 
   /** `<sysfs>/bus/mdev/devices/<uuid>`. */

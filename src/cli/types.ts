@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { CliContext } from './io.js';
-import { prettyJson, type JsonOut } from '../mdevctl/serde-json.js';
+import type { UmdevError } from '../errors.js';
+import type { JsonOut } from '../mdevctl/serde-json.js';
 import { exists, lstatKind, parseI32, readDirNames } from './sysfs-read.js';
 import { readToString } from '../mdevctl/read-text.js';
 import { byteCompare } from './uuid.js';
@@ -44,10 +45,8 @@ export async function supportedTypes(ctx: CliContext, parent?: string): Promise<
       if ((await lstatKind(tdir)) !== 'dir') continue;
       const availableInstances = parseI32((await readToString(join(tdir, 'available_instances'))).trim());
       const deviceApi = (await readToString(join(tdir, 'device_api'))).trim();
-      const name = (await exists(join(tdir, 'name'))) ? (await readToString(join(tdir, 'name'))).trim() : '';
-      const description = (await exists(join(tdir, 'description')))
-        ? (await readToString(join(tdir, 'description'))).trim().replaceAll('\n', ', ')
-        : '';
+      const name = await optional(join(tdir, 'name'));
+      const description = (await optional(join(tdir, 'description'))).replaceAll('\n', ', ');
       types.push({ typename: t, availableInstances, deviceApi, name, description });
     }
     types.sort((a, b) => byteCompare(a.typename, b.typename));
@@ -55,6 +54,19 @@ export async function supportedTypes(ctx: CliContext, parent?: string): Promise<
   }
   out.sort((a, b) => byteCompare(a[0], b[0]));
   return new Map(out);
+}
+
+/**
+ * An attribute mdevctl reads only if it exists (else `''`), trimmed. A read that fails with ENOENT found nothing to
+ * read, so existence is asked only after another failure (on a FUSE mount each question is a round trip).
+ */
+async function optional(p: string): Promise<string> {
+  try {
+    return (await readToString(p)).trim();
+  } catch (e) {
+    if ((e as UmdevError).errno === 'ENOENT' || !(await exists(p))) return '';
+    throw e;
+  }
 }
 
 function typeJson(t: MdevTypeInfo): JsonOut {
@@ -72,6 +84,7 @@ export async function typesCommand(ctx: CliContext, opts: TypesOptions): Promise
   const types = await supportedTypes(ctx, opts.parent);
   let s = '';
   if (opts.dumpjson === true || ctx.json) {
+    const { prettyJson } = await import('../mdevctl/serde-json.js');
     const parents = new Map<string, JsonOut>([...types].map(([p, ts]) => [p, ts.map(typeJson)]));
     s = prettyJson(parents.size === 0 ? [] : [parents]);
   } else {

@@ -1,8 +1,8 @@
 /**
  * Command-line mistakes, reported as clap 3 reports them for mdevctl 1.2.0: `error: …`, then (for most errors) a
- * `USAGE:` block naming the arguments that were given, then `For more information try --help`; exit status 2.
+ * `USAGE:` block naming the arguments that were given, then `For more information try --help`; exit status 2. The
+ * text is rendered by help.ts (`formatUsageError`), which is loaded only when there is something to print.
  */
-import { HELP } from './help.js';
 
 /** How each option is named in clap's messages and usage lines. */
 export const LABELS: Readonly<Record<string, string>> = {
@@ -28,34 +28,30 @@ export function label(name: string): string {
   return LABELS[name] ?? `--${name}`;
 }
 
-/** A command-line mistake: clap's exit code 2. `usage` is the line after `USAGE:`; none for a bad value. */
+/**
+ * What clap's usage line for an error is made of: the command's required arguments (`first`), then the ones given
+ * (in command-line order, without `drop`, the loser of a conflict), then required ones of a group that is missing
+ * (`last`); with nothing to name, the command's plain usage.
+ */
+export interface UsageSpec {
+  readonly program: string;
+  readonly cmd: string;
+  readonly used: readonly string[];
+  readonly first?: readonly string[];
+  readonly last?: readonly string[];
+  readonly drop?: string;
+}
+
+/**
+ * A command-line mistake: clap's exit code 2. `usage` is the line after `USAGE:`, or what it is made of; none for a
+ * bad value.
+ */
 export class UsageError extends Error {
-  readonly usage: string | undefined;
+  readonly usage: string | UsageSpec | undefined;
   readonly hint: string | undefined;
-  constructor(message: string, usage?: string, hint?: string) {
+  constructor(message: string, usage?: string | UsageSpec, hint?: string) {
     super(message);
     this.usage = usage;
     this.hint = hint;
   }
-}
-
-/**
- * clap's usage line for an error: the command's required arguments, then the ones given (in command-line order,
- * without `drop`, the loser of a conflict), then required ones of a group that is missing; with nothing to name, the
- * command's plain usage.
- */
-export function usageLine(program: string, cmd: string, used: readonly string[], opts: { first?: readonly string[]; last?: readonly string[]; drop?: string } = {}): string {
-  const first = opts.first ?? [];
-  const last = opts.last ?? [];
-  const names = [...first, ...used.filter((n) => !first.includes(n) && !last.includes(n) && n !== opts.drop), ...last];
-  if (names.length === 0) return `${program} ${HELP[cmd]?.usage ?? cmd}`;
-  return `${program} ${cmd} ${names.map(label).join(' ')}`;
-}
-
-/** The text clap prints on stderr for `e`. */
-export function formatUsageError(e: UsageError): string {
-  let s = `error: ${e.message}\n\n`;
-  if (e.hint !== undefined) s += `\t${e.hint}\n\n`;
-  if (e.usage !== undefined) s += `USAGE:\n    ${e.usage}\n\n`;
-  return `${s}For more information try --help\n`;
 }

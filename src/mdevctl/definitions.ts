@@ -7,7 +7,6 @@
  * directory is removed again once it is empty, so a parent's directory holds only definitions; a crash may leave it
  * behind (mdevctl still skips it), and the next write reaps what is in it and removes it.
  */
-import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { context, fail, osError } from './failure.js';
@@ -91,6 +90,8 @@ export async function writeDefinitionFile(path: string, text: string, options: {
   }
   const tmpDir = join(dir, TMP_DIR);
   try {
+    // Imported here: `list` reads definitions through this module, and crypto is costly to load at start.
+    const { randomBytes } = await import('node:crypto');
     const tmp = join(tmpDir, `${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
     const fh = await openTemp(tmpDir, tmp);
     try {
