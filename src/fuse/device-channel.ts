@@ -3,10 +3,10 @@
  * watch fires (no thread-pool read parked for the life of the mount, no thread hop per request): each readable event
  * drains the device with non-blocking reads until EAGAIN. With busy polling, that last read waits a short adaptive
  * window for the next request (`BusyPoll`) when every request read so far has been answered: a process walking the
- * tree sends its next request a few microseconds after our reply. Replies are written synchronously (the device takes whole
- * messages and never blocks a reply); notifications go through the libuv pool, because the kernel may hold them on
- * an inode lock that only a later reply from this thread releases. `drained()` lets a remover wait, without blocking
- * this thread, until its invalidations have reached the kernel.
+ * tree sends its next request a few microseconds after our reply. Replies are written synchronously (the device
+ * takes whole messages and never blocks a reply); notifications go through the libuv pool, because the kernel may
+ * hold them on an inode lock that only a later reply from this thread releases. `drained()` lets a remover wait,
+ * without blocking this thread, until its invalidations have reached the kernel.
  */
 import { write } from 'node:fs';
 import type { FuseChannel } from './channel.js';
