@@ -65,6 +65,18 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
+/** Resolves once a umdevd started with its stdout piped prints `umdevd ready`; rejects if it exits first. */
+export function untilReady(d: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let out = '';
+    d.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('umdevd ready')) resolve();
+    });
+    d.once('exit', (code) => reject(new Error(`umdevd exited ${code} before ready`)));
+  });
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -87,14 +99,7 @@ export class Daemon {
       args.push('--config', file);
     }
     const d = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      d.stdout!.on('data', (b: Buffer) => {
-        out += b.toString();
-        if (out.includes('umdevd ready')) resolve();
-      });
-      d.once('exit', (code) => reject(new Error(`umdevd exited ${code} before ready`)));
-    });
+    await untilReady(d);
     return new Daemon(stateDir, d);
   }
 

@@ -30,6 +30,7 @@ import { MMIO } from '../src/drivers/mbochs/spec.js';
 import { native } from '../src/native/index.js';
 import { VFIO_PCI_REGION } from '../src/vfio/constants.js';
 import { VfioUserClient } from '../src/vfio-user/index.js';
+import { untilReady } from './daemon-harness.js';
 
 const UMDEVD = fileURLToPath(new URL('../src/daemon/main.js', import.meta.url));
 
@@ -44,14 +45,7 @@ async function startDaemon(): Promise<Daemon> {
   const config = join(dir, 'umdevd.json');
   writeFileSync(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }] }));
   const proc = spawn(process.execPath, [UMDEVD, '--config', config, '--state-dir', dir, '--no-mount', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('umdevd ready')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`umdevd exited ${code} before ready`)));
-  });
+  await untilReady(proc);
   return { dir, api: join(dir, 'api.sock'), proc };
 }
 

@@ -28,6 +28,7 @@ export function realParts(): DaemonParts {
     },
     deviceServer: (core: Core, config: DaemonConfig, log: Logger, source): DeviceServer => {
       const h = config.deviceHosts;
+      const busyPollNs = config.busyPollUs * 1000;
       const runSession = h.enabled
         ? hostRunner({
             catalog: DRIVERS_MODULE,
@@ -37,7 +38,7 @@ export function realParts(): DaemonParts {
             user: process.getuid?.() === 0 ? resolveUser(h.user) : undefined,
             memoryMiB: h.memoryMiB,
             stuckMs: h.stuckMs,
-            busyPollNs: config.busyPollUs * 1000,
+            busyPollNs,
             io: native,
             log,
             logSettings: config.log,
@@ -52,7 +53,7 @@ export function realParts(): DaemonParts {
         socketMode: mode,
         socketUid: uid,
         socketGid: gid,
-        busyPollNs: config.busyPollUs * 1000,
+        busyPollNs,
       });
       return {
         driver,
