@@ -9,17 +9,23 @@ import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
 import { native } from '../native/index.js';
-import type { DaemonConfig } from './config.js';
+import type { DaemonConfig, DriverCatalog } from './config.js';
 import { DeviceHosts } from './device-host/hosts.js';
 import { HostIds } from './device-host/uids.js';
 import { DRIVERS, DRIVERS_MODULE } from './drivers.js';
 import type { DaemonParts, DeviceServer } from './daemon.js';
 import type { Logger } from '../log.js';
 
-/** The parts `umdevd` runs with. */
-export function realParts(): DaemonParts {
+/** A driver catalog, and the module URL device hosts import it from (it must export it as `DRIVERS`). */
+export interface Catalog {
+  readonly drivers: DriverCatalog;
+  readonly module: string;
+}
+
+/** The parts `umdevd` runs with: umdev's own drivers unless a catalog is given (tests add drivers of their own). */
+export function realParts(catalog: Catalog = { drivers: DRIVERS, module: DRIVERS_MODULE }): DaemonParts {
   return {
-    drivers: DRIVERS,
+    drivers: catalog.drivers,
     sysfsTree: (core, layout, extensions) => new SysfsTree(core, { layout, extensions }),
     mount: async (tree, dir, log, busyPollUs) => {
       // FuseServer.start clears a stale mount a killed daemon left at `dir` before mounting.
@@ -32,7 +38,7 @@ export function realParts(): DaemonParts {
       const busyPollNs = config.busyPollUs * 1000;
       const hosts = h.enabled
         ? new DeviceHosts({
-            catalog: DRIVERS_MODULE,
+            catalog: catalog.module,
             source,
             // Root hands each device to an id of its own; a daemon that is not root has no ids to give.
             ids: process.getuid?.() === 0 ? new HostIds(h.ids) : undefined,

@@ -78,6 +78,8 @@ export interface Native {
   watch(fd: number, events: FdEvents, cb: FdWatchCallback): RefableFdWatcher;
   /** Sets or clears O_NONBLOCK (on the open file description, so on every dup of the fd). */
   setNonBlocking(fd: number, on: boolean): void;
+  /** Sets FD_CLOEXEC: no program this process starts inherits the fd. */
+  setCloseOnExec(fd: number): void;
   /**
    * read(2) into buf at offset; returns bytes read, 0 at EOF, or -1 for EAGAIN (no throw for EAGAIN). With `spinNs`
    * (≤ 1 ms), EAGAIN is retried for that long first: a busy poll for a peer about to send (the loop is blocked meanwhile).
@@ -201,7 +203,7 @@ function load(): Binding | UmdevError {
 
 /** The addon's plain functions, by name (all of `Native` but `watch`, which wraps a class, and `recvMsg`, built on `recvMsgInto`). */
 const CALLS = [
-  'setNonBlocking', 'read', 'write', 'close', 'tryLock',
+  'setNonBlocking', 'setCloseOnExec', 'read', 'write', 'close', 'tryLock',
   'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsgInto', 'sendMsg', 'send', 'sendDatagram',
   'eventfd', 'eventfdRead', 'eventfdWrite', 'eventfdSignal', 'memfdCreate', 'getSeals', 'mmap', 'munmap', 'pageSize', 'confine',
 ] as const satisfies readonly Exclude<keyof Native, 'watch' | 'recvMsg'>[];

@@ -7,6 +7,7 @@
  * attributes, online, reset, release requests, screens and migration. It never opens a path, a socket or a process
  * after that; it exits when umdevd closes the channel (the device is removed) or dies.
  */
+import '../process-guard.js';
 import process from 'node:process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { type UmdevError, err, errnoNumber, toUmdevError } from '../../errors.js';
@@ -20,9 +21,6 @@ import type { Logger } from '../../vfio-user/log.js';
 import type { DriverCatalog } from '../config.js';
 import { Channel, type Frame } from './channel.js';
 import { Call, type HostInit, HostEvent, type LogLevel, checkPlatform } from './protocol.js';
-
-// SIGUSR1 would open Node's inspector (a debugger anyone on the host could reach): a listener of its own keeps it shut.
-process.on('SIGUSR1', () => undefined);
 
 const CHANNEL_FD = 3;
 /** The root sends migration data in pieces of at most 1 MiB, and nothing bigger. */
@@ -41,10 +39,11 @@ function closeStrayFds(): string[] {
     } catch {
       continue; // The directory's own fd, gone by now.
     }
-    // Node's own fds are anonymous (epoll, eventfd) or pipes; a socket or a path came from outside.
+    // Node's own fds are anonymous (epoll, eventfd) or pipes; a socket or a path came from outside (the launcher's
+    // /dev/null for an ignored stdio slot is harmless, and closed without a word).
     if (target.startsWith('socket:') || target.startsWith('/')) {
       native.close(fd);
-      closed.push(`${fd} (${target})`);
+      if (target !== '/dev/null') closed.push(`${fd} (${target})`);
     }
   }
   return closed;
