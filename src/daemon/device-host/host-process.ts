@@ -94,7 +94,7 @@ export class HostProcess {
       }
       if (!f.reply) return this.#event(f.kind, f.json);
       const p = this.#pending.get(f.seq);
-      if (p === undefined || p.kind !== f.kind) return this.kill(`answered call ${f.kind} #${f.seq}, which it was not asked`);
+      if (p === undefined || p.kind !== f.kind) return this.kill(`sent an answer to call ${f.kind} #${f.seq}, which it was not asked`);
       this.#pending.delete(f.seq);
       if (f.errno !== undefined) {
         let e: { errno: UmdevError['errno']; message: string };

@@ -22,7 +22,9 @@ function outcome(fn: () => unknown): string {
     const v = fn();
     return v === undefined ? 'ok' : `ok ${String(v)}`;
   } catch (e) {
-    return String((e as { code?: unknown }).code ?? (e as Error).message);
+    const x = e as { errno?: unknown; code?: unknown; message?: string };
+    // umdev's errors carry the errno name as `errno`; Node's as `code`.
+    return String(typeof x.errno === 'string' ? x.errno : (x.code ?? x.message));
   }
 }
 
