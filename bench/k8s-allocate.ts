@@ -20,8 +20,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiRequest } from '../src/cli/daemon-api.js';
-import { unary } from '../src/k8s/grpc-unix.js';
-import type { AllocateResponse, NodePrepareResourcesResponse } from '../src/k8s/messages.js';
+import { unary } from '../src/k8s/kubelet-api/grpc-unix.js';
+import type { AllocateResponse, NodePrepareResourcesResponse } from '../src/k8s/kubelet-api/messages.js';
 import { FakeApiServer } from '../test/k8s/fake-apiserver.js';
 import { FakeKubelet, draClients } from '../test/k8s/kubelet-role.js';
 

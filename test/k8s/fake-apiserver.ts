@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { resourceSliceProblems } from '../../src/k8s/slice-schema.js';
+import { resourceSliceProblems } from '../../src/k8s/dra/slice-schema.js';
 
 type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
 

@@ -5,7 +5,7 @@ import { preferredAllocation, containerAllocation } from '../../src/k8s/allocati
 import { defaultConfig, parseConfig, resolveResources } from '../../src/k8s/config.js';
 import { SlotIndex, slotId, slotUuid } from '../../src/k8s/inventory.js';
 import { buildSlices, offeredForDra } from '../../src/k8s/resource-slice.js';
-import { resourceSliceProblems } from '../../src/k8s/slice-schema.js';
+import { resourceSliceProblems } from '../../src/k8s/dra/slice-schema.js';
 import type { UmdevSnapshot } from '../../src/k8s/umdev-watch.js';
 import { parseCommandLine } from '../../src/k8s/args.js';
 
