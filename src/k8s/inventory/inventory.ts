@@ -1,5 +1,5 @@
 /**
- * Concepts: what each API offers now, from one view of umdevd (`UmdevWatch`), the pools' shapes and partitions
+ * Concepts: what each API offers now, from one view of umdevd (`UmdevView`), the pools' shapes and partitions
  * (`pools.ts`, `partition.ts`) and the one record of holds (`holdings.ts`). For every pool:
  *   - the device plugin lists its partition's slots: held ones always (healthy while their device exists and umdevd
  *     answers, unhealthy otherwise), free ones while their units fit what is left of its share;
@@ -17,7 +17,7 @@ import type { DeviceView, TypeView } from '../../daemon/api/views.js';
 import { describeError, type Logger } from '../../log.js';
 import { resolveResources, type K8sConfig, type ResolvedResource } from '../config.js';
 import { toDnsLabel } from '../names.js';
-import type { UmdevWatch } from '../umdev/watch.js';
+import type { UmdevView } from '../umdev/watch.js';
 import type { DevicePluginHold, Holdings } from './holdings.js';
 import { planPool, type PoolPlan, type SlotRange } from './partition.js';
 import type { PoolShapes } from './pools.js';
@@ -81,7 +81,7 @@ export interface InventoryOptions {
 /** Owned by the agent; both APIs read it. */
 export class Inventory {
   readonly #cfg: K8sConfig;
-  readonly #watch: UmdevWatch;
+  readonly #watch: UmdevView;
   readonly #holdings: Holdings;
   readonly #shapes: PoolShapes;
   readonly #log: Logger;
@@ -94,7 +94,7 @@ export class Inventory {
   /** Called when a pool shape was learned (the owner saves the checkpoint). */
   onLearned: () => void = () => {};
 
-  constructor(cfg: K8sConfig, watch: UmdevWatch, holdings: Holdings, shapes: PoolShapes, log: Logger, opts: InventoryOptions) {
+  constructor(cfg: K8sConfig, watch: UmdevView, holdings: Holdings, shapes: PoolShapes, log: Logger, opts: InventoryOptions) {
     this.#cfg = cfg;
     this.#watch = watch;
     this.#holdings = holdings;
@@ -105,7 +105,7 @@ export class Inventory {
     holdings.onChange(() => this.#changed());
   }
 
-  get watch(): UmdevWatch {
+  get watch(): UmdevView {
     return this.#watch;
   }
 

@@ -8,19 +8,19 @@
  */
 import { describeError, type Logger } from '../../log.js';
 import { ensureDevice } from '../umdev/ops.js';
-import type { UmdevWatch } from '../umdev/watch.js';
+import type { UmdevView } from '../umdev/watch.js';
 import type { Holdings } from './holdings.js';
 
 /** Owned by the agent; `close()` stops it. */
 export class HeldDeviceKeeper {
-  readonly #watch: UmdevWatch;
+  readonly #watch: UmdevView;
   readonly #holdings: Holdings;
   readonly #log: Logger;
   #wasUp = false;
   #running: Promise<void> = Promise.resolve();
   readonly #unsubscribe: () => void;
 
-  constructor(watch: UmdevWatch, holdings: Holdings, log: Logger) {
+  constructor(watch: UmdevView, holdings: Holdings, log: Logger) {
     this.#watch = watch;
     this.#holdings = holdings;
     this.#log = log.child('keeper');

@@ -22,6 +22,20 @@ export interface UmdevSnapshot {
   readonly types: readonly TypeView[];
 }
 
+/** What the rest of the agent reads of umdevd; `UmdevWatch` is the live one. */
+export interface UmdevView {
+  readonly endpoint: ApiEndpoint;
+  readonly snapshot: UmdevSnapshot;
+  /** Called with every new snapshot; returns its unsubscribe function. */
+  onChange(cb: (s: UmdevSnapshot) => void): () => void;
+  /** Re-read devices and types now; resolves when the view has them. */
+  refresh(): Promise<void>;
+  /** The agent created `view` (or found it). */
+  noteDevice(view: DeviceView): void;
+  /** The agent removed `uuid`. */
+  noteGone(uuid: string): void;
+}
+
 /** Event kinds after which devices or types may have changed. */
 const RELEVANT = new Set(['add', 'remove', 'registered', 'unregistered', 'change', 'online', 'offline']);
 
@@ -30,7 +44,7 @@ export interface UmdevWatchOptions {
 }
 
 /** Owned by its creator; `close()` ends the stream and the retries. */
-export class UmdevWatch {
+export class UmdevWatch implements UmdevView {
   readonly #ep: ApiEndpoint;
   readonly #log: Logger;
   readonly #retryMs: number;
