@@ -32,12 +32,18 @@ test('pool shapes: learned from a whole pool, kept while devices exist, configur
   mbochs.observe({ up: true, devices: [], types: [['small', 64], ['medium', 16], ['large', 4]].map(([id, n]) => ({ parent: 'mbochs', id: `mbochs-${id}`, name: String(id), deviceApi: 'vfio-pci', availableInstances: n as number })) });
   assert.deepEqual([...mbochs.shape('mbochs')!.consumes.values()], [1, 4, 16]);
   const single = new PoolShapes();
-  single.observe({ up: true, types: [{ parent: 'p', id: 't', name: 't', deviceApi: 'vfio-pci', availableInstances: 3 }], devices: [device(FOREIGN, 'p', 't')] });
-  assert.equal(single.shape('p')?.capacity, 4, 'one type: its devices plus what is free');
-  const cfg = parseConfig({ pools: [{ parent: 'mtty', consumes: { 'mtty-1': 1, 'mtty-2': 2 } }] }, defaultConfig({}, 'h'), '/');
+  single.observe({ up: true, types: [{ parent: 'p', id: 't', name: 't', deviceApi: 'vfio-pci', availableInstances: 4 }], devices: [] });
+  assert.equal(single.shape('p')?.capacity, 4);
+  // Devices listed with types read before they were made: never learned from (it would count them twice).
+  single.observe({ up: true, types: [{ parent: 'p', id: 't', name: 't', deviceApi: 'vfio-pci', availableInstances: 4 }], devices: [device(FOREIGN, 'p', 't')] });
+  assert.equal(single.shape('p')?.capacity, 4);
+  const cfg = parseConfig({ pools: [{ parent: 'mtty', consumes: { 'mtty-1': 1, 'mtty-2': 2 } }, { parent: 'm2', capacity: 10, consumes: { a: 5 } }] }, defaultConfig({}, 'h'), '/');
   const configured = new PoolShapes(cfg.pools);
   configured.observe({ up: true, types: mttyTypes(22), devices: [device(FOREIGN, 'mtty', 'mtty-2')] });
+  assert.equal(configured.shape('mtty'), undefined, 'capacity unknown until seen whole');
+  configured.observe({ up: true, types: mttyTypes(24), devices: [] });
   assert.equal(configured.shape('mtty')?.capacity, 24);
+  assert.deepEqual(configured.shape('m2'), { parent: 'm2', capacity: 10, consumes: new Map([['a', 5]]) });
 });
 
 test('partition: both APIs on one pool split it; configured slots are cut to fit; ranges never overlap', () => {

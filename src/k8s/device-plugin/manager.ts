@@ -151,9 +151,12 @@ export class DevicePlugins {
       for (const e of p.entries()) {
         if (!e.slot || e.held || e.device === undefined || this.#closed) continue;
         try {
-          await dropDevice(this.#inventory.watch.endpoint, e.uuid);
-          this.#inventory.watch.noteGone(e.uuid);
-          this.#log.info(`released ${e.uuid} (${e.id}): no pod holds it`);
+          // Checked again at the last moment: an Allocate may have taken the device during an earlier removal.
+          const dropped = await this.#inventory.holdings.release(e.uuid, async () => {
+            await dropDevice(this.#inventory.watch.endpoint, e.uuid);
+            this.#inventory.watch.noteGone(e.uuid);
+          });
+          if (dropped) this.#log.info(`released ${e.uuid} (${e.id}): no pod holds it`);
         } catch (x) {
           this.#log.warn(`releasing ${e.uuid} failed: ${describeError(x)}`);
         }

@@ -162,6 +162,12 @@ export class ResourcePlugin {
     try {
       for (const e of wanted) {
         let view = e.device;
+        const releasing = inv.holdings.releasing(e.uuid);
+        if (releasing !== undefined) {
+          // Being removed as nobody held it a moment ago: let the removal end, then create it again.
+          await releasing;
+          view = undefined;
+        }
         if (view === undefined) {
           if (e.parent === undefined || e.type === undefined) throw err('ENODEV', `device ${e.uuid} is gone`);
           view = await ensureDevice(inv.watch.endpoint, e.parent, e.type, e.uuid);

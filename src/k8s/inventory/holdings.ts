@@ -56,6 +56,28 @@ export class Holdings {
   #listed = new Map<string, DevicePluginHold>();
   #podResourcesSeen = false;
   readonly #listeners = new Set<() => void>();
+  readonly #releasing = new Map<string, Promise<void>>();
+
+  /**
+   * Remove a device nobody holds: `drop` runs unless `uuid` is held now, and while it runs `releasing(uuid)` says so,
+   * so an Allocate that holds the device meanwhile waits and creates it again instead of handing out a dying one.
+   */
+  async release(uuid: string, drop: () => Promise<void>): Promise<boolean> {
+    if (this.holder(uuid) !== undefined || this.#releasing.has(uuid)) return false;
+    const p = drop();
+    this.#releasing.set(uuid, p.then(() => undefined, () => undefined));
+    try {
+      await p;
+    } finally {
+      this.#releasing.delete(uuid);
+    }
+    return true;
+  }
+
+  /** Resolves when a removal of `uuid` in progress has ended (at once when there is none). */
+  releasing(uuid: string): Promise<void> | undefined {
+    return this.#releasing.get(uuid);
+  }
 
   /** Who holds `uuid` now, if anyone. */
   holder(uuid: string): Holder | undefined {

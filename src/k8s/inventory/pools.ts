@@ -3,11 +3,13 @@
  * one, a `mtty-2` two; mbochs's 256 MiB: 4, 16 or 64 MiB a device), but umdevd says only how many more instances of
  * each type fit *now* (`availableInstances`). A `PoolShape` says what the pool holds (`capacity`) and what one
  * instance of each type takes (`consumes`), in units of the cheapest type. It comes from the config (`pools[]`), or
- * is learned: a parent with one type needs nothing (capacity = its devices + available); a parent with several types
  * is learned when it is seen whole (no device on it): capacity = the largest `availableInstances`, and a type that
  * fits `n` times takes `floor(capacity / n)`, which is exact when costs are multiples of the cheapest one (mtty,
- * mbochs) and never too small otherwise. Learned shapes are saved with the agent's checkpoint, so an agent restarted
- * while devices exist still knows them; a pool never seen whole and not configured offers no slots.
+ * mbochs) and never too small otherwise. With configured costs, a whole pool gives the capacity as the largest
+ * `availableInstances × cost`. Only a whole pool is learned from: devices and types are read by two requests, and a
+ * device created between them would make `devices + available` count it twice, while a view with no device at all
+ * can only under-count (the largest seen wins). Learned shapes are saved with the agent's checkpoint, so an agent
+ * restarted while devices exist still knows them; a pool never seen whole and not configured offers no slots.
  */
 import type { TypeView } from '../../daemon/api/views.js';
 import type { PoolRule } from '../config.js';
@@ -84,6 +86,7 @@ export class PoolShapes {
       // A capacity seen once stays: one seen later with devices present can only be as large.
       const capacity = Math.max(next.capacity, old !== undefined && sameCosts(old.consumes, next.consumes) ? old.capacity : 0);
       const shape = { parent, capacity, consumes: next.consumes };
+      if (shape.capacity === 0) continue;
       if (old === undefined || old.capacity !== shape.capacity || !sameCosts(old.consumes, shape.consumes)) {
         this.#learned.set(parent, shape);
         changed = true;
@@ -104,19 +107,11 @@ function sameCosts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number
 
 /** A shape from one look at a parent, or undefined when this look cannot tell. */
 function learn(types: readonly TypeView[], existing: ReadonlyMap<string, number>, rule: PoolRule | undefined): Omit<PoolShape, 'parent'> | undefined {
+  if (existing.size > 0) return undefined;
   const avail = (t: TypeView): number => t.availableInstances ?? 0;
   if (rule?.consumes !== undefined) {
-    // Costs known: capacity is what the devices take plus what is free (at least the best type's share of it).
-    let used = 0;
-    for (const [type, n] of existing) used += n * (rule.consumes.get(type) ?? 0);
-    const free = Math.max(0, ...types.map((t) => avail(t) * (rule.consumes!.get(t.id) ?? 0)));
-    return { capacity: used + free, consumes: rule.consumes };
+    return { capacity: Math.max(0, ...types.map((t) => avail(t) * (rule.consumes!.get(t.id) ?? 0))), consumes: rule.consumes };
   }
-  if (types.length === 1) {
-    const t = types[0]!;
-    return { capacity: (existing.get(t.id) ?? 0) + avail(t), consumes: new Map([[t.id, 1]]) };
-  }
-  if (existing.size > 0) return undefined;
   const capacity = Math.max(0, ...types.map(avail));
   if (capacity === 0) return undefined;
   const consumes = new Map<string, number>();
