@@ -4,8 +4,9 @@
  * the manager has registered it. `ListAndWatch` sends what the inventory lists for the resource whenever that
  * changes: every device is `Unhealthy` while umdevd is gone, and a held device whose device is gone stays listed
  * `Unhealthy` until it is back or the pod lets go. `Allocate` checks every ID before it records anything (an ID the
- * resource does not list now fails the whole call with `ENODEV`), holds them in the shared record, creates free
- * slots' devices, waits until the devices are withdrawn from the DRA driver, and answers with their sockets.
+ * resource does not list now fails the whole call with `ENODEV`), holds them in the shared record, creates the
+ * devices slots lack (a held slot whose device is gone too), waits until the devices are withdrawn from the DRA
+ * driver, and answers with their sockets.
  */
 import type { Server, ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import path from 'node:path';
@@ -149,7 +150,7 @@ export class ResourcePlugin {
         seen.add(id);
         const e = listed.get(id);
         if (e === undefined) throw err('ENODEV', `${this.resource.name} has no device ${shown(id)} to give out`);
-        if (!e.healthy) throw err('EAGAIN', `${this.resource.name} device ${shown(id)} is unhealthy (umdevd does not answer, or its device is gone)`);
+        // An unhealthy entry is allocated too: a slot whose device is gone is created again (umdevd's errno if not).
         wanted.push(e);
       }
     }
@@ -182,7 +183,7 @@ export class ResourcePlugin {
       throw e;
     }
     // Withdrawn from the DRA driver (slice republished) before the kubelet hears the answer.
-    await inv.settle();
+    await inv.settle('device-plugin');
     return {
       container_responses: req.container_requests.map((c) =>
         containerAllocation(this.resource.name, this.#host.containerSocketDir, c.devices_ids.map((id) => granted.get(id)!)),

@@ -109,7 +109,7 @@ export class ClaimPreparer {
         this.#log.info(`prepared claim ${claim.namespace}/${claim.name} (${claim.uid}): ${rec.devices.map((d) => d.uuid).join(', ') || 'no devices'}`);
       }
       // Withdrawn from the device plugin (ListAndWatch sent) before the kubelet hears the answer.
-      await inv.settle();
+      await inv.settle('dra');
       return rec.devices.map((d, i) => ({
         request_names: d.request === '' ? [] : [d.request],
         pool_name: this.#cfg.dra.nodeName,
@@ -170,7 +170,7 @@ export class ClaimPreparer {
     await removeCdiSpec(this.#cfg.dra.cdiDir, this.#cfg.dra.driver, claim.uid);
     inv.holdings.releaseClaim(claim.uid);
     await this.#save();
-    await inv.settle();
+    await inv.settle('dra');
     this.#log.info(`unprepared claim ${known.namespace}/${known.name} (${claim.uid})`);
   }
 

@@ -62,7 +62,7 @@ export class SlicePublisher {
 
   start(): void {
     this.#unsubscribe.push(this.#inventory.onChange(() => this.#schedule()));
-    this.#unsubscribe.push(this.#inventory.addSettler(() => this.flush()));
+    this.#unsubscribe.push(this.#inventory.addSettler('dra', () => this.flush()));
     this.#checkTimer = setInterval(() => void this.#check(), this.#checkMs);
     this.#checkTimer.unref();
     this.#schedule();

@@ -18,7 +18,7 @@ import { describeError, type Logger } from '../../log.js';
 import { resolveResources, type K8sConfig, type ResolvedResource } from '../config.js';
 import { toDnsLabel } from '../names.js';
 import type { UmdevView } from '../umdev/watch.js';
-import type { DevicePluginHold, Holdings } from './holdings.js';
+import type { Api, DevicePluginHold, Holdings } from './holdings.js';
 import { planPool, type PoolPlan, type SlotRange } from './partition.js';
 import type { PoolShapes } from './pools.js';
 import { SlotIndex, slotId, slotUuid } from './slots.js';
@@ -87,7 +87,7 @@ export class Inventory {
   readonly #log: Logger;
   readonly #slots = new SlotIndex();
   readonly #listeners = new Set<() => void>();
-  readonly #settlers = new Set<() => Promise<void>>();
+  readonly #settlers = new Set<{ readonly api: Api; readonly show: () => Promise<void> }>();
   readonly #warned = new Set<string>();
   readonly #opts: { devicePlugin: boolean; dra: boolean; counters: boolean };
   #computed: Computed | undefined;
@@ -131,16 +131,20 @@ export class Inventory {
     return () => this.#listeners.delete(cb);
   }
 
-  /** `f` is awaited by `settle()`: it shows the latest change to its API's consumer. Returns its removal. */
-  addSettler(f: () => Promise<void>): () => void {
-    this.#settlers.add(f);
-    return () => this.#settlers.delete(f);
+  /** `show` is awaited by `settle()`: it shows the latest change to `api`'s consumer. Returns its removal. */
+  addSettler(api: Api, show: () => Promise<void>): () => void {
+    const s = { api, show };
+    this.#settlers.add(s);
+    return () => this.#settlers.delete(s);
   }
 
-  /** Resolves once every API has shown what is offered now (each settler gets at most `timeoutMs`). */
-  async settle(timeoutMs = 5000): Promise<void> {
+  /**
+   * Resolves once every API but `from` has shown what is offered now (each gets at most `timeoutMs`). The device
+   * plugin shows changes as they happen (a ListAndWatch write); the DRA driver publishes its slices.
+   */
+  async settle(from: Api, timeoutMs = 5000): Promise<void> {
     await Promise.all(
-      [...this.#settlers].map(async (f) => {
+      [...this.#settlers].filter((s) => s.api !== from).map(async ({ show: f }) => {
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
         try {
