@@ -62,7 +62,7 @@ test('both APIs: 1,000 random steps never give one device to two consumers', asy
   await kubelet.start();
   const config = path.join(ctx.dir, 'k8s.json');
   // The pool's shape is configured: devices exist before the agent ever sees the pool whole.
-  await writeFile(config, JSON.stringify({ releaseGraceMs: 300, podResourcesPollMs: 100, pools: [{ parent: 'mtty', capacity: 24, consumes: { 'mtty-1': 1, 'mtty-2': 2 } }] }));
+  await writeFile(config, JSON.stringify({ releaseGraceMs: 2000, podResourcesPollMs: 100, pools: [{ parent: 'mtty', capacity: 24, consumes: { 'mtty-1': 1, 'mtty-2': 2 } }] }));
   const cdiDir = path.join(ctx.dir, 'cdi');
   await startAgent(t, ['--state-dir', ctx.dir, '--kubelet-dir', kubelet.dir, '--config', config, '--dra', '--node-name', NODE, '--kubeconfig', api.kubeconfig, '--cdi-dir', cdiDir, '--log-level', 'warn']);
   const deadline = Date.now() + 10_000;
