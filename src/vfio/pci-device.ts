@@ -298,9 +298,16 @@ export class PciDevice implements VfioDevice {
     }
   }
 
+  /**
+   * A removal waits for the client: signal REQ (vfio-pci's `request`), and say so once whether the client can be
+   * asked at all (a VMM that armed no REQ eventfd never hears it).
+   */
   requestRelease(count: number): void {
     const p = this.#parts;
-    if (p.spec.irqs?.req) p.irqs.trigger(VFIO_PCI_IRQ.REQ);
+    if (p.spec.irqs?.req) {
+      const sent = p.irqs.trigger(VFIO_PCI_IRQ.REQ);
+      if (count === 0) this.log('info', sent ? 'REQ signalled: the client is asked to release the device' : 'the client armed no REQ interrupt: it cannot be asked to release the device');
+    }
     p.spec.requestRelease?.(count);
   }
 }
