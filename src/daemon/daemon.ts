@@ -16,11 +16,18 @@ import { startApi } from './api-listen.js';
 import type { ApiDeps } from './api/router.js';
 import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
 import { migrateOut } from './migrate/outgoing.js';
+import { describeEndpoint } from '../cli/api-client.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
 import type { DaemonConfig, DriverCatalog, Layout, ParentConfig } from './config.js';
 import { describeError, type Logger } from '../log.js';
+import { FuseStats } from '../fuse/stats.js';
+import type { ClientInfo, DeviceCounters } from '../vfio/device-activity.js';
+import type { UartOutput } from '../vfio/uart-tap.js';
+import { DeviceInsight } from './live/insight.js';
+import type { FrameOptions, HostProcess, ScreenFrame } from './live/types.js';
+import { MigrationBoard } from './migrate/board.js';
 import { lockStateDir, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
 
 /** A mounted tree; `close()` unmounts (idempotent). */
@@ -30,13 +37,36 @@ export interface MountHandle {
   settled?(): Promise<void>;
 }
 
-/** A bus driver that serves devices, plus its own shutdown. */
+/**
+ * A bus driver that serves devices, plus its own shutdown. The optional members tell the root what only the
+ * transport knows about a device it serves (for the dashboard and `/metrics`); each is called with a device bound
+ * to `driver`. Where one is absent and device models run in umdevd itself, the daemon reads the model instead
+ * (`live/insight.ts`); with device hosts, the transport that started a device's host is the one that can answer.
+ */
 export interface DeviceServer {
   readonly driver: BusDriver;
   /** Path of the device's socket while it is bound. */
   socketPath(device: MdevDevice): string;
   /** The device's screen as PNG, where the server can take one (EOPNOTSUPP otherwise). */
   screen?(device: MdevDevice): Promise<Buffer>;
+  /**
+   * The device's screen as a tagged frame, made where the device runs: `{unchanged, etag}` when its tag still
+   * equals `ifNoneMatch` (nothing encoded), else the PNG and its tag. Errors as `screen`. The root calls it at most
+   * every 100 ms per device, however many viewers (`live/screen-frames.ts`).
+   */
+  frame?(device: MdevDevice, opts: FrameOptions): Promise<ScreenFrame>;
+  /** The vfio-user client attached now (SO_PEERCRED of its socket, read at accept), if any. Synchronous: no RPC per call. */
+  client?(device: MdevDevice): ClientInfo | undefined;
+  /** The device's host process while it runs; the root reads its RSS and CPU from /proc itself. */
+  host?(device: MdevDevice): HostProcess | undefined;
+  /**
+   * Monotonic totals since the device was created (`vfio/device-activity.ts`), as last reported by wherever the
+   * device runs, checked with `parseDeviceCounters`. Synchronous: a host reports them at its own pace (≤ 1 Hz is
+   * plenty), the root answers from the last report.
+   */
+  counters?(device: MdevDevice): DeviceCounters | undefined;
+  /** What the device's UART sent after position `since`, from a bounded ring where the device runs (`vfio/uart-tap.ts`). */
+  uart?(device: MdevDevice, since?: number): Promise<UartOutput>;
   /** Live migration of the devices it serves; absent: this daemon cannot migrate devices. */
   readonly migration?: MigrationTransport;
   close(): Promise<void>;
@@ -121,7 +151,9 @@ export class Daemon {
     await core.registerDriver(driver);
     undo.push(() => core.unregisterDriver(driver.name));
 
-    const tree = parts.sysfsTree(core, config.layout, config.extensions);
+    // The tree the mount serves carries where the FUSE server counts its requests (read by GET /metrics).
+    const fuseStats = new FuseStats();
+    const tree = withRequestStats(parts.sysfsTree(core, config.layout, config.extensions), fuseStats);
     let mountProblem: string | undefined = 'disabled by configuration';
     let mountSettled: (() => Promise<void>) | undefined;
     if (config.mount.enabled) {
@@ -154,12 +186,35 @@ export class Daemon {
     await autostart.idle();
 
     const transport = server.migration;
+    const board = new MigrationBoard();
     let migrations: ApiDeps['migrations'];
     if (transport !== undefined) {
-      const incoming = new IncomingMigrations(core, transport, log);
+      const incoming = new IncomingMigrations(core, transport, log, undefined, board);
       undo.push(() => incoming.close());
-      migrations = { incoming, out: (uuid, dest, maxBandwidth, progress) => migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress }) };
+      migrations = {
+        incoming,
+        board,
+        out: async (uuid, dest, maxBandwidth, progress) => {
+          const tracker = board.begin(uuid, 'out', describeEndpoint(dest));
+          try {
+            const result = await migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress: (e) => {
+              tracker.step(e);
+              progress(e);
+            } });
+            tracker.end('done');
+            return result;
+          } catch (e) {
+            tracker.end('failed');
+            throw e;
+          }
+        },
+      };
     }
+    const insight = new DeviceInsight({ core, server, inProcess: !config.deviceHosts.enabled, ...(mountProblem === undefined ? { fuse: () => fuseStats.snapshot() } : {}) });
+    // A removed device's last frame must not outlive it.
+    undo.push(core.subscribe((e) => {
+      if (e.kind === 'remove' && e.uuid !== undefined) insight.frames.drop(e.uuid);
+    }));
 
     let apiUrl: string | undefined;
     let apiSocket: string | undefined;
@@ -180,6 +235,8 @@ export class Daemon {
             return server.screen(d);
           },
           definitions: { dir: config.definitions },
+          insight,
+          board,
           ...(mountSettled ? { settled: mountSettled } : {}),
           ...(migrations === undefined ? {} : { migrations }),
         },
@@ -209,6 +266,15 @@ export class Daemon {
     })();
     return this.#closing;
   }
+}
+
+/** `tree` as it is, carrying `stats` for the server that mounts it. */
+function withRequestStats(tree: AttrTree, stats: FuseStats): AttrTree {
+  return {
+    resolve: (path) => tree.resolve(path),
+    ...(tree.onChange === undefined ? {} : { onChange: tree.onChange.bind(tree) }),
+    requestStats: stats,
+  };
 }
 
 /** Run undo steps last-first; a failing step is logged and the rest still run. */
