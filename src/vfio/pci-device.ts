@@ -72,6 +72,7 @@ export class PciDevice implements VfioDevice {
         return watch(fd, onReadable);
       },
       withMemory: !this.#disposed,
+      delivered: () => this.activity.interrupt(),
     });
   }
 
@@ -106,17 +107,12 @@ export class PciDevice implements VfioDevice {
   interrupt(vector = 0): boolean {
     const irqs = this.#parts.irqs;
     const index = irqs.activeIndex;
-    return index === undefined || this.#stopped ? false : this.#counted(irqs.trigger(index, vector));
+    return index === undefined || this.#stopped ? false : irqs.trigger(index, vector);
   }
 
   /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
-    return this.#stopped ? false : this.#counted(this.#parts.irqs.trigger(index, vector));
-  }
-
-  #counted(delivered: boolean): boolean {
-    if (delivered) this.activity.interrupt();
-    return delivered;
+    return this.#stopped ? false : this.#parts.irqs.trigger(index, vector);
   }
 
   /** What this device's use looks like (requests, interrupts, DMA, its client); made on first use. */
