@@ -15,13 +15,15 @@ import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
 import type { ApiDeps } from './api/router.js';
 import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
+import type { Placement } from '../sdk/pci-parent.js';
+import { DeviceInstance } from '../vfio-user/instance.js';
 import { migrateOut } from './migrate/outgoing.js';
-import { describeEndpoint } from '../cli/api-client.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
 import type { DaemonConfig, DriverCatalog, Layout, ParentConfig } from './config.js';
 import { describeError, type Logger } from '../log.js';
+import { describeEndpoint } from '../cli/api-client.js';
 import { FuseStats } from '../fuse/stats.js';
 import type { ClientInfo, DeviceCounters } from '../vfio/device-activity.js';
 import type { UartOutput } from '../vfio/uart-tap.js';
@@ -38,37 +40,37 @@ export interface MountHandle {
 }
 
 /**
- * A bus driver that serves devices, plus its own shutdown. The optional members tell the root what only the
- * transport knows about a device it serves (for the dashboard and `/metrics`); each is called with a device bound
- * to `driver`. Where one is absent and device models run in umdevd itself, the daemon reads the model instead
- * (`live/insight.ts`); with device hosts, the transport that started a device's host is the one that can answer.
+ * A bus driver that serves devices, plus its own shutdown. The optional members tell the root what only the side
+ * that runs a device knows (for the dashboard and `/metrics`); each is called with a device bound to `driver`.
+ * Where one is absent and the device's instance lives in umdevd itself (a `LocalInstance`), the daemon reads its
+ * model instead (`live/insight.ts`); for a device in a host, the transport that talks to the host is the one that
+ * can answer, and until it does the dashboard shows the fact as unknown.
  */
 export interface DeviceServer {
   readonly driver: BusDriver;
   /** Path of the device's socket while it is bound. */
   socketPath(device: MdevDevice): string;
-  /** The device's screen as PNG, where the server can take one (EOPNOTSUPP otherwise). */
-  screen?(device: MdevDevice): Promise<Buffer>;
+  /** Where the parents' devices live (a device host each); absent: in this process. */
+  readonly placement?: Placement;
   /**
    * The device's screen as a tagged frame, made where the device runs: `{unchanged, etag}` when its tag still
-   * equals `ifNoneMatch` (nothing encoded), else the PNG and its tag. Errors as `screen`. The root calls it at most
-   * every 100 ms per device, however many viewers (`live/screen-frames.ts`).
+   * equals `ifNoneMatch` (nothing encoded), else the PNG and its tag; errors as `DeviceInstance.screen`. The root
+   * calls it at most every 100 ms per device, however many viewers (`live/screen-frames.ts`). Absent: the root
+   * asks the instance for whole PNGs and tags them by hash (`model-frame.ts` shows how a host makes tags).
    */
   frame?(device: MdevDevice, opts: FrameOptions): Promise<ScreenFrame>;
   /** The vfio-user client attached now (SO_PEERCRED of its socket, read at accept), if any. Synchronous: no RPC per call. */
   client?(device: MdevDevice): ClientInfo | undefined;
-  /** The device's host process while it runs; the root reads its RSS and CPU from /proc itself. */
+  /** The device's host process while it runs (pid, uid); the root reads its RSS and CPU from /proc itself. */
   host?(device: MdevDevice): HostProcess | undefined;
   /**
    * Monotonic totals since the device was created (`vfio/device-activity.ts`), as last reported by wherever the
-   * device runs, checked with `parseDeviceCounters`. Synchronous: a host reports them at its own pace (≤ 1 Hz is
-   * plenty), the root answers from the last report.
+   * device runs and checked with `parseDeviceCounters`. Synchronous: a host reports them at its own pace (about
+   * once a second is plenty), the root answers from the last report.
    */
   counters?(device: MdevDevice): DeviceCounters | undefined;
   /** What the device's UART sent after position `since`, from a bounded ring where the device runs (`vfio/uart-tap.ts`). */
   uart?(device: MdevDevice, since?: number): Promise<UartOutput>;
-  /** Live migration of the devices it serves; absent: this daemon cannot migrate devices. */
-  readonly migration?: MigrationTransport;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,7 @@ export interface DaemonParts {
   sysfsTree(core: Core, layout: Layout, extensions: boolean): AttrTree;
   /** Mount `tree` at `dir` (clearing a stale mount a killed daemon left there). Throw with a plain reason when impossible. */
   mount(tree: AttrTree, dir: string, log: Logger, busyPollUs: number): Promise<MountHandle>;
-  /** The device transport, listening in `config.sockets.dir`; `source` names the driver config of a parent. */
+  /** The device transport, listening in `config.sockets.dir`; `source` names the driver config of a parent (hosts build from it). */
   deviceServer(core: Core, config: DaemonConfig, log: Logger, source: (parent: string) => ParentConfig | undefined): DeviceServer | Promise<DeviceServer>;
 }
 
@@ -174,7 +176,7 @@ export class Daemon {
     for (const p of config.parents) {
       const entry = parts.drivers[p.driver];
       if (entry === undefined) throw err('EINVAL', `no driver named ${p.driver}`);
-      const spec = entry.create(p.options);
+      const spec = entry.create(p.options, server.placement);
       const bad = parentNameProblem(spec.name);
       if (bad !== undefined) throw err('EINVAL', `parent ${JSON.stringify(spec.name)} from driver ${p.driver}: expected ${bad}`);
       const parent = core.registerParent(spec);
@@ -185,32 +187,29 @@ export class Daemon {
     }
     await autostart.idle();
 
-    const transport = server.migration;
+    const transport: MigrationTransport = { open: async (uuid, owner) => instanceOf(core, uuid).openMigration(owner) };
     const board = new MigrationBoard();
-    let migrations: ApiDeps['migrations'];
-    if (transport !== undefined) {
-      const incoming = new IncomingMigrations(core, transport, log, undefined, board);
-      undo.push(() => incoming.close());
-      migrations = {
-        incoming,
-        board,
-        out: async (uuid, dest, maxBandwidth, progress) => {
-          const tracker = board.begin(uuid, 'out', describeEndpoint(dest));
-          try {
-            const result = await migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress: (e) => {
-              tracker.step(e);
-              progress(e);
-            } });
-            tracker.end('done');
-            return result;
-          } catch (e) {
-            tracker.end('failed');
-            throw e;
-          }
-        },
-      };
-    }
-    const insight = new DeviceInsight({ core, server, inProcess: !config.deviceHosts.enabled, ...(mountProblem === undefined ? { fuse: () => fuseStats.snapshot() } : {}) });
+    const incoming = new IncomingMigrations(core, transport, log, undefined, board);
+    undo.push(() => incoming.close());
+    const migrations: ApiDeps['migrations'] = {
+      incoming,
+      board,
+      out: async (uuid, dest, maxBandwidth, progress) => {
+        const tracker = board.begin(uuid, 'out', describeEndpoint(dest));
+        try {
+          const result = await migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress: (e) => {
+            tracker.step(e);
+            progress(e);
+          } });
+          tracker.end('done');
+          return result;
+        } catch (e) {
+          tracker.end('failed');
+          throw e;
+        }
+      },
+    };
+    const insight = new DeviceInsight({ core, server, screen: (uuid) => instanceOf(core, uuid).screen(), ...(mountProblem === undefined ? { fuse: () => fuseStats.snapshot() } : {}) });
     // A removed device's last frame must not outlive it.
     undo.push(core.subscribe((e) => {
       if (e.kind === 'remove' && e.uuid !== undefined) insight.frames.drop(e.uuid);
@@ -228,17 +227,12 @@ export class Daemon {
             const d = core.device(uuid);
             return d !== undefined && d.driver === driver.name ? server.socketPath(d) : undefined;
           },
-          screen: async (uuid) => {
-            const d = core.device(uuid);
-            if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
-            if (d.driver !== driver.name || server.screen === undefined) throw err('EOPNOTSUPP', `${uuid} is not served by a transport that can show its screen`);
-            return server.screen(d);
-          },
+          screen: async (uuid) => instanceOf(core, uuid).screen(),
           definitions: { dir: config.definitions },
           insight,
           board,
           ...(mountSettled ? { settled: mountSettled } : {}),
-          ...(migrations === undefined ? {} : { migrations }),
+          migrations,
         },
       );
       undo.push(() => api.close());
@@ -289,3 +283,11 @@ async function runUndo(undo: Undo[], log: Logger): Promise<void> {
   }
 }
 
+
+/** The live instance of device `uuid`: ENODEV when there is no such device, EOPNOTSUPP when its parent keeps none. */
+function instanceOf(core: Core, uuid: string): DeviceInstance {
+  const d = core.device(uuid);
+  if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+  if (!(d.driverData instanceof DeviceInstance)) throw err('EOPNOTSUPP', `${uuid} has no device instance umdev can reach`);
+  return d.driverData;
+}

@@ -51,7 +51,7 @@ test('ten viewers at once cost one request; within the fresh window none; an unc
   assert.equal(f.size, 1, 'the idle device was dropped');
 });
 
-test('a plane\'s tag follows its pixels, format, size and stride; the frame is its PNG', () => {
+test('a plane\'s tag follows its pixels, format, size and stride; the frame is its PNG', async () => {
   const pixels = new Uint8Array(4 * 4 * 2);
   pixels.set([1, 2, 3, 0], 0);
   const p: DisplayPlane = { format: 'xrgb8888', width: 4, height: 2, stride: 16, pixels };
@@ -61,10 +61,10 @@ test('a plane\'s tag follows its pixels, format, size and stride; the frame is i
   pixels[5] = 9;
   assert.notEqual(planeTag(p), tag);
   const model = { queryPlane: () => p };
-  const f = modelFrame(model);
+  const f = await modelFrame(model);
   assert.ok('png' in f);
   const img = decodePng(f.png);
   assert.deepEqual([...img.rgb.subarray(0, 3)], [3, 2, 1]);
-  assert.deepEqual(modelFrame(model, { ifNoneMatch: f.etag }), { unchanged: true, etag: f.etag });
-  assert.throws(() => modelFrame({}), /no display/);
+  assert.deepEqual(await modelFrame(model, { ifNoneMatch: f.etag }), { unchanged: true, etag: f.etag });
+  await assert.rejects(modelFrame({}), /no display/);
 });

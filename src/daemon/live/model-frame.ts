@@ -4,17 +4,14 @@
  * stride: hashing 2 MiB of video memory costs about a millisecond, while encoding it costs tens, so a frame that
  * did not change is never encoded. Video memory is mapped into the guest, so no write to it can be trapped: looking
  * is the only way to know. A CRC collision would keep one stale frame on screen until the next change; no
- * decision rests on the tag.
+ * decision rests on the tag. A changed frame is made by `screenPng`, a slice of rows at a time, so the device's
+ * client is never held up by its own screen.
  */
 import { crc32 } from 'node:zlib';
 import { err } from '../../errors.js';
-import { encodePng } from '../../display/png.js';
-import { BYTES_PER_PIXEL, type DisplayPlane, isDisplaySource, toRgb } from '../../display/plane.js';
-import { MAX_SCREEN_PNG } from '../../display/screen.js';
+import { BYTES_PER_PIXEL, type DisplayPlane, isDisplaySource } from '../../display/plane.js';
+import { screenPng } from '../../display/screen.js';
 import type { FrameOptions, ScreenFrame } from './types.js';
-
-/** zlib level for live frames: screens are flat colour and text, where level 1 is nearly as small and several times faster than 6. */
-const LIVE_PNG_LEVEL = 1;
 
 /** The tag of what `plane` shows now. */
 export function planeTag(p: DisplayPlane): string {
@@ -29,13 +26,13 @@ export function planeTag(p: DisplayPlane): string {
   return `${p.format}-${p.width}x${p.height}-${p.stride}-${(crc >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-/** The frame `model` shows now: EOPNOTSUPP without a display, the EBUSY `queryPlane` gives when it shows nothing. */
-export function modelFrame(model: unknown, opts: FrameOptions = {}): ScreenFrame {
+/**
+ * The frame `model` shows now: EOPNOTSUPP without a display, the EBUSY `queryPlane` gives when it shows nothing. A
+ * frame that changes while it is being made carries the tag of where it began, so the next look makes it again.
+ */
+export async function modelFrame(model: unknown, opts: FrameOptions = {}): Promise<ScreenFrame> {
   if (!isDisplaySource(model)) throw err('EOPNOTSUPP', 'the device has no display');
-  const plane = model.queryPlane();
-  const etag = planeTag(plane);
+  const etag = planeTag(model.queryPlane());
   if (etag === opts.ifNoneMatch) return { unchanged: true, etag };
-  const png = encodePng({ width: plane.width, height: plane.height, rgb: toRgb(plane) }, LIVE_PNG_LEVEL);
-  if (png.length > MAX_SCREEN_PNG) throw err('E2BIG', `the frame is ${png.length} bytes, over ${MAX_SCREEN_PNG}`);
-  return { png, etag };
+  return { png: await screenPng(model), etag };
 }
