@@ -127,10 +127,15 @@ async function measure(n: number): Promise<Record<string, number>> {
 
     // Ten dashboards: ten pages on the one server, each with its own live feed.
     const more: Page[] = [];
+    const warm: number[] = [];
+    const warmListed: number[] = [];
     for (let i = 0; i < 9; i++) {
       const c = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
       await c.addCookies(cookies);
-      more.push((await openPage(c, origin)).page);
+      const p = await openPage(c, origin);
+      more.push(p.page);
+      warm.push(p.fcp);
+      warmListed.push(p.listed);
     }
     await sleep(2000);
     const [ten, server] = await Promise.all([usage(daemon.pid, WINDOW_MS), usage(dash.pid!, WINDOW_MS)]);
@@ -138,6 +143,9 @@ async function measure(n: number): Promise<Record<string, number>> {
       devices: n,
       firstContentfulPaintMs: round(first.fcp),
       listRenderedMs: round(first.listed),
+      // The same for the next nine dashboards: the browser and the dashboard server are warm.
+      firstContentfulPaintWarmMs: round(pct(warm, 50)),
+      listRenderedWarmMs: round(pct(warmListed, 50)),
       eventToDomP50Ms: round(pct(dom, 50)),
       eventToDomP99Ms: round(pct(dom, 99)),
       eventToStreamP50Ms: round(pct(raw, 50), 2),
@@ -168,7 +176,7 @@ export async function main(): Promise<void> {
     {
       const r = await measure(n);
       results.push(r);
-      console.log(`${n} devices: first paint ${r.firstContentfulPaintMs} ms (list ${r.listRenderedMs} ms); event→DOM p50 ${r.eventToDomP50Ms} ms, p99 ${r.eventToDomP99Ms} ms (event→stream p50 ${r.eventToStreamP50Ms} ms); umdevd with 10 dashboards +${r.umdevdCpuAddedPct} % CPU, +${r.umdevdRssAddedMiB} MiB RSS; dashboard server ${r.dashboardServerCpuPct} % CPU, ${r.dashboardServerRssMiB} MiB`);
+      console.log(`${n} devices: first paint ${r.firstContentfulPaintMs} ms (list ${r.listRenderedMs} ms; warm ${r.firstContentfulPaintWarmMs} / ${r.listRenderedWarmMs} ms); event→DOM p50 ${r.eventToDomP50Ms} ms, p99 ${r.eventToDomP99Ms} ms (event→stream p50 ${r.eventToStreamP50Ms} ms); umdevd with 10 dashboards +${r.umdevdCpuAddedPct} % CPU, +${r.umdevdRssAddedMiB} MiB RSS; dashboard server ${r.dashboardServerCpuPct} % CPU, ${r.dashboardServerRssMiB} MiB`);
     }
   }
   const big = results[1]!;
