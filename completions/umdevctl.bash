@@ -17,7 +17,7 @@ _umdevctl() {
   local sys cfg
   sys=$(_umdevctl_root sysfs-root "${UMDEV_SYSFS_ROOT:-/sys}")
   cfg=$(_umdevctl_root config-root "${UMDEV_CONFIG_ROOT:-/etc/mdevctl.d}")
-  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot migrate help"
+  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot migrate dashboard help"
   local global="--sysfs-root --config-root --json --help --version"
   if [[ ${COMP_WORDS[0]##*/} == lsmdev ]]; then
     cmd=list
@@ -60,6 +60,7 @@ _umdevctl() {
     online | offline) opts="--uuid --api --state-dir" ;;
     events) opts="--api --state-dir --count" ;;
     screenshot) opts="--uuid --api --state-dir" ;;
+    dashboard) opts="--api --state-dir --listen --open --peer" ;;
     migrate) opts="--uuid --to --to-token-file --max-bandwidth --api --state-dir" ;;
   esac
   COMPREPLY=($(compgen -W "$opts --help $global" -- "$cur"))
