@@ -5,7 +5,9 @@
  * `unshare -m` shell keeps the old, dead mount: ENOTCONN). The trade-off: the real /sys is hidden inside.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { constants as constants_fs } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fail } from '../mdevctl/failure.js';
 import { statePaths } from './state-paths.js';
@@ -25,7 +27,17 @@ export async function execCommand(opts: ExecOptions): Promise<number> {
   const paths = await statePaths(opts.stateDir, opts.env);
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   if (!mounts.split('\n').some((l) => l.split(' ')[4] === paths.sysfs)) {
-    throw fail('ENOENT', `${paths.sysfs} is not mounted: is umdevd running on this state dir (umdevd --state-dir …)?`);
+    throw fail('ENOENT', `${paths.sysfs} is not mounted: no umdevd serves ${paths.why}`);
+  }
+  // A tree mounted by another user without allow_other refuses everyone else, root included: mdevctl would then
+  // list nothing and succeed. Say so instead.
+  try {
+    await access(join(paths.sysfs, 'class'), constants_fs.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw e;
+    const owner = (await stat(paths.sysfs).catch(() => undefined))?.uid;
+    throw fail('EACCES', `${paths.sysfs} was mounted by uid ${owner ?? '?'} without allow_other, so no other user can read it, root included: run the command as that user, or add user_allow_other to /etc/fuse.conf and restart that umdevd`);
   }
   const env = Object.fromEntries(Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((resolve, reject) => {

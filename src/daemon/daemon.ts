@@ -15,7 +15,7 @@ import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
 import type { ApiDeps } from './api/router.js';
 import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
-import { migrateOut } from './migrate/outgoing.js';
+import { OutgoingMigrations, legacyClient, migrateOut } from './migrate/outgoing.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
@@ -39,6 +39,11 @@ export interface DeviceServer {
   screen?(device: MdevDevice): Promise<Buffer>;
   /** Live migration of the devices it serves; absent: this daemon cannot migrate devices. */
   readonly migration?: MigrationTransport;
+  /**
+   * Whether the client attached to `device` can follow a migration: undefined when no client is attached, false when
+   * one is attached that never negotiated migration (such a VMM would lose the device). Absent: cannot tell.
+   */
+  clientCanMigrate?(device: MdevDevice): Promise<boolean | undefined>;
   close(): Promise<void>;
 }
 
@@ -158,7 +163,22 @@ export class Daemon {
     if (transport !== undefined) {
       const incoming = new IncomingMigrations(core, transport, log);
       undo.push(() => incoming.close());
-      migrations = { incoming, out: (uuid, dest, maxBandwidth, progress) => migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress }) };
+      const outgoing = new OutgoingMigrations();
+      const canMigrate = server.clientCanMigrate?.bind(server);
+      const check = async (uuid: string, force: boolean): Promise<void> => {
+        const d = core.device(uuid);
+        if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+        if (!force && canMigrate !== undefined && (await canMigrate(d)) === false) throw legacyClient(uuid);
+      };
+      migrations = {
+        incoming,
+        check,
+        abort: (uuid) => outgoing.abort(uuid),
+        out: (uuid, dest, o, progress) =>
+          outgoing.run(uuid, (signal) =>
+            migrateOut({ core, transport, log, uuid, dest, maxBandwidth: o.maxBandwidth, progress, signal, check: () => check(uuid, o.force), definitions: config.definitions }),
+          ),
+      };
     }
 
     let apiUrl: string | undefined;

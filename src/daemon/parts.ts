@@ -4,6 +4,7 @@
  * tests pass their own `DaemonParts` instead.
  */
 import type { Core } from '../core/core.js';
+import type { MdevDevice } from '../core/types.js';
 import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
@@ -60,6 +61,9 @@ export function realParts(): DaemonParts {
         socketPath: (d) => driver.socketPath(d.uuid),
         screen: (d) => driver.screen(d.uuid),
         migration: { open: (uuid, owner) => driver.openMigration(uuid, owner), carry: (uuid) => driver.carry(uuid) },
+        // In-process sessions know whether their client negotiated migration; a device host's does not say yet, so
+        // with hosts on the question has no answer here (absent), as before.
+        ...(h.enabled ? {} : { clientCanMigrate: (d: MdevDevice) => Promise.resolve(driver.clientCanMigrate(d.uuid)) }),
         close: () => driver.close(),
       };
     },

@@ -82,6 +82,8 @@ export interface ActiveSession {
   readonly server?: string;
   /** The migration of the instance the client uses, where it is not `model` itself (a device host's own copy). */
   openMigration?(owner: string): Promise<MigrationPort>;
+  /** Whether the client has negotiated migration (asked about DEVICE_FEATURE MIGRATION); absent: cannot tell. */
+  readonly canMigrate?: boolean;
 }
 
 /**
@@ -167,6 +169,14 @@ export class VfioUserBusDriver implements BusDriver {
     const ep = this.#endpoints.get(uuid);
     if (!ep) return Promise.reject(err('ENODEV', `${uuid} is not served by vfio-user`));
     return ep.openMigration(owner);
+  }
+
+  /**
+   * Whether the device's client could follow a migration: undefined when no client is attached (or its session
+   * cannot tell), false when one is attached that never negotiated migration.
+   */
+  clientCanMigrate(uuid: Uuid): boolean | undefined {
+    return this.#endpoints.get(uuid)?.clientCanMigrate;
   }
 
   /** The device's own instance now holds migrated state: the next session elsewhere starts from it. */
@@ -272,6 +282,11 @@ class Endpoint {
 
   get #path(): string {
     return socketPathIn(this.#opts.runDir, this.#device.uuid);
+  }
+
+  get clientCanMigrate(): boolean | undefined {
+    const c = this.#conn;
+    return c === undefined || c.closed ? undefined : c.canMigrate;
   }
 
   get connected(): boolean {
@@ -391,6 +406,9 @@ class Endpoint {
       },
       poll: () => s.connection.transport.poll(),
       close: (reason) => s.connection.close(reason),
+      get canMigrate() {
+        return s.connection.migrationNegotiated;
+      },
       done: s.done,
     };
   }
