@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseEndpoint, type ApiEndpoint } from '../cli/api-client.js';
 import { apiJsonEndpoint } from '../cli/daemon-api.js';
+import { describeState, findStateDir } from '../cli/find-state.js';
 import { err, toUmdevError } from '../errors.js';
 import { createLogger, describeError, type Logger } from '../log.js';
 import { USAGE, parseCommandLine, type Command } from './args.js';
@@ -49,7 +50,10 @@ async function configure(cmd: RunCommand, env: NodeJS.ProcessEnv): Promise<K8sCo
 
 async function endpoint(cfg: K8sConfig, env: NodeJS.ProcessEnv): Promise<ApiEndpoint> {
   if (cfg.api !== undefined) return parseEndpoint(cfg.api, env.UMDEV_API_TOKEN);
-  const ep = await apiJsonEndpoint(cfg.stateDir, env);
+  // Say where the state dir came from: the rule's own steps, or the config file.
+  const byRule = findStateDir(undefined, env);
+  const why = byRule.dir === cfg.stateDir ? describeState(byRule) : `${cfg.stateDir} (from --state-dir or the config file)`;
+  const ep = await apiJsonEndpoint(cfg.stateDir, env, why);
   if (ep === undefined) throw err('EINVAL', `${cfg.stateDir}/api.json names no API: umdevd runs without its API`);
   return ep;
 }
