@@ -307,13 +307,16 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   let positionals: string[] = [];
   let usage: UsageError | undefined;
   const loose = parseArgs({ args: rest, options, allowPositionals: true, strict: false, tokens: true });
-  const used = [...new Set(loose.tokens.flatMap((t) => (t.kind === 'option' && t.name in options && !GLOBAL_NAMES.has(t.name) ? [t.name] : [])))];
+  const named = (tokens: typeof loose.tokens): string[] => [...new Set(tokens.flatMap((t) => (t.kind === 'option' && t.name in options && !GLOBAL_NAMES.has(t.name) ? [t.name] : [])))];
+  const used = named(loose.tokens);
+  // clap stops at an unknown option: its usage line names only what came before it.
+  const unknownAt = loose.tokens.findIndex((t) => t.kind === 'option' && !(t.name in options));
   try {
     const parsed = parseArgs({ args: rest, options, allowPositionals: (spec?.positionals ?? 0) > 0, strict: true });
     values = parsed.values as Values;
     positionals = parsed.positionals;
   } catch (e) {
-    usage = parseError(e, program, cmd, used);
+    usage = parseError(e, program, cmd, unknownAt < 0 ? used : named(loose.tokens.slice(0, unknownAt)));
     values = loose.values as Values;
   }
   const json = values.json === true;
@@ -355,8 +358,9 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
     if (roots.note !== undefined) io.stderr.write(`${roots.note}\n`);
     // As mdevctl: the environment is checked before the arguments (umdev's own commands need none of it).
     if (!OWN.has(cmd ?? '')) await selfCheck(ctx);
-    if (usage !== undefined) throw usage;
+    // clap sees an unknown subcommand before anything after it.
     if (spec === undefined) throw unknownCommand(program, cmd ?? '');
+    if (usage !== undefined) throw usage;
     await dispatch(ctx, { program, cmd: cmd ?? '', v: values, positionals, used }, io);
     return 0;
   } catch (e) {

@@ -1,53 +1,49 @@
 /**
  * clap 3's "Did you mean …?" (`suggestions.rs` `did_you_mean`): the candidates whose Jaro-Winkler similarity to
- * what was typed exceeds 0.8, least similar first, as strsim 0.10 computes it (no cap on the common prefix).
+ * what was typed exceeds 0.8, least similar first, as strsim 0.10 computes it.
  * mdevctl 1.2.0 is built on clap 3, so umdevctl suggests exactly what mdevctl would.
  */
 
-/** strsim's `jaro`: matches within half the longer length (minus one), and half-transpositions. */
+/**
+ * strsim 0.10's `jaro`: matches within half the longer length minus one, and a transposition counted each time a
+ * match lands left of the previous one (0.10's own count, which later releases replaced; clap 3 pins 0.10).
+ */
 export function jaro(a: string, b: string): number {
   const x = [...a];
   const y = [...b];
   if (x.length === 0 && y.length === 0) return 1;
   if (x.length === 0 || y.length === 0) return 0;
-  const range = Math.max(0, Math.floor(Math.max(x.length, y.length) / 2) - 1);
-  const xFlags = new Array<boolean>(x.length).fill(false);
-  const yFlags = new Array<boolean>(y.length).fill(false);
+  if (x.length === 1 && y.length === 1) return x[0] === y[0] ? 1 : 0;
+  const range = Math.floor(Math.max(x.length, y.length) / 2) - 1;
+  const used = new Array<boolean>(y.length).fill(false);
   let matches = 0;
+  let transpositions = 0;
+  let last = 0;
   for (let i = 0; i < x.length; i++) {
     const lo = i > range ? i - range : 0;
-    const hi = Math.min(y.length, i + range + 1);
-    for (let j = lo; j < hi; j++) {
-      if (!yFlags[j] && x[i] === y[j]) {
-        xFlags[i] = true;
-        yFlags[j] = true;
+    const hi = Math.min(y.length - 1, i + range);
+    for (let j = lo; j <= hi; j++) {
+      if (!used[j] && x[i] === y[j]) {
+        used[j] = true;
         matches++;
+        if (j < last) transpositions++;
+        last = j;
         break;
       }
     }
   }
   if (matches === 0) return 0;
-  let t = 0;
-  let j = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (!xFlags[i]) continue;
-    while (!yFlags[j]) j++;
-    if (x[i] !== y[j]) t++;
-    j++;
-  }
-  const transpositions = Math.floor(t / 2);
   return (matches / x.length + matches / y.length + (matches - transpositions) / matches) / 3;
 }
 
-/** strsim's `jaro_winkler`: above 0.7, the common prefix raises the score. */
+/** strsim 0.10's `jaro_winkler`: the whole common prefix raises the score (no cap on its length), at most 1. */
 export function jaroWinkler(a: string, b: string): number {
   const sim = jaro(a, b);
-  if (sim <= 0.7) return sim;
   const x = [...a];
   const y = [...b];
   let prefix = 0;
   while (prefix < x.length && prefix < y.length && x[prefix] === y[prefix]) prefix++;
-  return sim + 0.1 * prefix * (1 - sim);
+  return Math.min(1, sim + 0.1 * prefix * (1 - sim));
 }
 
 /** clap's `did_you_mean`: candidates scoring above 0.8, in ascending order of score (the best last). */
