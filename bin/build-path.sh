@@ -2,7 +2,7 @@
 # or says why it cannot be run: missing (run ./setup), or out of this user's reach (a checkout in a home other users
 # cannot enter), which no amount of ./setup would fix.
 build_path() {
-  main=$here/../dist/$2
+  main=$(dirname "$here")/dist/$2
   if [ -r "$main" ]; then
     echo "$main"
     return 0
