@@ -1,6 +1,7 @@
 /**
- * `umdevctl qemu-args`: arguments that survive a shell's `$(…)` (word splitting, no quote removal) exactly as
- * printed, and a refusal, pointing at `--json`, for a socket path a shell would split or expand.
+ * `umdevctl qemu-args`: into a pipe, arguments that survive a shell's `$(…)` (word splitting, no quote removal)
+ * exactly; on a terminal, the same arguments shell-quoted, which a shell reads back intact; and a refusal, pointing
+ * at `--json`, for a socket path a shell would split or expand.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { qemuArgs } from '../../src/cli/qemu-args.js';
+import { qemuArgs, shellQuote } from '../../src/cli/qemu-args.js';
 import { exec } from '../process.js';
 
 const U = '11111111-2222-4222-8222-222222222222';
@@ -36,5 +37,8 @@ test('qemu-args: one shell word per argument, so $(…) hands QEMU what was prin
     assert.equal(args.filter((a) => a === '-device').length, 2, 'one device per UUID');
     const r = await exec('sh', ['-c', `printf '%s\\n' $(echo "$0")`, args.join(' ')]);
     assert.deepEqual(r.stdout.trim().split('\n'), args, 'word splitting alone gives back every argument');
+    const pasted = await exec('sh', ['-c', `printf '%s\\n' ${args.map(shellQuote).join(' ')}`]);
+    assert.deepEqual(pasted.stdout.trim().split('\n'), args, 'the terminal form, pasted, gives back every argument');
+    assert.ok(args.includes(JSON.stringify({ driver: 'vfio-user-pci', socket: { path: path.join(dir, 'run', `${U}.sock`), type: 'unix' } })), "QEMU's JSON form of the device");
   }
 });

@@ -22,10 +22,15 @@ test('umdevctl exec -- mdevctl types/start/list sees the running daemon, and a f
   assert.equal(qa.code, 0, qa.stderr);
   assert.deepEqual(JSON.parse(qa.stdout), {
     args: ['-object', 'memory-backend-memfd,id=mem,size=2G,share=on', '-machine', 'q35,memory-backend=mem', '-device',
-      `vfio-user-pci,socket.type=unix,socket.path=${path.join(ctx.dir, 'run', `${uuid}.sock`)}`],
+      JSON.stringify({ driver: 'vfio-user-pci', socket: { path: path.join(ctx.dir, 'run', `${uuid}.sock`), type: 'unix' } })],
   });
   const text = await umdevctl(['qemu-args', '--state-dir', ctx.dir, uuid]);
-  assert.match(text.stdout, /^-object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem -device vfio-user-pci,socket\.type=unix,socket\.path=\/\S+\.sock\n$/);
+  assert.match(text.stdout, /^-object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem -device \{"driver":"vfio-user-pci","socket":\{"path":"\/\S+\.sock","type":"unix"\}\}\n$/);
+  // On a terminal (script(1) gives it one), the words are quoted for pasting: a shell reads them back the same.
+  const onTty = await run('script', ['-qec', `${path.join(BIN, 'umdevctl')} qemu-args --state-dir ${ctx.dir} ${uuid}`, '/dev/null']);
+  assert.match(onTty.stdout, / -device '\{"driver":"vfio-user-pci",/);
+  const pasted = await run('sh', ['-c', `printf '%s\\n' ${onTty.stdout.trim()}`]);
+  assert.deepEqual(pasted.stdout.trim().split('\n'), text.stdout.trim().split(' '));
   // As a shell hands them to QEMU inside $(…): word splitting, no quote removal. Each argument arrives intact.
   const words = await run('sh', ['-c', 'printf "%s\\n" $("$0" qemu-args --state-dir "$1" "$2")', path.join(BIN, 'umdevctl'), ctx.dir, uuid]);
   assert.equal(words.code, 0, words.stderr);
