@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/common.cc",
+        "native/confine.cc",
         "native/io.cc",
         "native/mem.cc",
         "native/sock.cc",

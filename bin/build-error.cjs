@@ -1,9 +1,12 @@
 // Loaded only when bin/umdevctl or bin/lsmdev cannot load the CLI's bundle: says whether the build is missing (run
 // ./setup) or out of this user's reach (a checkout in a home other users cannot enter), and exits 1. Any other
 // failure is rethrown as it was.
+/* global require, module, process, __dirname */
 'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose: bin/umdevctl loads it without Node's ES module loader */
 const fs = require('node:fs');
 const path = require('node:path');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 module.exports = function buildError(program, bundle, e) {
   let code;

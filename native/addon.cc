@@ -1,4 +1,5 @@
-// Entry point of umdev_native: the syscalls Node lacks (fd readiness on any fd, fd passing, eventfd, memfd, mmap).
+// Entry point of umdev_native: the syscalls Node lacks (fd readiness on any fd, fd passing, eventfd, memfd, mmap,
+// and the confinement of a device host).
 // Each source file registers its own exports; src/native/index.ts is the only JavaScript that loads this addon.
 #include "common.h"
 
@@ -10,6 +11,7 @@ napi_value init(napi_env env, napi_value exports) {
   umdev::init_watch(env, exports);
   umdev::init_sock(env, exports);
   umdev::init_mem(env, exports);
+  umdev::init_confine(env, exports);
   return exports;
 }
 

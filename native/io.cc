@@ -1,4 +1,5 @@
-// Plain fd I/O that never blocks the event loop: non-blocking mode, read(2), write(2), close(2), flock(2).
+// Plain fd I/O that never blocks the event loop: non-blocking mode, close-on-exec, read(2), write(2), close(2),
+// flock(2).
 // EAGAIN is an ordinary answer (-1), not an exception; EINTR is retried.
 #include <fcntl.h>
 #include <sys/file.h>
@@ -23,6 +24,17 @@ napi_value set_nonblocking(napi_env env, napi_callback_info info) {
   if (flags < 0) return throw_errno(env, errno, "fcntl");
   int next = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
   if (next != flags && fcntl(fd, F_SETFL, next) < 0) return throw_errno(env, errno, "fcntl");
+  return make_undefined(env);
+}
+
+// setCloseOnExec(fd): sets FD_CLOEXEC, so no child this process starts inherits the fd.
+napi_value set_cloexec(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], "fcntl", &fd)) return nullptr;
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return throw_errno(env, errno, "fcntl");
+  if (!(flags & FD_CLOEXEC) && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return throw_errno(env, errno, "fcntl");
   return make_undefined(env);
 }
 
@@ -95,6 +107,7 @@ napi_value try_lock(napi_env env, napi_callback_info info) {
 
 void init_io(napi_env env, napi_value exports) {
   export_fn(env, exports, "setNonBlocking", set_nonblocking);
+  export_fn(env, exports, "setCloseOnExec", set_cloexec);
   export_fn(env, exports, "read", read_fd);
   export_fn(env, exports, "write", write_fd);
   export_fn(env, exports, "close", close_fd);

@@ -2,6 +2,7 @@
 // (bin/* exec node on them, which needs no mode bit). Copies what tsc does not: umdev-k8s's .proto files, which it
 // loads at run time from next to its module. Bundles the CLI for bin/umdevctl and bin/lsmdev (bundle-cli.mjs).
 import { chmodSync, cpSync, existsSync, writeFileSync } from 'node:fs';
+import process from 'node:process';
 import { URL } from 'node:url';
 
 // UMDEV_DIST_DIR: build into another directory than dist/ (scripts/install-build.mjs swaps it in afterwards).

@@ -19,8 +19,8 @@ export interface DeviceAttrSpec<D = unknown> {
   readonly name: string;
   /** Permission bits as sysfs shows them: 0o444 read-only, 0o200 write-only, 0o644 read-write. */
   readonly mode: number;
-  /** The value, ending in `\n` as sysfs values do. */
-  show?(device: MdevDevice, state: D): string;
+  /** The value, ending in `\n` as sysfs values do (a promise when the vendor state lives elsewhere). */
+  show?(device: MdevDevice, state: D): string | Promise<string>;
   /** Parse and apply a write; throw `UmdevError` (usually `EINVAL`) to reject it with nothing changed. */
   store?(device: MdevDevice, state: D, value: string): void | Promise<void>;
 }

@@ -6,9 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ParentSpec } from '../core/types.js';
+import type { PciParent, Placement } from '../sdk/pci-parent.js';
+import type { PciDevice } from '../vfio/pci-device.js';
 import { err } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { DEFAULT_HOST_IDS } from './device-host/uids.js';
 import { parentNameProblem } from './names.js';
 import { Issues, array, at, boolean, fileMode, integer, named, object, oneOf, string } from './validate.js';
 
@@ -28,8 +30,11 @@ export interface DriverEntry {
   readonly keys: readonly string[];
   /** Check the entry's own keys; report problems to `issues`. Unknown keys are already rejected by the caller. */
   validate(entry: Readonly<Record<string, unknown>>, path: string, issues: Issues): void;
-  /** Build the parent spec from a validated entry. A new spec (and vendor state) per call. */
-  create(options: Readonly<Record<string, unknown>>): ParentSpec;
+  /**
+   * Build the parent from a validated entry: a new spec (and pool) per call, whose devices `placement` puts where
+   * they live (default: this process). A device host calls it too, for the declaration its device is built from.
+   */
+  create(options: Readonly<Record<string, unknown>>, placement?: Placement): PciParent<PciDevice>;
 }
 
 /** The drivers a config may name. */
@@ -65,8 +70,8 @@ export interface DaemonConfig {
 
 export interface DeviceHostsConfig {
   readonly enabled: boolean;
-  /** The unprivileged user hosts run as when umdevd is root: a name or a uid. */
-  readonly user: string | number;
+  /** The ids hosts run as when umdevd is root, one uid (and the same gid) per host: `first` .. `first + count - 1`. */
+  readonly ids: { readonly first: number; readonly count: number };
   /** V8 heap limit of one host (MiB): past it the host dies, alone. */
   readonly memoryMiB: number;
   /** A host that does not answer a ping for this long is killed (a stuck loop). */
@@ -126,7 +131,7 @@ export function defaultConfig(stateDir: string): DaemonConfig {
     layout: 'mainline',
     extensions: true,
     log: { level: 'info', json: false },
-    deviceHosts: { enabled: true, user: 'nobody', memoryMiB: 256, stuckMs: 10_000 },
+    deviceHosts: { enabled: true, ids: DEFAULT_HOST_IDS, memoryMiB: 256, stuckMs: 10_000 },
     busyPollUs: 50,
   };
 }
@@ -197,16 +202,25 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
 
   let deviceHosts = base.deviceHosts;
   if (top.deviceHosts !== undefined) {
-    const h = object(top.deviceHosts, 'deviceHosts', issues, ['enabled', 'user', 'memoryMiB', 'stuckMs']);
+    const h = object(top.deviceHosts, 'deviceHosts', issues, ['enabled', 'ids', 'memoryMiB', 'stuckMs']);
     if (h !== undefined) {
       const enabled = h.enabled === undefined ? undefined : boolean(h.enabled, 'deviceHosts.enabled', issues);
-      const user =
-        h.user === undefined ? undefined : typeof h.user === 'number' ? integer(h.user, 'deviceHosts.user', issues, 0, 0xfffffffe) : string(h.user, 'deviceHosts.user', issues, { nonEmpty: true });
+      let ids: DeviceHostsConfig['ids'] | undefined;
+      if (h.ids !== undefined) {
+        const r = object(h.ids, 'deviceHosts.ids', issues, ['first', 'count']);
+        // Never root (0); 4294967295 is the kernel's -1, no id at all.
+        const first = integer(r?.first, 'deviceHosts.ids.first', issues, 1, 0xfffffffe);
+        const count = integer(r?.count, 'deviceHosts.ids.count', issues, 1, 1 << 20);
+        if (first !== undefined && count !== undefined) {
+          if (first + count - 1 > 0xfffffffe) issues.add('deviceHosts.ids', 'a range that ends below 4294967295', h.ids);
+          else ids = { first, count };
+        }
+      }
       const memoryMiB = h.memoryMiB === undefined ? undefined : integer(h.memoryMiB, 'deviceHosts.memoryMiB', issues, 32, 65536);
       const stuckMs = h.stuckMs === undefined ? undefined : integer(h.stuckMs, 'deviceHosts.stuckMs', issues, 100, 3_600_000);
       deviceHosts = {
         enabled: enabled ?? deviceHosts.enabled,
-        user: user ?? deviceHosts.user,
+        ids: ids ?? deviceHosts.ids,
         memoryMiB: memoryMiB ?? deviceHosts.memoryMiB,
         stuckMs: stuckMs ?? deviceHosts.stuckMs,
       };

@@ -15,6 +15,8 @@ import type { AttrTree } from '../fuse/attr-tree.js';
 import { startApi } from './api-listen.js';
 import type { ApiDeps } from './api/router.js';
 import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
+import type { Placement } from '../sdk/pci-parent.js';
+import { DeviceInstance } from '../vfio-user/instance.js';
 import { OutgoingMigrations, legacyClient, migrateOut } from './migrate/outgoing.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
@@ -35,10 +37,8 @@ export interface DeviceServer {
   readonly driver: BusDriver;
   /** Path of the device's socket while it is bound. */
   socketPath(device: MdevDevice): string;
-  /** The device's screen as PNG, where the server can take one (EOPNOTSUPP otherwise). */
-  screen?(device: MdevDevice): Promise<Buffer>;
-  /** Live migration of the devices it serves; absent: this daemon cannot migrate devices. */
-  readonly migration?: MigrationTransport;
+  /** Where the parents' devices live (a device host each); absent: in this process. */
+  readonly placement?: Placement;
   /**
    * Whether the client attached to `device` can follow a migration: undefined when no client is attached, false when
    * one is attached that never negotiated migration (such a VMM would lose the device). Absent: cannot tell.
@@ -54,7 +54,7 @@ export interface DaemonParts {
   sysfsTree(core: Core, layout: Layout, extensions: boolean): AttrTree;
   /** Mount `tree` at `dir` (clearing a stale mount a killed daemon left there). Throw with a plain reason when impossible. */
   mount(tree: AttrTree, dir: string, log: Logger, busyPollUs: number): Promise<MountHandle>;
-  /** The device transport, listening in `config.sockets.dir`; `source` names the driver config of a parent. */
+  /** The device transport, listening in `config.sockets.dir`; `source` names the driver config of a parent (hosts build from it). */
   deviceServer(core: Core, config: DaemonConfig, log: Logger, source: (parent: string) => ParentConfig | undefined): DeviceServer | Promise<DeviceServer>;
 }
 
@@ -147,7 +147,7 @@ export class Daemon {
     for (const p of config.parents) {
       const entry = parts.drivers[p.driver];
       if (entry === undefined) throw err('EINVAL', `no driver named ${p.driver}`);
-      const spec = entry.create(p.options);
+      const spec = entry.create(p.options, server.placement);
       const bad = parentNameProblem(spec.name);
       if (bad !== undefined) throw err('EINVAL', `parent ${JSON.stringify(spec.name)} from driver ${p.driver}: expected ${bad}`);
       const parent = core.registerParent(spec);
@@ -158,28 +158,26 @@ export class Daemon {
     }
     await autostart.idle();
 
-    const transport = server.migration;
-    let migrations: ApiDeps['migrations'];
-    if (transport !== undefined) {
-      const incoming = new IncomingMigrations(core, transport, log);
-      undo.push(() => incoming.close());
-      const outgoing = new OutgoingMigrations();
-      const canMigrate = server.clientCanMigrate?.bind(server);
-      const check = async (uuid: string, force: boolean): Promise<void> => {
-        const d = core.device(uuid);
-        if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
-        if (!force && canMigrate !== undefined && (await canMigrate(d)) === false) throw legacyClient(uuid);
-      };
-      migrations = {
-        incoming,
-        check,
-        abort: (uuid) => outgoing.abort(uuid),
-        out: (uuid, dest, o, progress) =>
-          outgoing.run(uuid, (signal) =>
-            migrateOut({ core, transport, log, uuid, dest, maxBandwidth: o.maxBandwidth, progress, signal, check: () => check(uuid, o.force), definitions: config.definitions }),
-          ),
-      };
-    }
+    const transport: MigrationTransport = { open: async (uuid, owner) => instanceOf(core, uuid).openMigration(owner) };
+    const incoming = new IncomingMigrations(core, transport, log);
+    undo.push(() => incoming.close());
+    const outgoing = new OutgoingMigrations();
+    const canMigrate = server.clientCanMigrate?.bind(server);
+    // A VMM that never negotiated migration cannot follow the device, and would lose it: refused unless forced.
+    const check = async (uuid: string, force: boolean): Promise<void> => {
+      const d = core.device(uuid);
+      if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+      if (!force && canMigrate !== undefined && (await canMigrate(d)) === false) throw legacyClient(uuid);
+    };
+    const migrations: ApiDeps['migrations'] = {
+      incoming,
+      check,
+      abort: (uuid) => outgoing.abort(uuid),
+      out: (uuid, dest, o, progress) =>
+        outgoing.run(uuid, (signal) =>
+          migrateOut({ core, transport, log, uuid, dest, maxBandwidth: o.maxBandwidth, progress, signal, check: () => check(uuid, o.force), definitions: config.definitions }),
+        ),
+    };
 
     let apiUrl: string | undefined;
     let apiSocket: string | undefined;
@@ -193,15 +191,10 @@ export class Daemon {
             const d = core.device(uuid);
             return d !== undefined && d.driver === driver.name ? server.socketPath(d) : undefined;
           },
-          screen: async (uuid) => {
-            const d = core.device(uuid);
-            if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
-            if (d.driver !== driver.name || server.screen === undefined) throw err('EOPNOTSUPP', `${uuid} is not served by a transport that can show its screen`);
-            return server.screen(d);
-          },
+          screen: async (uuid) => instanceOf(core, uuid).screen(),
           definitions: { dir: config.definitions },
           ...(mountSettled ? { settled: mountSettled } : {}),
-          ...(migrations === undefined ? {} : { migrations }),
+          migrations,
         },
       );
       undo.push(() => api.close());
@@ -243,3 +236,11 @@ async function runUndo(undo: Undo[], log: Logger): Promise<void> {
   }
 }
 
+
+/** The live instance of device `uuid`: ENODEV when there is no such device, EOPNOTSUPP when its parent keeps none. */
+function instanceOf(core: Core, uuid: string): DeviceInstance {
+  const d = core.device(uuid);
+  if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+  if (!(d.driverData instanceof DeviceInstance)) throw err('EOPNOTSUPP', `${uuid} has no device instance umdev can reach`);
+  return d.driverData;
+}

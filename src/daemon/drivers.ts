@@ -14,7 +14,7 @@ export const DRIVERS: DriverCatalog = {
     validate: (entry, path, issues) => {
       if (entry.ports !== undefined) integer(entry.ports, `${path}.ports`, issues, 1, 4096);
     },
-    create: (options) => createMttyParent({ ports: typeof options.ports === 'number' ? options.ports : MTTY_MAX_PORTS }),
+    create: (options, placement) => createMttyParent({ ports: typeof options.ports === 'number' ? options.ports : MTTY_MAX_PORTS }, placement),
   },
   // `max_mbytes`, named after the sample's module parameter: MiB of video memory the parent's devices share.
   mbochs: {
@@ -22,10 +22,10 @@ export const DRIVERS: DriverCatalog = {
     validate: (entry, path, issues) => {
       if (entry.max_mbytes !== undefined) integer(entry.max_mbytes, `${path}.max_mbytes`, issues, 1, 1 << 20);
     },
-    create: (options) => createMbochsParent({ maxMbytes: typeof options.max_mbytes === 'number' ? options.max_mbytes : MBOCHS_DEFAULT_MAX_MBYTES }),
+    create: (options, placement) => createMbochsParent({ maxMbytes: typeof options.max_mbytes === 'number' ? options.max_mbytes : MBOCHS_DEFAULT_MAX_MBYTES }, placement),
   },
   // The vendor guide's example driver (docs/vendor-guide.md).
-  mcount: { keys: [], validate: () => undefined, create: () => createMcountParent() },
+  mcount: { keys: [], validate: () => undefined, create: (_options, placement) => createMcountParent(placement) },
 };
 
 /** Where device hosts import `DRIVERS` from. */

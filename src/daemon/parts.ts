@@ -1,7 +1,8 @@
 /**
- * Concepts: the real parts of umdevd, wired for `Daemon.start`: the driver catalog (mtty), the sysfs tree, the FUSE
- * mount and the vfio-user bus driver, whose clients are served by device hosts unless the config says otherwise. This is the one file that knows which concrete modules make up the daemon;
- * tests pass their own `DaemonParts` instead.
+ * Concepts: the real parts of umdevd, wired for `Daemon.start`: the driver catalog, the sysfs tree, the FUSE mount
+ * and the vfio-user bus driver, with each device living in a device host of its own unless the config says
+ * otherwise. This is the one file that knows which concrete modules make up the daemon; tests pass their own
+ * `DaemonParts` instead.
  */
 import type { Core } from '../core/core.js';
 import type { MdevDevice } from '../core/types.js';
@@ -9,17 +10,23 @@ import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
 import { native } from '../native/index.js';
-import type { DaemonConfig } from './config.js';
-import { hostRunner } from './device-host/runner.js';
-import { resolveUser } from './device-host/user.js';
+import type { DaemonConfig, DriverCatalog } from './config.js';
+import { DeviceHosts } from './device-host/hosts.js';
+import { HostIds } from './device-host/uids.js';
 import { DRIVERS, DRIVERS_MODULE } from './drivers.js';
 import type { DaemonParts, DeviceServer } from './daemon.js';
 import type { Logger } from '../log.js';
 
-/** The parts `umdevd` runs with. */
-export function realParts(): DaemonParts {
+/** A driver catalog, and the module URL device hosts import it from (it must export it as `DRIVERS`). */
+export interface Catalog {
+  readonly drivers: DriverCatalog;
+  readonly module: string;
+}
+
+/** The parts `umdevd` runs with: umdev's own drivers unless a catalog is given (tests add drivers of their own). */
+export function realParts(catalog: Catalog = { drivers: DRIVERS, module: DRIVERS_MODULE }): DaemonParts {
   return {
-    drivers: DRIVERS,
+    drivers: catalog.drivers,
     sysfsTree: (core, layout, extensions) => new SysfsTree(core, { layout, extensions }),
     mount: async (tree, dir, log, busyPollUs) => {
       // FuseServer.start clears a stale mount a killed daemon left at `dir` before mounting.
@@ -30,19 +37,18 @@ export function realParts(): DaemonParts {
     deviceServer: (core: Core, config: DaemonConfig, log: Logger, source): DeviceServer => {
       const h = config.deviceHosts;
       const busyPollNs = config.busyPollUs * 1000;
-      const runSession = h.enabled
-        ? hostRunner({
-            catalog: DRIVERS_MODULE,
+      const hosts = h.enabled
+        ? new DeviceHosts({
+            catalog: catalog.module,
             source,
-            open: (uuid) => core.open(uuid),
-            // Root hands sessions down to an unprivileged user; a daemon that is not root has nothing to drop.
-            user: process.getuid?.() === 0 ? resolveUser(h.user) : undefined,
+            // Root hands each device to an id of its own; a daemon that is not root has no ids to give.
+            ids: process.getuid?.() === 0 ? new HostIds(h.ids) : undefined,
             memoryMiB: h.memoryMiB,
             stuckMs: h.stuckMs,
             busyPollNs,
+            logLevel: config.log.level,
             io: native,
             log,
-            logSettings: config.log,
           })
         : undefined;
       const { mode, uid, gid } = config.sockets;
@@ -50,7 +56,6 @@ export function realParts(): DaemonParts {
         core,
         runDir: config.sockets.dir,
         log,
-        runSession,
         socketMode: mode,
         socketUid: uid,
         socketGid: gid,
@@ -59,12 +64,12 @@ export function realParts(): DaemonParts {
       return {
         driver,
         socketPath: (d) => driver.socketPath(d.uuid),
-        screen: (d) => driver.screen(d.uuid),
-        migration: { open: (uuid, owner) => driver.openMigration(uuid, owner), carry: (uuid) => driver.carry(uuid) },
-        // In-process sessions know whether their client negotiated migration; a device host's does not say yet, so
-        // with hosts on the question has no answer here (absent), as before.
-        ...(h.enabled ? {} : { clientCanMigrate: (d: MdevDevice) => Promise.resolve(driver.clientCanMigrate(d.uuid)) }),
-        close: () => driver.close(),
+        // Sessions in this process know whether their client negotiated migration; a device host's is wired apart.
+        ...(hosts === undefined ? { clientCanMigrate: (d: MdevDevice) => Promise.resolve(driver.clientCanMigrate(d.uuid)) } : { placement: hosts.placement }),
+        close: async () => {
+          await driver.close();
+          await hosts?.close();
+        },
       };
     },
   };

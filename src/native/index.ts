@@ -1,10 +1,11 @@
 /**
  * Concepts: the typed face of umdev's one native addon (`native/*.cc`, built by node-gyp on `npm ci` into
  * `build/Release/umdev_native.node`). It holds only the syscalls Node lacks: readiness of an arbitrary fd on the main
- * loop, non-blocking read/write on such fds, AF_UNIX sockets that pass fds (SCM_RIGHTS), eventfd, memfd and shared
- * mmap. Everything is synchronous and never blocks: "not ready" is an ordinary return value (-1 or null), and every
- * failure is a `UmdevError` carrying the syscall's errno name (`EBADF`, `ENOENT`, …; a name umdev's table lacks
- * becomes `EIO`, with the real name in the message and on `cause.code`).
+ * loop, non-blocking read/write on such fds, AF_UNIX sockets that pass fds (SCM_RIGHTS), eventfd, memfd, shared
+ * mmap, and the confinement of a device host (credentials, prctl, seccomp). Everything is synchronous and never
+ * blocks: "not ready" is an ordinary return value (-1 or null), and every failure is a `UmdevError` carrying the
+ * syscall's errno name (`EBADF`, `ENOENT`, …; a name umdev's table lacks becomes `EIO`, with the real name in the
+ * message and on `cause.code`).
  *
  * Ownership: every fd returned here is the caller's and is close-on-exec; close it with `native.close`. A watched
  * fd must have its watcher stopped before the fd is closed.
@@ -77,6 +78,8 @@ export interface Native {
   watch(fd: number, events: FdEvents, cb: FdWatchCallback): RefableFdWatcher;
   /** Sets or clears O_NONBLOCK (on the open file description, so on every dup of the fd). */
   setNonBlocking(fd: number, on: boolean): void;
+  /** Sets FD_CLOEXEC: no program this process starts inherits the fd. */
+  setCloseOnExec(fd: number): void;
   /**
    * read(2) into buf at offset; returns bytes read, 0 at EOF, or -1 for EAGAIN (no throw for EAGAIN). With `spinNs`
    * (≤ 1 ms), EAGAIN is retried for that long first: a busy poll for a peer about to send (the loop is blocked meanwhile).
@@ -150,6 +153,13 @@ export interface Native {
   munmap(ab: ArrayBuffer): void;
   /** The system page size. */
   pageSize(): number;
+  /**
+   * Confine this process for good (a device host, before it reads a byte from outside): drop to `uid`/`gid` with
+   * no supplementary groups (-1: keep the current ids), then no_new_privs, not dumpable, SIGKILL when the parent
+   * (`parentPid`) dies, and the seccomp filter of `native/confine.cc` on every thread. Throws with the failed step's
+   * errno; the process is then half-confined and must exit.
+   */
+  confine(uid: number, gid: number, parentPid: number): void;
 }
 
 /** memfd seals (fcntl F_ADD_SEALS / F_GET_SEALS), as in <linux/fcntl.h>. */
@@ -193,9 +203,9 @@ function load(): Binding | UmdevError {
 
 /** The addon's plain functions, by name (all of `Native` but `watch`, which wraps a class, and `recvMsg`, built on `recvMsgInto`). */
 const CALLS = [
-  'setNonBlocking', 'read', 'write', 'close', 'tryLock',
+  'setNonBlocking', 'setCloseOnExec', 'read', 'write', 'close', 'tryLock',
   'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsgInto', 'sendMsg', 'send', 'sendDatagram',
-  'eventfd', 'eventfdRead', 'eventfdWrite', 'eventfdSignal', 'memfdCreate', 'getSeals', 'mmap', 'munmap', 'pageSize',
+  'eventfd', 'eventfdRead', 'eventfdWrite', 'eventfdSignal', 'memfdCreate', 'getSeals', 'mmap', 'munmap', 'pageSize', 'confine',
 ] as const satisfies readonly Exclude<keyof Native, 'watch' | 'recvMsg'>[];
 
 function thrower(reason: UmdevError): () => never {

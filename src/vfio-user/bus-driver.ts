@@ -1,39 +1,39 @@
 /**
  * Concepts: the vfio-user server as a driver on the mdev bus (the seed's `vfio_mpci` role). It binds every device
- * whose API is `vfio-*`; a device whose vendor state is not a `PciDevice` fails its probe, and with it the create. probe listens on `<runDir>/<uuid>.sock` (created
- * with `socketMode`, default 0600, and its owner; a stale file unlinked first); remove closes the listener and any
- * connection and unlinks the socket. Who serves an accepted client is `runSession`'s choice: a session in this
- * process (`session.ts`) by default, or a device host.
+ * whose API is `vfio-*` and whose vendor state is a device instance (`DeviceInstance`, or a bare `PciDevice`, served
+ * in this process); anything else fails its probe, and with it the create. probe listens on `<runDir>/<uuid>.sock`
+ * (created with `socketMode`, default 0600, and its owner; a stale file unlinked first); remove closes the listener
+ * and any connection and unlinks the socket. An accepted client is handed to the device's instance, which serves it
+ * where the device lives (this process, or the device's host).
  *
- * One client at a time: a second connection while the first is still connected is accepted, its first command
- * answered with an EBUSY error reply, and closed (after 1 s if it sends nothing). A refused client costs little: a
- * receive buffer of 256 bytes that grows to 4 KiB at most (a VERSION fits), and at most `maxRefused` of them are
- * open in the whole daemon; beyond that a new one is closed at once. When accept fails (EMFILE, ENFILE) the
- * listener is not watched for a while (100 ms, doubling to 1 s), so a full fd table does not spin the loop, and the
- * failures are logged at a limited rate. A connection that arrives once the first client has hung up (even before
- * the server has noticed, or while its session is being cleaned up) is
- * served as soon as that cleanup is done. A session takes a core handle (`core.open`), opens the device with a
- * DMA view, and on disconnect undoes it as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped, the device
- * reset (libvfio-user calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's
- * eventfds), and the handle released. A forced removal revokes the handle, which closes the connection.
- * Removing a device while a client holds it is logged with who that client is (SO_PEERCRED, read at accept).
+ * One client at a time, as the kernel's single open of a vfio device: a connection while another client is really
+ * there is accepted, its first command answered with an EBUSY error reply, and closed (after 1 s if it sends
+ * nothing). A client that arrives while the previous one is still being let go (it hung up; the device is closing)
+ * waits for that, up to `reopenWaitMs`, and is then served: a VMM that reconnects at once is never refused. A
+ * refused client costs little: a receive buffer of 256 bytes that grows to 4 KiB at most (a VERSION fits), and at
+ * most `maxRefused` of them are open in the whole daemon; beyond that a new one is closed at once. When accept fails
+ * (EMFILE, ENFILE) the listener is not watched for a while (100 ms, doubling to 1 s), so a full fd table does not spin
+ * the loop, and the failures are logged at a limited rate.
+ *
+ * Each session holds a core handle (`core.open`) from before the device is opened until after it is closed; a forced
+ * removal revokes it, which ends the session, and a plain removal's wait asks the instance to have the client let go
+ * (REQ). Removing a device while a client holds it is logged with who that client is (SO_PEERCRED, read at accept).
  */
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type UmdevError, err, toUmdevError } from '../errors.js';
+import { err, toUmdevError } from '../errors.js';
 import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
 import { type Native, native as defaultNative } from '../native/index.js';
-import type { VfioDevice } from '../vfio/device.js';
-import { type MigrationPort, localPort } from '../vfio/migration-port.js';
-import { type PciDevice, requirePciDevice } from '../vfio/pci-device.js';
-import { screenPng } from '../display/screen.js';
+import { PciDevice } from '../vfio/pci-device.js';
 import { errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags, SERVER_MAX_DMA_MAPS } from './constants.js';
 import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
+import { type ActiveSession, DeviceInstance, type ServeContext } from './instance.js';
+import { LocalInstance } from './local-instance.js';
 import type { Logger as BaseLogger } from '../log.js';
 import { type Logger, makeLogger } from './log.js';
 import { type LimitedLog, limitLog } from '../log-limit.js';
-import { describeClient, startSession } from './session.js';
+import { describeClient } from './session.js';
 import { SocketTransport, safeClose } from './transport.js';
 
 export interface VfioUserBusDriverOptions {
@@ -53,9 +53,9 @@ export interface VfioUserBusDriverOptions {
   readonly dmaBudget?: number;
   /** How long a refused second client may stay silent before it is closed (ms, default 1000). */
   readonly refuseTimeoutMs?: number;
-  /** Who serves an accepted client; default: a session in this process (`startSession`). */
-  readonly runSession?: SessionRunner;
-  /** In-process sessions busy-poll their client for up to this many ns after each reply (default 0: never). */
+  /** How long a new client waits for the previous one's session to end before it is refused (ms, default 5000). */
+  readonly reopenWaitMs?: number;
+  /** Sessions in this process busy-poll their client for up to this many ns after each reply (default 0: never). */
   readonly busyPollNs?: number;
   /** Refused clients open at once in the whole daemon (default 16); more are closed at once. */
   readonly maxRefused?: number;
@@ -64,33 +64,6 @@ export interface VfioUserBusDriverOptions {
   readonly socketUid?: number;
   readonly socketGid?: number;
 }
-
-/** What the bus driver needs of a running session, wherever it runs. */
-export interface ActiveSession {
-  /** True once the client is gone (the device may still be being reset). */
-  readonly closed: boolean;
-  /** Notice a client that has already hung up (read its socket now), where the session can. */
-  poll(): void;
-  close(reason: UmdevError): void;
-  /** Reset the instance the client uses, where it is not `model` itself (a device host's own copy). */
-  reset?(): Promise<void>;
-  /** The screen (PNG) of the instance the client uses, where it is not `model` itself. */
-  screen?(): Promise<Buffer>;
-  /** Resolves once the device is reset, closed and released. */
-  readonly done: Promise<void>;
-  /** Who serves the client, when it is not this process (`device host pid 42`); for log lines. */
-  readonly server?: string;
-  /** The migration of the instance the client uses, where it is not `model` itself (a device host's own copy). */
-  openMigration?(owner: string): Promise<MigrationPort>;
-  /** Whether the client has negotiated migration (asked about DEVICE_FEATURE MIGRATION); absent: cannot tell. */
-  readonly canMigrate?: boolean;
-}
-
-/**
- * Serves one accepted client socket (owned from here on) for `device`, after `after` (the previous session).
- * `carry`: `model` holds state a migration brought in, which an instance elsewhere must start from.
- */
-export type SessionRunner = (fd: number, device: MdevDevice, model: PciDevice, after: Promise<void>, carry: boolean) => ActiveSession;
 
 /** State every endpoint of one bus driver shares. */
 interface Shared {
@@ -150,53 +123,28 @@ export class VfioUserBusDriver implements BusDriver {
   }
 
   probe(device: MdevDevice): void {
-    const model = requirePciDevice(device.driverData, `${device.parent.name} device ${device.uuid}`);
+    const instance = instanceOf(device);
     if (this.#endpoints.has(device.uuid)) throw err('EEXIST', `${device.uuid} is already bound to vfio-user`);
     mkdirSync(this.#opts.runDir, { recursive: true });
     const path = this.socketPath(device.uuid);
     unlinkStale(path);
-    const ep = new Endpoint(device, model, path, this.#io, this.#opts, this.#shared);
+    const ep = new Endpoint(device, instance, path, this.#io, this.#opts, this.#shared);
     this.#endpoints.set(device.uuid, ep);
     // A logger of its own for this one line: the endpoint makes the one it keeps when it first needs it.
     makeLogger(device.uuid, this.#opts.log)('info', `listening on ${path}`);
   }
 
   /**
-   * Claim the device's migration for `owner` where its live state is: the instance a device host serves the
-   * current client from, else the device itself. ENODEV for a device not bound here.
-   */
-  openMigration(uuid: Uuid, owner: string): Promise<MigrationPort> {
-    const ep = this.#endpoints.get(uuid);
-    if (!ep) return Promise.reject(err('ENODEV', `${uuid} is not served by vfio-user`));
-    return ep.openMigration(owner);
-  }
-
-  /**
-   * Whether the device's client could follow a migration: undefined when no client is attached (or its session
-   * cannot tell), false when one is attached that never negotiated migration.
+   * Whether the client attached to `uuid` could follow a migration (it asked about DEVICE_FEATURE MIGRATION):
+   * undefined when nobody is attached, or when the session is not in this process (a device host's says nothing here).
    */
   clientCanMigrate(uuid: Uuid): boolean | undefined {
     return this.#endpoints.get(uuid)?.clientCanMigrate;
   }
 
-  /** The device's own instance now holds migrated state: the next session elsewhere starts from it. */
-  carry(uuid: Uuid): void {
-    this.#endpoints.get(uuid)?.carry();
-  }
-
-  /** Pass a reset on to the session's own instance of the device, when the session keeps one elsewhere. */
-  async reset(device: MdevDevice): Promise<void> {
-    await this.#endpoints.get(device.uuid)?.reset();
-  }
-
-  /**
-   * The device's screen as PNG, from the instance a client uses (a device host's own) or else the bound one: ENODEV
-   * for a device not bound here, EOPNOTSUPP without a display, EBUSY (with the reason) when it shows nothing.
-   */
-  async screen(uuid: Uuid): Promise<Buffer> {
-    const ep = this.#endpoints.get(uuid);
-    if (ep === undefined) throw err('ENODEV', `${uuid} is not bound to vfio-user`);
-    return ep.screen();
+  /** Who is attached to `uuid` now (`vfio-user client pid 1234 (uid 0)`) and since when; undefined: nobody. */
+  client(uuid: Uuid): { readonly who: string; readonly since: number } | undefined {
+    return this.#endpoints.get(uuid)?.client;
   }
 
   async remove(device: MdevDevice): Promise<void> {
@@ -230,6 +178,16 @@ function unlinkStale(path: string): void {
 
 /** Nothing to wait for: what an endpoint's first session starts after. */
 const SETTLED: Promise<void> = Promise.resolve();
+const REOPEN_WAIT_MS = 5000;
+
+/** The instance a bound device is served by: its vendor state, or a bare `PciDevice` served in this process. */
+function instanceOf(device: MdevDevice): DeviceInstance {
+  const state = device.driverData;
+  if (state instanceof DeviceInstance) return state;
+  if (state instanceof PciDevice) return new LocalInstance(state);
+  const got = state === null || typeof state !== 'object' ? String(state) : `an object of class ${state.constructor?.name ?? 'Object'}`;
+  throw err('EINVAL', `${device.parent.name} device ${device.uuid}: the driver's create returned ${got}, not a PciDevice (declare the device with the device contract, src/sdk)`);
+}
 
 /**
  * One device's listening socket and its (at most one) client session. Its loggers are made on first use and its
@@ -237,9 +195,7 @@ const SETTLED: Promise<void> = Promise.resolve();
  */
 class Endpoint {
   readonly #device: MdevDevice;
-  readonly #model: PciDevice;
-  /** Set by `carry`, taken by the next session. */
-  #carry = false;
+  readonly #instance: DeviceInstance;
   readonly #io: Native;
   readonly #opts: VfioUserBusDriverOptions;
   readonly #shared: Shared;
@@ -251,15 +207,17 @@ class Endpoint {
   #logger: Logger | undefined;
   #limitedLog: LimitedLog | undefined;
   #conn: ActiveSession | undefined;
-  /** The current client, as log lines name it (`vfio-user client pid 1234 (uid 0)`). */
-  #client = 'vfio-user client';
-  /** Cleanup of the previous session; a new session waits for it so the device is never opened twice. */
+  /** The current client, as log lines name it (`vfio-user client pid 1234 (uid 0)`), and since when (ms). */
+  #client: { who: string; since: number } | undefined;
+  /** The current session's end (device closed, handle released); a new session starts only after it. */
   #settled: Promise<void> = SETTLED;
+  /** Accepted clients are admitted one at a time, in order: each sees what the one before decided. */
+  #admitting: Promise<void> = SETTLED;
   #closed = false;
 
-  constructor(device: MdevDevice, model: PciDevice, path: string, io: Native, opts: VfioUserBusDriverOptions, shared: Shared) {
+  constructor(device: MdevDevice, instance: DeviceInstance, path: string, io: Native, opts: VfioUserBusDriverOptions, shared: Shared) {
     this.#device = device;
-    this.#model = model;
+    this.#instance = instance;
     this.#io = io;
     this.#opts = opts;
     this.#shared = shared;
@@ -284,33 +242,17 @@ class Endpoint {
     return socketPathIn(this.#opts.runDir, this.#device.uuid);
   }
 
-  get clientCanMigrate(): boolean | undefined {
-    const c = this.#conn;
-    return c === undefined || c.closed ? undefined : c.canMigrate;
-  }
-
   get connected(): boolean {
     return this.#conn !== undefined;
   }
 
-  async reset(): Promise<void> {
-    if (this.#conn !== undefined && !this.#conn.closed) await this.#conn.reset?.();
+  get clientCanMigrate(): boolean | undefined {
+    if (this.#conn === undefined || this.#conn.closed || !(this.#instance instanceof LocalInstance)) return undefined;
+    return this.#instance.session?.connection.migrationNegotiated;
   }
 
-  async screen(): Promise<Buffer> {
-    const conn = this.#conn;
-    if (conn?.screen !== undefined && !conn.closed) return conn.screen();
-    return screenPng(this.#model);
-  }
-
-  async openMigration(owner: string): Promise<MigrationPort> {
-    const conn = this.#conn;
-    if (conn !== undefined && !conn.closed && conn.openMigration) return conn.openMigration(owner);
-    return localPort(this.#model, owner);
-  }
-
-  carry(): void {
-    this.#carry = true;
+  get client(): { readonly who: string; readonly since: number } | undefined {
+    return this.#conn !== undefined && !this.#conn.closed ? this.#client : undefined;
   }
 
   #accept(): void {
@@ -324,12 +266,39 @@ class Endpoint {
       }
       if (fd < 0) return;
       this.#backoffMs = ACCEPT_BACKOFF_MIN_MS;
-      // A client that hangs up and reconnects at once makes both events arrive in one loop turn, the accept maybe
-      // first: read the old socket now, so only a client that is still there makes this one a second client.
-      this.#conn?.poll();
-      if ((this.#conn && !this.#conn.closed) || this.#closed) this.#refuse(fd);
-      // Chained synchronously, so close() and the next session both wait for this whole session (its cleanup too).
-      else this.#settled = this.#session(fd, this.#settled);
+      this.#admitting = this.#admitting.then(() => this.#admit(fd));
+    }
+  }
+
+  /**
+   * Serve `fd`, or refuse it while another client is really there. A client that hangs up and reconnects at once
+   * makes both events arrive close together, the accept maybe first: the old client is probed (its socket read) so
+   * only one that is still there makes this one a second client; one that is gone is waited out.
+   */
+  async #admit(fd: number): Promise<void> {
+    try {
+      if (this.#closed) return safeClose(this.#io, fd);
+      const conn = this.#conn;
+      if (conn !== undefined && !conn.closed && (await conn.probe())) return this.#refuse(fd);
+      const wait = this.#opts.reopenWaitMs ?? REOPEN_WAIT_MS;
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        this.#settled.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), wait);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (this.#closed) return safeClose(this.#io, fd);
+      if (!ended) {
+        this.#limited('reopen', 'warn', `refusing a client: the previous one's session did not end within ${wait} ms`);
+        return this.#refuse(fd);
+      }
+      // Chained synchronously, so close() and the next admission both wait for this whole session.
+      this.#settled = this.#session(fd);
+    } catch (e) {
+      safeClose(this.#io, fd);
+      this.log('error', `admitting a client failed: ${toUmdevError(e).message}`);
     }
   }
 
@@ -374,43 +343,52 @@ class Endpoint {
     });
   }
 
-  async #session(fd: number, previous: Promise<void>): Promise<void> {
-    const run = this.#opts.runSession ?? ((f, device, model, after) => this.#inProcess(f, device, model, after));
-    // Read before the runner owns the fd (a device host closes the root's copy once it has its own).
-    const client = describeClient(this.#io, fd);
-    const carry = this.#carry;
-    this.#carry = false;
-    const session = run(fd, this.#device, this.#model, previous, carry);
-    this.#client = client;
-    this.#conn = session;
-    await session.done;
-    if (this.#conn === session) this.#conn = undefined;
-  }
-
-  #inProcess(fd: number, device: MdevDevice, model: VfioDevice, after: Promise<void>): ActiveSession {
-    const s = startSession({
-      fd,
-      device: model,
-      open: () => this.#opts.core.open(device.uuid),
-      io: this.#io,
-      log: this.log,
-      maxDmaMaps: this.#opts.maxDmaMaps,
-      dmaBudget: this.#shared.budget,
-      limited: this.#limited,
-      after,
-      busyPollNs: this.#opts.busyPollNs,
+  /** One client's session, holding the device's core handle from before the instance opens it until it is closed. */
+  async #session(fd: number): Promise<void> {
+    const who = describeClient(this.#io, fd);
+    let handle: DeviceHandle;
+    try {
+      // Pairs with handle.release() below, once the session is over.
+      handle = this.#opts.core.open(this.#device.uuid);
+    } catch (e) {
+      // The device is going away (or gone): the client is turned away like one that came too late.
+      this.log('debug', `cannot start a session: ${toUmdevError(e).message}`);
+      safeClose(this.#io, fd);
+      return;
+    }
+    let session: ActiveSession | undefined;
+    const offRevoke = handle.onRevoke((reason) => session?.close(err('ENODEV', `device revoked: ${reason}`)));
+    const offRequest = handle.onRequest((count) => {
+      this.log('info', `removal waits for ${who} to release the device (request ${count})`);
+      this.#instance.requestRelease(count);
     });
-    return {
-      get closed() {
-        return s.connection.closed;
-      },
-      poll: () => s.connection.transport.poll(),
-      close: (reason) => s.connection.close(reason),
-      get canMigrate() {
-        return s.connection.migrationNegotiated;
-      },
-      done: s.done,
-    };
+    try {
+      const context: ServeContext = {
+        who,
+        io: this.#io,
+        log: this.log,
+        limited: this.#limited,
+        maxDmaMaps: this.#opts.maxDmaMaps,
+        dmaBudget: this.#shared.budget,
+        busyPollNs: this.#opts.busyPollNs,
+      };
+      try {
+        session = this.#instance.serve(fd, context);
+      } catch (e) {
+        safeClose(this.#io, fd);
+        this.#limited('session', 'warn', `cannot start a session: ${toUmdevError(e).message}`);
+        return;
+      }
+      this.#conn = session;
+      this.#client = { who, since: Date.now() };
+      if (handle.released) session.close(err('ENODEV', 'device revoked'));
+      await session.done;
+    } finally {
+      offRevoke();
+      offRequest();
+      handle.release();
+      if (this.#conn === session) this.#conn = undefined;
+    }
   }
 
   /** Stop listening, end the session, unlink the socket. Resolves when the device is closed. */
@@ -423,9 +401,10 @@ class Endpoint {
     rmSync(this.#path, { force: true });
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
-      this.log('warn', `removing ${this.#device.uuid} while in use by ${this.#client}${conn.server === undefined ? '' : ` served by ${conn.server}`}`);
+      this.log('warn', `removing ${this.#device.uuid} while in use by ${this.#client?.who ?? 'a vfio-user client'}${conn.server === undefined ? '' : ` served by ${conn.server}`}`);
     }
     conn?.close(err('ENODEV', 'device removed'));
+    await this.#admitting;
     await this.#settled;
   }
 }

@@ -1,12 +1,12 @@
 /**
- * Concepts: one client's session with one device, on a socket that is already accepted. It takes a core handle,
- * opens the device with a DMA view, serves commands until the client goes (or the handle is revoked), then undoes it
- * as libvfio-user's `vfu_reset_ctx` does: DMA windows dropped (by the connection), the device reset (libvfio-user
- * calls its reset callback with VFU_RESET_LOST_CONN), closed (which releases the client's eventfds), and the handle
- * released. The bus driver runs sessions in-process; a device host (`src/daemon/device-host/`) runs one alone.
+ * Concepts: one client's session with one device, on a socket that is already accepted: it opens the device with a
+ * DMA view, serves commands until the client goes (or is told to go), then undoes it as the kernel's file release
+ * does: DMA windows dropped (by the connection), then the device closed (`close_device`: the client's eventfds and
+ * per-session memory go; what else a close does is the vendor's). Whoever starts it holds the device's core handle
+ * around it; a device's instance (`LocalInstance`) runs its sessions one after another, in the daemon or in the
+ * device's host.
  */
-import { err, toUmdevError } from '../errors.js';
-import type { DeviceHandle } from '../core/types.js';
+import { toUmdevError } from '../errors.js';
 import type { Native } from '../native/index.js';
 import type { VfioDevice } from '../vfio/device.js';
 import { Connection } from './connection.js';
@@ -25,8 +25,6 @@ export interface SessionOptions {
   /** The accepted, connected client socket; the session owns it. */
   readonly fd: number;
   readonly device: VfioDevice;
-  /** Takes the core handle the session holds while the device is open. */
-  readonly open: () => DeviceHandle;
   readonly io: Native;
   readonly log: Logger;
   readonly maxDmaMaps?: number;
@@ -34,13 +32,11 @@ export interface SessionOptions {
   readonly dmaBudget?: DmaBudget;
   /** Rate-limited lines for what a client can repeat in a loop (default: plain log lines). */
   readonly limited?: LimitedLog;
-  /** The previous session's cleanup: this one opens the device only after it (never two opens at once). */
-  readonly after?: Promise<void>;
   /** Busy-poll the client's socket for its next request for up to this many ns after each reply (0: never). */
   readonly busyPollNs?: number;
 }
 
-/** A running session: `ended` once the client is gone, `done` once the device is reset, closed and released. */
+/** A running session: `ended` once the client is gone, `done` once the device is closed again. */
 export interface Session {
   readonly connection: Connection;
   readonly ended: Promise<void>;
@@ -65,49 +61,27 @@ export function startSession(o: SessionOptions): Session {
 }
 
 async function run(o: SessionOptions, conn: Connection, ended: Promise<void>, who: string): Promise<void> {
-  let handle: DeviceHandle | undefined;
   let opened = false;
-  let unrevoke = (): void => {};
   try {
-    await o.after;
-    if (conn.closed) throw err('ECONNRESET', 'client left before the session started');
-    // Pairs with handle.release() below, when the session ends.
-    handle = o.open();
-    const offRevoke = handle.onRevoke((reason) => conn.close(err('ENODEV', `device revoked: ${reason}`)));
-    // A plain removal waits for the client and asks it to let go (the device's REQ interrupt).
-    const offRequest = handle.onRequest((count) => {
-      o.log('info', `removal waits for ${who} to release the device (request ${count})`);
-      o.device.requestRelease?.(count);
-    });
-    unrevoke = () => {
-      offRevoke();
-      offRequest();
-    };
     await o.device.open({ dma: conn.dma.access, log: (level, message) => o.log(level, message), watchReadable: (fd, cb) => watchReadable(o, fd, cb) });
     opened = true;
     o.log('info', `client connected: ${who}`);
-    conn.start();
+    if (!conn.closed) conn.start();
   } catch (e) {
     const ue = toUmdevError(e);
-    // A client that left before its session began is its own business; anything else is worth a warning.
-    if (ue.errno === 'ECONNRESET') o.log('debug', `cannot start a session: ${ue.message}`);
-    else if (o.limited) o.limited('session', 'warn', `cannot start a session: ${ue.message}`);
+    if (o.limited) o.limited('session', 'warn', `cannot start a session: ${ue.message}`);
     else o.log('warn', `cannot start a session: ${ue.message}`);
     conn.close(ue);
   }
   await ended;
+  if (!opened) return;
+  // DMA is gone already (the connection dropped it); closing releases the client's interrupts.
   try {
-    if (opened) {
-      // DMA is gone already (the connection dropped it), then reset, then the client's interrupts (the device
-      // releases its eventfds in close()).
-      await step(o.log, 'reset', () => o.device.reset());
-      await step(o.log, 'close', () => o.device.close());
-    }
-  } finally {
-    unrevoke();
-    handle?.release();
-    if (opened) o.log('info', 'client disconnected; device reset and closed');
+    await o.device.close();
+  } catch (e) {
+    o.log('warn', `device close after disconnect failed: ${toUmdevError(e).message}`);
   }
+  o.log('info', 'client disconnected; device closed');
 }
 
 /** A device's watch on a client fd (the INTx unmask eventfd); it never keeps the process alive on its own. */
@@ -119,14 +93,6 @@ function watchReadable(o: SessionOptions, fd: number, onReadable: () => void): {
   });
   w.unref();
   return w;
-}
-
-async function step(log: Logger, what: string, fn: () => void | Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    log('warn', `device ${what} after disconnect failed: ${toUmdevError(e).message}`);
-  }
 }
 
 /** `vfio-user client pid 1234 (uid 0)` from the socket's SO_PEERCRED; just `vfio-user client` where that fails. */

@@ -68,6 +68,11 @@ export interface SocketTransportOptions {
   readonly maxQueuedBytes?: number;
   /** Size of the first receive buffer (default 64 KiB); it grows only for a message that needs more. */
   readonly initialRx?: number;
+  /**
+   * The largest size acceptable for a message with this header, asked before any room is made for its body (a
+   * peer that may send big messages only when asked for one); default `maxMsgSize` for every message.
+   */
+  readonly admit?: (header: Header) => number;
 }
 
 const INITIAL_RX = 64 * 1024;
@@ -85,6 +90,7 @@ export class SocketTransport implements Transport {
   readonly #maxMsgSize: number;
   readonly #watcher: ReturnType<NativeIo['watch']>;
   readonly #maxQueued: number;
+  readonly #admit: ((header: Header) => number) | undefined;
   #rx: Buffer;
   #start = 0;
   #end = 0;
@@ -115,6 +121,7 @@ export class SocketTransport implements Transport {
     this.#maxFds = options.maxFds ?? 16;
     this.#maxMsgSize = options.maxMsgSize ?? MAX_MSG_SIZE;
     this.#maxQueued = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+    this.#admit = options.admit;
     this.#rx = Buffer.allocUnsafe(options.initialRx ?? INITIAL_RX);
     this.#rxFds = new Int32Array(this.#maxFds + 1);
     // watch() makes the fd non-blocking.
@@ -360,8 +367,9 @@ export class SocketTransport implements Transport {
   #parse(): void {
     while (!this.#closed && this.#end - this.#start >= HEADER_SIZE) {
       const header = decodeHeader(this.#rx, this.#start);
-      if (header.size < HEADER_SIZE || header.size > this.#maxMsgSize) {
-        const why = `msg_size ${header.size} outside [${HEADER_SIZE}, ${this.#maxMsgSize}]`;
+      const max = this.#admit === undefined ? this.#maxMsgSize : Math.min(this.#admit(header), this.#maxMsgSize);
+      if (header.size < HEADER_SIZE || header.size > max) {
+        const why = `msg_size ${header.size} outside [${HEADER_SIZE}, ${max}]`;
         // Its extent is unknown: it gets every fd received so far (the close right after releases them).
         this.#deliver({ header, body: Buffer.alloc(0), fds: this.#takeFds(Number.MAX_SAFE_INTEGER), malformed: why });
         this.close(err('EPROTO', `framing error: ${why}`));

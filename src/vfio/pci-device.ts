@@ -17,7 +17,7 @@
  * transport, when a client goes) the client's eventfds and per-session memfds.
  */
 import { err } from '../errors.js';
-import { VFIO_PCI_IRQ, VFIO_PCI_REGION } from './constants.js';
+import { VFIO_DEVICE_STATE, VFIO_PCI_IRQ, VFIO_PCI_REGION } from './constants.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
 import type { MigrationDriver } from './device-migration.js';
 import type { IrqConfig } from './irqs.js';
@@ -272,9 +272,15 @@ export class PciDevice implements VfioDevice {
     }
   }
 
+  /**
+   * The client is gone (the kernel's `close_device`): its eventfds and per-session memory go, and a migration it
+   * left half-way (no one else holds it) goes back to RUNNING; everything else the device holds stays for the next.
+   */
   async close(): Promise<void> {
     const p = this.#parts;
     p.irqs.close();
+    const m = p.migration;
+    if (m !== undefined && m.owner === undefined && m.state !== VFIO_DEVICE_STATE.RUNNING) await m.reset();
     try {
       await p.spec.close?.();
     } finally {

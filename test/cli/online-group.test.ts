@@ -15,7 +15,8 @@ import type { ParentSpec } from '../../src/core/types.js';
 import { ApiServer } from '../../src/daemon/api/server.js';
 import { SysfsTree } from '../../src/sysfs/index.js';
 import { collectingLogger } from '../daemon/helpers.js';
-import { toyParent, type ToyState } from '../daemon/toy.js';
+import { toyParent } from '../daemon/toy.js';
+import type { DeviceInstance } from '../../src/vfio-user/instance.js';
 import { serve } from '../fuse/helpers.js';
 import { FakeTree } from './fake-tree.js';
 import { umdevctl } from './harness.js';
@@ -26,14 +27,14 @@ const A2 = 'a2a2a2a2-0000-4000-8000-000000000002';
 const B1 = 'b1b1b1b1-0000-4000-8000-000000000003';
 
 /** A toy parent that records its vendor calls; `start` of a uuid in `failStart` fails with EIO. */
-function recordingParent(name: string, opts: { group: boolean; failStart?: Set<string> }): { spec: ParentSpec<ToyState>; calls: string[] } {
+function recordingParent(name: string, opts: { group: boolean; failStart?: Set<string> }): { spec: ParentSpec<DeviceInstance>; calls: string[] } {
   const base = toyParent(name);
   const calls: string[] = [];
   const failStart = opts.failStart ?? new Set<string>();
   const start = (uuid: string): void => {
     if (failStart.has(uuid)) throw err('EIO', `toy ${name} cannot start ${uuid}`);
   };
-  const spec: ParentSpec<ToyState> = {
+  const spec: ParentSpec<DeviceInstance> = {
     ...base,
     ops: {
       ...base.ops,

@@ -7,6 +7,7 @@ import { Core } from '../../src/core/core.js';
 import { ApiServer, MAX_BODY } from '../../src/daemon/api/server.js';
 import { call, collectingLogger, errnoOf } from './helpers.js';
 import { toyParent, type ToyState } from './toy.js';
+import type { LocalInstance } from '../../src/vfio-user/local-instance.js';
 
 async function setup(t: TestContext): Promise<{ core: Core; url: string; api: ApiServer; dir: string; lines: string[] }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'umdevd-api-'));
@@ -116,7 +117,7 @@ test('online, group online and reset', async (t) => {
   assert.match((bad.body as { error: { message: string } }).error.message, /body\.online: expected true or false/);
 
   assert.equal((await call(url, 'POST', `/devices/${a}/reset`)).status, 204);
-  assert.equal((core.device(a)?.driverData as ToyState).resets, 1);
+  assert.equal(((core.device(a)?.driverData as LocalInstance).model as ToyState).resets, 1);
   assert.equal((await call(url, 'POST', `/devices/00000000-0000-4000-8000-0000000000ff/reset`)).status, 404);
 });
 

@@ -15,6 +15,7 @@ import { SysfsTree } from '../../src/sysfs/index.js';
 import { exec } from '../process.js';
 import { call, collectingLogger } from './helpers.js';
 import { toyCatalog, type ToyState } from './toy.js';
+import type { LocalInstance } from '../../src/vfio-user/local-instance.js';
 
 /** A device server that listens on a real unix socket per device, like the vfio-user bus driver. */
 function toyDeviceServer(dir: string): DeviceServer & { open: Map<string, Server>; closed: boolean } {
@@ -115,7 +116,7 @@ test('autostart starts auto definitions with their attributes and skips bad ones
   const d = await Daemon.start(config, parts(), log);
   t.after(() => d.close());
   assert.deepEqual(d.core.devices().map((x) => x.uuid).sort(), [U(1), U(7)]);
-  assert.equal((d.core.device(U(1))?.driverData as ToyState).knob, '5', 'the attribute was written through the tree');
+  assert.equal(((d.core.device(U(1))?.driverData as LocalInstance).model as ToyState).knob, '5', 'the attribute was written through the tree');
   const text = lines.join('');
   assert.match(text, new RegExp(`autostart\\[${U(3)}\\]: failed to write "not digits" to attribute vendor/knob: EINVAL`));
   assert.match(text, new RegExp(`autostart\\[${U(4)}\\]: failed to write "1" to attribute vendor/nosuch: ENOENT`));

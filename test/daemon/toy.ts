@@ -3,8 +3,7 @@
  * nothing but an identity and a reset (the smallest a contract device can be), and one writable vendor attribute
  * (`vendor/knob`, digits only) so autostart's attribute writes can succeed and fail.
  */
-import type { ParentSpec } from '../../src/core/types.js';
-import { PciDevice, err, pciParent } from '../../src/sdk/index.js';
+import { type PciParent, type Placement, PciDevice, err, pciParent } from '../../src/sdk/index.js';
 import type { DriverCatalog } from '../../src/daemon/config.js';
 import { string } from '../../src/daemon/validate.js';
 
@@ -24,8 +23,9 @@ export class ToyState extends PciDevice {
 }
 
 /** A fresh toy parent spec (each call has its own state). */
-export function toyParent(name = 'toy'): ParentSpec<ToyState> {
-  return pciParent<ToyState>({
+export function toyParent(name = 'toy', placement?: Placement): PciParent<ToyState> {
+  return pciParent<ToyState>(
+    {
     name,
     devicePath: `virtual/toy/${name}`,
     driverName: 'toy',
@@ -34,20 +34,18 @@ export function toyParent(name = 'toy'): ParentSpec<ToyState> {
       { sysfsName: 'small', prettyName: 'Small toy' },
       { sysfsName: 'big', description: () => 'a big one' },
     ],
-    ops: {
-      create: () => new ToyState(),
-      start: () => undefined,
-      stop: () => undefined,
-    },
-    deviceAttributes: [
+    device: () => new ToyState(),
+    start: () => undefined,
+    stop: () => undefined,
+    attributes: [
       {
         name: 'vendor',
         attrs: [
           {
             name: 'knob',
             mode: 0o644,
-            show: (_d, s) => `${s.knob}\n`,
-            store: (_d, s, v) => {
+            show: (s) => `${s.knob}\n`,
+            store: (s, v) => {
               if (!/^\d+\n?$/.test(v)) throw err('EINVAL', 'knob takes digits');
               s.knob = v.trim();
             },
@@ -55,7 +53,9 @@ export function toyParent(name = 'toy'): ParentSpec<ToyState> {
         ],
       },
     ],
-  });
+    },
+    placement,
+  );
 }
 
 /** A catalog with the toy driver (`{"driver":"toy","name":"toy0"}`). */
@@ -66,7 +66,7 @@ export function toyCatalog(): DriverCatalog {
       validate: (e, p, issues) => {
         if (e.name !== undefined) string(e.name, `${p}.name`, issues, { nonEmpty: true });
       },
-      create: (o) => toyParent(typeof o.name === 'string' ? o.name : 'toy') as ParentSpec,
+      create: (o, placement) => toyParent(typeof o.name === 'string' ? o.name : 'toy', placement),
     },
   };
 }

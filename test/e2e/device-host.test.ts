@@ -1,54 +1,27 @@
 /**
- * Device hosts through the daemon as shipped: each vfio-user client is served by a process of its own, as the
- * unprivileged `nobody`, and whatever ends that process (a crash, a stuck loop) ends that client's session only.
+ * Device hosts through the daemon as shipped: each device lives in one process of its own, under an id of its own,
+ * from its first use until its removal; every use (clients, attributes, reset) reaches that one instance; whatever
+ * ends a host (a crash, a stuck loop) ends that device's session only.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
+import { MCOUNT_REG } from '../../src/drivers/mcount/index.js';
 import { VfioUserClient } from '../../src/vfio-user/index.js';
 import { call } from '../daemon/helpers.js';
+import { connect, hosts, statusField, until } from './hosts.js';
 import { type RunningDaemon, type StateDir, start, stateDir, waitForStderr } from './umdevd-process.js';
 
-const NOBODY = 65534;
+const HOST_IDS = { first: 61184, last: 65519 };
 
-/** The daemon's child processes that are device hosts, with their real uid. */
-async function hosts(d: RunningDaemon): Promise<{ pid: number; uid: number }[]> {
-  const out: { pid: number; uid: number }[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const status = await readFile(`/proc/${name}/status`, 'utf8');
-      const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8');
-      if (!status.includes(`\nPPid:\t${d.pid}\n`) || !cmdline.includes('device-host/host-main.js')) continue;
-      out.push({ pid: Number(name), uid: Number(/\nUid:\t(\d+)/.exec(status)![1]) });
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return out;
-}
-
-async function createMtty2(ctx: StateDir): Promise<string> {
+async function create(ctx: StateDir, parent: string, type: string): Promise<string> {
   const uuid = randomUUID();
-  await writeFile(path.join(ctx.dir, 'sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create'), uuid);
+  await writeFile(path.join(ctx.dir, `sys/class/mdev_bus/${parent}/mdev_supported_types/${type}/create`), uuid);
   return uuid;
-}
-
-async function connect(ctx: StateDir, uuid: string): Promise<VfioUserClient> {
-  return VfioUserClient.connect(path.join(ctx.dir, 'run', `${uuid}.sock`));
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function daemonWithConfig(t: Parameters<typeof stateDir>[0], config: object): Promise<{ ctx: StateDir; d: RunningDaemon }> {
@@ -58,102 +31,167 @@ async function daemonWithConfig(t: Parameters<typeof stateDir>[0], config: objec
   return { ctx, d: await start(ctx, ['--config', file]) };
 }
 
-test('a client is served by a device host running as nobody, not by the root daemon', async (t) => {
+const attr = (ctx: StateDir, uuid: string, name: string): string => path.join(ctx.dir, 'sys/bus/mdev/devices', uuid, name);
+
+test('each device lives in one host of its own: its own uid, no privileges, seccomp; kept across sessions, gone with the device', async (t) => {
   const { ctx, d } = await daemonWithConfig(t, {});
-  const uuid = await createMtty2(ctx);
-  const client = await connect(ctx, uuid);
-  t.after(() => client.close());
-  assert.equal((await client.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348);
-  const [host, ...more] = await until('a device host', async () => ((await hosts(d)).length > 0 ? hosts(d) : undefined));
-  assert.deepEqual(more, []);
-  assert.equal(host!.uid, NOBODY);
-  assert.equal(Number(/\nUid:\t(\d+)/.exec(await readFile(`/proc/${d.pid}/status`, 'utf8'))![1]), 0, 'the daemon itself stays root');
-  client.close();
-  await until('the host to exit', async () => ((await hosts(d)).length === 0 ? true : undefined));
+  const a = await create(ctx, 'mtty', 'mtty-2');
+  const b = await create(ctx, 'mtty', 'mtty-1');
+  assert.deepEqual(await hosts(d), [], 'a device never used has no host');
+  const ca = await connect(ctx, a);
+  const cb = await connect(ctx, b);
+  assert.equal((await ca.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348);
+  await cb.read(R.CONFIG, 0, 4);
+  const both = await hosts(d);
+  assert.equal(both.length, 2);
+  assert.notEqual(both[0]!.uid, both[1]!.uid, 'every host has an id of its own');
+  for (const h of both) {
+    assert.ok(h.uid >= HOST_IDS.first && h.uid <= HOST_IDS.last, `uid ${h.uid} from the host id range`);
+    assert.equal(statusField(h.status, 'Uid'), `${h.uid}\t${h.uid}\t${h.uid}\t${h.uid}`);
+    assert.equal(statusField(h.status, 'Gid'), `${h.uid}\t${h.uid}\t${h.uid}\t${h.uid}`);
+    assert.equal(statusField(h.status, 'Groups'), '', 'no supplementary groups');
+    assert.equal(statusField(h.status, 'NoNewPrivs'), '1');
+    assert.equal(statusField(h.status, 'Seccomp'), '2');
+    assert.equal(statusField(h.status, 'CapEff'), '0000000000000000');
+  }
+  assert.equal(statusField(await readFile(`/proc/${d.pid}/status`, 'utf8'), 'Uid').split('\t')[0], '0', 'the daemon itself stays root');
+  // The host keeps the device after its client leaves, and the next client finds the same instance.
+  await ca.write(R.BAR0, 7, Buffer.from([0x5a])); // the UART's scratch register
+  ca.close();
+  await until('the session to end', () => (d.stderr().includes(`vfio-user[${a}]: client disconnected`) ? true : undefined));
+  assert.equal((await hosts(d)).length, 2, 'the host outlives the session');
+  const again = await connect(ctx, a);
+  t.after(() => again.close());
+  assert.equal((await again.read(R.BAR0, 7, 1))[0], 0x5a, 'the register the last client left');
+  assert.deepEqual((await hosts(d)).map((h) => h.pid).sort(), both.map((h) => h.pid).sort(), 'no new host for a new session');
+  // Removal ends the device's host.
+  cb.close();
+  await writeFile(attr(ctx, b, 'remove'), '1');
+  await until("b's host to exit", async () => ((await hosts(d)).length === 1 ? true : undefined));
 });
 
-test('a device host that dies ends only its client: others, the mount and the API keep serving', async (t) => {
+test('a host that dies ends only its device; the others, the mount and the API keep serving, and the device serves again', async (t) => {
   const { ctx, d } = await daemonWithConfig(t, {});
-  const victim = await createMtty2(ctx);
-  const other = await createMtty2(ctx);
+  const victim = await create(ctx, 'mtty', 'mtty-2');
+  const other = await create(ctx, 'mtty', 'mtty-2');
   const a = await connect(ctx, victim);
+  await a.read(R.CONFIG, 0, 4);
+  const [victimHost] = await hosts(d);
   const b = await connect(ctx, other);
   t.after(() => {
     a.close();
     b.close();
   });
-  await a.read(R.CONFIG, 0, 4);
   await b.read(R.CONFIG, 0, 4);
-  const before = await until('two hosts', async () => ((await hosts(d)).length === 2 ? hosts(d) : undefined));
-  // The newest host serves the client that connected last; find the victim's by elimination after b reconnects.
-  const victimHost = before[0]!;
-  process.kill(victimHost.pid, 'SIGKILL');
-  assert.ok(await waitForStderr(d, `ended with signal SIGKILL`), 'the daemon logs how the host ended');
-  const results = await Promise.allSettled([a.read(R.CONFIG, 0, 4), b.read(R.CONFIG, 0, 4)]);
-  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one client lost its session');
-  assert.ok((await readdir(path.join(ctx.dir, 'sys/bus/mdev/devices'))).length === 2, 'the mount still answers');
+  process.kill(victimHost!.pid, 'SIGKILL');
+  assert.ok(await waitForStderr(d, `device host pid ${victimHost!.pid} ended with signal SIGKILL`), 'the daemon logs how the host ended');
+  await assert.rejects(a.read(R.CONFIG, 0, 4));
+  assert.equal((await b.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'the other device is untouched');
+  assert.equal((await readdir(path.join(ctx.dir, 'sys/bus/mdev/devices'))).length, 2, 'the mount still answers');
   assert.equal((await call(d.url, 'GET', '/devices')).status, 200, 'the API still answers');
-  // The device whose host died serves a new client.
-  const lost = results[0]!.status === 'rejected' ? victim : other;
-  const again = await connect(ctx, lost);
+  const again = await connect(ctx, victim);
   t.after(() => again.close());
-  assert.equal((await again.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348);
+  assert.equal((await again.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'a fresh host serves the device');
 });
 
-test('a device host stuck in a loop is killed by the watchdog and only its client is cut off', async (t) => {
+test('a host stuck in a loop is killed by the watchdog; only its client is cut off, and its device serves again', async (t) => {
   const { ctx, d } = await daemonWithConfig(t, { deviceHosts: { stuckMs: 500 } });
-  const uuid = await createMtty2(ctx);
+  const uuid = await create(ctx, 'mtty', 'mtty-2');
   const client = await connect(ctx, uuid);
   t.after(() => client.close());
   await client.read(R.CONFIG, 0, 4);
-  const [host] = await until('a device host', async () => ((await hosts(d)).length > 0 ? hosts(d) : undefined));
+  const [host] = await hosts(d);
   // SIGSTOP is a loop that never yields, as far as the daemon can tell.
   process.kill(host!.pid, 'SIGSTOP');
-  assert.ok(await waitForStderr(d, 'stopped answering for 500 ms and was killed', 10_000));
+  assert.ok(await waitForStderr(d, `device host pid ${host!.pid} stopped answering for 500 ms and was killed`, 10_000));
   await assert.rejects(client.read(R.CONFIG, 0, 4));
   const again = await connect(ctx, uuid);
   t.after(() => again.close());
   await again.read(R.CONFIG, 0, 4);
 });
 
-test('a reset through sysfs reaches the instance a device host serves', async (t) => {
-  const { ctx, d } = await daemonWithConfig(t, {});
-  const uuid = await createMtty2(ctx);
-  const client = await connect(ctx, uuid);
-  t.after(() => client.close());
-  await client.read(R.CONFIG, 0, 4);
-  // mtty's reset only logs (as the kernel sample): the line comes from the instance the client uses, which only the
-  // host has opened; the daemon's own copy is never opened and logs nothing.
-  assert.ok(!d.stderr().includes(`vfio-user[${uuid}]: reset`));
-  await writeFile(path.join(ctx.dir, 'sys/bus/mdev/devices', uuid, 'reset'), '1');
-  assert.ok(await waitForStderr(d, `vfio-user[${uuid}]: reset`), "the host's instance was reset");
-  assert.equal((await client.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'and still serves its client');
+test('mcount: an attribute written before a client is what it reads; what the client changes is what the attributes show, attached and after', async (t) => {
+  const { ctx, d } = await daemonWithConfig(t, { parents: [{ driver: 'mcount' }] });
+  const uuid = await create(ctx, 'mcount', 'mcount-1');
+  await writeFile(attr(ctx, uuid, 'vendor/scratch'), '0x1234abcd');
+  assert.equal(await readFile(attr(ctx, uuid, 'vendor/scratch'), 'utf8'), '0x1234abcd\n');
+  await assert.rejects(writeFile(attr(ctx, uuid, 'vendor/scratch'), 'lots'), /EINVAL|Invalid argument/, 'a bad value is refused by the device');
+  const c = await connect(ctx, uuid);
+  assert.equal((await c.read(R.BAR0, MCOUNT_REG.SCRATCH, 4)).readUInt32LE(0), 0x1234abcd, 'the client reads what was written through sysfs');
+  for (let i = 0; i < 3; i++) await c.write(R.BAR0, MCOUNT_REG.DOORBELL, Buffer.from([1, 0, 0, 0]));
+  assert.equal((await c.read(R.BAR0, MCOUNT_REG.COUNT, 4)).readUInt32LE(0), 3);
+  assert.equal(await readFile(attr(ctx, uuid, 'vendor/count'), 'utf8'), '3\n', 'the attribute shows the live device while attached');
+  const scratch = Buffer.alloc(4);
+  scratch.writeUInt32LE(0xfeed);
+  await c.write(R.BAR0, MCOUNT_REG.SCRATCH, scratch);
+  c.close();
+  await until('the session to end', () => (d.stderr().includes(`vfio-user[${uuid}]: client disconnected`) ? true : undefined));
+  assert.equal(await readFile(attr(ctx, uuid, 'vendor/count'), 'utf8'), '3\n', 'and after the client left');
+  assert.equal(await readFile(attr(ctx, uuid, 'vendor/scratch'), 'utf8'), '0x0000feed\n');
+  // A reset through sysfs reaches the same instance.
+  await writeFile(attr(ctx, uuid, 'reset'), '1');
+  assert.equal(await readFile(attr(ctx, uuid, 'vendor/count'), 'utf8'), '0\n');
 });
 
-test('create and remove through the mount are logged; a removal of a device in use names the client (and the host)', async (t) => {
-  const { ctx, d } = await daemonWithConfig(t, {});
-  const uuid = await createMtty2(ctx);
-  const client = await connect(ctx, uuid);
-  t.after(() => client.close());
-  assert.equal((await client.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348);
-  // The client is this test process, as root.
-  const who = `vfio-user client pid ${process.pid} (uid 0)`;
-  // A plain remove (what mdevctl stop writes) waits for the client, and says whom it waits for.
-  const removal = writeFile(path.join(ctx.dir, 'sys/bus/mdev/devices', uuid, 'remove'), '1');
-  assert.ok(await waitForStderr(d, `removal waits for ${who} to release the device`), d.stderr());
-  client.close();
-  await removal;
-  assert.ok(await waitForStderr(d, `sysfs[${uuid}]: removed\n`), d.stderr());
-  assert.match(d.stderr(), new RegExp(`Z info  sysfs\\[${uuid}\\]: created mtty-2 on mtty\\n`));
+test('a client that hangs up and reconnects at once is served every time (100 times); a second client at once gets EBUSY', async (t) => {
+  const { ctx } = await daemonWithConfig(t, {});
+  const uuid = await create(ctx, 'mtty', 'mtty-1');
+  let served = 0;
+  for (let i = 0; i < 100; i++) {
+    const c = await connect(ctx, uuid);
+    assert.equal((await c.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, `reconnect ${i}`);
+    served++;
+    c.close();
+  }
+  assert.equal(served, 100);
+  const first = await connect(ctx, uuid);
+  t.after(() => first.close());
+  await first.read(R.CONFIG, 0, 4);
+  await assert.rejects(
+    VfioUserClient.connect(path.join(ctx.dir, 'run', `${uuid}.sock`)),
+    (e: unknown) => (e as { errno?: string }).errno === 'EBUSY',
+    'a second client while the first is attached',
+  );
+  assert.equal((await first.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'the first is undisturbed');
+});
 
-  // A forced removal cuts the client off at once, and the line names the host that served it.
-  const other = await createMtty2(ctx);
-  const held = await connect(ctx, other);
-  t.after(() => held.close());
-  await held.read(R.CONFIG, 0, 4);
-  const [host] = await until('a device host', async () => ((await hosts(d)).length > 0 ? hosts(d) : undefined));
-  assert.equal((await call(d.url, 'DELETE', `/devices/${other}?force=1`)).status, 204);
-  await held.whenClosed();
-  const inUse = `removing ${other} while in use by ${who} served by device host pid ${host!.pid}`;
-  assert.ok(await waitForStderr(d, inUse), `"${inUse}" in:\n${d.stderr()}`);
+/** Listening TCP sockets on the machine (local address:port), from /proc/net/tcp and tcp6. */
+async function listeners(): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A') out.add(f[1]!);
+    }
+  }
+  return out;
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
+test('SIGUSR1 to a host or to umdevd opens no inspector: no new listening socket, 127.0.0.1:9229 refuses', async (t) => {
+  const { ctx, d } = await daemonWithConfig(t, {});
+  const uuid = await create(ctx, 'mtty', 'mtty-1');
+  const c = await connect(ctx, uuid);
+  t.after(() => c.close());
+  await c.read(R.CONFIG, 0, 4);
+  const [host] = await hosts(d);
+  const before = await listeners();
+  process.kill(host!.pid, 'SIGUSR1');
+  process.kill(d.pid, 'SIGUSR1');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual([...(await listeners())].filter((l) => !before.has(l)), [], 'no new listener');
+  assert.equal(await refused(9229), true, '127.0.0.1:9229 refuses');
+  assert.equal((await c.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'both still serve');
+  assert.equal((await call(d.url, 'GET', '/devices')).status, 200);
 });

@@ -25,6 +25,8 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** Run inside this network namespace (`ip netns exec`, which execs: the pid is the daemon's). */
   readonly netns?: string;
+  /** Another built entry point than umdevd's own (a test build of umdevd with more drivers). */
+  readonly entry?: string;
 }
 
 /** A running daemon. `stderr` accumulates everything it logged. */
@@ -46,7 +48,7 @@ export async function startDaemon(stateDir: string, extraArgs: readonly string[]
     ? spawn(path.join(BIN, 'umdevd'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
     : opts.netns !== undefined
       ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, UMDEVD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
-      : spawn(process.execPath, [UMDEVD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
+      : spawn(process.execPath, [opts.entry ?? UMDEVD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
   let out = '';
   let err = '';
   proc.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -41,7 +41,7 @@ test('a vfio-pci device whose state is not a PciDevice fails its create with a m
 });
 
 test('pciParent refuses a create that returns something else, naming the parent', async (t) => {
-  const spec = pciParent({ ...base, ops: { create: () => ({}) as unknown as PciDevice } });
+  const spec = pciParent({ ...base, device: () => ({}) as unknown as PciDevice });
   const { core } = await withDriver(t, spec as ParentSpec<unknown>);
   await assert.rejects(core.create('shape', 'shape-1', UUID), (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL' && e.message.includes('parent shape'));
   assert.equal(core.device(UUID), undefined);
@@ -53,12 +53,10 @@ test('pciParent: the sysfs reset runs the declared reset (ENOTTY without one) an
   const spec = pciParent({
     ...base,
     types: [{ sysfsName: '1' }, { sysfsName: '2' }],
-    ops: {
-      create: (d) => {
-        const dev = new PciDevice({ identity: { vendorId: 1, deviceId: 2, classCode: 0 }, bars: [{ kind: 'mem32', size: 4096, memory: true }], ...(d.type.sysfsName === '1' ? { reset: () => void resets++ } : {}) });
-        made.push(dev);
-        return dev;
-      },
+    device: ({ type }) => {
+      const dev = new PciDevice({ identity: { vendorId: 1, deviceId: 2, classCode: 0 }, bars: [{ kind: 'mem32', size: 4096, memory: true }], ...(type === '1' ? { reset: () => void resets++ } : {}) });
+      made.push(dev);
+      return dev;
     },
   });
   const { core } = await withDriver(t, spec as ParentSpec<unknown>);

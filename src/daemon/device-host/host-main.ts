@@ -1,150 +1,232 @@
 /**
- * Concepts: a device host, the process that serves one vfio-user client. umdevd (root) starts one per accepted
- * connection, with the client's socket as fd 3 and an IPC channel. The host builds its own instance of the device
- * from the vendor driver (a private core with one parent and one device), drops to an unprivileged user before it
- * reads the client's first byte, serves the session, and exits once the device is reset and closed. A crash, a heap
- * overrun or a stuck loop here ends this client's session only: the mount, the API and other devices live in other
- * processes. Device state lasts one session, as a session already ends with a reset; a device that a migration
- * brought in starts from the migrated state (`init.restore`), and umdevd can migrate the host's instance out
- * (`mig` messages, answered in order).
+ * Concepts: a device host, the process that holds one device's instance for the device's whole life. umdevd (root)
+ * starts it on the device's first need with the channel (`channel.ts`) as its fd 3 and nothing else of its own. The
+ * host closes any other fd it finds, reads `INIT`, loads the driver catalog, confines itself for good
+ * (`native.confine`: a uid and gid of its own, no_new_privs, not dumpable, killed with umdevd, seccomp), and only
+ * then builds the device's model and answers calls: client sessions (each client's socket arrives as an fd),
+ * attributes, online, reset, release requests, screens and migration. It never opens a path, a socket or a process
+ * after that; it exits when umdevd closes the channel (the device is removed) or dies.
  */
+import '../process-guard.js';
 import process from 'node:process';
-import { Core } from '../../core/core.js';
-import { err, toUmdevError } from '../../errors.js';
-import { screenPng } from '../../display/screen.js';
-import { createLogger } from '../../log.js';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { type UmdevError, err, errnoNumber, toUmdevError } from '../../errors.js';
 import { native } from '../../native/index.js';
-import { type MigrationPort, loadDevice, localPort } from '../../vfio/migration-port.js';
-import { type PciDevice, requirePciDevice } from '../../vfio/pci-device.js';
-import { makeLogger } from '../../vfio-user/log.js';
-import { describeClient, startSession } from '../../vfio-user/session.js';
+import { buildInstance } from '../../sdk/pci-parent.js';
+import { VFIO_DEVICE_STATE as S } from '../../vfio/constants.js';
+import type { MigrationPort } from '../../vfio/migration-port.js';
+import type { ActiveSession } from '../../vfio-user/instance.js';
+import type { LocalInstance } from '../../vfio-user/local-instance.js';
+import type { Logger } from '../../vfio-user/log.js';
 import type { DriverCatalog } from '../config.js';
-import { CLIENT_FD, type HostInit, type HostMessage, type MigrationOp, type MigrationReply, type RootMessage, messageType } from './protocol.js';
+import { Channel, type Frame } from './channel.js';
+import { Call, type HostInit, HostEvent, type LogLevel, checkPlatform } from './protocol.js';
 
-function send(m: HostMessage): void {
-  process.send?.(m);
+const CHANNEL_FD = 3;
+/** The root sends migration data in pieces of at most 1 MiB, and nothing bigger. */
+const MAX_FRAME = 2 << 20;
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Fds this process did not open and must not keep: any socket or path but stdio and the channel. */
+function closeStrayFds(): string[] {
+  const closed: string[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd <= CHANNEL_FD) continue;
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${name}`);
+    } catch {
+      continue; // The directory's own fd, gone by now.
+    }
+    // Node's own fds are anonymous (epoll, eventfd) or pipes; a socket or a path came from outside (the launcher's
+    // /dev/null for an ignored stdio slot is harmless, and closed without a word).
+    if (target.startsWith('socket:') || target.startsWith('/')) {
+      native.close(fd);
+      if (target !== '/dev/null') closed.push(`${fd} (${target})`);
+    }
+  }
+  return closed;
 }
 
-async function serve(init: HostInit): Promise<void> {
-  const base = createLogger({ level: init.log.level, json: init.log.json });
-  const log = makeLogger(init.uuid, base);
-  const { DRIVERS } = (await import(init.catalog)) as { DRIVERS: DriverCatalog };
-  const entry = DRIVERS[init.driver];
-  if (entry === undefined) throw err('EINVAL', `no driver named ${init.driver}`);
-  const core = new Core({ log: base.child('core', init.uuid) });
-  core.registerParent(entry.create(init.options));
-  const device = await core.create(init.parent, init.typeId, init.uuid);
-  const model = requirePciDevice(device.driverData, `${init.driver} device ${init.uuid}`);
-  if (init.restore !== undefined) await loadDevice(model, init.restore, 'umdevd');
-  dropPrivileges(init.uid, init.gid);
-  const migration = migrationServer(model);
+const stray = closeStrayFds();
+const channel = new Channel(CHANNEL_FD, native, { maxFrame: MAX_FRAME });
+let level = 3;
+/** The device's log lines go to umdevd, which prints them with the device's name. */
+const log: Logger = (l, message) => {
+  if (LEVELS.indexOf(l) >= level && !channel.closed) channel.send(HostEvent.LOG, 0, { json: { level: l, message } });
+};
 
-  const who = describeClient(native, CLIENT_FD);
-  const session = startSession({ fd: CLIENT_FD, device: model, open: () => core.open(init.uuid), io: native, log, maxDmaMaps: init.maxDmaMaps, busyPollNs: init.busyPollNs });
-  process.on('message', (m: RootMessage) => {
-    if (m.type === 'ping') send({ type: 'pong', seq: m.seq });
-    else if (m.type === 'stop') session.connection.close(err('ENODEV', m.reason));
-    else if (m.type === 'request-release') {
-      log('info', `removal waits for ${who} to release the device (request ${m.count})`);
-      model.requestRelease?.(m.count);
-    }
-    else if (m.type === 'screen') send(screen(model, m.seq));
-    else if (m.type === 'mig') migration(m);
-    else if (m.type === 'reset') {
-      Promise.resolve()
-        .then(() => model.reset())
-        .then(() => send({ type: 'reset-done' }), (e: unknown) => send({ type: 'reset-done', error: (e as Error).message }));
-    }
-  });
-  // umdevd gone: nobody owns this device any more.
-  process.on('disconnect', () => session.connection.close(err('ENODEV', 'umdevd went away')));
-  send({ type: 'serving' });
-  await session.ended;
-  send({ type: 'client-gone' });
-  await session.done;
+let instance: LocalInstance | undefined;
+let init: HostInit | undefined;
+let session: ActiveSession | undefined;
+let port: MigrationPort | undefined;
+/** Migration calls run one at a time, in order. */
+let migrations: Promise<unknown> = Promise.resolve();
+
+function reply(f: Frame, json: unknown = {}, data?: Uint8Array): void {
+  if (!channel.closed) channel.send(f.kind, f.seq, { reply: true, json, ...(data === undefined ? {} : { data }) });
 }
 
-/** The `screen` answer: the PNG, or the errno and reason (display off, no display) the API reports. */
-function screen(model: unknown, seq: number): HostMessage {
-  try {
-    return { type: 'screen', seq, png: screenPng(model).toString('base64') };
-  } catch (e) {
-    const u = toUmdevError(e);
-    return { type: 'screen', seq, errno: u.errno, message: u.message };
+function fail(f: Frame, e: unknown): void {
+  const u = toUmdevError(e);
+  if (!channel.closed) channel.send(f.kind, f.seq, { reply: true, errno: errnoNumber(u.errno), json: { message: u.message } });
+}
+
+function field<T>(f: Frame, name: string, check: (v: unknown) => v is T): T {
+  const v = (f.json as Record<string, unknown>)[name];
+  if (!check(v)) throw err('EINVAL', `call ${f.kind}: bad ${name}`);
+  return v;
+}
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isGroup = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+
+function migration(): MigrationPort {
+  if (port === undefined) throw err('EINVAL', 'no migration is open');
+  return port;
+}
+
+async function setUp(f: Frame): Promise<void> {
+  const i = f.json as HostInit;
+  const { DRIVERS } = (await import(i.catalog)) as { DRIVERS: DriverCatalog };
+  const entry = DRIVERS[i.driver];
+  if (entry === undefined) throw err('EINVAL', `no driver named ${i.driver}`);
+  const declaration = entry.create(i.options).declaration;
+  level = Math.max(0, LEVELS.indexOf(i.logLevel));
+  // From here on the process is the tenant's: nothing the device's code does can reach beyond it.
+  native.confine(i.uid, i.gid, process.ppid);
+  instance = buildInstance(declaration, { type: i.type, uuid: i.uuid, name: i.name });
+  init = i;
+  for (const s of stray) log('warn', `device host closed fd ${s} it should not have had`);
+}
+
+async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
+  const o = f.json as Record<string, unknown>;
+  switch (f.kind) {
+    case Call.PING:
+      return reply(f);
+    case Call.SERVE: {
+      const fd = f.fds.shift();
+      if (fd === undefined) throw err('EBADF', 'SERVE without a client socket');
+      if (session !== undefined && !session.closed) {
+        native.close(fd);
+        throw err('EBUSY', 'the device already has a client');
+      }
+      const s = inst.serve(fd, { who: field(f, 'who', isString), io: native, log, maxDmaMaps: i.maxDmaMaps, busyPollNs: i.busyPollNs });
+      session = s;
+      void s.done.then(() => {
+        if (session === s) session = undefined;
+        if (!channel.closed) channel.send(HostEvent.SESSION_END, 0);
+      });
+      return reply(f);
+    }
+    case Call.PROBE:
+      return reply(f, { attached: session === undefined ? false : await session.probe() });
+    case Call.END_SESSION:
+      session?.close(err('ENODEV', field(f, 'reason', isString)));
+      return reply(f);
+    case Call.ATTR_SHOW:
+      return reply(f, { value: await inst.showAttribute(field(f, 'group', isGroup), field(f, 'name', isString)) });
+    case Call.ATTR_STORE:
+      await inst.storeAttribute(field(f, 'group', isGroup), field(f, 'name', isString), field(f, 'value', isString));
+      return reply(f);
+    case Call.START:
+      await inst.start();
+      return reply(f);
+    case Call.STOP:
+      await inst.stop();
+      return reply(f);
+    case Call.RESET:
+      await inst.reset();
+      return reply(f);
+    case Call.REQUEST_RELEASE:
+      log('info', `removal waits for the client to release the device (request ${field(f, 'count', isNumber)})`);
+      inst.requestRelease(field(f, 'count', isNumber));
+      return reply(f);
+    case Call.SCREEN:
+      return reply(f, {}, await inst.screen());
+    default:
+      return migrationCall(f, inst, o);
   }
 }
 
-/** Answers the root's migration operations on this host's instance, one at a time, in order. */
-function migrationServer(model: PciDevice): (m: { seq: number } & MigrationOp) => void {
-  let port: MigrationPort | undefined;
-  let queue: Promise<void> = Promise.resolve();
-  const open = (): MigrationPort => {
-    if (port === undefined) throw err('EINVAL', 'no migration is open');
-    return port;
-  };
-  const run = async (m: MigrationOp): Promise<Omit<MigrationReply, 'type' | 'seq'>> => {
-    switch (m.op) {
-      case 'open':
+/** Migration calls, on the queue: each waits for the one before. */
+function migrationCall(f: Frame, inst: LocalInstance, o: Record<string, unknown>): Promise<void> {
+  const run = async (): Promise<void> => {
+    switch (f.kind) {
+      case Call.MIG_OPEN:
         if (port !== undefined) throw err('EBUSY', 'a migration is already open');
-        port = localPort(model, m.owner);
-        return { flags: port.flags };
-      case 'state':
-        await open().setState(m.target);
-        return {};
-      case 'read':
-        return { data: Buffer.from(await open().read(m.max)).toString('base64') };
-      case 'write':
-        await open().write(Buffer.from(m.data, 'base64'));
-        return {};
-      case 'platform':
-        return { platform: await open().platform() };
-      case 'stop-copy': {
-        const r = await open().stopAndCopy();
-        return { data: Buffer.from(r.stream).toString('base64'), platform: r.platform };
+        port = await inst.openMigration(field(f, 'owner', isString));
+        return reply(f, { flags: port.flags });
+      case Call.MIG_STATE:
+        await migration().setState(field(f, 'target', isNumber));
+        return reply(f);
+      case Call.MIG_READ:
+        return reply(f, {}, await migration().read(Math.min(field(f, 'max', isNumber), 1 << 20)));
+      case Call.MIG_WRITE:
+        // The incoming stream is parsed here, by the vendor's code, in this confined process only.
+        await migration().write(f.data);
+        return reply(f);
+      case Call.MIG_PLATFORM:
+        return reply(f, { platform: await migration().platform() });
+      case Call.MIG_STOP_COPY: {
+        // The stream follows in MIG_READs: frames stay small whatever the device holds.
+        await migration().setState(S.STOP_COPY);
+        return reply(f, { platform: await migration().platform() });
       }
-      case 'load-platform':
-        await open().loadPlatform(m.platform);
-        return {};
-      case 'reset':
-        await open().reset();
-        return {};
-      case 'release':
+      case Call.MIG_LOAD_PLATFORM:
+        await migration().loadPlatform(checkPlatform(o.platform, 'platform'));
+        return reply(f);
+      case Call.MIG_RESET:
+        await migration().reset();
+        return reply(f);
+      case Call.MIG_RELEASE:
         port?.release();
         port = undefined;
-        return {};
+        return reply(f);
+      default:
+        throw err('ENOSYS', `unknown call ${f.kind}`);
     }
   };
-  return (m) => {
-    queue = queue.then(async () => {
-      try {
-        send({ type: 'mig-reply', seq: m.seq, ...(await run(m)) });
-      } catch (e) {
-        const u = toUmdevError(e);
-        send({ type: 'mig-reply', seq: m.seq, error: { errno: u.errno, message: u.message } });
-      }
+  const next = migrations.then(run, run);
+  migrations = next.catch(() => undefined);
+  return next;
+}
+
+channel.onFrame((f) => {
+  const done = (p: Promise<void>): void => {
+    p.catch((e: unknown) => fail(f, e)).finally(() => {
+      for (const fd of f.fds) native.close(fd);
     });
   };
-}
-
-/** Give up root for good: supplementary groups first, then the group, then the user (after which none of it works). */
-function dropPrivileges(uid: number | undefined, gid: number | undefined): void {
-  if (uid === undefined || process.getuid?.() !== 0) return;
-  process.setgroups?.([]);
-  process.setgid?.(gid ?? uid);
-  process.setuid?.(uid);
-  if (process.getuid?.() !== uid || process.geteuid?.() !== uid) throw err('EPERM', `could not drop to uid ${uid}`);
-}
-
-process.once('message', (m: unknown) => {
-  if (messageType(m) !== 'init') {
-    process.stderr.write('device host: the first message was not init\n');
-    process.exit(2);
+  if (f.reply) return;
+  if (init === undefined || instance === undefined) {
+    if (f.kind !== Call.INIT) return fail(f, err('EINVAL', 'the first call must be INIT'));
+    return done(
+      setUp(f).then(
+        () => reply(f),
+        (e: unknown) => {
+          fail(f, e);
+          exit(1, `device host could not start: ${toUmdevError(e).message}`);
+        },
+      ),
+    );
   }
-  serve(m as HostInit).then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`device host: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  done(call(f, instance, init));
 });
+channel.onMalformed((why) => exit(2, `device host: bad frame from umdevd: ${why}`));
+// umdevd closed the channel (the device is removed) or died: nobody owns this device any more.
+channel.onClose((reason?: UmdevError) => {
+  void (async () => {
+    session?.close(err('ENODEV', 'the device is gone'));
+    await session?.done;
+    await instance?.dispose();
+    process.exit(reason === undefined ? 0 : 1);
+  })();
+});
+
+function exit(code: number, why: string): void {
+  process.stderr.write(`${why}\n`);
+  process.exit(code);
+}

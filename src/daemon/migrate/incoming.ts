@@ -1,9 +1,9 @@
 /**
  * Concepts: the destination side of a live migration between daemons. `begin` creates a device of the same parent,
  * type and UUID as the source's, claims its migration and puts it in RESUMING; `write` feeds it the source's
- * stream; `finish` leaves RESUMING (the device loads the stream, all or nothing), loads the platform state (config
- * space, interrupt configuration) and marks the instance as carrying migrated state, so a device host serving the
- * next client starts from it. `abort`, a failed `finish`, or `idleMs` without a call (the source died) removes the
+ * stream; `finish` leaves RESUMING (the device loads the stream, all or nothing) and loads the platform state (config
+ * space, interrupt configuration) into the device's one instance, where its next client finds it. The stream is
+ * parsed there (the device's host), never by umdevd. `abort`, a failed `finish`, or `idleMs` without a call (the source died) removes the
  * device again: nothing is left half-migrated.
  */
 import { err, toUmdevError } from '../../errors.js';
@@ -15,10 +15,8 @@ import type { PlatformState } from '../../vfio/pci-device.js';
 
 /** What a daemon needs from its device transport to take part in migrations. */
 export interface MigrationTransport {
-  /** Claim the migration of a device where its live state is. */
+  /** Claim the migration of a device, on its one instance (in its device host, which parses the stream). */
   open(uuid: string, owner: string): Promise<MigrationPort>;
-  /** The device's own instance now holds migrated state (see `VfioUserBusDriver.carry`). */
-  carry(uuid: string): void;
 }
 
 /** Most stream bytes one incoming migration may send; more is E2BIG and the migration is aborted. */
@@ -100,7 +98,6 @@ export class IncomingMigrations {
       throw e;
     }
     m.port.release();
-    this.#transport.carry(uuid);
     this.#log.info(`incoming migration of ${uuid} done (${m.bytes} bytes)`);
     return m.bytes;
   }

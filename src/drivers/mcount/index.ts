@@ -5,7 +5,7 @@
  * BAR2, one page of memory the VMM may map. INTx and one MSI vector; a reset clears the registers; the registers
  * migrate as an 8-byte snapshot.
  */
-import { PciDevice, err, pciParent, snapshotMigration, type MdevDevice, type ParentSpec } from '../../sdk/index.js';
+import { type PciParent, type Placement, PciDevice, err, pciParent, snapshotMigration } from '../../sdk/index.js';
 
 /** BAR0 register offsets. */
 export const MCOUNT_REG = { ID: 0x0, COUNT: 0x4, DOORBELL: 0x8, SCRATCH: 0xc } as const;
@@ -47,6 +47,14 @@ export class McountDevice extends PciDevice {
     });
   }
 
+  /** A write to `vendor/scratch`: a number (decimal, or `0x` hex) that fits 32 bits; EINVAL otherwise. */
+  setScratch(value: string): void {
+    const text = value.trim();
+    const n = /^0x[0-9a-f]{1,8}$/i.test(text) ? Number.parseInt(text.slice(2), 16) : /^[0-9]{1,10}$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw err('EINVAL', `mcount: scratch must be a 32-bit number, not ${JSON.stringify(text.slice(0, 32))}`);
+    this.scratch = n;
+  }
+
   /** Registers are dwords; any other access is refused, as a device that decodes only dwords would. */
   #read(offset: number, length: number): Uint8Array {
     if (length !== 4 || offset % 4 !== 0) throw err('EINVAL', `mcount: ${length}-byte read at 0x${offset.toString(16)}`);
@@ -68,16 +76,27 @@ export class McountDevice extends PciDevice {
 }
 
 /** A fresh mcount parent. Register it with `Core.registerParent`. */
-export function createMcountParent(): ParentSpec<McountDevice> {
-  return pciParent<McountDevice>({
-    name: 'mcount',
-    devicePath: 'virtual/mcount/mcount',
-    driverName: 'mcount',
-    maxInstances: 8,
-    types: [{ sysfsName: '1', prettyName: 'Doorbell counter' }],
-    ops: { create: () => new McountDevice() },
-    deviceAttributes: [
-      { name: 'vendor', attrs: [{ name: 'count', mode: 0o444, show: (_d: MdevDevice, dev: McountDevice) => `${dev.count}\n` }] },
-    ],
-  });
+export function createMcountParent(placement?: Placement): PciParent<McountDevice> {
+  return pciParent<McountDevice>(
+    {
+      name: 'mcount',
+      devicePath: 'virtual/mcount/mcount',
+      driverName: 'mcount',
+      maxInstances: 8,
+      types: [{ sysfsName: '1', prettyName: 'Doorbell counter' }],
+      device: () => new McountDevice(),
+      attributes: [
+        {
+          name: 'vendor',
+          attrs: [
+            // Read from the live device: what the doorbell has counted, whether or not a client is attached.
+            { name: 'count', mode: 0o444, show: (dev) => `${dev.count}\n` },
+            // The SCRATCH register, as `0x` hex: what a client reads at BAR0 0xc, and what a write here puts there.
+            { name: 'scratch', mode: 0o644, show: (dev) => `0x${dev.scratch.toString(16).padStart(8, '0')}\n`, store: (dev, value) => dev.setScratch(value) },
+          ],
+        },
+      ],
+    },
+    placement,
+  );
 }

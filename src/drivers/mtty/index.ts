@@ -5,9 +5,7 @@
  * `available_instances` is free ports / ports per type; a create that does not fit fails with ENOSPC, as the
  * sample's `mtty_init_dev`. Ports go back to the pool when the device is removed.
  */
-import { err } from '../../errors.js';
-import type { MdevDevice, MdevType, ParentSpec } from '../../core/types.js';
-import { pciParent } from '../../sdk/index.js';
+import { type MdevDevice, type PciParent, type Placement, err, pciParent } from '../../sdk/index.js';
 import { MttyDevice } from './device.js';
 
 export { MttyDevice } from './device.js';
@@ -18,48 +16,29 @@ export const MTTY_MAX_PORTS = 24;
 
 const PORTS_BY_TYPE: Readonly<Record<string, 1 | 2>> = { '1': 1, '2': 2 };
 
-function portsOf(type: MdevType): 1 | 2 {
+function portsOf(type: { readonly sysfsName: string }): 1 | 2 {
   const n = PORTS_BY_TYPE[type.sysfsName];
   if (n === undefined) throw err('EINVAL', `mtty has no type ${type.sysfsName}`);
   return n;
 }
 
 /** A fresh mtty parent with its own port pool (`ports`, default 24). Register it with `Core.registerParent`. */
-export function createMttyParent(options: { ports?: number } = {}): ParentSpec<MttyDevice> {
+export function createMttyParent(options: { ports?: number } = {}, placement?: Placement): PciParent<MttyDevice> {
   const total = options.ports ?? MTTY_MAX_PORTS;
   if (!Number.isInteger(total) || total < 0) throw err('EINVAL', `mtty port pool of ${total}`);
-  let available = total;
-  const holding = new WeakSet<MttyDevice>();
-  return pciParent<MttyDevice>({
-    name: 'mtty',
-    devicePath: 'virtual/mtty/mtty',
-    driverName: 'mtty',
-    types: [
-      { sysfsName: '1', prettyName: 'Single port serial' },
-      { sysfsName: '2', prettyName: 'Dual port serial' },
-    ],
-    ops: {
-      create(device: MdevDevice): MttyDevice {
-        const n = portsOf(device.type);
-        if (available < n) throw err('ENOSPC', `mtty: ${n} port(s) wanted, ${available} free`);
-        available -= n;
-        const state = new MttyDevice(n);
-        holding.add(state);
-        return state;
-      },
-      remove(_device: MdevDevice, state: MttyDevice): void {
-        // Pairs with the reservation in create; the set makes a repeated remove harmless.
-        if (holding.delete(state)) available += state.nrPorts;
-      },
-      getAvailable(type: MdevType): number {
-        return Math.floor(available / portsOf(type));
-      },
+  return pciParent<MttyDevice>(
+    {
+      name: 'mtty',
+      devicePath: 'virtual/mtty/mtty',
+      driverName: 'mtty',
+      types: [
+        { sysfsName: '1', prettyName: 'Single port serial' },
+        { sysfsName: '2', prettyName: 'Dual port serial' },
+      ],
+      pool: { size: total, cost: portsOf, full: (want, left) => `mtty: ${want} port(s) wanted, ${left} free` },
+      device: ({ type }) => new MttyDevice(portsOf({ sysfsName: type })),
+      attributes: [{ name: 'vendor', attrs: [{ name: 'sample_mdev_dev', mode: 0o444, record: (device: MdevDevice) => `This is MDEV ${device.name}\n` }] }],
     },
-    deviceAttributes: [
-      {
-        name: 'vendor',
-        attrs: [{ name: 'sample_mdev_dev', mode: 0o444, show: (device: MdevDevice) => `This is MDEV ${device.name}\n` }],
-      },
-    ],
-  });
+    placement,
+  );
 }

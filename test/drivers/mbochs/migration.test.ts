@@ -68,7 +68,7 @@ test('mbochs migrates its registers and video memory into a device without a cli
   assert.deepEqual(dst.dispi.save(), src.dispi.save());
   assert.ok(dst.memory(FB_BAR).equals(src.memory(FB_BAR)), 'video memory identical');
   assert.equal(dst.memory(FB_BAR).readUInt32LE(changedAt), 0xdeadbeef);
-  assert.ok(screenPng(dst).equals(screenPng(src)), 'the same screen');
+  assert.ok((await screenPng(dst)).equals(await screenPng(src)), 'the same screen');
   // The next client maps the loaded memory.
   await dst.open(context);
   assert.ok(dst.regionInfo(R.BAR0).fd !== undefined);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Core } from '../../../src/core/core.js';
 import { UmdevError } from '../../../src/errors.js';
 import { MbochsDevice, createMbochsParent } from '../../../src/drivers/mbochs/index.js';
+import { LocalInstance } from '../../../src/vfio-user/local-instance.js';
 
 const uuid = (n: number): string => `b0c50000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 const isErrno = (errno: string) => (e: unknown): boolean => e instanceof UmdevError && e.errno === errno;
@@ -18,10 +19,10 @@ test('types as the sample names them, with their descriptions and the vendor mem
     ['mbochs-large', 'mbochs-large', 'virtual display, 64 MB video memory'],
   ]);
   const d = await core.create('mbochs', 'mbochs-medium', uuid(1));
-  assert.ok(d.driverData instanceof MbochsDevice);
+  assert.ok(d.driverData instanceof LocalInstance && d.driverData.model instanceof MbochsDevice);
   const memory = p.deviceAttributes[0]!;
   assert.equal(memory.name, 'vendor');
-  assert.equal(memory.attrs[0]!.show!(d, d.driverData), '16 MB\n');
+  assert.equal(await memory.attrs[0]!.show!(d, d.driverData), '16 MB\n');
 });
 
 test('one budget of max_mbytes: available_instances follow the MiB left as devices come and go, ENOSPC past it', async (t) => {

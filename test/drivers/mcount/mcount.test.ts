@@ -67,7 +67,7 @@ test('the guide\'s mcount driver: registered, created, served over vfio-user and
 
   // The sysfs attribute and the reset.
   const vendor = core.parent('mcount')!.deviceAttributes[0]!;
-  assert.equal(vendor.attrs[0]!.show!(mdev, mdev.driverData), '2\n');
+  assert.equal(await vendor.attrs[0]!.show!(mdev, mdev.driverData), '2\n');
   await c.reset();
   assert.equal((await c.read(0, MCOUNT_REG.COUNT, 4)).readUInt32LE(0), 0);
 });

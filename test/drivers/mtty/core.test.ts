@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Core } from '../../../src/core/core.js';
 import { UmdevError } from '../../../src/errors.js';
 import { createMttyParent, MttyDevice } from '../../../src/drivers/mtty/index.js';
+import { LocalInstance } from '../../../src/vfio-user/local-instance.js';
 
 const uuid = (n: number): string => `5a1e0000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
@@ -17,8 +18,8 @@ test('mtty in a real Core: available_instances follow the shared 24-port pool un
   assert.equal(one.deviceApi, 'vfio-pci');
   assert.deepEqual([core.availableInstances(one), core.availableInstances(two)], [24, 12]);
   const first = await core.create('mtty', 'mtty-2', uuid(0));
-  assert.ok(first.driverData instanceof MttyDevice);
-  assert.equal((first.driverData as MttyDevice).nrPorts, 2);
+  assert.ok(first.driverData instanceof LocalInstance && first.driverData.model instanceof MttyDevice);
+  assert.equal(first.driverData.model.nrPorts, 2);
   assert.deepEqual([core.availableInstances(one), core.availableInstances(two)], [22, 11]);
   for (let i = 1; i <= 10; i++) await core.create('mtty', 'mtty-2', uuid(i));
   for (let i = 11; i <= 12; i++) await core.create('mtty', 'mtty-1', uuid(i));
@@ -32,7 +33,7 @@ test('mtty in a real Core: available_instances follow the shared 24-port pool un
   await core.create('mtty', 'mtty-2', uuid(13));
   const vendor = core.parent('mtty')!.deviceAttributes.find((g) => g.name === 'vendor')!;
   const dev = core.device(uuid(13))!;
-  assert.equal(vendor.attrs[0]!.show!(dev, dev.driverData), `This is MDEV ${uuid(13)}\n`);
+  assert.equal(await vendor.attrs[0]!.show!(dev, dev.driverData), `This is MDEV ${uuid(13)}\n`);
 });
 
 test('two Cores each with an mtty parent keep separate pools', async (t) => {

@@ -1,0 +1,221 @@
+/**
+ * Concepts: a device's instance as umdevd holds it when the device lives in a host of its own: a `DeviceInstance`
+ * whose every use is a call to that host. The host is started on the device's first need (a client, an attribute,
+ * online, a reset, a screen, a migration) and lives until the device is removed, across any number of sessions; a
+ * host that dies (or is killed for misbehaving) takes the device's state with it, and the next need starts a fresh
+ * one. Until the first need the device costs this small object and nothing else.
+ */
+import { UmdevError, err, toUmdevError } from '../../errors.js';
+import type { MdevDevice } from '../../core/types.js';
+import { MAX_SCREEN_PNG } from '../../display/screen.js';
+import type { MigrationPort } from '../../vfio/migration-port.js';
+import { type ActiveSession, DeviceInstance, type ServeContext } from '../../vfio-user/instance.js';
+import { safeClose } from '../../vfio-user/transport.js';
+import type { HostProcess } from './host-process.js';
+import { Call, checkPlatform } from './protocol.js';
+
+/** Starts a device's host; given by the daemon's `DeviceHosts`. */
+export type HostStarter = (device: MdevDevice) => Promise<HostProcess>;
+
+/** Largest piece of migration data in one call, either way. */
+const MIG_CHUNK = 1 << 20;
+
+/** The device's instance in its host. Owned by the device's record (its vendor state). */
+export class HostInstance extends DeviceInstance {
+  readonly #device: MdevDevice;
+  readonly #start: HostStarter;
+  #host: Promise<HostProcess> | undefined;
+  #disposed = false;
+  #screen: Promise<Buffer> | undefined;
+
+  constructor(device: MdevDevice, start: HostStarter) {
+    super();
+    this.#device = device;
+    this.#start = start;
+  }
+
+  /** The running host, if there is one now (for status displays and tests). */
+  get host(): Promise<HostProcess> | undefined {
+    return this.#host;
+  }
+
+  /** The device's host, started if none runs (or the last one died). */
+  #need(): Promise<HostProcess> {
+    if (this.#disposed) return Promise.reject(err('ENODEV', `${this.#device.uuid} is being removed`));
+    const running = this.#host;
+    if (running !== undefined) {
+      return running.then((h) => {
+        if (h.alive) return h;
+        if (this.#host === running) this.#host = undefined;
+        return this.#need();
+      });
+    }
+    const started = this.#start(this.#device);
+    this.#host = started;
+    started.then(
+      (h) => h.exited.then(() => {
+        if (this.#host === started) this.#host = undefined;
+      }),
+      () => {
+        if (this.#host === started) this.#host = undefined;
+      },
+    );
+    return started;
+  }
+
+  async #call(kind: Parameters<HostProcess['call']>[0], json?: unknown, o?: Parameters<HostProcess['call']>[2]): Promise<ReturnType<HostProcess['call']> extends Promise<infer R> ? R : never> {
+    return (await this.#need()).call(kind, json, o);
+  }
+
+  serve(fd: number, c: ServeContext): ActiveSession {
+    return new HostSession(this.#need(), fd, c);
+  }
+
+  async showAttribute(group: string | undefined, name: string): Promise<string> {
+    return (await this.#call(Call.ATTR_SHOW, { group, name })).json.value as string;
+  }
+
+  async storeAttribute(group: string | undefined, name: string, value: string): Promise<void> {
+    await this.#call(Call.ATTR_STORE, { group, name, value });
+  }
+
+  async start(): Promise<void> {
+    await this.#call(Call.START);
+  }
+
+  async stop(): Promise<void> {
+    await this.#call(Call.STOP);
+  }
+
+  async reset(): Promise<void> {
+    await this.#call(Call.RESET);
+  }
+
+  requestRelease(count: number): void {
+    // Only a running host has a client to ask.
+    void this.#host?.then((h) => (h.alive ? h.call(Call.REQUEST_RELEASE, { count }) : undefined)).catch(() => undefined);
+  }
+
+  /** One frame at a time: requests that come while one is being made share it. */
+  screen(): Promise<Buffer> {
+    this.#screen ??= this.#call(Call.SCREEN, {}, { maxData: MAX_SCREEN_PNG })
+      .then((r) => r.data)
+      .finally(() => {
+        this.#screen = undefined;
+      });
+    return this.#screen;
+  }
+
+  async openMigration(owner: string): Promise<MigrationPort> {
+    const host = await this.#need();
+    const flags = (await host.call(Call.MIG_OPEN, { owner })).json.flags as number;
+    let released = false;
+    const call: HostProcess['call'] = (kind, json, o) => (released ? Promise.reject(err('EINVAL', 'the migration port was released')) : host.call(kind, json, o));
+    const read = async (max: number): Promise<Uint8Array> => {
+      const n = Math.max(0, Math.min(max, MIG_CHUNK));
+      return (await call(Call.MIG_READ, { max: n }, { maxData: n })).data;
+    };
+    return {
+      flags,
+      setState: async (target) => void (await call(Call.MIG_STATE, { target })),
+      read,
+      write: async (chunk) => {
+        for (let at = 0; at < chunk.length; at += MIG_CHUNK) await call(Call.MIG_WRITE, {}, { data: chunk.subarray(at, at + MIG_CHUNK) });
+      },
+      platform: async () => checkPlatform((await call(Call.MIG_PLATFORM)).json.platform, 'platform'),
+      stopAndCopy: async () => {
+        const platform = checkPlatform((await call(Call.MIG_STOP_COPY)).json.platform, 'platform');
+        const parts: Uint8Array[] = [];
+        for (let chunk = await read(MIG_CHUNK); chunk.length > 0; chunk = await read(MIG_CHUNK)) parts.push(chunk);
+        return { stream: Buffer.concat(parts), platform };
+      },
+      loadPlatform: async (platform) => void (await call(Call.MIG_LOAD_PLATFORM, { platform })),
+      reset: async () => void (await call(Call.MIG_RESET)),
+      release: () => {
+        if (released) return;
+        released = true;
+        host.call(Call.MIG_RELEASE).catch(() => undefined);
+      },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const host = this.#host;
+    this.#host = undefined;
+    if (host === undefined) return;
+    try {
+      await (await host).shutdown();
+    } catch {
+      // It never started: nothing to stop.
+    }
+  }
+}
+
+/** A client's session in the device's host. */
+class HostSession implements ActiveSession {
+  readonly done: Promise<void>;
+  #closed = false;
+  #host: HostProcess | undefined;
+  #ending: UmdevError | undefined;
+
+  constructor(host: Promise<HostProcess>, fd: number, c: ServeContext) {
+    this.done = this.#run(host, fd, c);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get server(): string | undefined {
+    return this.#host === undefined ? undefined : `device host pid ${this.#host.pid}`;
+  }
+
+  async #run(starting: Promise<HostProcess>, fd: number, c: ServeContext): Promise<void> {
+    let owned = true;
+    const release = (): void => {
+      if (owned) safeClose(c.io, fd);
+      owned = false;
+    };
+    try {
+      const host = await starting;
+      if (this.#ending !== undefined) throw this.#ending;
+      const ended = new Promise<void>((resolve) => host.onSessionEnd(resolve));
+      // The fd leaves with the frame; the root's copy is closed once the host has answered (it has its own then).
+      try {
+        await host.call(Call.SERVE, { who: c.who }, { fds: [fd] });
+      } finally {
+        release();
+      }
+      this.#host = host;
+      if (this.#ending !== undefined) this.close(this.#ending);
+      await ended;
+    } catch (e) {
+      release();
+      const u = toUmdevError(e);
+      if (this.#ending === undefined) c.log('warn', `cannot start a session: ${u.message}`);
+    } finally {
+      this.#closed = true;
+    }
+  }
+
+  async probe(): Promise<boolean> {
+    const host = this.#host;
+    if (this.#closed) return false;
+    // Still starting: the client has not even been handed over, so it counts as there.
+    if (host === undefined) return true;
+    try {
+      return (await host.call(Call.PROBE)).json.attached as boolean;
+    } catch {
+      return !this.#closed;
+    }
+  }
+
+  close(reason: UmdevError): void {
+    this.#ending ??= reason;
+    const host = this.#host;
+    if (host === undefined || this.#closed) return;
+    host.call(Call.END_SESSION, { reason: reason.message }).catch(() => undefined);
+  }
+}

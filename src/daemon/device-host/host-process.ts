@@ -1,0 +1,283 @@
+/**
+ * Concepts: the root's side of one device host process: it spawns the host (an empty environment, no stdio but a
+ * stderr pipe, the channel as fd 3, a uid of its own), makes calls and checks every reply (`protocol.ts`), prints the
+ * host's log lines under the device's name, and watches it. The host is judged by its own answers only:
+ *
+ * - a frame that is malformed, oversized (bigger than the call it answers asked for), unsolicited or of the wrong
+ *   shape, or any fd from the host, and the host is killed, with the reason logged;
+ * - a call or a ping unanswered for `stuckMs` of the root's own awake time, and the host is killed as stuck. A root
+ *   that was itself stalled (its watchdog tick came late) restarts the clock instead of blaming the host.
+ *
+ * Nothing a host sends can make the root exit, block, or hold more than one answer's worth of bytes per call.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { UmdevError, err, toUmdevError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { type LimitedLog, limitLog } from '../../log-limit.js';
+import type { Native } from '../../native/index.js';
+import { safeClose } from '../../vfio-user/transport.js';
+import { Channel, MAX_JSON } from './channel.js';
+import { Call, type CallKind, HostEvent, type HostInit, type Reply, checkError, checkLog, checkReply, printable } from './protocol.js';
+
+const HOST_MAIN = fileURLToPath(new URL('./host-main.js', import.meta.url));
+/** Frame overhead beyond its data: header, JSON length, JSON. */
+const FRAME_OVERHEAD = 16 + 4 + MAX_JSON;
+/** Most calls waiting on one host at once (a client cannot make the root queue more). */
+const MAX_PENDING = 256;
+/** How long a host may take to exit once its channel is closed, before it is killed. */
+const EXIT_GRACE_MS = 2000;
+/** Longest stderr line kept from a host; and lines per interval (the rest are counted). */
+const MAX_STDERR_LINE = 512;
+
+export interface HostProcessOptions {
+  readonly init: HostInit;
+  readonly memoryMiB: number;
+  readonly stuckMs: number;
+  readonly io: Native;
+  /** The device's `vfio-user[<uuid>]` log, where the host's own lines go. */
+  readonly deviceLog: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** The daemon's `device-host[<uuid>]` log, for what the root says about the host. */
+  readonly log: Logger;
+}
+
+interface Pending {
+  readonly kind: CallKind;
+  readonly maxData: number;
+  /** When it was sent (root awake time, `performance.now()`). */
+  sentAt: number;
+  readonly resolve: (r: Reply) => void;
+  readonly reject: (e: UmdevError) => void;
+}
+
+/** One running device host. Made by `HostProcess.start`; ends with `shutdown` or `kill`, or on its own. */
+export class HostProcess {
+  readonly pid: number;
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<void>;
+  readonly #child: ChildProcess;
+  readonly #channel: Channel;
+  readonly #o: HostProcessOptions;
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  #killed: string | undefined;
+  #onSessionEnd: (() => void) | undefined;
+  /** True while a session runs: only then may the host say one ended. */
+  #sessionOpen = false;
+  readonly #watchdog: NodeJS.Timeout;
+  #nextTick: number;
+  readonly #limited: LimitedLog;
+  readonly #deviceLines: LimitedLog;
+
+  private constructor(child: ChildProcess, channel: Channel, o: HostProcessOptions) {
+    this.#child = child;
+    this.pid = child.pid ?? -1;
+    this.#channel = channel;
+    this.#o = o;
+    this.#limited = limitLog((level, m) => o.log[level](m), { burst: 50, intervalMs: 1000 });
+    // A host may log, not flood: past a rate its lines are counted instead.
+    this.#deviceLines = limitLog(o.deviceLog, { burst: 200, intervalMs: 1000 });
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#gone(err('ECONNRESET', 'the device host ended'));
+        const why = this.#killed ?? (signal !== null ? `ended with signal ${signal}` : code === 0 ? undefined : `ended with exit status ${code}`);
+        if (why !== undefined) o.log.error(`device host pid ${this.pid} ${why}`);
+        else o.log.debug(`device host pid ${this.pid} exited`);
+        resolve();
+      });
+    });
+    channel.onFrame((f) => {
+      if (f.fds.length > 0) {
+        for (const fd of f.fds) safeClose(o.io, fd);
+        return this.kill('sent file descriptors');
+      }
+      if (!f.reply) return this.#event(f.kind, f.json);
+      const p = this.#pending.get(f.seq);
+      if (p === undefined || p.kind !== f.kind) return this.kill(`sent an answer to call ${f.kind} #${f.seq}, which it was not asked`);
+      this.#pending.delete(f.seq);
+      if (f.errno !== undefined) {
+        let e: { errno: UmdevError['errno']; message: string };
+        try {
+          e = checkError(f.errno, f.json);
+        } catch (x) {
+          p.reject(toUmdevError(x));
+          return this.kill(`sent a bad error reply: ${toUmdevError(x).message}`);
+        }
+        return p.reject(new UmdevError(e.errno, e.message));
+      }
+      try {
+        const r = checkReply({ kind: p.kind, maxData: p.maxData }, f.json, f.data);
+        // Before any later frame is read: the host may say the session ended in the very next one.
+        if (p.kind === Call.SERVE) this.#sessionOpen = true;
+        p.resolve(r);
+      } catch (x) {
+        p.reject(toUmdevError(x));
+        this.kill(`sent a bad reply: ${toUmdevError(x).message}`);
+      }
+      return undefined;
+    });
+    channel.onMalformed((why) => this.kill(`sent a malformed message (${why})`));
+    channel.onClose(() => {
+      this.#gone(err('ECONNRESET', 'the device host channel closed'));
+      // A host whose channel is gone serves nobody: make sure it is gone too.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const interval = Math.max(10, o.stuckMs / 4);
+    this.#nextTick = performance.now() + interval;
+    this.#watchdog = setInterval(() => this.#tick(interval), interval);
+    this.#watchdog.unref();
+  }
+
+  /** Spawn a host for `o.init` and wait for it to hold the device (its INIT answered). */
+  static async start(o: HostProcessOptions): Promise<HostProcess> {
+    const [mine, theirs] = o.io.socketpair();
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [`--max-old-space-size=${o.memoryMiB}`, '--disallow-code-generation-from-strings', HOST_MAIN], {
+        // Nothing of the daemon's: no stdin or stdout, its own stderr pipe, and no environment (no NODE_OPTIONS).
+        stdio: ['ignore', 'ignore', 'pipe', theirs],
+        env: {},
+      });
+    } catch (e) {
+      safeClose(o.io, mine);
+      throw toUmdevError(e);
+    } finally {
+      safeClose(o.io, theirs);
+    }
+    child.on('error', (e) => o.log.error(`device host failed: ${e.message}`));
+    const channel = new Channel(mine, o.io, {
+      maxFrame: 64 * 1024 * 1024 + FRAME_OVERHEAD,
+      // Sized before any room is made: a host can make the root hold what it asked for, and no more.
+      admit: (kind, seq, reply) => host.#admit(kind, seq, reply),
+      ref: false,
+    });
+    const host: HostProcess = new HostProcess(child, channel, o);
+    host.#readStderr();
+    try {
+      await host.call(Call.INIT, o.init);
+    } catch (e) {
+      host.kill(`did not start: ${toUmdevError(e).message}`);
+      await host.exited;
+      throw e;
+    }
+    return host;
+  }
+
+  #admit(kind: number, seq: number, reply: boolean): number {
+    if (!reply) return kind === HostEvent.LOG ? 16 + 4 + 8192 : 16 + 4 + 64;
+    const p = this.#pending.get(seq);
+    return p === undefined || p.kind !== kind ? 16 + 4 + 64 : p.maxData + FRAME_OVERHEAD;
+  }
+
+  #event(kind: number, json: unknown): void {
+    if (kind === HostEvent.LOG) {
+      let line: ReturnType<typeof checkLog>;
+      try {
+        line = checkLog(json);
+      } catch (e) {
+        return this.kill(`sent a bad log line: ${toUmdevError(e).message}`);
+      }
+      return this.#deviceLines('log', line.level, line.message);
+    }
+    if (kind === HostEvent.SESSION_END) {
+      if (!this.#sessionOpen) return this.kill('said a session ended while none ran');
+      this.#sessionOpen = false;
+      return this.#onSessionEnd?.();
+    }
+    return this.kill(`sent an unknown message kind ${kind}`);
+  }
+
+  /** Told when the host says the client's session is over (the device is closed again). */
+  onSessionEnd(listener: () => void): void {
+    this.#onSessionEnd = listener;
+  }
+
+  get alive(): boolean {
+    return this.#killed === undefined && !this.#channel.closed;
+  }
+
+  /**
+   * Call the host; the reply is checked against what `kind` expects, with at most `maxData` bytes of data. Fds are
+   * the caller's and must stay open until this settles (they leave with the frame, maybe later).
+   */
+  call(kind: CallKind, json: unknown = {}, o: { data?: Uint8Array; fds?: readonly number[]; maxData?: number } = {}): Promise<Reply> {
+    if (!this.alive) return Promise.reject(err('ECONNRESET', 'the device host is gone'));
+    if (this.#pending.size >= MAX_PENDING) return Promise.reject(err('EBUSY', 'the device host has too many calls waiting'));
+    let seq = this.#seq;
+    do seq = (seq + 1) & 0xffff;
+    while (this.#pending.has(seq));
+    this.#seq = seq;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(seq, { kind, maxData: o.maxData ?? 0, sentAt: performance.now(), resolve, reject });
+      try {
+        this.#channel.send(kind, seq, { json, ...(o.data === undefined ? {} : { data: o.data }), ...(o.fds === undefined ? {} : { fds: o.fds }) });
+      } catch (e) {
+        this.#pending.delete(seq);
+        reject(toUmdevError(e));
+      }
+    });
+  }
+
+  /** The watchdog: ping, and judge calls and pings by how long they have waited while the root was awake. */
+  #tick(interval: number): void {
+    const now = performance.now();
+    const late = now - this.#nextTick;
+    this.#nextTick = now + interval;
+    // Answers that came while the root was busy are taken in before anything is judged.
+    this.#channel.poll();
+    if (!this.alive) return;
+    if (late > interval) {
+      // The root itself was stalled: what waited, waited on us. Start their clocks again.
+      for (const p of this.#pending.values()) p.sentAt = now;
+      return;
+    }
+    for (const p of this.#pending.values()) {
+      if (now - p.sentAt > this.#o.stuckMs) return this.kill(`stopped answering for ${this.#o.stuckMs} ms and was killed`);
+    }
+    let pinging = false;
+    for (const p of this.#pending.values()) if (p.kind === Call.PING) pinging = true;
+    if (!pinging) this.call(Call.PING).catch(() => undefined);
+  }
+
+  #readStderr(): void {
+    const stderr = this.#child.stderr;
+    if (stderr === null) return;
+    let partial = '';
+    stderr.setEncoding('utf8');
+    stderr.on('data', (chunk: string) => {
+      partial += chunk;
+      const lines = partial.split('\n');
+      partial = (lines.pop() ?? '').slice(0, MAX_STDERR_LINE);
+      for (const line of lines) if (line !== '') this.#limited('stderr', 'warn', `device host pid ${this.pid}: ${printable(line.slice(0, MAX_STDERR_LINE))}`);
+    });
+  }
+
+  /** Kill the host now; `why` is logged once (`device host pid N <why>`). */
+  kill(why: string): void {
+    if (this.#killed === undefined) this.#killed = why;
+    this.#gone(err('ECONNRESET', `the device host ${why}`));
+    this.#channel.close();
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+  }
+
+  /** Close the channel (the host lets its device go and exits); killed if it takes longer than a grace period. */
+  async shutdown(): Promise<void> {
+    this.#channel.close();
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), EXIT_GRACE_MS);
+    timer.unref();
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Fail every waiting call; the session, if any, is over. */
+  #gone(reason: UmdevError): void {
+    clearInterval(this.#watchdog);
+    for (const p of this.#pending.values()) p.reject(reason);
+    this.#pending.clear();
+    if (this.#sessionOpen) {
+      this.#sessionOpen = false;
+      this.#onSessionEnd?.();
+    }
+  }
+}
