@@ -21,7 +21,7 @@ function version(): string {
 export async function runUmdevd(argv: readonly string[], parts: DaemonParts): Promise<number> {
   let cmd;
   try {
-    cmd = parseCommandLine(argv);
+    cmd = parseCommandLine(argv, process.env);
   } catch (e) {
     process.stderr.write(`umdevd: ${toUmdevError(e).message}\n${USAGE}`);
     return 2;
