@@ -62,7 +62,9 @@ async function dryRun(cfg: K8sConfig, watch: UmdevWatch): Promise<number> {
   const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref());
   if ((await Promise.race([watch.whenUp(), timeout])) === 'timeout') throw err('ETIMEDOUT', 'umdevd did not answer within 10 s');
   const items = currentSlices(cfg, watch, new SlotIndex(`dra/${cfg.dra.driver}`), 1);
-  process.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`);
+  // Into a pipe stdout is asynchronous, and the process exits once this returns: wait until it is all written, or
+  // `umdev-k8s --dry-run | jq` would read half a document.
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`, () => resolve()));
   const problems = items.flatMap((s) => resourceSliceProblems(s).map((p) => `${s.metadata.name}: ${p}`));
   for (const p of problems) process.stderr.write(`umdev-k8s: invalid ResourceSlice: ${p}\n`);
   return problems.length === 0 ? 0 : 1;
