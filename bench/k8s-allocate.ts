@@ -20,14 +20,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiRequest } from '../src/cli/daemon-api.js';
-import { unary } from '../src/k8s/grpc-unix.js';
-import type { AllocateResponse, NodePrepareResourcesResponse } from '../src/k8s/messages.js';
+import { unary } from '../src/k8s/kubelet-api/grpc-unix.js';
+import type { AllocateResponse, NodePrepareResourcesResponse } from '../src/k8s/kubelet-api/messages.js';
 import { FakeApiServer } from '../test/k8s/fake-apiserver.js';
 import { FakeKubelet, draClients } from '../test/k8s/kubelet-role.js';
 
 const UMDEVD = fileURLToPath(new URL('../src/daemon/main.js', import.meta.url));
 const AGENT = fileURLToPath(new URL('../src/k8s/main.js', import.meta.url));
-const SLOTS = 24;
+/** mtty-1 served by both APIs: the pool is split, slots 0–11 for the device plugin, 12–23 for DRA (docs/kubernetes.md). */
+const DP_SLOTS = 12;
 
 async function spawnReady(cmd: string[], ready: string): Promise<ChildProcess> {
   const p = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,19 +78,19 @@ export async function main(argv: string[]): Promise<void> {
     const allocate = (id: string): Promise<AllocateResponse> => unary(plugin, 'Allocate', { container_requests: [{ devices_ids: [id] }] });
     const remove = (uuid: string): Promise<unknown> => apiRequest(ep, 'DELETE', `/devices/${uuid}`);
 
-    // A standing device for the no-creation reference: slot 23, created once.
-    const standing = (await allocate(`mtty-mtty-1-${SLOTS - 1}`)).container_responses[0]!.envs.UMDEV_DEVICE_UMDEV_IO_MTTY_MTTY_1!;
+    // A standing device for the no-creation reference: the device plugin's last slot, created once.
+    const standing = (await allocate(`mtty-mtty-1-${DP_SLOTS - 1}`)).container_responses[0]!.envs.UMDEV_DEVICE_UMDEV_IO_MTTY_MTTY_1!;
     const times = { allocate: [] as number[], prepare: [] as number[], create: [] as number[], existing: [] as number[] };
     for (let i = -10; i < n; i++) {
-      // Slots below 22: the standing device and the one just removed never leave fewer free instances than that.
-      const slot = `mtty-mtty-1-${((i % (SLOTS - 2)) + SLOTS - 2) % (SLOTS - 2)}`;
+      // The device plugin's slots but its last (the standing device), then DRA's slots, each in turn.
+      const k = ((i % (DP_SLOTS - 2)) + DP_SLOTS - 2) % (DP_SLOTS - 2);
       let t0 = process.hrtime.bigint();
-      const a = await allocate(slot);
+      const a = await allocate(`mtty-mtty-1-${k}`);
       const ta = ms(t0);
       await remove(a.container_responses[0]!.envs.UMDEV_DEVICE_UMDEV_IO_MTTY_MTTY_1!);
 
       const claim = { namespace: 'bench', name: `c${i}`, uid: randomUUID() };
-      api.addClaim(claim.namespace, claim.name, claim.uid, 'umdev.io', 'bench', [slot]);
+      api.addClaim(claim.namespace, claim.name, claim.uid, 'umdev.io', 'bench', [`mtty-mtty-1-${DP_SLOTS + k}`]);
       t0 = process.hrtime.bigint();
       const p = await unary<object, NodePrepareResourcesResponse>(dra, 'NodePrepareResources', { claims: [claim] });
       const tp = ms(t0);
@@ -103,7 +104,7 @@ export async function main(argv: string[]): Promise<void> {
       await remove(uuid);
 
       t0 = process.hrtime.bigint();
-      await allocate(`mtty-mtty-1-${SLOTS - 1}`);
+      await allocate(`mtty-mtty-1-${DP_SLOTS - 1}`);
       const te = ms(t0);
       // Let the agent's view catch up with the removals before a slot is reused.
       await new Promise((r) => setTimeout(r, 5));

@@ -8,9 +8,11 @@
  *
  *   npm run bench -- screen-load [reads=4000]
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { apiCall, parseEndpoint } from '../src/cli/api-client.js';
 import { DISPI } from '../src/drivers/mbochs/dispi.js';
@@ -35,21 +37,18 @@ function p99(xs: number[]): number {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
 }
 
-/** Keep `IN_FLIGHT` screenshot requests going until `stop` resolves; counts answers by status. */
-async function hammer(api: string, uuid: string, stop: Promise<void>): Promise<Map<number, number>> {
-  const ep = parseEndpoint(api);
-  const statuses = new Map<number, number>();
-  let done = false;
-  void stop.then(() => (done = true));
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (!done) {
-        const r = await apiCall(ep, 'GET', `/devices/${uuid}/screen.png`);
-        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-      }
-    }),
-  );
-  return statuses;
+const HAMMER = fileURLToPath(new URL('./_screen-hammer.js', import.meta.url));
+
+/** `IN_FLIGHT` screenshot requests kept going by another process until `stop` resolves; answers by status. */
+async function hammer(api: string, uuid: string, stop: Promise<void>): Promise<Record<string, number>> {
+  const child = spawn(process.execPath, [HAMMER, api, uuid, String(IN_FLIGHT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise((r) => child.once('exit', r));
+  await stop;
+  child.kill('SIGTERM');
+  await exited;
+  return JSON.parse(out || '{}') as Record<string, number>;
 }
 
 /** The root's CPU (percent of one core) while `fn` runs. */
@@ -77,8 +76,15 @@ export async function main(argv: string[]): Promise<void> {
     for (const [i, v] of [[DISPI.BPP, 32], [DISPI.XRES, WIDTH], [DISPI.YRES, HEIGHT], [DISPI.VIRT_WIDTH, WIDTH], [DISPI.ENABLE, DISPI.ENABLED | DISPI.LFB_ENABLED]] as const) await reg(i, v);
     const info = await c.regionInfo(R.BAR0);
     const vram = new Uint8Array(native.mmap(info.fd!, info.offset, WIDTH * HEIGHT * 4, true));
-    // A picture that does not compress to nothing: a gradient with noise.
-    for (let i = 0; i < WIDTH * HEIGHT; i++) vram.set([(i * 7) & 0xff, (i >> 11) & 0xff, (i * 13 + (i >> 5)) & 0xff, 0], i * 4);
+    // A desktop-like picture: a gradient, with windows of fine detail (which compress less) on it.
+    for (let y = 0; y < HEIGHT; y++) {
+      for (let x = 0; x < WIDTH; x++) {
+        const detail = (x >> 7) % 3 === 1 && (y >> 7) % 2 === 1;
+        const at = (y * WIDTH + x) * 4;
+        if (detail) vram.set([(x * y) & 0xff, (x ^ y) & 0xff, (x + 3 * y) & 0xff, 0], at);
+        else vram.set([y & 0xff, x >> 3, 0x60, 0], at);
+      }
+    }
     const timeReads = async (n: number): Promise<number[]> => {
       const out: number[] = [];
       for (let i = 0; i < n; i++) {
@@ -96,13 +102,13 @@ export async function main(argv: string[]): Promise<void> {
     const stopped = new Promise<void>((r) => (stop = r));
     const { result: statuses, cpu: srcCpu } = await rootCpu(src.pid, async () => {
       const load = hammer(join(src.stateDir, 'api.sock'), uuid, stopped);
-      await sleep(200);
+      await sleep(500);
       loaded = await timeReads(reads);
       stop();
       return load;
     });
     const srcHostAlive = host !== undefined && childPids(src.pid).includes(host);
-    console.log(`attached: config read p99 ${p99(quiet).toFixed(1)} µs quiet, ${p99(loaded).toFixed(1)} µs with ${IN_FLIGHT} screenshots in flight; root CPU ${srcCpu.toFixed(1)} %; answers ${JSON.stringify([...statuses])}; host alive ${srcHostAlive}`);
+    console.log(`attached: config read p99 ${p99(quiet).toFixed(1)} µs quiet, ${p99(loaded).toFixed(1)} µs with ${IN_FLIGHT} screenshots in flight; root CPU ${srcCpu.toFixed(1)} %; answers ${JSON.stringify(statuses)}; host alive ${srcHostAlive}`);
 
     // Migrated, with no client at the destination: its host keeps the screen, and makes the frames.
     const dst = await Daemon.start(join(dir, 'b'), { parents: [{ driver: 'mbochs' }] });
@@ -124,7 +130,7 @@ export async function main(argv: string[]): Promise<void> {
       return load;
     });
     const dstHostAlive = dstHost !== undefined && childPids(dst.pid).includes(dstHost);
-    console.log(`migrated, no client: root CPU ${dstCpu.toFixed(1)} %; answers ${JSON.stringify([...statuses2])}; host alive ${dstHostAlive}`);
+    console.log(`migrated, no client: root CPU ${dstCpu.toFixed(1)} %; answers ${JSON.stringify(statuses2)}; host alive ${dstHostAlive}`);
     const ratio = p99(loaded) / p99(quiet);
     console.log(
       JSON.stringify({
@@ -136,7 +142,7 @@ export async function main(argv: string[]): Promise<void> {
         better: 'lower',
         root_cpu_pct: Number(srcCpu.toFixed(1)),
         migrated_root_cpu_pct: Number(dstCpu.toFixed(1)),
-        screenshots: (statuses.get(200) ?? 0) + (statuses2.get(200) ?? 0),
+        screenshots: (statuses['200'] ?? 0) + (statuses2['200'] ?? 0),
         hosts_alive: srcHostAlive && dstHostAlive,
         n: reads,
       }),

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { findStateDir } from '../cli/find-state.js';
 import { err } from '../errors.js';
 import type { TypeView } from '../daemon/api/views.js';
-import { Issues, array, at, boolean, integer, named, object, string } from '../daemon/validate.js';
+import { Issues, array, at, boolean, integer, named, object, oneOf, string } from '../daemon/validate.js';
 import { dnsSubdomainProblem, extendedResourceProblem, toDnsLabel } from './names.js';
 
 /** One configured resource: a type (on one parent, or on every parent that has it). */
@@ -20,6 +20,23 @@ export interface ResourceRule {
   readonly name?: string;
   /** Offer free instances as slots and create devices on allocation (default true). */
   readonly dynamic: boolean;
+  /** Which API serves it when both run (default both). */
+  readonly api: ResourceApi;
+}
+
+export type ResourceApi = 'both' | 'device-plugin' | 'dra';
+
+/**
+ * One parent's pool (see `inventory/pools.ts` and `inventory/partition.ts`): what it holds and what a type takes (in
+ * units; learned when absent), and the static partitions: slots per type for the device plugin, and for the DRA
+ * driver where the cluster has no shared counters. Type names are `Map` keys.
+ */
+export interface PoolRule {
+  readonly parent: string;
+  readonly capacity?: number;
+  readonly consumes?: ReadonlyMap<string, number>;
+  readonly devicePluginSlots?: ReadonlyMap<string, number>;
+  readonly draSlots?: ReadonlyMap<string, number>;
 }
 
 export interface K8sConfig {
@@ -32,6 +49,8 @@ export interface K8sConfig {
   readonly containerSocketDir: string;
   /** Undefined: every type of every parent, dynamic. */
   readonly resources?: readonly ResourceRule[];
+  /** Pools configured by parent; the others are learned. */
+  readonly pools?: readonly PoolRule[];
   readonly devicePlugin: boolean;
   /** A dynamic device the kubelet has not listed for this long after its allocation is removed. */
   readonly releaseGraceMs: number;
@@ -43,6 +62,13 @@ export interface K8sConfig {
     readonly cdiDir: string;
     /** A JSON kubeconfig file, `in-cluster`, or undefined (no API server: no claims, no published slices). */
     readonly kubeconfig?: string;
+    /**
+     * Describe pools with shared counters (resource.k8s.io/v1 partitionable devices): `auto` uses them until the
+     * API server drops them (its DRAPartitionableDevices feature gate is off), then falls back to `draSlots`.
+     */
+    readonly sharedCounters: 'auto' | 'on' | 'off';
+    /** How often the published slices are compared with the API server's (a kubelet deletes them when it starts). */
+    readonly sliceCheckMs: number;
   };
 }
 
@@ -64,6 +90,8 @@ export function defaultConfig(env: Readonly<Record<string, string | undefined>>,
       driver: 'umdev.io',
       nodeName: env.NODE_NAME !== undefined && env.NODE_NAME !== '' ? env.NODE_NAME : hostname,
       cdiDir: '/var/run/cdi',
+      sharedCounters: 'auto',
+      sliceCheckMs: 10_000,
       ...(env.KUBECONFIG !== undefined && env.KUBECONFIG !== '' ? { kubeconfig: env.KUBECONFIG } : {}),
     },
   };
@@ -85,7 +113,7 @@ export async function loadConfig(file: string, base: K8sConfig): Promise<K8sConf
 /** Check a parsed config object over `base`. `EINVAL` listing every bad field. */
 export function parseConfig(raw: unknown, base: K8sConfig, dir: string): K8sConfig {
   const issues = new Issues();
-  const keys = ['api', 'stateDir', 'kubeletDir', 'resourcePrefix', 'containerSocketDir', 'resources', 'devicePlugin', 'releaseGraceMs', 'podResourcesPollMs', 'dra'];
+  const keys = ['api', 'stateDir', 'kubeletDir', 'resourcePrefix', 'containerSocketDir', 'resources', 'pools', 'devicePlugin', 'releaseGraceMs', 'podResourcesPollMs', 'dra'];
   const o = object(raw, '', issues, keys) ?? {};
   const abs = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(dir, p));
   const str = (k: string): string | undefined => (o[k] === undefined ? undefined : named(o[k], k, issues, nonEmpty));
@@ -105,20 +133,22 @@ export function parseConfig(raw: unknown, base: K8sConfig, dir: string): K8sConf
   if (o.resources !== undefined) {
     out.resources = (array(o.resources, 'resources', issues) ?? []).map((r, i) => {
       const p = at('resources', i);
-      const ro = object(r, p, issues, ['type', 'parent', 'name', 'dynamic']) ?? {};
+      const ro = object(r, p, issues, ['type', 'parent', 'name', 'dynamic', 'api']) ?? {};
       const rule: ResourceRule = {
         type: named(ro.type, at(p, 'type'), issues, nonEmpty) ?? '',
         ...(ro.parent === undefined ? {} : { parent: named(ro.parent, at(p, 'parent'), issues, nonEmpty) ?? '' }),
         ...(ro.name === undefined ? {} : { name: string(ro.name, at(p, 'name'), issues, { nonEmpty: true }) ?? '' }),
         dynamic: ro.dynamic === undefined ? true : (boolean(ro.dynamic, at(p, 'dynamic'), issues) ?? true),
+        api: ro.api === undefined ? 'both' : (oneOf(ro.api, at(p, 'api'), issues, ['both', 'device-plugin', 'dra'] as const) ?? 'both'),
       };
       const name = `${out.resourcePrefix}/${resourceNamePart(rule.parent ?? '', rule)}`;
       if (rule.name !== undefined) named(name, at(p, 'name'), issues, extendedResourceProblem);
       return rule;
     });
   }
+  if (o.pools !== undefined) out.pools = parsePools(o.pools, issues);
   if (o.dra !== undefined) {
-    const d = object(o.dra, 'dra', issues, ['enabled', 'driver', 'nodeName', 'cdiDir', 'kubeconfig']) ?? {};
+    const d = object(o.dra, 'dra', issues, ['enabled', 'driver', 'nodeName', 'cdiDir', 'kubeconfig', 'sharedCounters', 'sliceCheckMs']) ?? {};
     const kubeconfig = d.kubeconfig === undefined ? base.dra.kubeconfig : named(d.kubeconfig, 'dra.kubeconfig', issues, nonEmpty);
     out.dra = {
       enabled: d.enabled === undefined ? base.dra.enabled : (boolean(d.enabled, 'dra.enabled', issues) ?? false),
@@ -126,11 +156,55 @@ export function parseConfig(raw: unknown, base: K8sConfig, dir: string): K8sConf
       nodeName: d.nodeName === undefined ? base.dra.nodeName : (named(d.nodeName, 'dra.nodeName', issues, dnsSubdomainProblem) ?? ''),
       cdiDir: abs(d.cdiDir === undefined ? undefined : named(d.cdiDir, 'dra.cdiDir', issues, nonEmpty)) ?? base.dra.cdiDir,
       ...(kubeconfig === undefined ? {} : { kubeconfig: kubeconfig === 'in-cluster' ? kubeconfig : (abs(kubeconfig) as string) }),
+      sharedCounters:
+        d.sharedCounters === undefined
+          ? base.dra.sharedCounters
+          : (oneOf(d.sharedCounters === true ? 'on' : d.sharedCounters === false ? 'off' : d.sharedCounters, 'dra.sharedCounters', issues, ['auto', 'on', 'off'] as const) ?? 'auto'),
+      sliceCheckMs: d.sliceCheckMs === undefined ? base.dra.sliceCheckMs : (integer(d.sliceCheckMs, 'dra.sliceCheckMs', issues, 100, 30_000) ?? 0),
     };
   }
   const bad = issues.toError('bad umdev-k8s config');
   if (bad !== undefined) throw bad;
   return out;
+}
+
+/** `pools`: one rule per parent; counts are integers; a partition whose units are known must fit the capacity. */
+function parsePools(raw: unknown, issues: Issues): PoolRule[] {
+  const seen = new Set<string>();
+  return (array(raw, 'pools', issues) ?? []).map((r, i) => {
+    const p = at('pools', i);
+    const ro = object(r, p, issues, ['parent', 'capacity', 'consumes', 'devicePluginSlots', 'draSlots']) ?? {};
+    const parent = named(ro.parent, at(p, 'parent'), issues, nonEmpty) ?? '';
+    if (seen.has(parent)) issues.list.push(`${at(p, 'parent')}: ${JSON.stringify(parent)} has a rule already`);
+    seen.add(parent);
+    const counts = (k: string, min: number): Map<string, number> | undefined => {
+      if (ro[k] === undefined) return undefined;
+      const o = ro[k];
+      if (typeof o !== 'object' || o === null || Array.isArray(o)) return issues.add(at(p, k), 'an object of type name → count', o);
+      // Keys are type names (data): read into a Map, never looked up on the object.
+      return new Map(Object.entries(o).map(([t, n]) => [t, integer(n, `${at(p, k)}[${JSON.stringify(t)}]`, issues, min, 4096) ?? 0]));
+    };
+    const rule: PoolRule = {
+      parent,
+      ...(ro.capacity === undefined ? {} : { capacity: integer(ro.capacity, at(p, 'capacity'), issues, 1, 1 << 30) ?? 1 }),
+      ...optional('consumes', counts('consumes', 1)),
+      ...optional('devicePluginSlots', counts('devicePluginSlots', 0)),
+      ...optional('draSlots', counts('draSlots', 0)),
+    };
+    if (rule.capacity !== undefined && rule.consumes !== undefined) {
+      const used = (m: ReadonlyMap<string, number> | undefined): number => [...(m ?? [])].reduce((n, [t, c]) => n + c * (rule.consumes!.get(t) ?? 0), 0);
+      const total = used(rule.devicePluginSlots) + used(rule.draSlots);
+      if (total > rule.capacity) issues.list.push(`${p}: devicePluginSlots and draSlots take ${total} units; the pool holds ${rule.capacity}`);
+      for (const k of ['devicePluginSlots', 'draSlots'] as const) {
+        for (const t of rule[k]?.keys() ?? []) if (!rule.consumes.has(t)) issues.list.push(`${at(p, k)}: type ${JSON.stringify(t)} is not in consumes`);
+      }
+    }
+    return rule;
+  });
+}
+
+function optional<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
+  return (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
 }
 
 function resourceNamePart(parent: string, rule: ResourceRule): string {
@@ -142,19 +216,20 @@ function resourceNamePart(parent: string, rule: ResourceRule): string {
 export interface ResolvedResource {
   readonly name: string;
   readonly dynamic: boolean;
+  readonly api: ResourceApi;
   readonly types: readonly { readonly parent: string; readonly type: string }[];
 }
 
 /** The resources the configured rules make of `types` (every type of every parent when no rules are set). */
 export function resolveResources(cfg: Pick<K8sConfig, 'resources' | 'resourcePrefix'>, types: readonly TypeView[]): ResolvedResource[] {
-  const rules = cfg.resources ?? types.map((t) => ({ type: t.id, parent: t.parent, dynamic: true }));
-  const byName = new Map<string, { dynamic: boolean; types: { parent: string; type: string }[] }>();
+  const rules = cfg.resources ?? types.map((t): ResourceRule => ({ type: t.id, parent: t.parent, dynamic: true, api: 'both' }));
+  const byName = new Map<string, { dynamic: boolean; api: ResourceApi; types: { parent: string; type: string }[] }>();
   for (const rule of rules) {
     for (const t of types) {
       if (t.id !== rule.type || (rule.parent !== undefined && t.parent !== rule.parent)) continue;
       const name = `${cfg.resourcePrefix}/${resourceNamePart(t.parent, rule)}`;
       let r = byName.get(name);
-      if (r === undefined) byName.set(name, (r = { dynamic: rule.dynamic, types: [] }));
+      if (r === undefined) byName.set(name, (r = { dynamic: rule.dynamic, api: rule.api, types: [] }));
       if (!r.types.some((x) => x.parent === t.parent && x.type === t.id)) r.types.push({ parent: t.parent, type: t.id });
     }
   }

@@ -4,6 +4,8 @@
  * `--dra`) the DRA kubelet plugin until SIGINT/SIGTERM; or, with `--dry-run`, print this node's ResourceSlices.
  */
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { hostname } from 'node:os';
 import { parseEndpoint, type ApiEndpoint } from '../cli/api-client.js';
 import { apiJsonEndpoint } from '../cli/daemon-api.js';
@@ -12,14 +14,18 @@ import { err, toUmdevError } from '../errors.js';
 import { createLogger, describeError, type Logger } from '../log.js';
 import { USAGE, parseCommandLine, type Command } from './args.js';
 import { defaultConfig, loadConfig, parseConfig, type K8sConfig } from './config.js';
-import { DevicePlugins } from './device-plugins.js';
-import { ClaimPreparer } from './dra-claims.js';
-import { DraPlugin, draPaths } from './dra-plugin.js';
-import { SlotIndex } from './inventory.js';
-import { kubeClient } from './kube-client.js';
-import { SlicePublisher, currentSlices } from './slice-publisher.js';
-import { resourceSliceProblems } from './slice-schema.js';
-import { UmdevWatch } from './umdev-watch.js';
+import { DevicePlugins } from './device-plugin/manager.js';
+import { ClaimPreparer } from './dra/claims.js';
+import { DraPlugin, draPaths } from './dra/plugin.js';
+import { SlicePublisher, currentSlices } from './dra/slice-publisher.js';
+import { poolProblems, resourceSliceProblems } from './dra/slice-schema.js';
+import { CheckpointFile, loadCheckpoint } from './inventory/checkpoint.js';
+import { Holdings } from './inventory/holdings.js';
+import { Inventory } from './inventory/inventory.js';
+import { HeldDeviceKeeper } from './inventory/keeper.js';
+import { PoolShapes } from './inventory/pools.js';
+import { kubeClient } from './kube/client.js';
+import { UmdevWatch } from './umdev/watch.js';
 
 type RunCommand = Extract<Command, { kind: 'run' }>;
 
@@ -58,39 +64,74 @@ async function endpoint(cfg: K8sConfig, env: NodeJS.ProcessEnv): Promise<ApiEndp
   return ep;
 }
 
-async function dryRun(cfg: K8sConfig, watch: UmdevWatch): Promise<number> {
+/** The agent's shared state: one view of umdevd, one record of holds, one inventory both APIs read. */
+interface Fleet {
+  readonly inventory: Inventory;
+  readonly checkpoint: CheckpointFile;
+  readonly keeper: HeldDeviceKeeper;
+}
+
+async function fleet(cfg: K8sConfig, watch: UmdevWatch, log: Logger): Promise<Fleet> {
+  const dir = draPaths(cfg).pluginDir;
+  await mkdir(dir, { recursive: true, mode: 0o750 });
+  const saved = await loadCheckpoint(path.join(dir, 'checkpoint.json'), log);
+  const holdings = new Holdings();
+  const shapes = new PoolShapes(cfg.pools, saved.pools);
+  if (cfg.dra.enabled) {
+    for (const [uid, rec] of saved.claims) {
+      try {
+        holdings.holdClaim(uid, rec);
+      } catch (e) {
+        log.warn(`checkpoint claim ${rec.namespace}/${rec.name}: ${describeError(e)}; dropped`);
+      }
+    }
+  }
+  const checkpoint = new CheckpointFile(path.join(dir, 'checkpoint.json'), holdings, shapes);
+  const inventory = new Inventory(cfg, watch, holdings, shapes, log, {
+    devicePlugin: cfg.devicePlugin,
+    dra: cfg.dra.enabled,
+    counters: cfg.dra.sharedCounters !== 'off',
+  });
+  inventory.onLearned = () => void checkpoint.save().catch((e: unknown) => log.warn(`saving the checkpoint failed: ${describeError(e)}`));
+  return { inventory, checkpoint, keeper: new HeldDeviceKeeper(watch, holdings, log) };
+}
+
+async function dryRun(cfg: K8sConfig, watch: UmdevWatch, log: Logger): Promise<number> {
   const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref());
   if ((await Promise.race([watch.whenUp(), timeout])) === 'timeout') throw err('ETIMEDOUT', 'umdevd did not answer within 10 s');
-  const items = currentSlices(cfg, watch, new SlotIndex(`dra/${cfg.dra.driver}`), 1);
+  const inventory = new Inventory(cfg, watch, new Holdings(), new PoolShapes(cfg.pools), log, { devicePlugin: cfg.devicePlugin, dra: true, counters: cfg.dra.sharedCounters !== 'off' });
+  const items = currentSlices(cfg, inventory, 1);
   // Into a pipe stdout is asynchronous, and the process exits once this returns: wait until it is all written, or
   // `umdev-k8s --dry-run | jq` would read half a document.
   await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`, () => resolve()));
-  const problems = items.flatMap((s) => resourceSliceProblems(s).map((p) => `${s.metadata.name}: ${p}`));
+  const problems = [...items.flatMap((s) => resourceSliceProblems(s).map((p) => `${s.metadata.name}: ${p}`)), ...poolProblems(items)];
   for (const p of problems) process.stderr.write(`umdev-k8s: invalid ResourceSlice: ${p}\n`);
   return problems.length === 0 ? 0 : 1;
 }
 
 async function serve(cfg: K8sConfig, watch: UmdevWatch, log: Logger): Promise<() => Promise<void>> {
   const closers: (() => Promise<void>)[] = [];
+  const f = await fleet(cfg, watch, log);
+  closers.push(async () => f.keeper.close());
   if (cfg.devicePlugin) {
-    const dp = new DevicePlugins(cfg, watch, new SlotIndex('device-plugin'), log);
+    const dp = new DevicePlugins(cfg, f.inventory, log, f.keeper);
     await dp.start();
     closers.push(() => dp.close());
   }
   if (cfg.dra.enabled) {
     const kube = cfg.dra.kubeconfig === undefined ? undefined : await kubeClient(cfg.dra.kubeconfig);
     if (kube === undefined) log.warn('DRA without a kubeconfig: claims cannot be read and no ResourceSlice is published');
-    const slots = new SlotIndex(`dra/${cfg.dra.driver}`);
-    const claims = new ClaimPreparer(cfg, watch, slots, kube, log, draPaths(cfg).pluginDir);
-    await claims.load();
+    const claims = new ClaimPreparer(cfg, f.inventory, f.checkpoint, kube, log);
+    await claims.start();
     const plugin = new DraPlugin(cfg, claims, log);
-    await plugin.start();
-    closers.push(() => plugin.close());
     if (kube !== undefined) {
-      const publisher = new SlicePublisher(cfg, watch, slots, kube, log);
+      const publisher = new SlicePublisher(cfg, f.inventory, kube, log);
       publisher.start();
+      plugin.onRegistered = () => void publisher.republish();
       closers.push(() => publisher.close());
     }
+    await plugin.start();
+    closers.push(() => plugin.close());
   }
   return async () => {
     for (const c of closers.reverse()) await c().catch((e: unknown) => log.warn(`shutdown: ${describeError(e)}`));
@@ -119,7 +160,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const watch = new UmdevWatch(await endpoint(cfg, process.env), log);
     watch.start();
     if (cmd.dryRun) {
-      const code = await dryRun(cfg, watch);
+      const code = await dryRun(cfg, watch, log);
       watch.close();
       return code;
     }

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { unary } from '../../src/k8s/grpc-unix.js';
-import type { AllocateResponse, PreferredAllocationResponse } from '../../src/k8s/messages.js';
+import { unary } from '../../src/k8s/kubelet-api/grpc-unix.js';
+import type { AllocateResponse, PreferredAllocationResponse } from '../../src/k8s/kubelet-api/messages.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { call } from '../daemon/helpers.js';
 import { startAgent } from '../k8s/agent.js';
@@ -45,8 +45,8 @@ test('device plugin: register, ListAndWatch, Allocate, release, kubelet restart,
   const watch = new ListWatcher(client);
   t.after(() => watch.close());
   const healthy = (ds: readonly { health: string }[]): boolean => ds.length > 0 && ds.every((d) => d.health === 'Healthy');
-  let list = await watch.until((ds) => ds.length === 12 && healthy(ds));
-  assert.ok(list.every((d) => /^mtty-mtty-2-\d+$/.test(d.ID)), 'a fresh pool offers 12 mtty-2 slots');
+  let list = await watch.until((ds) => ds.length === 6 && healthy(ds));
+  assert.ok(list.every((d) => /^mtty-mtty-2-\d+$/.test(d.ID)), 'the static partition of a fresh pool: 12 mtty-1 and 6 mtty-2 slots');
 
   // A device made with the real mdevctl appears under its UUID; the slots shrink with the pool.
   const sys = path.join(ctx.dir, 'sys');
@@ -56,7 +56,7 @@ test('device plugin: register, ListAndWatch, Allocate, release, kubelet restart,
   let t0 = Date.now();
   const started = await mdevctl(['start', '-u', U, '-p', 'mtty', '-t', 'mtty-2']);
   assert.equal(started.code, 0, started.stderr);
-  list = await watch.until((ds) => ds.some((d) => d.ID === U && d.health === 'Healthy') && ds.length === 12);
+  list = await watch.until((ds) => ds.some((d) => d.ID === U && d.health === 'Healthy') && ds.length === 7);
   t.diagnostic(`mdevctl start → ListAndWatch: ${Date.now() - t0} ms`);
   t0 = Date.now();
   assert.equal((await call(daemon.url, 'DELETE', `/devices/${U}`)).status, 204);
@@ -87,11 +87,21 @@ test('device plugin: register, ListAndWatch, Allocate, release, kubelet restart,
   vfu.close();
   await vfu.whenClosed();
   // The slot keeps its name while allocated: the kubelet sees the same ID, healthy.
-  await watch.until((ds) => ds.some((d) => d.ID === 'mtty-mtty-2-0' && d.health === 'Healthy') && ds.length === 12);
+  await watch.until((ds) => ds.some((d) => d.ID === 'mtty-mtty-2-0' && d.health === 'Healthy') && ds.length === 6);
+  // Its device removed under the pod: unhealthy (never offered as free) until the device is back.
+  assert.equal((await call(daemon.url, 'DELETE', `/devices/${uuid}`)).status, 204);
+  await watch.until((ds) => ds.some((d) => d.ID === 'mtty-mtty-2-0' && d.health === 'Unhealthy') && ds.length === 6);
+  assert.equal((await call(daemon.url, 'POST', '/devices', { parent: 'mtty', type: 'mtty-2', uuid })).status, 201);
+  await watch.until((ds) => ds.some((d) => d.ID === 'mtty-mtty-2-0' && d.health === 'Healthy') && ds.length === 6);
   // Allocating the same slot again (a retried call) is the same device.
   const again = await unary<object, AllocateResponse>(client, 'Allocate', { container_requests: [{ devices_ids: ['mtty-mtty-2-0'] }] });
   assert.equal(again.container_responses[0]!.envs.UMDEV_DEVICE_UMDEV_IO_MTTY_MTTY_2, uuid);
   await assert.rejects(unary(client, 'Allocate', { container_requests: [{ devices_ids: ['no-such-device'] }] }), /ENODEV/);
+  for (const id of ['__proto__', 'constructor', 'hasOwnProperty', 'toString']) {
+    await assert.rejects(unary(client, 'Allocate', { container_requests: [{ devices_ids: [id] }] }), /ENODEV/, id);
+  }
+  const many = Array.from({ length: 1025 }, (_, i) => `x${i}`);
+  await assert.rejects(unary(client, 'Allocate', { container_requests: [{ devices_ids: many }] }), /EINVAL.*at most 1024/);
 
   // The pod goes away: once the kubelet stops listing the device, it is removed and the pool is whole.
   kubelet.held.clear();
@@ -111,16 +121,27 @@ test('device plugin: register, ListAndWatch, Allocate, release, kubelet restart,
   t.after(() => client2.close());
   const watch2 = new ListWatcher(client2);
   t.after(() => watch2.close());
-  await watch2.until((ds) => ds.length === 12 && healthy(ds));
+  await watch2.until((ds) => ds.length === 6 && healthy(ds));
 
-  // umdevd killed: every device unhealthy; restarted: healthy again.
+  // A pod holds a slot; umdevd is killed: every device unhealthy. Restarted (it forgets devices made through its
+  // API): the held slot's device is created again with its UUID, so the pod's socket path works again.
+  kubelet.held.set(RESOURCE, ['mtty-mtty-2-1']);
+  const held = (await unary<object, AllocateResponse>(client2, 'Allocate', { container_requests: [{ devices_ids: ['mtty-mtty-2-1'] }] })).container_responses[0]!;
+  const heldUuid = held.envs.UMDEV_DEVICE_UMDEV_IO_MTTY_MTTY_2!;
   t0 = Date.now();
   await killDaemon(daemon);
-  await watch2.until((ds) => ds.length === 12 && ds.every((d) => d.health === 'Unhealthy'));
+  await watch2.until((ds) => ds.length === 6 && ds.every((d) => d.health === 'Unhealthy'));
   t.diagnostic(`umdevd SIGKILL → all Unhealthy: ${Date.now() - t0} ms`);
   ctx.daemons.splice(ctx.daemons.indexOf(daemon), 1);
   daemon = await start(ctx);
   t0 = Date.now();
-  await watch2.until((ds) => ds.length === 12 && healthy(ds), 10_000);
+  await watch2.until((ds) => ds.length === 6 && healthy(ds), 10_000);
   t.diagnostic(`umdevd back → all Healthy: ${Date.now() - t0} ms`);
+  const back = (await call(daemon.url, 'GET', `/devices/${heldUuid}`)).body as { socket: string; type: string };
+  assert.equal(back.type, 'mtty-2', 'the held device is back');
+  assert.equal(back.socket, held.mounts[0]!.host_path, 'at the socket path the pod mounted');
+  const vfu2 = await VfioUserClient.connect(held.mounts[0]!.host_path);
+  assert.ok(vfu2.serverVersion);
+  vfu2.close();
+  await vfu2.whenClosed();
 });

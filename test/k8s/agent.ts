@@ -11,8 +11,18 @@ export interface RunningAgent {
   readonly stderr: () => string;
 }
 
-export async function startAgent(t: TestContext, args: readonly string[], timeoutMs = 15_000): Promise<RunningAgent> {
-  const proc = spawn(process.execPath, [UMDEV_K8S, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export interface AgentOptions {
+  readonly timeoutMs?: number;
+  /** Start it under this umask (through `sh -c 'umask …; exec node …'`: the pid is still the agent's). */
+  readonly umask?: string;
+}
+
+export async function startAgent(t: TestContext, args: readonly string[], opts: AgentOptions = {}): Promise<RunningAgent> {
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const proc =
+    opts.umask === undefined
+      ? spawn(process.execPath, [UMDEV_K8S, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, UMDEV_K8S, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -2,7 +2,9 @@
  * A small Kubernetes API server for tests and the bench: real https (a throwaway self-signed certificate made with
  * openssl) and a bearer token, serving what umdev-k8s's DRA driver uses: ResourceSlices (create, read, replace,
  * delete, with resourceVersion conflicts and the schema check a real server applies) and ResourceClaims put there
- * by the test. It writes a JSON kubeconfig that trusts its certificate.
+ * by the test. It writes a JSON kubeconfig that trusts its certificate. `dropCounters` plays a server whose
+ * DRAPartitionableDevices feature gate is off: like the real one it drops the gated fields (`sharedCounters`,
+ * `consumesCounters`) from what it stores.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { resourceSliceProblems } from '../../src/k8s/slice-schema.js';
+import { resourceSliceProblems } from '../../src/k8s/dra/slice-schema.js';
 
 type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
@@ -22,6 +24,8 @@ export class FakeApiServer {
   /** Every refused write, with why. */
   readonly refused: string[] = [];
   kubeconfig = '';
+  /** Store slices without shared counters, as a server with the feature gate off does. */
+  dropCounters = false;
   #server: Server | undefined;
   #dir = '';
   #version = 1;
@@ -71,6 +75,11 @@ export class FakeApiServer {
     );
   }
 
+  /** Delete every ResourceSlice, as a starting kubelet deletes its node's. */
+  deleteSlices(): void {
+    this.slices.clear();
+  }
+
   /** Put a ResourceClaim allocated to `devices` of `driver`/`pool`. */
   addClaim(namespace: string, name: string, uid: string, driver: string, pool: string, devices: readonly string[]): void {
     this.claims.set(`${namespace}/${name}`, {
@@ -109,6 +118,12 @@ export class FakeApiServer {
   }
 
   #store(name: string, body: Obj | undefined, reply: (s: number, b?: unknown) => void, status: number): void {
+    if (this.dropCounters && body !== undefined) {
+      const spec = { ...(body.spec as Record<string, unknown>) };
+      delete spec.sharedCounters;
+      if (Array.isArray(spec.devices)) spec.devices = (spec.devices as Record<string, unknown>[]).map(({ consumesCounters: _, ...d }) => d);
+      body = { ...body, spec };
+    }
     const problems = resourceSliceProblems(body);
     if (problems.length > 0) {
       this.refused.push(problems.join('; '));

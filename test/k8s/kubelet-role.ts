@@ -7,9 +7,9 @@
 import type { Client, Server, ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { serveUnix, shutdown, unixClient } from '../../src/k8s/grpc-unix.js';
-import type { ListAndWatchResponse, PluginDevice, RegisterRequest } from '../../src/k8s/messages.js';
-import { DEVICE_PLUGIN, DRA_PLUGIN, KUBELET_REGISTRATION, PLUGIN_REGISTRATION, POD_RESOURCES } from '../../src/k8s/protos.js';
+import { serveUnix, shutdown, unixClient } from '../../src/k8s/kubelet-api/grpc-unix.js';
+import type { ListAndWatchResponse, PluginDevice, RegisterRequest } from '../../src/k8s/kubelet-api/messages.js';
+import { DEVICE_PLUGIN, DRA_PLUGIN, KUBELET_REGISTRATION, PLUGIN_REGISTRATION, POD_RESOURCES } from '../../src/k8s/kubelet-api/protos.js';
 
 export class FakeKubelet {
   readonly dir: string;

@@ -62,6 +62,8 @@ export class HostProcess {
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #killed: string | undefined;
+  /** Set by `shutdown`: the channel closes on purpose, and the host is expected to exit. */
+  #stopping = false;
   #onSessionEnd: (() => void) | undefined;
   /** True while a session runs: only then may the host say one ended. */
   #sessionOpen = false;
@@ -82,8 +84,8 @@ export class HostProcess {
       child.once('exit', (code, signal) => {
         this.#gone(err('ECONNRESET', 'the device host ended'));
         const why = this.#killed ?? (signal !== null ? `ended with signal ${signal}` : code === 0 ? undefined : `ended with exit status ${code}`);
-        if (why !== undefined) o.log.error(`device host pid ${this.pid} ${why}`);
-        else o.log.debug(`device host pid ${this.pid} exited`);
+        if (why !== undefined && !(this.#stopping && this.#killed === undefined)) o.log.error(`device host pid ${this.pid} ${why}`);
+        else o.log.debug(`device host pid ${this.pid} exited${why === undefined ? '' : ` (${why})`}`);
         resolve();
       });
     });
@@ -120,8 +122,8 @@ export class HostProcess {
     channel.onMalformed((why) => this.kill(`sent a malformed message (${why})`));
     channel.onClose(() => {
       this.#gone(err('ECONNRESET', 'the device host channel closed'));
-      // A host whose channel is gone serves nobody: make sure it is gone too.
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // A host whose channel is gone serves nobody: make sure it is gone too (unless it was told to go, and goes).
+      if (!this.#stopping && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
     const interval = Math.max(10, o.stuckMs / 4);
     this.#nextTick = performance.now() + interval;
@@ -263,6 +265,7 @@ export class HostProcess {
 
   /** Close the channel (the host lets its device go and exits); killed if it takes longer than a grace period. */
   async shutdown(): Promise<void> {
+    this.#stopping = true;
     this.#channel.close();
     const timer = setTimeout(() => this.#child.kill('SIGKILL'), EXIT_GRACE_MS);
     timer.unref();

@@ -3,12 +3,11 @@
  * `<cdiDir>/<driver>-<claim uid>.json`, kind `<driver>/vfio-user`, one CDI device per claimed device that
  * bind-mounts its vfio-user socket at `<containerDir>/<uuid>.sock` and sets `UMDEV_SOCKET_<UUID>` to that path and
  * `UMDEV_DEVICE_<NAME>` to the UUID. The container runtime reads the spec when the kubelet passes the returned CDI
- * ids. Files are written whole (temp file, fsync, rename), so a runtime never reads half a spec; the temp name does
- * not end in `.json`, which CDI ignores.
+ * ids. Files are written whole with mode 0644 (`files.ts`), so a runtime never reads half a spec.
  */
-import { open, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { envName } from './allocation.js';
+import { envName } from '../device-plugin/allocation.js';
 
 export const CDI_VERSION = '0.6.0';
 
@@ -51,19 +50,6 @@ export function cdiSpec(driver: string, containerDir: string, devices: readonly 
       };
     }),
   };
-}
-
-/** Write `data` as JSON to `file` atomically. */
-export async function writeJsonAtomic(file: string, data: unknown, mode = 0o644): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const h = await open(tmp, 'w', mode);
-  try {
-    await h.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, file);
 }
 
 /** Remove a claim's spec; one already gone is fine. */

@@ -5,7 +5,7 @@
  * each one's path in the container. `preferredAllocation` keeps a pod's devices on one parent when it can.
  */
 import path from 'node:path';
-import type { ContainerAllocateResponse, ContainerPreferredAllocationRequest } from './messages.js';
+import type { ContainerAllocateResponse, ContainerPreferredAllocationRequest } from '../kubelet-api/messages.js';
 
 /** An environment variable name from free text: upper case, other characters `_`. */
 export function envName(text: string): string {

@@ -1,6 +1,6 @@
 /**
  * Concepts: the kubelet's gRPC APIs, loaded at run time from the `.proto` files shipped next to this module
- * (`proto/`, copied into the build by `scripts/postbuild.mjs`) with `@grpc/proto-loader`. Field names keep the
+ * (`../proto/`, copied into the build by `scripts/postbuild.mjs`) with `@grpc/proto-loader`. Field names keep the
  * proto's spelling (`resource_name`, `devices_ids`), so the TypeScript shapes in `messages.ts` read like the published
  * API. Loaded once per process; every server and client here takes its service definition from this module.
  */
@@ -9,7 +9,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 
 /** Where the `.proto` files are (dist/src/k8s/proto in a build). */
-export const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
+export const PROTO_DIR = fileURLToPath(new URL('../proto/', import.meta.url));
 
 function load(file: string): GrpcObject {
   const def = loadSync(`${PROTO_DIR}${file}`, { keepCase: true, longs: Number, enums: String, defaults: true, arrays: true, objects: true });

@@ -5,10 +5,10 @@
  * register again. `listPodResources` asks the pod resources API which devices running pods hold.
  */
 import { stat } from 'node:fs/promises';
-import type { Logger } from '../log.js';
-import { unary, unixClient } from './grpc-unix.js';
-import type { ListPodResourcesResponse, RegisterRequest } from './messages.js';
-import { DEVICE_PLUGIN_VERSION, KUBELET_REGISTRATION, POD_RESOURCES } from './protos.js';
+import type { Logger } from '../../log.js';
+import { unary, unixClient } from '../kubelet-api/grpc-unix.js';
+import type { ListPodResourcesResponse, RegisterRequest } from '../kubelet-api/messages.js';
+import { DEVICE_PLUGIN_VERSION, KUBELET_REGISTRATION, POD_RESOURCES } from '../kubelet-api/protos.js';
 
 /** Register a plugin listening on `endpoint` (a file name in the kubelet's dir) for `resource`. */
 export async function register(kubeletSocket: string, endpoint: string, resource: string): Promise<void> {

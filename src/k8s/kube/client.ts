@@ -9,7 +9,7 @@
 import { request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { err } from '../errors.js';
+import { err } from '../../errors.js';
 
 /** A reply: status and parsed JSON body (undefined when empty or not JSON). */
 export interface KubeReply {

@@ -1,12 +1,16 @@
 /**
  * Concepts: gRPC over Unix sockets, the kubelet's way. `serveUnix` binds a server on a socket path (a stale file
- * is unlinked first, as the kubelet's own plugins do; the parent directory must exist), `unixClient` connects a
+ * is replaced, as the kubelet's own plugins do; the parent directory must exist) with an explicit mode, never one
+ * from the umask: the socket is bound inside a fresh 0700 directory, given its mode, then renamed into place, so
+ * nobody can connect before the mode is set (a socket made at umask 000 would let any user ask root for devices).
+ * `shutdown` removes the socket it made (not a newer one at the same path). `unixClient` connects a
  * client, `unary` turns a callback call into a promise, and `grpcError` maps a `UmdevError` to a gRPC status so the
  * kubelet sees why (`EINVAL` → INVALID_ARGUMENT, `ENOSPC`/`EUSERS` → RESOURCE_EXHAUSTED, …).
  */
 import { Server, ServerCredentials, credentials, status, type Client, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { rm } from 'node:fs/promises';
-import { toUmdevError } from '../errors.js';
+import { chmod, lstat, mkdtemp, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { toUmdevError } from '../../errors.js';
 import type { GrpcService } from './protos.js';
 
 /** A gRPC target for a socket path. */
@@ -14,18 +18,33 @@ export function unixTarget(path: string): string {
   return `unix://${path}`;
 }
 
-/** Serve `impl` of `service` on the socket `path`; resolves with the started server (the caller shuts it down). */
-export async function serveUnix(path: string, services: readonly [GrpcService, UntypedServiceImplementation][]): Promise<Server> {
-  await rm(path, { force: true });
+/** Socket files made by `serveUnix`, by server: path and inode, so shutdown removes only its own. */
+const made = new WeakMap<Server, { readonly path: string; readonly ino: number }>();
+
+/** Serve `impl` of `service` on the socket `socketPath` with `mode` (default 0600: root, the kubelet, only). */
+export async function serveUnix(socketPath: string, services: readonly [GrpcService, UntypedServiceImplementation][], mode = 0o600): Promise<Server> {
   const server = new Server();
   for (const [svc, impl] of services) server.addService(svc.definition, impl);
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(unixTarget(path), ServerCredentials.createInsecure(), (e) => (e === null ? resolve() : reject(e)));
-  });
+  const dir = await mkdtemp(path.join(path.dirname(socketPath), '.umdev-k8s-'));
+  try {
+    await chmod(dir, 0o700);
+    const tmp = path.join(dir, 's');
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(unixTarget(tmp), ServerCredentials.createInsecure(), (e) => (e === null ? resolve() : reject(e)));
+    });
+    await chmod(tmp, mode);
+    await rename(tmp, socketPath);
+    made.set(server, { path: socketPath, ino: (await lstat(socketPath)).ino });
+  } catch (e) {
+    server.forceShutdown();
+    throw e;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   return server;
 }
 
-/** Stop a server: in-flight calls get `graceMs` to finish, then everything is cut. */
+/** Stop a server: in-flight calls get `graceMs` to finish, then everything is cut; its socket file is removed. */
 export async function shutdown(server: Server, graceMs = 1000): Promise<void> {
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
@@ -37,6 +56,9 @@ export async function shutdown(server: Server, graceMs = 1000): Promise<void> {
       resolve();
     });
   });
+  const m = made.get(server);
+  made.delete(server);
+  if (m !== undefined && (await lstat(m.path).then((s) => s.ino, () => undefined)) === m.ino) await rm(m.path, { force: true });
 }
 
 /** A client of `service` on the socket `path`; the caller closes it. */

@@ -5,12 +5,14 @@
  * re-read: while one is in flight, further events only mark the view dirty. When the stream ends (the daemon stopped
  * or was killed: the kernel closes its sockets at once) the view turns `up: false` at once, keeping the last devices
  * so that they can be reported unhealthy, and the stream is retried every `retryMs` until the daemon answers again.
+ * What the agent itself just created or removed (`noteDevice`, `noteGone`) shows at once, over the last read, until
+ * a read that started after the change replaces it: a held device never looks gone while a re-read is in flight.
  */
 import type { IncomingMessage } from 'node:http';
-import { apiOpen, type ApiEndpoint } from '../cli/api-client.js';
-import { apiRequest } from '../cli/daemon-api.js';
-import type { DeviceView, TypeView } from '../daemon/api/views.js';
-import { describeError, type Logger } from '../log.js';
+import { apiOpen, type ApiEndpoint } from '../../cli/api-client.js';
+import { apiRequest } from '../../cli/daemon-api.js';
+import type { DeviceView, TypeView } from '../../daemon/api/views.js';
+import { describeError, type Logger } from '../../log.js';
 
 /** What umdevd had at one moment. Plain data; a new object on every change. */
 export interface UmdevSnapshot {
@@ -18,6 +20,20 @@ export interface UmdevSnapshot {
   readonly up: boolean;
   readonly devices: readonly DeviceView[];
   readonly types: readonly TypeView[];
+}
+
+/** What the rest of the agent reads of umdevd; `UmdevWatch` is the live one. */
+export interface UmdevView {
+  readonly endpoint: ApiEndpoint;
+  readonly snapshot: UmdevSnapshot;
+  /** Called with every new snapshot; returns its unsubscribe function. */
+  onChange(cb: (s: UmdevSnapshot) => void): () => void;
+  /** Re-read devices and types now; resolves when the view has them. */
+  refresh(): Promise<void>;
+  /** The agent created `view` (or found it). */
+  noteDevice(view: DeviceView): void;
+  /** The agent removed `uuid`. */
+  noteGone(uuid: string): void;
 }
 
 /** Event kinds after which devices or types may have changed. */
@@ -28,13 +44,18 @@ export interface UmdevWatchOptions {
 }
 
 /** Owned by its creator; `close()` ends the stream and the retries. */
-export class UmdevWatch {
+export class UmdevWatch implements UmdevView {
   readonly #ep: ApiEndpoint;
   readonly #log: Logger;
   readonly #retryMs: number;
   readonly #listeners = new Set<(s: UmdevSnapshot) => void>();
   readonly #abort = new AbortController();
   #snapshot: UmdevSnapshot = { up: false, devices: [], types: [] };
+  /** The last read, before the agent's own changes are laid over it. */
+  #read0: UmdevSnapshot = this.#snapshot;
+  /** The agent's own changes by UUID (null: removed), each with the sequence number it was made at. */
+  readonly #local = new Map<string, { readonly view: DeviceView | null; readonly seq: number }>();
+  #seq = 0;
   /** True while the event stream is open; a re-read that finishes later reports this, not a stale `up`. */
   #streaming = false;
   #refreshing: Promise<void> | undefined;
@@ -90,11 +111,25 @@ export class UmdevWatch {
     }
   }
 
+  /** The agent created `view` (or found it): show it now. */
+  noteDevice(view: DeviceView): void {
+    this.#local.set(view.uuid, { view, seq: ++this.#seq });
+    this.#set(this.#read0);
+  }
+
+  /** The agent removed `uuid`: show it gone now. */
+  noteGone(uuid: string): void {
+    this.#local.set(uuid, { view: null, seq: ++this.#seq });
+    this.#set(this.#read0);
+  }
+
   async #read(): Promise<void> {
     this.#dirty = false;
+    const startedAt = this.#seq;
     try {
       const [devices, types] = await Promise.all([apiRequest(this.#ep, 'GET', '/devices'), apiRequest(this.#ep, 'GET', '/types')]);
       if (this.#abort.signal.aborted) return;
+      for (const [uuid, l] of this.#local) if (l.seq <= startedAt) this.#local.delete(uuid);
       this.#set({ up: this.#streaming, devices: devices as DeviceView[], types: types as TypeView[] });
     } catch (e) {
       // The stream notices a dead daemon on its own; a failed read while it is up is retried with the next event.
@@ -102,7 +137,14 @@ export class UmdevWatch {
     }
   }
 
-  #set(s: UmdevSnapshot): void {
+  #set(read: UmdevSnapshot): void {
+    this.#read0 = read;
+    let s = read;
+    if (this.#local.size > 0) {
+      const devices = read.devices.filter((d) => !this.#local.has(d.uuid));
+      for (const l of this.#local.values()) if (l.view !== null) devices.push(l.view);
+      s = { ...read, devices };
+    }
     this.#snapshot = s;
     if (s.up && !this.#everUp) {
       this.#everUp = true;
@@ -135,6 +177,7 @@ export class UmdevWatch {
         if (wasUp && this.#streaming) this.#log.warn('umdevd went away; its devices are unhealthy until it is back');
         this.#streaming = false;
         wasUp = false;
+        this.#local.clear();
         this.#set({ ...this.#snapshot, up: false });
       }
       await new Promise((r) => setTimeout(r, this.#retryMs));

@@ -9,12 +9,15 @@
  * and capacities as quantities. Unknown fields are refused, as a strict API server does. Returns the problems, each
  * with its JSON path; none means valid.
  */
-import { deviceQualifiedNameProblem, dnsLabelProblem, dnsSubdomainProblem } from './names.js';
+import { deviceQualifiedNameProblem, dnsLabelProblem, dnsSubdomainProblem } from '../names.js';
 
 const MAX_DEVICES = 128;
 const MAX_DEVICES_ADVANCED = 64;
 const MAX_ATTRS_AND_CAPACITIES = 32;
 const MAX_ATTR_VALUE = 64;
+const MAX_COUNTER_SETS = 8;
+const MAX_COUNTERS = 32;
+const MAX_CONSUMPTIONS = 2;
 const SPEC_KEYS = ['driver', 'pool', 'nodeName', 'nodeSelector', 'allNodes', 'devices', 'perDeviceNodeSelection', 'sharedCounters'];
 const DEVICE_KEYS = [
   'name',
@@ -85,6 +88,27 @@ export function resourceSliceProblems(slice: unknown): string[] {
   if (spec.nodeName !== undefined) name('spec.nodeName', spec.nodeName, (s) => dnsSubdomainProblem(s));
   if (spec.allNodes !== undefined && typeof spec.allNodes !== 'boolean') bad('spec.allNodes', 'must be a boolean');
 
+  if (spec.sharedCounters !== undefined && spec.devices !== undefined) bad('spec', 'only one of sharedCounters or devices is allowed');
+  if (spec.sharedCounters !== undefined) {
+    const sets = spec.sharedCounters;
+    if (!Array.isArray(sets)) bad('spec.sharedCounters', 'must be a list');
+    else {
+      if (sets.length > MAX_COUNTER_SETS) bad('spec.sharedCounters', `must have at most ${MAX_COUNTER_SETS} entries, has ${sets.length}`);
+      const names = new Set<string>();
+      sets.forEach((c, i) => {
+        const p = `spec.sharedCounters[${i}]`;
+        if (!isObj(c)) return bad(p, 'must be an object');
+        unknownKeys(p, c, ['name', 'counters']);
+        name(`${p}.name`, c.name, dnsLabelProblem);
+        if (typeof c.name === 'string') {
+          if (names.has(c.name)) bad(`${p}.name`, `duplicate counter set ${JSON.stringify(c.name)}`);
+          names.add(c.name);
+        }
+        counterProblems(`${p}.counters`, c.counters).forEach((m) => out.push(m));
+      });
+    }
+  }
+
   const devices = spec.devices ?? [];
   if (!Array.isArray(devices)) {
     bad('spec.devices', 'must be a list');
@@ -115,12 +139,83 @@ export function resourceSliceProblems(slice: unknown): string[] {
       name(ap, k, deviceQualifiedNameProblem);
       attributeProblems(v).forEach((m) => bad(ap, m));
     }
+    if (d.consumesCounters !== undefined) {
+      const cc = d.consumesCounters;
+      if (!Array.isArray(cc)) bad(`${p}.consumesCounters`, 'must be a list');
+      else {
+        if (cc.length > MAX_CONSUMPTIONS) bad(`${p}.consumesCounters`, `must have at most ${MAX_CONSUMPTIONS} entries, has ${cc.length}`);
+        const sets = new Set<string>();
+        cc.forEach((c, j) => {
+          const q = `${p}.consumesCounters[${j}]`;
+          if (!isObj(c)) return bad(q, 'must be an object');
+          unknownKeys(q, c, ['counterSet', 'counters']);
+          name(`${q}.counterSet`, c.counterSet, dnsLabelProblem);
+          if (typeof c.counterSet === 'string') {
+            if (sets.has(c.counterSet)) bad(`${q}.counterSet`, `duplicate counter set ${JSON.stringify(c.counterSet)}`);
+            sets.add(c.counterSet);
+          }
+          counterProblems(`${q}.counters`, c.counters).forEach((m) => out.push(m));
+        });
+      }
+    }
     for (const [k, v] of Object.entries(caps)) {
       const cp = `${p}.capacity[${JSON.stringify(k)}]`;
       name(cp, k, deviceQualifiedNameProblem);
       if (!isObj(v) || typeof v.value !== 'string' || !QUANTITY_RE.test(v.value)) bad(cp, 'must be {"value": <quantity>} such as "24" or "1Gi"');
     }
   });
+  return out;
+}
+
+/** A counters map: 1 to 32 entries, DNS-label names, each `{"value": <quantity>}`. */
+function counterProblems(path: string, v: unknown): string[] {
+  if (!isObj(v)) return [`${path}: must be a map`];
+  const keys = Object.keys(v);
+  const out: string[] = [];
+  if (keys.length === 0) out.push(`${path}: must have at least one counter`);
+  if (keys.length > MAX_COUNTERS) out.push(`${path}: must have at most ${MAX_COUNTERS} counters, has ${keys.length}`);
+  for (const k of keys) {
+    const p = dnsLabelProblem(k);
+    if (p !== undefined) out.push(`${path}[${JSON.stringify(k)}]: must be ${p}`);
+    const c = v[k];
+    if (!isObj(c) || typeof c.value !== 'string' || !QUANTITY_RE.test(c.value) || Object.keys(c).length !== 1) {
+      out.push(`${path}[${JSON.stringify(k)}]: must be {"value": <quantity>}`);
+    }
+  }
+  return out;
+}
+
+/** Problems that span the slices of one pool (each slice checked alone by `resourceSliceProblems`). */
+export function poolProblems(slices: readonly unknown[]): string[] {
+  const out: string[] = [];
+  const sets = new Map<string, Set<string>>();
+  const pools = new Set<string>();
+  const counts = new Set<number>();
+  for (const s of slices) {
+    const spec = isObj(s) && isObj(s.spec) ? s.spec : {};
+    const pool = isObj(spec.pool) ? spec.pool : {};
+    pools.add(`${String(pool.name)}@${String(pool.generation)}`);
+    counts.add(Number(pool.resourceSliceCount));
+    for (const c of Array.isArray(spec.sharedCounters) ? spec.sharedCounters : []) {
+      if (!isObj(c) || typeof c.name !== 'string') continue;
+      if (sets.has(c.name)) out.push(`counter set ${JSON.stringify(c.name)} is defined twice in the pool`);
+      sets.set(c.name, new Set(isObj(c.counters) ? Object.keys(c.counters) : []));
+    }
+  }
+  if (pools.size > 1) out.push(`slices disagree on pool name or generation: ${[...pools].join(', ')}`);
+  if (counts.size > 1 || (counts.size === 1 && !counts.has(slices.length))) out.push(`resourceSliceCount must be ${slices.length} in every slice`);
+  for (const s of slices) {
+    const spec = isObj(s) && isObj(s.spec) ? s.spec : {};
+    for (const d of Array.isArray(spec.devices) ? spec.devices : []) {
+      if (!isObj(d) || !Array.isArray(d.consumesCounters)) continue;
+      for (const c of d.consumesCounters) {
+        if (!isObj(c)) continue;
+        const set = sets.get(String(c.counterSet));
+        if (set === undefined) out.push(`device ${String(d.name)} consumes from counter set ${JSON.stringify(c.counterSet)}, which the pool lacks`);
+        else for (const k of isObj(c.counters) ? Object.keys(c.counters) : []) if (!set.has(k)) out.push(`device ${String(d.name)} consumes counter ${k}, which set ${String(c.counterSet)} lacks`);
+      }
+    }
+  }
   return out;
 }
 
