@@ -25,7 +25,7 @@ _umdevctl() {
   # The devices, for commands that take UUIDs as arguments.
   local uuids
   uuids=$(ls "$sys/bus/mdev/devices" 2>/dev/null; ls "$cfg"/*/ 2>/dev/null | grep -E '^[0-9a-f-]{36}$')
-  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot migrate exec shell qemu-args vm help"
+  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot migrate dashboard exec shell qemu-args vm help"
   local global="--sysfs-root --config-root --state-dir --json --help --version"
   if [[ ${COMP_WORDS[0]##*/} == lsmdev ]]; then
     cmd=list
@@ -83,6 +83,7 @@ _umdevctl() {
       fi
       [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$uuids" -- "$cur")); return; }
       ;;
+    dashboard) opts="--api --state-dir --listen --open --peer" ;;
     exec) COMPREPLY=($(compgen -c -- "$cur")); [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--state-dir --" -- "$cur")); return ;;
     shell) opts="--state-dir" ;;
   esac

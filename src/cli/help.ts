@@ -170,6 +170,21 @@ Prints one JSON object per core event (add, remove, online, offline, change, ...
     usage: 'events [OPTIONS]',
     options: [...API_OPTS, ['-n, --count <N>', 'Stop after N events (default: follow until umdevd stops)']],
   },
+  dashboard: {
+    about: "Serve a live web dashboard of umdevd's devices",
+    long: `Serve a live web dashboard of umdevd's devices
+
+Serves a web page showing parents, pools, devices, their clients and counters, mbochs screens and mtty console
+output, live, and prints a URL with a one-time login token. The page acts with your rights on umdevd's API: as a
+user outside root and the API group it is read-only. Listens on 127.0.0.1 unless --listen says otherwise.`,
+    usage: 'dashboard [OPTIONS]',
+    options: [
+      ...API_OPTS,
+      ['    --listen <HOST:PORT>', 'Where to listen (default 127.0.0.1 and any free port)'],
+      ['    --open', 'Open the URL with xdg-open'],
+      ['    --peer <NAME=ADDRESS>...', 'A umdevd (socket or URL) the page may migrate devices to; token from UMDEV_DEST_TOKEN'],
+    ],
+  },
   screenshot: {
     about: "Save a device's screen as a PNG file",
     long: `Save a device's screen as a PNG file
@@ -312,7 +327,7 @@ export function globalHelp(version: string): string {
     `USAGE:\n    umdevctl [OPTIONS] <SUBCOMMAND>\n\nOPTIONS:\n` +
     optionLines([...GLOBAL_OPTS, ['-h, --help', 'Print help information'], ['-V, --version', 'Print version information']], false) +
     `\nSUBCOMMANDS:\n${cmds.map(([n, a]) => `    ${n.padEnd(w)}${a}\n`).join('')}\n` +
-    "online/offline, events, screenshot and migrate use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, UMDEV_API, or the state dir found as docs/umdevd.md says).\n" +
+    "online/offline, events, screenshot, migrate and dashboard use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, UMDEV_API, or the state dir found as docs/umdevd.md says).\n" +
     "'umdevctl help CMD' or 'umdevctl CMD --help' describes one command; man umdevctl describes them all.\n"
   );
 }

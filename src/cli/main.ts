@@ -57,6 +57,7 @@ const COMMANDS: Record<string, { options: Options; positionals?: number }> = {
   offline: { options: { ...GROUP } },
   reset: { options: { ...UUID } },
   events: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, count: { type: 'string', short: 'n' } } },
+  dashboard: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, open: { type: 'boolean' }, peer: { type: 'string', multiple: true } } },
   screenshot: { options: { ...UUID, api: { type: 'string' }, 'state-dir': { type: 'string' } }, positionals: 2 },
   exec: { options: { 'state-dir': { type: 'string' } }, positionals: Infinity },
   shell: { options: { 'state-dir': { type: 'string' } } },
@@ -239,6 +240,10 @@ async function dispatch(ctx: CliContext, inv: Invocation, io: RunIo): Promise<vo
       }).then((code) => {
         if (code !== 0) throw new ExitStatus(code);
       });
+    }
+    case 'dashboard': {
+      const peers = v.peer;
+      return (await import('./dashboard.js')).dashboardCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), listen: str(v, 'listen'), open: bool(v, 'open'), peers: Array.isArray(peers) ? peers.filter((p): p is string => typeof p === 'string') : [], signal, env });
     }
     case 'events':
       return (await import('./events.js')).eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });

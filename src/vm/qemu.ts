@@ -48,6 +48,12 @@ export interface GuestOptions {
   readonly extra?: readonly string[];
   /** Give the guest's serial console an input (QEMU's stdin) for `RunningGuest.send`; otherwise it has none. */
   readonly input?: boolean;
+  /** A guest reboot resets the machine and boots again (default: QEMU exits, `-no-reboot`). */
+  readonly reboot?: boolean;
+  /** Put the device behind a PCIe root port it can be hot-unplugged from (QEMU unplugs it on the device's REQ). */
+  readonly hotplug?: boolean;
+  /** QEMU's human monitor on this unix socket (a path inside the root), as a management layer would drive it. */
+  readonly monitor?: string;
 }
 
 /**
@@ -56,19 +62,22 @@ export interface GuestOptions {
  */
 export function qemuArgs(o: GuestOptions): string[] {
   const mem = `${o.memoryMiB ?? 256}M`;
-  const devices = [...(o.socket === undefined ? [] : [o.socket]), ...(o.sockets ?? [])].flatMap((path) => [
+  // With `hotplug`, the (first) device sits behind a root port it can be unplugged from.
+  const devices = [...(o.socket === undefined ? [] : [o.socket]), ...(o.sockets ?? [])].flatMap((path, i) => [
     '-device',
-    JSON.stringify({ driver: 'vfio-user-pci', socket: { path, type: 'unix' } }),
+    JSON.stringify({ driver: 'vfio-user-pci', socket: { path, type: 'unix' }, ...(o.hotplug === true && i === 0 ? { bus: 'hotplug0', id: 'umdev0' } : {}) }),
   ]);
   return [
     '-accel', 'tcg',
     '-m', mem,
     '-object', `memory-backend-memfd,id=mem,size=${mem},share=on`,
     '-machine', 'q35,memory-backend=mem',
-    '-nographic', '-vga', 'none', '-nic', 'none', '-no-reboot', '-no-user-config',
+    '-nographic', '-vga', 'none', '-nic', 'none', ...(o.reboot === true ? [] : ['-no-reboot']), '-no-user-config',
     '-kernel', o.kernel,
     '-initrd', o.initrd,
     '-append', o.append ?? 'console=ttyS0 8250.nr_uarts=8 panic=-1 loglevel=4',
+    ...(o.hotplug === true ? ['-device', 'pcie-root-port,id=hotplug0,chassis=1,slot=1'] : []),
+    ...(o.monitor === undefined ? [] : ['-monitor', `unix:${o.monitor},server=on,wait=off`]),
     ...devices,
     ...(o.extra ?? []),
   ];
@@ -91,6 +100,8 @@ export interface RunningGuest {
   send(text: string): void;
   /** Resolves once the console shows `pattern` (true), or false when the guest ended or `timeoutMs` passed first. */
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<boolean>;
+  /** Kill QEMU outright (SIGKILL), as a crash or an impatient manager would. */
+  kill(): void;
   readonly done: Promise<GuestRun>;
 }
 
@@ -140,6 +151,9 @@ export function startGuest(root: string, hostDir: string, o: GuestOptions, timeo
     send: (text) => {
       if (proc.stdin === null) throw new Error('the guest has no console input: start it with input: true');
       if (!ended) proc.stdin.write(text);
+    },
+    kill: () => {
+      if (!ended) proc.kill('SIGKILL');
     },
     waitForConsole: async (pattern, ms) => {
       const deadline = Date.now() + ms;

@@ -36,8 +36,11 @@ export function isReadOnly(method: string | undefined): boolean {
   return method === 'GET' || method === 'HEAD';
 }
 
-/** A device's screen and anything else a guest put in device memory: only the privileged read it, whatever `readers` says. */
-const TENANT_DATA = /^\/devices\/[^/?]+\/screen\.png(?:\?|$)/;
+/**
+ * A device's screen, its UART output and anything else a guest put in its device: only the privileged read it,
+ * whatever `readers` says.
+ */
+const TENANT_DATA = /^\/devices\/[^/?]+\/(?:screen\.png|uart)(?:\?|$)/;
 
 export function isTenantData(url: string | undefined): boolean {
   return url !== undefined && TENANT_DATA.test(url);
