@@ -43,7 +43,7 @@ test('a read-only user sees no controls and a forged change request is refused',
   // nobody must reach the API socket (readers: any) through the state dir.
   await chmod(ctx.dir, 0o755);
   const config = path.join(ctx.dir, 'umdevd.json');
-  await writeFile(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }], deviceHosts: { enabled: false } }));
+  await writeFile(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }] }));
   const daemon = await start(ctx, ['--config', config, '--no-mount']);
   assert.equal((await call(daemon.url, 'POST', '/devices', { parent: 'mbochs', type: 'mbochs-small', uuid: U })).status, 201);
   const dash = await startDashboard(t, ['--api', daemon.url], { uid: NOBODY, gid: NOBODY });

@@ -59,7 +59,7 @@ test('the dashboard in a browser: clean load, live updates, changes mdevctl sees
   await requireTools();
   const ctx = await stateDir(t, 'umdev-dash-');
   const config = path.join(ctx.dir, 'umdevd.json');
-  await writeFile(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }], deviceHosts: { enabled: false } }));
+  await writeFile(config, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs' }] }));
   const daemon = await start(ctx, ['--config', config]);
   const dash = await startDashboard(t, ['--state-dir', ctx.dir]);
   const browser = await openBrowser(t);

@@ -215,3 +215,25 @@ test('a plain removal asks the client to let go through its REQ eventfd, from th
   await removal;
   await until('the host to exit', async () => ((await hosts(d)).length === 0 ? true : undefined));
 });
+
+test("what the dashboard asks of a device in its host: the client, the host's pid and uid, counters, the UART's output", async (t) => {
+  const { ctx, d } = await daemonWithConfig(t, {});
+  const uuid = await create(ctx, 'mtty', 'mtty-1');
+  const c = await connect(ctx, uuid);
+  t.after(() => c.close());
+  // The guest's side of the UART: 8 bytes sent through THR (register 0 of BAR0).
+  for (const b of Buffer.from('console!')) await c.write(R.BAR0, 0, Buffer.from([b]));
+  const [host] = await hosts(d);
+  type Activity = { uuid: string; client?: { pid: number; uid: number }; host?: { pid: number; uid: number; rssBytes: number }; counters?: { requests: number } };
+  const view = await until('counters from the host', async () => {
+    const all = (await call(d.url, 'GET', '/activity')).body as Activity[];
+    const mine = all.find((a) => a.uuid === uuid);
+    return mine?.counters !== undefined && mine.counters.requests >= 8 ? mine : undefined;
+  });
+  assert.equal(view.client?.pid, process.pid, 'the client, from its socket at accept');
+  assert.deepEqual([view.host?.pid, view.host?.uid], [host!.pid, host!.uid], 'the host, as /proc knows it');
+  assert.ok((view.host?.rssBytes ?? 0) > 0, "the host's RSS, read by the root");
+  const uart = await call(d.url, 'GET', `/devices/${uuid}/uart?since=0`);
+  assert.equal(uart.status, 200, JSON.stringify(uart.body));
+  assert.equal(Buffer.from((uart.body as { data: string }).data, 'base64').toString(), 'console!');
+});

@@ -36,6 +36,10 @@ export const Call = {
   MIG_RESET: 19,
   MIG_RELEASE: 20,
   PING: 21,
+  /** The screen as a tagged frame (nothing encoded when the tag still matches). */
+  FRAME: 22,
+  /** What the device's UART sent after a position. */
+  UART: 23,
 } as const;
 export type CallKind = (typeof Call)[keyof typeof Call];
 
@@ -45,6 +49,8 @@ export const HostEvent = {
   LOG: 100,
   /** The client's session is over: the device is closed again. Only while a session runs. */
   SESSION_END: 101,
+  /** The device's counters (`DeviceCounters`), when they changed, at most a few times a second. */
+  COUNTERS: 102,
 } as const;
 
 /** What `INIT` tells a new host: which device it holds, and how to serve it. */
@@ -139,6 +145,17 @@ export function checkReply(expect: Expect, json: unknown, data: Buffer): Reply {
     case Call.MIG_OPEN:
       only(o, what, ['flags']);
       uint(o.flags, `${what}.flags`);
+      break;
+    case Call.FRAME:
+      only(o, what, ['etag', 'unchanged']);
+      if (typeof o.etag !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(o.etag)) throw err('EPROTO', `${what}.etag is not a tag`);
+      if (o.unchanged !== undefined && o.unchanged !== true) throw err('EPROTO', `${what}.unchanged is not true`);
+      if ((o.unchanged === true) !== (data.length === 0)) throw err('EPROTO', `${what} must carry a PNG exactly when the frame changed`);
+      break;
+    case Call.UART:
+      only(o, what, ['start', 'end', 'lost']);
+      for (const k of ['start', 'end', 'lost'] as const) uint(o[k], `${what}.${k}`, Number.MAX_SAFE_INTEGER);
+      if ((o.end as number) - (o.start as number) !== data.length) throw err('EPROTO', `${what} carries ${data.length} bytes for ${o.start}..${o.end}`);
       break;
     case Call.MIG_PLATFORM:
     case Call.MIG_STOP_COPY:
