@@ -5,7 +5,6 @@
  * `DaemonParts` instead.
  */
 import type { Core } from '../core/core.js';
-import type { MdevDevice } from '../core/types.js';
 import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
