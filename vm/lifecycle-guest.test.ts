@@ -23,8 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { hosts } from '../test/e2e/hosts.js';
 import { run, start, stateDir, waitForStderr } from '../test/e2e/umdevd-process.js';
 import { facts, waitFor } from './guest-facts.js';
-import { writeInitramfs } from './initramfs.js';
-import { GUEST_SHARE, type RunningGuest, guestKernel, startGuest, vmRoot } from './qemu.js';
+import { writeInitramfs } from '../src/vm/initramfs.js';
+import { GUEST_SHARE, type RunningGuest, guestKernel, startGuest, vmRoot } from '../src/vm/qemu.js';
 
 const INIT = fileURLToPath(new URL('../../vm/guest/init-lifecycle', import.meta.url));
 const BOOT_MS = 180_000;

@@ -17,7 +17,7 @@ import type { ApiDeps } from './api/router.js';
 import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
 import type { Placement } from '../sdk/pci-parent.js';
 import { DeviceInstance } from '../vfio-user/instance.js';
-import { migrateOut } from './migrate/outgoing.js';
+import { OutgoingMigrations, legacyClient, migrateOut } from './migrate/outgoing.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
@@ -52,6 +52,11 @@ export interface DeviceServer {
   socketPath(device: MdevDevice): string;
   /** Where the parents' devices live (a device host each); absent: in this process. */
   readonly placement?: Placement;
+  /**
+   * Whether the client attached to `device` can follow a migration: undefined when no client is attached, false when
+   * one is attached that never negotiated migration (such a VMM would lose the device). Absent: cannot tell.
+   */
+  clientCanMigrate?(device: MdevDevice): Promise<boolean | undefined>;
   /**
    * The device's screen as a tagged frame, made where the device runs: `{unchanged, etag}` when its tag still
    * equals `ifNoneMatch` (nothing encoded), else the PNG and its tag; errors as `DeviceInstance.screen`. The root
@@ -191,23 +196,37 @@ export class Daemon {
     const board = new MigrationBoard();
     const incoming = new IncomingMigrations(core, transport, log, undefined, board);
     undo.push(() => incoming.close());
+    const outgoing = new OutgoingMigrations();
+    const canMigrate = server.clientCanMigrate?.bind(server);
+    // A VMM that never negotiated migration cannot follow the device, and would lose it: refused unless forced.
+    const check = async (uuid: string, force: boolean): Promise<void> => {
+      const d = core.device(uuid);
+      if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+      if (!force && canMigrate !== undefined && (await canMigrate(d)) === false) throw legacyClient(uuid);
+    };
     const migrations: ApiDeps['migrations'] = {
       incoming,
       board,
-      out: async (uuid, dest, maxBandwidth, progress) => {
-        const tracker = board.begin(uuid, 'out', describeEndpoint(dest));
-        try {
-          const result = await migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress: (e) => {
-            tracker.step(e);
-            progress(e);
-          } });
-          tracker.end('done');
-          return result;
-        } catch (e) {
-          tracker.end('failed');
-          throw e;
-        }
-      },
+      check,
+      abort: (uuid) => outgoing.abort(uuid),
+      out: (uuid, dest, o, progress) =>
+        outgoing.run(uuid, async (signal) => {
+          const tracker = board.begin(uuid, 'out', describeEndpoint(dest));
+          try {
+            const result = await migrateOut({
+              core, transport, log, uuid, dest, maxBandwidth: o.maxBandwidth, signal, check: () => check(uuid, o.force), definitions: config.definitions,
+              progress: (e) => {
+                tracker.step(e);
+                progress(e);
+              },
+            });
+            tracker.end('done');
+            return result;
+          } catch (e) {
+            tracker.end('failed');
+            throw e;
+          }
+        }),
     };
     const insight = new DeviceInsight({ core, server, screen: (uuid) => instanceOf(core, uuid).screen(), ...(mountProblem === undefined ? { fuse: () => fuseStats.snapshot() } : {}) });
     // A removed device's last frame must not outlive it.

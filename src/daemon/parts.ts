@@ -73,7 +73,8 @@ export function realParts(catalog: Catalog = { drivers: DRIVERS, module: DRIVERS
         driver,
         socketPath: (d) => driver.socketPath(d.uuid),
         ...(hosts === undefined
-          ? {}
+          ? // Sessions in this process know whether their client negotiated migration; a device host's is wired apart.
+            { clientCanMigrate: (d: MdevDevice) => Promise.resolve(driver.clientCanMigrate(d.uuid)) }
           : {
               placement: hosts.placement,
               // What the dashboard and /metrics ask of a device in its host: answered from the host's last report,

@@ -135,6 +135,14 @@ export class VfioUserBusDriver implements BusDriver {
     makeLogger(device.uuid, this.#opts.log)('info', `listening on ${path}`);
   }
 
+  /**
+   * Whether the client attached to `uuid` could follow a migration (it asked about DEVICE_FEATURE MIGRATION):
+   * undefined when nobody is attached, or when the session is not in this process (a device host's says nothing here).
+   */
+  clientCanMigrate(uuid: Uuid): boolean | undefined {
+    return this.#endpoints.get(uuid)?.clientCanMigrate;
+  }
+
   /** Who is attached to `uuid` now, by the credentials its socket had at accept (SO_PEERCRED); undefined: nobody. */
   client(uuid: Uuid): ClientInfo | undefined {
     return this.#endpoints.get(uuid)?.client;
@@ -237,6 +245,11 @@ class Endpoint {
 
   get connected(): boolean {
     return this.#conn !== undefined;
+  }
+
+  get clientCanMigrate(): boolean | undefined {
+    if (this.#conn === undefined || this.#conn.closed || !(this.#instance instanceof LocalInstance)) return undefined;
+    return this.#instance.session?.connection.migrationNegotiated;
   }
 
   get client(): ClientInfo | undefined {

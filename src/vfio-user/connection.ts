@@ -63,6 +63,8 @@ export class Connection {
   /** Set by VERSION; until then only VERSION is accepted. */
   negotiated = false;
   clientCaps: Capabilities = NO_CAPS;
+  /** Set once the client asked about the device's migration (DEVICE_FEATURE MIGRATION): it can follow one. */
+  migrationNegotiated = false;
   /** The dirty-page log while DMA logging is on (DMA_LOGGING_START until STOP or the end of the connection). */
   dirtyLog: DirtyLog | undefined;
   readonly #handlers: ReadonlyMap<number, Handler>;

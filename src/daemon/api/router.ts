@@ -38,7 +38,11 @@ export interface ApiContext {
     readonly incoming: IncomingMigrations;
     /** Where the migrations in progress and their totals are kept. */
     readonly board: MigrationBoard;
-    out(uuid: string, dest: ApiEndpoint, maxBandwidth: number | undefined, progress: (e: MigrationEvent) => void): Promise<MigrationResult>;
+    /** Refuse (EBUSY) a migration the attached client could not follow, unless `force`; ENODEV for no device. */
+    check(uuid: string, force: boolean): Promise<void>;
+    out(uuid: string, dest: ApiEndpoint, options: { maxBandwidth: number | undefined; force: boolean }, progress: (e: MigrationEvent) => void): Promise<MigrationResult>;
+    /** Ask the running migration of `uuid` to roll back; ENOENT when none runs. */
+    abort(uuid: string): void;
   };
   /** The event streams open now (bounded by `limits.maxSubscribers`); owned by the server. */
   readonly streams: Set<ServerResponse>;

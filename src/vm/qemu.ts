@@ -38,7 +38,9 @@ export interface GuestOptions {
   readonly kernel: string;
   readonly initrd: string;
   /** The device's vfio-user socket, as a path inside the root. */
-  readonly socket: string;
+  readonly socket?: string;
+  /** Several devices' sockets, as paths inside the root (after `socket`, if both are given). */
+  readonly sockets?: readonly string[];
   readonly memoryMiB?: number;
   /** The kernel command line (default: the mtty guest's, with room for its serial ports). */
   readonly append?: string;
@@ -60,7 +62,11 @@ export interface GuestOptions {
  */
 export function qemuArgs(o: GuestOptions): string[] {
   const mem = `${o.memoryMiB ?? 256}M`;
-  const device = { driver: 'vfio-user-pci', socket: { path: o.socket, type: 'unix' }, ...(o.hotplug === true ? { bus: 'hotplug0', id: 'umdev0' } : {}) };
+  // With `hotplug`, the (first) device sits behind a root port it can be unplugged from.
+  const devices = [...(o.socket === undefined ? [] : [o.socket]), ...(o.sockets ?? [])].flatMap((path, i) => [
+    '-device',
+    JSON.stringify({ driver: 'vfio-user-pci', socket: { path, type: 'unix' }, ...(o.hotplug === true && i === 0 ? { bus: 'hotplug0', id: 'umdev0' } : {}) }),
+  ]);
   return [
     '-accel', 'tcg',
     '-m', mem,
@@ -72,7 +78,7 @@ export function qemuArgs(o: GuestOptions): string[] {
     '-append', o.append ?? 'console=ttyS0 8250.nr_uarts=8 panic=-1 loglevel=4',
     ...(o.hotplug === true ? ['-device', 'pcie-root-port,id=hotplug0,chassis=1,slot=1'] : []),
     ...(o.monitor === undefined ? [] : ['-monitor', `unix:${o.monitor},server=on,wait=off`]),
-    '-device', JSON.stringify(device),
+    ...devices,
     ...(o.extra ?? []),
   ];
 }
@@ -100,15 +106,25 @@ export interface RunningGuest {
 }
 
 /**
+ * The command that runs QEMU with `args` chrooted into `root`, with each `[host, inRoot]` of `binds` bound there
+ * (`inRoot` is made first) and /proc and /dev for QEMU, in a private mount namespace that takes the binds away when
+ * QEMU exits. unshare and sh exec into QEMU: one pid from start to end. Returns `[file, argv]` for spawn.
+ */
+export function chrootedQemu(root: string, binds: ReadonlyArray<readonly [string, string]>, args: readonly string[]): [string, string[]] {
+  for (const [, inRoot] of binds) mkdirSync(path.join(root, inRoot), { recursive: true });
+  const mounts = binds.map((_, i) => `mount --bind "$${i + 2}" "$1${binds[i]![1]}"`).join('; ');
+  const script = `set -e; ${mounts}${mounts === '' ? '' : '; '}mount --bind /proc "$1/proc"; mount --bind /dev "$1/dev"; root=$1; shift ${binds.length + 1}; exec chroot "$root" qemu-system-x86_64 "$@"`;
+  return ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', root, ...binds.map(([host]) => host), ...args]];
+}
+
+/**
  * Boot the guest with `hostDir` visible as `/umdev` in the root, killing QEMU after `timeoutMs`. QEMU is this
  * process's child, ended by its pid.
  */
 export function startGuest(root: string, hostDir: string, o: GuestOptions, timeoutMs: number): RunningGuest {
-  mkdirSync(path.join(root, GUEST_SHARE), { recursive: true });
-  const script = 'set -e; share=$1 root=$2; shift 2; mount --bind "$share" "$root/umdev"; mount --bind /proc "$root/proc"; mount --bind /dev "$root/dev"; exec chroot "$root" qemu-system-x86_64 "$@"';
   const started = Date.now();
-  // unshare and sh exec into QEMU: one pid from start to end.
-  const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', hostDir, root, ...qemuArgs(o)], {
+  const [file, argv] = chrootedQemu(root, [[hostDir, GUEST_SHARE]], qemuArgs(o));
+  const proc = spawn(file, argv, {
     stdio: [o.input === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   let out = '';
