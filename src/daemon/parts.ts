@@ -72,9 +72,10 @@ export function realParts(catalog: Catalog = { drivers: DRIVERS, module: DRIVERS
       return {
         driver,
         socketPath: (d) => driver.socketPath(d.uuid),
+        // Asked of the client's session, wherever it runs (in a host, by a call).
+        clientCanMigrate: (d: MdevDevice) => driver.clientCanMigrate(d.uuid),
         ...(hosts === undefined
-          ? // Sessions in this process know whether their client negotiated migration; a device host's is wired apart.
-            { clientCanMigrate: (d: MdevDevice) => Promise.resolve(driver.clientCanMigrate(d.uuid)) }
+          ? {}
           : {
               placement: hosts.placement,
               // What the dashboard and /metrics ask of a device in its host: answered from the host's last report,

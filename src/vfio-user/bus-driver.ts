@@ -139,8 +139,8 @@ export class VfioUserBusDriver implements BusDriver {
    * Whether the client attached to `uuid` could follow a migration (it asked about DEVICE_FEATURE MIGRATION):
    * undefined when nobody is attached, or when the session is not in this process (a device host's says nothing here).
    */
-  clientCanMigrate(uuid: Uuid): boolean | undefined {
-    return this.#endpoints.get(uuid)?.clientCanMigrate;
+  clientCanMigrate(uuid: Uuid): Promise<boolean | undefined> {
+    return this.#endpoints.get(uuid)?.clientCanMigrate() ?? Promise.resolve(undefined);
   }
 
   /** Who is attached to `uuid` now, by the credentials its socket had at accept (SO_PEERCRED); undefined: nobody. */
@@ -247,9 +247,11 @@ class Endpoint {
     return this.#conn !== undefined;
   }
 
-  get clientCanMigrate(): boolean | undefined {
-    if (this.#conn === undefined || this.#conn.closed || !(this.#instance instanceof LocalInstance)) return undefined;
-    return this.#instance.session?.connection.migrationNegotiated;
+  /** Whether the attached client negotiated migration; undefined when none is attached. */
+  async clientCanMigrate(): Promise<boolean | undefined> {
+    const conn = this.#conn;
+    if (conn === undefined || conn.closed) return undefined;
+    return conn.negotiatedMigration();
   }
 
   get client(): ClientInfo | undefined {

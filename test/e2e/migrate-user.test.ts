@@ -18,11 +18,11 @@ import { VfioUserClient } from '../../src/vfio-user/index.js';
 import { call } from '../daemon/helpers.js';
 import { type RunningDaemon, type StateDir, UMDEVCTL, start, stateDir } from './umdevd-process.js';
 
-/** A daemon whose clients are served in-process, with both sample drivers, no mount. */
+/** A daemon as shipped (each device in a host of its own), with both sample drivers, no mount. */
 async function daemon(t: TestContext): Promise<{ ctx: StateDir; d: RunningDaemon; file: string }> {
   const ctx = await stateDir(t, 'umdev-migu-');
   const file = path.join(ctx.dir, 'umdevd.json');
-  await writeFile(file, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs', max_mbytes: 64 }], deviceHosts: { enabled: false } }));
+  await writeFile(file, JSON.stringify({ parents: [{ driver: 'mtty' }, { driver: 'mbochs', max_mbytes: 64 }] }));
   const d = await start(ctx, ['--config', file, '--no-mount']);
   return { ctx, d, file };
 }

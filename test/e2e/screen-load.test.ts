@@ -47,6 +47,8 @@ test('50 screenshots at once share one frame made in the host; the client is ser
   assert.equal((await call(d.url, 'POST', '/devices', { parent: 'mbochs', type: 'mbochs-large', uuid })).status, 201);
   const c = await VfioUserClient.connect(path.join(ctx.dir, 'run', `${uuid}.sock`));
   t.after(() => c.close());
+  // A VMM that can follow the migration below: it asks about it.
+  await c.migrationFlags();
   const info = await c.regionInfo(R.BAR0);
   t.after(() => native.close(info.fd!));
   const vram = new Uint8Array(native.mmap(info.fd!, info.offset, W * H * 4, true));

@@ -233,6 +233,16 @@ class HostSession implements ActiveSession {
     }
   }
 
+  async negotiatedMigration(): Promise<boolean> {
+    const host = this.#host;
+    if (host === undefined || this.#closed) return false;
+    try {
+      return (await host.call(Call.PROBE)).json.migration === true;
+    } catch {
+      return false;
+    }
+  }
+
   close(reason: UmdevError): void {
     this.#ending ??= reason;
     const host = this.#host;

@@ -126,8 +126,10 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
       });
       return reply(f);
     }
-    case Call.PROBE:
-      return reply(f, { attached: session === undefined ? false : await session.probe() });
+    case Call.PROBE: {
+      const attached = session === undefined ? false : await session.probe();
+      return reply(f, { attached, migration: attached && session !== undefined && (await session.negotiatedMigration()) });
+    }
     case Call.END_SESSION:
       session?.close(err('ENODEV', field(f, 'reason', isString)));
       return reply(f);

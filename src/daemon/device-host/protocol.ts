@@ -135,8 +135,8 @@ export function checkReply(expect: Expect, json: unknown, data: Buffer): Reply {
   if (data.length > expect.maxData) throw err('EPROTO', `${what} carries ${data.length} data bytes, at most ${expect.maxData} were asked for`);
   switch (expect.kind) {
     case Call.PROBE:
-      only(o, what, ['attached']);
-      if (typeof o.attached !== 'boolean') throw err('EPROTO', `${what}.attached is not a boolean`);
+      only(o, what, ['attached', 'migration']);
+      if (typeof o.attached !== 'boolean' || typeof o.migration !== 'boolean') throw err('EPROTO', `${what} is not {attached, migration} booleans`);
       break;
     case Call.ATTR_SHOW:
       only(o, what, ['value']);
