@@ -5,7 +5,7 @@
  *
  *   node dist/bench/_screen-hammer.js API_SOCKET UUID N
  */
-import { apiCall, parseEndpoint } from '../src/cli/api-client.js';
+import { apiCall, parseEndpoint } from '../src/api-client/http.js';
 
 const [socket, uuid, n] = process.argv.slice(2);
 const ep = parseEndpoint(socket!);

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { apiOpen } from '../src/cli/api-client.js';
+import { apiOpen } from '../src/api-client/http.js';
 import { procStat } from '../src/daemon/proc-stat.js';
 import { Daemon, rssKiB, sleep } from './daemon-harness.js';
 

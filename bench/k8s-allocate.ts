@@ -19,7 +19,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiRequest } from '../src/cli/daemon-api.js';
+import { apiRequest } from '../src/api-client/daemon-api.js';
 import { unary } from '../src/k8s/kubelet-api/grpc-unix.js';
 import type { AllocateResponse, NodePrepareResourcesResponse } from '../src/k8s/kubelet-api/messages.js';
 import { FakeApiServer } from '../test/k8s/fake-apiserver.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { apiCall, parseEndpoint } from '../src/cli/api-client.js';
+import { apiCall, parseEndpoint } from '../src/api-client/http.js';
 import { DISPI } from '../src/drivers/mbochs/dispi.js';
 import { MMIO } from '../src/drivers/mbochs/spec.js';
 import { native } from '../src/native/index.js';

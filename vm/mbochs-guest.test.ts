@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { apiCall, parseEndpoint } from '../src/cli/api-client.js';
+import { apiCall, parseEndpoint } from '../src/api-client/http.js';
 import { decodePng, type RgbImage } from '../src/display/png.js';
 import { start, stateDir, waitForStderr } from '../test/e2e/umdevd-process.js';
 import { guestModules } from '../src/vm/guest-modules.js';

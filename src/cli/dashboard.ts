@@ -5,10 +5,10 @@
  * dashboard is read-only. It listens on 127.0.0.1 (any free port) unless `--listen` says otherwise.
  */
 import { spawn } from 'node:child_process';
-import { describeEndpoint } from './api-client.js';
+import { describeEndpoint } from '../api-client/http.js';
 import { eventsEndpoint } from './events.js';
 import { fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
+import type { CliContext } from '../mdevctl/io.js';
 
 export interface DashboardCommandOptions {
   readonly api?: string;

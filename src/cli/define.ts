@@ -1,11 +1,11 @@
-import { getAttributes, invokeWithCallouts } from './callouts.js';
+import { getAttributes, invokeWithCallouts } from '../mdevctl/callouts.js';
 import { definedDevices } from './defined.js';
 import { context, debugPath, fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
-import { MDev } from './mdev.js';
+import type { CliContext } from '../mdevctl/io.js';
+import { MDev } from '../mdevctl/mdev.js';
 import { parseJson } from '../mdevctl/serde-json.js';
 import { readToString } from '../mdevctl/read-text.js';
-import { newUuid } from './uuid.js';
+import { newUuid } from '../mdevctl/uuid.js';
 
 /** `define [-u U] [-p P] [-t T] [--auto|--manual] [--jsonfile F]`. */
 export interface DefineOptions {

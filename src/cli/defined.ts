@@ -6,11 +6,11 @@
 import { join } from 'node:path';
 import { parseJson } from '../mdevctl/serde-json.js';
 import { fail } from '../mdevctl/failure.js';
-import { warn, type CliContext } from './io.js';
-import { MDev } from './mdev.js';
-import { lstatKind, readDirNames } from './sysfs-read.js';
+import { warn, type CliContext } from '../mdevctl/io.js';
+import { MDev } from '../mdevctl/mdev.js';
+import { lstatKind, readDirNames } from '../mdevctl/sysfs-read.js';
 import { readToString } from '../mdevctl/read-text.js';
-import { byteCompare, parseUuid } from './uuid.js';
+import { byteCompare, parseUuid } from '../mdevctl/uuid.js';
 import { TMP_DIR } from '../mdevctl/definitions.js';
 
 /** Defined devices by parent (parents in byte order, devices in directory order), optionally filtered. */

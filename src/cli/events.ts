@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { apiOpen, describeEndpoint, type ApiEndpoint } from './api-client.js';
-import { knownApi } from './daemon-api.js';
+import { apiOpen, describeEndpoint, type ApiEndpoint } from '../api-client/http.js';
+import { knownApi } from '../api-client/daemon-api.js';
 import { context, fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
+import type { CliContext } from '../mdevctl/io.js';
 
 /** `events [--api SOCKET|URL | --state-dir DIR] [-n COUNT]`. */
 export interface EventsOptions {

@@ -10,7 +10,7 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fail } from '../mdevctl/failure.js';
-import { statePaths } from './state-paths.js';
+import { statePaths } from '../api-client/state-paths.js';
 
 export interface ExecOptions {
   readonly stateDir?: string;

@@ -1,9 +1,9 @@
-import { getAttributes } from './callouts.js';
-import { warn, type CliContext } from './io.js';
-import { MDev } from './mdev.js';
+import { getAttributes } from '../mdevctl/callouts.js';
+import { warn, type CliContext } from '../mdevctl/io.js';
+import { MDev } from '../mdevctl/mdev.js';
 import { prettyJson, type JsonOut } from '../mdevctl/serde-json.js';
-import { readDirNames } from './sysfs-read.js';
-import { byteCompare, parseUuid } from './uuid.js';
+import { readDirNames } from '../mdevctl/sysfs-read.js';
+import { byteCompare, parseUuid } from '../mdevctl/uuid.js';
 
 /** `list [-d] [-v] [-u U] [-p P] [--dumpjson]`. */
 export interface ListOptions {

@@ -12,12 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCode, UmdevError } from '../errors.js';
 import { fail, formatError, formatErrorJson, osError } from '../mdevctl/failure.js';
-import { debug, FdWriter, logFilter, type CliContext, type Writer } from './io.js';
+import { debug, FdWriter, logFilter, type CliContext, type Writer } from '../mdevctl/io.js';
 import { label, UsageError } from './usage.js';
-import { exists } from './sysfs-read.js';
+import { exists } from '../mdevctl/sysfs-read.js';
 import { readInline } from '../mdevctl/read-text.js';
 import { resolveRoots } from './roots.js';
-import { parseUuid, uuidError } from './uuid.js';
+import { parseUuid, uuidError } from '../mdevctl/uuid.js';
 import { didYouMean } from './suggest.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -334,7 +334,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   );
   const ctx: CliContext = {
     root: roots.root,
-    ...(roots.state === undefined ? {} : { state: roots.state }),
+    ...(roots.state === undefined ? {} : { stateDir: roots.state.dir }),
     stdout: io.stdout,
     stderr: io.stderr,
     json,

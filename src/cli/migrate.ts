@@ -12,11 +12,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { UmdevError, isErrno } from '../errors.js';
-import { apiCall, apiOpen, type ApiEndpoint } from './api-client.js';
-import { knownApi, replyError, type ApiLocation } from './daemon-api.js';
+import { apiCall, apiOpen, type ApiEndpoint } from '../api-client/http.js';
+import { knownApi, replyError, type ApiLocation } from '../api-client/daemon-api.js';
 import { context, fail } from '../mdevctl/failure.js';
 import { constants } from 'node:os';
-import type { CliContext } from './io.js';
+import type { CliContext } from '../mdevctl/io.js';
+import type { MigrationLine as Line } from '../api-client/wire.js';
 
 export interface MigrateOptions extends ApiLocation {
   readonly uuid: string;
@@ -30,15 +31,6 @@ export interface MigrateOptions extends ApiLocation {
   /** Aborted with the signal's name (`SIGINT`, `SIGTERM`) when the user interrupts. */
   readonly signal?: AbortSignal;
 }
-
-/** What the source daemon's stream carries, one JSON object per line. */
-type Line =
-  | { phase: 'created'; to: string }
-  | { phase: 'pre-copy' | 'stop-copy'; bytes: number }
-  | { phase: 'switched'; downtimeMs: number }
-  | { phase: 'rolled-back'; reason: string }
-  | { done: { preCopyBytes: number; stopCopyBytes: number; downtimeMs: number; totalMs: number; to: string; socket?: string } }
-  | { error: { errno: string; message: string } };
 
 /** Runs the migration; resolves with the exit status (0, or 128+signal after an interrupted and rolled-back one). */
 export async function migrateCommand(ctx: CliContext, opts: MigrateOptions): Promise<number> {

@@ -1,7 +1,7 @@
-import { invokeWithCallouts } from './callouts.js';
+import { invokeWithCallouts } from '../mdevctl/callouts.js';
 import { getDefinedDevice } from './defined.js';
 import { fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
+import type { CliContext } from '../mdevctl/io.js';
 
 /** `modify -u U [-p P] [-t T] [--auto|--manual] [--addattr A --value V [-i N]] [--delattr [-i N]]`. */
 export interface ModifyOptions {

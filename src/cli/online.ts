@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { apiRequest, knownApi, type ApiLocation } from './daemon-api.js';
+import { apiRequest, knownApi, type ApiLocation } from '../api-client/daemon-api.js';
 import { context, osError } from '../mdevctl/failure.js';
-import { warn, type CliContext } from './io.js';
-import { writeExisting } from './sysfs-read.js';
+import { warn, type CliContext } from '../mdevctl/io.js';
+import { writeExisting } from '../mdevctl/sysfs-read.js';
 import { readToString } from '../mdevctl/read-text.js';
 
 /** `online -u U [-u U2 …] [--api URL | --state-dir DIR]` / `offline …`. */
@@ -27,7 +27,7 @@ export interface OnlineOptions extends ApiLocation {
 export async function onlineCommand(ctx: CliContext, opts: OnlineOptions): Promise<void> {
   const word = opts.online ? 'online' : 'offline';
   // Roots that came from a umdevd's state dir mean that daemon's API.
-  const api = await knownApi({ api: opts.api, stateDir: opts.stateDir ?? ctx.state?.dir }, opts.env ?? {});
+  const api = await knownApi({ api: opts.api, stateDir: opts.stateDir ?? ctx.stateDir }, opts.env ?? {});
   if (api !== undefined) {
     try {
       await apiRequest(api, 'POST', '/groups/online', { uuids: opts.uuids, online: opts.online });

@@ -11,11 +11,9 @@
  * `ls` quotes names only on a terminal). A socket path a shell would split or expand (blanks, globs, `$`, quotes)
  * cannot be a bare word and is refused there; `--json` gives the arguments as a JSON array instead.
  */
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
-import { statePaths } from './state-paths.js';
+import type { CliContext } from '../mdevctl/io.js';
+import { deviceSockets } from '../api-client/state-paths.js';
 
 export interface QemuArgsOptions {
   readonly uuids: readonly string[];
@@ -27,21 +25,6 @@ export interface QemuArgsOptions {
 
 /** Characters of a socket path that survive, unquoted, word splitting and globbing unchanged. */
 const SAFE_PATH = /^[A-Za-z0-9_,=./:@%+-]+$/;
-
-/** The device socket of each UUID, checked to be a socket; the error names the state dir and why it was chosen. */
-export async function deviceSockets(uuids: readonly string[], stateDir: string | undefined, env: Readonly<Record<string, string | undefined>>): Promise<string[]> {
-  const paths = await statePaths(stateDir, env);
-  const out: string[] = [];
-  for (const uuid of uuids) {
-    const socket = join(paths.run, `${uuid}.sock`);
-    const st = await stat(socket).catch(() => undefined);
-    if (st === undefined || !st.isSocket()) {
-      throw fail('ENOENT', `No vfio-user socket at ${socket}: is device ${uuid} started in ${paths.why}? (umdevctl start, mdevctl start)`);
-    }
-    out.push(socket);
-  }
-  return out;
-}
 
 /** The argument vector, in order. `bare`: refuse a socket path that would not survive as part of a bare shell word. */
 export async function qemuArgs(opts: QemuArgsOptions, bare = false): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { context } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
-import { writeExisting } from './sysfs-read.js';
+import type { CliContext } from '../mdevctl/io.js';
+import { writeExisting } from '../mdevctl/sysfs-read.js';
 
 /** `reset -u U`. */
 export interface ResetOptions {

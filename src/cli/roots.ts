@@ -8,8 +8,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeState, findStateDir, type FoundState } from './find-state.js';
-import { DEFAULT_SYSFS_ROOT, Sysroot } from './sysroot.js';
+import { describeState, findStateDir, type FoundState } from '../api-client/find-state.js';
+import { DEFAULT_SYSFS_ROOT, Sysroot } from '../mdevctl/sysroot.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

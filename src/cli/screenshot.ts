@@ -5,11 +5,11 @@
  * file is written only once the whole image has arrived.
  */
 import { writeFile } from 'node:fs/promises';
-import { apiCall, describeEndpoint, type RawReply } from './api-client.js';
-import { replyError } from './daemon-api.js';
+import { apiCall, describeEndpoint, type RawReply } from '../api-client/http.js';
+import { replyError } from '../api-client/daemon-api.js';
 import { eventsEndpoint } from './events.js';
 import { context, fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
+import type { CliContext } from '../mdevctl/io.js';
 
 export interface ScreenshotOptions {
   readonly uuid: string;

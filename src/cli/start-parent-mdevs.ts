@@ -1,7 +1,7 @@
-import { invokeWithCallouts } from './callouts.js';
+import { invokeWithCallouts } from '../mdevctl/callouts.js';
 import { definedDevices } from './defined.js';
 import { chain, fail, osError } from '../mdevctl/failure.js';
-import { warn, type CliContext } from './io.js';
+import { warn, type CliContext } from '../mdevctl/io.js';
 
 /** `start-parent-mdevs P`. */
 export interface StartParentOptions {

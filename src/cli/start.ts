@@ -1,10 +1,10 @@
-import { invokeWithCallouts } from './callouts.js';
+import { invokeWithCallouts } from '../mdevctl/callouts.js';
 import { definedDevices } from './defined.js';
 import { readJsonFile } from './define.js';
 import { fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
-import { MDev } from './mdev.js';
-import { newUuid } from './uuid.js';
+import type { CliContext } from '../mdevctl/io.js';
+import { MDev } from '../mdevctl/mdev.js';
+import { newUuid } from '../mdevctl/uuid.js';
 
 /** `start [-u U] [-p P] [-t T] [--jsonfile F]`. */
 export interface StartOptions {

@@ -1,6 +1,6 @@
-import { invokeWithCallouts } from './callouts.js';
-import type { CliContext } from './io.js';
-import { MDev } from './mdev.js';
+import { invokeWithCallouts } from '../mdevctl/callouts.js';
+import type { CliContext } from '../mdevctl/io.js';
+import { MDev } from '../mdevctl/mdev.js';
 
 /** `stop -u U`. */
 export interface StopOptions {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import type { CliContext } from './io.js';
+import type { CliContext } from '../mdevctl/io.js';
 import type { UmdevError } from '../errors.js';
 import type { JsonOut } from '../mdevctl/serde-json.js';
-import { exists, lstatKind, parseI32, readDirNames } from './sysfs-read.js';
+import { exists, lstatKind, parseI32, readDirNames } from '../mdevctl/sysfs-read.js';
 import { readToString } from '../mdevctl/read-text.js';
-import { byteCompare } from './uuid.js';
+import { byteCompare } from '../mdevctl/uuid.js';
 
 /** `types [-p P] [--dumpjson]`. */
 export interface TypesOptions {

@@ -1,7 +1,7 @@
-import { invokeWithCallouts } from './callouts.js';
+import { invokeWithCallouts } from '../mdevctl/callouts.js';
 import { definedDevices } from './defined.js';
 import { fail } from '../mdevctl/failure.js';
-import type { CliContext } from './io.js';
+import type { CliContext } from '../mdevctl/io.js';
 
 /** `undefine -u U [-p P]`. */
 export interface UndefineOptions {

@@ -17,8 +17,8 @@ import { fail } from '../mdevctl/failure.js';
 import { guestModules } from '../vm/guest-modules.js';
 import { writeInitramfs } from '../vm/initramfs.js';
 import { GUEST_SHARE, VM_ROOT, chrootedQemu, guestKernel, qemuArgs, vmRoot } from '../vm/qemu.js';
-import type { CliContext } from './io.js';
-import { deviceSockets } from './qemu-args.js';
+import type { CliContext } from '../mdevctl/io.js';
+import { deviceSockets } from '../api-client/state-paths.js';
 
 export interface VmOptions {
   readonly uuids: readonly string[];

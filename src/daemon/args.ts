@@ -61,7 +61,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   if (v.help === true) return { kind: 'help' };
   if (v.version === true) return { kind: 'version' };
   const level = logLevelOption(v['log-level']);
-  // As every tool finds it (src/cli/find-state.ts), less the search: the flag, UMDEV_STATE, else ./umdev-state.
+  // As every tool finds it (src/api-client/find-state.ts), less the search: the flag, UMDEV_STATE, else ./umdev-state.
   const stateDir = v['state-dir'] ?? (env.UMDEV_STATE === undefined || env.UMDEV_STATE === '' ? 'umdev-state' : env.UMDEV_STATE);
   if (stateDir === '') throw err('EINVAL', '--state-dir must not be empty');
   return {

@@ -2,7 +2,7 @@
  * Concepts: autostart, the job mdevctl's udev rule does on a kernel (`mdevctl start-parent-mdevs <parent>` when a
  * parent registers). When the core reports a parent `registered`, every definition of that parent marked
  * `"start": "auto"` is created through the core and its vendor attributes are written through the core, in order,
- * as mdevctl would. Each start is wrapped in the same callouts and notifiers as `mdevctl start` (`src/cli/callouts.ts`,
+ * as mdevctl would. Each start is wrapped in the same callouts and notifiers as `mdevctl start` (`src/mdevctl/callouts.ts`,
  * run from the definitions dir's `scripts.d`), so a `pre` callout that fails vetoes the device here too. A bad
  * definition, or one that fails to start, is logged and skipped; it never stops the others, and a device whose
  * attributes fail is removed again (mdevctl's rollback).
@@ -12,10 +12,10 @@ import { toUmdevError } from '../errors.js';
 import type { CoreEvent } from '../core/types.js';
 import { readParentDefinitions, type StoredDefinition } from '../mdevctl/store.js';
 import { describeError, type Logger } from '../log.js';
-import { invokeWithCallouts } from '../cli/callouts.js';
-import type { CliContext, Writer } from '../cli/io.js';
-import { MDev } from '../cli/mdev.js';
-import { Sysroot } from '../cli/sysroot.js';
+import { invokeWithCallouts } from '../mdevctl/callouts.js';
+import type { CliContext, Writer } from '../mdevctl/io.js';
+import { MDev } from '../mdevctl/mdev.js';
+import { Sysroot } from '../mdevctl/sysroot.js';
 
 /** Result of one parent's autostart, for logs and tests. */
 export interface AutostartResult {

@@ -12,7 +12,7 @@ import { err } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { DEFAULT_HOST_IDS } from './device-host/uids.js';
 import { parentNameProblem } from './names.js';
-import { Issues, array, at, boolean, fileMode, integer, named, object, oneOf, string } from './validate.js';
+import { Issues, array, at, boolean, fileMode, integer, named, object, oneOf, string } from '../validate.js';
 
 /** sysfs layouts umdevd can serve. */
 export type Layout = 'mainline' | 'v6';

@@ -23,7 +23,7 @@ import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
 import type { DaemonConfig, DriverCatalog, Layout, ParentConfig } from './config.js';
 import { describeError, type Logger } from '../log.js';
-import { describeEndpoint } from '../cli/api-client.js';
+import { describeEndpoint } from '../api-client/http.js';
 import { FuseStats } from '../fuse/stats.js';
 import type { ClientInfo, DeviceCounters } from '../vfio/device-activity.js';
 import type { UartOutput } from '../vfio/uart-tap.js';

@@ -6,7 +6,7 @@ import { createMbochsParent, MBOCHS_DEFAULT_MAX_MBYTES } from '../drivers/mbochs
 import { createMcountParent } from '../drivers/mcount/index.js';
 import { createMttyParent, MTTY_MAX_PORTS } from '../drivers/mtty/index.js';
 import type { DriverCatalog } from './config.js';
-import { integer } from './validate.js';
+import { integer } from '../validate.js';
 
 export const DRIVERS: DriverCatalog = {
   mtty: {

@@ -9,7 +9,7 @@
  * Bounded: a page that stops reading is cut off past `maxQueuedBytes`, and the number of pages is capped.
  */
 import type { ServerResponse } from 'node:http';
-import type { ApiEndpoint } from '../cli/api-client.js';
+import type { ApiEndpoint } from '../api-client/http.js';
 import { followEvents, getJson } from './upstream.js';
 
 export interface HubOptions {

@@ -7,7 +7,7 @@
  * screen changes, and none while it does not. A poller with no waiter for `holdMs` stops.
  */
 import type { ServerResponse } from 'node:http';
-import { apiCall, type ApiEndpoint } from '../cli/api-client.js';
+import { apiCall, type ApiEndpoint } from '../api-client/http.js';
 import { upstreamError } from './upstream.js';
 
 interface Waiter {

@@ -12,7 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { apiCall, apiOpen, describeEndpoint, type ApiEndpoint } from '../cli/api-client.js';
+import { apiCall, apiOpen, describeEndpoint, type ApiEndpoint } from '../api-client/http.js';
 import { type Asset, defaultUiDir, loadAssets } from './assets.js';
 import { LiveHub } from './hub.js';
 import { MAX_BODY, proxyTarget } from './proxy.js';

@@ -3,7 +3,7 @@
  * (its Unix socket, where umdevd judges the caller by this process's uid and groups, or TCP with the token). It
  * never sends anything the API would not take from the CLI; the API decides.
  */
-import { apiCall, apiOpen, type ApiEndpoint, type RawReply } from '../cli/api-client.js';
+import { apiCall, apiOpen, type ApiEndpoint, type RawReply } from '../api-client/http.js';
 
 /** An API error, as the page and the log show it. */
 export class UpstreamError extends Error {

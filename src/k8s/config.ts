@@ -6,10 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findStateDir } from '../cli/find-state.js';
+import { findStateDir } from '../api-client/find-state.js';
 import { err } from '../errors.js';
-import type { TypeView } from '../daemon/api/views.js';
-import { Issues, array, at, boolean, integer, named, object, oneOf, string } from '../daemon/validate.js';
+import type { TypeView } from '../api-client/wire.js';
+import { Issues, array, at, boolean, integer, named, object, oneOf, string } from '../validate.js';
 import { dnsSubdomainProblem, extendedResourceProblem, toDnsLabel } from './names.js';
 
 /** One configured resource: a type (on one parent, or on every parent that has it). */

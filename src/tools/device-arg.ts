@@ -3,8 +3,8 @@
  * `--state-dir`, `UMDEV_STATE`, a live `./umdev-state`, `/var/lib/umdev`) or a socket path as it is.
  */
 import { relative } from 'node:path';
-import { deviceSockets } from '../cli/qemu-args.js';
-import { parseUuid } from '../cli/uuid.js';
+import { deviceSockets } from '../api-client/state-paths.js';
+import { parseUuid } from '../mdevctl/uuid.js';
 
 /** The socket to connect to, and how to show it (relative to the working directory when below it). */
 export async function deviceSocket(arg: string, stateDir: string | undefined, env: Readonly<Record<string, string | undefined>>): Promise<{ path: string; shown: string }> {

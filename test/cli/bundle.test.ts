@@ -59,7 +59,7 @@ test('lsmdev from the bundle is list under its own name, as in-process', async (
   t.after(() => tree.remove());
   const lsmdev = async (args: readonly string[]): Promise<Outcome> => {
     const { run } = await import('../../src/cli/main.js');
-    const { BufferWriter } = await import('../../src/cli/io.js');
+    const { BufferWriter } = await import('../../src/mdevctl/io.js');
     const stdout = new BufferWriter();
     const stderr = new BufferWriter();
     const code = await run([...tree.flags, ...args], { stdout, stderr, env: {}, program: 'lsmdev' });

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { mkdir, readFile, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Sysroot } from '../../src/cli/sysroot.js';
+import { Sysroot } from '../../src/mdevctl/sysroot.js';
 import { fileURLToPath } from 'node:url';
 import { golden, normalise, spawnCollect, umdevctl } from './harness.js';
 import { U1, U2, U9, richTree } from './trees.js';

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Sysroot } from '../../src/cli/sysroot.js';
+import { Sysroot } from '../../src/mdevctl/sysroot.js';
 
 /** One supported type of a fake parent. */
 export interface FakeType {

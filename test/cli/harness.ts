@@ -8,7 +8,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { BufferWriter } from '../../src/cli/io.js';
+import { BufferWriter } from '../../src/mdevctl/io.js';
 import { run } from '../../src/cli/main.js';
 import type { FakeTree } from './fake-tree.js';
 

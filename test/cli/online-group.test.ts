@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { BufferWriter } from '../../src/cli/io.js';
+import { BufferWriter } from '../../src/mdevctl/io.js';
 import { run as main } from '../../src/cli/main.js';
 import { Core } from '../../src/core/core.js';
 import { err } from '../../src/errors.js';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BufferWriter } from '../../src/cli/io.js';
+import { BufferWriter } from '../../src/mdevctl/io.js';
 import { run } from '../../src/cli/main.js';
 import { mdevctl, normalise, spawnCollect, umdevctl, type Outcome } from './harness.js';
 import { richTree, U1 } from './trees.js';

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { apiOpen } from '../../src/cli/api-client.js';
+import { apiOpen } from '../../src/api-client/http.js';
 import { Core } from '../../src/core/core.js';
 import type { ApiLimits } from '../../src/daemon/api/limits.js';
 import { ApiServer } from '../../src/daemon/api/server.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { applyOverrides, defaultConfig, loadConfig, parseConfig, type DriverCatalog } from '../../src/daemon/config.js';
-import { integer } from '../../src/daemon/validate.js';
+import { integer } from '../../src/validate.js';
 import { parseCommandLine } from '../../src/daemon/args.js';
 import { toyCatalog } from './toy.js';
 

@@ -1,5 +1,5 @@
 /** Shared helpers for daemon tests: a log collector and a tiny JSON HTTP client (Unix socket or TCP). */
-import { apiCall, parseEndpoint, type ApiEndpoint } from '../../src/cli/api-client.js';
+import { apiCall, parseEndpoint, type ApiEndpoint } from '../../src/api-client/http.js';
 import type { Logger } from '../../src/log.js';
 import { createLogger } from '../../src/log.js';
 

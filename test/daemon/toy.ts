@@ -5,7 +5,7 @@
  */
 import { type PciParent, type Placement, PciDevice, err, pciParent } from '../../src/sdk/index.js';
 import type { DriverCatalog } from '../../src/daemon/config.js';
-import { string } from '../../src/daemon/validate.js';
+import { string } from '../../src/validate.js';
 
 /** One toy device. */
 export class ToyState extends PciDevice {

@@ -9,7 +9,7 @@ import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { apiCall, parseEndpoint } from '../../src/cli/api-client.js';
+import { apiCall, parseEndpoint } from '../../src/api-client/http.js';
 import { decodePng } from '../../src/display/png.js';
 import { DISPI } from '../../src/drivers/mbochs/dispi.js';
 import { MMIO } from '../../src/drivers/mbochs/spec.js';

@@ -8,7 +8,7 @@ import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { apiCall, parseEndpoint } from '../../src/cli/api-client.js';
+import { apiCall, parseEndpoint } from '../../src/api-client/http.js';
 import { native } from '../../src/native/index.js';
 import { VFIO_IRQ_SET, VFIO_PCI_IRQ, VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';

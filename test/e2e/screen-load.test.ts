@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { apiCall, parseEndpoint } from '../../src/cli/api-client.js';
+import { apiCall, parseEndpoint } from '../../src/api-client/http.js';
 import { decodePng } from '../../src/display/png.js';
 import { DISPI } from '../../src/drivers/mbochs/dispi.js';
 import { MMIO } from '../../src/drivers/mbochs/spec.js';

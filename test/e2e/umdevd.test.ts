@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { apiOpen } from '../../src/cli/api-client.js';
+import { apiOpen } from '../../src/api-client/http.js';
 import { TMP_DIR } from '../../src/mdevctl/definitions.js';
 import { parseStoredDefinition } from '../../src/mdevctl/store.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';

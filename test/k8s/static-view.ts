@@ -1,5 +1,5 @@
 /** A `UmdevView` over snapshots the test sets (no daemon): for the inventory's pure tests. */
-import type { DeviceView, TypeView } from '../../src/daemon/api/views.js';
+import type { DeviceView, TypeView } from '../../src/api-client/wire.js';
 import type { UmdevSnapshot, UmdevView } from '../../src/k8s/umdev/watch.js';
 
 export class StaticView implements UmdevView {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { err } from '../../errors.js';
 import { attrNameProblem, parentNameProblem, typeIdProblem, uuidProblem } from '../names.js';
 import { countDefinitions, readAllDefinitions, removeDefinition, writeDefinition, type StoredDefinition } from '../../mdevctl/store.js';
-import { Issues, array, checked, named, object, oneOf } from '../validate.js';
+import { Issues, array, checked, named, object, oneOf } from '../../validate.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
 
 function definitionView(d: StoredDefinition): Record<string, unknown> {

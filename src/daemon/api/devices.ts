@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { err } from '../../errors.js';
 import { parentNameProblem, typeIdProblem, uuidProblem } from '../names.js';
-import { Issues, array, boolean, checked, integer, named, object, string } from '../validate.js';
+import { Issues, array, boolean, checked, integer, named, object, string } from '../../validate.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
 import { deviceView } from './views.js';
 

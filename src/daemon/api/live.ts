@@ -9,7 +9,7 @@ import { err } from '../../errors.js';
 import type { ClientInfo, DeviceCounters } from '../../vfio/device-activity.js';
 import type { HostStats } from '../live/types.js';
 import { uuidProblem } from '../names.js';
-import { checked } from '../validate.js';
+import { checked } from '../../validate.js';
 import type { ApiContext, ApiReply, ApiRequest, JsonRoute } from './router.js';
 
 /** One device's live facts. Plain data. */

@@ -11,12 +11,12 @@
  * devices, so they need root or the API group on the socket and the bearer token over TCP, like any other change.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseEndpoint } from '../../cli/api-client.js';
+import { parseEndpoint } from '../../api-client/http.js';
 import { err, toUmdevError } from '../../errors.js';
 import type { IrqConfig } from '../../vfio/irqs.js';
 import type { PlatformState } from '../../vfio/pci-device.js';
 import { attrNameProblem, parentNameProblem, typeIdProblem, uuidProblem } from '../names.js';
-import { Issues, boolean, checked, integer, named, object, oneOf, string } from '../validate.js';
+import { Issues, boolean, checked, integer, named, object, oneOf, string } from '../../validate.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeDefinition, writeDefinition } from '../../mdevctl/store.js';

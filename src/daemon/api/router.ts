@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../log.js';
-import type { ApiEndpoint } from '../../cli/api-client.js';
+import type { ApiEndpoint } from '../../api-client/http.js';
 import type { IncomingMigrations } from '../migrate/incoming.js';
 import type { MigrationEvent, MigrationResult } from '../migrate/outgoing.js';
 import type { ApiLimits } from './limits.js';

@@ -1,47 +1,13 @@
 /**
- * Concepts: the JSON shapes the control API answers with, rendered from core objects on every request (the API keeps
- * no copy of core state).
+ * Concepts: the JSON shapes the control API answers with (`src/api-client/wire.ts`), rendered from core objects on
+ * every request (the API keeps no copy of core state).
  */
 import type { Core } from '../../core/core.js';
 import type { MdevDevice, MdevType, Parent } from '../../core/types.js';
 import { toUmdevError } from '../../errors.js';
+import type { DeviceView, ParentView, TypeView } from '../../api-client/wire.js';
 
-export interface TypeView {
-  readonly parent: string;
-  readonly id: string;
-  readonly name: string;
-  readonly deviceApi: string;
-  readonly description?: string;
-  /** Free instances now; null when the vendor could not say (its errno is in `availableError`). */
-  readonly availableInstances: number | null;
-  readonly availableError?: string;
-}
-
-export interface ParentView {
-  readonly name: string;
-  readonly devicePath: string;
-  readonly driver: string;
-  readonly deviceApi: string;
-  readonly unregistering: boolean;
-  readonly hasReset: boolean;
-  readonly hasOnline: boolean;
-  readonly types: readonly TypeView[];
-}
-
-export interface DeviceView {
-  readonly uuid: string;
-  readonly name: string;
-  readonly parent: string;
-  readonly type: string;
-  readonly state: string;
-  readonly online: boolean;
-  readonly iommuGroup: number | null;
-  readonly driver: string | null;
-  readonly openCount: number;
-  readonly instance?: number;
-  readonly params?: string;
-  readonly socket?: string;
-}
+export type { DeviceView, ParentView, TypeView } from '../../api-client/wire.js';
 
 export function typeView(core: Core, t: MdevType): TypeView {
   let availableInstances: number | null;

@@ -16,35 +16,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type ApiEndpoint, apiCall, describeEndpoint } from '../../cli/api-client.js';
+import { type ApiEndpoint, apiCall, describeEndpoint } from '../../api-client/http.js';
 import { UmdevError, err, isErrno, toUmdevError } from '../../errors.js';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../log.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M } from '../../vfio/constants.js';
 import type { MigrationPort } from '../../vfio/migration-port.js';
 import type { MigrationTransport } from './incoming.js';
+import type { MigrationEvent, MigrationResult } from '../../api-client/wire.js';
 import { parseStoredDefinition, removeDefinition, type StoredDefinition } from '../../mdevctl/store.js';
 
-/** One step of a migration, as the CLI shows it. Plain data (one NDJSON line each). */
-export type MigrationEvent =
-  | { readonly phase: 'created'; readonly to: string }
-  | { readonly phase: 'pre-copy'; readonly bytes: number }
-  | { readonly phase: 'stop-copy'; readonly bytes: number }
-  | { readonly phase: 'switched'; readonly downtimeMs: number }
-  | { readonly phase: 'rolled-back'; readonly reason: string };
-
-/** What a finished migration reports. Plain data. */
-export interface MigrationResult {
-  readonly uuid: string;
-  readonly to: string;
-  /** The device's socket on the destination, when it said. */
-  readonly socket?: string;
-  readonly preCopyBytes: number;
-  readonly stopCopyBytes: number;
-  /** STOP_COPY's start to the destination's RUNNING. */
-  readonly downtimeMs: number;
-  readonly totalMs: number;
-}
+export type { MigrationEvent, MigrationResult } from '../../api-client/wire.js';
 
 /** How long one call to the destination may take. */
 const PEER_TIMEOUT_MS = 30_000;

@@ -13,7 +13,7 @@
  * `settle()` waits until every API has shown the change to the kubelet or the API server (an answer returns only
  * after its device is withdrawn from the other API).
  */
-import type { DeviceView, TypeView } from '../../daemon/api/views.js';
+import type { DeviceView, TypeView } from '../../api-client/wire.js';
 import { describeError, type Logger } from '../../log.js';
 import { resolveResources, type K8sConfig, type ResolvedResource } from '../config.js';
 import { toDnsLabel } from '../names.js';

@@ -11,7 +11,7 @@
  * can only under-count (the largest seen wins). Learned shapes are saved with the agent's checkpoint, so an agent
  * restarted while devices exist still knows them; a pool never seen whole and not configured offers no slots.
  */
-import type { TypeView } from '../../daemon/api/views.js';
+import type { TypeView } from '../../api-client/wire.js';
 import type { PoolRule } from '../config.js';
 import type { UmdevSnapshot } from '../umdev/watch.js';
 

@@ -3,10 +3,10 @@
  * already exists with the same parent and type is success (a retried Allocate or NodePrepareResources), and removing
  * one that is gone is success (a retried release or unprepare). Anything else is the daemon's errno.
  */
-import type { ApiEndpoint } from '../../cli/api-client.js';
-import { apiRequest } from '../../cli/daemon-api.js';
+import type { ApiEndpoint } from '../../api-client/http.js';
+import { apiRequest } from '../../api-client/daemon-api.js';
 import { err, isUmdevError } from '../../errors.js';
-import type { DeviceView } from '../../daemon/api/views.js';
+import type { DeviceView } from '../../api-client/wire.js';
 
 /** Create `uuid` as `parent`/`type`, or find it already there. */
 export async function ensureDevice(ep: ApiEndpoint, parent: string, type: string, uuid: string): Promise<DeviceView> {

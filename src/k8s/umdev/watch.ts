@@ -9,9 +9,9 @@
  * a read that started after the change replaces it: a held device never looks gone while a re-read is in flight.
  */
 import type { IncomingMessage } from 'node:http';
-import { apiOpen, type ApiEndpoint } from '../../cli/api-client.js';
-import { apiRequest } from '../../cli/daemon-api.js';
-import type { DeviceView, TypeView } from '../../daemon/api/views.js';
+import { apiOpen, type ApiEndpoint } from '../../api-client/http.js';
+import { apiRequest } from '../../api-client/daemon-api.js';
+import type { DeviceView, TypeView } from '../../api-client/wire.js';
 import { describeError, type Logger } from '../../log.js';
 
 /** What umdevd had at one moment. Plain data; a new object on every change. */

@@ -10,8 +10,8 @@ import { constants as fsConstants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UmdevError } from '../errors.js';
-import { fail, osError } from '../mdevctl/failure.js';
-import { fileReads } from '../mdevctl/read-text.js';
+import { fail, osError } from './failure.js';
+import { fileReads } from './read-text.js';
 import type { Sysroot } from './sysroot.js';
 
 /** `Path::exists`: stat follows links; any failure means "no". */

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { describeState, findStateDir, liveDaemon } from '../../src/cli/find-state.js';
+import { describeState, findStateDir, liveDaemon } from '../../src/api-client/find-state.js';
 import { resolveRoots } from '../../src/cli/roots.js';
 
 async function scratch(t: { after: (f: () => Promise<void>) => void }): Promise<string> {

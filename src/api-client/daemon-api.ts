@@ -9,12 +9,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UmdevError, isErrno } from '../errors.js';
-import { apiCall, describeEndpoint, parseEndpoint, type ApiEndpoint, type RawReply } from './api-client.js';
+import { apiCall, describeEndpoint, parseEndpoint, type ApiEndpoint, type RawReply } from './http.js';
 import { context, fail } from '../mdevctl/failure.js';
 import { readToString } from '../mdevctl/read-text.js';
 import { describeState, findStateDir } from './find-state.js';
 
-export type { ApiEndpoint } from './api-client.js';
+export type { ApiEndpoint } from './http.js';
 
 /** Where the caller said the daemon is; every field optional. Plain data. */
 export interface ApiLocation {

@@ -7,10 +7,10 @@
  * device's JSON on stdin (nothing for `get`); its stderr is echoed as `<script name>: <text>`.
  */
 import { basename, join } from 'node:path';
-import { context, debugPath, fail } from '../mdevctl/failure.js';
+import { context, debugPath, fail } from './failure.js';
 import { warn, type CliContext } from './io.js';
 import type { MDev } from './mdev.js';
-import { compactJson, parseJson, type Json } from '../mdevctl/serde-json.js';
+import { compactJson, parseJson, type Json } from './serde-json.js';
 import { isDir, readDirNames } from './sysfs-read.js';
 
 /** The command a hook is told about. */

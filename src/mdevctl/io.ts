@@ -1,5 +1,4 @@
 import { writeSync } from 'node:fs';
-import type { FoundState } from './find-state.js';
 import type { Sysroot } from './sysroot.js';
 
 /** Where a command writes text; standard output or error (`FdWriter`), or a buffer in tests. Not closed by commands. */
@@ -21,7 +20,7 @@ export interface CliContext {
   /** Which log lines to show (`MDEVCTL_LOG`); default: warnings, uncoloured. */
   readonly log?: LogFilter;
   /** The umdevd state dir the roots came from, when they came from one (`--state-dir`, `UMDEV_STATE`, fallback). */
-  readonly state?: FoundState;
+  readonly stateDir?: string;
 }
 
 /** A `Writer` that keeps what was written, for tests and for commands that buffer output. */

@@ -3,7 +3,7 @@
  * the value, its path (`parents[0].ports`) and an issue list; a failed check records "path: expected …, got …" and
  * returns undefined, so one pass reports every bad field at once instead of stopping at the first.
  */
-import { err, type UmdevError } from '../errors.js';
+import { err, type UmdevError } from './errors.js';
 
 /** Collected problems of one validation pass. */
 export class Issues {

@@ -1,5 +1,10 @@
-import { readFile } from 'node:fs/promises';
+/**
+ * Concepts: where a umdevd state dir keeps its trees and device sockets, for the tools that reach a daemon on this
+ * machine: the mdevctl commands (its mount and definitions), qemu-args, vm, umdev-uart and umdev-fb (its sockets).
+ */
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fail } from '../mdevctl/failure.js';
 import { describeState, findStateDir, type FoundState } from './find-state.js';
 
 /** Where a umdevd state dir keeps its trees: from its `api.json` when the daemon wrote one, else the defaults. */
@@ -24,4 +29,19 @@ export async function statePaths(stateDir: string | undefined, env: Readonly<Rec
   }
   const pick = (k: 'sysfs' | 'definitions' | 'run', dflt: string): string => (typeof info[k] === 'string' ? (info[k] as string) : join(state.dir, dflt));
   return { sysfs: pick('sysfs', 'sys'), definitions: pick('definitions', 'mdevctl.d'), run: pick('run', 'run'), state, why: describeState(state) };
+}
+
+/** The device socket of each UUID, checked to be a socket; the error names the state dir and why it was chosen. */
+export async function deviceSockets(uuids: readonly string[], stateDir: string | undefined, env: Readonly<Record<string, string | undefined>>): Promise<string[]> {
+  const paths = await statePaths(stateDir, env);
+  const out: string[] = [];
+  for (const uuid of uuids) {
+    const socket = join(paths.run, `${uuid}.sock`);
+    const st = await stat(socket).catch(() => undefined);
+    if (st === undefined || !st.isSocket()) {
+      throw fail('ENOENT', `No vfio-user socket at ${socket}: is device ${uuid} started in ${paths.why}? (umdevctl start, mdevctl start)`);
+    }
+    out.push(socket);
+  }
+  return out;
 }

@@ -6,13 +6,13 @@
  */
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { context, debugPath, fail } from '../mdevctl/failure.js';
+import { context, debugPath, fail } from './failure.js';
 import {
   definitionJson, formatDefinition, parseAttrs, parseDefinition, readDefinitionFile, writeDefinitionFile, type Definition,
-} from '../mdevctl/definitions.js';
-import type { Json, JsonOut } from '../mdevctl/serde-json.js';
+} from './definitions.js';
+import type { Json, JsonOut } from './serde-json.js';
 import { exists, isDir, parseI32, readActiveMdev, readDirNames, writeAttr } from './sysfs-read.js';
-import { readToString } from '../mdevctl/read-text.js';
+import { readToString } from './read-text.js';
 import type { Sysroot } from './sysroot.js';
 
 /** Which listing a device is printed in: active (`list`) or defined (`list -d`). */
