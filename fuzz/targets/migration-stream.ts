@@ -18,13 +18,14 @@ import { native } from '../../src/native/index.js';
 import { buildInstance } from '../../src/sdk/pci-parent.js';
 import { VFIO_DEVICE_STATE as S } from '../../src/vfio/constants.js';
 import { saveDevice } from '../../src/vfio/migration-port.js';
+import { vfioOf } from '../../src/vfio/pci-device.js';
 import type { FuzzTarget, Launched } from '../engine.js';
 import type { Rng } from '../rng.js';
 
 /** A valid stream of a resting device of `type` (built here, as a source would have it). */
 async function validStream(parent: { declaration: Parameters<typeof buildInstance>[0] }, type: string): Promise<Buffer> {
   const i = buildInstance(parent.declaration, { type, uuid: '00000000-0000-4000-8000-000000000000', name: 'fuzz' });
-  return Buffer.from((await saveDevice(i.model, 'fuzz')).stream, 'base64');
+  return Buffer.from((await saveDevice(vfioOf(i.model), 'fuzz')).stream, 'base64');
 }
 
 class Session implements Launched {

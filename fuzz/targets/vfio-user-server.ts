@@ -11,6 +11,7 @@ import { createMttyParent } from '../../src/drivers/mtty/index.js';
 import { createLogger } from '../../src/log.js';
 import { VfioUserBusDriver } from '../../src/vfio-user/bus-driver.js';
 import { FixtureDevice } from '../../test/vfio-user/fixtures.js';
+import { vfioOf } from '../../src/vfio/pci-device.js';
 
 const runDir = mkdtempSync(join(tmpdir(), 'umdev-fuzz-'));
 const core = new Core();
@@ -22,7 +23,7 @@ core.registerParent<FixtureDevice>({
   deviceApi: 'vfio-pci',
   maxInstances: 1,
   types: [{ sysfsName: '1' }],
-  ops: { create: () => new FixtureDevice(), remove: (_d, state) => state.dispose() },
+  ops: { create: () => new FixtureDevice(), remove: (_d, state) => vfioOf(state).dispose() },
 });
 const driver = new VfioUserBusDriver({ core, runDir, log: createLogger({ level: 'warn', component: 'fuzz' }) });
 await core.registerDriver(driver);

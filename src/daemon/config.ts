@@ -6,8 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PciParent, Placement } from '../sdk/pci-parent.js';
-import type { PciDevice } from '../vfio/pci-device.js';
+import type { VendorDriver } from '../sdk/driver.js';
 import { err } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { DEFAULT_HOST_IDS } from './device-host/uids.js';
@@ -24,18 +23,8 @@ export interface ParentConfig {
   readonly options: Readonly<Record<string, unknown>>;
 }
 
-/** A vendor driver umdevd can start from a config entry. Owned by the daemon's driver catalog. */
-export interface DriverEntry {
-  /** Keys an entry of this driver may have besides `driver`; any other key is rejected. */
-  readonly keys: readonly string[];
-  /** Check the entry's own keys; report problems to `issues`. Unknown keys are already rejected by the caller. */
-  validate(entry: Readonly<Record<string, unknown>>, path: string, issues: Issues): void;
-  /**
-   * Build the parent from a validated entry: a new spec (and pool) per call, whose devices `placement` puts where
-   * they live (default: this process). A device host calls it too, for the declaration its device is built from.
-   */
-  create(options: Readonly<Record<string, unknown>>, placement?: Placement): PciParent<PciDevice>;
-}
+/** A vendor driver umdevd can start from a config entry: its declared options and its parent. */
+export type DriverEntry = VendorDriver;
 
 /** The drivers a config may name. */
 export type DriverCatalog = Readonly<Record<string, DriverEntry>>;

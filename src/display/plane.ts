@@ -1,7 +1,7 @@
 /**
  * Concepts: a device's display, as a VMM's `VFIO_DEVICE_QUERY_GFX_PLANE` sees it: the primary plane's format,
  * size, stride and pixels, taken from wherever the device keeps them (mbochs: its video memory). A device with a
- * display implements `DisplaySource`; `queryPlane` throws `EBUSY` with the reason when nothing is shown (display
+ * display declares a `DisplaySource` (`PciDeviceSpec.display`); `queryPlane` throws `EBUSY` with the reason when nothing is shown (display
  * disabled, a mode the device cannot show), so the API can answer 409 with that reason. `toRgb` turns a plane into
  * packed 8-bit RGB rows, the one form the PNG encoder takes.
  */
@@ -28,11 +28,6 @@ export interface DisplayPlane {
 export interface DisplaySource {
   /** The primary plane now; EBUSY (with the reason) when the display shows nothing. The view is valid until the next await. */
   queryPlane(): DisplayPlane;
-}
-
-/** True for a device state that has a display. */
-export function isDisplaySource(value: unknown): value is DisplaySource {
-  return typeof value === 'object' && value !== null && typeof (value as Partial<DisplaySource>).queryPlane === 'function';
 }
 
 /** Largest plane `toRgb` converts: 8192×8192, bochs-drm's own limit. */

@@ -11,7 +11,7 @@ import { crc32, deflate } from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { err } from '../errors.js';
-import { isDisplaySource, toRgb } from './plane.js';
+import { type DisplaySource, toRgb } from './plane.js';
 
 /** Largest PNG a screenshot may be (the largest plane, incompressible, with PNG's row bytes). */
 export const MAX_SCREEN_PNG = 64 * 1024 * 1024;
@@ -35,9 +35,13 @@ function chunk(type: string, data: Buffer): Buffer {
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** The current screen of `model` as PNG bytes, made without holding the event loop; ETIMEDOUT past `timeoutMs`. */
-export async function screenPng(model: unknown, timeoutMs = 5000): Promise<Buffer> {
-  if (!isDisplaySource(model)) throw err('EOPNOTSUPP', 'the device has no display');
+/**
+ * The current screen of a device's display as PNG bytes, made without holding the event loop; EOPNOTSUPP for a
+ * device without a display, ETIMEDOUT past `timeoutMs`.
+ */
+export async function screenPng(display: DisplaySource | undefined, timeoutMs = 5000): Promise<Buffer> {
+  if (display === undefined) throw err('EOPNOTSUPP', 'the device has no display');
+  const model = display;
   const deadline = Date.now() + timeoutMs;
   const first = model.queryPlane();
   const { width, height } = first;

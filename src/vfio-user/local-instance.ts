@@ -9,7 +9,7 @@ import { err } from '../errors.js';
 import { VFIO_DEVICE_FLAGS } from '../vfio/constants.js';
 import { screenPng } from '../display/screen.js';
 import { type MigrationPort, localPort } from '../vfio/migration-port.js';
-import type { PciDevice } from '../vfio/pci-device.js';
+import { type PciDevice, vfioOf } from '../vfio/pci-device.js';
 import { type ActiveSession, DeviceInstance, type ServeContext } from './instance.js';
 import { type Session, startSession } from './session.js';
 
@@ -44,7 +44,7 @@ export class LocalInstance extends DeviceInstance {
   serve(fd: number, c: ServeContext): ActiveSession {
     if (this.#disposed) throw err('ENODEV', 'the device is gone');
     if (this.#session !== undefined && !this.#session.connection.closed) throw err('EBUSY', 'the device already has a client');
-    const s = startSession({ fd, device: this.model, io: c.io, log: c.log, limited: c.limited, maxDmaMaps: c.maxDmaMaps, dmaBudget: c.dmaBudget, busyPollNs: c.busyPollNs });
+    const s = startSession({ fd, device: vfioOf(this.model), io: c.io, log: c.log, limited: c.limited, maxDmaMaps: c.maxDmaMaps, dmaBudget: c.dmaBudget, busyPollNs: c.busyPollNs });
     this.#session = s;
     return {
       get closed() {
@@ -93,23 +93,24 @@ export class LocalInstance extends DeviceInstance {
 
   /** ENOTTY for a device whose model declares no reset, as VFIO_DEVICE_RESET. */
   async reset(): Promise<void> {
-    if (!(this.model.deviceFlags & VFIO_DEVICE_FLAGS.RESET)) throw err('ENOTTY', 'the device has no reset');
-    await this.model.reset();
+    const fn = vfioOf(this.model);
+    if (!(fn.deviceFlags & VFIO_DEVICE_FLAGS.RESET)) throw err('ENOTTY', 'the device has no reset');
+    await fn.reset();
   }
 
   requestRelease(count: number): void {
-    this.model.requestRelease(count);
+    vfioOf(this.model).requestRelease(count);
   }
 
   screen(): Promise<Buffer> {
-    this.#screen ??= screenPng(this.model).finally(() => {
+    this.#screen ??= screenPng(this.model.display).finally(() => {
       this.#screen = undefined;
     });
     return this.#screen;
   }
 
   async openMigration(owner: string): Promise<MigrationPort> {
-    return localPort(this.model, owner);
+    return localPort(vfioOf(this.model), owner);
   }
 
   async dispose(): Promise<void> {
@@ -120,6 +121,6 @@ export class LocalInstance extends DeviceInstance {
       s.connection.close(err('ENODEV', 'device removed'));
       await s.done;
     }
-    this.model.dispose();
+    vfioOf(this.model).dispose();
   }
 }

@@ -122,17 +122,6 @@ export class DeviceActivity {
   }
 }
 
-/**
- * The activity recorder of a model that keeps one, without making one: `recordedActivity` where the model has it
- * (`PciDevice`), else `activity`. Undefined for a model that recorded nothing yet, or keeps no recorder.
- */
-export function activityOf(model: unknown): DeviceActivity | undefined {
-  if (typeof model !== 'object' || model === null) return undefined;
-  const m = model as { recordedActivity?: unknown; activity?: unknown };
-  const a = 'recordedActivity' in m ? m.recordedActivity : m.activity;
-  return a instanceof DeviceActivity ? a : undefined;
-}
-
 const COUNT_FIELDS = ['requests', 'errors', 'interrupts', 'dmaMaps', 'dmaUnmaps', 'dmaBytes'] as const;
 
 function count(v: unknown, what: string): number {

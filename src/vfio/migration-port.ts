@@ -10,7 +10,7 @@
  */
 import { err } from '../errors.js';
 import { VFIO_DEVICE_STATE as S } from './constants.js';
-import type { PciDevice, PlatformState } from './pci-device.js';
+import type { PciFunction, PlatformState } from './pci-function.js';
 
 /** One claimed migration of one device. Owned by whoever opened it; `release` ends it (idempotent). */
 export interface MigrationPort {
@@ -34,7 +34,7 @@ export interface MigrationPort {
 }
 
 /** The device's migration, claimed for `owner`; EOPNOTSUPP for a device without one, EBUSY when taken. */
-export function localPort(device: PciDevice, owner: string): MigrationPort {
+export function localPort(device: PciFunction, owner: string): MigrationPort {
   const m = device.migration;
   if (!m) throw err('EOPNOTSUPP', 'the device does not support migration');
   const claim = m.claim(owner);
@@ -64,7 +64,7 @@ export interface DeviceSnapshot {
 }
 
 /** Everything a STOP_COPY of `device` gives, and its platform state; the device is RUNNING again afterwards. */
-export async function saveDevice(device: PciDevice, owner: string): Promise<DeviceSnapshot> {
+export async function saveDevice(device: PciFunction, owner: string): Promise<DeviceSnapshot> {
   const port = localPort(device, owner);
   try {
     const { stream, platform } = await port.stopAndCopy();
@@ -79,7 +79,7 @@ export async function saveDevice(device: PciDevice, owner: string): Promise<Devi
 }
 
 /** Load a `saveDevice` snapshot into a device of the same type, all or nothing (a failure resets the migration). */
-export async function loadDevice(device: PciDevice, snap: DeviceSnapshot, owner: string): Promise<void> {
+export async function loadDevice(device: PciFunction, snap: DeviceSnapshot, owner: string): Promise<void> {
   const port = localPort(device, owner);
   try {
     await port.setState(S.RESUMING);

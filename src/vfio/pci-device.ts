@@ -1,53 +1,42 @@
 /**
- * Concepts: a PCI device built from its declaration (`PciDeviceSpec`), the one thing a vendor's `create` returns
- * for a `vfio-pci` parent and the one thing the vfio-user bus driver binds. From the declaration the device derives
- * its config space, region table, interrupt controller and the memfds of memory-backed BARs (`pci-parts.ts`; those
- * declared `perSession` when a client opens the device, or when a migration loads into them before one does). After
- * that the device answers the VFIO API (`VfioDevice`) and gives the vendor's code what it needs at run time:
- * `interrupt()`, `dma`, `memory(bar)`, `config`, `log`.
+ * Concepts: a PCI device as its vendor writes it. The vendor declares the device (`PciDeviceSpec`: identity, BARs
+ * with their handlers, config extras, interrupts, reset, open/close, migration, display) and subclasses this class
+ * to keep its own state on the same object; at run time the device uses what this face offers: `interrupt()`,
+ * `dma`, `memory(bar)`, `config`, `log`.
  *
- * A declaration passed to the constructor is checked and built at once: a bad one throws `EINVAL` naming the
- * problem, so the create fails. A subclass may instead construct with no declaration and override `declaration()`:
- * the device is then built when something first asks it (a client opening it, a migration, a reset), so a device
- * that no client ever opens costs only its own object. Its checks run at that first use, so only a declaration the
- * vendor's tests build should be deferred. Either way the device answers the same: building is deterministic and
- * nothing changes state before it.
+ * What a transport calls (region and IRQ info, reads and writes, SET_IRQS, open/close, migration, platform state)
+ * is not here but on the device's `PciFunction` (`pci-function.ts`), which the framework reaches with `vfioOf`. A
+ * vendor therefore cannot override transport code: everything a device does differently is in its declaration.
  *
- * Owned by the vendor state that made it; `dispose()` (the parent's remove) releases the memfds, `close()` (the
- * transport, when a client goes) the client's eventfds and per-session memfds.
+ * A declaration passed to the constructor is checked and built at once (a bad one throws `EINVAL` naming the
+ * problem, so the create fails). A subclass may instead construct with no declaration and override
+ * `declaration()`: the device is then built when something first asks it.
  */
 import { err } from '../errors.js';
-import { VFIO_DEVICE_STATE, VFIO_PCI_IRQ, VFIO_PCI_REGION } from './constants.js';
-import { DeviceActivity } from './device-activity.js';
-import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
-import type { MigrationDriver } from './device-migration.js';
-import type { IrqConfig } from './irqs.js';
-import { MemfdBacking } from './memfd-region.js';
+import type { DisplaySource } from '../display/plane.js';
+import type { DmaAccess } from './device.js';
 import type { PciConfigSpace } from './pci-config.js';
-import { type PciParts, backing, buildParts, memfdName } from './pci-parts.js';
+import { PciFunction } from './pci-function.js';
 import type { PciDeviceSpec } from './pci-spec.js';
+import type { ByteRing } from './uart-tap.js';
 
-/** Config space (base64) and interrupt configuration: what travels beside the device stream. Plain data. */
-export interface PlatformState {
-  readonly config: string;
-  readonly irqs: IrqConfig;
-}
+export type { PlatformState } from './pci-function.js';
 
-/** The device a vendor declares; see the module comment. Subclass it to keep the vendor's state on one object. */
-export class PciDevice implements VfioDevice {
-  /** What the declaration implies: built by the constructor, or by the first use (`#parts`). */
-  #built: PciParts | undefined;
-  #client: VfioOpenContext | undefined;
-  /** Set by `dispose`: a device built afterwards gets no memfds, as a built one has none left after it. */
-  #disposed = false;
-  /** The client's DMA as the vendor sees it; made the first time it is asked for. */
-  #guardedDma: DmaAccess | undefined;
-  #activity: DeviceActivity | undefined;
+/** Set once, by PciDevice's static block: the only way from a device to its function. */
+let functionOf: (device: PciDevice) => PciFunction;
+
+/** The device a vendor declares; see the module comment. */
+export class PciDevice {
+  readonly #fn: PciFunction;
+
+  static {
+    functionOf = (device) => device.#fn;
+  }
 
   /** Check and build `spec` now; without it the subclass's `declaration()` is built on first use. */
   constructor(spec?: PciDeviceSpec) {
-    if (spec !== undefined) this.#built = this.#build(spec);
-    else if (this.declaration === PciDevice.prototype.declaration) throw err('EINVAL', 'a PciDevice needs a declaration: pass one, or override declaration()');
+    if (spec === undefined && this.declaration === PciDevice.prototype.declaration) throw err('EINVAL', 'a PciDevice needs a declaration: pass one, or override declaration()');
+    this.#fn = new PciFunction(spec, () => this.declaration());
   }
 
   /**
@@ -58,106 +47,32 @@ export class PciDevice implements VfioDevice {
     throw err('EINVAL', 'this PciDevice has no declaration');
   }
 
-  get #parts(): PciParts {
-    return (this.#built ??= this.#build(this.declaration()));
-  }
-
-  #build(spec: PciDeviceSpec): PciParts {
-    return buildParts(spec, {
-      log: (level, message) => this.log(level, message),
-      // The client's eventfd is watched by the transport that serves it, while it is open.
-      watch: (fd, onReadable) => {
-        const watch = this.#client?.watchReadable;
-        if (!watch) throw err('ENOTTY', 'no unmask eventfd support: the transport cannot watch fds');
-        return watch(fd, onReadable);
-      },
-      withMemory: !this.#disposed,
-      delivered: () => this.activity.interrupt(),
-    });
-  }
-
-  get deviceFlags(): number {
-    return this.#parts.deviceFlags;
-  }
-
-  get numRegions(): number {
-    return VFIO_PCI_REGION.NUM_REGIONS;
-  }
-
-  get numIrqs(): number {
-    return VFIO_PCI_IRQ.NUM_IRQS;
-  }
-
   /** The emulated config space; the device may change bytes with `setByte` and friends. */
   get config(): PciConfigSpace {
-    return this.#parts.config;
+    return this.#fn.config;
   }
-
-  /** The migration state machine, when the device declared `migration`. */
-  get migration(): MigrationDriver | undefined {
-    return this.#parts.migration;
-  }
-
-  // ---- for the vendor's code ----
 
   /**
    * Signal `vector` of the active interrupt (INTx, MSI or MSI-X); false when none is active, INTx is masked, or the
    * device is stopped for migration (a stopped device raises nothing; its registers still say what is pending).
    */
   interrupt(vector = 0): boolean {
-    const irqs = this.#parts.irqs;
-    const index = irqs.activeIndex;
-    return index === undefined || this.#stopped ? false : irqs.trigger(index, vector);
+    return this.#fn.interrupt(vector);
   }
 
   /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
-    return this.#stopped ? false : this.#parts.irqs.trigger(index, vector);
-  }
-
-  /** What this device's use looks like (requests, interrupts, DMA, its client); made on first use. */
-  get activity(): DeviceActivity {
-    return (this.#activity ??= new DeviceActivity());
-  }
-
-  /** The recorder once something was recorded; reading it makes none (thousands of idle devices carry nothing). */
-  get recordedActivity(): DeviceActivity | undefined {
-    return this.#activity;
-  }
-
-  /** True while migration holds the device stopped (STOP, STOP_COPY, RESUMING, ERROR): no interrupts, no DMA. */
-  get #stopped(): boolean {
-    const m = this.#parts.migration;
-    return m !== undefined && !m.running;
-  }
-
-  /**
-   * What a VMM carries besides the device's own stream (QEMU's `vfio_save_config`): the raw config space and the
-   * interrupt configuration. umdevd carries it when it migrates a device itself, so the device stream stays what
-   * the vendor defines (mtty's is the kernel sample's, byte for byte).
-   */
-  platformState(): PlatformState {
-    const p = this.#parts;
-    return { config: p.config.snapshot().toString('base64'), irqs: p.irqs.snapshot() };
-  }
-
-  /** Load `platformState()` from the same kind of device, all or nothing; EINVAL for one that does not fit. */
-  loadPlatformState(state: PlatformState): void {
-    const p = this.#parts;
-    const config = Buffer.from(state.config, 'base64');
-    if (config.length !== p.config.size) throw err('EINVAL', `config space of ${config.length} bytes, this device has ${p.config.size}`);
-    p.irqs.restore(state.irqs);
-    p.config.restore(config);
+    return this.#fn.trigger(index, vector);
   }
 
   /** The active interrupt index (VFIO_PCI_INTX/MSI/MSIX_IRQ_INDEX), or undefined while interrupts are off. */
   get activeIrq(): number | undefined {
-    return this.#built?.irqs.activeIndex;
+    return this.#fn.activeIrq;
   }
 
-  /** Eventfds the device holds for its client now (for tests and status displays). */
-  get heldIrqFds(): number {
-    return this.#built?.irqs.heldFds ?? 0;
+  /** The VFIO migration state (`VFIO_DEVICE_STATE`), or undefined for a device that declared no migration. */
+  get migrationState(): number | undefined {
+    return this.#fn.migration?.state;
   }
 
   /**
@@ -165,13 +80,12 @@ export class PciDevice implements VfioDevice {
    * per-session memory while no client has the device open.
    */
   memory(bar: number): Buffer {
-    const b = backing(this.#parts, bar).bytes;
-    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    return this.#fn.memory(bar);
   }
 
   /** True when `memory(bar)` would answer now (per-session memory exists while a client has it, or a load made it). */
   hasMemory(bar: number): boolean {
-    return this.#parts.memory.has(bar);
+    return this.#fn.hasMemory(bar);
   }
 
   /**
@@ -179,154 +93,38 @@ export class PciDevice implements VfioDevice {
    * client has the device open; it is then the memory the next client maps, and goes when that client closes.
    */
   memoryForLoad(bar: number): Buffer {
-    const p = this.#parts;
-    const s = p.sessionMemory.find((m) => m.bar === bar);
-    if (s !== undefined && !p.memory.has(bar)) p.memory.set(bar, new MemfdBacking(memfdName(p.spec, bar), s.size));
-    return this.memory(bar);
-  }
-
-  /**
-   * Release per-session memory while no client has the device open: what a migration loaded, once another instance
-   * (a device host) has taken the state over. Nothing happens while a client has it.
-   */
-  releaseIdleMemory(): void {
-    if (this.#client === undefined) this.#releaseSessionMemory();
+    return this.#fn.memoryForLoad(bar);
   }
 
   /** Guest memory, while a client has the device open; ENODEV otherwise, EBUSY while stopped for migration. */
   get dma(): DmaAccess {
-    const c = this.#client;
-    if (!c) throw err('ENODEV', 'no client has the device open');
-    return this.#dmaView();
-  }
-
-  /** The client's DMA, refused while migration holds the device stopped (the kernel's STOP: no DMA). */
-  #dmaView(): DmaAccess {
-    return (this.#guardedDma ??= {
-      read: (iova, length) => {
-        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
-        this.activity.dma(length);
-        return this.#client.dma.read(iova, length);
-      },
-      write: (iova, data) => {
-        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
-        this.activity.dma(data.length);
-        return this.#client.dma.write(iova, data);
-      },
-    });
+    return this.#fn.dma;
   }
 
   /** True while a client has the device open. */
   get opened(): boolean {
-    return this.#client !== undefined;
+    return this.#fn.opened;
   }
 
   /** Log with the serving transport's prefix (nothing while no client has the device open). */
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
-    this.#client?.log(level, message);
+    this.#fn.log(level, message);
   }
 
-  /**
-   * Release everything the device holds: its client's eventfds and its memfds (the parent's remove; `pciParent`
-   * calls it). Idempotent. Clients that mapped a memfd keep their pages. A device never built has nothing to release.
-   */
-  dispose(): void {
-    this.#disposed = true;
-    const p = this.#built;
-    if (p === undefined) return;
-    p.irqs.close();
-    for (const m of p.memory.values()) m.close();
-    p.memory.clear();
+  /** The display the declaration names (`PciDeviceSpec.display`); undefined for a device without one. */
+  get display(): DisplaySource | undefined {
+    return this.#fn.spec.display;
   }
 
-  // ---- VfioDevice, for the transport ----
-
-  regionInfo(index: number): VfioRegionInfo {
-    const p = this.#parts;
-    const info = p.regions.info(index);
-    const shift = p.spec.vfio?.regionOffsetShift;
-    const empty = p.spec.vfio?.emptyRegionFlags;
-    const flags = info.size === 0n && empty !== undefined ? empty : info.flags;
-    return { ...info, flags, ...(shift === undefined ? {} : { offset: BigInt(index) << shift }) };
+  /** The console output the declaration names (`PciDeviceSpec.console`); undefined for a device without one. */
+  get console(): ByteRing | undefined {
+    return this.#fn.spec.console;
   }
+}
 
-  irqInfo(index: number): VfioIrqInfo {
-    return this.#parts.irqs.info(index);
-  }
-
-  read(index: number, offset: bigint, length: number): Buffer {
-    return this.#parts.regions.read(index, offset, length);
-  }
-
-  write(index: number, offset: bigint, data: Buffer): void | Promise<void> {
-    return this.#parts.regions.write(index, offset, data);
-  }
-
-  setIrqs(request: SetIrqsRequest): void {
-    this.#parts.irqs.setIrqs(request);
-  }
-
-  /** VFIO_DEVICE_RESET: the vendor's reset, and migration back to RUNNING from any state (ERROR included). */
-  async reset(): Promise<void> {
-    const p = this.#parts;
-    // No await without migration: the vendor's reset then starts at once, as before migration existed.
-    if (p.migration !== undefined) await p.migration.reset();
-    await p.spec.reset?.();
-  }
-
-  async open(context: VfioOpenContext): Promise<void> {
-    const p = this.#parts;
-    this.#client = context;
-    try {
-      for (const s of p.sessionMemory) if (!p.memory.has(s.bar)) p.memory.set(s.bar, new MemfdBacking(memfdName(p.spec, s.bar), s.size));
-      await p.spec.open?.({ dma: this.#dmaView() });
-    } catch (e) {
-      this.#releaseSessionMemory();
-      this.#client = undefined;
-      throw e;
-    }
-  }
-
-  /**
-   * The client is gone (the kernel's `close_device`): its eventfds and per-session memory go, and a migration it
-   * left half-way (no one else holds it) goes back to RUNNING; everything else the device holds stays for the next.
-   */
-  async close(): Promise<void> {
-    const p = this.#parts;
-    p.irqs.close();
-    const m = p.migration;
-    if (m !== undefined && m.owner === undefined && m.state !== VFIO_DEVICE_STATE.RUNNING) await m.reset();
-    try {
-      await p.spec.close?.();
-    } finally {
-      this.#releaseSessionMemory();
-      this.#client = undefined;
-    }
-  }
-
-  #releaseSessionMemory(): void {
-    const p = this.#built;
-    if (p === undefined) return;
-    for (const s of p.sessionMemory) {
-      p.memory.get(s.bar)?.close();
-      p.memory.delete(s.bar);
-    }
-  }
-
-  /**
-   * A removal waits for the client: signal REQ (vfio-pci's `request`), and say so once whether the client can be
-   * asked at all (a VMM that armed no REQ eventfd never hears it).
-   */
-  requestRelease(count: number): void {
-    const p = this.#parts;
-    if (p.spec.irqs?.req) {
-      const sent = p.irqs.trigger(VFIO_PCI_IRQ.REQ);
-      if (count === 0) this.log('info', sent ? 'REQ signalled: the client is asked to release the device' : 'the client armed no REQ interrupt: it cannot be asked to release the device');
-    }
-    p.spec.requestRelease?.(count);
-  }
+/** The transport's side of `device`: what a session serves, a migration drives, a removal disposes of. */
+export function vfioOf(device: PciDevice): PciFunction {
+  return functionOf(device);
 }
 
 /**

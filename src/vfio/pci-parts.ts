@@ -160,6 +160,7 @@ function barRegion(spec: PciDeviceSpec, mem: { memory: Map<number, MemfdBacking>
     },
     read: bar.read?.bind(bar) ?? ((off, len) => bytes().slice(off, off + len)),
     write: bar.write?.bind(bar) ?? ((off, data) => bytes().set(data, off)),
+    ...(memory.accessed === undefined ? {} : { accessed: memory.accessed.bind(memory) }),
   };
 }
 

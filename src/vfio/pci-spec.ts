@@ -8,6 +8,8 @@
  * memfd of the BAR's size that the VMM may mmap; accesses outside the mmap areas are trapped, and served from the
  * memory when the BAR has no handlers). Handlers get offsets relative to the BAR, already bounds-checked.
  */
+import type { DisplaySource } from '../display/plane.js';
+import type { ByteRing } from './uart-tap.js';
 import type { DmaAccess, SparseArea } from './device.js';
 import type { DeviceMigration } from './device-migration.js';
 import type { CapabilitySpec, PciConfigSpace, PciIdentity, VendorRange } from './pci-config.js';
@@ -30,6 +32,11 @@ export interface BarMemory {
    * no fd and trapped accesses to the memory fail with `ENODEV`.
    */
   readonly perSession?: boolean;
+  /**
+   * Told the length of every access to the BAR that arrives as a message (REGION_READ/WRITE) instead of through
+   * the client's mapping: a device that expects to be mapped can count what was not.
+   */
+  accessed?(length: number): void;
 }
 
 interface BarCommon extends BarAccess {
@@ -107,6 +114,13 @@ export interface PciDeviceSpec {
    * region `i` in its fd (`i << regionOffsetShift`), and the flags reported for regions the device lacks.
    */
   readonly vfio?: { readonly regionOffsetShift?: bigint; readonly emptyRegionFlags?: number };
+  /**
+   * The device's display (mbochs: its DISPI registers over its video memory): what screenshots, the dashboard and
+   * `screen.png` show. Absent: the device has none, and asking for its screen is EOPNOTSUPP.
+   */
+  readonly display?: DisplaySource;
+  /** What the guest sent on the device's console (mtty's first UART), for the dashboard; absent: none. */
+  readonly console?: ByteRing;
   /** Name of the device's memfds (`/proc/<pid>/fd` shows `memfd:<name>-bar<i>`). */
   readonly name?: string;
 }

@@ -34,6 +34,8 @@ export interface RegionSpec {
   readonly mmap?: RegionMmap;
   /** Override the computed READ/WRITE flags (e.g. to advertise RW on a zero-size region as mtty does). */
   readonly flags?: number;
+  /** Told the length of every access that arrives as a message (mapped areas included), once it is in bounds. */
+  accessed?(length: number): void;
 }
 
 /** The regions of one device. Owned by the device; holds no fds of its own. */
@@ -77,6 +79,7 @@ export class RegionTable {
   /** Read `length` bytes at `offset` of region `index`: EINVAL out of bounds or when the region is not readable. */
   read(index: number, offset: bigint, length: number): Buffer {
     const s = this.#access(index, offset, length, 'read');
+    s.accessed?.(length);
     const out = Buffer.alloc(length);
     for (const part of this.#split(s, Number(offset), length)) {
       if (part.mmap) {
@@ -97,6 +100,7 @@ export class RegionTable {
    */
   write(index: number, offset: bigint, data: Buffer): void | Promise<void> {
     const s = this.#access(index, offset, data.length, 'write');
+    s.accessed?.(data.length);
     const parts = this.#split(s, Number(offset), data.length);
     const from = (k: number): void | Promise<void> => {
       for (; k < parts.length; k++) {

@@ -53,9 +53,3 @@ export class ByteRing {
     return { start, end: this.#end, lost: start - want, data };
   }
 }
-
-/** The UART tap of a model that keeps one (`uartTap`), else undefined. */
-export function uartTapOf(model: unknown): ByteRing | undefined {
-  const t = typeof model === 'object' && model !== null ? (model as { uartTap?: unknown }).uartTap : undefined;
-  return t instanceof ByteRing ? t : undefined;
-}

@@ -4,6 +4,7 @@ import { native } from '../../src/native/index.js';
 import { encodeIrqSet } from '../../src/vfio-user/codec.js';
 import { Command, IrqSetFlags as F } from '../../src/vfio-user/constants.js';
 import { BAR0, INTX, MSI, Reg, expectErrno, startServer, until } from './fixtures.js';
+import { vfioOf } from '../../src/vfio/pci-device.js';
 
 function eventfds(t: { after(fn: () => void): void }, n: number): number[] {
   const fds = Array.from({ length: n }, () => native.eventfd(0, { nonblock: true }));
@@ -33,7 +34,7 @@ test('DEVICE_SET_IRQS: malformed requests are EINVAL and the device sees none of
   await expectErrno(c.setIrqs({ index: MSI, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 0, count: 1, fds: [e2!] }), 'EINVAL'); // fds without EVENTFD
   await expectErrno(c.setIrqs({ index: 2, flags: trigEfd, start: 0, count: 1, fds: [e0!] }), 'EINVAL'); // MSI-X has count 0
   assert.equal(h.device.activeIrq, undefined, 'no request reached the device');
-  assert.equal(h.device.heldIrqFds, 0, 'rejected fds were not handed to the device');
+  assert.equal(vfioOf(h.device).heldIrqFds, 0, 'rejected fds were not handed to the device');
 });
 
 test('DEVICE_SET_IRQS: eventfds deliver INTx and MSI (one at a time); DATA_NONE/BOOL trigger; mask/unmask; de-assign; disable', async (t) => {
@@ -42,7 +43,7 @@ test('DEVICE_SET_IRQS: eventfds deliver INTx and MSI (one at a time); DATA_NONE/
   const [m0, m1, ix] = eventfds(t, 3);
   const trigEfd = F.DATA_EVENTFD | F.ACTION_TRIGGER;
   await c.setIrqs({ index: INTX, flags: trigEfd, start: 0, count: 1, fds: [ix!] });
-  assert.equal(h.device.heldIrqFds, 1);
+  assert.equal(vfioOf(h.device).heldIrqFds, 1);
   // As vfio-pci: one of INTx, MSI and MSI-X at a time.
   await expectErrno(c.setIrqs({ index: MSI, flags: trigEfd, start: 0, count: 2, fds: [m0!, m1!] }), 'EINVAL');
   // INTx is automasked: the second raise is held until the client unmasks.
@@ -54,11 +55,11 @@ test('DEVICE_SET_IRQS: eventfds deliver INTx and MSI (one at a time); DATA_NONE/
   await c.write(BAR0, Reg.IRQ, Buffer.from([0, 0, 0, 0]));
   assert.equal(native.eventfdRead(ix!), 1n, 'unmasked');
   await c.setIrqs({ index: INTX, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 0, count: 0 });
-  assert.equal(h.device.heldIrqFds, 0, 'INTx disabled');
+  assert.equal(vfioOf(h.device).heldIrqFds, 0, 'INTx disabled');
 
   const [n0, n1] = eventfds(t, 2);
   await c.setIrqs({ index: MSI, flags: trigEfd, start: 0, count: 2, fds: [n0!, n1!] });
-  assert.equal(h.device.heldIrqFds, 2);
+  assert.equal(vfioOf(h.device).heldIrqFds, 2);
   // A register write raises MSI vector 1 through the eventfd the client passed.
   await c.write(BAR0, Reg.IRQ, Buffer.from([2, 0, 0, 0]));
   await until(() => native.eventfdRead(n1!) === 1n, 'MSI 1 eventfd');
@@ -71,8 +72,8 @@ test('DEVICE_SET_IRQS: eventfds deliver INTx and MSI (one at a time); DATA_NONE/
   assert.equal(native.eventfdRead(n1!), 1n);
   // DATA_EVENTFD without fds de-assigns; count 0 with DATA_NONE disables the index.
   await c.setIrqs({ index: MSI, flags: trigEfd, start: 1, count: 1 });
-  assert.equal(h.device.heldIrqFds, 1);
+  assert.equal(vfioOf(h.device).heldIrqFds, 1);
   await c.setIrqs({ index: MSI, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 0, count: 0 });
-  assert.equal(h.device.heldIrqFds, 0);
+  assert.equal(vfioOf(h.device).heldIrqFds, 0);
   assert.equal(h.device.activeIrq, undefined);
 });

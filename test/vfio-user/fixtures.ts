@@ -18,6 +18,7 @@ import type { Native } from '../../src/native/index.js';
 import { PciDevice, registerFile, snapshotMigration } from '../../src/sdk/index.js';
 import { VfioUserBusDriver } from '../../src/vfio-user/bus-driver.js';
 import { type ClientOptions, VfioUserClient } from '../../src/vfio-user/client.js';
+import { vfioOf } from '../../src/vfio/pci-device.js';
 
 export const BAR0 = 0;
 export const BAR1 = 1;
@@ -136,7 +137,7 @@ export async function startServer(
         devices.push(d);
         return d;
       },
-      remove: (_device, state) => state.dispose(),
+      remove: (_device, state) => vfioOf(state).dispose(),
     },
   });
   const driver = new VfioUserBusDriver({ core, runDir, log: createLogger({ level: 'debug', sink: { write: (line: string) => logs.push(line) } }), ...driverOptions });

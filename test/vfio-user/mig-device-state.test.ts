@@ -5,6 +5,7 @@ import { decodeVersion, encodeArgszPair, encodeVersion } from '../../src/vfio-us
 import { Command, FeatureFlags as F } from '../../src/vfio-user/constants.js';
 import type { VfioUserClient } from '../../src/vfio-user/client.js';
 import { BAR0, BAR0_SIZE, expectErrno, startServer } from './fixtures.js';
+import { vfioOf } from '../../src/vfio/pci-device.js';
 
 const NAMES = ['ERROR', 'STOP', 'RUNNING', 'STOP_COPY', 'RESUMING', 'RUNNING_P2P', 'PRE_COPY', 'PRE_COPY_P2P'];
 const SUPPORTED = [S.STOP, S.RUNNING, S.STOP_COPY, S.RESUMING, S.PRE_COPY];
@@ -99,7 +100,7 @@ test('MIG_DEVICE_STATE: a failed arc lands in ERROR, from which only DEVICE_RESE
 test('MIG_DEVICE_STATE: while umdevd holds the migration the client is refused with EBUSY; a reset takes it back', async (t) => {
   const h = await startServer(t, { migratable: true });
   const c = await h.connect();
-  const m = h.device.migration!;
+  const m = vfioOf(h.device).migration!;
   const claim = m.claim('umdevd');
   await claim.setState(S.PRE_COPY);
   await expectErrno(c.setMigrationState(S.RUNNING), 'EBUSY');

@@ -5,6 +5,7 @@ import { native } from '../../src/native/index.js';
 import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { IrqSetFlags as F } from '../../src/vfio-user/constants.js';
 import { BAR0, MSI, Reg, doorbell, expectErrno, startServer, until } from './fixtures.js';
+import { vfioOf } from '../../src/vfio/pci-device.js';
 
 test('one client at a time: a second connection is refused with EBUSY; the first keeps working', async (t) => {
   const h = await startServer(t);
@@ -35,7 +36,7 @@ test('disconnect drops DMA and closes the device (no reset: its registers stay),
   await until(() => h.device.closes === 1, 'device close');
   assert.equal(h.device.resets, 0, "no reset on lost connection: the kernel's release only closes the device");
   assert.equal(h.device.bar0[Reg.SCRATCH], 5, 'the registers the client left');
-  assert.equal(h.device.heldIrqFds, 0, 'eventfds released');
+  assert.equal(vfioOf(h.device).heldIrqFds, 0, 'eventfds released');
   await until(() => h.mdev.openCount === 0, 'handle released');
   assert.equal(h.driver.connected(h.uuid), false);
   const again = await h.connect();

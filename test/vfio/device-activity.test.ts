@@ -1,9 +1,10 @@
 /** A device's activity recorder, and the check the root applies to counters another process reports. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeviceActivity, LATENCY_BOUNDS_S, activityOf, parseClientInfo, parseDeviceCounters, zeroCounters } from '../../src/vfio/device-activity.js';
+import { DeviceActivity, LATENCY_BOUNDS_S, parseClientInfo, parseDeviceCounters, zeroCounters } from '../../src/vfio/device-activity.js';
 import { PciDevice } from '../../src/vfio/pci-device.js';
 import { isUmdevError } from '../../src/errors.js';
+import { vfioOf } from '../../src/vfio/pci-device.js';
 
 test('requests land in the right latency bucket, failures count as errors, the client attaches and detaches', () => {
   const a = new DeviceActivity();
@@ -30,13 +31,12 @@ test('requests land in the right latency bucket, failures count as errors, the c
   assert.equal(a.client, undefined);
 });
 
-test('a PciDevice makes its recorder on first use only, and activityOf never makes one', () => {
+test('a PciDevice makes its recorder on first use only, and recordedActivity never makes one', () => {
   const d = new PciDevice({ identity: { vendorId: 1, deviceId: 2, classCode: 0 } });
-  assert.equal(activityOf(d), undefined);
-  d.activity.dma(1);
-  assert.equal(activityOf(d)?.snapshot().dmaBytes, 1);
-  assert.equal(activityOf({}), undefined);
-  assert.equal(activityOf(null), undefined);
+  assert.equal(vfioOf(d).recordedActivity, undefined);
+  assert.equal(vfioOf(d).recordedActivity, undefined);
+  vfioOf(d).activity.dma(1);
+  assert.equal(vfioOf(d).recordedActivity?.snapshot().dmaBytes, 1);
 });
 
 test('counters from another process are taken only when every field is in range and the buckets are the known ones', () => {

@@ -13,8 +13,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { type UmdevError, err, errnoNumber, toUmdevError } from '../../errors.js';
 import { native } from '../../native/index.js';
 import { buildInstance } from '../../sdk/pci-parent.js';
-import { activityOf } from '../../vfio/device-activity.js';
-import { uartTapOf } from '../../vfio/uart-tap.js';
+import { vfioOf } from '../../vfio/pci-device.js';
 import { modelFrame } from '../live/model-frame.js';
 import { VFIO_DEVICE_STATE as S } from '../../vfio/constants.js';
 import type { MigrationPort } from '../../vfio/migration-port.js';
@@ -155,11 +154,11 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
       return reply(f, {}, await inst.screen());
     case Call.FRAME: {
       const tag = (f.json as { ifNoneMatch?: unknown }).ifNoneMatch;
-      const frame = await modelFrame(inst.model, typeof tag === 'string' ? { ifNoneMatch: tag } : {});
+      const frame = await modelFrame(inst.model.display, typeof tag === 'string' ? { ifNoneMatch: tag } : {});
       return 'unchanged' in frame ? reply(f, { etag: frame.etag, unchanged: true }) : reply(f, { etag: frame.etag }, frame.png);
     }
     case Call.UART: {
-      const tap = uartTapOf(inst.model);
+      const tap = inst.model.console;
       if (tap === undefined) throw err('EOPNOTSUPP', 'the device has no UART output to show');
       const out = tap.read(field(f, 'since', isNumber));
       return reply(f, { start: out.start, end: out.end, lost: out.lost }, out.data);
@@ -248,7 +247,7 @@ channel.onClose((reason?: UmdevError) => {
 function reportCounters(inst: LocalInstance): void {
   let last = '';
   const timer = setInterval(() => {
-    const snap = activityOf(inst.model)?.snapshot();
+    const snap = vfioOf(inst.model).recordedActivity?.snapshot();
     if (snap === undefined || channel.closed) return;
     const text = JSON.stringify(snap);
     if (text === last) return;

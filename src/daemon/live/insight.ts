@@ -11,8 +11,9 @@ import type { Core } from '../../core/core.js';
 import type { MdevDevice } from '../../core/types.js';
 import { err } from '../../errors.js';
 import type { FuseStatsSnapshot } from '../../fuse/stats.js';
-import { activityOf, type ClientInfo, type DeviceCounters } from '../../vfio/device-activity.js';
-import { uartTapOf, type UartOutput } from '../../vfio/uart-tap.js';
+import type { ClientInfo, DeviceCounters } from '../../vfio/device-activity.js';
+import { type PciDevice, vfioOf } from '../../vfio/pci-device.js';
+import type { UartOutput } from '../../vfio/uart-tap.js';
 import type { DeviceServer } from '../daemon.js';
 import { LocalInstance } from '../../vfio-user/local-instance.js';
 import { procStat } from '../proc-stat.js';
@@ -55,14 +56,14 @@ export class DeviceInsight {
   client(d: MdevDevice): ClientInfo | undefined {
     if (!this.#served(d)) return undefined;
     if (this.#server.client !== undefined) return this.#server.client(d);
-    return activityOf(localModel(d))?.client;
+    return localActivity(d)?.client;
   }
 
   counters(d: MdevDevice): DeviceCounters | undefined {
     if (!this.#served(d)) return undefined;
     if (this.#server.counters !== undefined) return this.#server.counters(d);
     // Read without making a recorder: a device nobody used has none, and no counters worth a line.
-    return activityOf(localModel(d))?.snapshot();
+    return localActivity(d)?.snapshot();
   }
 
   host(d: MdevDevice): HostStats | undefined {
@@ -84,7 +85,7 @@ export class DeviceInsight {
     if (!this.#served(d)) throw err('EOPNOTSUPP', `${uuid} is not served by a transport that can show its screen`);
     if (this.#server.frame !== undefined) return this.#server.frame(d, opts);
     const model = localModel(d);
-    if (model !== undefined) return modelFrame(model, opts);
+    if (model !== undefined) return modelFrame(model.display, opts);
     // An instance that only makes whole PNGs: the tag is the PNG's hash, so viewers still get 304s for equal frames.
     const png = await this.#screen(uuid);
     const etag = createHash('sha256').update(png).digest('hex').slice(0, 32);
@@ -95,7 +96,7 @@ export class DeviceInsight {
   async uart(d: MdevDevice, since?: number): Promise<UartOutput> {
     if (!this.#served(d)) throw err('EOPNOTSUPP', `${d.uuid} is not served by a transport that taps its UART`);
     if (this.#server.uart !== undefined) return this.#server.uart(d, since);
-    const tap = uartTapOf(localModel(d));
+    const tap = localModel(d)?.console;
     if (tap === undefined) throw err('EOPNOTSUPP', `${d.uuid} has no UART output to show`);
     return tap.read(since);
   }
@@ -106,6 +107,12 @@ export class DeviceInsight {
 }
 
 /** The live model of a device whose instance runs in this process; undefined for one in a device host. */
-function localModel(d: MdevDevice): unknown {
+function localModel(d: MdevDevice): PciDevice | undefined {
   return d.driverData instanceof LocalInstance ? d.driverData.model : undefined;
+}
+
+/** A local device's activity recorder, without making one (a device nobody used has none). */
+function localActivity(d: MdevDevice): ReturnType<typeof vfioOf>['recordedActivity'] {
+  const m = localModel(d);
+  return m === undefined ? undefined : vfioOf(m).recordedActivity;
 }

@@ -9,7 +9,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { err } from '../../errors.js';
-import { BYTES_PER_PIXEL, type DisplayPlane, isDisplaySource } from '../../display/plane.js';
+import { BYTES_PER_PIXEL, type DisplayPlane, type DisplaySource } from '../../display/plane.js';
 import { screenPng } from '../../display/screen.js';
 import type { FrameOptions, ScreenFrame } from './types.js';
 
@@ -30,9 +30,9 @@ export function planeTag(p: DisplayPlane): string {
  * The frame `model` shows now: EOPNOTSUPP without a display, the EBUSY `queryPlane` gives when it shows nothing. A
  * frame that changes while it is being made carries the tag of where it began, so the next look makes it again.
  */
-export async function modelFrame(model: unknown, opts: FrameOptions = {}): Promise<ScreenFrame> {
-  if (!isDisplaySource(model)) throw err('EOPNOTSUPP', 'the device has no display');
-  const etag = planeTag(model.queryPlane());
+export async function modelFrame(display: DisplaySource | undefined, opts: FrameOptions = {}): Promise<ScreenFrame> {
+  if (display === undefined) throw err('EOPNOTSUPP', 'the device has no display');
+  const etag = planeTag(display.queryPlane());
   if (etag === opts.ifNoneMatch) return { unchanged: true, etag };
-  return { png: await screenPng(model), etag };
+  return { png: await screenPng(display), etag };
 }

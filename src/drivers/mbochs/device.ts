@@ -15,11 +15,7 @@
  * Config space follows the PCI rules (`PciConfigSpace` masks) rather than the sample's, which drops every config
  * write other than BAR0 and BAR2 (the command register included).
  */
-import { err } from '../../errors.js';
-import type { DisplayPlane, DisplaySource } from '../../display/plane.js';
-import { PciDevice } from '../../sdk/index.js';
-import { VFIO_DEVICE_STATE } from '../../vfio/constants.js';
-import type { VfioOpenContext } from '../../vfio/device.js';
+import { type DisplayPlane, err, PciDevice, VFIO_DEVICE_STATE } from '../../sdk/index.js';
 import { DispiRegisters } from './dispi.js';
 import { buildEdid } from './edid.js';
 import { mbochsMigration } from './migration.js';
@@ -27,7 +23,7 @@ import { MmioPage } from './mmio.js';
 import { FB_BAR, type MbochsType, mbochsDeviceSpec, vramBytes } from './spec.js';
 
 /** One mbochs device's state. Created by the parent's `create`, dropped by its `remove`. */
-export class MbochsDevice extends PciDevice implements DisplaySource {
+export class MbochsDevice extends PciDevice {
   readonly type: MbochsType;
   readonly dispi: DispiRegisters;
   #trappedVramBytes = 0;
@@ -40,10 +36,25 @@ export class MbochsDevice extends PciDevice implements DisplaySource {
       dispi,
       memory: () => (this.hasMemory(FB_BAR) ? this.memory(FB_BAR) : undefined),
       memoryForLoad: () => this.memoryForLoad(FB_BAR),
-      inPreCopy: () => this.migration?.state === VFIO_DEVICE_STATE.PRE_COPY,
+      inPreCopy: () => this.migrationState === VFIO_DEVICE_STATE.PRE_COPY,
     });
-    // `mbochs_reset`: the DISPI registers go back to display off; video memory and config space stay.
-    super(mbochsDeviceSpec(type, { read: (off, len) => mmio.read(off, len), write: (off, data) => mmio.write(off, data) }, () => dispi.reset(), migration));
+    super(
+      mbochsDeviceSpec(type, {
+        registers: { read: (off, len) => mmio.read(off, len), write: (off, data) => mmio.write(off, data) },
+        // Counted: a guest should draw through its mapping, and the close says how much did not.
+        vramAccessed: (length) => {
+          this.#trappedVramBytes += length;
+        },
+        // `mbochs_reset`: the DISPI registers go back to display off; video memory and config space stay.
+        reset: () => dispi.reset(),
+        open: () => {
+          this.#trappedVramBytes = 0;
+        },
+        close: () => this.log('debug', `video memory: ${this.#trappedVramBytes} bytes went through REGION_READ/WRITE, the rest through the client's mapping`),
+        migration,
+        display: { queryPlane: () => this.queryPlane() },
+      }),
+    );
     this.type = type;
     this.dispi = dispi;
   }
@@ -51,26 +62,6 @@ export class MbochsDevice extends PciDevice implements DisplaySource {
   /** Bytes of video memory that went through REGION_READ/WRITE instead of the client's mapping, this session. */
   get trappedVramBytes(): number {
     return this.#trappedVramBytes;
-  }
-
-  override read(index: number, offset: bigint, length: number): Buffer {
-    if (index === FB_BAR) this.#trappedVramBytes += length;
-    return super.read(index, offset, length);
-  }
-
-  override write(index: number, offset: bigint, data: Buffer): void | Promise<void> {
-    if (index === FB_BAR) this.#trappedVramBytes += data.length;
-    return super.write(index, offset, data);
-  }
-
-  override open(context: VfioOpenContext): Promise<void> {
-    this.#trappedVramBytes = 0;
-    return super.open(context);
-  }
-
-  override close(): Promise<void> {
-    this.log('debug', `video memory: ${this.#trappedVramBytes} bytes went through REGION_READ/WRITE, the rest through the client's mapping`);
-    return super.close();
   }
 
   /** The primary plane the DISPI registers describe, in video memory; EBUSY with the reason when nothing is shown. */

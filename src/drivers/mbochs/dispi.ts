@@ -9,8 +9,7 @@
  * read-only here (a write is ignored), as in QEMU's VBE; every other register keeps the 16 bits written. Pure
  * state; owned by one mbochs device.
  */
-import { err } from '../../errors.js';
-import type { PixelFormat } from '../../display/plane.js';
+import { err, type PixelFormat } from '../../sdk/index.js';
 
 export const DISPI = {
   ID: 0x0,

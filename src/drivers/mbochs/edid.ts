@@ -6,7 +6,7 @@
  * monitor name. The sample leaves the blob to the VMM (its EDID region); here the device carries its own, so a
  * guest sees the type's limit whatever the VMM supports.
  */
-import { err } from '../../errors.js';
+import { err } from '../../sdk/index.js';
 
 export const EDID_BLOCK = 128;
 const HEADER = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];

@@ -5,7 +5,7 @@
  * instance. `available_instances` is the MiB left over the type's MiB; a create that does not fit fails with
  * ENOSPC, as the sample's `mbochs_init_dev`. Each device has `vendor/memory` ("4 MB"), and each type a description.
  */
-import { type MdevDevice, type PciParent, type Placement, err, pciParent } from '../../sdk/index.js';
+import { err, type MdevDevice, pciParent, type PciParent, type Placement, vendorDriver } from '../../sdk/index.js';
 import { MbochsDevice } from './device.js';
 import { MBOCHS_DEFAULT_MAX_MBYTES, MBOCHS_TYPES, type MbochsType } from './spec.js';
 
@@ -36,3 +36,9 @@ export function createMbochsParent(options: { maxMbytes?: number } = {}, placeme
     placement,
   );
 }
+
+/** mbochs for umdevd: `max_mbytes`, named after the sample's module parameter, MiB of video memory its devices share. */
+export const mbochsDriver = vendorDriver({
+  options: { max_mbytes: { kind: 'integer', min: 1, max: 1 << 20, default: MBOCHS_DEFAULT_MAX_MBYTES } },
+  create: (o, placement) => createMbochsParent({ maxMbytes: o.max_mbytes }, placement),
+});

@@ -14,8 +14,7 @@
  * (all or nothing): a bad tag, a page past video memory, a second END, bytes after END, a stream without REGS or END,
  * or registers that do not fit this device are EINVAL with the device unchanged.
  */
-import { err } from '../../errors.js';
-import type { DeviceMigration, MigrationSink, MigrationSource } from '../../vfio/device-migration.js';
+import { type DeviceMigration, err, type MigrationSink, type MigrationSource } from '../../sdk/index.js';
 import { DISPI, type DispiRegisters } from './dispi.js';
 
 export const PAGE = 4096;

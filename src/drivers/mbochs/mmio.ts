@@ -10,7 +10,7 @@
  *   ignored, as the sample.
  * - everything else, QEMU's extended registers included: zero, writes ignored.
  */
-import { alignedChunks } from '../../vfio/chunks.js';
+import { alignedChunks } from '../../sdk/index.js';
 import type { DispiRegisters } from './dispi.js';
 import { MMIO } from './spec.js';
 

@@ -5,8 +5,7 @@
  * register page. The contract derives config space and the region table from the declaration, and the sysfs types
  * come from `MBOCHS_TYPES`; nothing else in the driver repeats a size, an id or an offset.
  */
-import { VFIO_PCI_REGION } from '../../vfio/constants.js';
-import type { BarAccess, BarDecl, DeviceMigration, PciDeviceSpec, PciIdentity } from '../../sdk/index.js';
+import { type BarAccess, type BarDecl, type PciDeviceSpec, type PciIdentity, VFIO_PCI_REGION } from '../../sdk/index.js';
 
 /** One mbochs type: its video memory and the largest mode its EDID offers (0×0: no limit, no EDID). */
 export interface MbochsType {
@@ -72,15 +71,24 @@ export function vramBytes(type: MbochsType): number {
   return type.mbytes * MIB;
 }
 
+/** What one device brings to its declaration: its handlers and hooks, the rest being the type's. */
+export type MbochsParts = Pick<PciDeviceSpec, 'reset' | 'open' | 'close' | 'migration' | 'display'> & {
+  /** The register page (BAR2). */
+  readonly registers: Required<BarAccess>;
+  /** Told of each video memory access that arrives as a message instead of through the client's mapping. */
+  vramAccessed(length: number): void;
+};
+
 /**
  * The declaration of one device of `type`: BAR0 the video memory, a prefetchable 32-bit BAR backed by a memfd that
- * exists while a client has the device open and that the VMM maps whole; BAR2 the trapped register page served by
- * `registers`. No interrupts, as the sample. Migration as `migration` says (the registers and video memory).
+ * exists while a client has the device open and that the VMM maps whole (the few accesses that still arrive as
+ * messages are served from the same pages, and told to `vramAccessed`); BAR2 the trapped register page served by `registers`. No interrupts, as the sample.
  */
-export function mbochsDeviceSpec(type: MbochsType, registers: Required<BarAccess>, reset: () => void, migration: DeviceMigration): PciDeviceSpec {
-  const vram = vramBytes(type);
+export function mbochsDeviceSpec(type: MbochsType, parts: MbochsParts): PciDeviceSpec {
+  const { registers, vramAccessed, ...hooks } = parts;
+  const bytes = vramBytes(type);
   const bars: (BarDecl | undefined)[] = [];
-  bars[FB_BAR] = { kind: 'mem32', size: vram, prefetchable: true, memory: { perSession: true, mmap: [{ offset: 0n, size: BigInt(vram) }] } };
+  bars[FB_BAR] = { kind: 'mem32', size: bytes, prefetchable: true, memory: { perSession: true, mmap: [{ offset: 0n, size: BigInt(bytes) }], accessed: vramAccessed } };
   bars[MMIO_BAR] = { kind: 'mem32', size: MMIO_BAR_SIZE, ...registers };
-  return { name: 'mbochs', identity: MBOCHS_IDENTITY, bars, reset, migration };
+  return { name: 'mbochs', identity: MBOCHS_IDENTITY, bars, ...hooks };
 }

@@ -5,7 +5,7 @@
  * BAR2, one page of memory the VMM may map. INTx and one MSI vector; a reset clears the registers; the registers
  * migrate as an 8-byte snapshot.
  */
-import { type PciParent, type Placement, PciDevice, err, pciParent, snapshotMigration } from '../../sdk/index.js';
+import { err, PciDevice, pciParent, type PciParent, type Placement, snapshotMigration, vendorDriver } from '../../sdk/index.js';
 
 /** BAR0 register offsets. */
 export const MCOUNT_REG = { ID: 0x0, COUNT: 0x4, DOORBELL: 0x8, SCRATCH: 0xc } as const;
@@ -100,3 +100,6 @@ export function createMcountParent(placement?: Placement): PciParent<McountDevic
     placement,
   );
 }
+
+/** mcount for umdevd: no options. */
+export const mcountDriver = vendorDriver({ options: {}, create: (_o, placement) => createMcountParent(placement) });

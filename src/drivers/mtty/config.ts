@@ -6,10 +6,7 @@
  * offset are ignored, 0x3c keeps the first byte written, BAR0/BAR1 take a dword (all-ones becomes the size mask),
  * BAR2–4 read back 0.
  */
-import { PCI_CFG } from '../../vfio/constants.js';
-import type { PciConfigSpace, PciIdentity } from '../../vfio/pci-config.js';
-import type { ConfigDecl } from '../../vfio/pci-spec.js';
-import { alignedChunks } from '../../vfio/chunks.js';
+import { alignedChunks, type ConfigDecl, PCI_CFG, type PciConfigSpace, type PciIdentity } from '../../sdk/index.js';
 
 /** `MTTY_IO_BAR_SIZE`: each port is an 8-byte I/O BAR. */
 export const MTTY_IO_BAR_SIZE = 8;

@@ -12,15 +12,10 @@
  * Accesses are split into naturally aligned 4/2/1-byte chunks as `mtty_read`/`mtty_write` do; a BAR chunk acts on
  * its first byte only.
  */
-import { VFIO_REGION_INFO_FLAG } from '../../vfio/constants.js';
-import { snapshotMigration } from '../../vfio/device-migration.js';
-import { PciDevice } from '../../vfio/pci-device.js';
-import type { BarDecl, IrqDecl, PciDeviceSpec } from '../../vfio/pci-spec.js';
-import { alignedChunks } from '../../vfio/chunks.js';
+import { alignedChunks, type BarDecl, ByteRing, type IrqDecl, PciDevice, type PciDeviceSpec, snapshotMigration, VFIO_REGION_INFO_FLAG } from '../../sdk/index.js';
 import { MTTY_IDENTITY, MTTY_IO_BAR_SIZE, mttyConfig } from './config.js';
 import { restoreMtty, saveMtty, mttyDataSize } from './migration.js';
 import { UartPort } from './uart.js';
-import { ByteRing } from '../../sdk/index.js';
 
 /** `MTTY_VFIO_PCI_OFFSET_SHIFT`: region `i` sits at `i << 40` of the kernel device fd. */
 export const MTTY_REGION_SHIFT = 40n;
@@ -73,6 +68,7 @@ export class MttyDevice extends PciDevice {
         restore: (stream) => restoreMtty(ports, stream),
       }),
       vfio: MTTY_VFIO,
+      console: this.uartTap,
     };
   }
 

@@ -5,7 +5,7 @@
  * `available_instances` is free ports / ports per type; a create that does not fit fails with ENOSPC, as the
  * sample's `mtty_init_dev`. Ports go back to the pool when the device is removed.
  */
-import { type MdevDevice, type PciParent, type Placement, err, pciParent } from '../../sdk/index.js';
+import { err, type MdevDevice, pciParent, type PciParent, type Placement, vendorDriver } from '../../sdk/index.js';
 import { MttyDevice } from './device.js';
 
 export { MttyDevice } from './device.js';
@@ -42,3 +42,9 @@ export function createMttyParent(options: { ports?: number } = {}, placement?: P
     placement,
   );
 }
+
+/** mtty for umdevd: `ports`, the pool of ports its devices share (the sample's `MAX_MTTYS`). */
+export const mttyDriver = vendorDriver({
+  options: { ports: { kind: 'integer', min: 1, max: 4096, default: MTTY_MAX_PORTS } },
+  create: (o, placement) => createMttyParent({ ports: o.ports }, placement),
+});

@@ -3,7 +3,7 @@
  * little-endian as on x86-64): a 24-byte header {u64 magic, u32 major, u32 minor, u32 nr_ports, u32 flags} then one
  * 36-byte `struct serial_port` per port. 60 bytes for one port, 96 for two.
  */
-import { err } from '../../errors.js';
+import { err } from '../../sdk/index.js';
 import { SERIAL_PORT_STATE_SIZE, UartPort } from './uart.js';
 
 export const MTTY_MAGIC = 0x7e9d09898c3e2c4en;

@@ -15,7 +15,7 @@
  *
  * The port is pure state plus a `raise` callback: it knows nothing of eventfds or of the other port.
  */
-import { err } from '../../errors.js';
+import { err } from '../../sdk/index.js';
 
 /** Register offsets and bits from include/uapi/linux/serial_reg.h that the sample uses. */
 export const UART = {

@@ -4,6 +4,7 @@ import { MbochsDevice, MBOCHS_TYPES } from '../../../src/drivers/mbochs/index.js
 import { MMIO } from '../../../src/drivers/mbochs/spec.js';
 import { VFIO_PCI_REGION as R } from '../../../src/vfio/constants.js';
 import type { VfioOpenContext } from '../../../src/vfio/device.js';
+import { vfioOf } from '../../../src/vfio/pci-device.js';
 
 export const small = MBOCHS_TYPES[0]!;
 export const context: VfioOpenContext = { dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')) }, log: () => undefined };
@@ -13,5 +14,5 @@ export const isErrno = (errno: string) => (e: unknown): boolean => e instanceof 
 export function reg(d: MbochsDevice, index: number, value: number): void {
   const b = Buffer.alloc(2);
   b.writeUInt16LE(value);
-  d.write(R.BAR2, BigInt(MMIO.DISPI.offset + index * 2), b);
+  vfioOf(d).write(R.BAR2, BigInt(MMIO.DISPI.offset + index * 2), b);
 }

@@ -8,6 +8,7 @@ import { FB_BAR } from '../../../src/drivers/mbochs/spec.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M, VFIO_PCI_REGION as R } from '../../../src/vfio/constants.js';
 import type { MigrationDriver } from '../../../src/vfio/device-migration.js';
 import { context, isErrno, reg, small } from './helpers.js';
+import { vfioOf } from '../../../src/vfio/pci-device.js';
 
 
 function drain(m: MigrationDriver): Buffer {
@@ -19,7 +20,7 @@ function drain(m: MigrationDriver): Buffer {
 /** A source with a client, a 640×480 mode and a pattern drawn into its framebuffer. */
 async function drawn(): Promise<MbochsDevice> {
   const d = new MbochsDevice(small);
-  await d.open(context);
+  await vfioOf(d).open(context);
   reg(d, DISPI.BPP, 32);
   reg(d, DISPI.XRES, 640);
   reg(d, DISPI.YRES, 480);
@@ -32,7 +33,7 @@ async function drawn(): Promise<MbochsDevice> {
 
 /** The stream a fresh device would take: PRE_COPY's, then STOP_COPY's, from `src`. */
 async function streams(src: MbochsDevice, between: () => void = () => undefined): Promise<{ pre: Buffer; stop: Buffer }> {
-  const m = src.migration!;
+  const m = vfioOf(src).migration!;
   await m.setState(S.PRE_COPY);
   const pre = drain(m);
   between();
@@ -43,7 +44,7 @@ async function streams(src: MbochsDevice, between: () => void = () => undefined)
 }
 
 async function load(dst: MbochsDevice, ...chunks: Buffer[]): Promise<void> {
-  const m = dst.migration!;
+  const m = vfioOf(dst).migration!;
   await m.setState(S.RESUMING);
   for (const c of chunks) m.write(c);
   await m.setState(S.RUNNING);
@@ -52,8 +53,8 @@ async function load(dst: MbochsDevice, ...chunks: Buffer[]): Promise<void> {
 test('mbochs migrates its registers and video memory into a device without a client, which the next client maps', async (t) => {
   const src = await drawn();
   const dst = new MbochsDevice(small);
-  t.after(() => Promise.all([src.close(), dst.close()]));
-  assert.equal(src.migration!.flags, M.STOP_COPY | M.PRE_COPY);
+  t.after(() => Promise.all([vfioOf(src).close(), vfioOf(dst).close()]));
+  assert.equal(vfioOf(src).migration!.flags, M.STOP_COPY | M.PRE_COPY);
   const changedAt = 300 * PAGE + 12;
   const { pre, stop } = await streams(src, () => src.memory(FB_BAR).writeUInt32LE(0xdeadbeef, changedAt));
   assert.ok(pre.length >= 4 * 1024 * 1024, 'PRE_COPY sends the whole framebuffer');
@@ -70,15 +71,15 @@ test('mbochs migrates its registers and video memory into a device without a cli
   assert.equal(dst.memory(FB_BAR).readUInt32LE(changedAt), 0xdeadbeef);
   assert.ok((await screenPng(dst)).equals(await screenPng(src)), 'the same screen');
   // The next client maps the loaded memory.
-  await dst.open(context);
-  assert.ok(dst.regionInfo(R.BAR0).fd !== undefined);
+  await vfioOf(dst).open(context);
+  assert.ok(vfioOf(dst).regionInfo(R.BAR0).fd !== undefined);
   assert.ok(dst.memory(FB_BAR).equals(src.memory(FB_BAR)));
 });
 
 test('STOP_COPY straight from STOP sends every page', async (t) => {
   const src = await drawn();
-  t.after(() => src.close());
-  const m = src.migration!;
+  t.after(() => vfioOf(src).close());
+  const m = vfioOf(src).migration!;
   await m.setState(S.STOP_COPY);
   const stop = drain(m);
   await m.setState(S.RUNNING);
@@ -87,7 +88,7 @@ test('STOP_COPY straight from STOP sends every page', async (t) => {
 
 test('a hostile stream is refused with EINVAL and leaves the destination as it was', async (t) => {
   const src = await drawn();
-  t.after(() => src.close());
+  t.after(() => vfioOf(src).close());
   const { pre, stop } = await streams(src);
   const whole = Buffer.concat([pre, stop]);
   const pageRecord = (first: number, count: number): Buffer => {
@@ -111,11 +112,11 @@ test('a hostile stream is refused with EINVAL and leaves the destination as it w
   for (const [what, chunks, where] of cases) {
     // The destination has a client and content of its own, which must survive.
     const dst = new MbochsDevice(small);
-    await dst.open(context);
+    await vfioOf(dst).open(context);
     dst.memory(FB_BAR).fill(0x5a);
     reg(dst, DISPI.XRES, 123);
     const before = dst.dispi.save();
-    const m = dst.migration!;
+    const m = vfioOf(dst).migration!;
     await m.setState(S.RESUMING);
     if (where === 'write') assert.throws(() => chunks.forEach((c) => m.write(c)), isErrno('EINVAL'), what);
     else chunks.forEach((c) => m.write(c));
@@ -123,25 +124,25 @@ test('a hostile stream is refused with EINVAL and leaves the destination as it w
     assert.equal(m.state, S.ERROR, what);
     assert.deepEqual(dst.dispi.save(), before, `${what}: registers unchanged`);
     assert.ok(dst.memory(FB_BAR).every((b) => b === 0x5a), `${what}: video memory unchanged`);
-    await dst.close();
+    await vfioOf(dst).close();
   }
   // A refused stream into a device without a client creates no video memory.
   const fresh = new MbochsDevice(small);
-  await fresh.migration!.setState(S.RESUMING);
-  fresh.migration!.write(whole.subarray(0, 5000));
-  await assert.rejects(fresh.migration!.setState(S.RUNNING), isErrno('EINVAL'));
+  await vfioOf(fresh).migration!.setState(S.RESUMING);
+  vfioOf(fresh).migration!.write(whole.subarray(0, 5000));
+  await assert.rejects(vfioOf(fresh).migration!.setState(S.RUNNING), isErrno('EINVAL'));
   assert.equal(fresh.hasMemory(FB_BAR), false);
 });
 
 test('video memory a load created goes with releaseIdleMemory, but not while a client has it', async (t) => {
   const src = await drawn();
-  t.after(() => src.close());
+  t.after(() => vfioOf(src).close());
   const { pre, stop } = await streams(src);
   const dst = new MbochsDevice(small);
   await load(dst, pre, stop);
   assert.equal(dst.hasMemory(FB_BAR), true);
-  dst.releaseIdleMemory();
+  vfioOf(dst).releaseIdleMemory();
   assert.equal(dst.hasMemory(FB_BAR), false);
-  src.releaseIdleMemory();
+  vfioOf(src).releaseIdleMemory();
   assert.equal(src.hasMemory(FB_BAR), true, 'the source has a client');
 });

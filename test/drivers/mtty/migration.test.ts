@@ -4,9 +4,10 @@ import { MttyDevice } from '../../../src/drivers/mtty/device.js';
 import { MTTY_MAGIC } from '../../../src/drivers/mtty/migration.js';
 import { UART } from '../../../src/drivers/mtty/uart.js';
 import { UmdevError } from '../../../src/errors.js';
+import { vfioOf } from '../../../src/vfio/pci-device.js';
 
-const out = (d: MttyDevice, port: number, reg: number, v: number): void => void d.write(port, BigInt(reg), Buffer.from([v]));
-const inb = (d: MttyDevice, port: number, reg: number): number => d.read(port, BigInt(reg), 1)[0]!;
+const out = (d: MttyDevice, port: number, reg: number, v: number): void => void vfioOf(d).write(port, BigInt(reg), Buffer.from([v]));
+const inb = (d: MttyDevice, port: number, reg: number): number => vfioOf(d).read(port, BigInt(reg), 1)[0]!;
 
 function expectEinval(fn: () => unknown): void {
   assert.throws(fn, (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL');

@@ -5,26 +5,27 @@ import { UART } from '../../../src/drivers/mtty/uart.js';
 import { VFIO_IRQ_SET as S } from '../../../src/vfio/constants.js';
 import { UmdevError } from '../../../src/errors.js';
 import { eventChannel, isOpen, type EventChannel } from '../../vfio/event-channel.js';
+import { vfioOf } from '../../../src/vfio/pci-device.js';
 
 /** Byte-wide port I/O on one port's BAR, as the 8250 driver (and QEMU for I/O BARs) does it. */
 function io(d: MttyDevice, port: number): { out(reg: number, v: number): void; in(reg: number): number } {
   return {
-    out: (reg, v) => d.write(port, BigInt(reg), Buffer.from([v])),
-    in: (reg) => d.read(port, BigInt(reg), 1)[0]!,
+    out: (reg, v) => vfioOf(d).write(port, BigInt(reg), Buffer.from([v])),
+    in: (reg) => vfioOf(d).read(port, BigInt(reg), 1)[0]!,
   };
 }
 
 function withIntx(t: { after(fn: () => void): void }, d: MttyDevice): EventChannel {
   const ch = eventChannel();
   t.after(() => {
-    d.close();
+    vfioOf(d).close();
     ch.close();
   });
-  d.setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [ch.fd] });
+  vfioOf(d).setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [ch.fd] });
   return ch;
 }
 
-const unmask = (d: MttyDevice): void => d.setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_NONE, start: 0, count: 1 });
+const unmask = (d: MttyDevice): void => vfioOf(d).setIrqs({ index: 0, flags: S.ACTION_UNMASK | S.DATA_NONE, start: 0, count: 1 });
 
 test('idle registers: IIR 0xC1, LSR 0x60, MSR 0xB3; scratch register and IER probe as autoconfig does', () => {
   const d = new MttyDevice(1);
@@ -180,10 +181,10 @@ test('MCR with IER.MSI raises one interrupt for OUT2 and another for RTS/DTR; MS
   const d = new MttyDevice(1);
   const msi = eventChannel();
   t.after(() => {
-    d.close();
+    vfioOf(d).close();
     msi.close();
   });
-  d.setIrqs({ index: 1, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [msi.fd] });
+  vfioOf(d).setIrqs({ index: 1, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [msi.fd] });
   const p = io(d, 0);
   p.out(UART.IER, UART.IER_MSI);
   p.out(UART.MCR, UART.MCR_OUT2 | UART.MCR_RTS | UART.MCR_DTR);
@@ -217,10 +218,10 @@ test('the two ports of mtty-2 are independent but share the interrupt', (t) => {
 
 test('wider BAR accesses act on the first byte of each aligned chunk, as the sample', () => {
   const d = new MttyDevice(1);
-  d.write(0, 7n, Buffer.from([0x99]));
-  d.write(0, 6n, Buffer.from([0x00, 0x77]));
-  assert.equal(d.read(0, 7n, 1)[0], 0x99, 'a 2-byte chunk at MSR hands MSR its first byte; SCR never sees 0x77');
-  const wide = d.read(0, 4n, 4);
+  vfioOf(d).write(0, 7n, Buffer.from([0x99]));
+  vfioOf(d).write(0, 6n, Buffer.from([0x00, 0x77]));
+  assert.equal(vfioOf(d).read(0, 7n, 1)[0], 0x99, 'a 2-byte chunk at MSR hands MSR its first byte; SCR never sees 0x77');
+  const wide = vfioOf(d).read(0, 4n, 4);
   assert.deepEqual([...wide], [0x00, 0, 0, 0], 'one register (MCR) per dword chunk');
 });
 
@@ -229,23 +230,23 @@ test('MSI instead of INTx: every trigger is delivered (no automask), and INTx is
   const msi = eventChannel();
   const intx = eventChannel();
   t.after(() => {
-    d.close();
+    vfioOf(d).close();
     msi.close();
     intx.close();
   });
-  d.setIrqs({ index: 1, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [msi.fd] });
+  vfioOf(d).setIrqs({ index: 1, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [msi.fd] });
   assert.throws(
-    () => d.setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [intx.fd] }),
+    () => vfioOf(d).setIrqs({ index: 0, flags: S.ACTION_TRIGGER | S.DATA_EVENTFD, start: 0, count: 1, fds: [intx.fd] }),
     (e: unknown) => e instanceof UmdevError && e.errno === 'EINVAL',
   );
-  assert.throws(() => d.setIrqs({ index: 1, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 }), (e: unknown) => e instanceof UmdevError && e.errno === 'ENOTTY');
-  d.setIrqs({ index: 2, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 }); // disabling MSI-X, which mtty lacks, is a no-op
+  assert.throws(() => vfioOf(d).setIrqs({ index: 1, flags: S.ACTION_MASK | S.DATA_NONE, start: 0, count: 1 }), (e: unknown) => e instanceof UmdevError && e.errno === 'ENOTTY');
+  vfioOf(d).setIrqs({ index: 2, flags: S.ACTION_TRIGGER | S.DATA_NONE, start: 0, count: 0 }); // disabling MSI-X, which mtty lacks, is a no-op
   assert.equal(d.irqIndex, 1);
   const p = io(d, 0);
   p.out(UART.IER, UART.IER_THRI);
   p.out(UART.IER, UART.IER_THRI);
   assert.equal(msi.drain(), 2);
-  d.close();
+  vfioOf(d).close();
   assert.equal(isOpen(msi.fd), false, 'close() releases the eventfd');
   p.out(UART.IER, UART.IER_THRI);
   assert.equal(msi.drain(), 0);
