@@ -1,5 +1,8 @@
-/** The vendor- and view-facing API of the mdev core (like include/linux/mdev.h). Internal modules stay unexported. */
+/**
+ * The mdev core's public surface (like include/linux/mdev.h): the `Core`, and the types its views, bus drivers and
+ * the SDK see. Everything outside `src/core/` imports the core through this module (the layering test checks it);
+ * internal modules stay unexported.
+ */
 export { Core, type CoreOptions } from './core.js';
-export { UmdevError, err, isUmdevError, toUmdevError, errnoNumber, errnoName, httpStatus, exitCode, STRERROR, ERRNO } from '../errors.js';
-export type { Errno } from '../errors.js';
+export { isEntryName } from './parent-spec.js';
 export type * from './types.js';

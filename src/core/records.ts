@@ -14,9 +14,17 @@ import type {
   ParentSpec,
   Uuid,
 } from './types.js';
-import type { DeviceHandleImpl } from './handles.js';
+import type { EventHub } from './events.js';
 import type { RangeTree } from './ranges.js';
 import { Waiters } from './waiting.js';
+
+/** An open handle as its device's record holds it (`handles.ts` makes them): what a removal asks of each. */
+export interface HeldHandle {
+  /** A forced removal took the device away. */
+  revoke(reason: string, events: EventHub): void;
+  /** A plain removal waits: ask the holder to let go (`count` rises from 0). */
+  request(count: number, events: EventHub): void;
+}
 
 /** A registered parent. Created by `registerParent`, dropped at the end of `unregisterParent`. */
 export class ParentRecord implements Parent {
@@ -146,7 +154,7 @@ export class DeviceRecord implements MdevDevice {
   /** A non-forced `remove` is asking the vendor; a second `remove` gets `EAGAIN`. */
   removeRequested = false;
   /** Open handles, created on first open. */
-  handles: Set<DeviceHandleImpl> | undefined = undefined;
+  handles: Set<HeldHandle> | undefined = undefined;
   /** Woken when `openCount` drops to zero; created by the first wait. */
   closed: Waiters | undefined = undefined;
   ranges: RangeTree | undefined = undefined;

@@ -7,9 +7,8 @@
  * definition, or one that fails to start, is logged and skipped; it never stops the others, and a device whose
  * attributes fail is removed again (mdevctl's rollback).
  */
-import type { Core } from '../core/core.js';
+import type { Core, CoreEvent } from '../core/index.js';
 import { toUmdevError } from '../errors.js';
-import type { CoreEvent } from '../core/types.js';
 import { readParentDefinitions, type StoredDefinition } from '../mdevctl/store.js';
 import { describeError, type Logger } from '../log.js';
 import { invokeWithCallouts } from '../mdevctl/callouts.js';

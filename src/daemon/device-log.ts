@@ -4,8 +4,7 @@
  * event's `origin` (`api`, `sysfs`, `autostart`, `unregister`) names the line's component; an event without one is
  * `core`'s. The core's `warning`s (a removal blocked by open handles, a vendor hook that failed) are logged too.
  */
-import type { Core } from '../core/core.js';
-import type { CoreEvent } from '../core/types.js';
+import type { Core, CoreEvent } from '../core/index.js';
 import type { Logger } from '../log.js';
 
 /** Log `add`, `remove` and `warning` events of `core`. Returns the unsubscribe function (call it once). */

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MdevType } from '../core/types.js';
+import type { MdevType } from '../core/index.js';
 import type { Daemon } from './daemon.js';
 
 /** The checkout's (or the global install's) bin/, where the greeting points people for the other commands. */

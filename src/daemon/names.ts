@@ -3,7 +3,7 @@
  * definition file paths. Each check returns what is wrong in words, or undefined; callers collect it as `EINVAL`, so
  * a bad name is a clear 400 and never reaches `fs` (where a NUL throws a non-errno error, i.e. a 500) or a path join.
  */
-import { isEntryName } from '../core/parent-spec.js';
+import { isEntryName } from '../core/index.js';
 import { isUuid } from '../mdevctl/store.js';
 
 /**

@@ -4,19 +4,19 @@
  * otherwise. This is the one file that knows which concrete modules make up the daemon; tests pass their own
  * `DaemonParts` instead.
  */
-import type { Core } from '../core/core.js';
+import type { Core, MdevDevice } from '../core/index.js';
 import { FuseServer } from '../fuse/index.js';
 import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
 import { native } from '../native/index.js';
 import type { DaemonConfig, DriverCatalog } from './config.js';
-import type { MdevDevice } from '../core/types.js';
 import { err } from '../errors.js';
 import { HostInstance } from './device-host/host-instance.js';
 import { DeviceHosts } from './device-host/hosts.js';
 import { HostIds } from './device-host/uids.js';
 import { DRIVERS, DRIVERS_MODULE } from './drivers.js';
-import type { DaemonParts, DeviceServer } from './daemon.js';
+import type { DaemonParts } from './daemon.js';
+import type { DeviceServer } from './device-server.js';
 import type { Logger } from '../log.js';
 
 /** The instance of a device of a parent whose devices live in hosts. */

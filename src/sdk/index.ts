@@ -26,4 +26,4 @@ export type { DisplayPlane, DisplaySource, PixelFormat } from '../display/plane.
 export { ByteRing, type UartOutput } from '../vfio/uart-tap.js';
 // Errors, and the core's types a driver sees.
 export { UmdevError, err, type Errno } from '../errors.js';
-export type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentSpec, TypeSpec } from '../core/types.js';
+export type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentSpec, TypeSpec } from '../core/index.js';

@@ -12,7 +12,7 @@
  * So `device` must build the whole model from the type alone, and an attribute says which part it belongs to:
  * `record` (from the device's name and type, answered without reaching the device) or `show`/`store` (on the model).
  */
-import type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentOps, ParentSpec, TypeSpec } from '../core/types.js';
+import type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentOps, ParentSpec, TypeSpec } from '../core/index.js';
 import { VFIO_DEVICE_API } from '../vfio/constants.js';
 import { PciDevice, requirePciDevice } from '../vfio/pci-device.js';
 import { DeviceInstance } from '../vfio-user/instance.js';

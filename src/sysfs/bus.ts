@@ -7,7 +7,7 @@
  * one-way trip short of removing the device.
  */
 import { err } from '../errors.js';
-import type { MdevDevice } from '../core/types.js';
+import type { MdevDevice } from '../core/index.js';
 import {
   BUS_PATH,
   type SysfsContext,

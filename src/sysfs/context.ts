@@ -2,9 +2,8 @@
  * What every part of the tree shares: the core it renders (the only state) and the layout, plus the canonical path of
  * each kind of node, so links are computed from one place and can never disagree with where the node really is.
  */
-import type { Core } from '../core/core.js';
+import type { Core, MdevDevice, Parent } from '../core/index.js';
 import { err } from '../errors.js';
-import type { MdevDevice, Parent } from '../core/types.js';
 
 /** `mainline`: today's kernel ABI (what mdevctl drives). `v6`: the 2016 seed patch's parent files and class files. */
 export type SysfsLayout = 'mainline' | 'v6';

@@ -8,7 +8,7 @@
  * always there. `online` and `reset` are umdev's own (`extensions`): no kernel has them in an mdev's directory.
  */
 import type { AttrFile } from '../fuse/attr-tree.js';
-import type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice } from '../core/types.js';
+import type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice } from '../core/index.js';
 import {
   BUS_PATH,
   type SysfsContext,

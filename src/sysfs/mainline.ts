@@ -3,7 +3,7 @@
  * `create`, `name`, `description`, `device_api`, `available_instances` and `devices/`, plus the mdev directories.
  */
 import { err } from '../errors.js';
-import type { MdevType, Parent } from '../core/types.js';
+import type { MdevType, Parent } from '../core/index.js';
 import { type SysfsContext, classPath, deviceNamed, devicePath, liveParent, parentClass, parentPath } from './context.js';
 import { deviceDir } from './device-dir.js';
 import { type Child, type Dynamic, type LookupDir, dir, dirChild, fileChild, link, linkChild, roFile, rwFile, woFile } from './nodes.js';

@@ -3,7 +3,7 @@
  * so a write is accepted or refused exactly as a kernel would. They never touch core state.
  */
 import { err } from '../errors.js';
-import type { Uuid } from '../core/types.js';
+import type { Uuid } from '../core/index.js';
 
 /** The length of a hyphenated UUID string (`UUID_STRING_LEN`). */
 export const UUID_STRING_LEN = 36;

@@ -12,7 +12,7 @@
  *   asked for `ENODEV`, which mainline adopted).
  */
 import { err } from '../errors.js';
-import type { MdevType, Parent, Uuid } from '../core/types.js';
+import type { MdevType, Parent, Uuid } from '../core/index.js';
 import { type SysfsContext, deviceNamed, liveParent } from './context.js';
 import { type Child, type LookupDir, dir, fileChild, roFile, woFile } from './nodes.js';
 import { UUID_STRING_LEN, kstrtoul, parseUuid } from './parse.js';

@@ -5,8 +5,7 @@
  * `create` write returns) and vanish together when removal starts (before the `remove` write returns). Nothing can
  * dangle: each link is shown only while its target is. `resolve` walks the path with one O(1) lookup per component.
  */
-import type { Core } from '../core/core.js';
-import type { CoreEvent, MdevDevice, Parent } from '../core/types.js';
+import type { Core, CoreEvent, MdevDevice, Parent } from '../core/index.js';
 import type { AttrNode, AttrTree } from '../fuse/attr-tree.js';
 import { busDir, moduleDir } from './bus.js';
 import { classDir } from './class-dir.js';

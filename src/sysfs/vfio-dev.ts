@@ -3,7 +3,7 @@
  * as `vfio_register_group_dev` makes them in the vendor's probe. They exist only while the device is bound, with the
  * index the core holds for that binding.
  */
-import type { MdevDevice } from '../core/types.js';
+import type { MdevDevice } from '../core/index.js';
 import { type SysfsContext, classPath, deviceNamed, devicePath } from './context.js';
 import { type LookupDir, dir, dirChild, fileChild, link, linkChild, rwFile } from './nodes.js';
 import { parseUevent } from './parse.js';

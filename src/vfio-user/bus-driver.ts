@@ -22,7 +22,7 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { err, toUmdevError } from '../errors.js';
-import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/types.js';
+import type { BusDriver, DeviceHandle, MdevDevice, Uuid } from '../core/index.js';
 import { type Native, native as defaultNative } from '../native/index.js';
 import { PciDevice } from '../vfio/pci-device.js';
 import { errorReplyHeader } from './connection.js';

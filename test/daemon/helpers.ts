@@ -1,7 +1,6 @@
 /** Shared helpers for daemon tests: a log collector and a tiny JSON HTTP client (Unix socket or TCP). */
 import { apiCall, parseEndpoint, type ApiEndpoint } from '../../src/api-client/http.js';
-import type { Logger } from '../../src/log.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 
 /** A logger whose lines are kept in `lines` (debug level, text format). */
 export function collectingLogger(): { log: Logger; lines: string[] } {

@@ -2,9 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceActivity, LATENCY_BOUNDS_S, parseClientInfo, parseDeviceCounters, zeroCounters } from '../../src/vfio/device-activity.js';
-import { PciDevice } from '../../src/vfio/pci-device.js';
+import { PciDevice, vfioOf } from '../../src/vfio/pci-device.js';
 import { isUmdevError } from '../../src/errors.js';
-import { vfioOf } from '../../src/vfio/pci-device.js';
 
 test('requests land in the right latency bucket, failures count as errors, the client attaches and detaches', () => {
   const a = new DeviceActivity();

@@ -4,9 +4,8 @@ import { UmdevError } from '../../src/errors.js';
 import { native } from '../../src/native/index.js';
 import { PciDevice, registerFile } from '../../src/sdk/index.js';
 import { PCI_CAP_ID, PCI_CFG, VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO as I, VFIO_PCI_IRQ, VFIO_PCI_REGION as R, VFIO_REGION_INFO_FLAG as F } from '../../src/vfio/constants.js';
-import { requirePciDevice } from '../../src/vfio/pci-device.js';
+import { requirePciDevice, vfioOf } from '../../src/vfio/pci-device.js';
 import type { PciDeviceSpec } from '../../src/vfio/pci-spec.js';
-import { vfioOf } from '../../src/vfio/pci-device.js';
 
 const identity = { vendorId: 0x1b36, deviceId: 0x1234, classCode: 0x030000 };
 const RW = F.READ | F.WRITE;

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { err, httpStatus } from '../../errors.js';
-import type { CoreEvent } from '../../core/types.js';
+import type { CoreEvent } from '../../core/index.js';
 import type { ApiContext, StreamRoute } from './router.js';
 
 function streamEvents(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): void {

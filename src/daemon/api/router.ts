@@ -5,11 +5,11 @@
  * raw response.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Core } from '../../core/core.js';
+import type { Core } from '../../core/index.js';
 import type { Logger } from '../../log.js';
 import type { ApiEndpoint } from '../../api-client/http.js';
 import type { IncomingMigrations } from '../migrate/incoming.js';
-import type { MigrationEvent, MigrationResult } from '../migrate/outgoing.js';
+import type { MigrationEvent, MigrationResult } from '../../api-client/wire.js';
 import type { ApiLimits } from './limits.js';
 import type { DeviceInsight } from '../live/insight.js';
 import type { MigrationBoard } from '../migrate/board.js';

@@ -2,8 +2,7 @@
  * Concepts: the JSON shapes the control API answers with (`src/api-client/wire.ts`), rendered from core objects on
  * every request (the API keeps no copy of core state).
  */
-import type { Core } from '../../core/core.js';
-import type { MdevDevice, MdevType, Parent } from '../../core/types.js';
+import type { Core, MdevDevice, MdevType, Parent } from '../../core/index.js';
 import { toUmdevError } from '../../errors.js';
 import type { DeviceView, ParentView, TypeView } from '../../api-client/wire.js';
 

@@ -6,7 +6,7 @@
  * one. Until the first need the device costs this small object and nothing else.
  */
 import { UmdevError, err, toUmdevError } from '../../errors.js';
-import type { MdevDevice } from '../../core/types.js';
+import type { MdevDevice } from '../../core/index.js';
 import { MAX_SCREEN_PNG } from '../../display/screen.js';
 import type { MigrationPort } from '../../vfio/migration-port.js';
 import { type ActiveSession, DeviceInstance, type ServeContext } from '../../vfio-user/instance.js';

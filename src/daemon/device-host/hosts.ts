@@ -3,7 +3,7 @@
  * device that has been used, each under an id of its own (`HostIds`). A host is told which driver and options made
  * its device's parent, and builds the device's model itself from the same catalog.
  */
-import type { MdevDevice } from '../../core/types.js';
+import type { MdevDevice } from '../../core/index.js';
 import { err } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Native } from '../../native/index.js';

@@ -25,7 +25,7 @@
  * Counters of a device start at zero when the device is created and vanish with it.
  */
 import { readFileSync } from 'node:fs';
-import type { Core } from '../../core/core.js';
+import type { Core } from '../../core/index.js';
 import type { HistogramSnapshot } from '../../metrics/histogram.js';
 import { MetricsText, addHistograms } from '../../metrics/text-format.js';
 import type { MigrationBoard } from '../migrate/board.js';

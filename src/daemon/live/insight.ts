@@ -7,14 +7,13 @@
  * CPU) are read from /proc here, in the root, never believed from the host.
  */
 import { createHash } from 'node:crypto';
-import type { Core } from '../../core/core.js';
-import type { MdevDevice } from '../../core/types.js';
+import type { Core, MdevDevice } from '../../core/index.js';
 import { err } from '../../errors.js';
 import type { FuseStatsSnapshot } from '../../fuse/stats.js';
 import type { ClientInfo, DeviceCounters } from '../../vfio/device-activity.js';
 import { type PciDevice, vfioOf } from '../../vfio/pci-device.js';
 import type { UartOutput } from '../../vfio/uart-tap.js';
-import type { DeviceServer } from '../daemon.js';
+import type { DeviceServer } from '../device-server.js';
 import { LocalInstance } from '../../vfio-user/local-instance.js';
 import { procStat } from '../proc-stat.js';
 import { modelFrame } from './model-frame.js';

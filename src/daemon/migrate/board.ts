@@ -4,7 +4,7 @@
  * (`MigrationEvent`), incoming ones the bytes they take; both say how they ended. Bounded: an entry lives only
  * while its migration runs, and the totals are a handful of numbers.
  */
-import type { MigrationEvent } from './outgoing.js';
+import type { MigrationEvent } from '../../api-client/wire.js';
 
 export type MigrationDirection = 'out' | 'in';
 export type MigrationOutcome = 'done' | 'failed';

@@ -8,7 +8,7 @@
  */
 import type { MigrationBoard, MigrationTracker } from './board.js';
 import { err, toUmdevError } from '../../errors.js';
-import type { Core } from '../../core/core.js';
+import type { Core } from '../../core/index.js';
 import type { Logger } from '../../log.js';
 import { VFIO_DEVICE_STATE as S } from '../../vfio/constants.js';
 import type { MigrationPort } from '../../vfio/migration-port.js';

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type ApiEndpoint, apiCall, describeEndpoint } from '../../api-client/http.js';
 import { UmdevError, err, isErrno, toUmdevError } from '../../errors.js';
-import type { Core } from '../../core/core.js';
+import type { Core } from '../../core/index.js';
 import type { Logger } from '../../log.js';
 import { VFIO_DEVICE_STATE as S, VFIO_MIGRATION as M } from '../../vfio/constants.js';
 import type { MigrationPort } from '../../vfio/migration-port.js';
@@ -26,7 +26,6 @@ import type { MigrationTransport } from './incoming.js';
 import type { MigrationEvent, MigrationResult } from '../../api-client/wire.js';
 import { parseStoredDefinition, removeDefinition, type StoredDefinition } from '../../mdevctl/store.js';
 
-export type { MigrationEvent, MigrationResult } from '../../api-client/wire.js';
 
 /** How long one call to the destination may take. */
 const PEER_TIMEOUT_MS = 30_000;
