@@ -29,6 +29,8 @@ const FRAME_OVERHEAD = 16 + 4 + MAX_JSON;
 const MAX_PENDING = 256;
 /** How long a host may take to exit once its channel is closed, before it is killed. */
 const EXIT_GRACE_MS = 2000;
+/** How long a host may take to start (load Node and the drivers, on a busy machine) before it is given up. */
+const STARTUP_MS = 30_000;
 /** COUNTERS events a host may send between two watchdog ticks (it sends one a second). */
 const MAX_REPORTS_PER_TICK = 20;
 /** Longest stderr line kept from a host; and lines per interval (the rest are counted). */
@@ -256,6 +258,11 @@ export class HostProcess {
       return;
     }
     for (const p of this.#pending.values()) {
+      // Starting (Node, the catalog) is not a stuck loop: it has a budget of its own, and nothing is pinged before.
+      if (p.kind === Call.INIT) {
+        if (now - p.sentAt > STARTUP_MS) return this.kill(`did not start within ${STARTUP_MS} ms and was killed`);
+        return undefined;
+      }
       if (now - p.sentAt > this.#o.stuckMs) return this.kill(`stopped answering for ${this.#o.stuckMs} ms and was killed`);
     }
     let pinging = false;

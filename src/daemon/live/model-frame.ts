@@ -13,17 +13,45 @@ import { BYTES_PER_PIXEL, type DisplayPlane, type DisplaySource } from '../../di
 import { screenPng } from '../../display/screen.js';
 import type { FrameOptions, ScreenFrame } from './types.js';
 
-/** The tag of what `plane` shows now. */
-export function planeTag(p: DisplayPlane): string {
+/** Bytes hashed between two turns of the event loop (a few tenths of a millisecond). */
+const HASH_SLICE = 512 * 1024;
+
+function checkFits(p: DisplayPlane): number {
   const row = p.width * BYTES_PER_PIXEL[p.format];
   if (p.stride < row || p.stride * (p.height - 1) + row > p.pixels.length) throw err('EINVAL', `a ${p.width}x${p.height} plane with stride ${p.stride} does not fit ${p.pixels.length} bytes`);
-  let crc = 0;
-  if (p.stride === row) {
-    crc = crc32(p.pixels.subarray(0, row * p.height));
-  } else {
-    for (let y = 0; y < p.height; y++) crc = crc32(p.pixels.subarray(y * p.stride, y * p.stride + row), crc);
-  }
+  return row;
+}
+
+function tagOf(p: DisplayPlane, crc: number): string {
   return `${p.format}-${p.width}x${p.height}-${p.stride}-${(crc >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/** The tag of what `plane` shows now. */
+export function planeTag(p: DisplayPlane): string {
+  const row = checkFits(p);
+  let crc = 0;
+  for (let y = 0; y < p.height; y++) crc = crc32(p.pixels.subarray(y * p.stride, y * p.stride + row), crc);
+  return tagOf(p, crc);
+}
+
+/**
+ * `planeTag` of the plane `look()` gives, hashed a slice at a time with the event loop free in between (a 1080p
+ * screen is 8 MiB: hashed at once it would hold the device's client up for milliseconds).
+ */
+async function planeTagSliced(look: () => DisplayPlane): Promise<string> {
+  const first = look();
+  const row = checkFits(first);
+  const rowsPerSlice = Math.max(1, Math.floor(HASH_SLICE / row));
+  let crc = 0;
+  for (let y = 0; y < first.height; y += rowsPerSlice) {
+    // Asked again after each pause: the device may have changed mode or dropped its memory meanwhile.
+    const p = y === 0 ? first : look();
+    if (p.width !== first.width || p.height !== first.height || p.stride !== first.stride || p.format !== first.format) throw err('EBUSY', 'the display changed mode');
+    checkFits(p);
+    for (let r = y; r < Math.min(first.height, y + rowsPerSlice); r++) crc = crc32(p.pixels.subarray(r * p.stride, r * p.stride + row), crc);
+    if (y + rowsPerSlice < first.height) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return tagOf(first, crc);
 }
 
 /**
@@ -32,7 +60,7 @@ export function planeTag(p: DisplayPlane): string {
  */
 export async function modelFrame(display: DisplaySource | undefined, opts: FrameOptions = {}): Promise<ScreenFrame> {
   if (display === undefined) throw err('EOPNOTSUPP', 'the device has no display');
-  const etag = planeTag(display.queryPlane());
+  const etag = await planeTagSliced(() => display.queryPlane());
   if (etag === opts.ifNoneMatch) return { unchanged: true, etag };
   return { png: await screenPng(display), etag };
 }

@@ -133,16 +133,3 @@ test('a hostile stream is refused with EINVAL and leaves the destination as it w
   await assert.rejects(vfioOf(fresh).migration!.setState(S.RUNNING), isErrno('EINVAL'));
   assert.equal(fresh.hasMemory(FB_BAR), false);
 });
-
-test('video memory a load created goes with releaseIdleMemory, but not while a client has it', async (t) => {
-  const src = await drawn();
-  t.after(() => vfioOf(src).close());
-  const { pre, stop } = await streams(src);
-  const dst = new MbochsDevice(small);
-  await load(dst, pre, stop);
-  assert.equal(dst.hasMemory(FB_BAR), true);
-  vfioOf(dst).releaseIdleMemory();
-  assert.equal(dst.hasMemory(FB_BAR), false);
-  vfioOf(src).releaseIdleMemory();
-  assert.equal(src.hasMemory(FB_BAR), true, 'the source has a client');
-});
