@@ -1,6 +1,7 @@
-# bash completion for umdevctl and lsmdev. Source it (`. completions/umdevctl.bash`), or install it as
-# /usr/share/bash-completion/completions/umdevctl (and a link named lsmdev). Parents, types and UUIDs come from the
-# sysfs and definitions roots given on the line (--sysfs-root, --config-root) or their defaults, as umdevctl reads them.
+# bash completion for umdevctl and lsmdev, rendered from umdevctl's command table (src/cli/completion.ts). Source
+# it (`. completions/umdevctl.bash`), or install it as /usr/share/bash-completion/completions/umdevctl (and a link
+# named lsmdev). Parents, types and UUIDs come from the sysfs and definitions roots given on the line (--sysfs-root,
+# --config-root) or their defaults, as umdevctl reads them.
 
 _umdevctl_root() { # $1: option name, $2: default; the value given earlier on the line wins
   local i
@@ -25,21 +26,21 @@ _umdevctl() {
   # The devices, for commands that take UUIDs as arguments.
   local uuids
   uuids=$(ls "$sys/bus/mdev/devices" 2>/dev/null; ls "$cfg"/*/ 2>/dev/null | grep -E '^[0-9a-f-]{36}$')
-  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot migrate dashboard exec shell qemu-args vm help"
-  local global="--sysfs-root --config-root --state-dir --json --help --version"
+  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot dashboard migrate exec shell qemu-args vm help"
+  local global="--config-root --json --state-dir --sysfs-root --help --version"
   if [[ ${COMP_WORDS[0]##*/} == lsmdev ]]; then
     cmd=list
   else
     for ((i = 1; i < COMP_CWORD; i++)); do
       case ${COMP_WORDS[i]} in
-        --sysfs-root | --config-root | --state-dir) ((i++)) ;;
+        --config-root | --state-dir | --sysfs-root) ((i++)) ;;
         -*) ;;
         *) cmd=${COMP_WORDS[i]}; break ;;
       esac
     done
   fi
   case $prev in
-    --sysfs-root | --config-root | --state-dir | --jsonfile)
+    --config-root | --state-dir | --sysfs-root | --jsonfile | --to-token-file)
       COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -p | --parent)
       COMPREPLY=($(compgen -W "$(ls "$sys/class/mdev_bus" 2>/dev/null)" -- "$cur")); return ;;
@@ -51,42 +52,50 @@ _umdevctl() {
       COMPREPLY=($(compgen -W "$types" -- "$cur")); return ;;
     -u | --uuid)
       COMPREPLY=($(compgen -W "$uuids" -- "$cur")); return ;;
-    --api | --addattr | --value | -i | --index | -n | --count | --to | -m | --memory | --max-bandwidth) return ;;
-    --to-token-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --addattr | --value | -i | --index | --api | -n | --count | --listen | --peer | --to | --max-bandwidth | -m | --memory)
+      return ;;
   esac
-  local opts
+  # The command's options, the ones of them that take a value, and what its positional arguments complete to (a
+  # kind ending in ... takes the rest).
+  local opts valued args
   case $cmd in
     "") COMPREPLY=($(compgen -W "$commands $global" -- "$cur")); return ;;
     help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return ;;
-    types) opts="--parent --dumpjson" ;;
-    list) opts="--defined --dumpjson --verbose --uuid --parent" ;;
-    define) opts="--uuid --parent --type --auto --jsonfile" ;;
-    undefine) opts="--uuid --parent" ;;
-    modify) opts="--uuid --parent --type --auto --manual --addattr --value --delattr --index" ;;
-    start) opts="--uuid --parent --type --jsonfile" ;;
-    stop | reset) opts="--uuid" ;;
-    start-parent-mdevs) COMPREPLY=($(compgen -W "$(ls "$sys/class/mdev_bus" 2>/dev/null)" -- "$cur")); return ;;
-    online | offline) opts="--uuid --api --state-dir" ;;
-    events) opts="--api --state-dir --count" ;;
-    screenshot | migrate | qemu-args | vm)
-      case $cmd in
-        screenshot) opts="--uuid --api --state-dir" ;;
-        migrate) opts="--uuid --to --to-token-file --force --max-bandwidth --api --state-dir" ;;
-        qemu-args) opts="--uuid --memory --state-dir" ;;
-        vm) opts="--console --memory --state-dir" ;;
-      esac
-      # Their UUIDs are positional: offer the devices too (screenshot's second word is a file).
-      if [[ $cmd == screenshot ]]; then
-        local n=0
-        for ((i = i + 1; i < COMP_CWORD; i++)); do [[ ${COMP_WORDS[i]} != -* && ${COMP_WORDS[i - 1]} != --* ]] && ((n++)); done
-        if ((n >= 1)); then COMPREPLY=($(compgen -f -- "$cur")); return; fi
-      fi
-      [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$uuids" -- "$cur")); return; }
-      ;;
-    dashboard) opts="--api --state-dir --listen --open --peer" ;;
-    exec) COMPREPLY=($(compgen -c -- "$cur")); [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--state-dir --" -- "$cur")); return ;;
-    shell) opts="--state-dir" ;;
+    types) opts="--parent --dumpjson" valued="-p --parent" args="" ;;
+    list) opts="--uuid --parent --defined --dumpjson --verbose" valued="-u --uuid -p --parent" args="" ;;
+    define) opts="--uuid --parent --type --auto --jsonfile" valued="-u --uuid -p --parent -t --type --jsonfile" args="" ;;
+    undefine) opts="--uuid --parent" valued="-u --uuid -p --parent" args="" ;;
+    modify) opts="--uuid --parent --type --auto --manual --addattr --value --delattr --index" valued="-u --uuid -p --parent -t --type --addattr --value -i --index" args="" ;;
+    start) opts="--uuid --parent --type --jsonfile" valued="-u --uuid -p --parent -t --type --jsonfile" args="" ;;
+    stop) opts="--uuid" valued="-u --uuid" args="" ;;
+    start-parent-mdevs) opts="" valued="" args="parent" ;;
+    online) opts="--uuid --api --state-dir" valued="-u --uuid --api --state-dir" args="" ;;
+    offline) opts="--uuid --api --state-dir" valued="-u --uuid --api --state-dir" args="" ;;
+    reset) opts="--uuid" valued="-u --uuid" args="" ;;
+    events) opts="--api --state-dir --count" valued="--api --state-dir -n --count" args="" ;;
+    screenshot) opts="--uuid --api --state-dir" valued="-u --uuid --api --state-dir" args="uuid file" ;;
+    dashboard) opts="--api --state-dir --listen --open --peer" valued="--api --state-dir --listen --peer" args="" ;;
+    migrate) opts="--uuid --to --to-token-file --max-bandwidth --force --api --state-dir" valued="-u --uuid --to --to-token-file --max-bandwidth --api --state-dir" args="uuid" ;;
+    exec) opts="--state-dir" valued="--state-dir" args="command..." ;;
+    shell) opts="--state-dir" valued="--state-dir" args="" ;;
+    qemu-args) opts="--uuid --state-dir --memory" valued="-u --uuid --state-dir -m --memory" args="uuid..." ;;
+    vm) opts="--state-dir --memory --console" valued="--state-dir -m --memory" args="uuid..." ;;
   esac
+  if [[ -n $args && $cur != -* ]]; then
+    local n=0 kinds=($args) kind
+    for ((i = i + 1; i < COMP_CWORD; i++)); do
+      [[ ${COMP_WORDS[i]} == -* || " $valued --config-root --state-dir --sysfs-root " == *" ${COMP_WORDS[i - 1]} "* ]] || ((n++))
+    done
+    kind=${kinds[n]:-}
+    [[ -z $kind && ${kinds[-1]} == *... ]] && kind=${kinds[-1]}
+    case ${kind%...} in
+      uuid) COMPREPLY=($(compgen -W "$uuids" -- "$cur")) ;;
+      parent) COMPREPLY=($(compgen -W "$(ls "$sys/class/mdev_bus" 2>/dev/null)" -- "$cur")) ;;
+      file) COMPREPLY=($(compgen -f -- "$cur")) ;;
+      command) COMPREPLY=($(compgen -c -- "$cur")) ;;
+    esac
+    return
+  fi
   COMPREPLY=($(compgen -W "$opts --help $global" -- "$cur"))
 }
 complete -F _umdevctl umdevctl lsmdev

@@ -149,5 +149,6 @@ test('the checks see what they check: a driver, the SDK and the CLI are found, w
   assert.ok(mtty.includes('../../sdk/index.js'), mtty.join(', '));
   assert.ok(EDGES.some(({ from, to }) => unit(from) === 'cli' && to !== undefined && unit(to) === 'mdevctl'));
   // Type-only and dynamic imports count.
-  assert.deepEqual(specifiers(join(SRC, 'cli', 'main.ts')).filter((s) => s === './list.js' || s === './types.js').sort(), ['./list.js', './types.js']);
+  assert.deepEqual(specifiers(join(SRC, 'cli', 'table', 'mdevctl.ts')).filter((s) => s === '../list.js' || s === '../types.js').sort(), ['../list.js', '../types.js']);
+  assert.ok(specifiers(join(SRC, 'cli', 'table', 'types.ts')).includes('../../mdevctl/io.js'), 'a type-only import');
 });

@@ -4,30 +4,6 @@
  * text is rendered by help.ts (`formatUsageError`), which is loaded only when there is something to print.
  */
 
-/** How each option is named in clap's messages and usage lines. */
-export const LABELS: Readonly<Record<string, string>> = {
-  uuid: '--uuid <UUID>',
-  parent: '--parent <PARENT>',
-  type: '--type <type>',
-  jsonfile: '--jsonfile <JSONFILE>',
-  auto: '--auto',
-  manual: '--manual',
-  addattr: '--addattr <attr_name>',
-  value: '--value <attr_value>',
-  delattr: '--delattr',
-  index: '--index <INDEX>',
-  defined: '--defined',
-  dumpjson: '--dumpjson',
-  verbose: '--verbose',
-  api: '--api <URL>',
-  'state-dir': '--state-dir <DIR>',
-  count: '--count <N>',
-};
-
-export function label(name: string): string {
-  return LABELS[name] ?? `--${name}`;
-}
-
 /**
  * What clap's usage line for an error is made of: the command's required arguments (`first`), then the ones given
  * (in command-line order, without `drop`, the loser of a conflict), then required ones of a group that is missing

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { exec } from '../process.js';
 import { richTree, U1, U2, U4 } from './trees.js';
@@ -30,15 +30,27 @@ test('man/umdevctl.8, umdevd.8, lsmdev.8 and umdev-k8s.8 render cleanly and are 
   }
 });
 
-test('every umdevctl command has its entry in man/umdevctl.8 and in the bash completion', async () => {
-  const { HELP } = await import('../../src/cli/help.js');
-  const man = await readFile(`${ROOT}man/umdevctl.8`, 'utf8');
-  const completion = await readFile(`${ROOT}completions/umdevctl.bash`, 'utf8');
+test('the completion script and the COMMANDS of man/umdevctl.8 are what the command table renders (UMDEV_REGEN=1 rewrites them)', async () => {
+  const { bashCompletion } = await import('../../src/cli/completion.js');
+  const { manCommands, withManCommands } = await import('../../src/cli/man.js');
+  const { COMMANDS } = await import('../../src/cli/table/index.js');
+  const files = [
+    { file: `${ROOT}completions/umdevctl.bash`, render: (_old: string) => bashCompletion() },
+    { file: `${ROOT}man/umdevctl.8`, render: withManCommands },
+  ];
+  for (const { file, render } of files) {
+    const old = await readFile(file, 'utf8');
+    if (process.env.UMDEV_REGEN === '1') await writeFile(file, render(old));
+    else assert.equal(old, render(old), `${file} is not what the command table renders: run the test with UMDEV_REGEN=1 and review the diff`);
+  }
+  // Each command is in both: offered by the completion, described by the man page (offline with online).
+  const man = manCommands();
+  const completion = bashCompletion();
   const listed = /local commands="([^"]+)"/.exec(completion)?.[1]?.split(' ') ?? [];
-  for (const cmd of Object.keys(HELP)) {
-    const roff = cmd.replaceAll('-', '\\-');
-    assert.ok(man.includes(`\n.TP\n\\fB${roff}\\fR`) || man.includes(`|\\fB${roff}\\fR`), `man/umdevctl.8 describes ${cmd}`);
-    assert.ok(listed.includes(cmd), `the completion offers ${cmd}`);
+  for (const { name } of COMMANDS) {
+    const roff = name.replaceAll('-', '\\-');
+    assert.ok(man.includes(`.TP\n\\fB${roff}\\fR`) || man.includes(`|\\fB${roff}\\fR`), `man/umdevctl.8 describes ${name}`);
+    assert.ok(listed.includes(name), `the completion offers ${name}`);
   }
 });
 
