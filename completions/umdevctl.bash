@@ -26,7 +26,7 @@ _umdevctl() {
   # The devices, for commands that take UUIDs as arguments.
   local uuids
   uuids=$(ls "$sys/bus/mdev/devices" 2>/dev/null; ls "$cfg"/*/ 2>/dev/null | grep -E '^[0-9a-f-]{36}$')
-  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot dashboard migrate exec shell qemu-args vm help"
+  local commands="types list define undefine modify start stop start-parent-mdevs online offline reset events screenshot dashboard migrate exec shell qemu-args vm where help"
   local global="--config-root --json --state-dir --sysfs-root --help --version"
   if [[ ${COMP_WORDS[0]##*/} == lsmdev ]]; then
     cmd=list
@@ -80,6 +80,7 @@ _umdevctl() {
     shell) opts="--state-dir" valued="--state-dir" args="" ;;
     qemu-args) opts="--uuid --state-dir --memory" valued="-u --uuid --state-dir -m --memory" args="uuid..." ;;
     vm) opts="--state-dir --memory --console" valued="--state-dir -m --memory" args="uuid..." ;;
+    where) opts="--state-dir" valued="--state-dir" args="" ;;
   esac
   if [[ -n $args && $cur != -* ]]; then
     local n=0 kinds=($args) kind

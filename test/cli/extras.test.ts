@@ -147,3 +147,27 @@ test('the built bin runs as an executable with the same output and exit codes', 
   assert.equal((await spawnCollect(bin, ['stop', '-u', U9], env)).code, 1);
   assert.equal((await spawnCollect(bin, ['stop'], env)).code, 2);
 });
+
+test('where: the state dir the one rule finds, why, its umdevd, and the paths its api.json names', async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { run } = await import('../../src/cli/main.js');
+  const { BufferWriter } = await import('../../src/mdevctl/io.js');
+  const dir = await mkdtemp('/tmp/umdev-where-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const where = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> => {
+    const stdout = new BufferWriter();
+    const code = await run(['where', ...args], { stdout, stderr: new BufferWriter(), env });
+    return { code, out: stdout.text };
+  };
+  // No api.json: the default layout under the dir, and no daemon.
+  const bare = await where(['--json', '--state-dir', dir]);
+  assert.equal(bare.code, 0);
+  assert.deepEqual(JSON.parse(bare.out), { stateDir: dir, source: 'flag', pid: null, sysfs: join(dir, 'sys'), definitions: join(dir, 'mdevctl.d'), sockets: join(dir, 'run') });
+  // A live daemon's api.json (this process stands in for it) names its pid and its own paths.
+  await writeFile(join(dir, 'api.json'), JSON.stringify({ pid: process.pid, sysfs: '/srv/sys', definitions: '/srv/defs', run: '/srv/run' }));
+  const live = JSON.parse((await where(['--json'], { UMDEV_STATE: dir })).out) as Record<string, unknown>;
+  assert.deepEqual(live, { stateDir: dir, source: 'env', pid: process.pid, sysfs: '/srv/sys', definitions: '/srv/defs', sockets: '/srv/run' });
+  const text = (await where(['--state-dir', dir])).out;
+  assert.match(text, new RegExp(`^umdevd: +pid ${process.pid}$`, 'm'));
+  assert.match(text, /^sockets: +\/srv\/run$/m);
+});

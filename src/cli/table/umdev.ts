@@ -276,4 +276,21 @@ serial console, which is this terminal; it then powers off, or with \fB\-\-conso
       exitWith(await vmCommand(ctx, { uuids, stateDir: str(inv.v, 'state-dir'), memory: str(inv.v, 'memory'), console: bool(inv.v, 'console'), env: io.env, signal: io.signal }));
     },
   },
+  {
+    name: 'where',
+    about: 'Say which umdevd the tools talk to, and where it keeps its trees',
+    long: `Say which umdevd the tools talk to, and where it keeps its trees
+
+Applies the rule every umdev tool uses to find umdevd's state directory (--state-dir, UMDEV_STATE, ./umdev-state
+if a umdevd holds it, /var/lib/umdev), says which step chose it and whether a umdevd holds it, and where that
+daemon keeps its sysfs tree, its definitions and its device sockets. With --json, one JSON object.`,
+    usage: 'where [OPTIONS]',
+    options: [STATE_DIR],
+    needs: 'none',
+    man: String.raw`\fBwhere\fR [\fB\-\-state\-dir\fR \fIDIR\fR]
+Say which umdevd state directory the tools use and why (the flag, \fBUMDEV_STATE\fR, a live \fI./umdev\-state\fR,
+or \fI/var/lib/umdev\fR), whether a umdevd holds it, and where it keeps its tree, definitions and device sockets
+(umdev). With \fB\-\-json\fR, one JSON object.`,
+    run: async ({ inv, ctx, io }) => (await import('../where.js')).whereCommand(ctx, { stateDir: str(inv.v, 'state-dir'), env: io.env }),
+  },
 ];
