@@ -117,9 +117,22 @@ test('DRA: register, publish a valid ResourceSlice, prepare (CDI socket opens), 
   assert.deepEqual(JSON.parse(JSON.stringify(again)), JSON.parse(JSON.stringify(prep)));
   assert.equal(((await call(daemon.url, 'GET', '/devices')).body as unknown[]).length, 1);
 
-  // A claim of another pool, and one the API server does not know, fail alone with a reason.
-  const bad = await unary<object, NodePrepareResourcesResponse>(dra, 'NodePrepareResources', { claims: [{ namespace: 'default', name: 'missing', uid: 'x' }] });
-  assert.match(bad.claims.x!.error, /ENOENT/);
+  // Two claims that cannot be prepared fail alone, each with its reason, in the same call as one that can: a claim
+  // the API server does not know, and one allocated a device this node's pool does not have. Results for another
+  // node's pool are that node's plugin's: a claim with only those is prepared here with no devices.
+  api.addClaim('default', 'ghost', 'g', 'umdev.io', NODE, ['mtty-mtty-9-0']);
+  api.addClaim('default', 'elsewhere', 'e', 'umdev.io', 'node-b', ['mtty-mtty-1-0']);
+  const claims = [{ namespace: 'default', name: 'missing', uid: 'x' }, { namespace: 'default', name: 'ghost', uid: 'g' }, CLAIM, { namespace: 'default', name: 'elsewhere', uid: 'e' }];
+  const mixed = await unary<object, NodePrepareResourcesResponse>(dra, 'NodePrepareResources', { claims });
+  assert.match(mixed.claims.x!.error, /ENOENT/);
+  assert.match(mixed.claims.g!.error, /ENODEV/);
+  assert.match(mixed.claims.g!.error, /mtty-mtty-9-0/);
+  assert.equal(mixed.claims[CLAIM.uid]!.error, '', 'the good claim is answered beside them');
+  assert.deepEqual(JSON.parse(JSON.stringify(mixed.claims[CLAIM.uid])), JSON.parse(JSON.stringify(prep.claims[CLAIM.uid])));
+  assert.equal(mixed.claims.e!.error, '');
+  assert.deepEqual([...(mixed.claims.e!.devices ?? [])], []);
+  assert.equal(((await call(daemon.url, 'GET', '/devices')).body as unknown[]).length, 1, 'no device made for the failed claims');
+  assert.equal((await unary<object, NodeUnprepareResourcesResponse>(dra, 'NodeUnprepareResources', { claims: [{ namespace: 'default', name: 'elsewhere', uid: 'e' }] })).claims.e!.error, '');
 
   // Unprepare: the device, the spec and the record go; a second unprepare is fine; the pool is whole.
   const un = await unary<object, NodeUnprepareResourcesResponse>(dra, 'NodeUnprepareResources', { claims: [CLAIM] });
