@@ -198,6 +198,37 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * `attach SOCKET...`: one thread per socket, all starting together; each times connect() up to the VERSION reply
+ * (the attach a VMM waits for), then the sessions are closed together. Prints one line of ns per socket, in order.
+ */
+const ATTACH = String.raw`
+#include <pthread.h>
+struct job { const char *path; int fd; uint64_t ns; };
+static pthread_barrier_t go;
+static void *worker(void *arg) {
+  struct job *j = arg;
+  pthread_barrier_wait(&go);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  j->fd = open_session(j->path);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  j->ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+  return NULL;
+}
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  int n = argc - 1;
+  struct job *jobs = calloc((size_t)n, sizeof *jobs);
+  pthread_t *th = calloc((size_t)n, sizeof *th);
+  pthread_barrier_init(&go, NULL, (unsigned)n);
+  for (int i = 0; i < n; i++) { jobs[i].path = argv[1 + i]; pthread_create(&th[i], NULL, worker, &jobs[i]); }
+  for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < n; i++) { printf("%llu\n", (unsigned long long)jobs[i].ns); close(jobs[i].fd); }
+  return 0;
+}
+`;
+
 /** `flood SOCKET REGION OFFSET COUNT`: 64 reads in flight at all times, until killed. */
 const FLOOD = String.raw`
 int main(int argc, char **argv) {
@@ -292,12 +323,13 @@ export interface CPeers {
   readonly echo: string;
   readonly compare: string;
   readonly pound: string;
+  readonly attach: string;
 }
 
 /** Compile the peers into `dir`; fails with what to install when there is no C compiler. */
 export function compilePeers(dir: string): CPeers {
-  const names = ['client', 'flood', 'deaf', 'echo', 'compare', 'pound'] as const;
-  const bodies = { client: CLIENT, flood: FLOOD, deaf: DEAF, echo: ECHO, compare: COMPARE, pound: POUND };
+  const names = ['client', 'flood', 'deaf', 'echo', 'compare', 'pound', 'attach'] as const;
+  const bodies = { client: CLIENT, flood: FLOOD, deaf: DEAF, echo: ECHO, compare: COMPARE, pound: POUND, attach: ATTACH };
   const out = Object.fromEntries(names.map((n) => [n, join(dir, n)])) as Record<(typeof names)[number], string>;
   for (const name of names) {
     const body = bodies[name];
