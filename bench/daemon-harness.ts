@@ -142,7 +142,8 @@ export async function poolSettled(pid: number, warm: number, timeoutMs = 60_000)
     last = cpu;
     await sleep(100);
   }
-  throw new Error(`umdevd's warm pool did not settle at ${warm} hosts in ${timeoutMs} ms`);
+  const hosts = deviceHosts(pid);
+  throw new Error(`umdevd's warm pool did not settle at ${warm} hosts in ${timeoutMs} ms (${hosts.filter((h) => !h.held).length} warm, ${hosts.filter((h) => h.held).length} held)`);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@
 // - V8 helper threads are gone, so hosts run with --single-threaded (V8 never hands them work); libuv's thread pool
 //   is started again on first use (libuv resets it in a pthread_atfork handler, which fork() runs);
 // - Node's exit joins those threads, which the child does not have: a forked host leaves with exitNow (_exit).
-// The parent (the zygote) reaps its children (reapChildren, on SIGCHLD) and reports each one's end to umdevd, which
+// The parent (the zygote) reaps its children (reapChildren, when a child's pidfd says it ended) and reports each one's end to umdevd, which
 // signals a host only through a pidfd, never by a pid that may have been reused.
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +61,6 @@ napi_value fork_host(napi_env env, napi_callback_info info) {
     if (r != 0) _exit(71);
     if (dup2(err_fd, 2) < 0) _exit(71);
     if (err_fd != 2) close(err_fd);
-    signal(SIGCHLD, SIG_DFL);
   }
   return make_int(env, pid);
 }

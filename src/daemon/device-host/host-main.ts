@@ -230,44 +230,77 @@ function fork(f: Frame): void {
     zygote = true;
     // umdevd's end is the zygote's end, and so its hosts' (each dies with its parent).
     native.dieWithParent(process.ppid);
-    process.on('SIGCHLD', () => {
-      const ended = native.reapChildren();
-      for (let i = 0; i + 2 < ended.length; i += 3) {
-        const signal = ended[i + 2]! > 0 ? (SIGNALS.get(ended[i + 2]!) ?? null) : null;
-        if (!channel.closed) channel.send(HostEvent.EXITED, 0, { json: { pid: ended[i], code: ended[i + 1]! < 0 ? null : ended[i + 1], signal } });
-      }
-    });
   }
+  // From the loop's check phase, never inside an I/O callback: the child makes the loop its own (uv_loop_fork) while
+  // no poll round of the zygote's is under way, whose events would otherwise reach the child's new watchers.
+  setImmediate(() => forkNow(f, fd, errFd));
+}
+
+/** A zygote's watch on each child it forked: a pidfd, readable once the child has ended. */
+const children = new Map<ReturnType<typeof native.watch>, number>();
+
+/**
+ * Reap `pid` when it ends and tell umdevd how. A pidfd watch, not SIGCHLD: a libuv signal handler in a process that
+ * forks leaves its children's loops spinning.
+ */
+function watchChild(pid: number): void {
+  let pidfd: number;
+  try {
+    pidfd = native.pidfdOpen(pid);
+  } catch {
+    // Ended already: reaped with the next one (its end then goes unreported; umdevd has its own pidfd).
+    return;
+  }
+  const w = native.watch(pidfd, { readable: true }, () => {
+    w.stop();
+    children.delete(w);
+    native.close(pidfd);
+    const ended = native.reapChildren();
+    for (let i = 0; i + 2 < ended.length; i += 3) {
+      const signal = ended[i + 2]! > 0 ? (SIGNALS.get(ended[i + 2]!) ?? null) : null;
+      if (!channel.closed) channel.send(HostEvent.EXITED, 0, { json: { pid: ended[i], code: ended[i + 1]! < 0 ? null : ended[i + 1], signal } });
+    }
+  });
+  w.unref();
+  children.set(w, pidfd);
+}
+
+function forkNow(f: Frame, fd: number, errFd: number): void {
+  // A fork the zygote had queued when it forked this host: the zygote's to do, and its fds are closed below.
+  if (forked) return;
   let pid: number;
   try {
     pid = native.forkHost(errFd);
   } catch (e) {
     native.close(fd);
     native.close(errFd);
-    throw e;
+    return fail(f, e);
   }
   if (pid !== 0) {
     native.close(fd);
     native.close(errFd);
+    watchChild(pid);
     return reply(f, { pid });
   }
   // The child: a warm host of its own, with its own channel, holding nothing of the zygote's.
   forked = true;
   zygote = false;
-  process.removeAllListeners('SIGCHLD');
+  for (const [w, pidfd] of children) {
+    w.stop();
+    native.close(pidfd);
+  }
+  children.clear();
   process.on('uncaughtException', (e) => exit(70, `device host failed: ${e.stack ?? String(e)}`));
   process.on('unhandledRejection', (e) => exit(70, `device host failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
-  // The zygote's channel goes first (its watcher with it), so the new one can be fd 3, where every host has it. Only
-  // once the loop has left the zygote's poll round (whose events would meet the new watcher on the same fd).
+  // The zygote's channel goes first (its watcher with it), so the new one can be fd 3, where every host has it.
   retired.add(channel);
   channel.close();
   native.dieWithParent(process.ppid);
-  setImmediate(() => {
-    native.moveFd(fd, CHANNEL_FD);
-    channel = new Channel(CHANNEL_FD, native, { maxFrame: MAX_FRAME });
-    stray.push(...closeStrayFds(CHANNEL_FD));
-    listen(channel);
-  });
+  native.moveFd(fd, CHANNEL_FD);
+  channel = new Channel(CHANNEL_FD, native, { maxFrame: MAX_FRAME });
+  // Sockets of forks still queued in the zygote, among others.
+  stray.push(...closeStrayFds(CHANNEL_FD));
+  listen(channel);
 }
 
 function listen(ch: Channel): void {
