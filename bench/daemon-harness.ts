@@ -153,6 +153,7 @@ export const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a -
 export class Daemon {
   readonly stateDir: string;
   readonly #child: ChildProcess;
+  #stderr = '';
 
   private constructor(stateDir: string, child: ChildProcess) {
     this.stateDir = stateDir;
@@ -160,20 +161,27 @@ export class Daemon {
   }
 
   /** Start umdevd and wait for `umdevd ready`; `config` is written as its config file when given. */
-  static async start(stateDir: string, config?: object, nodeArgs: readonly string[] = []): Promise<Daemon> {
+  static async start(stateDir: string, config?: object, nodeArgs: readonly string[] = [], o: { captureStderr?: boolean } = {}): Promise<Daemon> {
     const args = [...SHIPPED_NODE_ARGS, ...nodeArgs, UMDEVD, '--state-dir', stateDir, '--log-level', 'warn'];
     if (config !== undefined) {
       const file = `${stateDir}.config.json`;
       writeFileSync(file, JSON.stringify(config));
       args.push('--config', file);
     }
-    const d = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const d = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', o.captureStderr === true ? 'pipe' : 'inherit'] });
+    const daemon = new Daemon(stateDir, d);
+    d.stderr?.on('data', (b: Buffer) => (daemon.#stderr += b.toString()));
     await untilReady(d);
-    return new Daemon(stateDir, d);
+    return daemon;
   }
 
   get pid(): number {
     return this.#child.pid!;
+  }
+
+  /** What umdevd wrote on stderr so far (only when started with `captureStderr`). */
+  get stderr(): string {
+    return this.#stderr;
   }
 
   /** Create a device of `type` (`mtty-2`) through the sysfs tree, as mdevctl does; its UUID. */
