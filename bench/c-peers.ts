@@ -199,8 +199,9 @@ int main(int argc, char **argv) {
 `;
 
 /**
- * `attach SOCKET...`: one thread per socket, all starting together; each times connect() up to the VERSION reply
- * (the attach a VMM waits for), then the sessions are closed together. Prints one line of ns per socket, in order.
+ * `attach [-hold] SOCKET...`: one thread per socket, all starting together; each times connect() up to the VERSION
+ * reply (the attach a VMM waits for). Prints one line of ns per socket, in order; with `-hold`, then keeps every
+ * session open until its stdin ends. The sessions are closed together.
  */
 const ATTACH = String.raw`
 #include <pthread.h>
@@ -217,14 +218,18 @@ static void *worker(void *arg) {
   return NULL;
 }
 int main(int argc, char **argv) {
-  if (argc < 2) return 2;
-  int n = argc - 1;
+  int hold = argc > 1 && strcmp(argv[1], "-hold") == 0, first = 1 + hold;
+  if (argc < first + 1) return 2;
+  int n = argc - first;
   struct job *jobs = calloc((size_t)n, sizeof *jobs);
   pthread_t *th = calloc((size_t)n, sizeof *th);
   pthread_barrier_init(&go, NULL, (unsigned)n);
-  for (int i = 0; i < n; i++) { jobs[i].path = argv[1 + i]; pthread_create(&th[i], NULL, worker, &jobs[i]); }
+  for (int i = 0; i < n; i++) { jobs[i].path = argv[first + i]; pthread_create(&th[i], NULL, worker, &jobs[i]); }
   for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
-  for (int i = 0; i < n; i++) { printf("%llu\n", (unsigned long long)jobs[i].ns); close(jobs[i].fd); }
+  for (int i = 0; i < n; i++) printf("%llu\n", (unsigned long long)jobs[i].ns);
+  fflush(stdout);
+  if (hold) { char c; while (read(0, &c, 1) > 0); }
+  for (int i = 0; i < n; i++) close(jobs[i].fd);
   return 0;
 }
 `;
