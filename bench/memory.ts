@@ -41,10 +41,17 @@ function pssKiB(pid: number): number {
   }
 }
 
-/** Every process umdevd `pid` started for its device hosts: its children but itself, and theirs (the zygote's). */
+/** Every process umdevd `pid` started for its device hosts: the zygote, and every host (warm or holding a device). */
 function hostProcesses(pid: number): number[] {
   const mine = childPids(pid);
-  return [...mine, ...mine.flatMap((c) => childPids(c))];
+  const isHost = (p: number): boolean => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('host-main.js');
+    } catch {
+      return false;
+    }
+  };
+  return [...mine, ...mine.flatMap((c) => childPids(c))].filter(isHost);
 }
 
 /** Clients that attach to `sockets` and stay attached until `release`. */
