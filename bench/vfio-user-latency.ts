@@ -1,11 +1,11 @@
 /**
  * vfio-user round-trip latency as a VMM sees it: one C client times REGION_READs of an mtty device served by umdevd
- * as shipped (FUSE, API and a device host per client, the default config), for (a) a 4-byte read of PCI config
+ * as shipped (FUSE, API and the device's own device host, the default config), for (a) a 4-byte read of PCI config
  * space and (b) a 1-byte read of BAR0's line status register (the guest's UART hot path). The floor is the same
  * client against a C AF_UNIX echo server answering each request with a reply of the same size. The same client
  * also runs against umdev's server in this process (no device host), so the cost of the daemon path shows.
  * In every round one client process connects to all three and takes turns among the six targets, `chunk` requests
- * at a time, so all see the same machine load; each round is a fresh connection (a fresh device host). Figures are
+ * at a time, so all see the same machine load; each round is a fresh connection (the device keeps its host). Figures are
  * the medians of the round medians. `ratio` is the worse of the two daemon/floor ratios. The CPU time each server
  * spent per request (the device host's, this process's for the in-process server, the echo's) is reported too: busy
  * polling trades some of it for latency. The device's host lives as long as the device, so every round after the

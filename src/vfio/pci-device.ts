@@ -18,6 +18,7 @@
  */
 import { err } from '../errors.js';
 import { VFIO_DEVICE_STATE, VFIO_PCI_IRQ, VFIO_PCI_REGION } from './constants.js';
+import { DeviceActivity } from './device-activity.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
 import type { MigrationDriver } from './device-migration.js';
 import type { IrqConfig } from './irqs.js';
@@ -41,6 +42,7 @@ export class PciDevice implements VfioDevice {
   #disposed = false;
   /** The client's DMA as the vendor sees it; made the first time it is asked for. */
   #guardedDma: DmaAccess | undefined;
+  #activity: DeviceActivity | undefined;
 
   /** Check and build `spec` now; without it the subclass's `declaration()` is built on first use. */
   constructor(spec?: PciDeviceSpec) {
@@ -70,6 +72,7 @@ export class PciDevice implements VfioDevice {
         return watch(fd, onReadable);
       },
       withMemory: !this.#disposed,
+      delivered: () => this.activity.interrupt(),
     });
   }
 
@@ -110,6 +113,16 @@ export class PciDevice implements VfioDevice {
   /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
     return this.#stopped ? false : this.#parts.irqs.trigger(index, vector);
+  }
+
+  /** What this device's use looks like (requests, interrupts, DMA, its client); made on first use. */
+  get activity(): DeviceActivity {
+    return (this.#activity ??= new DeviceActivity());
+  }
+
+  /** The recorder once something was recorded; reading it makes none (thousands of idle devices carry nothing). */
+  get recordedActivity(): DeviceActivity | undefined {
+    return this.#activity;
   }
 
   /** True while migration holds the device stopped (STOP, STOP_COPY, RESUMING, ERROR): no interrupts, no DMA. */
@@ -192,11 +205,15 @@ export class PciDevice implements VfioDevice {
     return (this.#guardedDma ??= {
       read: (iova, length) => {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        return this.#client ? this.#client.dma.read(iova, length) : Promise.reject(err('ENODEV', 'no client has the device open'));
+        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
+        this.activity.dma(length);
+        return this.#client.dma.read(iova, length);
       },
       write: (iova, data) => {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        return this.#client ? this.#client.dma.write(iova, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
+        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
+        this.activity.dma(data.length);
+        return this.#client.dma.write(iova, data);
       },
     });
   }
@@ -298,9 +315,16 @@ export class PciDevice implements VfioDevice {
     }
   }
 
+  /**
+   * A removal waits for the client: signal REQ (vfio-pci's `request`), and say so once whether the client can be
+   * asked at all (a VMM that armed no REQ eventfd never hears it).
+   */
   requestRelease(count: number): void {
     const p = this.#parts;
-    if (p.spec.irqs?.req) p.irqs.trigger(VFIO_PCI_IRQ.REQ);
+    if (p.spec.irqs?.req) {
+      const sent = p.irqs.trigger(VFIO_PCI_IRQ.REQ);
+      if (count === 0) this.log('info', sent ? 'REQ signalled: the client is asked to release the device' : 'the client armed no REQ interrupt: it cannot be asked to release the device');
+    }
     p.spec.requestRelease?.(count);
   }
 }

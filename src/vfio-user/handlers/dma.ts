@@ -18,6 +18,7 @@ export const handleDmaMap: Handler = (conn, msg) => {
   if (msg.fds.length > 1) throw err('EINVAL', `DMA_MAP carried ${msg.fds.length} fds`);
   const fd = msg.fds.length === 1 ? msg.fds.splice(0, 1)[0] : undefined;
   const w = conn.dma.add(m.iova, m.size, m.flags, fd, m.offset);
+  conn.device.activity?.dmaMap();
   conn.log('debug', `DMA_MAP 0x${w.iova.toString(16)}+0x${w.size.toString(16)} ${w.mem ? 'mapped' : w.file ? 'by pread/pwrite' : 'by message'}`);
   return undefined;
 };
@@ -35,5 +36,6 @@ export const handleDmaUnmap: Handler = (conn, msg) => {
   } else {
     conn.dma.remove(u.iova, u.size);
   }
+  conn.device.activity?.dmaUnmap();
   return { payload: msg.body.subarray(0, Size.DMA_UNMAP) };
 };
