@@ -79,7 +79,7 @@ export interface DeviceHostsConfig {
   readonly stuckMs: number;
   /** Hosts kept booted ahead of need, holding nothing (`device-host/warm-pool.ts`); a device's first need takes one. */
   readonly warm: number;
-  /** Hosts booting at once, at most (default: one fewer than the CPUs, at least 1, so umdevd keeps a CPU). */
+  /** Hosts booting at once, at most (default: twice the CPUs; with the zygote a boot is a fork). */
   readonly bootConcurrency: number;
   /** The nice value hosts run at, above umdevd's own 0, so tenants never starve the daemon that serves them all. */
   readonly nice: number;
@@ -118,6 +118,11 @@ export interface ConfigOverrides {
 const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log', 'deviceHosts', 'busyPollUs'] as const;
 /** Warm hosts by default: enough that a VMM's devices, or a few VMs starting together, never wait for a boot. */
 export const DEFAULT_WARM_HOSTS = 4;
+/**
+ * Hosts booting at once by default. A boot is a fork of the zygote (its CPU, niced, not umdevd's) and one round trip;
+ * a few at once keep a VM's devices, or a few VMs, from waiting in line while umdevd keeps its weight.
+ */
+export const DEFAULT_BOOT_CONCURRENCY = Math.max(2, availableParallelism() * 2);
 /** Hosts' default nice value: umdevd (0) outweighs one about nine to one when both want a CPU. */
 export const DEFAULT_HOST_NICE = 10;
 /** The longest busy-poll window: the event loop serves nothing else while it polls one fd. */
@@ -150,7 +155,7 @@ export function defaultConfig(stateDir: string): DaemonConfig {
       memoryMiB: 256,
       stuckMs: 10_000,
       warm: DEFAULT_WARM_HOSTS,
-      bootConcurrency: Math.max(1, availableParallelism() - 1),
+      bootConcurrency: DEFAULT_BOOT_CONCURRENCY,
       nice: DEFAULT_HOST_NICE,
       zygote: true,
     },

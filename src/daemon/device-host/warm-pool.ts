@@ -83,7 +83,8 @@ export class WarmPool {
     while ((host = this.#warm.shift()) !== undefined && !host.alive);
     const got = host;
     if (got !== undefined) {
-      this.#fill();
+      // The refill (an id to find, a fork to ask for) waits until the device has sent its host what it needs.
+      setImmediate(() => this.#fill());
       return Promise.resolve(got);
     }
     return new Promise<HostProcess>((resolve, reject) => {
