@@ -95,6 +95,19 @@ export function cpuMs(pid: number): number {
 /** Linux's USER_HZ, the unit of /proc/PID/stat times. */
 const CLOCK_TICKS = 100;
 
+/** Every process umdevd `pid` started for its device hosts: the zygote and every host, warm or holding a device. */
+export function hostProcesses(pid: number): number[] {
+  const mine = childPids(pid);
+  const isHost = (p: number): boolean => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('host-main.js');
+    } catch {
+      return false;
+    }
+  };
+  return [...mine, ...mine.flatMap((c) => childPids(c))].filter(isHost);
+}
+
 /** A device host of umdevd `pid` as /proc shows it: holding a device (confined), or warm (booted, holding nothing). */
 export interface HostInfo {
   readonly pid: number;

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePeers } from './c-peers.js';
-import { Daemon, childPids, deviceHosts, load1, poolSettled, rssKiB, sleep } from './daemon-harness.js';
+import { Daemon, deviceHosts, hostProcesses, load1, poolSettled, rssKiB, sleep } from './daemon-harness.js';
 import { DEFAULT_WARM_HOSTS } from '../src/daemon/config.js';
 
 const TARGET_KIB_PER_DEVICE = 4;
@@ -39,19 +39,6 @@ function pssKiB(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-/** Every process umdevd `pid` started for its device hosts: the zygote, and every host (warm or holding a device). */
-function hostProcesses(pid: number): number[] {
-  const mine = childPids(pid);
-  const isHost = (p: number): boolean => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('host-main.js');
-    } catch {
-      return false;
-    }
-  };
-  return [...mine, ...mine.flatMap((c) => childPids(c))].filter(isHost);
 }
 
 /** Clients that attach to `sockets` and stay attached until `release`. */
