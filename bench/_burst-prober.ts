@@ -7,7 +7,7 @@
  *   node dist/bench/_burst-prober.js API_SOCKET ATTRIBUTE_PATH
  */
 import { readFile, stat } from 'node:fs/promises';
-import { apiCall, parseEndpoint } from '../src/cli/api-client.js';
+import { apiCall, parseEndpoint } from '../src/api-client/http.js';
 
 const [socket, attribute] = process.argv.slice(2);
 const ep = parseEndpoint(socket!);
