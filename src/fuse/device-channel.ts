@@ -12,7 +12,7 @@ import { write } from 'node:fs';
 import type { FuseChannel } from './channel.js';
 import type { FuseLogger } from './dispatcher.js';
 import { Op, READ_BUFFER_SIZE } from './protocol.js';
-import type { BusyPoll } from '../native/busy-poll.js';
+import { type BusyPoll, drainReads } from '../native/busy-poll.js';
 
 /** The fd calls the channel needs (the project's native addon provides them; tests may substitute). */
 export interface FuseDeviceIo {
@@ -107,26 +107,29 @@ export class DeviceChannel implements FuseChannel {
     const buf = this.#buf;
     const poll = this.#busyPoll;
     poll?.woke();
-    let spin = 0;
-    while (!this.#stopped) {
-      let n: number;
-      const spunFrom = spin > 0 ? performance.now() : 0;
-      try {
-        n = this.#io.read(this.#fd, buf, 0, buf.length, spin);
-      } catch (e) {
-        if (errnoOf(e) !== 'ENODEV') this.#log('error', `reading the device failed: ${(e as Error).message}`);
-        return this.#end();
-      }
-      if (spin > 0) poll?.spun((performance.now() - spunFrom) * 1e6);
-      if (n < 0) {
-        poll?.idle();
-        return; // EAGAIN: drained.
-      }
-      if (n === 0) return this.#end();
-      if (n >= 8 && !NO_REPLY.has(buf.readUInt32LE(4))) this.#unanswered++;
-      handler(buf.subarray(0, n));
-      spin = poll !== undefined && this.#unanswered === 0 ? poll.spinNs() : 0;
-    }
+    // Until EAGAIN: the device holds every request the kernel queued; a spin only while every one is answered.
+    drainReads(poll, {
+      read: (spin) => {
+        if (this.#stopped) return null;
+        try {
+          return this.#io.read(this.#fd, buf, 0, buf.length, spin);
+        } catch (e) {
+          if (errnoOf(e) !== 'ENODEV') this.#log('error', `reading the device failed: ${(e as Error).message}`);
+          this.#end();
+          return null;
+        }
+      },
+      handle: (n) => {
+        if (n === 0) {
+          this.#end();
+          return false;
+        }
+        if (n >= 8 && !NO_REPLY.has(buf.readUInt32LE(4))) this.#unanswered++;
+        handler(buf.subarray(0, n));
+        return true;
+      },
+      next: () => (poll !== undefined && this.#unanswered === 0 ? poll.spinNs() : 0),
+    });
   }
 
   #end(): void {

@@ -101,3 +101,42 @@ export class BusyPoll {
     this.#creditNs = Math.min(this.#maxNs, this.#creditNs + handledNs * CREDIT);
   }
 }
+
+/** The steps of one reader's drain loop (`drainReads`). */
+export interface DrainSteps {
+  /**
+   * One non-blocking read that may wait up to `spinNs` for the peer (0: not at all): bytes read (0 at end), -1 for
+   * nothing there, or null when the reader stopped instead (it handled its own error, or must not read now).
+   */
+  read(spinNs: number): number | null;
+  /** Take what a read returned (≥ 0 bytes); false stops the loop (the end, a close). */
+  handle(bytes: number): boolean;
+  /** How long the next read may spin (0: read once more without waiting), or undefined to go back to the loop now. */
+  next(): number | undefined;
+}
+
+/**
+ * The one drain loop of the busy-polled readers (the FUSE channel, the vfio-user transport): read, handle, and read
+ * again, spinning as `next` allows; each spin is charged to `poll` for what it took, and a read that finds nothing
+ * (or a reader that goes back to the loop) reports the reader idle.
+ */
+export function drainReads(poll: BusyPoll | undefined, steps: DrainSteps): void {
+  let spin = 0;
+  for (;;) {
+    const from = spin > 0 ? performance.now() : 0;
+    const n = steps.read(spin);
+    if (spin > 0) poll?.spun((performance.now() - from) * 1e6);
+    if (n === null) return;
+    if (n < 0) {
+      poll?.idle();
+      return;
+    }
+    if (!steps.handle(n)) return;
+    const next = steps.next();
+    if (next === undefined) {
+      poll?.idle();
+      return;
+    }
+    spin = next;
+  }
+}

@@ -18,7 +18,7 @@ import { err, type UmdevError, toUmdevError } from '../errors.js';
 import { type Header, decodeHeader } from './codec.js';
 import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
 import { FdReady, type Native, type PeerCred } from '../native/index.js';
-import type { BusyPoll } from '../native/busy-poll.js';
+import { type BusyPoll, drainReads } from '../native/busy-poll.js';
 
 /** One received message. It owns `body` and `fds`; whoever handles it closes fds it does not keep. */
 export interface Message {
@@ -331,45 +331,35 @@ export class SocketTransport implements Transport {
     // One recvmsg per readable event unless it filled the buffer (the poller calls again while data remains), or,
     // busy polling, until a spin finds nothing.
     const slots = this.#rxFds;
-    let spin = 0;
-    for (;;) {
-      if (!this.#events.readable) return;
-      if (this.#end === this.#rx.length) this.#makeRoom(this.#start > 0 ? this.#end - this.#start + 1 : this.#rx.length * 2);
-      const chunkAt = this.#base + this.#end;
-      let bytes: number;
-      const spunFrom = spin > 0 ? performance.now() : 0;
-      try {
-        bytes = this.#io.recvMsgInto(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, slots, spin);
-      } catch (e) {
-        this.close(toUmdevError(e));
-        return;
-      }
-      if (spin > 0) this.#busyPoll?.spun((performance.now() - spunFrom) * 1e6);
-      if (bytes < 0) {
-        this.#busyPoll?.idle();
-        return;
-      }
-      const nfds = slots[0]!;
-      if (bytes === 0) {
-        for (let i = 1; i <= nfds; i++) safeClose(this.#io, slots[i]!);
-        this.close(undefined);
-        return;
-      }
-      if (nfds > 0) this.#pendingFds.push({ at: chunkAt + bytes - 1, fds: Array.from(slots.subarray(1, 1 + nfds)) });
-      const filled = bytes === this.#rx.length - this.#end;
-      this.#end += bytes;
-      this.#parse();
-      if (this.#closed) return;
-      if (filled) {
-        spin = 0;
-        continue;
-      }
-      spin = this.#spinNs();
-      if (spin === 0) {
-        this.#busyPoll?.idle();
-        return;
-      }
-    }
+    let chunkAt = 0;
+    let filled = false;
+    drainReads(this.#busyPoll, {
+      read: (spin) => {
+        if (!this.#events.readable) return null;
+        if (this.#end === this.#rx.length) this.#makeRoom(this.#start > 0 ? this.#end - this.#start + 1 : this.#rx.length * 2);
+        chunkAt = this.#base + this.#end;
+        try {
+          return this.#io.recvMsgInto(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, slots, spin);
+        } catch (e) {
+          this.close(toUmdevError(e));
+          return null;
+        }
+      },
+      handle: (bytes) => {
+        const nfds = slots[0]!;
+        if (bytes === 0) {
+          for (let i = 1; i <= nfds; i++) safeClose(this.#io, slots[i]!);
+          this.close(undefined);
+          return false;
+        }
+        if (nfds > 0) this.#pendingFds.push({ at: chunkAt + bytes - 1, fds: Array.from(slots.subarray(1, 1 + nfds)) });
+        filled = bytes === this.#rx.length - this.#end;
+        this.#end += bytes;
+        this.#parse();
+        return !this.#closed;
+      },
+      next: () => (filled ? 0 : this.#spinNs() || undefined),
+    });
   }
 
   /** How long the next read may wait for the peer: only busy polling, with every reply out and nothing queued. */
