@@ -6,14 +6,13 @@
  * region info carries), draws colour bars inside a white frame, sets the mode through the DISPI registers (BAR2),
  * and then holds the device open until SIGINT or SIGTERM, since video memory lives only while a client has it open.
  */
-import { parseArgs } from 'node:util';
 import { DISPI } from '../drivers/mbochs/dispi.js';
 import { MMIO } from '../drivers/mbochs/spec.js';
 import { err, toUmdevError } from '../errors.js';
 import { native } from '../native/index.js';
 import { VFIO_PCI_REGION as R } from '../vfio/constants.js';
 import { VfioUserClient } from '../vfio-user/client.js';
-import { deviceSocket } from './device-arg.js';
+import { deviceSocket, toolArgs } from './device-arg.js';
 
 const USAGE = `usage: umdev-fb [--state-dir DIR] UUID|SOCKET
   Draws colour bars on an mbochs device at its preferred mode and holds the device until Ctrl-C: the device's
@@ -82,25 +81,12 @@ async function show(client: VfioUserClient): Promise<string> {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  if (argv[0] === '-h' || argv[0] === '--help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: { 'state-dir': { type: 'string' } }, allowPositionals: true });
-  } catch (e) {
-    process.stderr.write(`umdev-fb: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.positionals.length !== 1) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const device = parsed.positionals[0]!;
+  const args = toolArgs('umdev-fb', USAGE, argv, { min: 1, max: 1 });
+  if (typeof args === 'number') return args;
+  const device = args.words[0]!;
   let client: VfioUserClient | undefined;
   try {
-    const socket = await deviceSocket(device, parsed.values['state-dir'], process.env);
+    const socket = await deviceSocket(device, args.stateDir, process.env);
     client = await VfioUserClient.connect(socket.path);
     process.stdout.write(`connected to ${socket.shown}\n`);
     process.stdout.write(`${await show(client)}: colour bars drawn; holding the device, Ctrl-C to stop\n`);

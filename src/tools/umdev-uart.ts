@@ -4,9 +4,8 @@
  * found in umdevd's state dir by the one rule), check that it is an mtty, put its first UART in loopback, send TEXT
  * (default "hello") and print what came back. Exit 0 when it came back intact.
  */
-import { parseArgs } from 'node:util';
 import { toUmdevError } from '../errors.js';
-import { deviceSocket } from './device-arg.js';
+import { deviceSocket, toolArgs } from './device-arg.js';
 import { uartLoopback } from './uart-loopback.js';
 
 const hex = (n: number): string => n.toString(16).padStart(4, '0');
@@ -19,25 +18,12 @@ const USAGE = `usage: umdev-uart [--state-dir DIR] UUID|SOCKET [TEXT]
 
 async function main(argv: readonly string[]): Promise<number> {
   // Asked-for help is output and success; a wrong command line is an error (stderr, status 2).
-  if (argv[0] === '-h' || argv[0] === '--help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: { 'state-dir': { type: 'string' } }, allowPositionals: true });
-  } catch (e) {
-    process.stderr.write(`umdev-uart: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.positionals.length < 1 || parsed.positionals.length > 2) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const [device, text = 'hello'] = parsed.positionals as [string, string?];
+  const args = toolArgs('umdev-uart', USAGE, argv, { min: 1, max: 2 });
+  if (typeof args === 'number') return args;
+  const [device, text = 'hello'] = args.words as [string, string?];
   let socket = device;
   try {
-    const s = await deviceSocket(device, parsed.values['state-dir'], process.env);
+    const s = await deviceSocket(device, args.stateDir, process.env);
     socket = s.shown;
     const r = await uartLoopback(s.path, Buffer.from(text, 'utf8'));
     process.stdout.write(
