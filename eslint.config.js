@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'umdev-state/'] },
+  { ignores: ['dist/', 'dist.next-*/', 'build/', 'node_modules/', 'umdev-state/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

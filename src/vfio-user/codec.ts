@@ -2,44 +2,34 @@
  * Concepts: pure encode/decode of every vfio-user payload (Buffer ↔ typed object). No I/O and no device knowledge:
  * decoders check only what the bytes themselves can prove (payload long enough, `argsz` at least the fixed reply,
  * NUL-terminated JSON) and throw `EINVAL`, as libvfio-user's handlers do before touching a device.
- * Offsets are those of the spec's tables; the 16-byte header is handled separately by `decodeHeader`/`encodeHeader`.
+ *
+ * Each fixed structure is declared once, as the table of its fields in the spec's order (`struct.ts`), which gives
+ * both its decoder and its encoder; each table is checked against the spec's size (`Size`) when the module loads.
+ * What is not a fixed structure (the sparse-mmap capability chain, REGION_WRITE_MULTI's list, trailing data) is
+ * walked here around those tables.
  */
 import { err } from '../errors.js';
-import {
-  HEADER_SIZE,
-  REGION_INFO_CAP_SPARSE_MMAP,
-  RegionFlags,
-  Size,
-  commandName,
-} from './constants.js';
+import { HEADER_SIZE, REGION_INFO_CAP_SPARSE_MMAP, RegionFlags, Size, commandName } from './constants.js';
+import { type Decoded, type Fields, type Struct, struct } from './struct.js';
 
-/** The 16-byte message header. `size` includes the header. */
-export interface Header {
-  readonly msgId: number;
-  readonly cmd: number;
-  readonly size: number;
-  readonly flags: number;
-  readonly errorNo: number;
+/** `fields` as a structure of exactly `size` bytes, the spec's size of it. */
+function sized<F extends Fields>(size: number, fields: F): Struct<F> {
+  const s = struct(fields);
+  if (s.size !== size) throw new Error(`a vfio-user structure of ${s.size} bytes where the spec has ${size}: ${Object.keys(fields).join(', ')}`);
+  return s;
 }
 
+/** The 16-byte message header. `size` includes the header. */
+const HEADER = sized(HEADER_SIZE, { msgId: 'u16', cmd: 'u16', size: 'u32', flags: 'u32', errorNo: 'u32' });
+export type Header = Decoded<typeof HEADER>;
+
 export function decodeHeader(buf: Buffer, off = 0): Header {
-  return {
-    msgId: buf.readUInt16LE(off),
-    cmd: buf.readUInt16LE(off + 2),
-    size: buf.readUInt32LE(off + 4),
-    flags: buf.readUInt32LE(off + 8),
-    errorNo: buf.readUInt32LE(off + 12),
-  };
+  return HEADER.decode(buf, off);
 }
 
 /** Writes `h` into `buf` at `off` (a fresh 16-byte buffer when none is given) and returns the buffer. */
 export function encodeHeader(h: Header, buf: Buffer = Buffer.allocUnsafe(HEADER_SIZE), off = 0): Buffer {
-  buf.writeUInt16LE(h.msgId & 0xffff, off);
-  buf.writeUInt16LE(h.cmd, off + 2);
-  buf.writeUInt32LE(h.size >>> 0, off + 4);
-  buf.writeUInt32LE(h.flags >>> 0, off + 8);
-  buf.writeUInt32LE(h.errorNo >>> 0, off + 12);
-  return buf;
+  return HEADER.encode(h, buf, off);
 }
 
 function need(cmd: number, body: Buffer, min: number): void {
@@ -54,136 +44,85 @@ export * from './codec-version.js';
 
 // ---- DMA_MAP / DMA_UNMAP ----------------------------------------------------------------------------------------
 
-export interface DmaMap {
-  readonly argsz: number;
-  readonly flags: number;
-  /** File offset in the passed fd. */
-  readonly offset: bigint;
-  readonly iova: bigint;
-  readonly size: bigint;
-}
+/** `offset` is the file offset in the passed fd. */
+const DMA_MAP = sized(Size.DMA_MAP, { argsz: 'u32', flags: 'u32', offset: 'u64', iova: 'u64', size: 'u64' });
+export type DmaMap = Decoded<typeof DMA_MAP>;
 
 export function decodeDmaMap(body: Buffer): DmaMap {
-  need(2, body, Size.DMA_MAP);
-  const m = {
-    argsz: body.readUInt32LE(0),
-    flags: body.readUInt32LE(4),
-    offset: body.readBigUInt64LE(8),
-    iova: body.readBigUInt64LE(16),
-    size: body.readBigUInt64LE(24),
-  };
-  needArgsz(2, m.argsz, Size.DMA_MAP);
+  need(2, body, DMA_MAP.size);
+  const m = DMA_MAP.decode(body);
+  needArgsz(2, m.argsz, DMA_MAP.size);
   return m;
 }
 
 export function encodeDmaMap(m: DmaMap): Buffer {
-  const b = Buffer.alloc(Size.DMA_MAP);
-  b.writeUInt32LE(m.argsz, 0);
-  b.writeUInt32LE(m.flags, 4);
-  b.writeBigUInt64LE(m.offset, 8);
-  b.writeBigUInt64LE(m.iova, 16);
-  b.writeBigUInt64LE(m.size, 24);
-  return b;
+  return DMA_MAP.encode(m);
 }
 
-export interface DmaUnmap {
-  readonly argsz: number;
-  readonly flags: number;
-  readonly iova: bigint;
-  readonly size: bigint;
-}
+const DMA_UNMAP = sized(Size.DMA_UNMAP, { argsz: 'u32', flags: 'u32', iova: 'u64', size: 'u64' });
+export type DmaUnmap = Decoded<typeof DMA_UNMAP>;
 
 export function decodeDmaUnmap(body: Buffer): DmaUnmap {
-  need(3, body, Size.DMA_UNMAP);
-  const u = {
-    argsz: body.readUInt32LE(0),
-    flags: body.readUInt32LE(4),
-    iova: body.readBigUInt64LE(8),
-    size: body.readBigUInt64LE(16),
-  };
-  needArgsz(3, u.argsz, Size.DMA_UNMAP);
+  need(3, body, DMA_UNMAP.size);
+  const u = DMA_UNMAP.decode(body);
+  needArgsz(3, u.argsz, DMA_UNMAP.size);
   return u;
 }
 
 export function encodeDmaUnmap(u: DmaUnmap): Buffer {
-  const b = Buffer.alloc(Size.DMA_UNMAP);
-  b.writeUInt32LE(u.argsz, 0);
-  b.writeUInt32LE(u.flags, 4);
-  b.writeBigUInt64LE(u.iova, 8);
-  b.writeBigUInt64LE(u.size, 16);
-  return b;
+  return DMA_UNMAP.encode(u);
 }
 
 // ---- four-u32 structures: DEVICE_GET_INFO, GET_IRQ_INFO, GET_REGION_IO_FDS ---------------------------------------
 
 /** `{argsz, flags, a, b}`: device info (a = num_regions, b = num_irqs), irq info and io-fds (a = index, b = count). */
-export interface Quad {
-  readonly argsz: number;
-  readonly flags: number;
-  readonly a: number;
-  readonly b: number;
-}
+const QUAD = sized(Size.DEVICE_INFO, { argsz: 'u32', flags: 'u32', a: 'u32', b: 'u32' });
+export type Quad = Decoded<typeof QUAD>;
 
 /** Decodes a 16-byte `{argsz, flags, u32, u32}` request and checks `argsz` ≥ 16. */
 export function decodeQuad(cmd: number, body: Buffer): Quad {
-  need(cmd, body, 16);
-  const q = { argsz: body.readUInt32LE(0), flags: body.readUInt32LE(4), a: body.readUInt32LE(8), b: body.readUInt32LE(12) };
-  needArgsz(cmd, q.argsz, 16);
+  need(cmd, body, QUAD.size);
+  const q = QUAD.decode(body);
+  needArgsz(cmd, q.argsz, QUAD.size);
   return q;
 }
 
 export function encodeQuad(q: Quad, extra = 0): Buffer {
-  const b = Buffer.alloc(16 + extra);
-  b.writeUInt32LE(q.argsz >>> 0, 0);
-  b.writeUInt32LE(q.flags >>> 0, 4);
-  b.writeUInt32LE(q.a >>> 0, 8);
-  b.writeUInt32LE(q.b >>> 0, 12);
-  return b;
+  return QUAD.encode(q, undefined, 0, extra);
 }
 
 // ---- DEVICE_GET_REGION_INFO -------------------------------------------------------------------------------------
 
-export interface RegionInfo {
-  readonly argsz: number;
-  readonly flags: number;
-  readonly index: number;
-  readonly capOffset: number;
-  readonly size: bigint;
-  /** mmap offset in the region's fd (sparse area offsets are added to it). */
-  readonly offset: bigint;
+/** `offset`: the mmap offset in the region's fd (sparse area offsets are added to it). */
+const REGION_INFO = sized(Size.REGION_INFO, { argsz: 'u32', flags: 'u32', index: 'u32', capOffset: 'u32', size: 'u64', offset: 'u64' });
+/** A capability's header, and the sparse-mmap capability's head and areas (`struct vfio_region_info_cap_sparse_mmap`). */
+const CAP_HEADER = sized(Size.CAP_HEADER, { id: 'u16', version: 'u16', next: 'u32' });
+const SPARSE_MMAP_HEAD = sized(Size.SPARSE_MMAP_HEAD, { id: 'u16', version: 'u16', next: 'u32', nrAreas: 'u32', reserved: 'u32' });
+const SPARSE_AREA = sized(Size.SPARSE_AREA, { offset: 'u64', size: 'u64' });
+
+export type RegionInfo = Decoded<typeof REGION_INFO> & {
   /** Sparse-mmap areas when the capability chain carried them. */
   readonly sparse?: readonly { offset: bigint; size: bigint }[];
-}
+};
 
 /** Decodes a region-info payload; walks the capability chain (bounded, loop-safe) when CAPS is set. */
 export function decodeRegionInfo(body: Buffer): RegionInfo {
-  need(5, body, Size.REGION_INFO);
-  const info: RegionInfo = {
-    argsz: body.readUInt32LE(0),
-    flags: body.readUInt32LE(4),
-    index: body.readUInt32LE(8),
-    capOffset: body.readUInt32LE(12),
-    size: body.readBigUInt64LE(16),
-    offset: body.readBigUInt64LE(24),
-  };
+  need(5, body, REGION_INFO.size);
+  const info: RegionInfo = REGION_INFO.decode(body);
   if (!(info.flags & RegionFlags.CAPS) || info.capOffset === 0) return info;
   let at = info.capOffset;
   for (let hops = 0; at !== 0 && hops < 16; hops++) {
-    if (at < Size.REGION_INFO || at + Size.CAP_HEADER > body.length) throw err('EINVAL', 'region info: bad cap offset');
-    const id = body.readUInt16LE(at);
-    const next = body.readUInt32LE(at + 4);
-    if (id === REGION_INFO_CAP_SPARSE_MMAP) {
-      if (at + Size.SPARSE_MMAP_HEAD > body.length) throw err('EINVAL', 'region info: short sparse cap');
-      const n = body.readUInt32LE(at + 8);
-      if (at + Size.SPARSE_MMAP_HEAD + n * Size.SPARSE_AREA > body.length) throw err('EINVAL', 'region info: short areas');
+    if (at < REGION_INFO.size || at + CAP_HEADER.size > body.length) throw err('EINVAL', 'region info: bad cap offset');
+    const cap = CAP_HEADER.decode(body, at);
+    if (cap.id === REGION_INFO_CAP_SPARSE_MMAP) {
+      if (at + SPARSE_MMAP_HEAD.size > body.length) throw err('EINVAL', 'region info: short sparse cap');
+      const n = SPARSE_MMAP_HEAD.decode(body, at).nrAreas;
+      if (at + SPARSE_MMAP_HEAD.size + n * SPARSE_AREA.size > body.length) throw err('EINVAL', 'region info: short areas');
       const areas = [];
-      for (let i = 0; i < n; i++) {
-        const p = at + Size.SPARSE_MMAP_HEAD + i * Size.SPARSE_AREA;
-        areas.push({ offset: body.readBigUInt64LE(p), size: body.readBigUInt64LE(p + 8) });
-      }
+      for (let i = 0; i < n; i++) areas.push(SPARSE_AREA.decode(body, at + SPARSE_MMAP_HEAD.size + i * SPARSE_AREA.size));
       return { ...info, sparse: areas };
     }
-    at = next;
+    at = cap.next;
   }
   return info;
 }
@@ -197,94 +136,62 @@ export function encodeRegionInfo(
   clientArgsz: number,
 ): { payload: Buffer; capsIncluded: boolean } {
   const areas = info.sparse ?? [];
-  const capsSize = areas.length > 0 ? Size.SPARSE_MMAP_HEAD + areas.length * Size.SPARSE_AREA : 0;
-  const full = Size.REGION_INFO + capsSize;
+  const capsSize = areas.length > 0 ? SPARSE_MMAP_HEAD.size + areas.length * SPARSE_AREA.size : 0;
+  const full = REGION_INFO.size + capsSize;
   const capsIncluded = capsSize > 0 && clientArgsz >= full;
-  const b = Buffer.alloc(capsIncluded ? full : Size.REGION_INFO);
-  b.writeUInt32LE(full, 0);
-  b.writeUInt32LE((info.flags & ~RegionFlags.CAPS) | (capsIncluded ? RegionFlags.CAPS : 0), 4);
-  b.writeUInt32LE(info.index, 8);
-  b.writeUInt32LE(capsIncluded ? Size.REGION_INFO : 0, 12);
-  b.writeBigUInt64LE(info.size, 16);
-  b.writeBigUInt64LE(info.offset, 24);
+  const b = Buffer.alloc(capsIncluded ? full : REGION_INFO.size);
+  const flags = (info.flags & ~RegionFlags.CAPS) | (capsIncluded ? RegionFlags.CAPS : 0);
+  REGION_INFO.encode({ argsz: full, flags, index: info.index, capOffset: capsIncluded ? REGION_INFO.size : 0, size: info.size, offset: info.offset }, b);
   if (capsIncluded) {
-    const at = Size.REGION_INFO;
-    b.writeUInt16LE(REGION_INFO_CAP_SPARSE_MMAP, at);
-    b.writeUInt16LE(1, at + 2);
-    b.writeUInt32LE(0, at + 4);
-    b.writeUInt32LE(areas.length, at + 8);
-    areas.forEach((a, i) => {
-      b.writeBigUInt64LE(a.offset, at + Size.SPARSE_MMAP_HEAD + i * Size.SPARSE_AREA);
-      b.writeBigUInt64LE(a.size, at + Size.SPARSE_MMAP_HEAD + i * Size.SPARSE_AREA + 8);
-    });
+    const at = REGION_INFO.size;
+    SPARSE_MMAP_HEAD.encode({ id: REGION_INFO_CAP_SPARSE_MMAP, version: 1, next: 0, nrAreas: areas.length, reserved: 0 }, b, at);
+    areas.forEach((a, i) => SPARSE_AREA.encode({ offset: a.offset, size: a.size }, b, at + SPARSE_MMAP_HEAD.size + i * SPARSE_AREA.size));
   }
   return { payload: b, capsIncluded };
 }
 
 /** A region-info request: only `argsz` and `index` matter. */
 export function encodeRegionInfoRequest(index: number, argsz: number): Buffer {
-  const b = Buffer.alloc(Size.REGION_INFO);
-  b.writeUInt32LE(argsz, 0);
-  b.writeUInt32LE(index, 8);
-  return b;
+  return REGION_INFO.encode({ argsz, flags: 0, index, capOffset: 0, size: 0n, offset: 0n });
 }
 
 // ---- DEVICE_SET_IRQS --------------------------------------------------------------------------------------------
 
-export interface IrqSet {
-  readonly argsz: number;
-  readonly flags: number;
-  readonly index: number;
-  readonly start: number;
-  readonly count: number;
+const IRQ_SET = sized(Size.IRQ_SET, { argsz: 'u32', flags: 'u32', index: 'u32', start: 'u32', count: 'u32' });
+
+export type IrqSet = Decoded<typeof IRQ_SET> & {
   /** Bytes after the fixed part (DATA_BOOL flags). */
   readonly data: Buffer;
-}
+};
 
 export function decodeIrqSet(body: Buffer): IrqSet {
-  need(8, body, Size.IRQ_SET);
-  const s = {
-    argsz: body.readUInt32LE(0),
-    flags: body.readUInt32LE(4),
-    index: body.readUInt32LE(8),
-    start: body.readUInt32LE(12),
-    count: body.readUInt32LE(16),
-    data: body.subarray(Size.IRQ_SET),
-  };
+  need(8, body, IRQ_SET.size);
+  const s = { ...IRQ_SET.decode(body), data: body.subarray(IRQ_SET.size) };
   // QEMU sends argsz = 20 even with eventfds attached, so argsz is only checked against the fixed part.
-  needArgsz(8, s.argsz, Size.IRQ_SET);
+  needArgsz(8, s.argsz, IRQ_SET.size);
   return s;
 }
 
 export function encodeIrqSet(s: Omit<IrqSet, 'argsz'> & { argsz?: number }): Buffer {
-  const b = Buffer.alloc(Size.IRQ_SET + s.data.length);
-  b.writeUInt32LE(s.argsz ?? b.length, 0);
-  b.writeUInt32LE(s.flags, 4);
-  b.writeUInt32LE(s.index, 8);
-  b.writeUInt32LE(s.start, 12);
-  b.writeUInt32LE(s.count, 16);
-  s.data.copy(b, Size.IRQ_SET);
+  const b = Buffer.alloc(IRQ_SET.size + s.data.length);
+  IRQ_SET.encode({ argsz: s.argsz ?? b.length, flags: s.flags, index: s.index, start: s.start, count: s.count }, b);
+  s.data.copy(b, IRQ_SET.size);
   return b;
 }
 
 // ---- REGION_READ / REGION_WRITE / DMA_READ / DMA_WRITE ----------------------------------------------------------
 
-export interface RegionAccess {
-  readonly offset: bigint;
-  readonly region: number;
-  readonly count: number;
+/** The access header of REGION_READ/WRITE (and each REGION_WRITE_MULTI entry); the handlers' fast path reads it in place. */
+const REGION_ACCESS = sized(Size.REGION_ACCESS, { offset: 'u64', region: 'u32', count: 'u32' });
+
+export type RegionAccess = Decoded<typeof REGION_ACCESS> & {
   /** The data that follows the access header (empty for a read request). */
   readonly data: Buffer;
-}
+};
 
 export function decodeRegionAccess(cmd: number, body: Buffer): RegionAccess {
-  need(cmd, body, Size.REGION_ACCESS);
-  return {
-    offset: body.readBigUInt64LE(0),
-    region: body.readUInt32LE(8),
-    count: body.readUInt32LE(12),
-    data: body.subarray(Size.REGION_ACCESS),
-  };
+  need(cmd, body, REGION_ACCESS.size);
+  return { ...REGION_ACCESS.decode(body), data: body.subarray(REGION_ACCESS.size) };
 }
 
 /** Writes a region-access header into `buf` at `off` (a fresh buffer when none is given). */
@@ -292,31 +199,23 @@ export function encodeRegionAccess(
   offset: bigint,
   region: number,
   count: number,
-  buf: Buffer = Buffer.allocUnsafe(Size.REGION_ACCESS),
+  buf: Buffer = Buffer.allocUnsafe(REGION_ACCESS.size),
   off = 0,
 ): Buffer {
-  buf.writeBigUInt64LE(offset, off);
-  buf.writeUInt32LE(region, off + 8);
-  buf.writeUInt32LE(count, off + 12);
-  return buf;
+  return REGION_ACCESS.encode({ offset, region, count }, buf, off);
 }
 
-export interface DmaAccessMsg {
-  readonly iova: bigint;
-  readonly count: bigint;
-  readonly data: Buffer;
-}
+const DMA_ACCESS = sized(Size.DMA_ACCESS, { iova: 'u64', count: 'u64' });
+
+export type DmaAccessMsg = Decoded<typeof DMA_ACCESS> & { readonly data: Buffer };
 
 export function decodeDmaAccess(cmd: number, body: Buffer): DmaAccessMsg {
-  need(cmd, body, Size.DMA_ACCESS);
-  return { iova: body.readBigUInt64LE(0), count: body.readBigUInt64LE(8), data: body.subarray(Size.DMA_ACCESS) };
+  need(cmd, body, DMA_ACCESS.size);
+  return { ...DMA_ACCESS.decode(body), data: body.subarray(DMA_ACCESS.size) };
 }
 
 export function encodeDmaAccess(iova: bigint, count: bigint): Buffer {
-  const b = Buffer.allocUnsafe(Size.DMA_ACCESS);
-  b.writeBigUInt64LE(iova, 0);
-  b.writeBigUInt64LE(count, 8);
-  return b;
+  return DMA_ACCESS.encode({ iova, count }, Buffer.allocUnsafe(DMA_ACCESS.size));
 }
 
 // ---- REGION_WRITE_MULTI -----------------------------------------------------------------------------------------
@@ -338,9 +237,9 @@ export function decodeWriteMulti(body: Buffer): MultiWrite[] {
   const out: MultiWrite[] = [];
   for (let i = 0; i < Number(n); i++) {
     const p = Size.WRITE_MULTI_HEAD + i * Size.WRITE_MULTI_ENTRY;
-    const count = body.readUInt32LE(p + 12);
-    if (count > 8) throw err('EINVAL', `REGION_WRITE_MULTI: write ${i} has count ${count} > 8`);
-    out.push({ offset: body.readBigUInt64LE(p), region: body.readUInt32LE(p + 8), count, data: body.subarray(p + 16, p + 16 + count) });
+    const a = REGION_ACCESS.decode(body, p);
+    if (a.count > 8) throw err('EINVAL', `REGION_WRITE_MULTI: write ${i} has count ${a.count} > 8`);
+    out.push({ ...a, data: body.subarray(p + REGION_ACCESS.size, p + REGION_ACCESS.size + a.count) });
   }
   return out;
 }
@@ -350,8 +249,8 @@ export function encodeWriteMulti(writes: readonly MultiWrite[]): Buffer {
   b.writeBigUInt64LE(BigInt(writes.length), 0);
   writes.forEach((w, i) => {
     const p = Size.WRITE_MULTI_HEAD + i * Size.WRITE_MULTI_ENTRY;
-    encodeRegionAccess(w.offset, w.region, w.count, b, p);
-    w.data.copy(b, p + 16, 0, Math.min(8, w.data.length));
+    REGION_ACCESS.encode(w, b, p);
+    w.data.copy(b, p + REGION_ACCESS.size, 0, Math.min(8, w.data.length));
   });
   return b;
 }
@@ -365,17 +264,17 @@ export interface ArgszPair {
   readonly data: Buffer;
 }
 
+const ARGSZ_PAIR = sized(Size.DEVICE_FEATURE, { argsz: 'u32', word: 'u32' });
+
 export function decodeArgszPair(cmd: number, body: Buffer): ArgszPair {
-  need(cmd, body, 8);
-  const p = { argsz: body.readUInt32LE(0), word: body.readUInt32LE(4), data: body.subarray(8) };
-  needArgsz(cmd, p.argsz, 8);
+  need(cmd, body, ARGSZ_PAIR.size);
+  const p = { ...ARGSZ_PAIR.decode(body), data: body.subarray(ARGSZ_PAIR.size) };
+  needArgsz(cmd, p.argsz, ARGSZ_PAIR.size);
   return p;
 }
 
 export function encodeArgszPair(p: ArgszPair): Buffer {
-  const b = Buffer.alloc(8 + p.data.length);
-  b.writeUInt32LE(p.argsz, 0);
-  b.writeUInt32LE(p.word, 4);
-  p.data.copy(b, 8);
+  const b = ARGSZ_PAIR.encode(p, undefined, 0, p.data.length);
+  p.data.copy(b, ARGSZ_PAIR.size);
   return b;
 }
