@@ -3,11 +3,6 @@
  * `u32`, `u64`), from which both its decoder and its encoder follow. Offsets are the running sum of the sizes, as
  * the spec's tables lay the structures out; a table whose field would not sit at a multiple of its own size is
  * refused when the module loads, so a table cannot silently disagree with the C layout.
- *
- * The two functions are generated once per table as straight-line code (one read or write per field at a constant
- * offset, one object literal), because some of these structures are on the per-message path (the header, region
- * accesses): a loop over the table would cost every message a dictionary-shaped object and a branch per field.
- * The generated source is built from the table's own names only, never from received bytes.
  */
 
 type Kind = 'u16' | 'u32' | 'u64';
@@ -34,30 +29,42 @@ export interface Struct<F extends Fields> {
 }
 
 const SIZE: Readonly<Record<Kind, number>> = { u16: 2, u32: 4, u64: 8 };
-const READ: Readonly<Record<Kind, string>> = { u16: 'readUInt16LE', u32: 'readUInt32LE', u64: 'readBigUInt64LE' };
-const WRITE: Readonly<Record<Kind, (v: string) => string>> = {
-  u16: (v) => `writeUInt16LE(${v} & 0xffff`,
-  u32: (v) => `writeUInt32LE(${v} >>> 0`,
-  u64: (v) => `writeBigUInt64LE(${v}`,
+
+type Read = (buf: Buffer, at: number) => number | bigint;
+type Write = (buf: Buffer, v: number | bigint, at: number) => void;
+const READ: Readonly<Record<Kind, Read>> = {
+  u16: (buf, at) => buf.readUInt16LE(at),
+  u32: (buf, at) => buf.readUInt32LE(at),
+  u64: (buf, at) => buf.readBigUInt64LE(at),
+};
+const WRITE: Readonly<Record<Kind, Write>> = {
+  u16: (buf, v, at) => buf.writeUInt16LE(Number(v) & 0xffff, at),
+  u32: (buf, v, at) => buf.writeUInt32LE(Number(v) >>> 0, at),
+  u64: (buf, v, at) => buf.writeBigUInt64LE(BigInt(v), at),
 };
 
 /** The structure `fields` declares. */
 export function struct<F extends Fields>(fields: F): Struct<F> {
+  const layout: { readonly name: string; readonly at: number; readonly read: Read; readonly write: Write }[] = [];
   let size = 0;
-  const reads: string[] = [];
-  const writes: string[] = [];
   for (const [name, kind] of Object.entries(fields)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`struct field name ${JSON.stringify(name)}`);
     if (size % SIZE[kind] !== 0) throw new Error(`struct field ${name} (${kind}) at offset ${size} is not aligned`);
-    reads.push(`${name}: buf.${READ[kind]}(at + ${size})`);
-    writes.push(`b.${WRITE[kind](`v.${name}`)}, at + ${size});`);
+    layout.push({ name, at: size, read: READ[kind], write: WRITE[kind] });
     size += SIZE[kind];
   }
-  const decode = new Function('buf', 'at', `return { ${reads.join(', ')} };`) as (buf: Buffer, at: number) => StructOf<F>;
-  const encode = new Function('v', 'b', 'at', `${writes.join('\n')}\nreturn b;`) as (v: StructOf<F>, b: Buffer, at: number) => Buffer;
   return {
     size,
-    decode: (buf, at = 0) => decode(buf, at),
-    encode: (v, buf, at = 0, extra = 0) => encode(v, buf ?? Buffer.alloc(size + extra), at),
+    decode: (buf, at = 0) => {
+      // Filled in table order, so every decoded value of one table has the same shape.
+      const out: Record<string, number | bigint> = {};
+      for (const f of layout) out[f.name] = f.read(buf, at + f.at);
+      return out as StructOf<F>;
+    },
+    encode: (v, buf, at = 0, extra = 0) => {
+      const b = buf ?? Buffer.alloc(size + extra);
+      const values = v as Readonly<Record<string, number | bigint>>;
+      for (const f of layout) f.write(b, values[f.name]!, at + f.at);
+      return b;
+    },
   };
 }

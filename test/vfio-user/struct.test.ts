@@ -22,8 +22,25 @@ test('u16 and u32 values are taken modulo their width, as a C assignment would',
   assert.deepEqual(s.decode(s.encode({ a: 0x12345, b: -1, c: -1 })), { a: 0x2345, b: 0xffff, c: 0xffffffff });
 });
 
-test('a table whose field would not sit at a multiple of its size, or with a name that is no identifier, is refused', () => {
+test('a table whose field would not sit at a multiple of its size is refused', () => {
   assert.throws(() => struct({ a: 'u32', b: 'u64' }), /b \(u64\) at offset 4 is not aligned/);
   assert.throws(() => struct({ a: 'u16', b: 'u32' }), /not aligned/);
-  assert.throws(() => struct({ 'a; x': 'u32' }), /field name/);
+});
+
+test('the header and region-access codecs, written out by hand for speed, agree with their tables', async () => {
+  const c = await import('../../src/vfio-user/codec.js');
+  let seed = 7;
+  const rnd = (max: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % max;
+  for (let i = 0; i < 200; i++) {
+    const h = { msgId: rnd(0x10000), cmd: rnd(0x10000), size: rnd(2 ** 32), flags: rnd(2 ** 32), errorNo: rnd(2 ** 32) };
+    const bytes = c.encodeHeader(h);
+    assert.deepEqual(bytes, c.HEADER.encode(h));
+    assert.deepEqual(c.decodeHeader(bytes), c.HEADER.decode(bytes));
+    const a = { offset: BigInt(rnd(2 ** 32)) * 2n ** 32n + BigInt(rnd(2 ** 32)), region: rnd(2 ** 32), count: rnd(2 ** 32) };
+    const ab = c.encodeRegionAccess(a.offset, a.region, a.count);
+    assert.deepEqual(ab, c.REGION_ACCESS.encode(a));
+    const { data, ...fields } = c.decodeRegionAccess(6, ab);
+    assert.deepEqual(fields, c.REGION_ACCESS.decode(ab));
+    assert.equal(data.length, 0);
+  }
 });
