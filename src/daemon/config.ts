@@ -34,7 +34,13 @@ export interface DriverEntry {
    * Build the parent from a validated entry: a new spec (and pool) per call, whose devices `placement` puts where
    * they live (default: this process). A device host calls it too, for the declaration its device is built from.
    */
-  create(options: Readonly<Record<string, unknown>>, placement?: Placement): PciParent<PciDevice>;
+  create(options: Readonly<Record<string, unknown>>, placement?: Placement, context?: DriverContext): PciParent<PciDevice>;
+}
+
+/** What the daemon tells a driver it builds a parent for (a device host builds its declaration without it). */
+export interface DriverContext {
+  /** The daemon's state dir: where a driver keeps what it makes (default disk images), unless configured elsewhere. */
+  readonly stateDir: string;
 }
 
 /** The drivers a config may name. */

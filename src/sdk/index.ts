@@ -5,8 +5,10 @@
  * info from the declaration, serves the device over vfio-user, in-process or in an unprivileged device host, and
  * refuses a driver whose `create` returns anything else. See docs/vendor-guide.md.
  */
-export { buildInstance, identityOf, inProcess, pciParent, type DeviceIdentity, type PciAttrGroupSpec, type PciAttrSpec, type PciParent, type PciParentSpec, type Placement } from './pci-parent.js';
+export { buildInstance, identityOf, inProcess, pciParent, type DeviceIdentity, type PciAttrGroupSpec, type PciAttrSpec, type PciFileSpec, type PciParent, type PciParentSpec, type Placement } from './pci-parent.js';
 export { Pool, type PoolSpec } from './pool.js';
+export { BackingFile, type FileInfo } from './backing-file.js';
+export { InFlight, type Request } from './in-flight.js';
 export { registerFile } from './register-file.js';
 export { PciDevice } from '../vfio/pci-device.js';
 export type { BarAccess, BarDecl, BarMemory, ConfigDecl, IrqDecl, OpenInfo, PciDeviceSpec } from '../vfio/pci-spec.js';

@@ -92,9 +92,9 @@ export class Connection {
     this.transport.onClose((reason) => this.#onClosed(reason));
   }
 
-  /** Every command received so far has been handled and its reply handed to the transport. */
+  /** Every command received so far has been handled and its reply handed to the transport, and the device is idle. */
   get answered(): boolean {
-    return !this.#busy && this.#queue.length === 0;
+    return !this.#busy && this.#queue.length === 0 && this.device.busy !== true;
   }
 
   /** Begin handling commands (after the device accepted the open). */

@@ -92,6 +92,10 @@ export interface VfioDevice {
   open(context: VfioOpenContext): void | Promise<void>;
   /** The client went away: release its eventfds and DMA state (last close). */
   close(): void | Promise<void>;
+  /** The client takes `[iova, iova + length)` away: requests using it end first (see `PciDeviceSpec.dmaUnmap`). */
+  dmaUnmap?(iova: bigint, length: bigint): void | Promise<void>;
+  /** True while device work is under way that ends on the event loop (no busy polling meanwhile). */
+  readonly busy?: boolean;
   /**
    * A removal waits for the client to let go (vfio's `request` op, called again every wait interval with a rising
    * `count`): signal the REQ interrupt. Optional: without it the removal just waits.

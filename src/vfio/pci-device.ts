@@ -298,6 +298,14 @@ export class PciDevice implements VfioDevice {
     }
   }
 
+  dmaUnmap(iova: bigint, length: bigint): void | Promise<void> {
+    return this.#built?.spec.dmaUnmap?.(iova, length);
+  }
+
+  get busy(): boolean {
+    return this.#built?.spec.busy?.() ?? false;
+  }
+
   requestRelease(count: number): void {
     const p = this.#parts;
     if (p.spec.irqs?.req) p.irqs.trigger(VFIO_PCI_IRQ.REQ);

@@ -146,6 +146,15 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
       return reply(f);
     case Call.SCREEN:
       return reply(f, {}, await inst.screen());
+    case Call.FILE: {
+      const fd = f.fds.shift();
+      if (fd === undefined) throw err('EBADF', 'FILE without a file');
+      const kind = field(f, 'kind', isString);
+      const opened = { fd, size: field(f, 'size', isNumber), kind: kind === 'block' ? ('block' as const) : ('file' as const), readOnly: o.readOnly === true, label: field(f, 'label', isString) };
+      // The instance owns the fd from here, whether the model takes it or not.
+      await inst.attachFile(field(f, 'name', isString), () => opened);
+      return reply(f);
+    }
     default:
       return migrationCall(f, inst, o);
   }

@@ -36,6 +36,8 @@ export const Call = {
   MIG_RESET: 19,
   MIG_RELEASE: 20,
   PING: 21,
+  /** A file for the model (a disk's backing store), as an fd the root opened and checked. */
+  FILE: 22,
 } as const;
 export type CallKind = (typeof Call)[keyof typeof Call];
 
