@@ -62,7 +62,7 @@ export class VfioUserClient {
   readonly #io: Native;
   readonly #t: SocketTransport;
   readonly #pending = new Map<number, { resolve: (m: Message) => void; reject: (e: UmdevError) => void }>();
-  readonly #served: { iova: bigint; mem: Buffer }[] = [];
+  readonly #served: { iova: bigint; mem: Buffer; gate?: (cmd: number, iova: bigint, count: number) => Promise<void> | void }[] = [];
   #nextId = 1;
   #closedReason: UmdevError | undefined;
   readonly #closed: Promise<void>;
@@ -237,9 +237,12 @@ export class VfioUserClient {
     await this.request(Command.MIG_DATA_WRITE, encodeArgszPair({ argsz: 8 + data.length, word: data.length, data }));
   }
 
-  /** Answer the server's DMA_READ/DMA_WRITE for [iova, iova+mem.length) from `mem` (kept by reference). */
-  serveDma(iova: bigint, mem: Buffer): () => void {
-    const entry = { iova, mem };
+  /**
+   * Answer the server's DMA_READ/DMA_WRITE for [iova, iova+mem.length) from `mem` (kept by reference). With `gate`,
+   * each answer waits for it (a test holding a device's DMA in flight).
+   */
+  serveDma(iova: bigint, mem: Buffer, gate?: (cmd: number, iova: bigint, count: number) => Promise<void> | void): () => void {
+    const entry = { iova, mem, ...(gate === undefined ? {} : { gate }) };
     this.#served.push(entry);
     return () => {
       const i = this.#served.indexOf(entry);
@@ -291,13 +294,28 @@ export class VfioUserClient {
     const count = Number(a.count);
     const w = this.#served.find((s) => a.iova >= s.iova && a.iova + a.count <= s.iova + BigInt(s.mem.length));
     if (!w) return fail(14 /* EFAULT */);
-    const at = Number(a.iova - w.iova);
+    if (w.gate !== undefined) {
+      // Answered once the gate opens, from the memory only if it is still served then (EFAULT otherwise).
+      void Promise.resolve(w.gate(h.cmd, a.iova, count)).then(() => (this.#served.includes(w) ? this.#answerDma(m, w, a.iova, count, a.data) : fail(14)));
+      return undefined;
+    }
+    this.#answerDma(m, w, a.iova, count, a.data);
+    return undefined;
+  }
+
+  #answerDma(m: Message, w: { iova: bigint; mem: Buffer }, iova: bigint, count: number, data: Buffer): void {
+    const h = m.header;
+    if (this.#t.closed) return;
+    const at = Number(iova - w.iova);
     const head = m.body.subarray(0, Size.DMA_ACCESS);
     if (h.cmd === Command.DMA_READ) {
       this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, [head, w.mem.subarray(at, at + count)]);
     } else {
-      if (a.data.length !== count) return fail(22);
-      a.data.copy(w.mem, at);
+      if (data.length !== count) {
+        this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo: 22 });
+        return;
+      }
+      data.copy(w.mem, at);
       this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, head);
     }
   }

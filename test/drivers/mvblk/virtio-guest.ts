@@ -66,6 +66,7 @@ export class VirtioGuest {
   #waiters = new Map<number, () => void>();
   /** Bump allocator over the data area. */
   #next = DATA_BASE;
+  #closed = false;
 
   private constructor(client: VfioUserClient, ram: Buffer, fd: number | undefined, mapping: ArrayBuffer | undefined) {
     this.client = client;
@@ -303,7 +304,10 @@ export class VirtioGuest {
     return (this.features & bit(feature)) !== 0n;
   }
 
+  /** Idempotent. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     for (const w of this.#watches) w.stop();
     this.#watches = [];
     for (const q of this.queues) if (q) native.close(q.eventfd);
