@@ -358,6 +358,7 @@ class Endpoint {
         maxDmaMaps: this.#opts.maxDmaMaps,
         dmaBudget: this.#shared.budget,
         busyPollNs: this.#opts.busyPollNs,
+        twin: () => this.#io.socketpair(),
       };
       try {
         session = this.#instance.serve(fd, context);

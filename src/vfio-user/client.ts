@@ -37,6 +37,8 @@ export interface ClientOptions {
   readonly writeMultiple?: boolean;
   /** Skip VERSION (for tests that speak out of turn). */
   readonly negotiate?: boolean;
+  /** Offer twin-socket mode: the server's DMA_READ/DMA_WRITE then come on a socket of their own. */
+  readonly twinSocket?: boolean;
 }
 
 export interface DeviceInfo {
@@ -69,6 +71,10 @@ export class VfioUserClient {
   /** The server's VERSION reply (after negotiation). */
   serverVersion: { major: number; minor: number } | undefined;
   serverCaps: Capabilities | undefined;
+  /** The twin socket the server set up, when it did. */
+  #twin: SocketTransport | undefined;
+  /** Server commands (DMA_READ/DMA_WRITE) answered, by the socket they came on. */
+  readonly serverCommands = { main: 0, twin: 0 };
 
   private constructor(fd: number, io: Native) {
     this.#io = io;
@@ -120,10 +126,40 @@ export class VfioUserClient {
       max_data_xfer_size: options.maxDataXferSize ?? DEFAULT_MAX_DATA_XFER_SIZE,
     };
     if (options.writeMultiple) caps.write_multiple = true;
+    if (options.twinSocket) caps.twin_socket = { supported: true };
     const reply = await this.request(Command.VERSION, encodeVersion({ major: VERSION_MAJOR, minor: VERSION_MINOR, json: { capabilities: caps } }));
     const v = decodeVersion(reply.body);
     this.serverVersion = { major: v.major, minor: v.minor };
     this.serverCaps = parseCapabilities(v.json, 1 << 16);
+    const twin = (v.json?.capabilities as Record<string, unknown> | undefined)?.twin_socket as { supported?: unknown; fd_index?: unknown } | undefined;
+    if (twin?.supported === true) {
+      const fd = typeof twin.fd_index === 'number' ? reply.fds[twin.fd_index] : undefined;
+      // Spec: a reply that says twin mode without a valid fd is inconsistent: the client must close the connection.
+      if (!options.twinSocket || fd === undefined) {
+        for (const x of reply.fds) safeClose(this.#io, x);
+        this.close();
+        throw err('EPROTO', 'the server announced a twin socket it did not send');
+      }
+      for (const x of reply.fds) if (x !== fd) safeClose(this.#io, x);
+      const t = new SocketTransport(fd, this.#io, { maxFds: 4 });
+      t.onMessage((m) => {
+        for (const x of m.fds) safeClose(this.#io, x);
+        if ((m.header.flags & Flags.TYPE_MASK) === Flags.TYPE_COMMAND) this.#serveCommand(m, t);
+      });
+      this.#twin = t;
+    } else {
+      for (const x of reply.fds) safeClose(this.#io, x);
+    }
+  }
+
+  /** Hang up the twin socket alone (a test of what the server does without it). */
+  closeTwin(): void {
+    this.#twin?.close();
+  }
+
+  /** True when the server set up a twin socket. */
+  get twinned(): boolean {
+    return this.#twin !== undefined;
   }
 
   /**
@@ -252,6 +288,7 @@ export class VfioUserClient {
 
   /** Hang up (idempotent). Pending requests reject with ECONNRESET. */
   close(): Promise<void> {
+    this.#twin?.close();
     this.#t.close();
     return this.#closed;
   }
@@ -281,13 +318,15 @@ export class VfioUserClient {
       return;
     }
     for (const fd of m.fds) safeClose(this.#io, fd);
-    this.#serveCommand(m);
+    this.#serveCommand(m, this.#t);
   }
 
-  #serveCommand(m: Message): void {
+  #serveCommand(m: Message, t: SocketTransport): void {
     const h = m.header;
+    if (t === this.#twin) this.serverCommands.twin++;
+    else this.serverCommands.main++;
     const fail = (errorNo: number) =>
-      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo });
+      t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo });
     if (h.cmd !== Command.DMA_READ && h.cmd !== Command.DMA_WRITE) return fail(22 /* EINVAL */);
     if (m.body.length < Size.DMA_ACCESS) return fail(22);
     const a = decodeDmaAccess(h.cmd, m.body);
@@ -296,27 +335,27 @@ export class VfioUserClient {
     if (!w) return fail(14 /* EFAULT */);
     if (w.gate !== undefined) {
       // Answered once the gate opens, from the memory only if it is still served then (EFAULT otherwise).
-      void Promise.resolve(w.gate(h.cmd, a.iova, count)).then(() => (this.#served.includes(w) ? this.#answerDma(m, w, a.iova, count, a.data) : fail(14)));
+      void Promise.resolve(w.gate(h.cmd, a.iova, count)).then(() => (this.#served.includes(w) ? this.#answerDma(t, m, w, a.iova, count, a.data) : fail(14)));
       return undefined;
     }
-    this.#answerDma(m, w, a.iova, count, a.data);
+    this.#answerDma(t, m, w, a.iova, count, a.data);
     return undefined;
   }
 
-  #answerDma(m: Message, w: { iova: bigint; mem: Buffer }, iova: bigint, count: number, data: Buffer): void {
+  #answerDma(t: SocketTransport, m: Message, w: { iova: bigint; mem: Buffer }, iova: bigint, count: number, data: Buffer): void {
     const h = m.header;
-    if (this.#t.closed) return;
+    if (t.closed) return;
     const at = Number(iova - w.iova);
     const head = m.body.subarray(0, Size.DMA_ACCESS);
     if (h.cmd === Command.DMA_READ) {
-      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, [head, w.mem.subarray(at, at + count)]);
+      t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, [head, w.mem.subarray(at, at + count)]);
     } else {
       if (data.length !== count) {
-        this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo: 22 });
+        t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo: 22 });
         return;
       }
       data.copy(w.mem, at);
-      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, head);
+      t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, head);
     }
   }
 }

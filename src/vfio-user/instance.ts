@@ -39,6 +39,8 @@ export interface ServeContext {
   readonly maxDmaMaps?: number;
   readonly dmaBudget?: DmaBudget;
   readonly busyPollNs?: number;
+  /** Makes a socket pair for the client's twin socket (server end, client end); absent: none is offered. */
+  readonly twin?: () => [number, number];
 }
 
 /**

@@ -50,7 +50,7 @@ export class LocalInstance extends DeviceInstance {
   serve(fd: number, c: ServeContext): ActiveSession {
     if (this.#disposed) throw err('ENODEV', 'the device is gone');
     if (this.#session !== undefined && !this.#session.connection.closed) throw err('EBUSY', 'the device already has a client');
-    const s = startSession({ fd, device: this.model, io: c.io, log: c.log, limited: c.limited, maxDmaMaps: c.maxDmaMaps, dmaBudget: c.dmaBudget, busyPollNs: c.busyPollNs });
+    const s = startSession({ fd, device: this.model, io: c.io, log: c.log, limited: c.limited, maxDmaMaps: c.maxDmaMaps, dmaBudget: c.dmaBudget, busyPollNs: c.busyPollNs, ...(c.twin === undefined ? {} : { twin: c.twin }) });
     this.#session = s;
     return {
       get closed() {

@@ -34,6 +34,8 @@ export interface SessionOptions {
   readonly limited?: LimitedLog;
   /** Busy-poll the client's socket for its next request for up to this many ns after each reply (0: never). */
   readonly busyPollNs?: number;
+  /** Makes a socket pair for twin-socket mode (server end, client end); absent: twin_socket is not offered. */
+  readonly twin?: () => [number, number];
 }
 
 /** A running session: `ended` once the client is gone, `done` once the device is closed again. */
@@ -54,6 +56,7 @@ export function startSession(o: SessionOptions): Session {
     handlers: HANDLERS,
     maxDmaMaps: o.maxDmaMaps ?? SERVER_MAX_DMA_MAPS,
     dmaBudget: o.dmaBudget ?? new DmaBudget(defaultDmaBudget()),
+    ...(o.twin === undefined ? {} : { twin: { pair: o.twin, io: o.io } }),
   });
   if (o.busyPollNs) transport.busyPoll(new BusyPoll(o.busyPollNs), () => connection.answered);
   const ended = new Promise<void>((resolve) => connection.onClose(() => resolve()));

@@ -214,11 +214,14 @@ class HostSession implements ActiveSession {
       const host = await starting;
       if (this.#ending !== undefined) throw this.#ending;
       const ended = new Promise<void>((resolve) => host.onSessionEnd(resolve));
-      // The fd leaves with the frame; the root's copy is closed once the host has answered (it has its own then).
+      // The fds leave with the frame; the root's copies are closed once the host has answered (it has its own then).
+      // A host cannot make sockets, so the pair for a twin socket comes from here, used or not.
+      const pair = c.twin?.() ?? [];
       try {
-        await host.call(Call.SERVE, { who: c.who }, { fds: [fd] });
+        await host.call(Call.SERVE, { who: c.who }, { fds: [fd, ...pair] });
       } finally {
         release();
+        for (const p of pair) safeClose(c.io, p);
       }
       this.#host = host;
       if (this.#ending !== undefined) this.close(this.#ending);

@@ -113,9 +113,26 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
         native.close(fd);
         throw err('EBUSY', 'the device already has a client');
       }
-      const s = inst.serve(fd, { who: field(f, 'who', isString), io: native, log, maxDmaMaps: i.maxDmaMaps, busyPollNs: i.busyPollNs });
+      // The socket pair for a twin socket, made by the root (this process can make none): taken by the session if the
+      // client asks for twin-socket mode, closed when the session ends otherwise.
+      let pair: [number, number] | undefined = f.fds.length >= 2 ? [f.fds.shift()!, f.fds.shift()!] : undefined;
+      const twin = (): [number, number] => {
+        if (pair === undefined) throw err('EBUSY', 'the twin socket pair was used already');
+        const p = pair;
+        pair = undefined;
+        return p;
+      };
+      let s: ActiveSession;
+      try {
+        s = inst.serve(fd, { who: field(f, 'who', isString), io: native, log, maxDmaMaps: i.maxDmaMaps, busyPollNs: i.busyPollNs, ...(pair === undefined ? {} : { twin }) });
+      } catch (e) {
+        for (const p of pair ?? []) native.close(p);
+        throw e;
+      }
       session = s;
       void s.done.then(() => {
+        if (pair !== undefined) for (const p of pair) native.close(p);
+        pair = undefined;
         if (session === s) session = undefined;
         if (!channel.closed) channel.send(HostEvent.SESSION_END, 0);
       });
