@@ -40,6 +40,7 @@ function round(n: number, places = 2): number {
 export async function main(argv: string[]): Promise<void> {
   const rounds = Number(argv[0] ?? 2);
   const iters = Number(argv[1] ?? 20000);
+  const guestOnly = argv.includes('--guest-only');
   const dir = mkdtempSync(join(tmpdir(), 'umdev-bench-blk-'));
   const state = join(dir, 'state');
   mkdirSync(join(state, 'images'), { recursive: true });
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<void> {
     const qd1: number[] = [];
     const qd32: number[] = [];
     const iops32: number[] = [];
-    for (let r = 0; r < 3; r++) {
+    for (let r = 0; r < (guestOnly ? 0 : 3); r++) {
       floor.push((await runClient(peers.client, [echoSock, String(iters)])).median);
       qd1.push((await runPeer(blk.client, [daemon.socket(uuid), '1', String(iters)]))[0]!.median);
       const deep = (await runPeer(blk.client, [daemon.socket(uuid), '32', String(iters * 4)]))[0]!;
@@ -92,8 +93,13 @@ export async function main(argv: string[]): Promise<void> {
     );
     const run = await guest.done;
     const seen = facts(run.console);
-    if (seen.some((f) => f[0] === 'fail') || run.code !== 0) throw new Error(`the bench guest failed (QEMU ${run.code ?? run.signal})\n${run.console.slice(-3000)}\n${run.stderr.slice(-2000)}`);
-    const figure = (disk: string, mode: string): number => mid(seen.filter((f) => f[0] === 'bench' && f[1] === disk && f[2] === mode).map((f) => Number(f[3])));
+    if (process.env.UMDEV_BENCH_CONSOLE) writeFileSync(process.env.UMDEV_BENCH_CONSOLE, run.console + run.stderr);
+    if (seen.some((f) => f[0] === 'fail') || run.code !== 0 || !seen.some((f) => f[0] === 'bench')) throw new Error(`the bench guest failed (QEMU ${run.code ?? run.signal})\n${run.console.slice(-3000)}\n${run.stderr.slice(-2000)}`);
+    const figure = (disk: string, mode: string): number => {
+      const xs = seen.filter((f) => f[0] === 'bench' && f[1] === disk && f[2] === mode).map((f) => Number(f[3]));
+      if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) throw new Error(`no ${mode} figure for ${disk}\n${run.console.slice(-3000)}`);
+      return mid(xs);
+    };
     const g = Object.fromEntries(
       ['seqread', 'seqwrite', 'randread'].flatMap((m) => [
         [`${m}_umdev`, figure('umdev', m)],

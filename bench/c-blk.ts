@@ -28,6 +28,7 @@ const BLKCLIENT = String.raw`
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 
 static int sock;
 static uint16_t next_id = 1;
@@ -72,6 +73,15 @@ static void reg(uint64_t off, uint64_t v, uint32_t n, uint32_t flags) {
 }
 static uint64_t now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec; }
 static int cmp(const void *a, const void *b) { uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b; return x < y ? -1 : x > y; }
+/* Wait for the queue's interrupt; the eventfd may have been made non-blocking by the server, so poll first. */
+static void wait_irq(int fd) {
+  struct pollfd p = { fd, POLLIN, 0 };
+  uint64_t c;
+  for (;;) {
+    if (poll(&p, 1, 10000) <= 0) { fprintf(stderr, "no interrupt within 10 s\n"); exit(1); }
+    if (read(fd, &c, 8) == 8) return;
+  }
+}
 
 #define RAM (64u << 20)
 #define IOVA 0x100000000ull
@@ -138,7 +148,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < warm + iters; i++) {
       uint64_t a = now_ns();
       submit(0); kick();
-      while (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used) { uint64_t c; if (read(efd[1], &c, 8) != 8) { perror("read"); return 1; } }
+      while (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used) wait_irq(efd[1]);
       uint32_t id = used[2 * (last_used % QSIZE)];
       last_used++;
       if (id != 0 || ram[0x10010] != 0) { fprintf(stderr, "request failed: head %u status %u\n", id, ram[0x10010]); return 1; }
@@ -151,7 +161,7 @@ int main(int argc, char **argv) {
   for (int s = 0; s < qd; s++) submit(s);
   inflight = qd; kick();
   while (done < warm + iters) {
-    uint64_t c; if (read(efd[1], &c, 8) != 8) { perror("read"); return 1; }
+    if (__atomic_load_n(used_idx, __ATOMIC_ACQUIRE) == last_used) wait_irq(efd[1]);
     int again = 0;
     while (last_used != __atomic_load_n(used_idx, __ATOMIC_ACQUIRE)) {
       uint32_t head = used[2 * (last_used % QSIZE)];

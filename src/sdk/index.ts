@@ -14,7 +14,7 @@ export { PciDevice } from '../vfio/pci-device.js';
 export type { BarAccess, BarDecl, BarMemory, ConfigDecl, IrqDecl, OpenInfo, PciDeviceSpec } from '../vfio/pci-spec.js';
 export { pcieCapability, pmCapability, vendorCapability, type CapabilitySpec, type PciConfigSpace, type PciIdentity, type VendorRange } from '../vfio/pci-config.js';
 export { snapshotMigration, type DeviceMigration, type MigrationSink, type MigrationSource, type SnapshotState } from '../vfio/device-migration.js';
-export type { DmaAccess, SparseArea } from '../vfio/device.js';
+export type { DmaAccess, DmaSegment, SparseArea } from '../vfio/device.js';
 export { PCI_CFG, PCI_COMMAND, PCI_STATUS, VFIO_PCI_IRQ } from '../vfio/constants.js';
 export { UmdevError, err, type Errno } from '../errors.js';
 export type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentSpec, TypeSpec } from '../core/types.js';

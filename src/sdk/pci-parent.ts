@@ -144,19 +144,31 @@ export function pciParent<D extends PciDevice>(spec: PciParentSpec<D>, placement
   const held = new WeakMap<DeviceInstance, number>();
   const files = new DeviceFiles(spec.files ?? []);
   const ops: ParentOps<DeviceInstance> = {
-    create: async (device) => {
+    create: (device) => {
       const units = pool?.reserve(device.type) ?? 0;
-      let instance: DeviceInstance | undefined;
+      let instance: DeviceInstance;
       try {
         instance = placement.place(device, () => buildInstance(spec, identityOf(device)));
-        await files.attachDefaults(device, instance);
-        held.set(instance, units);
-        return instance;
       } catch (e) {
-        await instance?.dispose();
         pool?.release(units);
         throw e;
       }
+      // Synchronous without files, as a kernel driver's create: a refusal is thrown, not a rejected promise.
+      if (!files.any) {
+        held.set(instance, units);
+        return instance;
+      }
+      return files.attachDefaults(device, instance).then(
+        () => {
+          held.set(instance, units);
+          return instance;
+        },
+        async (e: unknown) => {
+          await instance.dispose();
+          pool?.release(units);
+          throw e;
+        },
+      );
     },
     remove: async (_device, instance) => {
       try {
@@ -214,6 +226,11 @@ class DeviceFiles<D extends PciDevice> {
 
   constructor(specs: readonly PciFileSpec<D>[]) {
     this.#specs = specs;
+  }
+
+  /** True when the parent declares any file. */
+  get any(): boolean {
+    return this.#specs.length > 0;
   }
 
   /** Each declared file's default, for a new device. */

@@ -50,10 +50,25 @@ export interface SetIrqsRequest {
   readonly bools?: readonly boolean[];
 }
 
-/** How a device reaches guest memory: through a mapping of a passed fd, or through DMA_READ/DMA_WRITE messages. */
+/** One buffer of guest memory in a scatter-gather list. */
+export interface DmaSegment {
+  readonly iova: bigint;
+  readonly length: number;
+}
+
+/**
+ * How a device reaches guest memory: through a mapping of a passed fd, or through DMA_READ/DMA_WRITE messages.
+ * Every access is checked against the client's mappings when it is made (EFAULT outside them, EPERM against a
+ * window's permissions); the device never holds a pointer into guest memory, so memory the client unmaps is never
+ * touched again. Accesses to mapped memory complete at once (the promise is already settled).
+ */
 export interface DmaAccess {
   read(iova: bigint, length: number): Promise<Buffer>;
   write(iova: bigint, data: Buffer): Promise<void>;
+  /** The buffers of `segs`, in order, gathered into one (a scatter-gather list read in one call). */
+  readv(segs: readonly DmaSegment[]): Promise<Buffer>;
+  /** `data` scattered over the buffers of `segs` in order; `data` may be shorter than they are. */
+  writev(segs: readonly DmaSegment[], data: Buffer): Promise<void>;
 }
 
 /**

@@ -198,6 +198,14 @@ export class PciDevice implements VfioDevice {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
         return this.#client ? this.#client.dma.write(iova, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
       },
+      readv: (segs) => {
+        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+        return this.#client ? this.#client.dma.readv(segs) : Promise.reject(err('ENODEV', 'no client has the device open'));
+      },
+      writev: (segs, data) => {
+        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+        return this.#client ? this.#client.dma.writev(segs, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
+      },
     });
   }
 

@@ -10,7 +10,7 @@
  * (UNSUPP for an unknown type), never an exception out of `execute`. Data moves in pieces of at most `CHUNK` bytes,
  * so a request costs one piece of memory however large it is.
  */
-import { type BackingFile, type DmaAccess, UmdevError } from '../../sdk/index.js';
+import { type BackingFile, type DmaAccess, type DmaSegment, UmdevError } from '../../sdk/index.js';
 import type { Segment } from './virtqueue.js';
 import { BLK_HDR_SIZE, BLK_ID_BYTES, BLK_S, BLK_T, SECTOR } from './virtio.js';
 
@@ -172,28 +172,30 @@ function* pieces(segs: readonly Segment[]): Generator<{ segs: Segment[]; offset:
   if (runBytes > 0) yield { segs: run, offset };
 }
 
-/** Up to `want` bytes of the buffers in `segs`, starting `from` bytes in. */
-async function gather(dma: DmaAccess, segs: readonly Segment[], from: number, want: number, use: (iova: bigint, length: number) => void): Promise<Buffer> {
-  const parts: Buffer[] = [];
+/** Up to `want` bytes of the buffers in `segs`, starting `from` bytes in: one scatter-gather read. */
+function gather(dma: DmaAccess, segs: readonly Segment[], from: number, want: number, use: (iova: bigint, length: number) => void): Promise<Buffer> {
+  const list: DmaSegment[] = [];
   let got = 0;
   for (const s of skip(segs, from)) {
     if (got >= want) break;
     const n = Math.min(s.len, want - got);
     use(s.addr, n);
-    parts.push(await dma.read(s.addr, n));
+    list.push({ iova: s.addr, length: n });
     got += n;
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, got);
+  return dma.readv(list);
 }
 
-/** `buf` spread over the buffers in `segs`, in order. */
-async function scatter(dma: DmaAccess, segs: readonly Segment[], buf: Buffer, use: (iova: bigint, length: number) => void): Promise<void> {
+/** `buf` spread over the buffers in `segs`, in order: one scatter-gather write. */
+function scatter(dma: DmaAccess, segs: readonly Segment[], buf: Buffer, use: (iova: bigint, length: number) => void): Promise<void> {
+  const list: DmaSegment[] = [];
   let at = 0;
   for (const s of segs) {
     if (at >= buf.length) break;
     const n = Math.min(s.len, buf.length - at);
     use(s.addr, n);
-    await dma.write(s.addr, buf.subarray(at, at + n));
+    list.push({ iova: s.addr, length: n });
     at += n;
   }
+  return dma.writev(list, buf);
 }

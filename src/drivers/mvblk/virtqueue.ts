@@ -83,16 +83,20 @@ export async function walkChain(dma: DmaAccess, q: QueueState, head: number, ind
   let seen = 0;
   let lastWritable: Segment | undefined;
   const bad = (why: string): BadChain => new BadChain(`descriptor chain at head ${head}: ${why}`, lastWritable);
+  // The whole table is copied once (4 KiB for 256 entries) and walked in the copy: one access instead of one per
+  // descriptor, and a driver rewriting it meanwhile changes nothing the walk sees.
+  if (head >= tableSize) throw bad(`index ${head} outside a table of ${tableSize}`);
+  use(table, 16 * tableSize);
+  let copy = await dma.read(table, 16 * tableSize);
   for (;;) {
     if (i >= tableSize) throw bad(`index ${i} outside a table of ${tableSize}`);
     // A chain visits each descriptor of its table at most once: more is a loop.
     if (++seen > tableSize) throw bad(`longer than its table of ${tableSize} (a loop?)`);
-    use(table + 16n * BigInt(i), 16);
-    const d = await dma.read(table + 16n * BigInt(i), 16);
-    const addr = d.readBigUInt64LE(0);
-    const len = d.readUInt32LE(8);
-    const flags = d.readUInt16LE(12);
-    const next = d.readUInt16LE(14);
+    const o = 16 * i;
+    const addr = copy.readBigUInt64LE(o);
+    const len = copy.readUInt32LE(o + 8);
+    const flags = copy.readUInt16LE(o + 12);
+    const next = copy.readUInt16LE(o + 14);
     if (flags & DESC.INDIRECT) {
       if (!indirectOk) throw bad('an indirect descriptor, not negotiated');
       if (indirect) throw bad('a nested indirect table');
@@ -103,6 +107,8 @@ export async function walkChain(dma: DmaAccess, q: QueueState, head: number, ind
       indirect = true;
       i = 0;
       seen = 0;
+      use(table, len);
+      copy = await dma.read(table, len);
       continue;
     }
     const write = (flags & DESC.WRITE) !== 0;
