@@ -1,9 +1,9 @@
 /**
  * The C programs of the blk bench, compiled in the run with the machine's `cc`:
  *
- * - `blkclient SOCKET QD ITERS`: a virtio-blk driver speaking vfio-user to an mvblk device, as a VMM with a guest
+ * - `blkclient SOCKET QD ITERS [BYTES]`: a virtio-blk driver speaking vfio-user to an mvblk device, as a VMM with a guest
  *   driver would, minus the guest: guest RAM is a sealed memfd it maps to the device (DMA_MAP), it sets up one queue
- *   of 256 entries with an MSI-X eventfd, and submits 4 KiB reads at random sectors of the first 64 MiB, kicking
+ *   of 256 entries with an MSI-X eventfd, and submits reads of BYTES (4 KiB by default, in one buffer) at random sectors of the first 64 MiB, kicking
  *   with a posted REGION_WRITE (NO_REPLY, as QEMU sends a guest's notify) and waiting on the eventfd. With QD 1 it
  *   prints the median and p99 request time (ns); with a deeper queue it keeps QD requests in flight and prints the
  *   mean time per request (ns) and the requests per second.
@@ -89,16 +89,17 @@ static void wait_irq(int fd) {
 static uint8_t *ram;
 static uint16_t avail_idx, last_used;
 static uint32_t seed = 12345;
+static uint32_t bytes = 4096;
 static uint32_t rnd(void) { seed = seed * 1103515245u + 12345u; return seed >> 8; }
 
 static void submit(int s) {
   uint8_t *hdr = ram + 0x10000 + s * 0x100;
-  uint32_t type = 0, zero = 0; uint64_t sector = (uint64_t)(rnd() % (64u << 20 >> 12)) * 8;
+  uint32_t type = 0, zero = 0; uint64_t sector = (uint64_t)(rnd() % ((64u << 20) / bytes)) * (bytes / 512);
   memcpy(hdr, &type, 4); memcpy(hdr + 4, &zero, 4); memcpy(hdr + 8, &sector, 8); hdr[16] = 0xff;
   struct { uint64_t a; uint32_t l; uint16_t f, n; } *d = (void *)ram;
   int h = 3 * s;
   d[h] = (typeof(*d)){ IOVA + 0x10000 + s * 0x100, 16, 1, (uint16_t)(h + 1) };
-  d[h + 1] = (typeof(*d)){ IOVA + 0x100000 + (uint64_t)s * 4096, 4096, 3, (uint16_t)(h + 2) };
+  d[h + 1] = (typeof(*d)){ IOVA + 0x100000 + (uint64_t)s * bytes, bytes, 3, (uint16_t)(h + 2) };
   d[h + 2] = (typeof(*d)){ IOVA + 0x10000 + s * 0x100 + 16, 1, 2, 0 };
   uint16_t *avail = (uint16_t *)(ram + 0x1000);
   avail[2 + avail_idx % QSIZE] = (uint16_t)h;
@@ -110,6 +111,8 @@ static void kick(void) { reg(0x3000, 0, 2, 0x10); }
 int main(int argc, char **argv) {
   if (argc < 4) return 2;
   int qd = atoi(argv[2]), iters = atoi(argv[3]);
+  if (argc > 4) bytes = (uint32_t)atoi(argv[4]);
+  if (bytes < 512 || bytes > (1u << 20) || bytes % 512) return 2;
   if (qd < 1 || qd > 80) return 2;
   sock = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un sa = { .sun_family = AF_UNIX };

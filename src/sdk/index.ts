@@ -9,6 +9,7 @@ export { buildInstance, identityOf, inProcess, pciParent, type DeviceIdentity, t
 export { Pool, type PoolSpec } from './pool.js';
 export { BackingFile, type FileInfo } from './backing-file.js';
 export { InFlight, type Request } from './in-flight.js';
+export { Scratch } from './scratch.js';
 export { registerFile } from './register-file.js';
 export { PciDevice } from '../vfio/pci-device.js';
 export type { BarAccess, BarDecl, BarMemory, ConfigDecl, IrqDecl, OpenInfo, PciDeviceSpec } from '../vfio/pci-spec.js';

@@ -209,10 +209,11 @@ export class DmaSpace {
       }
       return this.#write(iova, data);
     },
-    readv: (segs) => {
+    readv: (segs, into) => {
       let total = 0;
       for (const s of segs) total += s.length;
-      const out = Buffer.allocUnsafe(total);
+      if (into !== undefined && into.length < total) return Promise.reject(err('EINVAL', `readv of ${total} bytes into ${into.length}`));
+      const out = into === undefined ? Buffer.allocUnsafe(total) : into.subarray(0, total);
       let at = 0;
       for (const s of segs) {
         const w = this.#mapped(s.iova, s.length, DmaMapFlags.READ);

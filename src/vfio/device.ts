@@ -65,8 +65,11 @@ export interface DmaSegment {
 export interface DmaAccess {
   read(iova: bigint, length: number): Promise<Buffer>;
   write(iova: bigint, data: Buffer): Promise<void>;
-  /** The buffers of `segs`, in order, gathered into one (a scatter-gather list read in one call). */
-  readv(segs: readonly DmaSegment[]): Promise<Buffer>;
+  /**
+   * The buffers of `segs`, in order, gathered into one (a scatter-gather list read in one call): into `into` when
+   * given (at least their total length; the result is its first bytes), else a new buffer.
+   */
+  readv(segs: readonly DmaSegment[], into?: Buffer): Promise<Buffer>;
   /** `data` scattered over the buffers of `segs` in order; `data` may be shorter than they are. */
   writev(segs: readonly DmaSegment[], data: Buffer): Promise<void>;
 }

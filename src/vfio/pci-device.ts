@@ -198,9 +198,9 @@ export class PciDevice implements VfioDevice {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
         return this.#client ? this.#client.dma.write(iova, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
       },
-      readv: (segs) => {
+      readv: (segs, into) => {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        return this.#client ? this.#client.dma.readv(segs) : Promise.reject(err('ENODEV', 'no client has the device open'));
+        return this.#client ? this.#client.dma.readv(segs, into) : Promise.reject(err('ENODEV', 'no client has the device open'));
       },
       writev: (segs, data) => {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));

@@ -10,19 +10,21 @@
  * (UNSUPP for an unknown type), never an exception out of `execute`. Data moves in pieces of at most `CHUNK` bytes,
  * so a request costs one piece of memory however large it is.
  */
-import { type BackingFile, type DmaAccess, type DmaSegment, UmdevError } from '../../sdk/index.js';
+import { type BackingFile, type DmaAccess, type DmaSegment, type Scratch, UmdevError } from '../../sdk/index.js';
 import type { Segment } from './virtqueue.js';
 import { BLK_HDR_SIZE, BLK_ID_BYTES, BLK_S, BLK_T, SECTOR } from './virtio.js';
 
 /** Largest piece of data moved between guest memory and the file at once. */
 export const CHUNK = 1 << 20;
 
-/** What the device's type and configuration say a request may be. */
+/** What the device's type and configuration say a request may be, and the device's staging buffers. */
 export interface BlkLimits {
   readonly segMax: number;
   readonly sizeMax: number;
   /** Answered to GET_ID (up to 20 bytes). */
   readonly serial: string;
+  /** Buffers of CHUNK bytes a piece of data is staged in (reused: allocating one per request costs milliseconds). */
+  readonly scratch: Scratch;
 }
 
 /** The outcome: the status written to the guest, and the bytes written into its buffers (the used length). */
@@ -88,9 +90,13 @@ async function run(
       const bytes = total(data);
       const at = span(sector, bytes, disk);
       for (const piece of pieces(data)) {
-        const buf = Buffer.allocUnsafe(total(piece.segs));
-        disk.read(buf, at + piece.offset);
-        await scatter(dma, piece.segs, buf, use);
+        const buf = limits.scratch.take(total(piece.segs));
+        try {
+          disk.read(buf, at + piece.offset);
+          await scatter(dma, piece.segs, buf, use);
+        } finally {
+          limits.scratch.give(buf);
+        }
       }
       return { status: BLK_S.OK, written: bytes };
     }
@@ -100,8 +106,12 @@ async function run(
       const payload = skip(readable, BLK_HDR_SIZE);
       const at = span(sector, total(payload), disk);
       for (const piece of pieces(payload)) {
-        const buf = await gather(dma, piece.segs, 0, total(piece.segs), use);
-        disk.write(buf, at + piece.offset);
+        const into = limits.scratch.take(total(piece.segs));
+        try {
+          disk.write(await gather(dma, piece.segs, 0, total(piece.segs), use, into), at + piece.offset);
+        } finally {
+          limits.scratch.give(into);
+        }
       }
       return { status: BLK_S.OK, written: 0 };
     }
@@ -173,7 +183,7 @@ function* pieces(segs: readonly Segment[]): Generator<{ segs: Segment[]; offset:
 }
 
 /** Up to `want` bytes of the buffers in `segs`, starting `from` bytes in: one scatter-gather read. */
-function gather(dma: DmaAccess, segs: readonly Segment[], from: number, want: number, use: (iova: bigint, length: number) => void): Promise<Buffer> {
+function gather(dma: DmaAccess, segs: readonly Segment[], from: number, want: number, use: (iova: bigint, length: number) => void, into?: Buffer): Promise<Buffer> {
   const list: DmaSegment[] = [];
   let got = 0;
   for (const s of skip(segs, from)) {
@@ -183,7 +193,7 @@ function gather(dma: DmaAccess, segs: readonly Segment[], from: number, want: nu
     list.push({ iova: s.addr, length: n });
     got += n;
   }
-  return dma.readv(list);
+  return dma.readv(list, into);
 }
 
 /** `buf` spread over the buffers in `segs`, in order: one scatter-gather write. */

@@ -12,8 +12,8 @@
  *   cleared, so nothing reaches guest memory afterwards;
  * - a migration stopping the device: requests end, kicks wait for the device to run again.
  */
-import { BackingFile, type DmaAccess, InFlight, PciDevice, type PciDeviceSpec, type Request, VFIO_PCI_IRQ, err, pcieCapability, snapshotMigration } from '../../sdk/index.js';
-import { type BlkLimits, execute } from './blk.js';
+import { BackingFile, type DmaAccess, InFlight, PciDevice, Scratch, type PciDeviceSpec, type Request, VFIO_PCI_IRQ, err, pcieCapability, snapshotMigration } from '../../sdk/index.js';
+import { type BlkLimits, CHUNK, execute } from './blk.js';
 import { type MvblkType, QUEUE_SIZE, SEG_MAX, SIZE_MAX } from './spec.js';
 import { loadState, saveState, stateSize } from './state.js';
 import { AVAIL_F_NO_INTERRUPT, BLK_CFG, BLK_S, FEATURE, NO_VECTOR, SECTOR, bit } from './virtio.js';
@@ -41,7 +41,7 @@ export class MvblkDevice extends PciDevice {
   constructor(type: MvblkType, uuid: string) {
     super();
     this.type = type;
-    this.#limits = { segMax: SEG_MAX, sizeMax: SIZE_MAX, serial: `mvblk-${uuid.replace(/-/g, '')}`.slice(0, 20) };
+    this.#limits = { segMax: SEG_MAX, sizeMax: SIZE_MAX, serial: `mvblk-${uuid.replace(/-/g, '')}`.slice(0, 20), scratch: new Scratch(CHUNK) };
     this.#virtio = new VirtioPci({
       numQueues: type.queues,
       maxQueueSize: QUEUE_SIZE,
