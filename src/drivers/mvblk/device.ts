@@ -37,6 +37,9 @@ export class MvblkDevice extends PciDevice {
   readonly #serving = new Set<number>();
   /** Per queue: the completion being published (one at a time, see `pushUsed`). */
   #published: Promise<void>[];
+  /** Per queue: requests under way, and whether an interrupt waits to be raised for completions already published. */
+  readonly #running: number[];
+  readonly #irqDue: boolean[];
 
   constructor(type: MvblkType, uuid: string) {
     super();
@@ -52,6 +55,8 @@ export class MvblkDevice extends PciDevice {
       kick: (q) => this.#kick(q),
     });
     this.#published = Array.from({ length: type.queues }, () => Promise.resolve());
+    this.#running = Array.from({ length: type.queues }, () => 0);
+    this.#irqDue = Array.from({ length: type.queues }, () => false);
   }
 
   protected override declaration(): PciDeviceSpec {
@@ -159,7 +164,8 @@ export class MvblkDevice extends PciDevice {
       const slot = queue.lastAvail;
       queue.lastAvail = (queue.lastAvail + 1) & 0xffff;
       const head = await availHead(dma, queue, slot);
-      void this.#inflight.run((req) => this.#request(q, queue, head, dma, req));
+      this.#running[q]!++;
+      void this.#inflight.run((req) => this.#request(q, queue, head, dma, req)).finally(() => this.#running[q]!--);
     }
   }
 
@@ -183,16 +189,28 @@ export class MvblkDevice extends PciDevice {
         await dma.write(w.addr + BigInt(w.len - 1), Buffer.of(BLK_S.IOERR)).catch(() => undefined);
       }
     }
-    const publish = this.#published[q]!.then(() => this.#complete(queue, head, written, dma));
+    const publish = this.#published[q]!.then(() => this.#complete(q, queue, head, written, dma));
     this.#published[q] = publish.catch(() => undefined);
     await publish.catch((e: unknown) => this.#broken(q, e));
   }
 
-  async #complete(queue: QueueState, head: number, written: number, dma: DmaAccess): Promise<void> {
+  async #complete(q: number, queue: QueueState, head: number, written: number, dma: DmaAccess): Promise<void> {
     await pushUsed(dma, queue, head, written);
     const { flags } = await readAvail(dma, queue);
     if (flags & AVAIL_F_NO_INTERRUPT) return;
-    this.#signal(queue.msixVector, 1);
+    // The last request under way signals at once (queue depth 1 pays nothing); with more under way, completions of
+    // this turn of the event loop share one interrupt, as a driver takes every used entry per interrupt anyway.
+    if (this.#running[q]! <= 1) {
+      this.#irqDue[q] = false;
+      this.#signal(queue.msixVector, 1);
+    } else if (!this.#irqDue[q]) {
+      this.#irqDue[q] = true;
+      setImmediate(() => {
+        if (!this.#irqDue[q]) return;
+        this.#irqDue[q] = false;
+        this.#signal(this.#virtio.state.queues[q]?.msixVector ?? NO_VECTOR, 1);
+      });
+    }
   }
 
   /** Raise the interrupt of a queue (ISR bit 0) or of a config change (ISR bit 1). */
@@ -232,6 +250,7 @@ export class MvblkDevice extends PciDevice {
     this.#virtio.clear();
     this.#kicked.clear();
     this.#published = Array.from({ length: this.type.queues }, () => Promise.resolve());
+    this.#irqDue.fill(false);
     this.#paused--;
   }
 }
