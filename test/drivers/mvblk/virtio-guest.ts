@@ -56,7 +56,7 @@ export interface Completion {
 
 /** One guest. `close()` releases its RAM and eventfds (not the client). */
 export class VirtioGuest {
-  readonly client: VfioUserClient;
+  client: VfioUserClient;
   readonly ram: Buffer;
   readonly ramFd: number | undefined;
   readonly queues: GuestQueue[] = [];
@@ -297,6 +297,19 @@ export class VirtioGuest {
     this.kick(q);
     await this.waitUsed(q, 1);
     return this.ram[this.at(r.status)]!;
+  }
+
+  /**
+   * What a VMM does when its device moves (migration): the new device gets the same guest RAM (the memfd) and the
+   * queues' eventfds, and the guest's driver goes on talking to it. Only for memfd RAM.
+   */
+  async moveTo(client: VfioUserClient): Promise<void> {
+    if (this.ramFd === undefined) throw new Error('moveTo needs memfd RAM');
+    await client.dmaMap({ iova: RAM_BASE, size: BigInt(this.ram.length), fd: this.ramFd });
+    const config = native.eventfd(0, { nonblock: true });
+    await client.setIrqs({ index: MSIX_INDEX, flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER, start: 0, count: this.queues.length + 1, fds: [config, ...this.queues.map((q) => q.eventfd)] });
+    native.close(config);
+    this.client = client;
   }
 
   /** True when the guest accepted `feature`. */
