@@ -102,14 +102,20 @@ export class PciDevice implements VfioDevice {
    * device is stopped for migration (a stopped device raises nothing; its registers still say what is pending).
    */
   interrupt(vector = 0): boolean {
-    const irqs = this.#parts.irqs;
-    const index = irqs.activeIndex;
-    return index === undefined || this.#stopped ? false : irqs.trigger(index, vector);
+    const p = this.#parts;
+    const index = p.irqs.activeIndex;
+    if (index === undefined || this.#stopped) return false;
+    // A vector the client masked in the MSI-X table is held in the PBA and delivered on unmask.
+    if (index === VFIO_PCI_IRQ.MSIX && p.msix !== undefined && !p.msix.admit(vector)) return false;
+    return p.irqs.trigger(index, vector);
   }
 
   /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
-    return this.#stopped ? false : this.#parts.irqs.trigger(index, vector);
+    const p = this.#parts;
+    if (this.#stopped) return false;
+    if (index === VFIO_PCI_IRQ.MSIX && p.msix !== undefined && p.irqs.activeIndex === index && !p.msix.admit(vector)) return false;
+    return p.irqs.trigger(index, vector);
   }
 
   /** True while migration holds the device stopped (STOP, STOP_COPY, RESUMING, ERROR): no interrupts, no DMA. */
