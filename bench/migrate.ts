@@ -154,6 +154,8 @@ async function measure(a: Daemon, b: Daemon, w: Workload, rounds: number, client
   for (let i = 0; i < rounds + 2; i++) {
     const c = await VfioUserClient.connect(join(here.dir, 'run', `${uuid}.sock`));
     clients.push(c);
+    // A VMM that can follow the move: it asks about migration (one that never does is refused).
+    await c.migrationFlags();
     const stop = await w.before(c, i);
     const t0 = performance.now();
     await json(here.api, 'POST', `/devices/${uuid}/reset`);

@@ -68,6 +68,8 @@ export async function main(argv: string[]): Promise<void> {
     daemons.push(src);
     const uuid = src.create('mbochs-large', 'mbochs');
     const c = await VfioUserClient.connect(src.socket(uuid));
+    // A VMM that can follow the migration below: it asks about it.
+    await c.migrationFlags();
     const reg = async (index: number, value: number): Promise<void> => {
       const b = Buffer.alloc(2);
       b.writeUInt16LE(value);

@@ -1,11 +1,11 @@
 /**
  * vfio-user round-trip latency as a VMM sees it: one C client times REGION_READs of an mtty device served by umdevd
- * as shipped (FUSE, API and a device host per client, the default config), for (a) a 4-byte read of PCI config
+ * as shipped (FUSE, API and the device's own device host, the default config), for (a) a 4-byte read of PCI config
  * space and (b) a 1-byte read of BAR0's line status register (the guest's UART hot path). The floor is the same
  * client against a C AF_UNIX echo server answering each request with a reply of the same size. The same client
  * also runs against umdev's server in this process (no device host), so the cost of the daemon path shows.
  * In every round one client process connects to all three and takes turns among the six targets, `chunk` requests
- * at a time, so all see the same machine load; each round is a fresh connection (a fresh device host). Figures are
+ * at a time, so all see the same machine load; each round is a fresh connection (the device keeps its host). Figures are
  * the medians of the round medians. `ratio` is the worse of the two daemon/floor ratios. The CPU time each server
  * spent per request (the device host's, this process's for the in-process server, the echo's) is reported too: busy
  * polling trades some of it for latency.
@@ -47,18 +47,23 @@ function cpuMs(pid: number): number {
 const CLOCK_TICKS = 100;
 
 /**
- * The CPU time of the device host serving this round's client: found among the daemon's children once it runs,
- * then read every 50 ms (the host exits when the client leaves, so its last reading is the one kept).
+ * The CPU time the daemon's device hosts spend during a round (the bench's one device has the only host; it may start
+ * with the round's first connection, and it lives on after it).
  */
 function hostCpuSampler(daemonPid: number): { ms(): number; stop(): void } {
-  const before = new Set(childPids(daemonPid));
-  let host: number | undefined;
-  let last = 0;
-  const timer = setInterval(() => {
-    host ??= childPids(daemonPid).find((p) => !before.has(p));
-    if (host !== undefined) last = Math.max(last, cpuMs(host));
-  }, 50);
-  return { ms: () => last, stop: () => clearInterval(timer) };
+  const start = new Map(childPids(daemonPid).map((p) => [p, cpuMs(p)]));
+  let end = new Map<number, number>();
+  const sample = (): void => {
+    end = new Map(childPids(daemonPid).map((p) => [p, cpuMs(p)]));
+  };
+  const timer = setInterval(sample, 50);
+  return {
+    ms: () => [...end].reduce((n, [p, ms]) => n + ms - (start.get(p) ?? 0), 0),
+    stop: () => {
+      clearInterval(timer);
+      sample();
+    },
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -117,7 +122,7 @@ export async function main(argv: string[]): Promise<void> {
         `round ${r + 1} CPU per request: device host ${cpu.daemon.at(-1)!.toFixed(1)} µs, in-process server ` +
           `${cpu.inproc.at(-1)!.toFixed(1)} µs, echo ${cpu.floor.at(-1)!.toFixed(1)} µs`,
       );
-      // The sessions just ended: let the device host reset and exit before the next round connects.
+      // The sessions just ended: let the device close before the next round connects.
       await sleep(300);
     }
     const figures: Record<string, number> = {};

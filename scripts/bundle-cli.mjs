@@ -21,7 +21,7 @@ import process from 'node:process';
 import { URL } from 'node:url';
 import ts from 'typescript';
 
-const DIST = new URL('../dist/', import.meta.url);
+const DIST = new URL(`../${process.env.UMDEV_DIST_DIR ?? 'dist'}/`, import.meta.url);
 const ENTRY = 'src/cli/main.js';
 /** The commands that must start fast (`npm run bench -- cli`); lsmdev is list. */
 const QUICK = ['src/cli/list.js', 'src/cli/types.js'];

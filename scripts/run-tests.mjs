@@ -16,7 +16,7 @@ const say = (line) => process.stderr.write(`${line}\n`);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Suites that need no root, no mount and no Debian package beyond node: every file not listed in ROOT_ONLY. */
-const UNIT_DIRS = ['dist/test/core', 'dist/test/sysfs', 'dist/test/vfio', 'dist/test/vfio-user', 'dist/test/drivers', 'dist/test/display', 'dist/test/native', 'dist/test/fuse', 'dist/test/daemon', 'dist/test/cli', 'dist/test/k8s'];
+const UNIT_DIRS = ['dist/test/core', 'dist/test/sysfs', 'dist/test/vfio', 'dist/test/vfio-user', 'dist/test/drivers', 'dist/test/display', 'dist/test/native', 'dist/test/fuse', 'dist/test/daemon', 'dist/test/cli', 'dist/test/k8s', 'dist/test/metrics', 'dist/test/dashboard'];
 /**
  * Files under UNIT_DIRS that mount FUSE, run mdevctl or change users, so they need root; the daemon suites change
  * devices through the API, which only root (or its group) may do.

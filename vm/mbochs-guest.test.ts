@@ -15,10 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { apiCall, parseEndpoint } from '../src/cli/api-client.js';
 import { decodePng, type RgbImage } from '../src/display/png.js';
 import { start, stateDir, waitForStderr } from '../test/e2e/umdevd-process.js';
-import { guestModules } from './guest-modules.js';
+import { guestModules } from '../src/vm/guest-modules.js';
 import { facts, waitFor } from './guest-facts.js';
-import { writeInitramfs } from './initramfs.js';
-import { GUEST_SHARE, guestKernel, rootRecipe, startGuest, vmRoot } from './qemu.js';
+import { writeInitramfs } from '../src/vm/initramfs.js';
+import { GUEST_SHARE, guestKernel, rootRecipe, startGuest, vmRoot } from '../src/vm/qemu.js';
 
 const BOOT_LIMIT_MS = 300_000;
 const INIT = fileURLToPath(new URL('../../vm/guest/init-mbochs', import.meta.url));

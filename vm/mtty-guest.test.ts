@@ -11,8 +11,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { start, stateDir } from '../test/e2e/umdevd-process.js';
 import { facts, waitFor } from './guest-facts.js';
-import { writeInitramfs } from './initramfs.js';
-import { GUEST_SHARE, guestKernel, rootRecipe, runGuest, vmRoot } from './qemu.js';
+import { writeInitramfs } from '../src/vm/initramfs.js';
+import { GUEST_SHARE, guestKernel, rootRecipe, runGuest, vmRoot } from '../src/vm/qemu.js';
 
 const BOOT_LIMIT_MS = 180_000;
 const SIZES = [1, 15, 16, 17, 64, 4096];

@@ -20,9 +20,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { start, stateDir } from '../test/e2e/umdevd-process.js';
 import { facts, waitFor } from './guest-facts.js';
-import { guestModules } from './guest-modules.js';
-import { writeInitramfs } from './initramfs.js';
-import { GUEST_SHARE, guestKernel, rootRecipe, startGuest, vmRoot } from './qemu.js';
+import { guestModules } from '../src/vm/guest-modules.js';
+import { writeInitramfs } from '../src/vm/initramfs.js';
+import { GUEST_SHARE, guestKernel, rootRecipe, startGuest, vmRoot } from '../src/vm/qemu.js';
 
 const BOOT_LIMIT_MS = 420_000;
 const INIT = fileURLToPath(new URL('../../vm/guest/init-mvblk', import.meta.url));

@@ -3,7 +3,7 @@
  * (a socket path, or an `http://` URL whose token comes from `UMDEV_API_TOKEN`), from `--state-dir DIR` (umdevd
  * writes `DIR/api.json` with `{"socket": …, "url": …}`; the socket wins, and a TCP-only daemon's token is read from
  * `DIR/api.token`), or from `UMDEV_API`, in that order; a plain sysfs root (a kernel, or a mount without the API)
- * has none and commands fall back to sysfs files. An API error body `{"error":{"errno","message"}}` becomes the
+ * has none and commands fall back to sysfs files. Commands that need the API find it by the one rule (find-state.ts). An API error body `{"error":{"errno","message"}}` becomes the
  * `UmdevError` it was in the daemon, so its message and exit code are those of any other failure.
  */
 import { readFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { UmdevError, isErrno } from '../errors.js';
 import { apiCall, describeEndpoint, parseEndpoint, type ApiEndpoint, type RawReply } from './api-client.js';
 import { context, fail } from '../mdevctl/failure.js';
 import { readToString } from '../mdevctl/read-text.js';
+import { describeState, findStateDir } from './find-state.js';
 
 export type { ApiEndpoint } from './api-client.js';
 
@@ -26,27 +27,34 @@ export interface ApiLocation {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * The API's endpoint, or undefined when none is known. An explicit `--state-dir` whose `api.json` cannot be read is
- * an error (the caller asked for that daemon); an `api.json` with neither socket nor url (API disabled) means "no API".
+ * The API's endpoint, or undefined when none is known: `--api`, then `UMDEV_API`, then the state dir `--state-dir`
+ * names. With `rule`, a state dir is also found by the one rule (`UMDEV_STATE`, a live `./umdev-state`,
+ * `/var/lib/umdev`: see find-state.ts), and finding no API there is an error that says where it looked. An explicit
+ * `--state-dir` whose `api.json` cannot be read is an error (the caller asked for that daemon); an `api.json` with
+ * neither socket nor url (API disabled) means "no API".
  */
-export async function knownApi(loc: ApiLocation, env: Env): Promise<ApiEndpoint | undefined> {
+export async function knownApi(loc: ApiLocation, env: Env, rule = false): Promise<ApiEndpoint | undefined> {
   if (loc.api !== undefined && loc.api !== '') return parseEndpoint(loc.api, env.UMDEV_API_TOKEN);
-  if (loc.stateDir !== undefined && loc.stateDir !== '') {
-    const ep = await apiJsonEndpoint(loc.stateDir, env);
-    if (ep !== undefined) return ep;
-  }
   const fromEnv = env.UMDEV_API;
-  return fromEnv === undefined || fromEnv === '' ? undefined : parseEndpoint(fromEnv, env.UMDEV_API_TOKEN);
+  if ((loc.stateDir === undefined || loc.stateDir === '') && fromEnv !== undefined && fromEnv !== '') return parseEndpoint(fromEnv, env.UMDEV_API_TOKEN);
+  if (!rule && (loc.stateDir === undefined || loc.stateDir === '')) return undefined;
+  const found = findStateDir(loc.stateDir, env);
+  if (found.source === 'system' && found.pid === undefined) {
+    throw fail('ENOENT', `No umdevd found: none holds ${describeState(found)}; start one (umdevd), or say where it is with --state-dir DIR, UMDEV_STATE or --api`);
+  }
+  const ep = await apiJsonEndpoint(found.dir, env, describeState(found));
+  if (ep === undefined && rule) throw fail('EINVAL', `The umdevd in ${describeState(found)} runs without its API (api.json names none)`);
+  return ep;
 }
 
 /** The endpoint `<stateDir>/api.json` names, or undefined when the daemon runs without its API. */
-export async function apiJsonEndpoint(stateDir: string, env: Env = {}): Promise<ApiEndpoint | undefined> {
+export async function apiJsonEndpoint(stateDir: string, env: Env = {}, why?: string): Promise<ApiEndpoint | undefined> {
   const file = join(stateDir, 'api.json');
   let text: string;
   try {
     text = await readToString(file);
   } catch (e) {
-    throw context(e, `Unable to read ${file} (is umdevd running? or pass --api SOCKET)`);
+    throw context(e, `Unable to read ${file} (is umdevd running in ${why ?? stateDir}? or pass --api SOCKET)`);
   }
   let info: { socket?: unknown; url?: unknown };
   try {

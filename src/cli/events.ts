@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { apiOpen, describeEndpoint, type ApiEndpoint } from './api-client.js';
-import { apiJsonEndpoint, knownApi } from './daemon-api.js';
+import { knownApi } from './daemon-api.js';
 import { context, fail } from '../mdevctl/failure.js';
 import type { CliContext } from './io.js';
 
@@ -18,14 +18,9 @@ export interface EventsOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** The daemon's endpoint from `--api`, or from `<state-dir>/api.json` (default state dir `umdev-state`). */
+/** The daemon's endpoint: `--api`, `UMDEV_API`, else the state dir found by the one rule (find-state.ts). */
 export async function eventsEndpoint(opts: EventsOptions): Promise<ApiEndpoint> {
-  const env = opts.env ?? {};
-  if (opts.api !== undefined) return (await knownApi({ api: opts.api }, env)) as ApiEndpoint;
-  const dir = opts.stateDir ?? 'umdev-state';
-  const ep = await apiJsonEndpoint(dir, env);
-  if (ep === undefined) throw fail('EINVAL', `${dir}/api.json names no API (umdevd runs without its API)`);
-  return ep;
+  return (await knownApi({ api: opts.api, stateDir: opts.stateDir }, opts.env ?? {}, true)) as ApiEndpoint;
 }
 
 /**

@@ -5,7 +5,9 @@
  * `unshare -m` shell keeps the old, dead mount: ENOTCONN). The trade-off: the real /sys is hidden inside.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { constants as constants_fs } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fail } from '../mdevctl/failure.js';
 import { statePaths } from './state-paths.js';
@@ -24,8 +26,20 @@ export async function execCommand(opts: ExecOptions): Promise<number> {
   if (process.getuid?.() !== 0) throw fail('EPERM', 'umdevctl exec needs root: it makes a mount namespace and bind mounts');
   const paths = await statePaths(opts.stateDir, opts.env);
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  if (!mounts.split('\n').some((l) => l.split(' ')[4] === paths.sysfs)) {
-    throw fail('ENOENT', `${paths.sysfs} is not mounted: is umdevd running on this state dir (umdevd --state-dir …)?`);
+  const mount = mounts.split('\n').find((l) => l.split(' ')[4] === paths.sysfs);
+  if (mount === undefined) {
+    throw fail('ENOENT', `${paths.sysfs} is not mounted: no umdevd serves ${paths.why}`);
+  }
+  // A tree mounted by another user without allow_other refuses everyone else, root included: mdevctl would then
+  // list nothing and succeed. Say so instead.
+  try {
+    await access(join(paths.sysfs, 'class'), constants_fs.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw e;
+    // FUSE records who mounted it in the super block options (`user_id=N`); stat of the mount is refused too.
+    const owner = /[ ,]user_id=(\d+)/.exec(mount)?.[1];
+    throw fail('EACCES', `${paths.sysfs} was mounted by uid ${owner ?? '?'} without allow_other, so no other user can read it, root included: run the command as that user, or add user_allow_other to /etc/fuse.conf and restart that umdevd`);
   }
   const env = Object.fromEntries(Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ interface CommandHelp {
 
 const API_OPTS: ReadonlyArray<readonly [string, string]> = [
   ['    --api <SOCKET|URL>', "umdevd's control API (default: UMDEV_API, or the socket in <state-dir>/api.json)"],
-  ['    --state-dir <DIR>', "umdevd's state directory, whose api.json names the API (default ./umdev-state)"],
+  ['    --state-dir <DIR>', "umdevd's state directory, whose api.json names the API (default: UMDEV_STATE, else ./umdev-state if a umdevd holds it, else /var/lib/umdev)"],
 ];
 
 export const HELP: Readonly<Record<string, CommandHelp>> = {
@@ -170,6 +170,21 @@ Prints one JSON object per core event (add, remove, online, offline, change, ...
     usage: 'events [OPTIONS]',
     options: [...API_OPTS, ['-n, --count <N>', 'Stop after N events (default: follow until umdevd stops)']],
   },
+  dashboard: {
+    about: "Serve a live web dashboard of umdevd's devices",
+    long: `Serve a live web dashboard of umdevd's devices
+
+Serves a web page showing parents, pools, devices, their clients and counters, mbochs screens and mtty console
+output, live, and prints a URL with a one-time login token. The page acts with your rights on umdevd's API: as a
+user outside root and the API group it is read-only. Listens on 127.0.0.1 unless --listen says otherwise.`,
+    usage: 'dashboard [OPTIONS]',
+    options: [
+      ...API_OPTS,
+      ['    --listen <HOST:PORT>', 'Where to listen (default 127.0.0.1 and any free port)'],
+      ['    --open', 'Open the URL with xdg-open'],
+      ['    --peer <NAME=ADDRESS>...', 'A umdevd (socket or URL) the page may migrate devices to; token from UMDEV_DEST_TOKEN'],
+    ],
+  },
   screenshot: {
     about: "Save a device's screen as a PNG file",
     long: `Save a device's screen as a PNG file
@@ -193,7 +208,7 @@ Enters a fresh private mount namespace with the state dir's sys bound over /sys 
 made anew on every call, so it always sees the running daemon's mount. The real /sys is hidden inside it. Needs
 root.`,
     usage: 'exec [OPTIONS] -- <COMMAND>...',
-    options: [['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE_DIR, else ./umdev-state)"]],
+    options: [['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE, else ./umdev-state if a umdevd holds it, else /var/lib/umdev)"]],
     args: [['<COMMAND>...', 'The command and its arguments, e.g. mdevctl types']],
   },
   shell: {
@@ -203,21 +218,38 @@ root.`,
 umdevctl exec -- $SHELL. After umdevd restarts, leave the shell and start a new one: the old namespace holds
 the old daemon's mount ("Transport endpoint is not connected").`,
     usage: 'shell [OPTIONS]',
-    options: [['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE_DIR, else ./umdev-state)"]],
+    options: [['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE, else ./umdev-state if a umdevd holds it, else /var/lib/umdev)"]],
   },
   'qemu-args': {
-    about: 'Print the QEMU arguments that attach a device',
-    long: `Print the QEMU arguments that attach a device
+    about: 'Print the QEMU arguments that attach devices',
+    long: `Print the QEMU arguments that attach devices
 
-QEMU 10.1 or later: a shared memfd RAM backend (vfio-user passes guest memory to umdevd as fds) and a
-vfio-user-pci device on the device's socket.`,
-    usage: 'qemu-args [OPTIONS] <UUID>',
+QEMU 10.1 or later: a shared memfd RAM backend (vfio-user passes guest memory to umdevd as fds) and one
+vfio-user-pci device per UUID on its socket. Every argument is one shell word that needs no quoting, so
+$(umdevctl qemu-args UUID) works as well as the printed text; --json prints {"args":[...]}.`,
+    usage: 'qemu-args [OPTIONS] <UUID>...',
     options: [
       ['-m, --memory <SIZE>', 'Guest RAM size, as QEMU writes it (default 1G)'],
-      ['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE_DIR, else ./umdev-state)"],
+      ['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE, else ./umdev-state if a umdevd holds it, else /var/lib/umdev)"],
       ['-u, --uuid <UUID>', 'The device (instead of the positional UUID)'],
     ],
-    args: [['<UUID>', 'The device to attach']],
+    args: [['<UUID>...', 'The devices to attach']],
+  },
+  vm: {
+    about: 'Boot a Linux guest with devices attached',
+    long: `Boot a Linux guest with devices attached
+
+Runs the VM tier's QEMU (from /var/cache/umdev/vm-root, or UMDEV_VM_ROOT; built first when missing) with the
+devices on their sockets, a Debian guest kernel and a busybox initramfs that loads the devices' drivers and
+reports each device on the serial console, which is this terminal. The guest then powers off; with --console it
+gives a shell until poweroff (or QEMU's Ctrl-A X). Needs root. Exits with QEMU's status.`,
+    usage: 'vm [OPTIONS] <UUID>...',
+    options: [
+      ['    --console', "Give the guest's serial console this terminal's input: a shell"],
+      ['-m, --memory <SIZE>', 'Guest RAM, 128M to 64G (default 512M)'],
+      ['    --state-dir <DIR>', "umdevd's state directory (default: UMDEV_STATE, else ./umdev-state if a umdevd holds it, else /var/lib/umdev)"],
+    ],
+    args: [['<UUID>...', 'The devices to attach']],
   },
   migrate: {
     about: 'Move a running device to another umdevd (live migration)',
@@ -226,13 +258,16 @@ vfio-user-pci device on the device's socket.`,
 The source umdevd (the one --api, --state-dir or UMDEV_API names) creates the same type with the same UUID on
 the destination, sends the device's state while it runs (PRE_COPY), stops it, sends the rest (STOP_COPY), and
 removes its own copy once the destination runs it. Its vfio-user client stays connected until then and must
-reconnect to the destination's socket. Any failure rolls back: the device runs on the source again and the
-destination's copy is removed. Prints each step; with --json one JSON object per line, the last one "done" or
-"error".`,
+reconnect to the destination's socket, which the last line names; the device's definition moves with it. A
+client that never negotiated migration (QEMU 11.1) could not follow: the migration is refused (Device or
+resource busy) unless --force, which cuts that client off. Any failure, and Ctrl-C before the switch-over, rolls
+back: the device runs on the source again and the destination's copy is removed. Prints each step; with --json
+one JSON object per line, the last one "done" or "error".`,
     usage: 'migrate [OPTIONS] --to <DEST> <UUID>',
     options: [
       ...API_OPTS,
       ['    --to <DEST>', "The destination umdevd's API: http://HOST:PORT (its TCP API) or a socket path"],
+      ['    --force', 'Migrate even though the attached client cannot follow (it is cut off)'],
       ['    --max-bandwidth <BYTES>', 'Send at most this many stream bytes per second (default: no limit)'],
       ['    --to-token-file <FILE>', "The destination's bearer token (its api.token; default: UMDEV_DEST_TOKEN)"],
       ['-u, --uuid <UUID>', 'The device (instead of the positional UUID)'],
@@ -245,6 +280,7 @@ destination's copy is removed. Prints each step; with --json one JSON object per
 const GLOBAL_OPTS: ReadonlyArray<readonly [string, string]> = [
   ['    --config-root <DIR>', 'Directory that plays /etc/mdevctl.d (default: UMDEV_CONFIG_ROOT, else /etc/mdevctl.d)'],
   ['    --json', 'Machine-readable output and errors'],
+  ['    --state-dir <DIR>', "umdevd's state directory: its tree, definitions and API (default: UMDEV_STATE, else ./umdev-state if a umdevd holds it)"],
   ['    --sysfs-root <DIR>', 'Directory that plays /sys (default: UMDEV_SYSFS_ROOT, else /sys)'],
 ];
 
@@ -291,7 +327,7 @@ export function globalHelp(version: string): string {
     `USAGE:\n    umdevctl [OPTIONS] <SUBCOMMAND>\n\nOPTIONS:\n` +
     optionLines([...GLOBAL_OPTS, ['-h, --help', 'Print help information'], ['-V, --version', 'Print version information']], false) +
     `\nSUBCOMMANDS:\n${cmds.map(([n, a]) => `    ${n.padEnd(w)}${a}\n`).join('')}\n` +
-    "online/offline, events, screenshot and migrate use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, or UMDEV_API).\n" +
+    "online/offline, events, screenshot, migrate and dashboard use umdevd's API when known (--api SOCKET|URL, --state-dir DIR, UMDEV_API, or the state dir found as docs/umdevd.md says).\n" +
     "'umdevctl help CMD' or 'umdevctl CMD --help' describes one command; man umdevctl describes them all.\n"
   );
 }

@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import type { FoundState } from './find-state.js';
 import type { Sysroot } from './sysroot.js';
 
 /** Where a command writes text; standard output or error (`FdWriter`), or a buffer in tests. Not closed by commands. */
@@ -19,6 +20,8 @@ export interface CliContext {
   readonly now?: () => Date;
   /** Which log lines to show (`MDEVCTL_LOG`); default: warnings, uncoloured. */
   readonly log?: LogFilter;
+  /** The umdevd state dir the roots came from, when they came from one (`--state-dir`, `UMDEV_STATE`, fallback). */
+  readonly state?: FoundState;
 }
 
 /** A `Writer` that keeps what was written, for tests and for commands that buffer output. */

@@ -5,6 +5,7 @@
  * code (1; usage errors exit 2, as clap does). Each command's module is imported when that command runs, so a call
  * loads only what it uses: start-up is most of what a `umdevctl list` costs.
  */
+import { getEventListeners } from 'node:events';
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -15,14 +16,17 @@ import { debug, FdWriter, logFilter, type CliContext, type Writer } from './io.j
 import { label, UsageError } from './usage.js';
 import { exists } from './sysfs-read.js';
 import { readInline } from '../mdevctl/read-text.js';
-import { Sysroot } from './sysroot.js';
+import { resolveRoots } from './roots.js';
 import { parseUuid, uuidError } from './uuid.js';
+import { didYouMean } from './suggest.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 const GLOBAL: Options = {
   'sysfs-root': { type: 'string' },
   'config-root': { type: 'string' },
+  /** umdevd's state dir: its tree and definitions for the mdevctl commands, its API for the others. */
+  'state-dir': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -53,12 +57,22 @@ const COMMANDS: Record<string, { options: Options; positionals?: number }> = {
   offline: { options: { ...GROUP } },
   reset: { options: { ...UUID } },
   events: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, count: { type: 'string', short: 'n' } } },
+  dashboard: { options: { api: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' }, open: { type: 'boolean' }, peer: { type: 'string', multiple: true } } },
   screenshot: { options: { ...UUID, api: { type: 'string' }, 'state-dir': { type: 'string' } }, positionals: 2 },
   exec: { options: { 'state-dir': { type: 'string' } }, positionals: Infinity },
   shell: { options: { 'state-dir': { type: 'string' } } },
-  'qemu-args': { options: { ...UUID, 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' } }, positionals: 1 },
-  migrate: { options: { ...UUID, to: { type: 'string' }, 'to-token-file': { type: 'string' }, 'max-bandwidth': { type: 'string' }, api: { type: 'string' }, 'state-dir': { type: 'string' } }, positionals: 1 },
+  'qemu-args': { options: { ...UUID, 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' } }, positionals: Infinity },
+  vm: { options: { 'state-dir': { type: 'string' }, memory: { type: 'string', short: 'm' }, console: { type: 'boolean' } }, positionals: Infinity },
+  migrate: {
+    options: { ...UUID, to: { type: 'string' }, 'to-token-file': { type: 'string' }, 'max-bandwidth': { type: 'string' }, force: { type: 'boolean' }, api: { type: 'string' }, 'state-dir': { type: 'string' } },
+    positionals: 1,
+  },
 };
+
+/** umdev's own commands: they need no mdevctl environment (definitions and script dirs), only umdevd. */
+const OWN = new Set(['events', 'screenshot', 'exec', 'shell', 'qemu-args', 'vm', 'migrate']);
+/** Commands that read or write the sysfs tree and definitions, as mdevctl's do. */
+const TREE = new Set(['types', 'list', 'define', 'undefine', 'modify', 'start', 'stop', 'start-parent-mdevs', 'online', 'offline', 'reset']);
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
@@ -146,8 +160,9 @@ async function selfCheck(ctx: CliContext): Promise<void> {
   }
 }
 
-async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<void> {
+async function dispatch(ctx: CliContext, inv: Invocation, io: RunIo): Promise<void> {
   const { cmd, v, positionals } = inv;
+  const { env, signal } = io;
   switch (cmd) {
     case 'types':
       return (await import('./types.js')).typesCommand(ctx, { parent: str(v, 'parent'), dumpjson: bool(v, 'dumpjson') });
@@ -196,10 +211,15 @@ async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<s
         if (code !== 0) throw new ExitStatus(code);
       });
     }
-    case 'qemu-args': {
-      const u = str(v, 'uuid') ?? positionals[0];
-      if (u === undefined) required(inv, ['<UUID>']);
-      return (await import('./qemu-args.js')).qemuArgsCommand(ctx, { uuid: uuidArg(u), stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
+    case 'qemu-args':
+    case 'vm': {
+      const raw = [...(str(v, 'uuid') === undefined ? [] : [str(v, 'uuid') as string]), ...positionals];
+      if (raw.length === 0) required(inv, ['<UUID>...']);
+      const uuids = raw.map(uuidArg);
+      if (cmd === 'qemu-args') return (await import('./qemu-args.js')).qemuArgsCommand(ctx, { uuids, stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), env });
+      return (await import('./vm.js')).vmCommand(ctx, { uuids, stateDir: str(v, 'state-dir'), memory: str(v, 'memory'), console: bool(v, 'console'), env, signal }).then((code) => {
+        if (code !== 0) throw new ExitStatus(code);
+      });
     }
     case 'screenshot': {
       // UUID FILE, or --uuid UUID FILE.
@@ -214,7 +234,16 @@ async function dispatch(ctx: CliContext, inv: Invocation, env: Readonly<Record<s
       const to = str(v, 'to');
       if (to === undefined) required(inv, ['--to <DEST>']);
       const maxBandwidth = u32(v, 'max-bandwidth', '--max-bandwidth <BYTES>');
-      return (await import('./migrate.js')).migrateCommand(ctx, { uuid: uuidArg(u), to, tokenFile: str(v, 'to-token-file'), maxBandwidth: maxBandwidth === 0 ? undefined : maxBandwidth, api: str(v, 'api'), stateDir: str(v, 'state-dir'), env });
+      return (await import('./migrate.js')).migrateCommand(ctx, {
+        uuid: uuidArg(u), to, tokenFile: str(v, 'to-token-file'), maxBandwidth: maxBandwidth === 0 ? undefined : maxBandwidth, force: bool(v, 'force'),
+        api: str(v, 'api'), stateDir: str(v, 'state-dir'), env, signal,
+      }).then((code) => {
+        if (code !== 0) throw new ExitStatus(code);
+      });
+    }
+    case 'dashboard': {
+      const peers = v.peer;
+      return (await import('./dashboard.js')).dashboardCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), listen: str(v, 'listen'), open: bool(v, 'open'), peers: Array.isArray(peers) ? peers.filter((p): p is string => typeof p === 'string') : [], signal, env });
     }
     case 'events':
       return (await import('./events.js')).eventsCommand(ctx, { api: str(v, 'api'), stateDir: str(v, 'state-dir'), count: u32(v, 'count', '--count <N>'), signal, env });
@@ -228,7 +257,10 @@ export interface RunIo {
   readonly stdout: Writer;
   readonly stderr: Writer;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Aborts long-running commands (`events`). */
+  /**
+   * Aborts long-running commands (`events`, `vm`, `migrate`), with the signal's name (`SIGINT`, `SIGTERM`) as the
+   * reason; `migrate` asks its daemon to roll back and waits for it.
+   */
   readonly signal?: AbortSignal;
   readonly now?: () => Date;
   /** `lsmdev`: mdevctl's other name, which is `list` with its own help and usage lines. Default `umdevctl`. */
@@ -238,7 +270,7 @@ export interface RunIo {
 function findCommand(argv: readonly string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--sysfs-root' || a === '--config-root') i++;
+    if (a === '--sysfs-root' || a === '--config-root' || a === '--state-dir') i++;
     else if (!a.startsWith('-')) return i;
   }
   return -1;
@@ -280,18 +312,29 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   let positionals: string[] = [];
   let usage: UsageError | undefined;
   const loose = parseArgs({ args: rest, options, allowPositionals: true, strict: false, tokens: true });
-  const used = [...new Set(loose.tokens.flatMap((t) => (t.kind === 'option' && t.name in options && !GLOBAL_NAMES.has(t.name) ? [t.name] : [])))];
+  const named = (tokens: typeof loose.tokens): string[] => [...new Set(tokens.flatMap((t) => (t.kind === 'option' && t.name in options && !GLOBAL_NAMES.has(t.name) ? [t.name] : [])))];
+  const used = named(loose.tokens);
+  // clap stops at an unknown option: its usage line names only what came before it.
+  const unknownAt = loose.tokens.findIndex((t) => t.kind === 'option' && !(t.name in options));
   try {
     const parsed = parseArgs({ args: rest, options, allowPositionals: (spec?.positionals ?? 0) > 0, strict: true });
     values = parsed.values as Values;
     positionals = parsed.positionals;
   } catch (e) {
-    usage = parseError(e, program, cmd, used);
+    usage = parseError(e, program, cmd, unknownAt < 0 ? used : named(loose.tokens.slice(0, unknownAt)));
     values = loose.values as Values;
   }
   const json = values.json === true;
+  // Only when the command will run: help, version and usage errors print no note about trees.
+  const willRun = values.help !== true && values.version !== true && usage === undefined && spec !== undefined;
+  const roots = resolveRoots(
+    { sysfsRoot: str(values, 'sysfs-root'), configRoot: str(values, 'config-root'), stateDir: str(values, 'state-dir') },
+    io.env,
+    willRun && TREE.has(cmd ?? ''),
+  );
   const ctx: CliContext = {
-    root: Sysroot.resolve({ sysfsRoot: str(values, 'sysfs-root'), configRoot: str(values, 'config-root') }, io.env),
+    root: roots.root,
+    ...(roots.state === undefined ? {} : { state: roots.state }),
     stdout: io.stdout,
     stderr: io.stderr,
     json,
@@ -317,11 +360,13 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   try {
     debug(ctx, 'mdevctl', 'Starting up');
     debug(ctx, 'mdevctl', `Sysroot { sysfs: ${JSON.stringify(ctx.root.sysfsRoot)}, config: ${JSON.stringify(ctx.root.configRoot)} }`);
-    // As mdevctl: the environment is checked before the arguments.
-    await selfCheck(ctx);
+    if (roots.note !== undefined) io.stderr.write(`${roots.note}\n`);
+    // As mdevctl: the environment is checked before the arguments (umdev's own commands need none of it).
+    if (!OWN.has(cmd ?? '')) await selfCheck(ctx);
+    // clap sees an unknown subcommand before anything after it.
+    if (spec === undefined) throw unknownCommand(program, cmd ?? '');
     if (usage !== undefined) throw usage;
-    if (spec === undefined) throw new UsageError(`Found argument '${cmd ?? ''}' which wasn't expected, or isn't valid in this context`, `${program} <SUBCOMMAND>`);
-    await dispatch(ctx, { program, cmd: cmd ?? '', v: values, positionals, used }, io.env, io.signal);
+    await dispatch(ctx, { program, cmd: cmd ?? '', v: values, positionals, used }, io);
     return 0;
   } catch (e) {
     if (e instanceof ExitStatus) return e.code;
@@ -337,6 +382,16 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   }
 }
 
+/** clap's answer to a word that is no command: a suggestion when one is close enough (`suggestions.rs`). */
+function unknownCommand(program: string, word: string): UsageError {
+  const near = didYouMean(word, [...Object.keys(COMMANDS), 'help']);
+  if (near.length === 0) return new UsageError(`Found argument '${word}' which wasn't expected, or isn't valid in this context`, `${program} <SUBCOMMAND>`);
+  return new UsageError(
+    `The subcommand '${word}' wasn't recognized\n\n\tDid you mean ${near.map((n) => `'${n}'`).join(' or ')}?\n\nIf you believe you received this message in error, try re-running with '${program} -- ${word}'`,
+    `${program} <SUBCOMMAND>`,
+  );
+}
+
 /** clap's wording for what `util.parseArgs` refused; an unknown flag also gets clap's `-- --flag` hint. */
 function parseError(e: unknown, program: string, cmd: string | undefined, used: readonly string[]): UsageError {
   const code = (e as { code?: string }).code;
@@ -345,7 +400,14 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
   const line = cmd === undefined || COMMANDS[cmd] === undefined ? `${program} <SUBCOMMAND>` : { program, cmd, used, first: REQUIRED[cmd] };
   if ((code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') && arg !== undefined) {
     const hint = arg.startsWith('-') ? `If you tried to supply \`${arg}\` as a value rather than a flag, use \`-- ${arg}\`` : undefined;
-    return new UsageError(`Found argument '${arg}' which wasn't expected, or isn't valid in this context`, line, hint);
+    const found = `Found argument '${arg}' which wasn't expected, or isn't valid in this context`;
+    // clap suggests the closest long flag of the command (`did_you_mean_flag`), and names it in the usage line.
+    const spec = cmd === undefined ? undefined : COMMANDS[cmd];
+    const near = arg.startsWith('--') && spec !== undefined ? didYouMean(arg.slice(2).split('=')[0]!, [...Object.keys(spec.options), 'help', ...(cmd === 'list' ? ['version'] : [])]).pop() : undefined;
+    if (near !== undefined && typeof line !== 'string') {
+      return new UsageError(`${found}\n\n\tDid you mean '--${near}'?`, { ...line, used: [...used.filter((u) => u !== near), near] }, hint);
+    }
+    return new UsageError(found, line, hint);
   }
   return new UsageError(msg, line);
 }
@@ -357,7 +419,14 @@ function parseError(e: unknown, program: string, cmd: string | undefined, used: 
 export async function cli(program: 'umdevctl' | 'lsmdev' = 'umdevctl'): Promise<void> {
   readInline();
   const ac = new AbortController();
-  process.once('SIGINT', () => ac.abort());
+  // A command that follows the signal (events, vm, migrate) gets it as an abort; any other ends as it would have
+  // without a handler. A second signal ends the process at once, as the handler is gone.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      if (getEventListeners(ac.signal, 'abort').length > 0) ac.abort(sig);
+      else process.kill(process.pid, sig);
+    });
+  }
   const stdout = new FdWriter(1, () => process.stdout);
   const stderr = new FdWriter(2, () => process.stderr);
   process.exitCode = await run(process.argv.slice(2), { stdout, stderr, env: process.env, signal: ac.signal, program });

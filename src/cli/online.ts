@@ -26,7 +26,8 @@ export interface OnlineOptions extends ApiLocation {
  */
 export async function onlineCommand(ctx: CliContext, opts: OnlineOptions): Promise<void> {
   const word = opts.online ? 'online' : 'offline';
-  const api = await knownApi(opts, opts.env ?? {});
+  // Roots that came from a umdevd's state dir mean that daemon's API.
+  const api = await knownApi({ api: opts.api, stateDir: opts.stateDir ?? ctx.state?.dir }, opts.env ?? {});
   if (api !== undefined) {
     try {
       await apiRequest(api, 'POST', '/groups/online', { uuids: opts.uuids, online: opts.online });

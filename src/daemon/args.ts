@@ -25,7 +25,7 @@ definitions in DIR/mdevctl.d and answers a JSON control API on the Unix socket D
 Prints "umdevd ready" on stdout once everything is up; SIGINT/SIGTERM shut it down cleanly.
 
 Options:
-  -s, --state-dir DIR    state directory (default ./umdev-state)
+  -s, --state-dir DIR    state directory (default: UMDEV_STATE, else ./umdev-state)
   -c, --config FILE      JSON config file (parents, mount, sockets, definitions, api, layout, extensions, log)
       --no-mount         do not mount the sysfs tree
       --no-extensions    serve the kernel's sysfs layout exactly: no umdev-only files (online, reset)
@@ -36,7 +36,7 @@ Options:
 `;
 
 /** Parse `argv` (without node and the script). `EINVAL` with a one-line reason for anything wrong. */
-export function parseCommandLine(argv: readonly string[]): Command {
+export function parseCommandLine(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Command {
   let parsed;
   try {
     parsed = parseArgs({
@@ -61,7 +61,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
   if (v.help === true) return { kind: 'help' };
   if (v.version === true) return { kind: 'version' };
   const level = logLevelOption(v['log-level']);
-  const stateDir = v['state-dir'] ?? 'umdev-state';
+  // As every tool finds it (src/cli/find-state.ts), less the search: the flag, UMDEV_STATE, else ./umdev-state.
+  const stateDir = v['state-dir'] ?? (env.UMDEV_STATE === undefined || env.UMDEV_STATE === '' ? 'umdev-state' : env.UMDEV_STATE);
   if (stateDir === '') throw err('EINVAL', '--state-dir must not be empty');
   return {
     kind: 'run',

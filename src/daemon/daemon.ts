@@ -17,12 +17,19 @@ import type { ApiDeps } from './api/router.js';
 import { IncomingMigrations, type MigrationTransport } from './migrate/incoming.js';
 import type { Placement } from '../sdk/pci-parent.js';
 import { DeviceInstance } from '../vfio-user/instance.js';
-import { migrateOut } from './migrate/outgoing.js';
+import { OutgoingMigrations, legacyClient, migrateOut } from './migrate/outgoing.js';
 import { parentNameProblem } from './names.js';
 import { Autostart } from './autostart.js';
 import { logDeviceEvents } from './device-log.js';
 import type { DaemonConfig, DriverCatalog, Layout, ParentConfig } from './config.js';
 import { describeError, type Logger } from '../log.js';
+import { describeEndpoint } from '../cli/api-client.js';
+import { FuseStats } from '../fuse/stats.js';
+import type { ClientInfo, DeviceCounters } from '../vfio/device-activity.js';
+import type { UartOutput } from '../vfio/uart-tap.js';
+import { DeviceInsight } from './live/insight.js';
+import type { FrameOptions, HostProcess, ScreenFrame } from './live/types.js';
+import { MigrationBoard } from './migrate/board.js';
 import { lockStateDir, prepareStateDir, removeApiInfo, writeApiInfo } from './state-dir.js';
 
 /** A mounted tree; `close()` unmounts (idempotent). */
@@ -32,13 +39,43 @@ export interface MountHandle {
   settled?(): Promise<void>;
 }
 
-/** A bus driver that serves devices, plus its own shutdown. */
+/**
+ * A bus driver that serves devices, plus its own shutdown. The optional members tell the root what only the side
+ * that runs a device knows (for the dashboard and `/metrics`); each is called with a device bound to `driver`.
+ * Where one is absent and the device's instance lives in umdevd itself (a `LocalInstance`), the daemon reads its
+ * model instead (`live/insight.ts`); for a device in a host, the transport that talks to the host is the one that
+ * can answer, and until it does the dashboard shows the fact as unknown.
+ */
 export interface DeviceServer {
   readonly driver: BusDriver;
   /** Path of the device's socket while it is bound. */
   socketPath(device: MdevDevice): string;
   /** Where the parents' devices live (a device host each); absent: in this process. */
   readonly placement?: Placement;
+  /**
+   * Whether the client attached to `device` can follow a migration: undefined when no client is attached, false when
+   * one is attached that never negotiated migration (such a VMM would lose the device). Absent: cannot tell.
+   */
+  clientCanMigrate?(device: MdevDevice): Promise<boolean | undefined>;
+  /**
+   * The device's screen as a tagged frame, made where the device runs: `{unchanged, etag}` when its tag still
+   * equals `ifNoneMatch` (nothing encoded), else the PNG and its tag; errors as `DeviceInstance.screen`. The root
+   * calls it at most every 100 ms per device, however many viewers (`live/screen-frames.ts`). Absent: the root
+   * asks the instance for whole PNGs and tags them by hash (`model-frame.ts` shows how a host makes tags).
+   */
+  frame?(device: MdevDevice, opts: FrameOptions): Promise<ScreenFrame>;
+  /** The vfio-user client attached now (SO_PEERCRED of its socket, read at accept), if any. Synchronous: no RPC per call. */
+  client?(device: MdevDevice): ClientInfo | undefined;
+  /** The device's host process while it runs (pid, uid); the root reads its RSS and CPU from /proc itself. */
+  host?(device: MdevDevice): HostProcess | undefined;
+  /**
+   * Monotonic totals since the device was created (`vfio/device-activity.ts`), as last reported by wherever the
+   * device runs and checked with `parseDeviceCounters`. Synchronous: a host reports them at its own pace (about
+   * once a second is plenty), the root answers from the last report.
+   */
+  counters?(device: MdevDevice): DeviceCounters | undefined;
+  /** What the device's UART sent after position `since`, from a bounded ring where the device runs (`vfio/uart-tap.ts`). */
+  uart?(device: MdevDevice, since?: number): Promise<UartOutput>;
   close(): Promise<void>;
 }
 
@@ -121,7 +158,9 @@ export class Daemon {
     await core.registerDriver(driver);
     undo.push(() => core.unregisterDriver(driver.name));
 
-    const tree = parts.sysfsTree(core, config.layout, config.extensions);
+    // The tree the mount serves carries where the FUSE server counts its requests (read by GET /metrics).
+    const fuseStats = new FuseStats();
+    const tree = withRequestStats(parts.sysfsTree(core, config.layout, config.extensions), fuseStats);
     let mountProblem: string | undefined = 'disabled by configuration';
     let mountSettled: (() => Promise<void>) | undefined;
     if (config.mount.enabled) {
@@ -154,9 +193,46 @@ export class Daemon {
     await autostart.idle();
 
     const transport: MigrationTransport = { open: async (uuid, owner) => instanceOf(core, uuid).openMigration(owner) };
-    const incoming = new IncomingMigrations(core, transport, log);
+    const board = new MigrationBoard();
+    const incoming = new IncomingMigrations(core, transport, log, undefined, board);
     undo.push(() => incoming.close());
-    const migrations: ApiDeps['migrations'] = { incoming, out: (uuid, dest, maxBandwidth, progress) => migrateOut({ core, transport, log, uuid, dest, maxBandwidth, progress }) };
+    const outgoing = new OutgoingMigrations();
+    const canMigrate = server.clientCanMigrate?.bind(server);
+    // A VMM that never negotiated migration cannot follow the device, and would lose it: refused unless forced.
+    const check = async (uuid: string, force: boolean): Promise<void> => {
+      const d = core.device(uuid);
+      if (d === undefined) throw err('ENODEV', `no device ${uuid}`);
+      if (!force && canMigrate !== undefined && (await canMigrate(d)) === false) throw legacyClient(uuid);
+    };
+    const migrations: ApiDeps['migrations'] = {
+      incoming,
+      board,
+      check,
+      abort: (uuid) => outgoing.abort(uuid),
+      out: (uuid, dest, o, progress) =>
+        outgoing.run(uuid, async (signal) => {
+          const tracker = board.begin(uuid, 'out', describeEndpoint(dest));
+          try {
+            const result = await migrateOut({
+              core, transport, log, uuid, dest, maxBandwidth: o.maxBandwidth, signal, check: () => check(uuid, o.force), definitions: config.definitions,
+              progress: (e) => {
+                tracker.step(e);
+                progress(e);
+              },
+            });
+            tracker.end('done');
+            return result;
+          } catch (e) {
+            tracker.end('failed');
+            throw e;
+          }
+        }),
+    };
+    const insight = new DeviceInsight({ core, server, screen: (uuid) => instanceOf(core, uuid).screen(), ...(mountProblem === undefined ? { fuse: () => fuseStats.snapshot() } : {}) });
+    // A removed device's last frame must not outlive it.
+    undo.push(core.subscribe((e) => {
+      if (e.kind === 'remove' && e.uuid !== undefined) insight.frames.drop(e.uuid);
+    }));
 
     let apiUrl: string | undefined;
     let apiSocket: string | undefined;
@@ -172,6 +248,8 @@ export class Daemon {
           },
           screen: async (uuid) => instanceOf(core, uuid).screen(),
           definitions: { dir: config.definitions },
+          insight,
+          board,
           ...(mountSettled ? { settled: mountSettled } : {}),
           migrations,
         },
@@ -201,6 +279,15 @@ export class Daemon {
     })();
     return this.#closing;
   }
+}
+
+/** `tree` as it is, carrying `stats` for the server that mounts it. */
+function withRequestStats(tree: AttrTree, stats: FuseStats): AttrTree {
+  return {
+    resolve: (path) => tree.resolve(path),
+    ...(tree.onChange === undefined ? {} : { onChange: tree.onChange.bind(tree) }),
+    requestStats: stats,
+  };
 }
 
 /** Run undo steps last-first; a failing step is logged and the rest still run. */

@@ -10,11 +10,20 @@ import { SysfsTree } from '../sysfs/index.js';
 import { VfioUserBusDriver } from '../vfio-user/bus-driver.js';
 import { native } from '../native/index.js';
 import type { DaemonConfig, DriverCatalog } from './config.js';
+import type { MdevDevice } from '../core/types.js';
+import { err } from '../errors.js';
+import { HostInstance } from './device-host/host-instance.js';
 import { DeviceHosts } from './device-host/hosts.js';
 import { HostIds } from './device-host/uids.js';
 import { DRIVERS, DRIVERS_MODULE } from './drivers.js';
 import type { DaemonParts, DeviceServer } from './daemon.js';
 import type { Logger } from '../log.js';
+
+/** The instance of a device of a parent whose devices live in hosts. */
+function hosted(d: MdevDevice): HostInstance {
+  if (!(d.driverData instanceof HostInstance)) throw err('EOPNOTSUPP', `${d.uuid} does not live in a device host`);
+  return d.driverData;
+}
 
 /** A driver catalog, and the module URL device hosts import it from (it must export it as `DRIVERS`). */
 export interface Catalog {
@@ -63,7 +72,23 @@ export function realParts(catalog: Catalog = { drivers: DRIVERS, module: DRIVERS
       return {
         driver,
         socketPath: (d) => driver.socketPath(d.uuid),
-        ...(hosts === undefined ? {} : { placement: hosts.placement }),
+        // Asked of the client's session, wherever it runs (in a host, by a call).
+        clientCanMigrate: (d: MdevDevice) => driver.clientCanMigrate(d.uuid),
+        ...(hosts === undefined
+          ? {}
+          : {
+              placement: hosts.placement,
+              // What the dashboard and /metrics ask of a device in its host: answered from the host's last report,
+              // or by a call to it; the client is known here, from its socket's credentials at accept.
+              client: (d) => driver.client(d.uuid),
+              host: (d) => {
+                const h = d.driverData instanceof HostInstance ? d.driverData.running : undefined;
+                return h === undefined ? undefined : { pid: h.pid, uid: h.uid };
+              },
+              counters: (d) => (d.driverData instanceof HostInstance ? d.driverData.running?.counters : undefined),
+              frame: (d, opts) => hosted(d).frame(opts),
+              uart: (d, since) => hosted(d).uart(since),
+            }),
         close: async () => {
           await driver.close();
           await hosts?.close();

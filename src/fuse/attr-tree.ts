@@ -4,6 +4,8 @@
  * containing `.` or `..`; `resolve` does not follow symlinks (the kernel does, through READLINK).
  */
 
+import type { FuseStats } from './stats.js';
+
 export type AttrNodeKind = 'dir' | 'file' | 'symlink';
 
 /** A directory: its entries are computed on every call (no second copy of state). */
@@ -45,4 +47,9 @@ export interface AttrTree {
    * the operation that caused them replies. Returns the unsubscribe function.
    */
   onChange?(listener: (change: { readonly kind: 'add' | 'remove'; readonly path: readonly string[] }) => void): () => void;
+  /**
+   * Where a server that mounts this tree counts its requests and their latency; absent: nothing is counted. The
+   * tree's owner reads it (umdevd's `GET /metrics`).
+   */
+  readonly requestStats?: FuseStats;
 }

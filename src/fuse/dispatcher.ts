@@ -14,6 +14,7 @@
  * filesystem rather than to the tree. Replies are built in one preallocated buffer and written synchronously; `show`/`store` that return a
  * promise complete later without holding up other requests.
  */
+import { performance } from 'node:perf_hooks';
 import { isUmdevError, err } from '../errors.js';
 import type { AttrFile, AttrNode, AttrTree } from './attr-tree.js';
 import type { FuseReplier } from './channel.js';
@@ -43,7 +44,8 @@ import {
 import { type Inode, InodeTable, linkTarget } from './inodes.js';
 import { type Meta, type Owner, R_OK, ROOT_OWNER, W_OK, X_OK, checkFileAccess, metaOwner, nodeAttr, permits, withMeta } from './node-access.js';
 import { encodeDirectory } from './readdir.js';
-import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, Op, Size, opName } from './protocol.js';
+import { FOPEN_DIRECT_IO, Fattr, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag, MAX_WRITE, OP_NAMES, Op, Size, opName } from './protocol.js';
+import type { FuseStats } from './stats.js';
 
 /** Where the dispatcher reports bugs (non-`UmdevError` exceptions, with their stack); lines carry no `fuse:` prefix. */
 export type FuseLogger = (level: 'debug' | 'error', message: string) => void;
@@ -77,6 +79,14 @@ export class FuseDispatcher {
   readonly #timeSec = Math.floor(Date.now() / 1000);
   readonly #unsubscribe: (() => void) | undefined;
   readonly #owner: Owner;
+  /** Where requests are counted (the tree's `requestStats`); absent: nothing is timed. */
+  readonly #stats: FuseStats | undefined;
+  /** The request `handle` is running now and when it began; reset to -1 once it is answered. */
+  #current = -1;
+  #currentOp = 0;
+  #currentAt = 0;
+  /** Requests answered after `handle` returned (an async `show` or `store`): when each began, by unique. */
+  readonly #pendingAt = new Map<number, { readonly op: string; readonly at: number }>();
   /** chmod/chown results by path key; dropped when the tree reports the path (or a parent) removed. */
   readonly #meta = new Map<string, Meta>();
   #nextFh = 1;
@@ -89,6 +99,7 @@ export class FuseDispatcher {
     this.#out = out;
     this.#log = log;
     this.#owner = owner;
+    this.#stats = tree.requestStats;
     this.#unsubscribe = tree.onChange?.((change) => {
       if (change.kind === 'remove') this.#removed(change.path);
     });
@@ -117,11 +128,43 @@ export class FuseDispatcher {
     }
     const opcode = req.readUInt32LE(4);
     const unique = readU64(req, 8);
+    const stats = this.#stats;
+    if (stats !== undefined) {
+      this.#current = unique;
+      this.#currentOp = opcode;
+      this.#currentAt = performance.now();
+    }
     try {
       this.#dispatch(req, opcode, unique, readU64(req, 16), Math.min(req.readUInt32LE(0), req.length) - Size.IN_HEADER);
     } catch (e) {
       if (opcode !== Op.FORGET && opcode !== Op.BATCH_FORGET && opcode !== Op.INTERRUPT) this.#fail(unique, opcode, e);
     }
+    if (stats === undefined || this.#current !== unique) return;
+    this.#current = -1;
+    const op = OP_NAMES.get(opcode) ?? 'other';
+    if (opcode === Op.FORGET || opcode === Op.BATCH_FORGET || opcode === Op.INTERRUPT) {
+      stats.observe(op, undefined, false);
+      return;
+    }
+    // Answered later; a request the kernel gave up on may never be, so the map is bounded (it only feeds statistics).
+    if (this.#pendingAt.size >= 4096) this.#pendingAt.clear();
+    this.#pendingAt.set(unique, { op, at: this.#currentAt });
+  }
+
+  /** A reply to `unique` went out: time it from when its request was read. */
+  #answered(unique: number, opcode: number | undefined, failed: boolean): void {
+    const stats = this.#stats;
+    if (stats === undefined) return;
+    const now = performance.now();
+    if (unique === this.#current) {
+      this.#current = -1;
+      stats.observe(opcode === undefined ? 'other' : (OP_NAMES.get(opcode) ?? 'other'), (now - this.#currentAt) / 1000, failed);
+      return;
+    }
+    const p = this.#pendingAt.get(unique);
+    if (p === undefined) return;
+    this.#pendingAt.delete(unique);
+    stats.observe(p.op, (now - p.at) / 1000, failed);
   }
 
   #dispatch(req: Buffer, opcode: number, unique: number, nodeid: number, bodyLen: number): void {
@@ -448,6 +491,12 @@ export class FuseDispatcher {
     const len = Size.OUT_HEADER + bodyLen;
     encodeOutHeader(this.#buf, 0, len, 0, unique);
     this.#out.reply(this.#buf.subarray(0, len));
+    if (this.#stats !== undefined) this.#answered(unique, this.#opOf(unique), false);
+  }
+
+  /** The opcode of the request `handle` runs now; undefined for a later reply (its op was kept when it began). */
+  #opOf(unique: number): number | undefined {
+    return unique === this.#current ? this.#currentOp : undefined;
   }
 
   #fail(unique: number, opcode: number, e: unknown): void {
@@ -461,5 +510,6 @@ export class FuseDispatcher {
     }
     encodeOutHeader(this.#buf, 0, Size.OUT_HEADER, -code, unique);
     this.#out.reply(this.#buf.subarray(0, Size.OUT_HEADER));
+    if (this.#stats !== undefined) this.#answered(unique, opcode, true);
   }
 }

@@ -50,7 +50,8 @@ export const Op = {
   TMPFILE: 51,
 } as const;
 
-const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code, name]));
+/** Opcode names by number (the `Op` table turned around). */
+export const OP_NAMES: ReadonlyMap<number, string> = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code, name]));
 
 /** The name of an opcode for log lines (`LOOKUP`), or `opcode <n>` for one umdev does not know. */
 export function opName(opcode: number): string {

@@ -33,7 +33,8 @@ mounted at /var/run/umdev/<uuid>.sock. Prints "umdev-k8s ready" on stdout once s
 Options:
   -c, --config FILE       JSON config file (resources, kubeletDir, releaseGraceMs, dra, ...)
       --api SOCKET|URL    umdevd's API (default: from STATE_DIR/api.json)
-  -s, --state-dir DIR     umdevd's state directory (default /var/lib/umdev)
+  -s, --state-dir DIR     umdevd's state directory (default: UMDEV_STATE, else ./umdev-state if a umdevd
+                          holds it, else /var/lib/umdev)
       --kubelet-dir DIR   the kubelet's root directory (default /var/lib/kubelet)
       --no-device-plugin  do not serve the device plugin API
       --dra               serve the DRA kubelet plugin

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { findStateDir } from '../cli/find-state.js';
 import { err } from '../errors.js';
 import type { TypeView } from '../daemon/api/views.js';
 import { Issues, array, at, boolean, integer, named, object, oneOf, string } from '../daemon/validate.js';
@@ -71,10 +72,13 @@ export interface K8sConfig {
   };
 }
 
-/** Defaults, for a node where umdevd runs from its systemd unit and the kubelet from its package. */
+/**
+ * Defaults, for a node where umdevd runs from its systemd unit and the kubelet from its package. The state dir is
+ * found by the rule every tool uses (find-state.ts): `UMDEV_STATE`, a live `./umdev-state`, else `/var/lib/umdev`.
+ */
 export function defaultConfig(env: Readonly<Record<string, string | undefined>>, hostname: string): K8sConfig {
   return {
-    stateDir: '/var/lib/umdev',
+    stateDir: findStateDir(undefined, env).dir,
     kubeletDir: '/var/lib/kubelet',
     resourcePrefix: 'umdev.io',
     containerSocketDir: '/var/run/umdev',

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { hostname } from 'node:os';
 import { parseEndpoint, type ApiEndpoint } from '../cli/api-client.js';
 import { apiJsonEndpoint } from '../cli/daemon-api.js';
+import { describeState, findStateDir } from '../cli/find-state.js';
 import { err, toUmdevError } from '../errors.js';
 import { createLogger, describeError, type Logger } from '../log.js';
 import { USAGE, parseCommandLine, type Command } from './args.js';
@@ -55,7 +56,10 @@ async function configure(cmd: RunCommand, env: NodeJS.ProcessEnv): Promise<K8sCo
 
 async function endpoint(cfg: K8sConfig, env: NodeJS.ProcessEnv): Promise<ApiEndpoint> {
   if (cfg.api !== undefined) return parseEndpoint(cfg.api, env.UMDEV_API_TOKEN);
-  const ep = await apiJsonEndpoint(cfg.stateDir, env);
+  // Say where the state dir came from: the rule's own steps, or the config file.
+  const byRule = findStateDir(undefined, env);
+  const why = byRule.dir === cfg.stateDir ? describeState(byRule) : `${cfg.stateDir} (from --state-dir or the config file)`;
+  const ep = await apiJsonEndpoint(cfg.stateDir, env, why);
   if (ep === undefined) throw err('EINVAL', `${cfg.stateDir}/api.json names no API: umdevd runs without its API`);
   return ep;
 }
@@ -97,7 +101,9 @@ async function dryRun(cfg: K8sConfig, watch: UmdevWatch, log: Logger): Promise<n
   if ((await Promise.race([watch.whenUp(), timeout])) === 'timeout') throw err('ETIMEDOUT', 'umdevd did not answer within 10 s');
   const inventory = new Inventory(cfg, watch, new Holdings(), new PoolShapes(cfg.pools), log, { devicePlugin: cfg.devicePlugin, dra: true, counters: cfg.dra.sharedCounters !== 'off' });
   const items = currentSlices(cfg, inventory, 1);
-  process.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`);
+  // Into a pipe stdout is asynchronous, and the process exits once this returns: wait until it is all written, or
+  // `umdev-k8s --dry-run | jq` would read half a document.
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2)}\n`, () => resolve()));
   const problems = [...items.flatMap((s) => resourceSliceProblems(s).map((p) => `${s.metadata.name}: ${p}`)), ...poolProblems(items)];
   for (const p of problems) process.stderr.write(`umdev-k8s: invalid ResourceSlice: ${p}\n`);
   return problems.length === 0 ? 0 : 1;

@@ -19,3 +19,4 @@ export type { DmaAccess, DmaSegment, SparseArea } from '../vfio/device.js';
 export { PCI_CFG, PCI_COMMAND, PCI_STATUS, VFIO_PCI_IRQ } from '../vfio/constants.js';
 export { UmdevError, err, type Errno } from '../errors.js';
 export type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentSpec, TypeSpec } from '../core/types.js';
+export { ByteRing, type UartOutput } from '../vfio/uart-tap.js';

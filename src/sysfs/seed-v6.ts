@@ -3,7 +3,7 @@
  * `mdev_supported_types` file and write-only `mdev_create`/`mdev_destroy`; globally `class/mdev/mdev_start` and
  * `mdev_stop`. Devices are named `UUID-instance` by the core.
  *
- * Choices where the seed is loose (documented in README "## sysfs"):
+ * Choices where the seed is loose (documented in docs/sysfs.md):
  * - The UUID part must be exactly 36 characters (the seed's `uuid_le_to_bin` ignored anything after 36).
  * - One trailing `\n` of a write is dropped first, so `echo "$UUID:0:params"` does not hand `params\n` to the vendor.
  * - `mdev_create`'s params select the type when their first comma-separated token is a type id of the parent

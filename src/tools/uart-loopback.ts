@@ -10,6 +10,8 @@ import { MTTY_FIFO_SIZE, UART } from '../drivers/mtty/uart.js';
 import { VFIO_PCI_REGION } from '../vfio/constants.js';
 import { VfioUserClient } from '../vfio-user/client.js';
 
+/** mtty's PCI vendor (both of its types). */
+const MTTY_VENDOR = 0x4348;
 /** mtty's BAR0 is port 0. */
 const { BAR0, CONFIG } = VFIO_PCI_REGION;
 /** 8 data bits, no parity, 1 stop bit (serial_reg.h UART_LCR_WLEN8). */
@@ -33,6 +35,11 @@ export async function uartLoopback(socket: string, data: Buffer): Promise<Loopba
   try {
     const info = await client.deviceInfo();
     const ids = await client.read(CONFIG, 0, 4);
+    // Before touching a register: on another device, BAR0 is not a UART and the writes would land on its state.
+    if (ids.readUInt16LE(0) !== MTTY_VENDOR) {
+      const id = (n: number): string => n.toString(16).padStart(4, '0');
+      throw err('EINVAL', `the device is PCI ${id(ids.readUInt16LE(0))}:${id(ids.readUInt16LE(2))}, not an mtty serial card (vendor ${id(MTTY_VENDOR)}): umdev-uart drives mtty devices only`);
+    }
     const reg = (offset: number, value: number): Promise<void> => client.write(BAR0, offset, Buffer.from([value]));
     await reg(UART.LCR, LCR_8N1);
     await reg(UART.FCR, FCR_ENABLE_CLEAR);

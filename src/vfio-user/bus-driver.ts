@@ -28,6 +28,7 @@ import { PciDevice } from '../vfio/pci-device.js';
 import { errorReplyHeader } from './connection.js';
 import { DEFAULT_MAX_DMA_MAPS, Flags, SERVER_MAX_DMA_MAPS } from './constants.js';
 import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
+import type { ClientInfo } from '../vfio/device-activity.js';
 import { type ActiveSession, DeviceInstance, type ServeContext } from './instance.js';
 import { LocalInstance } from './local-instance.js';
 import type { Logger as BaseLogger } from '../log.js';
@@ -134,8 +135,16 @@ export class VfioUserBusDriver implements BusDriver {
     makeLogger(device.uuid, this.#opts.log)('info', `listening on ${path}`);
   }
 
-  /** Who is attached to `uuid` now (`vfio-user client pid 1234 (uid 0)`) and since when; undefined: nobody. */
-  client(uuid: Uuid): { readonly who: string; readonly since: number } | undefined {
+  /**
+   * Whether the client attached to `uuid` could follow a migration (it asked about DEVICE_FEATURE MIGRATION):
+   * undefined when nobody is attached, or when the session is not in this process (a device host's says nothing here).
+   */
+  clientCanMigrate(uuid: Uuid): Promise<boolean | undefined> {
+    return this.#endpoints.get(uuid)?.clientCanMigrate() ?? Promise.resolve(undefined);
+  }
+
+  /** Who is attached to `uuid` now, by the credentials its socket had at accept (SO_PEERCRED); undefined: nobody. */
+  client(uuid: Uuid): ClientInfo | undefined {
     return this.#endpoints.get(uuid)?.client;
   }
 
@@ -199,8 +208,8 @@ class Endpoint {
   #logger: Logger | undefined;
   #limitedLog: LimitedLog | undefined;
   #conn: ActiveSession | undefined;
-  /** The current client, as log lines name it (`vfio-user client pid 1234 (uid 0)`), and since when (ms). */
-  #client: { who: string; since: number } | undefined;
+  /** The current client, as log lines name it (`vfio-user client pid 1234 (uid 0)`), and its credentials. */
+  #client: { who: string; info: ClientInfo | undefined } | undefined;
   /** The current session's end (device closed, handle released); a new session starts only after it. */
   #settled: Promise<void> = SETTLED;
   /** Accepted clients are admitted one at a time, in order: each sees what the one before decided. */
@@ -238,8 +247,15 @@ class Endpoint {
     return this.#conn !== undefined;
   }
 
-  get client(): { readonly who: string; readonly since: number } | undefined {
-    return this.#conn !== undefined && !this.#conn.closed ? this.#client : undefined;
+  /** Whether the attached client negotiated migration; undefined when none is attached. */
+  async clientCanMigrate(): Promise<boolean | undefined> {
+    const conn = this.#conn;
+    if (conn === undefined || conn.closed) return undefined;
+    return conn.negotiatedMigration();
+  }
+
+  get client(): ClientInfo | undefined {
+    return this.#conn !== undefined && !this.#conn.closed ? this.#client?.info : undefined;
   }
 
   #accept(): void {
@@ -333,6 +349,12 @@ class Endpoint {
   /** One client's session, holding the device's core handle from before the instance opens it until it is closed. */
   async #session(fd: number): Promise<void> {
     const who = describeClient(this.#io, fd);
+    let peer: { pid: number; uid: number; gid: number } | undefined;
+    try {
+      peer = this.#io.peerCred(fd);
+    } catch {
+      // A transport without peer credentials: the client is known by its log name only.
+    }
     let handle: DeviceHandle;
     try {
       // Pairs with handle.release() below, once the session is over.
@@ -368,7 +390,7 @@ class Endpoint {
         return;
       }
       this.#conn = session;
-      this.#client = { who, since: Date.now() };
+      this.#client = { who, info: peer === undefined ? undefined : { pid: peer.pid, uid: peer.uid, gid: peer.gid, since: Date.now() } };
       if (handle.released) session.close(err('ENODEV', 'device revoked'));
       await session.done;
     } finally {

@@ -15,7 +15,9 @@
  * - A handler takes the fds it keeps by overwriting their slot in `msg.fds` with -1 (libvfio-user's
  *   `consume_fd`); every fd left afterwards is closed here.
  */
+import { performance } from 'node:perf_hooks';
 import { type UmdevError, err, errnoName, isUmdevError, toUmdevError } from '../errors.js';
+import type { ClientInfo, DeviceActivity } from '../vfio/device-activity.js';
 import { VFIO_DEVICE_STATE } from '../vfio/constants.js';
 import type { VfioDevice, VfioRegionInfo } from '../vfio/device.js';
 import { type Capabilities, type Header, encodeDmaAccess, parseCapabilities } from './codec.js';
@@ -66,6 +68,8 @@ export class Connection {
   /** Set by VERSION; until then only VERSION is accepted. */
   negotiated = false;
   clientCaps: Capabilities = NO_CAPS;
+  /** Set once the client asked about the device's migration (DEVICE_FEATURE MIGRATION): it can follow one. */
+  migrationNegotiated = false;
   /** The dirty-page log while DMA logging is on (DMA_LOGGING_START until STOP or the end of the connection). */
   dirtyLog: DirtyLog | undefined;
   readonly #handlers: ReadonlyMap<number, Handler>;
@@ -83,9 +87,13 @@ export class Connection {
   /** The server end of the twin socket, once negotiated, and the client's end (kept until the reply has left). */
   #twin: SocketTransport | undefined;
   #twinPeer: number | undefined;
+  /** Where requests are counted (the device's own recorder), and the client this connection attached there. */
+  readonly #activity: DeviceActivity | undefined;
+  #attached: ClientInfo | undefined;
 
   constructor(options: ConnectionOptions) {
     this.device = options.device;
+    this.#activity = options.device.activity;
     this.log = options.log;
     this.transport = options.transport;
     this.#handlers = options.handlers;
@@ -100,6 +108,8 @@ export class Connection {
     );
     this.transport.onMessage((m) => this.#onMessage(m));
     this.transport.onClose((reason) => this.#onClosed(reason));
+    const peer = this.#activity === undefined ? undefined : this.transport.peer?.();
+    if (peer !== undefined) this.#attached = this.#activity?.attach(peer);
   }
 
   /** Every command received so far has been handled and its reply handed to the transport, and the device is idle. */
@@ -191,18 +201,19 @@ export class Connection {
 
   #process(msg: Message): void {
     const h = msg.header;
+    const t0 = performance.now();
     let result: Reply | undefined | Promise<Reply | undefined>;
     try {
       result = this.#dispatch(msg);
     } catch (e) {
-      this.#finish(msg, e);
+      this.#finish(msg, e, undefined, t0);
       return;
     }
     if (result instanceof Promise) {
       this.#busy = true;
       result.then(
-        (r) => this.#finish(msg, undefined, r),
-        (e: unknown) => this.#finish(msg, e),
+        (r) => this.#finish(msg, undefined, r, t0),
+        (e: unknown) => this.#finish(msg, e, undefined, t0),
       ).finally(() => {
         this.#busy = false;
         this.#drain();
@@ -214,6 +225,7 @@ export class Connection {
       this.transport.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, result?.payload, result?.fds);
     }
     if (this.#twinPeer !== undefined) this.#releaseTwinPeer();
+    this.#activity?.request((performance.now() - t0) / 1000, false);
     if (msg.fds.length > 0) this.#closeLeftovers(msg);
   }
 
@@ -244,9 +256,10 @@ export class Connection {
     return handler(this, msg);
   }
 
-  #finish(msg: Message, e: unknown, reply?: Reply): void {
+  #finish(msg: Message, e: unknown, reply: Reply | undefined, t0: number): void {
     const h = msg.header;
     if (this.#twinPeer !== undefined) this.#releaseTwinPeer();
+    this.#activity?.request((performance.now() - t0) / 1000, e !== undefined);
     if (e === undefined) {
       if (!(h.flags & Flags.NO_REPLY) && !this.closed) {
         this.transport.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, reply?.payload, reply?.fds);
@@ -323,6 +336,7 @@ export class Connection {
     this.#twin?.close();
     if (this.#twinPeer !== undefined) safeClose(this.#io, this.#twinPeer);
     this.#twinPeer = undefined;
+    if (this.#attached !== undefined) this.#activity?.detach(this.#attached);
     for (const l of this.#closeListeners.splice(0)) l(reason);
   }
 }

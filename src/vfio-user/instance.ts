@@ -20,6 +20,8 @@ export interface ActiveSession {
   readonly closed: boolean;
   /** Whether the client is still there: a client that hung up is noticed now (its socket is read). */
   probe(): Promise<boolean>;
+  /** Whether the client asked about the device's migration (DEVICE_FEATURE MIGRATION): a VMM that can follow one. */
+  negotiatedMigration(): Promise<boolean>;
   /** End the session (the device is being removed, or its handle revoked). */
   close(reason: UmdevError): void;
   /** Resolves once the device is closed again after the client; never rejects. */

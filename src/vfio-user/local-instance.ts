@@ -60,6 +60,7 @@ export class LocalInstance extends DeviceInstance {
         s.connection.transport.poll();
         return !s.connection.closed;
       },
+      negotiatedMigration: async () => s.connection.migrationNegotiated,
       close: (reason) => s.connection.close(reason),
       done: s.done,
     };

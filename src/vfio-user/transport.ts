@@ -17,7 +17,7 @@
 import { err, type UmdevError, toUmdevError } from '../errors.js';
 import { type Header, decodeHeader } from './codec.js';
 import { HEADER_SIZE, MAX_MSG_SIZE } from './constants.js';
-import { FdReady, type Native } from '../native/index.js';
+import { FdReady, type Native, type PeerCred } from '../native/index.js';
 import type { BusyPoll } from '../native/busy-poll.js';
 
 /** One received message. It owns `body` and `fds`; whoever handles it closes fds it does not keep. */
@@ -52,6 +52,8 @@ export interface Transport {
    */
   poll(): void;
   readonly closed: boolean;
+  /** The peer's credentials where the transport can read them (a Unix socket's SO_PEERCRED). */
+  peer?(): PeerCred | undefined;
 }
 
 /** The part of the native addon a socket transport needs (passed in, so tests and tools choose the binding). */
@@ -267,6 +269,17 @@ export class SocketTransport implements Transport {
 
   poll(): void {
     if (!this.#closed) this.#read();
+  }
+
+  peer(): PeerCred | undefined {
+    // Not part of NativeIo: a test's binding may lack it, and a transport without credentials still works.
+    const io = this.#io as Partial<Pick<Native, 'peerCred'>>;
+    if (this.#closed || io.peerCred === undefined) return undefined;
+    try {
+      return io.peerCred(this.#fd);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Read unless paused or too much waits to be sent; watch writability while anything waits. */

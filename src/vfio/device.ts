@@ -5,6 +5,7 @@
  * vfio-user bus driver binds only those (`requirePciDevice`). Offsets are relative to the region; the transport does
  * the bounds checks against `regionInfo(i).size` before calling.
  */
+import type { DeviceActivity } from './device-activity.js';
 import type { MigrationDriver } from './device-migration.js';
 
 /** A sparse-mmap area inside a region (VFIO_REGION_INFO_CAP_SPARSE_MMAP), relative to the region start. */
@@ -119,4 +120,6 @@ export interface VfioDevice {
    * `count`): signal the REQ interrupt. Optional: without it the removal just waits.
    */
   requestRelease?(count: number): void;
+  /** Where the transport counts this device's requests and records its client; absent: nothing is recorded. */
+  readonly activity?: DeviceActivity;
 }

@@ -49,6 +49,8 @@ export interface IrqControllerOptions {
   readonly watch?: WatchReadable;
   /** Adds 1 to an eventfd without blocking, false when full (default: the addon's `eventfdSignal`). */
   readonly signal?: (fd: number) => boolean;
+  /** Told after each signal that reached an eventfd (the device's interrupt count). */
+  readonly delivered?: () => void;
 }
 
 const KNOWN_FLAGS = VFIO_IRQ_SET.DATA_TYPE_MASK | VFIO_IRQ_SET.ACTION_TYPE_MASK;
@@ -68,6 +70,7 @@ export class IrqController {
   readonly #specs = new Map<number, IrqIndexSpec>();
   readonly #fds = new Map<number, (number | undefined)[]>();
   readonly #onError: ((message: string) => void) | undefined;
+  readonly #delivered: (() => void) | undefined;
   readonly #watch: WatchReadable | undefined;
   readonly #write: (fd: number) => boolean;
   /** The INTx unmask eventfd and its watch, while installed. */
@@ -79,6 +82,7 @@ export class IrqController {
   constructor(options: IrqControllerOptions) {
     this.numIrqs = options.numIrqs;
     this.#onError = options.onError;
+    this.#delivered = options.delivered;
     this.#watch = options.watch;
     this.#write = options.signal ?? ((fd) => native.eventfdSignal(fd));
     for (const s of options.indexes) {
@@ -348,7 +352,9 @@ export class IrqController {
   #signal(fd: number): boolean {
     try {
       // false: the counter is saturated, so the client has an unread signal already; nothing is lost.
-      return this.#write(fd);
+      const ok = this.#write(fd);
+      if (ok) this.#delivered?.();
+      return ok;
     } catch (e) {
       this.#onError?.(`interrupt delivery on fd ${fd} failed: ${(e as Error).message}`);
       return false;

@@ -18,6 +18,7 @@
  */
 import { err } from '../errors.js';
 import { VFIO_DEVICE_STATE, VFIO_PCI_IRQ, VFIO_PCI_REGION } from './constants.js';
+import { DeviceActivity } from './device-activity.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
 import type { MigrationDriver } from './device-migration.js';
 import type { IrqConfig } from './irqs.js';
@@ -41,6 +42,7 @@ export class PciDevice implements VfioDevice {
   #disposed = false;
   /** The client's DMA as the vendor sees it; made the first time it is asked for. */
   #guardedDma: DmaAccess | undefined;
+  #activity: DeviceActivity | undefined;
 
   /** Check and build `spec` now; without it the subclass's `declaration()` is built on first use. */
   constructor(spec?: PciDeviceSpec) {
@@ -70,6 +72,7 @@ export class PciDevice implements VfioDevice {
         return watch(fd, onReadable);
       },
       withMemory: !this.#disposed,
+      delivered: () => this.activity.interrupt(),
     });
   }
 
@@ -116,6 +119,16 @@ export class PciDevice implements VfioDevice {
     if (this.#stopped) return false;
     if (index === VFIO_PCI_IRQ.MSIX && p.msix !== undefined && p.irqs.activeIndex === index && !p.msix.admit(vector)) return false;
     return p.irqs.trigger(index, vector);
+  }
+
+  /** What this device's use looks like (requests, interrupts, DMA, its client); made on first use. */
+  get activity(): DeviceActivity {
+    return (this.#activity ??= new DeviceActivity());
+  }
+
+  /** The recorder once something was recorded; reading it makes none (thousands of idle devices carry nothing). */
+  get recordedActivity(): DeviceActivity | undefined {
+    return this.#activity;
   }
 
   /** True while migration holds the device stopped (STOP, STOP_COPY, RESUMING, ERROR): no interrupts, no DMA. */
@@ -178,14 +191,6 @@ export class PciDevice implements VfioDevice {
     return this.memory(bar);
   }
 
-  /**
-   * Release per-session memory while no client has the device open: what a migration loaded, once another instance
-   * (a device host) has taken the state over. Nothing happens while a client has it.
-   */
-  releaseIdleMemory(): void {
-    if (this.#client === undefined) this.#releaseSessionMemory();
-  }
-
   /** Guest memory, while a client has the device open; ENODEV otherwise, EBUSY while stopped for migration. */
   get dma(): DmaAccess {
     const c = this.#client;
@@ -198,11 +203,15 @@ export class PciDevice implements VfioDevice {
     return (this.#guardedDma ??= {
       read: (iova, length) => {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        return this.#client ? this.#client.dma.read(iova, length) : Promise.reject(err('ENODEV', 'no client has the device open'));
+        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
+        this.activity.dma(length);
+        return this.#client.dma.read(iova, length);
       },
       write: (iova, data) => {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        return this.#client ? this.#client.dma.write(iova, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
+        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
+        this.activity.dma(data.length);
+        return this.#client.dma.write(iova, data);
       },
       readv: (segs, into) => {
         if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
@@ -320,9 +329,16 @@ export class PciDevice implements VfioDevice {
     return this.#built?.spec.busy?.() ?? false;
   }
 
+  /**
+   * A removal waits for the client: signal REQ (vfio-pci's `request`), and say so once whether the client can be
+   * asked at all (a VMM that armed no REQ eventfd never hears it).
+   */
   requestRelease(count: number): void {
     const p = this.#parts;
-    if (p.spec.irqs?.req) p.irqs.trigger(VFIO_PCI_IRQ.REQ);
+    if (p.spec.irqs?.req) {
+      const sent = p.irqs.trigger(VFIO_PCI_IRQ.REQ);
+      if (count === 0) this.log('info', sent ? 'REQ signalled: the client is asked to release the device' : 'the client armed no REQ interrupt: it cannot be asked to release the device');
+    }
     p.spec.requestRelease?.(count);
   }
 }

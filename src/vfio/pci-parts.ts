@@ -50,6 +50,8 @@ export interface PartsHost {
   readonly watch: WatchReadable;
   /** False once the device is disposed of: memory-backed BARs then get no memfd, as after `dispose`. */
   readonly withMemory: boolean;
+  /** Told after each interrupt that reached the client's eventfd. */
+  readonly delivered?: () => void;
 }
 
 /** Check `spec` and build what it implies; EINVAL for a bad declaration, with nothing left open. */
@@ -91,6 +93,7 @@ export function buildParts(spec: PciDeviceSpec, host: PartsHost): PciParts {
     indexes: irqIndexes(spec),
     onError: (m) => host.log('warn', m),
     watch: host.watch,
+    ...(host.delivered === undefined ? {} : { delivered: host.delivered }),
   });
   if (msix !== undefined) {
     const table = msix;

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { exec } from '../process.js';
 import { richTree, U1, U2, U4 } from './trees.js';
@@ -30,6 +30,18 @@ test('man/umdevctl.8, umdevd.8, lsmdev.8 and umdev-k8s.8 render cleanly and are 
   }
 });
 
+test('every umdevctl command has its entry in man/umdevctl.8 and in the bash completion', async () => {
+  const { HELP } = await import('../../src/cli/help.js');
+  const man = await readFile(`${ROOT}man/umdevctl.8`, 'utf8');
+  const completion = await readFile(`${ROOT}completions/umdevctl.bash`, 'utf8');
+  const listed = /local commands="([^"]+)"/.exec(completion)?.[1]?.split(' ') ?? [];
+  for (const cmd of Object.keys(HELP)) {
+    const roff = cmd.replaceAll('-', '\\-');
+    assert.ok(man.includes(`\n.TP\n\\fB${roff}\\fR`) || man.includes(`|\\fB${roff}\\fR`), `man/umdevctl.8 describes ${cmd}`);
+    assert.ok(listed.includes(cmd), `the completion offers ${cmd}`);
+  }
+});
+
 test('bash completion: commands, options, and parents, types and UUIDs from the tree on the command line', async (t) => {
   await need('/bin/bash', 'bash');
   const tree = await richTree();
@@ -49,4 +61,12 @@ test('bash completion: commands, options, and parents, types and UUIDs from the 
   const uuids = await complete('umdevctl', ...roots, 'stop', '-u', '');
   for (const u of [U1, U2, U4]) assert.ok(uuids.includes(u), `${u} in ${uuids.join(' ')}`);
   assert.deepEqual(await complete('umdevctl', 'help', 'mo'), ['modify']);
+  // Commands whose UUIDs are positional complete them too; screenshot's second word is a file.
+  for (const cmd of ['screenshot', 'vm', 'qemu-args', 'migrate']) {
+    const got = await complete('umdevctl', ...roots, cmd, '');
+    for (const u of [U1, U2, U4]) assert.ok(got.includes(u), `${cmd}: ${u} in ${got.join(' ')}`);
+  }
+  assert.ok(!(await complete('umdevctl', ...roots, 'screenshot', U1, '')).includes(U2), 'after the UUID, a file name');
+  assert.deepEqual(await complete('umdevctl', 'vm', '--co'), ['--config-root', '--console']);
+  assert.ok((await complete('umdevctl', 'q')).includes('qemu-args'));
 });

@@ -45,6 +45,17 @@ const SAME: ReadonlyArray<readonly string[]> = [
   ['list', '--bogus'],
   ['list', '-u', U, '--bogus'],
   ['types', '--bogus'],
+  // clap's suggestions for mistyped commands and long options (Jaro-Winkler above 0.8).
+  ['lsit'],
+  ['lis'],
+  ['strat'],
+  ['defne', '-p', 'x'],
+  ['help', 'lsit'],
+  ['list', '--dumpjsn'],
+  ['list', '--verbos', '-d'],
+  ['types', '--dumpjsn'],
+  ['start', '--parnt', 'x'],
+  ['modify', '-u', U, '--addatr', 'x'],
 ];
 
 test('help texts and usage errors are mdevctl 1.2.0 word for word', async (t) => {

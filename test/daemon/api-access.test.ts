@@ -112,3 +112,17 @@ test('a uid-65534 caller cannot upgrade itself by sending headers', async (t) =>
   assert.equal(r.status, 403);
   assert.match((r.body as { error: { message: string } }).error.message, new RegExp(`uid ${NOBODY} may only read`));
 });
+
+test("a device's screen is its tenant's: 403 for a reader outside root and the group, whatever readers says", async (t) => {
+  const { core, sock } = await setup(t, 'any');
+  await core.create('toy', 'toy-small', U1);
+  for (const url of [`/devices/${U1}/screen.png`, `/devices/${U1}/screen.png?x=1`]) {
+    const r = await callAs({}, sock, 'GET', url);
+    assert.equal(r.status, 403, `${url}: ${JSON.stringify(r)}`);
+    assert.equal(errnoOf(r.body), 'EACCES');
+  }
+  assert.equal((await callAs({}, sock, 'GET', `/devices/${U1}`)).status, 200, 'the rest of the device stays readable');
+  // A group member gets past the gate (and on to the device, which has no display here).
+  const member = await callAs({ groups: [GROUP] }, sock, 'GET', `/devices/${U1}/screen.png`);
+  assert.notEqual(member.status, 403, JSON.stringify(member));
+});

@@ -167,6 +167,8 @@ test('command line', () => {
   const r = parseCommandLine(['--state-dir', '/x', '-c', 'f.json', '--no-mount', '--no-extensions', '--log-level', 'debug', '--log-json']);
   assert.deepEqual(r, { kind: 'run', stateDir: '/x', configFile: 'f.json', noMount: true, noExtensions: true, logLevel: 'debug', logJson: true });
   assert.deepEqual(parseCommandLine(['--help']), { kind: 'help' });
+  assert.equal((parseCommandLine([], { UMDEV_STATE: '/srv/u' }) as { stateDir: string }).stateDir, '/srv/u', 'UMDEV_STATE, as every tool reads it');
+  assert.equal((parseCommandLine(['-s', 'x'], { UMDEV_STATE: '/srv/u' }) as { stateDir: string }).stateDir, 'x', 'the flag wins');
   assert.deepEqual(parseCommandLine(['-V']), { kind: 'version' });
   assert.throws(() => parseCommandLine(['--log-level', 'loud']), /--log-level must be one of/);
   assert.throws(() => parseCommandLine(['--bogus']), (e: unknown) => (e as { errno?: string }).errno === 'EINVAL');

@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
+import { VFIO_PCI_IRQ, VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
+import { IrqSetFlags } from '../../src/vfio-user/constants.js';
+import { native } from '../../src/native/index.js';
 import { MCOUNT_REG } from '../../src/drivers/mcount/index.js';
 import { VfioUserClient } from '../../src/vfio-user/index.js';
 import { call } from '../daemon/helpers.js';
@@ -55,6 +57,15 @@ test('each device lives in one host of its own: its own uid, no privileges, secc
     assert.equal(statusField(h.status, 'CapEff'), '0000000000000000');
   }
   assert.equal(statusField(await readFile(`/proc/${d.pid}/status`, 'utf8'), 'Uid').split('\t')[0], '0', 'the daemon itself stays root');
+  // What a host holds: stdio (/dev/null, its stderr pipe), its channel, its client's socket, Node's own anonymous
+  // fds and pipes, device memory; no path of the daemon's (state dir, /dev/fuse) and no other socket.
+  for (const h of both) {
+    const targets: string[] = [];
+    for (const fd of await readdir(`/proc/${h.pid}/fd`)) targets.push(await readlink(`/proc/${h.pid}/fd/${fd}`).catch(() => 'gone'));
+    const strange = targets.filter((x) => !(x === '/dev/null' || x === 'gone' || /^(anon_inode:|pipe:|socket:)/.test(x) || x.startsWith('/memfd:')));
+    assert.deepEqual(strange, [], `host ${h.pid} holds ${targets.join(', ')}`);
+    assert.equal(targets.filter((x) => x.startsWith('socket:')).length, 3, 'three sockets: stderr to umdevd, the channel, the client');
+  }
   // The host keeps the device after its client leaves, and the next client finds the same instance.
   await ca.write(R.BAR0, 7, Buffer.from([0x5a])); // the UART's scratch register
   ca.close();
@@ -194,4 +205,44 @@ test('SIGUSR1 to a host or to umdevd opens no inspector: no new listening socket
   assert.equal(await refused(9229), true, '127.0.0.1:9229 refuses');
   assert.equal((await c.read(R.CONFIG, 0, 4)).readUInt32LE(0), 0x32534348, 'both still serve');
   assert.equal((await call(d.url, 'GET', '/devices')).status, 200);
+});
+
+test('a plain removal asks the client to let go through its REQ eventfd, from the device host, and completes once it does', async (t) => {
+  const { ctx, d } = await daemonWithConfig(t, {});
+  const uuid = await create(ctx, 'mtty', 'mtty-1');
+  const c = await connect(ctx, uuid);
+  t.after(() => c.close());
+  const req = native.eventfd(0, { nonblock: true });
+  t.after(() => native.close(req));
+  await c.setIrqs({ index: VFIO_PCI_IRQ.REQ, flags: IrqSetFlags.ACTION_TRIGGER | IrqSetFlags.DATA_EVENTFD, start: 0, count: 1, fds: [req] });
+  const removal = writeFile(attr(ctx, uuid, 'remove'), '1');
+  const signalled = await until('REQ', () => native.eventfdRead(req) ?? undefined);
+  assert.equal(signalled, 1n, 'REQ signalled');
+  assert.ok(await waitForStderr(d, `vfio-user[${uuid}]: REQ signalled`), 'and said so');
+  assert.equal(c.closed, false, 'the client is asked, not cut off');
+  c.close();
+  await removal;
+  await until('the host to exit', async () => ((await hosts(d)).length === 0 ? true : undefined));
+});
+
+test("what the dashboard asks of a device in its host: the client, the host's pid and uid, counters, the UART's output", async (t) => {
+  const { ctx, d } = await daemonWithConfig(t, {});
+  const uuid = await create(ctx, 'mtty', 'mtty-1');
+  const c = await connect(ctx, uuid);
+  t.after(() => c.close());
+  // The guest's side of the UART: 8 bytes sent through THR (register 0 of BAR0).
+  for (const b of Buffer.from('console!')) await c.write(R.BAR0, 0, Buffer.from([b]));
+  const [host] = await hosts(d);
+  type Activity = { uuid: string; client?: { pid: number; uid: number }; host?: { pid: number; uid: number; rssBytes: number }; counters?: { requests: number } };
+  const view = await until('counters from the host', async () => {
+    const all = (await call(d.url, 'GET', '/activity')).body as Activity[];
+    const mine = all.find((a) => a.uuid === uuid);
+    return mine?.counters !== undefined && mine.counters.requests >= 8 ? mine : undefined;
+  });
+  assert.equal(view.client?.pid, process.pid, 'the client, from its socket at accept');
+  assert.deepEqual([view.host?.pid, view.host?.uid], [host!.pid, host!.uid], 'the host, as /proc knows it');
+  assert.ok((view.host?.rssBytes ?? 0) > 0, "the host's RSS, read by the root");
+  const uart = await call(d.url, 'GET', `/devices/${uuid}/uart?since=0`);
+  assert.equal(uart.status, 200, JSON.stringify(uart.body));
+  assert.equal(Buffer.from((uart.body as { data: string }).data, 'base64').toString(), 'console!');
 });

@@ -107,6 +107,9 @@ async function mappedScreen(t: TestContext, hosts: boolean): Promise<void> {
 
   const client = await VfioUserClient.connect(socket);
   t.after(() => client.close());
+  // A client that can follow a migration asks about it, as a VFIO VMM does; umdevd refuses to move a device from
+  // under one that never did.
+  assert.ok((await client.migrationFlags()) !== 0);
   const info = await client.regionInfo(R.BAR0);
   assert.ok(info.fd !== undefined, 'BAR0 comes with its memfd');
   t.after(() => native.close(info.fd!));

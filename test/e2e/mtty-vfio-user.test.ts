@@ -182,7 +182,7 @@ test('UART loopback over vfio-user is byte-exact for 1, 15, 16, 17, 64 and 4096 
 test('umdev-uart: --help is usage on stdout with status 0; a bad socket names its errno once', async (t) => {
   const help = await exec(process.execPath, [UMDEV_UART, '--help']);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /^usage: umdev-uart SOCKET/);
+  assert.match(help.stdout, /^usage: umdev-uart \[--state-dir DIR\] UUID\|SOCKET/);
   assert.equal(help.stderr, '');
   const bad = await exec(process.execPath, [UMDEV_UART]);
   assert.equal(bad.code, 2);

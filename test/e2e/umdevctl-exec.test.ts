@@ -25,7 +25,16 @@ test('umdevctl exec -- mdevctl types/start/list sees the running daemon, and a f
       JSON.stringify({ driver: 'vfio-user-pci', socket: { path: path.join(ctx.dir, 'run', `${uuid}.sock`), type: 'unix' } })],
   });
   const text = await umdevctl(['qemu-args', '--state-dir', ctx.dir, uuid]);
-  assert.match(text.stdout, /^-object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem -device '\{"driver":"vfio-user-pci",/);
+  assert.match(text.stdout, /^-object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem -device \{"driver":"vfio-user-pci","socket":\{"path":"\/\S+\.sock","type":"unix"\}\}\n$/);
+  // On a terminal (script(1) gives it one), the words are quoted for pasting: a shell reads them back the same.
+  const onTty = await run('script', ['-qec', `${path.join(BIN, 'umdevctl')} qemu-args --state-dir ${ctx.dir} ${uuid}`, '/dev/null']);
+  assert.match(onTty.stdout, / -device '\{"driver":"vfio-user-pci",/);
+  const pasted = await run('sh', ['-c', `printf '%s\\n' ${onTty.stdout.trim()}`]);
+  assert.deepEqual(pasted.stdout.trim().split('\n'), text.stdout.trim().split(' '));
+  // As a shell hands them to QEMU inside $(…): word splitting, no quote removal. Each argument arrives intact.
+  const words = await run('sh', ['-c', 'printf "%s\\n" $("$0" qemu-args --state-dir "$1" "$2")', path.join(BIN, 'umdevctl'), ctx.dir, uuid]);
+  assert.equal(words.code, 0, words.stderr);
+  assert.deepEqual(words.stdout.trim().split('\n'), text.stdout.trim().split(' '));
   const missing = await umdevctl(['qemu-args', '--state-dir', ctx.dir, '11111111-2222-4222-8222-222222222222']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /No vfio-user socket at/);
@@ -36,7 +45,7 @@ test('umdevctl exec -- mdevctl types/start/list sees the running daemon, and a f
   await d.exited;
   const down = await umdevctl(['exec', '--state-dir', ctx.dir, '--', 'mdevctl', 'types']);
   assert.equal(down.code, 1);
-  assert.match(down.stderr, /is not mounted: is umdevd running/);
+  assert.match(down.stderr, /is not mounted: no umdevd serves .* \(from --state-dir\)/);
   await start(ctx);
   const again = await umdevctl(['exec', '--state-dir', ctx.dir, '--', 'mdevctl', 'list']);
   assert.equal(again.code, 0, again.stderr);

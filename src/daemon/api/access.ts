@@ -2,7 +2,8 @@
  * Concepts: who may call what, decided before a request is routed. Like kernel sysfs (world-readable attributes,
  * root-only `create` and `remove`), reads are open to anyone who can connect unless `readers` is `group`, and every
  * call that changes something needs root or a member of the API group, judged by the peer's credentials on the Unix
- * socket. A tenant's data (a device's screen) is read only by those who may change devices, as a guest's memory is. The TCP listener has no peer credentials: every call there needs the bearer token, and a request carrying
+ * socket. A tenant's data (a device's screen, its UART output) is read only by those who may change devices
+ * (`tenantData` in the live routes), whatever `readers` says. The TCP listener has no peer credentials: every call there needs the bearer token, and a request carrying
  * `Origin` (a web page's fetch, a DNS-rebinding page) is refused whatever it carries.
  */
 import type { IncomingMessage } from 'node:http';
@@ -36,13 +37,6 @@ export function isReadOnly(method: string | undefined): boolean {
   return method === 'GET' || method === 'HEAD';
 }
 
-/** A device's screen and anything else a guest put in device memory: only the privileged read it, whatever `readers` says. */
-const TENANT_DATA = /^\/devices\/[^/?]+\/screen\.png(?:\?|$)/;
-
-export function isTenantData(url: string | undefined): boolean {
-  return url !== undefined && TENANT_DATA.test(url);
-}
-
 /** True for root and for members (primary or supplementary) of the group. */
 export function isPrivileged(cred: PeerCred | undefined, gid: number | undefined): boolean {
   if (cred === undefined) return false;
@@ -64,7 +58,6 @@ export function refusal(caller: Caller, req: IncomingMessage, policy: AccessPoli
   const who = caller.cred === undefined ? 'an unknown peer' : `uid ${caller.cred.uid}`;
   const rights = policy.gid === undefined ? 'root' : `root or members of group ${policy.gid}`;
   if (!isReadOnly(req.method)) return { status: 403, errno: 'EACCES', message: `${req.method} needs ${rights}; ${who} may only read` };
-  if (isTenantData(req.url)) return { status: 403, errno: 'EACCES', message: `what a guest put in its device (its screen) is its tenant's: reading it needs ${rights}, not ${who}` };
   if (policy.readers === 'group') return { status: 403, errno: 'EACCES', message: `reading the API needs ${rights}, not ${who}` };
   return undefined;
 }

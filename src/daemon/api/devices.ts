@@ -1,5 +1,6 @@
 /**
- * Device routes: list, get, create, remove, online/offline (one device or a group) and reset. Each handler checks its
+ * Device routes: list, get, create, remove, online/offline (one device or a group) and reset (screens and UART
+ * output are in live.ts). Each handler checks its
  * input, calls one core operation and renders the result; the core decides and its errno is the answer.
  */
 import { randomUUID } from 'node:crypto';
@@ -93,15 +94,6 @@ async function resetDevice(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> 
   return { status: 204 };
 }
 
-async function screenshot(ctx: ApiContext, req: ApiRequest): Promise<ApiReply> {
-  checked(req.params.uuid, 'uuid', uuidProblem);
-  if (ctx.core.device(req.params.uuid) === undefined) throw err('ENODEV', `no device ${req.params.uuid}`);
-  if (ctx.screen === undefined) throw err('EOPNOTSUPP', 'this daemon cannot show device screens');
-  const png = await ctx.screen(req.params.uuid);
-  // A screen changes all the time: never cache it.
-  return { status: 200, body: png, headers: { 'content-type': 'image/png', 'cache-control': 'no-store' } };
-}
-
 export const deviceRoutes: readonly JsonRoute[] = [
   { method: 'GET', pattern: '/devices', handler: listDevices },
   { method: 'POST', pattern: '/devices', handler: createDevice },
@@ -109,6 +101,5 @@ export const deviceRoutes: readonly JsonRoute[] = [
   { method: 'DELETE', pattern: '/devices/:uuid', handler: removeDevice },
   { method: 'POST', pattern: '/devices/:uuid/online', handler: setOnline },
   { method: 'POST', pattern: '/devices/:uuid/reset', handler: resetDevice },
-  { method: 'GET', pattern: '/devices/:uuid/screen.png', handler: screenshot },
   { method: 'POST', pattern: '/groups/online', handler: setGroupOnline },
 ];

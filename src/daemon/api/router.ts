@@ -4,13 +4,16 @@
  * server (server.ts) does all HTTP plumbing; handlers never touch a socket, except streaming routes, which get the
  * raw response.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../log.js';
 import type { ApiEndpoint } from '../../cli/api-client.js';
 import type { IncomingMigrations } from '../migrate/incoming.js';
 import type { MigrationEvent, MigrationResult } from '../migrate/outgoing.js';
 import type { ApiLimits } from './limits.js';
+import type { DeviceInsight } from '../live/insight.js';
+import type { MigrationBoard } from '../migrate/board.js';
+import type { ApiStats } from './stats.js';
 
 /** What every handler may use. Owned by the daemon; lives as long as the API server. */
 export interface ApiContext {
@@ -33,17 +36,36 @@ export interface ApiContext {
   /** Live migration in and out of this daemon; absent where the daemon has no device transport that migrates. */
   readonly migrations?: {
     readonly incoming: IncomingMigrations;
-    out(uuid: string, dest: ApiEndpoint, maxBandwidth: number | undefined, progress: (e: MigrationEvent) => void): Promise<MigrationResult>;
+    /** Where the migrations in progress and their totals are kept. */
+    readonly board: MigrationBoard;
+    /** Refuse (EBUSY) a migration the attached client could not follow, unless `force`; ENODEV for no device. */
+    check(uuid: string, force: boolean): Promise<void>;
+    out(uuid: string, dest: ApiEndpoint, options: { maxBandwidth: number | undefined; force: boolean }, progress: (e: MigrationEvent) => void): Promise<MigrationResult>;
+    /** Ask the running migration of `uuid` to roll back; ENOENT when none runs. */
+    abort(uuid: string): void;
   };
   /** The event streams open now (bounded by `limits.maxSubscribers`); owned by the server. */
   readonly streams: Set<ServerResponse>;
+  /** What the device transport knows about devices (clients, counters, screens, UARTs); absent in toy setups. */
+  readonly insight?: DeviceInsight;
+  /** Migrations in progress and their totals (also where none can run: it is empty then). */
+  readonly board?: MigrationBoard;
+  /** Requests this API answered, for /metrics; owned by the server. */
+  readonly stats: ApiStats;
 }
 
 /** What the daemon passes to `ApiServer.listen`; the server adds the rest of `ApiContext`. */
-export type ApiDeps = Omit<ApiContext, 'closing' | 'limits' | 'streams'>;
+export type ApiDeps = Omit<ApiContext, 'closing' | 'limits' | 'streams' | 'stats'>;
 
 /** A parsed request, as handlers see it. */
 export interface ApiRequest {
+  /**
+   * True when the caller may change devices (root or the API group on the socket, the bearer token over TCP).
+   * Reads of tenant data (screens, UART output) need it too, whatever `api.readers` allows.
+   */
+  readonly privileged: boolean;
+  /** The request's headers (conditional requests read `if-none-match`). */
+  readonly headers: IncomingHttpHeaders;
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   /** The parsed JSON body; undefined when the request had none. */

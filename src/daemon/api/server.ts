@@ -13,12 +13,16 @@ import { err, httpStatus, isUmdevError, toUmdevError, type Errno } from '../../e
 import { describeError } from '../../log.js';
 import { native } from '../../native/index.js';
 import { containsNul } from '../names.js';
-import { bodyTypeRefusal, refusal, type AccessPolicy, type Caller, type Refusal } from './access.js';
+import { performance } from 'node:perf_hooks';
+import { bodyTypeRefusal, isPrivileged, refusal, type AccessPolicy, type Caller, type Refusal } from './access.js';
+import { ApiStats } from './stats.js';
 import { definitionRoutes } from './definitions.js';
 import { deviceRoutes } from './devices.js';
 import { eventRoutes } from './events.js';
 import { readJson } from './body.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
+import { liveRoutes } from './live.js';
+import { metricsRoutes } from './metrics.js';
 import { migrationRoutes } from './migrations.js';
 import { parentRoutes } from './parents.js';
 import { peerOf } from './peer.js';
@@ -28,7 +32,7 @@ import { Router, type ApiContext, type ApiDeps, type ApiReply, type Route } from
 export const MAX_BODY = DEFAULT_LIMITS.maxBody;
 
 /** Every route of the control API. */
-export const API_ROUTES: readonly Route[] = [...parentRoutes, ...deviceRoutes, ...definitionRoutes, ...eventRoutes, ...migrationRoutes];
+export const API_ROUTES: readonly Route[] = [...parentRoutes, ...deviceRoutes, ...liveRoutes, ...definitionRoutes, ...eventRoutes, ...migrationRoutes, ...metricsRoutes];
 
 /** Where and for whom `ApiServer.listen` serves. At least one of `socket` and `tcp`. */
 export interface ApiListenOptions {
@@ -63,7 +67,7 @@ export class ApiServer {
     if (options.socket === undefined && options.tcp === undefined) throw err('EINVAL', 'the API needs a socket or a TCP address');
     const abort = new AbortController();
     const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
-    const ctx: ApiContext = { ...deps, closing: abort.signal, limits, streams: new Set() };
+    const ctx: ApiContext = { ...deps, closing: abort.signal, limits, streams: new Set(), stats: new ApiStats() };
     const policy: AccessPolicy = { ...options.access, token: options.tcp?.token };
     const router = new Router(routes);
     const callers = new WeakMap<Socket, Caller>();
@@ -195,9 +199,16 @@ function httpServer(
 
 async function handle(ctx: ApiContext, router: Router, policy: AccessPolicy, caller: Caller, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const log = ctx.log.child('api');
+  const t0 = performance.now();
+  let route = 'refused';
+  let timed = true;
+  res.once('close', () => ctx.stats.observe(req.method, route, res.statusCode, timed ? (performance.now() - t0) / 1000 : undefined));
   try {
     const early = refusal(caller, req, policy);
     if (early !== undefined) return refuse(res, early);
+    route = 'none';
+    // Past the gate over TCP means the token matched; on the socket it is the peer's uid and groups.
+    const privileged = caller.via === 'tcp' || isPrivileged(caller.cred, policy.gid);
     const url = new URL(req.url ?? '/', 'http://localhost');
     // A NUL cannot be part of any name; refuse it here so it never reaches a lookup or a file path.
     if (/%00/.test(url.pathname) || url.search.includes('%00') || containsNul([...url.searchParams])) throw err('EINVAL', 'NUL in the request path or query');
@@ -212,9 +223,11 @@ async function handle(ctx: ApiContext, router: Router, policy: AccessPolicy, cal
       res.setHeader('allow', match.allowed.join(', '));
       return sendError(res, 405, 'EOPNOTSUPP', `${req.method} is not allowed on ${url.pathname}`);
     }
-    const route = match.route;
-    if ('stream' in route) {
-      route.stream(ctx, req, res, match.params);
+    const matched = match.route;
+    route = matched.pattern;
+    if ('stream' in matched) {
+      timed = false;
+      matched.stream(ctx, req, res, match.params);
       return;
     }
     const badType = bodyTypeRefusal(req);
@@ -223,7 +236,7 @@ async function handle(ctx: ApiContext, router: Router, policy: AccessPolicy, cal
     if (containsNul(body)) throw err('EINVAL', 'NUL in a string of the request body');
     let reply: ApiReply;
     try {
-      reply = await route.handler(ctx, { params: match.params, query: url.searchParams, body });
+      reply = await matched.handler(ctx, { privileged, headers: req.headers, params: match.params, query: url.searchParams, body });
     } finally {
       // Also after a failure: a forced removal may have taken part of the tree before the error.
       if (req.method !== 'GET') await ctx.settled?.();

@@ -14,6 +14,8 @@ import { native } from '../../native/index.js';
 import { safeClose } from '../../vfio-user/transport.js';
 import type { HostProcess } from './host-process.js';
 import { Call, checkPlatform } from './protocol.js';
+import { UART_TAP_BYTES, type UartOutput } from '../../vfio/uart-tap.js';
+import type { FrameOptions, ScreenFrame } from '../live/types.js';
 
 /** Starts a device's host; given by the daemon's `DeviceHosts`. */
 export type HostStarter = (device: MdevDevice) => Promise<HostProcess>;
@@ -26,6 +28,8 @@ export class HostInstance extends DeviceInstance {
   readonly #device: MdevDevice;
   readonly #start: HostStarter;
   #host: Promise<HostProcess> | undefined;
+  /** The host once it has started, while it runs (for status: pid, uid, counters). */
+  #running: HostProcess | undefined;
   #disposed = false;
   #screen: Promise<Buffer> | undefined;
   /** The model's files: every fresh host is given each of them before anything else reaches it. */
@@ -37,9 +41,22 @@ export class HostInstance extends DeviceInstance {
     this.#start = start;
   }
 
-  /** The running host, if there is one now (for status displays and tests). */
-  get host(): Promise<HostProcess> | undefined {
-    return this.#host;
+  /** The device's host while it runs (pid, uid, last counters); undefined before its first need and after it died. */
+  get running(): HostProcess | undefined {
+    return this.#running?.alive === true ? this.#running : undefined;
+  }
+
+  /** The screen as a tagged frame from the host: nothing is encoded there while its tag matches `ifNoneMatch`. */
+  async frame(opts: FrameOptions): Promise<ScreenFrame> {
+    const r = await this.#call(Call.FRAME, opts.ifNoneMatch === undefined ? {} : { ifNoneMatch: opts.ifNoneMatch }, { maxData: MAX_SCREEN_PNG });
+    const etag = r.json.etag as string;
+    return r.json.unchanged === true ? { unchanged: true, etag } : { png: r.data, etag };
+  }
+
+  /** What the device's UART sent after `since`, from the host's bounded ring. */
+  async uart(since = 0): Promise<UartOutput> {
+    const r = await this.#call(Call.UART, { since }, { maxData: UART_TAP_BYTES });
+    return { start: r.json.start as number, end: r.json.end as number, lost: r.json.lost as number, data: r.data };
   }
 
   /** The device's host, started if none runs (or the last one died). */
@@ -64,9 +81,13 @@ export class HostInstance extends DeviceInstance {
     });
     this.#host = started;
     started.then(
-      (h) => h.exited.then(() => {
-        if (this.#host === started) this.#host = undefined;
-      }),
+      (h) => {
+        this.#running = h;
+        return h.exited.then(() => {
+          if (this.#host === started) this.#host = undefined;
+          if (this.#running === h) this.#running = undefined;
+        });
+      },
       () => {
         if (this.#host === started) this.#host = undefined;
       },
@@ -244,6 +265,16 @@ class HostSession implements ActiveSession {
       return (await host.call(Call.PROBE)).json.attached as boolean;
     } catch {
       return !this.#closed;
+    }
+  }
+
+  async negotiatedMigration(): Promise<boolean> {
+    const host = this.#host;
+    if (host === undefined || this.#closed) return false;
+    try {
+      return (await host.call(Call.PROBE)).json.migration === true;
+    } catch {
+      return false;
     }
   }
 

@@ -13,6 +13,9 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { type UmdevError, err, errnoNumber, toUmdevError } from '../../errors.js';
 import { native } from '../../native/index.js';
 import { buildInstance } from '../../sdk/pci-parent.js';
+import { activityOf } from '../../vfio/device-activity.js';
+import { uartTapOf } from '../../vfio/uart-tap.js';
+import { modelFrame } from '../live/model-frame.js';
 import { VFIO_DEVICE_STATE as S } from '../../vfio/constants.js';
 import type { MigrationPort } from '../../vfio/migration-port.js';
 import type { ActiveSession } from '../../vfio-user/instance.js';
@@ -26,6 +29,7 @@ const CHANNEL_FD = 3;
 /** The root sends migration data in pieces of at most 1 MiB, and nothing bigger. */
 const MAX_FRAME = 2 << 20;
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const COUNTERS_MS = 1000;
 
 /** Fds this process did not open and must not keep: any socket or path but stdio and the channel. */
 function closeStrayFds(): string[] {
@@ -98,6 +102,7 @@ async function setUp(f: Frame): Promise<void> {
   native.confine(i.uid, i.gid, process.ppid);
   instance = buildInstance(declaration, { type: i.type, uuid: i.uuid, name: i.name });
   init = i;
+  reportCounters(instance);
   for (const s of stray) log('warn', `device host closed fd ${s} it should not have had`);
 }
 
@@ -138,8 +143,10 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
       });
       return reply(f);
     }
-    case Call.PROBE:
-      return reply(f, { attached: session === undefined ? false : await session.probe() });
+    case Call.PROBE: {
+      const attached = session === undefined ? false : await session.probe();
+      return reply(f, { attached, migration: attached && session !== undefined && (await session.negotiatedMigration()) });
+    }
     case Call.END_SESSION:
       session?.close(err('ENODEV', field(f, 'reason', isString)));
       return reply(f);
@@ -163,6 +170,17 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
       return reply(f);
     case Call.SCREEN:
       return reply(f, {}, await inst.screen());
+    case Call.FRAME: {
+      const tag = (f.json as { ifNoneMatch?: unknown }).ifNoneMatch;
+      const frame = await modelFrame(inst.model, typeof tag === 'string' ? { ifNoneMatch: tag } : {});
+      return 'unchanged' in frame ? reply(f, { etag: frame.etag, unchanged: true }) : reply(f, { etag: frame.etag }, frame.png);
+    }
+    case Call.UART: {
+      const tap = uartTapOf(inst.model);
+      if (tap === undefined) throw err('EOPNOTSUPP', 'the device has no UART output to show');
+      const out = tap.read(field(f, 'since', isNumber));
+      return reply(f, { start: out.start, end: out.end, lost: out.lost }, out.data);
+    }
     case Call.FILE: {
       const fd = f.fds.shift();
       if (fd === undefined) throw err('EBADF', 'FILE without a file');
@@ -251,6 +269,20 @@ channel.onClose((reason?: UmdevError) => {
     process.exit(reason === undefined ? 0 : 1);
   })();
 });
+
+/** The device's counters go to umdevd when they changed, once a second at most (it answers from the last report). */
+function reportCounters(inst: LocalInstance): void {
+  let last = '';
+  const timer = setInterval(() => {
+    const snap = activityOf(inst.model)?.snapshot();
+    if (snap === undefined || channel.closed) return;
+    const text = JSON.stringify(snap);
+    if (text === last) return;
+    last = text;
+    channel.send(HostEvent.COUNTERS, 0, { json: snap });
+  }, COUNTERS_MS);
+  timer.unref();
+}
 
 function exit(code: number, why: string): void {
   process.stderr.write(`${why}\n`);

@@ -18,6 +18,7 @@ import type { Logger } from '../../log.js';
 import { type LimitedLog, limitLog } from '../../log-limit.js';
 import type { Native } from '../../native/index.js';
 import { safeClose } from '../../vfio-user/transport.js';
+import { type DeviceCounters, parseDeviceCounters } from '../../vfio/device-activity.js';
 import { Channel, MAX_JSON } from './channel.js';
 import { Call, type CallKind, HostEvent, type HostInit, type Reply, checkError, checkLog, checkReply, printable } from './protocol.js';
 
@@ -28,6 +29,10 @@ const FRAME_OVERHEAD = 16 + 4 + MAX_JSON;
 const MAX_PENDING = 256;
 /** How long a host may take to exit once its channel is closed, before it is killed. */
 const EXIT_GRACE_MS = 2000;
+/** How long a host may take to start (load Node and the drivers, on a busy machine) before it is given up. */
+const STARTUP_MS = 30_000;
+/** COUNTERS events a host may send between two watchdog ticks (it sends one a second). */
+const MAX_REPORTS_PER_TICK = 20;
 /** Longest stderr line kept from a host; and lines per interval (the rest are counted). */
 const MAX_STDERR_LINE = 512;
 
@@ -54,6 +59,10 @@ interface Pending {
 /** One running device host. Made by `HostProcess.start`; ends with `shutdown` or `kill`, or on its own. */
 export class HostProcess {
   readonly pid: number;
+  /** The uid it runs as. */
+  readonly uid: number;
+  /** The device's counters as the host last reported them (checked), if it has. */
+  counters: DeviceCounters | undefined;
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<void>;
   readonly #child: ChildProcess;
@@ -71,10 +80,13 @@ export class HostProcess {
   #nextTick: number;
   readonly #limited: LimitedLog;
   readonly #deviceLines: LimitedLog;
+  /** COUNTERS events since the last watchdog tick. */
+  #reports = 0;
 
   private constructor(child: ChildProcess, channel: Channel, o: HostProcessOptions) {
     this.#child = child;
     this.pid = child.pid ?? -1;
+    this.uid = o.init.uid >= 0 ? o.init.uid : (process.getuid?.() ?? 0);
     this.#channel = channel;
     this.#o = o;
     this.#limited = limitLog((level, m) => o.log[level](m), { burst: 50, intervalMs: 1000 });
@@ -167,7 +179,7 @@ export class HostProcess {
   }
 
   #admit(kind: number, seq: number, reply: boolean): number {
-    if (!reply) return kind === HostEvent.LOG ? 16 + 4 + 8192 : 16 + 4 + 64;
+    if (!reply) return kind === HostEvent.LOG || kind === HostEvent.COUNTERS ? 16 + 4 + 8192 : 16 + 4 + 64;
     const p = this.#pending.get(seq);
     return p === undefined || p.kind !== kind ? 16 + 4 + 64 : p.maxData + FRAME_OVERHEAD;
   }
@@ -181,6 +193,16 @@ export class HostProcess {
         return this.kill(`sent a bad log line: ${toUmdevError(e).message}`);
       }
       return this.#deviceLines('log', line.level, line.message);
+    }
+    if (kind === HostEvent.COUNTERS) {
+      // Reports are cheap to check, but a host may not flood the root with them.
+      if (++this.#reports > MAX_REPORTS_PER_TICK) return this.kill('sent counters faster than the root reads them');
+      try {
+        this.counters = parseDeviceCounters(json);
+      } catch (e) {
+        return this.kill(`sent bad counters: ${toUmdevError(e).message}`);
+      }
+      return undefined;
     }
     if (kind === HostEvent.SESSION_END) {
       if (!this.#sessionOpen) return this.kill('said a session ended while none ran');
@@ -225,6 +247,7 @@ export class HostProcess {
   #tick(interval: number): void {
     const now = performance.now();
     const late = now - this.#nextTick;
+    this.#reports = 0;
     this.#nextTick = now + interval;
     // Answers that came while the root was busy are taken in before anything is judged.
     this.#channel.poll();
@@ -235,6 +258,11 @@ export class HostProcess {
       return;
     }
     for (const p of this.#pending.values()) {
+      // Starting (Node, the catalog) is not a stuck loop: it has a budget of its own, and nothing is pinged before.
+      if (p.kind === Call.INIT) {
+        if (now - p.sentAt > STARTUP_MS) return this.kill(`did not start within ${STARTUP_MS} ms and was killed`);
+        return undefined;
+      }
       if (now - p.sentAt > this.#o.stuckMs) return this.kill(`stopped answering for ${this.#o.stuckMs} ms and was killed`);
     }
     let pinging = false;

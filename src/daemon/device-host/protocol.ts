@@ -36,8 +36,12 @@ export const Call = {
   MIG_RESET: 19,
   MIG_RELEASE: 20,
   PING: 21,
+  /** The screen as a tagged frame (nothing encoded when the tag still matches). */
+  FRAME: 22,
+  /** What the device's UART sent after a position. */
+  UART: 23,
   /** A file for the model (a disk's backing store), as an fd the root opened and checked. */
-  FILE: 22,
+  FILE: 24,
 } as const;
 export type CallKind = (typeof Call)[keyof typeof Call];
 
@@ -47,6 +51,8 @@ export const HostEvent = {
   LOG: 100,
   /** The client's session is over: the device is closed again. Only while a session runs. */
   SESSION_END: 101,
+  /** The device's counters (`DeviceCounters`), when they changed, at most a few times a second. */
+  COUNTERS: 102,
 } as const;
 
 /** What `INIT` tells a new host: which device it holds, and how to serve it. */
@@ -131,8 +137,8 @@ export function checkReply(expect: Expect, json: unknown, data: Buffer): Reply {
   if (data.length > expect.maxData) throw err('EPROTO', `${what} carries ${data.length} data bytes, at most ${expect.maxData} were asked for`);
   switch (expect.kind) {
     case Call.PROBE:
-      only(o, what, ['attached']);
-      if (typeof o.attached !== 'boolean') throw err('EPROTO', `${what}.attached is not a boolean`);
+      only(o, what, ['attached', 'migration']);
+      if (typeof o.attached !== 'boolean' || typeof o.migration !== 'boolean') throw err('EPROTO', `${what} is not {attached, migration} booleans`);
       break;
     case Call.ATTR_SHOW:
       only(o, what, ['value']);
@@ -141,6 +147,17 @@ export function checkReply(expect: Expect, json: unknown, data: Buffer): Reply {
     case Call.MIG_OPEN:
       only(o, what, ['flags']);
       uint(o.flags, `${what}.flags`);
+      break;
+    case Call.FRAME:
+      only(o, what, ['etag', 'unchanged']);
+      if (typeof o.etag !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(o.etag)) throw err('EPROTO', `${what}.etag is not a tag`);
+      if (o.unchanged !== undefined && o.unchanged !== true) throw err('EPROTO', `${what}.unchanged is not true`);
+      if ((o.unchanged === true) !== (data.length === 0)) throw err('EPROTO', `${what} must carry a PNG exactly when the frame changed`);
+      break;
+    case Call.UART:
+      only(o, what, ['start', 'end', 'lost']);
+      for (const k of ['start', 'end', 'lost'] as const) uint(o[k], `${what}.${k}`, Number.MAX_SAFE_INTEGER);
+      if ((o.end as number) - (o.start as number) !== data.length) throw err('EPROTO', `${what} carries ${data.length} bytes for ${o.start}..${o.end}`);
       break;
     case Call.MIG_PLATFORM:
     case Call.MIG_STOP_COPY:

@@ -6,6 +6,7 @@
  * parsed there (the device's host), never by umdevd. `abort`, a failed `finish`, or `idleMs` without a call (the source died) removes the
  * device again: nothing is left half-migrated.
  */
+import type { MigrationBoard, MigrationTracker } from './board.js';
 import { err, toUmdevError } from '../../errors.js';
 import type { Core } from '../../core/core.js';
 import type { Logger } from '../../log.js';
@@ -28,6 +29,8 @@ interface Incoming {
   readonly port: MigrationPort;
   bytes: number;
   timer: NodeJS.Timeout;
+  /** Where the dashboard and /metrics see it. */
+  readonly tracker: MigrationTracker | undefined;
 }
 
 /** The incoming migrations of one daemon, by UUID. Owned by the daemon; `close` aborts them all. */
@@ -37,8 +40,10 @@ export class IncomingMigrations {
   readonly #log: Logger;
   readonly #idleMs: number;
   readonly #active = new Map<string, Incoming>();
+  readonly #board: MigrationBoard | undefined;
 
-  constructor(core: Core, transport: MigrationTransport, log: Logger, idleMs = INCOMING_IDLE_MS) {
+  constructor(core: Core, transport: MigrationTransport, log: Logger, idleMs = INCOMING_IDLE_MS, board?: MigrationBoard) {
+    this.#board = board;
     this.#core = core;
     this.#transport = transport;
     this.#log = log.child('migration');
@@ -59,7 +64,7 @@ export class IncomingMigrations {
       await this.#remove(uuid);
       throw e;
     }
-    this.#active.set(uuid, { port, bytes: 0, timer: this.#idle(uuid) });
+    this.#active.set(uuid, { port, bytes: 0, timer: this.#idle(uuid), tracker: this.#board?.begin(uuid, 'in', 'source') });
     this.#log.info(`incoming migration of ${uuid} (${parent}/${type}) started`);
   }
 
@@ -67,6 +72,7 @@ export class IncomingMigrations {
   async write(uuid: string, chunk: Uint8Array): Promise<void> {
     const m = this.#get(uuid);
     m.bytes += chunk.length;
+    m.tracker?.bytes(chunk.length);
     if (m.bytes > MAX_INCOMING_BYTES) {
       await this.abort(uuid, `more than ${MAX_INCOMING_BYTES} bytes`);
       throw err('E2BIG', `migration stream of ${uuid} is larger than ${MAX_INCOMING_BYTES} bytes`);
@@ -92,11 +98,13 @@ export class IncomingMigrations {
       await m.port.setState(S.RUNNING);
       await m.port.loadPlatform(platform);
     } catch (e) {
+      m.tracker?.end('failed');
       m.port.release();
       this.#log.warn(`incoming migration of ${uuid} failed to load: ${toUmdevError(e).message}; device removed`);
       await this.#remove(uuid);
       throw e;
     }
+    m.tracker?.end('done');
     m.port.release();
     this.#log.info(`incoming migration of ${uuid} done (${m.bytes} bytes)`);
     return m.bytes;
@@ -107,6 +115,7 @@ export class IncomingMigrations {
     const m = this.#get(uuid);
     clearTimeout(m.timer);
     this.#active.delete(uuid);
+    m.tracker?.end('failed');
     m.port.release();
     this.#log.warn(`incoming migration of ${uuid} aborted: ${why}; device removed`);
     await this.#remove(uuid);

@@ -20,6 +20,7 @@ import { alignedChunks } from '../../vfio/chunks.js';
 import { MTTY_IDENTITY, MTTY_IO_BAR_SIZE, mttyConfig } from './config.js';
 import { restoreMtty, saveMtty, mttyDataSize } from './migration.js';
 import { UartPort } from './uart.js';
+import { ByteRing } from '../../sdk/index.js';
 
 /** `MTTY_VFIO_PCI_OFFSET_SHIFT`: region `i` sits at `i << 40` of the kernel device fd. */
 export const MTTY_REGION_SHIFT = 40n;
@@ -35,6 +36,7 @@ const MTTY_VFIO: PciDeviceSpec['vfio'] = { regionOffsetShift: MTTY_REGION_SHIFT,
 export class MttyDevice extends PciDevice {
   readonly nrPorts: 1 | 2;
   #ports: readonly UartPort[] | undefined;
+  #tap: ByteRing | undefined;
 
   constructor(nrPorts: 1 | 2) {
     super();
@@ -43,7 +45,13 @@ export class MttyDevice extends PciDevice {
 
   /** The UART ports, in their power-on state until something uses them. */
   get ports(): readonly UartPort[] {
-    return (this.#ports ??= Array.from({ length: this.nrPorts }, () => new UartPort(() => this.interrupt())));
+    // The first port's output is kept for a console view (the dashboard), once the guest sends anything.
+    return (this.#ports ??= Array.from({ length: this.nrPorts }, (_, i) => new UartPort(() => this.interrupt(), i === 0 ? (b) => this.uartTap.push(b) : undefined)));
+  }
+
+  /** What the guest sent on its first port, the last few KiB of it. Made on first use: an idle device keeps none. */
+  get uartTap(): ByteRing {
+    return (this.#tap ??= new ByteRing());
   }
 
   protected override declaration(): PciDeviceSpec {

@@ -87,9 +87,12 @@ export class UartPort {
   maxFifoSize = MTTY_FIFO_SIZE;
   triggerLevel = 0;
   readonly #raise: () => void;
+  readonly #transmitted: ((byte: number) => void) | undefined;
 
-  constructor(raise: () => void) {
+  /** `transmitted` hears every byte the guest sends (a console view of the port); it may not change the port. */
+  constructor(raise: () => void, transmitted?: (byte: number) => void) {
     this.#raise = raise;
+    this.#transmitted = transmitted;
   }
 
   #empty(): boolean {
@@ -105,6 +108,7 @@ export class UartPort {
           this.divisor = (this.divisor | data) & 0xffff;
           break;
         }
+        this.#transmitted?.(data);
         if (this.count < this.maxFifoSize) {
           this.fifo[this.head] = data;
           this.count += 1;

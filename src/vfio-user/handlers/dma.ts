@@ -22,6 +22,7 @@ export const handleDmaMap: Handler = (conn, msg) => {
   if (msg.fds.length > 1) throw err('EINVAL', `DMA_MAP carried ${msg.fds.length} fds`);
   const fd = msg.fds.length === 1 ? msg.fds.splice(0, 1)[0] : undefined;
   const w = conn.dma.add(m.iova, m.size, m.flags, fd, m.offset);
+  conn.device.activity?.dmaMap();
   conn.log('debug', `DMA_MAP 0x${w.iova.toString(16)}+0x${w.size.toString(16)} ${w.mem ? 'mapped' : w.file ? 'by pread/pwrite' : 'by message'}`);
   return undefined;
 };
@@ -80,7 +81,12 @@ function invalidated(conn: Connection, windows: readonly DmaWindow[], finish: ()
   const targets = [...windows];
   for (const w of targets) conn.dma.retire(w);
   const dev = conn.device;
-  if (dev.dmaUnmap === undefined || targets.length === 0) return finish();
+  const done = (): Reply => {
+    const r = finish();
+    dev.activity?.dmaUnmap();
+    return r;
+  };
+  if (dev.dmaUnmap === undefined || targets.length === 0) return done();
   return (async () => {
     for (const w of targets) {
       try {
@@ -90,6 +96,6 @@ function invalidated(conn: Connection, windows: readonly DmaWindow[], finish: ()
         conn.log('warn', `device failed to let go of DMA window 0x${w.iova.toString(16)}: ${(e as Error).message}`);
       }
     }
-    return finish();
+    return done();
   })();
 }

@@ -53,6 +53,9 @@ export const handleDeviceFeature: Handler = async (conn, msg) => {
   const ops = OPS.get(feature);
   if (ops === undefined || !conn.device.migration) throw err('EOPNOTSUPP', `DEVICE_FEATURE ${feature} is not supported`);
   if (getSet & ~ops) throw err('EINVAL', `DEVICE_FEATURE ${feature} has no ${getSet & FeatureFlags.GET && !(ops & FeatureFlags.GET) ? 'GET' : 'SET'}`);
+  // A client that asks about MIGRATION is one that can follow a migration (QEMU's VFIO path asks at realize when it
+  // supports it; QEMU 11.1's vfio-user client never does): umdevd refuses to move a device from under any other.
+  if (feature === V.MIGRATION) conn.migrationNegotiated = true;
   if (probe) return echo(f);
   const m = migrationOf(conn, 'DEVICE_FEATURE');
   switch (feature) {

@@ -20,7 +20,7 @@ const S_IFREG = 0o100000;
 const S_IFCHR = 0o020000;
 
 /** The guest's init script, kept readable beside this module. */
-export const GUEST_INIT = fileURLToPath(new URL('../../vm/guest/init', import.meta.url));
+export const GUEST_INIT = fileURLToPath(new URL('../../../vm/guest/init', import.meta.url));
 
 /** An extra regular file for the guest: `name` relative to the archive root, in a directory listed in `dirs`. */
 export interface ExtraFile {

@@ -38,7 +38,9 @@ export interface GuestOptions {
   readonly kernel: string;
   readonly initrd: string;
   /** The device's vfio-user socket, as a path inside the root. */
-  readonly socket: string;
+  readonly socket?: string;
+  /** Several devices' sockets, as paths inside the root (after `socket`, if both are given). */
+  readonly sockets?: readonly string[];
   readonly memoryMiB?: number;
   /** The kernel command line (default: the mtty guest's, with room for its serial ports). */
   readonly append?: string;
@@ -46,6 +48,12 @@ export interface GuestOptions {
   readonly extra?: readonly string[];
   /** Give the guest's serial console an input (QEMU's stdin) for `RunningGuest.send`; otherwise it has none. */
   readonly input?: boolean;
+  /** A guest reboot resets the machine and boots again (default: QEMU exits, `-no-reboot`). */
+  readonly reboot?: boolean;
+  /** Put the device behind a PCIe root port it can be hot-unplugged from (QEMU unplugs it on the device's REQ). */
+  readonly hotplug?: boolean;
+  /** QEMU's human monitor on this unix socket (a path inside the root), as a management layer would drive it. */
+  readonly monitor?: string;
 }
 
 /**
@@ -54,17 +62,23 @@ export interface GuestOptions {
  */
 export function qemuArgs(o: GuestOptions): string[] {
   const mem = `${o.memoryMiB ?? 256}M`;
-  const device = { driver: 'vfio-user-pci', socket: { path: o.socket, type: 'unix' } };
+  // With `hotplug`, the (first) device sits behind a root port it can be unplugged from.
+  const devices = [...(o.socket === undefined ? [] : [o.socket]), ...(o.sockets ?? [])].flatMap((path, i) => [
+    '-device',
+    JSON.stringify({ driver: 'vfio-user-pci', socket: { path, type: 'unix' }, ...(o.hotplug === true && i === 0 ? { bus: 'hotplug0', id: 'umdev0' } : {}) }),
+  ]);
   return [
     '-accel', 'tcg',
     '-m', mem,
     '-object', `memory-backend-memfd,id=mem,size=${mem},share=on`,
     '-machine', 'q35,memory-backend=mem',
-    '-nographic', '-vga', 'none', '-nic', 'none', '-no-reboot', '-no-user-config',
+    '-nographic', '-vga', 'none', '-nic', 'none', ...(o.reboot === true ? [] : ['-no-reboot']), '-no-user-config',
     '-kernel', o.kernel,
     '-initrd', o.initrd,
     '-append', o.append ?? 'console=ttyS0 8250.nr_uarts=8 panic=-1 loglevel=4',
-    '-device', JSON.stringify(device),
+    ...(o.hotplug === true ? ['-device', 'pcie-root-port,id=hotplug0,chassis=1,slot=1'] : []),
+    ...(o.monitor === undefined ? [] : ['-monitor', `unix:${o.monitor},server=on,wait=off`]),
+    ...devices,
     ...(o.extra ?? []),
   ];
 }
@@ -86,7 +100,21 @@ export interface RunningGuest {
   send(text: string): void;
   /** Resolves once the console shows `pattern` (true), or false when the guest ended or `timeoutMs` passed first. */
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<boolean>;
+  /** Kill QEMU outright (SIGKILL), as a crash or an impatient manager would. */
+  kill(): void;
   readonly done: Promise<GuestRun>;
+}
+
+/**
+ * The command that runs QEMU with `args` chrooted into `root`, with each `[host, inRoot]` of `binds` bound there
+ * (`inRoot` is made first) and /proc and /dev for QEMU, in a private mount namespace that takes the binds away when
+ * QEMU exits. unshare and sh exec into QEMU: one pid from start to end. Returns `[file, argv]` for spawn.
+ */
+export function chrootedQemu(root: string, binds: ReadonlyArray<readonly [string, string]>, args: readonly string[]): [string, string[]] {
+  for (const [, inRoot] of binds) mkdirSync(path.join(root, inRoot), { recursive: true });
+  const mounts = binds.map((_, i) => `mount --bind "$${i + 2}" "$1${binds[i]![1]}"`).join('; ');
+  const script = `set -e; ${mounts}${mounts === '' ? '' : '; '}mount --bind /proc "$1/proc"; mount --bind /dev "$1/dev"; root=$1; shift ${binds.length + 1}; exec chroot "$root" qemu-system-x86_64 "$@"`;
+  return ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', root, ...binds.map(([host]) => host), ...args]];
 }
 
 /**
@@ -94,11 +122,9 @@ export interface RunningGuest {
  * process's child, ended by its pid.
  */
 export function startGuest(root: string, hostDir: string, o: GuestOptions, timeoutMs: number): RunningGuest {
-  mkdirSync(path.join(root, GUEST_SHARE), { recursive: true });
-  const script = 'set -e; share=$1 root=$2; shift 2; mount --bind "$share" "$root/umdev"; mount --bind /proc "$root/proc"; mount --bind /dev "$root/dev"; exec chroot "$root" qemu-system-x86_64 "$@"';
   const started = Date.now();
-  // unshare and sh exec into QEMU: one pid from start to end.
-  const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', hostDir, root, ...qemuArgs(o)], {
+  const [file, argv] = chrootedQemu(root, [[hostDir, GUEST_SHARE]], qemuArgs(o));
+  const proc = spawn(file, argv, {
     stdio: [o.input === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   let out = '';
@@ -125,6 +151,9 @@ export function startGuest(root: string, hostDir: string, o: GuestOptions, timeo
     send: (text) => {
       if (proc.stdin === null) throw new Error('the guest has no console input: start it with input: true');
       if (!ended) proc.stdin.write(text);
+    },
+    kill: () => {
+      if (!ended) proc.kill('SIGKILL');
     },
     waitForConsole: async (pattern, ms) => {
       const deadline = Date.now() + ms;

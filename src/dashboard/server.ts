@@ -1,0 +1,272 @@
+/**
+ * Concepts: `umdevctl dashboard`'s web server. It runs as the user who started it and reaches umdevd through the
+ * control API with that user's credentials, so what the page may change is exactly what that user may change from
+ * the CLI: a user outside root and the API group gets a read-only dashboard, and the API refuses a change whatever
+ * a page sends. It listens on loopback unless told otherwise, and every request passes the gate (security.ts) first:
+ * Host, session cookie (from the one-time login URL), Origin and CSRF token on changes.
+ *
+ * Routes: `/` (the page, or the login exchange with `?token=`), `/ui/<file>` (its scripts and styles),
+ * `/api/session` (CSRF token, rights, peers), `/api/stream` (live feed, hub.ts), `/api/screen/<uuid>` (frames,
+ * screens.ts), `/api/devices/<uuid>/migrate` (to a configured peer, progress streamed) and the proxied API calls of
+ * proxy.ts.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { apiCall, apiOpen, describeEndpoint, type ApiEndpoint } from '../cli/api-client.js';
+import { type Asset, defaultUiDir, loadAssets } from './assets.js';
+import { LiveHub } from './hub.js';
+import { MAX_BODY, proxyTarget } from './proxy.js';
+import { ScreenPollers } from './screens.js';
+import { CSRF_HEADER, Gate, SECURITY_HEADERS, type Session } from './security.js';
+import { getJson, upstreamError } from './upstream.js';
+
+/** A peer umdevd the page may migrate devices to, by name (the page never names an address itself). */
+export interface Peer {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly token?: string;
+}
+
+export interface DashboardOptions {
+  readonly api: ApiEndpoint;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: any free port. */
+  readonly port?: number;
+  readonly peers?: readonly Peer[];
+  /** Default: the built page in the package. */
+  readonly uiDir?: string;
+  readonly log?: (line: string) => void;
+  /** Hub and screen timings, for tests. */
+  readonly screenIntervalMs?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** True for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** A running dashboard. Owned by the command that started it; `close()` is idempotent. */
+export class DashboardServer {
+  readonly #server: Server;
+  readonly #gate: Gate;
+  readonly #hub: LiveHub;
+  readonly #screens: ScreenPollers;
+  readonly #sockets = new Set<Socket>();
+  #closing: Promise<void> | undefined;
+  /** `http://host:port`, the origin the page is served from. */
+  readonly origin: string;
+
+  private constructor(server: Server, gate: Gate, hub: LiveHub, screens: ScreenPollers, origin: string) {
+    this.#server = server;
+    this.#gate = gate;
+    this.#hub = hub;
+    this.#screens = screens;
+    this.origin = origin;
+  }
+
+  static async start(o: DashboardOptions): Promise<DashboardServer> {
+    const assets = loadAssets(o.uiDir ?? defaultUiDir());
+    const host = o.host ?? '127.0.0.1';
+    const log = o.log ?? ((line: string) => process.stderr.write(`umdevctl dashboard: ${line}\n`));
+    const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
+    server.maxConnections = 256;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const port = addr.port;
+    // Loopback names are always accepted for a loopback listener; otherwise only the address it listens on.
+    const names = isLoopback(host) ? [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostPart}:${port}`] : [`${hostPart}:${port}`];
+    const gate = new Gate(names);
+    const hub = new LiveHub({ api: o.api, log });
+    const screens = new ScreenPollers({ api: o.api, ...(o.screenIntervalMs === undefined ? {} : { intervalMs: o.screenIntervalMs }) });
+    const d = new DashboardServer(server, gate, hub, screens, `http://${hostPart}:${port}`);
+    const ctx: Ctx = { api: o.api, gate, hub, screens, assets, peers: o.peers ?? [], log };
+    server.on('connection', (s: Socket) => {
+      d.#sockets.add(s);
+      s.once('close', () => d.#sockets.delete(s));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+      route(ctx, req, res).catch((e: unknown) => {
+        log(`request failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        if (!res.headersSent) text(res, 500, 'internal error\n');
+        else res.destroy();
+      });
+    });
+    return d;
+  }
+
+  /** A login URL with a fresh one-time token. */
+  loginUrl(): string {
+    return `${this.origin}/?token=${this.#gate.issue()}`;
+  }
+
+  /** Pages with a live feed open now. */
+  get viewers(): number {
+    return this.#hub.viewers;
+  }
+
+  /** Upstream frame requests so far. */
+  get screenRequests(): number {
+    return this.#screens.upstreamRequests;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#hub.close();
+      this.#screens.close();
+      this.#server.close(() => resolve());
+      for (const s of this.#sockets) s.destroy();
+    });
+    return this.#closing;
+  }
+}
+
+interface Ctx {
+  readonly api: ApiEndpoint;
+  readonly gate: Gate;
+  readonly hub: LiveHub;
+  readonly screens: ScreenPollers;
+  readonly assets: ReadonlyMap<string, Asset>;
+  readonly peers: readonly Peer[];
+  readonly log: (line: string) => void;
+}
+
+function text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(body);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const t = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(t) }).end(t);
+}
+
+function refuse(res: ServerResponse, status: number, errno: string, message: string): void {
+  res.setHeader('connection', 'close');
+  json(res, status, { error: { errno, message } });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw Object.assign(new Error('bodies must be application/json'), { status: 415 });
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > MAX_BODY) throw Object.assign(new Error(`body over ${MAX_BODY} bytes`), { status: 413 });
+    chunks.push(c);
+  }
+  const raw = Buffer.concat(chunks).toString('utf8');
+  if (raw === '') return '';
+  // Re-serialised: what reaches the API is JSON this server parsed, never the page's bytes.
+  try {
+    return JSON.stringify(JSON.parse(raw) as unknown);
+  } catch {
+    throw Object.assign(new Error('the body is not JSON'), { status: 400 });
+  }
+}
+
+async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!ctx.gate.hostAllowed(req)) return text(res, 421, 'this dashboard does not answer to that host name\n', { connection: 'close' });
+  const url = new URL(req.url ?? '/', 'http://dashboard');
+  const method = req.method ?? 'GET';
+  if (url.pathname === '/' && method === 'GET' && url.searchParams.has('token')) {
+    const s = ctx.gate.redeem(url.searchParams.get('token') ?? '');
+    if (s === undefined) return text(res, 403, 'This login link is wrong or was used already. Run `umdevctl dashboard` again for a new one.\n');
+    res.writeHead(303, { location: '/', 'set-cookie': Gate.cookieFor(s), 'cache-control': 'no-store' }).end();
+    return;
+  }
+  const originProblem = ctx.gate.originProblem(req);
+  if (originProblem !== undefined) return refuse(res, 403, 'EACCES', originProblem);
+  const session = ctx.gate.session(req);
+  if (session === undefined) {
+    if (url.pathname.startsWith('/api/')) return refuse(res, 401, 'EACCES', 'no dashboard session: open the URL umdevctl dashboard printed');
+    return text(res, 401, 'Open the URL `umdevctl dashboard` printed (it carries a one-time login token).\n');
+  }
+  if (method === 'GET' && url.pathname === '/') return asset(ctx, res, 'index.html');
+  if (method === 'GET' && url.pathname === '/favicon.ico') return asset(ctx, res, 'icon.svg');
+  if (method === 'GET' && url.pathname.startsWith('/ui/')) return asset(ctx, res, url.pathname.slice(4));
+  if (url.pathname.startsWith('/api/')) return api(ctx, req, res, url, session);
+  return text(res, 404, 'not found\n');
+}
+
+function asset(ctx: Ctx, res: ServerResponse, name: string): void {
+  const a = ctx.assets.get(name);
+  if (a === undefined) return text(res, 404, 'not found\n');
+  res.writeHead(200, { 'content-type': a.type, 'content-length': a.body.length, 'cache-control': 'no-cache' }).end(a.body);
+}
+
+async function api(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL, session: Session): Promise<void> {
+  const method = req.method ?? 'GET';
+  const segments = url.pathname.slice(5).split('/').map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return '\0';
+    }
+  });
+  const changes = method !== 'GET' && method !== 'HEAD';
+  if (changes && !ctx.gate.csrfOk(req, session)) return refuse(res, 403, 'EACCES', `a change needs the page's ${CSRF_HEADER}`);
+  if (method === 'GET' && segments.length === 1 && segments[0] === 'session') {
+    const who = (await getJson(ctx.api, '/whoami').catch(() => ({ privileged: false }))) as { privileged?: unknown };
+    return json(res, 200, { csrf: session.csrf, privileged: who.privileged === true, peers: ctx.peers.map((p) => p.name), api: describeEndpoint(ctx.api) });
+  }
+  if (method === 'GET' && segments.length === 1 && segments[0] === 'stream') return ctx.hub.attach(res);
+  if (method === 'GET' && segments.length === 2 && segments[0] === 'screen' && UUID.test(segments[1]!)) {
+    const m = /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(String(req.headers['if-none-match'] ?? ''));
+    return ctx.screens.serve(segments[1]!, m?.[1], res);
+  }
+  if (method === 'GET' && segments.length === 2 && segments[0] === 'uart' && UUID.test(segments[1]!)) return uart(ctx, res, segments[1]!, url.searchParams.get('since'));
+  if (method === 'POST' && segments.length === 3 && segments[0] === 'devices' && UUID.test(segments[1]!) && segments[2] === 'migrate') return migrate(ctx, req, res, segments[1]!);
+  const target = proxyTarget(method, segments, url.searchParams);
+  if (target === undefined) return refuse(res, 404, 'ENOENT', `the dashboard does not offer ${method} ${url.pathname}`);
+  let body: string | undefined;
+  if (target.route.body === true) {
+    try {
+      body = await readBody(req);
+    } catch (e) {
+      return refuse(res, (e as { status?: number }).status ?? 400, 'EINVAL', (e as Error).message);
+    }
+  }
+  const r = await apiCall(ctx.api, method, target.path, body === undefined || body === '' ? {} : { body });
+  if (changes && r.status < 300) ctx.hub.changed();
+  res.writeHead(r.status, { 'content-type': String(r.headers['content-type'] ?? 'application/json'), 'cache-control': 'no-store', 'content-length': r.body.length }).end(r.body);
+}
+
+/** A device's UART output after `since`; a device without one is an answer (`{unavailable}`), not a failed request. */
+async function uart(ctx: Ctx, res: ServerResponse, uuid: string, since: string | null): Promise<void> {
+  const q = since !== null && /^\d{1,15}$/.test(since) ? `?since=${since}` : '';
+  const r = await apiCall(ctx.api, 'GET', `/devices/${uuid}/uart${q}`);
+  if (r.status === 200) {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': r.body.length }).end(r.body);
+    return;
+  }
+  const e = upstreamError(r);
+  json(res, 200, { unavailable: { status: r.status, errno: e.errno, message: e.message } });
+}
+
+/** Start a migration to a configured peer and pass its progress lines on as they come. */
+async function migrate(ctx: Ctx, req: IncomingMessage, res: ServerResponse, uuid: string): Promise<void> {
+  let peerName: unknown;
+  try {
+    peerName = (JSON.parse((await readBody(req)) || '{}') as { peer?: unknown }).peer;
+  } catch (e) {
+    return refuse(res, (e as { status?: number }).status ?? 400, 'EINVAL', (e as Error).message);
+  }
+  const peer = ctx.peers.find((p) => p.name === peerName);
+  if (peer === undefined) return refuse(res, 400, 'EINVAL', `no peer named ${JSON.stringify(peerName)} was configured (umdevctl dashboard --peer NAME=ADDRESS)`);
+  const up = await apiOpen(ctx.api, 'POST', `/devices/${uuid}/migrate`, { body: JSON.stringify({ to: peer.endpoint, ...(peer.token === undefined ? {} : { token: peer.token }) }) });
+  res.writeHead(up.statusCode ?? 502, { 'content-type': String(up.headers['content-type'] ?? 'application/x-ndjson'), 'cache-control': 'no-store' });
+  for await (const c of up as AsyncIterable<Buffer>) res.write(c);
+  res.end();
+  ctx.hub.changed();
+}

@@ -1,0 +1,130 @@
+/**
+ * The dashboard page: opens the session (CSRF token, rights), follows the live stream, and wires the views to the
+ * store. Nothing here needs a reload: every change reaches the page through the stream.
+ */
+import { ApiError, call, session } from './api.js';
+import { Detail } from './detail.js';
+import { DeviceList } from './device-list.js';
+import { byId, el, toast } from './dom.js';
+import { renderEvents, renderMigrations, renderPools } from './panels.js';
+import { Store } from './store.js';
+import type { ActivityView, CoreEvent, DefinitionView, DeviceView, MigrationView, ParentView, SessionInfo, Snapshot } from './types.js';
+
+const THEMES = ['system', 'light', 'dark'] as const;
+
+function applyTheme(theme: string): void {
+  if (theme === 'light' || theme === 'dark') document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+  byId('theme').textContent = `theme: ${theme}`;
+}
+
+function setupTheme(): void {
+  let theme = localStorage.getItem('umdev-theme') ?? 'system';
+  applyTheme(theme);
+  byId('theme').addEventListener('click', () => {
+    theme = THEMES[(THEMES.indexOf(theme as (typeof THEMES)[number]) + 1) % THEMES.length]!;
+    localStorage.setItem('umdev-theme', theme);
+    applyTheme(theme);
+  });
+}
+
+function setupCreate(store: Store, s: SessionInfo): void {
+  const form = byId<HTMLFormElement>('create');
+  if (!s.privileged) {
+    form.remove();
+    return;
+  }
+  form.hidden = false;
+  const select = form.elements.namedItem('type') as HTMLSelectElement;
+  const fill = (): void => {
+    const keep = select.value;
+    select.replaceChildren(...store.pools.flatMap((p) => p.types.map((t) => el('option', { value: `${p.name}/${t.id}` }, `${p.name} / ${t.id} (${t.availableInstances ?? '?'} free)`))));
+    if (keep !== '') select.value = keep;
+  };
+  store.on('pools', fill);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const [parent, type] = select.value.split('/');
+    const uuidInput = form.elements.namedItem('uuid') as HTMLInputElement;
+    const define = (form.elements.namedItem('define') as HTMLInputElement).checked;
+    const uuid = uuidInput.value.trim();
+    void (async () => {
+      const d = (await call('POST', '/api/devices', { parent, type, ...(uuid === '' ? {} : { uuid }) })) as DeviceView;
+      if (define) await call('POST', '/api/definitions', { parent, type, uuid: d.uuid, start: 'auto' });
+      uuidInput.value = '';
+      store.selected = d.uuid;
+      store.changed('selection');
+      toast(`created ${d.uuid}`, 'info');
+    })().catch((err: unknown) => toast(err instanceof ApiError ? `create: ${err.errno}: ${err.message}` : `create: ${String(err)}`));
+  });
+}
+
+function connect(store: Store): void {
+  const src = new EventSource('/api/stream');
+  const on = <T>(name: string, fn: (v: T) => void): void => src.addEventListener(name, (e) => fn(JSON.parse((e as MessageEvent<string>).data) as T));
+  on<Snapshot>('snapshot', (s) => store.snapshot(s));
+  on<{ upsert: DeviceView[]; removed: string[] }>('devices', (d) => store.applyDevices(d.upsert, d.removed));
+  on<ParentView[]>('pools', (p) => {
+    store.pools = p;
+    store.changed('pools');
+  });
+  on<DefinitionView[]>('definitions', (d) => store.setDefinitions(d));
+  on<ActivityView[]>('activity', (a) => store.setActivity(a));
+  on<MigrationView[]>('migrations', (m) => {
+    store.migrations = m;
+    store.changed('migrations');
+  });
+  on<CoreEvent>('event', (e) => store.addEvent(e));
+  on<{ connected: boolean; message?: string }>('upstream', (u) => {
+    store.connected = u.connected;
+    store.changed('connection');
+  });
+  src.addEventListener('open', () => store.changed('connection'));
+  src.addEventListener('error', () => {
+    // EventSource reconnects by itself; the badge says so meanwhile.
+    store.connected = false;
+    store.changed('connection');
+  });
+}
+
+async function start(): Promise<void> {
+  setupTheme();
+  const s = await session();
+  const store = new Store();
+  const rights = byId('rights');
+  rights.textContent = s.privileged ? 'can change devices' : 'read-only';
+  rights.className = `badge ${s.privileged ? 'ok' : 'warn'}`;
+  byId('api').textContent = s.api;
+  document.body.dataset.privileged = String(s.privileged);
+  setupCreate(store, s);
+  const detail = new Detail(store, s);
+  const list = new DeviceList(store, byId('list'), byId('list-spacer'), (uuid) => {
+    store.selected = uuid;
+    store.changed('selection');
+  });
+  store.on('devices', () => {
+    list.schedule();
+    byId('device-count').textContent = `(${store.devices.size} active, ${[...store.definitions.keys()].filter((u) => !store.devices.has(u)).length} defined only)`;
+  });
+  store.on('activity', () => {
+    list.schedule();
+    detail.update();
+  });
+  store.on('selection', () => {
+    list.schedule();
+    detail.render();
+  });
+  store.on('devices', () => detail.render());
+  store.on('pools', () => renderPools(store));
+  store.on('devices', () => renderPools(store));
+  store.on('migrations', () => renderMigrations(store));
+  store.on('events', () => renderEvents(store));
+  store.on('connection', () => {
+    const c = byId('conn');
+    c.textContent = store.connected ? 'live' : 'reconnecting…';
+    c.className = `badge ${store.connected ? 'ok' : 'warn'}`;
+  });
+  connect(store);
+}
+
+start().catch((e: unknown) => toast(e instanceof ApiError ? `cannot open the dashboard: ${e.errno}: ${e.message}` : `cannot open the dashboard: ${String(e)}`));
