@@ -25,6 +25,7 @@ import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constan
 import type { DmaBudget } from './dma-budget.js';
 import type { DirtyLog } from './dirty-log.js';
 import { DmaSpace, type MemIo } from './dma-space.js';
+import type { TwinSource } from './instance.js';
 import type { Logger } from './log.js';
 import { type Message, type NativeIo, SocketTransport, type Transport, safeClose } from './transport.js';
 
@@ -46,8 +47,8 @@ export interface ConnectionOptions {
   readonly maxDmaMaps: number;
   /** The daemon-wide count of mappings and fds held by DMA windows. */
   readonly dmaBudget: DmaBudget;
-  /** Makes a twin socket pair (server end, client end); absent: twin-socket mode is not offered. */
-  readonly twin?: { readonly pair: () => [number, number]; readonly io: NativeIo };
+  /** Where a twin socket pair comes from; absent: twin-socket mode is not offered. */
+  readonly twin?: { readonly source: TwinSource; readonly io: NativeIo };
 }
 
 const NO_CAPS = parseCapabilities(undefined, 0);
@@ -146,7 +147,7 @@ export class Connection {
   openTwin(): number | undefined {
     const source = this.#twinSource;
     if (source === undefined || this.#twin !== undefined) return undefined;
-    const [mine, theirs] = source.pair();
+    const [mine, theirs] = source.source.take();
     const twin = new SocketTransport(mine, source.io, { maxFds: 4 });
     twin.onMessage((m) => {
       if ((m.header.flags & Flags.TYPE_MASK) === Flags.TYPE_REPLY && !m.malformed) return this.#onReply(m);
@@ -159,6 +160,11 @@ export class Connection {
     this.#twin = twin;
     this.#twinPeer = theirs;
     return theirs;
+  }
+
+  /** The client's VERSION did not ask for a twin socket: a pair made in advance for it goes now. */
+  declineTwin(): void {
+    if (this.#twin === undefined) this.#twinSource?.source.drop();
   }
 
   /** True once twin-socket mode is on. */

@@ -30,6 +30,15 @@ export interface ActiveSession {
   readonly server?: string;
 }
 
+/**
+ * The socket pair of a twin socket (server end, client end): `take` it when the client negotiates twin-socket mode,
+ * `drop` it when the client's VERSION did not ask (a pair made in advance is then closed at once).
+ */
+export interface TwinSource {
+  take(): [number, number];
+  drop(): void;
+}
+
 /** What an instance is told with the client it is handed: who it is, and the serving process's own settings. */
 export interface ServeContext {
   /** `vfio-user client pid 1234 (uid 0)`, for log lines. */
@@ -41,8 +50,8 @@ export interface ServeContext {
   readonly maxDmaMaps?: number;
   readonly dmaBudget?: DmaBudget;
   readonly busyPollNs?: number;
-  /** Makes a socket pair for the client's twin socket (server end, client end); absent: none is offered. */
-  readonly twin?: () => [number, number];
+  /** Where the socket pair of a client's twin socket comes from; absent: none is offered. */
+  readonly twin?: TwinSource;
 }
 
 /**

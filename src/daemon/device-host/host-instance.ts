@@ -237,7 +237,7 @@ class HostSession implements ActiveSession {
       const ended = new Promise<void>((resolve) => host.onSessionEnd(resolve));
       // The fds leave with the frame; the root's copies are closed once the host has answered (it has its own then).
       // A host cannot make sockets, so the pair for a twin socket comes from here, used or not.
-      const pair = c.twin?.() ?? [];
+      const pair = c.twin?.take() ?? [];
       try {
         await host.call(Call.SERVE, { who: c.who }, { fds: [fd, ...pair] });
       } finally {

@@ -119,13 +119,20 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
         throw err('EBUSY', 'the device already has a client');
       }
       // The socket pair for a twin socket, made by the root (this process can make none): taken by the session if the
-      // client asks for twin-socket mode, closed when the session ends otherwise.
+      // client asks for twin-socket mode, closed once its VERSION asks for none (or when the session ends).
       let pair: [number, number] | undefined = f.fds.length >= 2 ? [f.fds.shift()!, f.fds.shift()!] : undefined;
-      const twin = (): [number, number] => {
-        if (pair === undefined) throw err('EBUSY', 'the twin socket pair was used already');
-        const p = pair;
-        pair = undefined;
-        return p;
+      const twin = {
+        take: (): [number, number] => {
+          if (pair === undefined) throw err('EBUSY', 'the twin socket pair was used already');
+          const p = pair;
+          pair = undefined;
+          return p;
+        },
+        // The client did not ask for it: hold nothing it does not use.
+        drop: (): void => {
+          for (const p of pair ?? []) native.close(p);
+          pair = undefined;
+        },
       };
       let s: ActiveSession;
       try {

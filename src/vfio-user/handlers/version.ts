@@ -38,6 +38,7 @@ export const handleVersion: Handler = (conn, msg) => {
   // The client's end of the twin socket needs a client that takes an fd with the reply.
   const twin = caps.twinSocket && caps.maxMsgFds > 0 ? conn.openTwin() : undefined;
   if (twin !== undefined) mine.twin_socket = { supported: true, fd_index: 0 };
+  else conn.declineTwin();
   conn.log('debug', `negotiated ${VERSION_MAJOR}.${Math.min(v.minor, VERSION_MINOR)}: client max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}${twin === undefined ? '' : ', twin socket'}`);
   return { payload: encodeVersion({ major: VERSION_MAJOR, minor: Math.min(v.minor, VERSION_MINOR), json: { capabilities: mine } }), ...(twin === undefined ? {} : { fds: [twin] }) };
 };
