@@ -54,6 +54,8 @@ test('backing: paths under the images directory are taken; escapes, symlinks and
     chmodSync(join(h.images, 'ro.img'), 0o444);
     await store('ro.img');
     assert.ok(model.features & bit(FEATURE.BLK_RO));
+    await store('sub/other.img');
+    assert.equal(model.features & bit(FEATURE.BLK_RO), 0n);
   }
 
   // While a client has the device open its disk does not change.
