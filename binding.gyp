@@ -7,6 +7,7 @@
         "native/common.cc",
         "native/confine.cc",
         "native/fork.cc",
+        "native/file.cc",
         "native/io.cc",
         "native/mem.cc",
         "native/sock.cc",

@@ -1,5 +1,5 @@
 // Entry point of umdev_native: the syscalls Node lacks (fd readiness on any fd, fd passing, eventfd, memfd, mmap,
-// and the confinement of a device host).
+// the confinement of a device host, files opened beneath a directory).
 // Each source file registers its own exports; src/native/index.ts is the only JavaScript that loads this addon.
 #include "common.h"
 
@@ -13,6 +13,7 @@ napi_value init(napi_env env, napi_value exports) {
   umdev::init_mem(env, exports);
   umdev::init_confine(env, exports);
   umdev::init_fork(env, exports);
+  umdev::init_file(env, exports);
   return exports;
 }
 

@@ -66,5 +66,6 @@ void init_sock(napi_env env, napi_value exports);
 void init_fork(napi_env env, napi_value exports);
 void init_mem(napi_env env, napi_value exports);
 void init_confine(napi_env env, napi_value exports);
+void init_file(napi_env env, napi_value exports);
 
 }  // namespace umdev

@@ -1,6 +1,7 @@
 /**
- * The vfio-user fuzz target: a child process serving an mtty-2 and the DMA fixture device over the real bus driver
- * (`vfio-user-server.ts`), attacked over real unix sockets with random and mutated messages, fds of the wrong kind
+ * The vfio-user fuzz target: a child process serving an mtty-2, the DMA fixture device and an mvblk disk over the real
+ * bus driver (`vfio-user-server.ts`), attacked over real unix sockets with random and mutated messages, hostile
+ * virtio rings (loops, 64k chains, DMA outside memory, unmap and reset while requests run), fds of the wrong kind
  * and size, DMA into memfds truncated behind the server's back, interrupts on full blocking eventfds, half-sent
  * messages, replies left unread, and reconnect storms. The probe is a fresh `VfioUserClient` per device: VERSION,
  * then a config-space read.
@@ -16,9 +17,11 @@ import type { FuzzTarget, Launched } from '../engine.js';
 import type { Rng } from '../rng.js';
 import { FdFactory, closeAll } from './vfio-user-fds.js';
 import { message } from './vfio-user-messages.js';
+import { blkScenario } from './vfio-user-blk.js';
 
 const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'vfio-user-server.js');
 const FIXTURE = 1;
+const BLK = 2;
 const CONFIG = 7;
 /** Fixture BAR0 registers (test/vfio-user/fixtures.ts). */
 const REG = { IRQ: 0x04, DMA_SRC: 0x08, DOORBELL: 0x1c } as const;
@@ -57,7 +60,8 @@ class Session implements Launched {
 
   async input(rng: Rng): Promise<void> {
     const roll = rng.int(100);
-    if (roll < 62) this.#message(rng);
+    if (roll < 52) this.#message(rng);
+    else if (roll < 62) this.#blk(rng);
     else if (roll < 72) this.#dma(rng);
     else if (roll < 80) this.#irq(rng);
     else if (roll < 85) this.#halfSent(rng);
@@ -157,6 +161,26 @@ class Session implements Launched {
     regs.writeUInt32LE(rng.pick([1, 4, 0x100, 0x1000, 0x10000]), 16);
     if (this.#send(c, frame(Command.REGION_WRITE, Buffer.concat([access(0, REG.DMA_SRC, 20), regs])))) {
       this.#send(c, frame(Command.REGION_WRITE, Buffer.concat([access(0, REG.DOORBELL, 4), Buffer.from([1, 0, 0, 0])])));
+    }
+  }
+
+  /** A hostile virtio-blk scenario on the mvblk disk, on a fresh connection (see `vfio-user-blk.ts`). */
+  #blk(rng: Rng): void {
+    const old = this.#conns.findIndex((x) => x.device === BLK);
+    if (old >= 0 && rng.chance(0.7)) this.#drop(old);
+    const c = this.#conn(rng, BLK, true);
+    if (!c) return;
+    const { steps, release } = blkScenario(rng);
+    try {
+      for (const s of steps) {
+        const ok = this.#send(c, s.frame, s.fds);
+        closeAll(s.fds ?? []);
+        if (!ok) return;
+        s.after?.();
+      }
+      if (rng.chance(0.2)) this.#drop(this.#conns.indexOf(c));
+    } finally {
+      release();
     }
   }
 

@@ -138,7 +138,7 @@ export class Daemon {
     for (const p of config.parents) {
       const entry = parts.drivers[p.driver];
       if (entry === undefined) throw err('EINVAL', `no driver named ${p.driver}`);
-      const spec = entry.create(p.options, server.placement);
+      const spec = entry.create(p.options, server.placement, { stateDir: config.stateDir });
       const bad = parentNameProblem(spec.name);
       if (bad !== undefined) throw err('EINVAL', `parent ${JSON.stringify(spec.name)} from driver ${p.driver}: expected ${bad}`);
       const parent = core.registerParent(spec);

@@ -6,11 +6,14 @@
 import { mbochsDriver } from '../drivers/mbochs/index.js';
 import { mcountDriver } from '../drivers/mcount/index.js';
 import { mttyDriver } from '../drivers/mtty/index.js';
+import { mvblkDriver } from '../drivers/mvblk/index.js';
 import type { DriverCatalog } from './config.js';
 
 export const DRIVERS: DriverCatalog = {
   mtty: mttyDriver,
   mbochs: mbochsDriver,
+  // virtio-blk disks (docs/drivers/mvblk.md).
+  mvblk: mvblkDriver,
   // The vendor guide's example driver (docs/vendor-guide.md).
   mcount: mcountDriver,
 };

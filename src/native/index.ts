@@ -178,6 +178,14 @@ export interface Native {
   dieWithParent(parentPid: number): void;
   /** `from` becomes fd `to` (replacing what `to` was; close-on-exec), and `from` is closed. */
   moveFd(from: number, to: number): void;
+  /**
+   * An fd (close-on-exec, O_NONBLOCK) of `path` opened beneath the directory `dir` with openat2(2): no `..` out of
+   * it, no absolute path, no symlink at any component (ELOOP, EXDEV otherwise). Read-write when `write`, else
+   * read-only; `create` makes a missing regular file with `mode` (default 0600). The caller checks the fd's kind.
+   */
+  openBeneath(dir: string, path: string, write: boolean, create?: boolean, mode?: number): number;
+  /** Bytes in the file or block device `fd` refers to (lseek to the end; fstat says 0 for a block device). */
+  fdSize(fd: number): bigint;
 }
 
 /** memfd seals (fcntl F_ADD_SEALS / F_GET_SEALS), as in <linux/fcntl.h>. */
@@ -225,6 +233,7 @@ const CALLS = [
   'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsgInto', 'sendMsg', 'send', 'sendDatagram',
   'eventfd', 'eventfdRead', 'eventfdWrite', 'eventfdSignal', 'memfdCreate', 'getSeals', 'mmap', 'munmap', 'pageSize', 'confine',
   'forkHost', 'exitNow', 'reapChildren', 'pidfdOpen', 'pidfdKill', 'dieWithParent', 'moveFd',
+  'openBeneath', 'fdSize',
 ] as const satisfies readonly Exclude<keyof Native, 'watch' | 'recvMsg'>[];
 
 function thrower(reason: UmdevError): () => never {

@@ -32,11 +32,17 @@ export type OptionsSchema = Readonly<Record<string, OptionSpec>>;
 /** The values `create` receives: every option, given or defaulted. */
 export type OptionValues<S extends OptionsSchema> = { readonly [K in keyof S]: S[K] extends IntegerOption ? number : string };
 
+/** What the daemon tells a driver it builds a parent for (a device host builds its declaration without it). */
+export interface DriverContext {
+  /** The daemon's state dir: where a driver keeps what it makes (default disk images), unless configured elsewhere. */
+  readonly stateDir: string;
+}
+
 /** What a vendor writes to be loadable by umdevd. */
 export interface DriverSpec<S extends OptionsSchema> {
   readonly options: S;
   /** A new parent (and pool) per call, whose devices `placement` puts where they live (default: this process). */
-  create(options: OptionValues<S>, placement?: Placement): PciParent<PciDevice>;
+  create(options: OptionValues<S>, placement?: Placement, context?: DriverContext): PciParent<PciDevice>;
 }
 
 /** A driver as umdevd's catalog holds it (`vendorDriver` makes one from a `DriverSpec`). */
@@ -46,7 +52,7 @@ export interface VendorDriver {
   /** Check the entry's own keys; report problems to `issues`. */
   validate(entry: Readonly<Record<string, unknown>>, path: string, issues: Issues): void;
   /** Build the parent from a validated entry (options left out take their defaults). */
-  create(options: Readonly<Record<string, unknown>>, placement?: Placement): PciParent<PciDevice>;
+  create(options: Readonly<Record<string, unknown>>, placement?: Placement, context?: DriverContext): PciParent<PciDevice>;
 }
 
 /** The catalog entry of a driver that declares its options in `spec`. */
@@ -62,10 +68,10 @@ export function vendorDriver<S extends OptionsSchema>(spec: DriverSpec<S>): Vend
         else string(v, at(path, key), issues, { nonEmpty: o.nonEmpty === true });
       }
     },
-    create: (options, placement) => {
+    create: (options, placement, context) => {
       const values: Record<string, unknown> = {};
       for (const [key, o] of entries) values[key] = options[key] ?? o.default;
-      return spec.create(values as OptionValues<S>, placement);
+      return spec.create(values as OptionValues<S>, placement, context);
     },
   };
 }

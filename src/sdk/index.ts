@@ -7,13 +7,17 @@
  * host, and refuses a driver whose `device` returns anything else. See docs/vendor-guide.md.
  */
 // The parent, its pool, and the driver as umdevd loads it.
-export { inProcess, pciParent, type DeviceIdentity, type PciAttrGroupSpec, type PciAttrSpec, type PciParent, type PciParentSpec, type Placement } from './pci-parent.js';
+export { inProcess, pciParent, type DeviceIdentity, type PciAttrGroupSpec, type PciAttrSpec, type PciFileSpec, type PciParent, type PciParentSpec, type Placement } from './pci-parent.js';
 export { Pool, type PoolSpec } from './pool.js';
-export { vendorDriver, type DriverSpec, type IntegerOption, type OptionSpec, type OptionValues, type OptionsSchema, type StringOption, type VendorDriver } from './driver.js';
+export { vendorDriver, type DriverContext, type DriverSpec, type IntegerOption, type OptionSpec, type OptionValues, type OptionsSchema, type StringOption, type VendorDriver } from './driver.js';
 // The device: its declaration, and what it offers its own code at run time.
 export { PciDevice } from '../vfio/pci-device.js';
 export type { BarAccess, BarDecl, BarMemory, ConfigDecl, IrqDecl, OpenInfo, PciDeviceSpec } from '../vfio/pci-spec.js';
-export type { DmaAccess, SparseArea } from '../vfio/device.js';
+export type { DmaAccess, DmaSegment, SparseArea } from '../vfio/device.js';
+// Requests in flight, files the root opens for the device, buffers reused across requests.
+export { InFlight, type Request } from './in-flight.js';
+export { BackingFile, type FileInfo } from '../vfio/backing-file.js';
+export { Scratch } from './scratch.js';
 // Helpers for BARs, config space and accesses.
 export { registerFile } from './register-file.js';
 export { alignedChunks } from '../vfio/chunks.js';

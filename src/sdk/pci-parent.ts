@@ -13,11 +13,15 @@
  * `record` (from the device's name and type, answered without reaching the device) or `show`/`store` (on the model).
  */
 import type { DeviceAttrGroupSpec, DeviceAttrSpec, MdevDevice, MdevType, ParentOps, ParentSpec, TypeSpec } from '../core/index.js';
+import { err } from '../errors.js';
 import { VFIO_DEVICE_API } from '../vfio/constants.js';
 import { PciDevice, requirePciDevice } from '../vfio/pci-device.js';
+import { native } from '../native/index.js';
 import { DeviceInstance } from '../vfio-user/instance.js';
 import { type AttributeHooks, LocalInstance } from '../vfio-user/local-instance.js';
 import { Pool, type PoolSpec } from './pool.js';
+import type { BackingFile } from '../vfio/backing-file.js';
+import { openDefault, openNamed, parseFileName } from './file-source.js';
 
 /** One vendor attribute of a PCI device: drawn from the record (`record`) or from the model (`show`/`store`). */
 export interface PciAttrSpec<D extends PciDevice> {
@@ -36,6 +40,22 @@ export interface PciAttrSpec<D extends PciDevice> {
 export interface PciAttrGroupSpec<D extends PciDevice> {
   readonly name?: string;
   readonly attrs: readonly PciAttrSpec<D>[];
+}
+
+/**
+ * A file the device works on (a disk's backing store), named by a read-write attribute `name` in the device's own
+ * directory (`mdevctl ... --addattr=backing=PATH`). The root opens it (see `file-source.ts`: beneath `dir`, no
+ * symlinks, a regular file or a block device) and the model gets it as a `BackingFile`, wherever it lives. A device
+ * that names none gets a sparse `<uuid>.img` of `defaultSize` bytes in `dir`. The attribute reads back what was named.
+ */
+export interface PciFileSpec<D extends PciDevice> {
+  readonly name: string;
+  /** The directory files may be named from and defaults are made in (absolute); undefined: the device takes no file. */
+  readonly dir: string | undefined;
+  /** Bytes of the default file of a device of `type` (the type's sysfs name). */
+  defaultSize(type: string): number;
+  /** Give the model its file, where the device lives. Throw `EBUSY` to refuse a change while a client uses the device. */
+  attach(model: D, file: BackingFile): void | Promise<void>;
 }
 
 /** What a new device's model is built from: its type, and its names (for log lines). */
@@ -63,6 +83,8 @@ export interface PciParentSpec<D extends PciDevice> {
   start?(model: D): void | Promise<void>;
   stop?(model: D): void | Promise<void>;
   readonly attributes?: readonly PciAttrGroupSpec<D>[];
+  /** Files the device works on; each adds its attribute to the device's own directory. */
+  readonly files?: readonly PciFileSpec<D>[];
   /** Seed v6 `supported_config`: the text of the read-only `mdev_supported_types` file. */
   supportedConfigs?(): string;
 }
@@ -85,8 +107,13 @@ export function buildInstance<D extends PciDevice>(spec: PciParentSpec<D>, ident
   if (!(model instanceof PciDevice)) requirePciDevice(model, `parent ${spec.name}`);
   const attrs = new Map<string, PciAttrSpec<D>>();
   for (const g of spec.attributes ?? []) for (const a of g.attrs) if (a.record === undefined) attrs.set(attrKey(g.name, a.name), a);
-  const { start, stop } = spec;
+  const { start, stop, files } = spec;
   return new LocalInstance(model, {
+    file: async (name, file) => {
+      const f = files?.find((x) => x.name === name);
+      if (f === undefined) throw err('EINVAL', `parent ${spec.name} declares no file ${name}`);
+      await f.attach(model, file);
+    },
     attribute: (group, name): AttributeHooks | undefined => {
       const a = attrs.get(attrKey(group, name));
       if (a === undefined) return undefined;
@@ -115,17 +142,33 @@ export function identityOf(device: MdevDevice): DeviceIdentity {
 export function pciParent<D extends PciDevice>(spec: PciParentSpec<D>, placement: Placement = inProcess): PciParent<D> {
   const pool = spec.pool === undefined ? undefined : new Pool(spec.pool, spec.name);
   const held = new WeakMap<DeviceInstance, number>();
+  const files = new DeviceFiles(spec.files ?? []);
   const ops: ParentOps<DeviceInstance> = {
     create: (device) => {
       const units = pool?.reserve(device.type) ?? 0;
+      let instance: DeviceInstance;
       try {
-        const instance = placement.place(device, () => buildInstance(spec, identityOf(device)));
-        held.set(instance, units);
-        return instance;
+        instance = placement.place(device, () => buildInstance(spec, identityOf(device)));
       } catch (e) {
         pool?.release(units);
         throw e;
       }
+      // Synchronous without files, as a kernel driver's create: a refusal is thrown, not a rejected promise.
+      if (!files.any) {
+        held.set(instance, units);
+        return instance;
+      }
+      return files.attachDefaults(device, instance).then(
+        () => {
+          held.set(instance, units);
+          return instance;
+        },
+        async (e: unknown) => {
+          await instance.dispose();
+          pool?.release(units);
+          throw e;
+        },
+      );
     },
     remove: async (_device, instance) => {
       try {
@@ -153,7 +196,7 @@ export function pciParent<D extends PciDevice>(spec: PciParentSpec<D>, placement
     types: spec.types,
     ...(spec.maxInstances === undefined ? {} : { maxInstances: spec.maxInstances }),
     ops,
-    deviceAttributes: (spec.attributes ?? []).map((g) => attrGroup(g)),
+    deviceAttributes: [...(spec.attributes ?? []).map((g) => attrGroup(g)), ...files.attributes()],
     declaration: spec,
   };
 }
@@ -171,4 +214,58 @@ function attrGroup<D extends PciDevice>(g: PciAttrGroupSpec<D>): DeviceAttrGroup
     };
   });
   return g.name === undefined ? { attrs } : { name: g.name, attrs };
+}
+
+/**
+ * The root's record of each device's files: what was named (the attribute's value) and how to open it again. The
+ * model holds the open file; the root holds a name and opens it anew when a fresh model needs it.
+ */
+class DeviceFiles<D extends PciDevice> {
+  readonly #specs: readonly PciFileSpec<D>[];
+  readonly #labels = new WeakMap<DeviceInstance, Map<string, string>>();
+
+  constructor(specs: readonly PciFileSpec<D>[]) {
+    this.#specs = specs;
+  }
+
+  /** True when the parent declares any file. */
+  get any(): boolean {
+    return this.#specs.length > 0;
+  }
+
+  /** Each declared file's default, for a new device. */
+  async attachDefaults(device: MdevDevice, instance: DeviceInstance): Promise<void> {
+    const labels = new Map<string, string>();
+    this.#labels.set(instance, labels);
+    for (const f of this.#specs) {
+      const dir = f.dir;
+      if (dir === undefined) continue;
+      const size = f.defaultSize(device.type.sysfsName);
+      await instance.attachFile(f.name, () => openDefault(dir, device.uuid, size));
+      labels.set(f.name, `default: ${dir}/${device.uuid}.img`);
+    }
+  }
+
+  /** One attribute per file, in the device's own directory: what was named, and the way to name another. */
+  attributes(): DeviceAttrGroupSpec<DeviceInstance>[] {
+    if (this.#specs.length === 0) return [];
+    const attrs = this.#specs.map((f): DeviceAttrSpec<DeviceInstance> => ({
+      name: f.name,
+      mode: 0o644,
+      show: (_device, instance) => `${this.#labels.get(instance)?.get(f.name) ?? ''}\n`,
+      store: async (_device, instance, value) => {
+        const dir = f.dir;
+        if (dir === undefined) throw err('EACCES', `no directory is configured for ${f.name} files`);
+        const name = parseFileName(value);
+        // Checked now, so a bad name fails the write itself; the model's copy is opened when it needs it.
+        const probe = openNamed(dir, name);
+        native.close(probe.fd);
+        await instance.attachFile(f.name, () => openNamed(dir, name));
+        let labels = this.#labels.get(instance);
+        if (labels === undefined) this.#labels.set(instance, (labels = new Map()));
+        labels.set(f.name, probe.label);
+      },
+    }));
+    return [{ attrs }];
+  }
 }

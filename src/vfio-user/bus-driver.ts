@@ -380,6 +380,8 @@ class Endpoint {
         maxDmaMaps: this.#opts.maxDmaMaps,
         dmaBudget: this.#shared.budget,
         busyPollNs: this.#opts.busyPollNs,
+        // Made when a client asks: this process may make sockets.
+        twin: { take: () => this.#io.socketpair(), drop: () => undefined },
       };
       try {
         session = this.#instance.serve(fd, context);

@@ -37,6 +37,8 @@ export interface ClientOptions {
   readonly writeMultiple?: boolean;
   /** Skip VERSION (for tests that speak out of turn). */
   readonly negotiate?: boolean;
+  /** Offer twin-socket mode: the server's DMA_READ/DMA_WRITE then come on a socket of their own. */
+  readonly twinSocket?: boolean;
 }
 
 export interface DeviceInfo {
@@ -62,13 +64,17 @@ export class VfioUserClient {
   readonly #io: Native;
   readonly #t: SocketTransport;
   readonly #pending = new Map<number, { resolve: (m: Message) => void; reject: (e: UmdevError) => void }>();
-  readonly #served: { iova: bigint; mem: Buffer }[] = [];
+  readonly #served: { iova: bigint; mem: Buffer; gate?: (cmd: number, iova: bigint, count: number) => Promise<void> | void }[] = [];
   #nextId = 1;
   #closedReason: UmdevError | undefined;
   readonly #closed: Promise<void>;
   /** The server's VERSION reply (after negotiation). */
   serverVersion: { major: number; minor: number } | undefined;
   serverCaps: Capabilities | undefined;
+  /** The twin socket the server set up, when it did. */
+  #twin: SocketTransport | undefined;
+  /** Server commands (DMA_READ/DMA_WRITE) answered, by the socket they came on. */
+  readonly serverCommands = { main: 0, twin: 0 };
 
   private constructor(fd: number, io: Native) {
     this.#io = io;
@@ -120,10 +126,40 @@ export class VfioUserClient {
       max_data_xfer_size: options.maxDataXferSize ?? DEFAULT_MAX_DATA_XFER_SIZE,
     };
     if (options.writeMultiple) caps.write_multiple = true;
+    if (options.twinSocket) caps.twin_socket = { supported: true };
     const reply = await this.request(Command.VERSION, encodeVersion({ major: VERSION_MAJOR, minor: VERSION_MINOR, json: { capabilities: caps } }));
     const v = decodeVersion(reply.body);
     this.serverVersion = { major: v.major, minor: v.minor };
     this.serverCaps = parseCapabilities(v.json, 1 << 16);
+    const twin = (v.json?.capabilities as Record<string, unknown> | undefined)?.twin_socket as { supported?: unknown; fd_index?: unknown } | undefined;
+    if (twin?.supported === true) {
+      const fd = typeof twin.fd_index === 'number' ? reply.fds[twin.fd_index] : undefined;
+      // Spec: a reply that says twin mode without a valid fd is inconsistent: the client must close the connection.
+      if (!options.twinSocket || fd === undefined) {
+        for (const x of reply.fds) safeClose(this.#io, x);
+        this.close();
+        throw err('EPROTO', 'the server announced a twin socket it did not send');
+      }
+      for (const x of reply.fds) if (x !== fd) safeClose(this.#io, x);
+      const t = new SocketTransport(fd, this.#io, { maxFds: 4 });
+      t.onMessage((m) => {
+        for (const x of m.fds) safeClose(this.#io, x);
+        if ((m.header.flags & Flags.TYPE_MASK) === Flags.TYPE_COMMAND) this.#serveCommand(m, t);
+      });
+      this.#twin = t;
+    } else {
+      for (const x of reply.fds) safeClose(this.#io, x);
+    }
+  }
+
+  /** Hang up the twin socket alone (a test of what the server does without it). */
+  closeTwin(): void {
+    this.#twin?.close();
+  }
+
+  /** True when the server set up a twin socket. */
+  get twinned(): boolean {
+    return this.#twin !== undefined;
   }
 
   /**
@@ -237,9 +273,12 @@ export class VfioUserClient {
     await this.request(Command.MIG_DATA_WRITE, encodeArgszPair({ argsz: 8 + data.length, word: data.length, data }));
   }
 
-  /** Answer the server's DMA_READ/DMA_WRITE for [iova, iova+mem.length) from `mem` (kept by reference). */
-  serveDma(iova: bigint, mem: Buffer): () => void {
-    const entry = { iova, mem };
+  /**
+   * Answer the server's DMA_READ/DMA_WRITE for [iova, iova+mem.length) from `mem` (kept by reference). With `gate`,
+   * each answer waits for it (a test holding a device's DMA in flight).
+   */
+  serveDma(iova: bigint, mem: Buffer, gate?: (cmd: number, iova: bigint, count: number) => Promise<void> | void): () => void {
+    const entry = { iova, mem, ...(gate === undefined ? {} : { gate }) };
     this.#served.push(entry);
     return () => {
       const i = this.#served.indexOf(entry);
@@ -249,6 +288,7 @@ export class VfioUserClient {
 
   /** Hang up (idempotent). Pending requests reject with ECONNRESET. */
   close(): Promise<void> {
+    this.#twin?.close();
     this.#t.close();
     return this.#closed;
   }
@@ -278,27 +318,44 @@ export class VfioUserClient {
       return;
     }
     for (const fd of m.fds) safeClose(this.#io, fd);
-    this.#serveCommand(m);
+    this.#serveCommand(m, this.#t);
   }
 
-  #serveCommand(m: Message): void {
+  #serveCommand(m: Message, t: SocketTransport): void {
     const h = m.header;
+    if (t === this.#twin) this.serverCommands.twin++;
+    else this.serverCommands.main++;
     const fail = (errorNo: number) =>
-      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo });
+      t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo });
     if (h.cmd !== Command.DMA_READ && h.cmd !== Command.DMA_WRITE) return fail(22 /* EINVAL */);
     if (m.body.length < Size.DMA_ACCESS) return fail(22);
     const a = decodeDmaAccess(h.cmd, m.body);
     const count = Number(a.count);
     const w = this.#served.find((s) => a.iova >= s.iova && a.iova + a.count <= s.iova + BigInt(s.mem.length));
     if (!w) return fail(14 /* EFAULT */);
-    const at = Number(a.iova - w.iova);
+    if (w.gate !== undefined) {
+      // Answered once the gate opens, from the memory only if it is still served then (EFAULT otherwise).
+      void Promise.resolve(w.gate(h.cmd, a.iova, count)).then(() => (this.#served.includes(w) ? this.#answerDma(t, m, w, a.iova, count, a.data) : fail(14)));
+      return undefined;
+    }
+    this.#answerDma(t, m, w, a.iova, count, a.data);
+    return undefined;
+  }
+
+  #answerDma(t: SocketTransport, m: Message, w: { iova: bigint; mem: Buffer }, iova: bigint, count: number, data: Buffer): void {
+    const h = m.header;
+    if (t.closed) return;
+    const at = Number(iova - w.iova);
     const head = m.body.subarray(0, Size.DMA_ACCESS);
     if (h.cmd === Command.DMA_READ) {
-      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, [head, w.mem.subarray(at, at + count)]);
+      t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, [head, w.mem.subarray(at, at + count)]);
     } else {
-      if (a.data.length !== count) return fail(22);
-      a.data.copy(w.mem, at);
-      this.#t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, head);
+      if (data.length !== count) {
+        t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY | Flags.ERROR, errorNo: 22 });
+        return;
+      }
+      data.copy(w.mem, at);
+      t.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, head);
     }
   }
 }

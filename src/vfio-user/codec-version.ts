@@ -50,6 +50,8 @@ export interface Capabilities {
   readonly maxDmaMaps: number;
   readonly pgsizes: number;
   readonly writeMultiple: boolean;
+  /** `twin_socket.supported`: the peer takes server→client commands on a socket of their own. */
+  readonly twinSocket: boolean;
 }
 
 function capInt(caps: Record<string, unknown>, key: string, min: number, max: number, dflt: number): number {
@@ -73,11 +75,16 @@ export function parseCapabilities(json: Record<string, unknown> | undefined, max
   const caps = (raw ?? {}) as Record<string, unknown>;
   const wm = caps.write_multiple;
   if (wm !== undefined && typeof wm !== 'boolean') throw err('EINVAL', 'VERSION: write_multiple is not a boolean');
+  const twin = caps.twin_socket;
+  if (twin !== undefined && (typeof twin !== 'object' || twin === null || Array.isArray(twin))) throw err('EINVAL', 'VERSION: twin_socket is not an object');
+  const twinSupported = (twin as Record<string, unknown> | undefined)?.supported;
+  if (twinSupported !== undefined && typeof twinSupported !== 'boolean') throw err('EINVAL', 'VERSION: twin_socket.supported is not a boolean');
   return {
     maxMsgFds: capInt(caps, 'max_msg_fds', 0, maxFdsLimit, 1),
     maxDataXferSize: capInt(caps, 'max_data_xfer_size', 1, 0xffffffff, 1 << 20),
     maxDmaMaps: capInt(caps, 'max_dma_maps', 1, 0xffffffff, 65535),
     pgsizes: capInt(caps, 'pgsizes', 1, Number.MAX_SAFE_INTEGER, 4096),
     writeMultiple: wm === true,
+    twinSocket: twinSupported === true,
   };
 }

@@ -9,6 +9,9 @@
  *   connection stays open. Anything else thrown is a bug: logged with its stack and answered `EIO`.
  * - The queue is bounded: past `MAX_QUEUED` commands (a handler awaits a DMA reply the client never sends, and the
  *   client keeps sending) the transport stops reading until the queue drains.
+ * - Twin-socket mode (negotiated in VERSION): the server's own DMA_READ/DMA_WRITE and their replies travel on a
+ *   socket pair of their own, so they never interleave with the client's requests and replies. The twin carries
+ *   nothing else: a command from the client on it, or its loss, ends the connection.
  * - A handler takes the fds it keeps by overwriting their slot in `msg.fds` with -1 (libvfio-user's
  *   `consume_fd`); every fd left afterwards is closed here.
  */
@@ -22,8 +25,9 @@ import { Command, FD_COMMANDS, Flags, HEADER_SIZE, commandName } from './constan
 import type { DmaBudget } from './dma-budget.js';
 import type { DirtyLog } from './dirty-log.js';
 import { DmaSpace, type MemIo } from './dma-space.js';
+import type { TwinSource } from './instance.js';
 import type { Logger } from './log.js';
-import { type Message, type Transport, safeClose } from './transport.js';
+import { type Message, type NativeIo, SocketTransport, type Transport, safeClose } from './transport.js';
 
 /** What a handler answers: payload parts (sent with one sendmsg) and fds to pass (still owned by the handler). */
 export interface Reply {
@@ -43,6 +47,8 @@ export interface ConnectionOptions {
   readonly maxDmaMaps: number;
   /** The daemon-wide count of mappings and fds held by DMA windows. */
   readonly dmaBudget: DmaBudget;
+  /** Where a twin socket pair comes from; absent: twin-socket mode is not offered. */
+  readonly twin?: { readonly source: TwinSource; readonly io: NativeIo };
 }
 
 const NO_CAPS = parseCapabilities(undefined, 0);
@@ -78,6 +84,10 @@ export class Connection {
   #nextId = 0;
   #regions: (VfioRegionInfo | undefined)[] = [];
   #closeListeners: ((reason: UmdevError | undefined) => void)[] = [];
+  readonly #twinSource: ConnectionOptions['twin'];
+  /** The server end of the twin socket, once negotiated, and the client's end (kept until the reply has left). */
+  #twin: SocketTransport | undefined;
+  #twinPeer: number | undefined;
   /** Where requests are counted (the device's own recorder), and the client this connection attached there. */
   readonly #activity: DeviceActivity | undefined;
   #attached: ClientInfo | undefined;
@@ -89,6 +99,7 @@ export class Connection {
     this.transport = options.transport;
     this.#handlers = options.handlers;
     this.#io = options.io;
+    this.#twinSource = options.twin;
     this.dma = new DmaSpace(
       options.io,
       (cmd, iova, count, data) => this.#remoteDma(cmd, iova, count, data),
@@ -102,9 +113,9 @@ export class Connection {
     if (peer !== undefined) this.#attached = this.#activity?.attach(peer);
   }
 
-  /** Every command received so far has been handled and its reply handed to the transport. */
+  /** Every command received so far has been handled and its reply handed to the transport, and the device is idle. */
   get answered(): boolean {
-    return !this.#busy && this.#queue.length === 0;
+    return !this.#busy && this.#queue.length === 0 && this.device.busy !== true;
   }
 
   /** Begin handling commands (after the device accepted the open). */
@@ -127,6 +138,38 @@ export class Connection {
 
   get closed(): boolean {
     return this.transport.closed;
+  }
+
+  /**
+   * Enter twin-socket mode (VERSION): make the pair and serve the server's end; the client's end, to send with the
+   * reply, is returned (the connection closes it when it ends). Undefined when the session offers no twin socket.
+   */
+  openTwin(): number | undefined {
+    const source = this.#twinSource;
+    if (source === undefined || this.#twin !== undefined) return undefined;
+    const [mine, theirs] = source.source.take();
+    const twin = new SocketTransport(mine, source.io, { maxFds: 4 });
+    twin.onMessage((m) => {
+      if ((m.header.flags & Flags.TYPE_MASK) === Flags.TYPE_REPLY && !m.malformed) return this.#onReply(m);
+      for (const fd of m.fds) safeClose(this.#io, fd);
+      this.close(err('EPROTO', `the client sent ${commandName(m.header.cmd)} on the twin socket, which carries only the server's commands`));
+    });
+    twin.onClose(() => {
+      if (!this.closed) this.close(err('ECONNRESET', 'the client closed the twin socket'));
+    });
+    this.#twin = twin;
+    this.#twinPeer = theirs;
+    return theirs;
+  }
+
+  /** The client's VERSION did not ask for a twin socket: a pair made in advance for it goes now. */
+  declineTwin(): void {
+    if (this.#twin === undefined) this.#twinSource?.source.drop();
+  }
+
+  /** True once twin-socket mode is on. */
+  get twinned(): boolean {
+    return this.#twin !== undefined;
   }
 
   /** The device's region info, cached per connection (regions do not change while a client has the device). */
@@ -187,8 +230,19 @@ export class Connection {
     if (!(h.flags & Flags.NO_REPLY) && !this.closed) {
       this.transport.send({ msgId: h.msgId, cmd: h.cmd, flags: Flags.TYPE_REPLY, errorNo: 0 }, result?.payload, result?.fds);
     }
+    if (this.#twinPeer !== undefined) this.#releaseTwinPeer();
     this.#activity?.request((performance.now() - t0) / 1000, false);
     if (msg.fds.length > 0) this.#closeLeftovers(msg);
+  }
+
+  /**
+   * Close this process's copy of the client's twin end once the reply carrying it has left (the kernel holds it
+   * then): while this copy lives, the client hanging its end up would go unnoticed.
+   */
+  #releaseTwinPeer(): void {
+    if (this.#twinPeer === undefined || this.transport.queuedBytes > 0) return;
+    safeClose(this.#io, this.#twinPeer);
+    this.#twinPeer = undefined;
   }
 
   #dispatch(msg: Message): Reply | undefined | Promise<Reply | undefined> {
@@ -210,6 +264,7 @@ export class Connection {
 
   #finish(msg: Message, e: unknown, reply: Reply | undefined, t0: number): void {
     const h = msg.header;
+    if (this.#twinPeer !== undefined) this.#releaseTwinPeer();
     this.#activity?.request((performance.now() - t0) / 1000, e !== undefined);
     if (e === undefined) {
       if (!(h.flags & Flags.NO_REPLY) && !this.closed) {
@@ -267,7 +322,7 @@ export class Connection {
     this.#nextId = (id + 1) & 0xffff;
     const reply = new Promise<Message>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
     const head = encodeDmaAccess(iova, BigInt(count));
-    this.transport.send({ msgId: id, cmd, flags: Flags.TYPE_COMMAND, errorNo: 0 }, data ? [head, data] : [head]);
+    (this.#twin ?? this.transport).send({ msgId: id, cmd, flags: Flags.TYPE_COMMAND, errorNo: 0 }, data ? [head, data] : [head]);
     const m = await reply;
     // DMA_READ replies carry {addr, count, data}; DMA_WRITE replies {addr, count}.
     return cmd === Command.DMA_READ ? m.body.subarray(16) : Buffer.alloc(0);
@@ -284,6 +339,9 @@ export class Connection {
     this.dirtyLog = undefined;
     this.dma.writeLog = undefined;
     this.dma.close();
+    this.#twin?.close();
+    if (this.#twinPeer !== undefined) safeClose(this.#io, this.#twinPeer);
+    this.#twinPeer = undefined;
     if (this.#attached !== undefined) this.#activity?.detach(this.#attached);
     for (const l of this.#closeListeners.splice(0)) l(reason);
   }

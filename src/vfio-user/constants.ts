@@ -111,6 +111,8 @@ export const Size = {
   VERSION: 4,
   DMA_MAP: 32,
   DMA_UNMAP: 24,
+  /** DMA_UNMAP with GET_DIRTY_BITMAP: `u64 pgsize, u32 size` after the unmap struct (libvfio-user's packed struct). */
+  BITMAP_HEAD: 12,
   DEVICE_INFO: 16,
   REGION_INFO: 32,
   REGION_IO_FDS: 16,

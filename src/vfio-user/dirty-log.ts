@@ -4,6 +4,10 @@
  * the ranges it named; REPORT returns a range's pages as a bitmap (bit n = page n of the range, u64 words, little
  * endian) and clears what it reported, as the kernel's report-and-clear does. A write outside every range is not
  * tracked (the client asked only for those). Memory is one bit per page of the ranges, bounded by `maxBitmapBytes`.
+ *
+ * With no ranges at all (`num_ranges` 0, which the vfio-user spec defines as "log every write") every page written
+ * anywhere is tracked, in bitmaps of 32,768 pages made when a write first touches them: memory follows what the
+ * device writes, which is bounded by the memory the client mapped.
  */
 import { err } from '../errors.js';
 
@@ -20,15 +24,24 @@ interface Tracked extends LogRange {
   readonly bits: Uint8Array;
 }
 
+/** Pages per bitmap chunk of an all-memory log (4 KiB of bits). */
+const CHUNK_PAGES = 32768n;
+
 /** One client's dirty log; created by DMA_LOGGING_START, dropped by STOP or when the client goes. */
 export class DirtyLog {
   readonly pageSize: bigint;
   readonly #ranges: Tracked[];
+  /** Logging every write (no ranges): chunk index → bits of its pages. */
+  readonly #all: Map<bigint, Uint8Array> | undefined;
 
-  /** EINVAL for a page size that is not a power of two ≥ `minPageSize`, or bad, overlapping or too many ranges. */
+  /**
+   * EINVAL for a page size that is not a power of two ≥ `minPageSize`, or bad, overlapping or too many ranges.
+   * No ranges logs every write.
+   */
   constructor(pageSize: bigint, ranges: readonly LogRange[], minPageSize: bigint, maxBitmapBytes: number) {
     if (pageSize < minPageSize || (pageSize & (pageSize - 1n)) !== 0n) throw err('EINVAL', `dirty page size ${pageSize} is not a power of two of at least ${minPageSize}`);
-    if (ranges.length === 0 || ranges.length > MAX_LOG_RANGES) throw err('EINVAL', `${ranges.length} dirty-logging ranges (1..${MAX_LOG_RANGES})`);
+    if (ranges.length > MAX_LOG_RANGES) throw err('EINVAL', `${ranges.length} dirty-logging ranges (0..${MAX_LOG_RANGES})`);
+    this.#all = ranges.length === 0 ? new Map() : undefined;
     this.pageSize = pageSize;
     const sorted = [...ranges].sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
     let total = 0;
@@ -45,10 +58,26 @@ export class DirtyLog {
     });
   }
 
+  /** True when every write is logged (started with no ranges). */
+  get everything(): boolean {
+    return this.#all !== undefined;
+  }
+
   /** The device wrote `length` bytes at `iova`: mark every tracked page they touch. */
   mark(iova: bigint, length: number): void {
     if (length <= 0) return;
     const end = iova + BigInt(length);
+    const all = this.#all;
+    if (all !== undefined) {
+      for (let page = iova / this.pageSize, last = (end - 1n) / this.pageSize; page <= last; page++) {
+        const key = page / CHUNK_PAGES;
+        let bits = all.get(key);
+        if (bits === undefined) all.set(key, (bits = new Uint8Array(Number(CHUNK_PAGES / 8n))));
+        const n = Number(page % CHUNK_PAGES);
+        bits[n >> 3]! |= 1 << (n & 7);
+      }
+      return;
+    }
     for (const r of this.#ranges) {
       const lo = iova > r.iova ? iova : r.iova;
       const hi = end < r.iova + r.length ? end : r.iova + r.length;
@@ -68,6 +97,7 @@ export class DirtyLog {
       throw err('EINVAL', `report page size ${pageSize} is not a power-of-two multiple of the logging page size ${this.pageSize}`);
     }
     if (length === 0n || iova % pageSize !== 0n || length % pageSize !== 0n) throw err('EINVAL', 'report range is empty or not page aligned');
+    if (this.#all !== undefined) return this.collect(iova, length, pageSize);
     const r = this.#ranges.find((x) => iova >= x.iova && iova + length <= x.iova + x.length);
     if (!r) throw err('EINVAL', `report range 0x${iova.toString(16)}+0x${length.toString(16)} is not inside a logged range`);
     const pages = Number(length / pageSize);
@@ -87,6 +117,43 @@ export class DirtyLog {
       if (dirty) out[p >> 3] |= 1 << (p & 7);
     }
     return out;
+  }
+
+  /**
+   * The bitmap of `[iova, iova+length)` at `pageSize` (a multiple of the logging page size), for any range: pages
+   * no range tracks read clean. Clears what it reports. For DMA_UNMAP's dirty bitmap and all-memory reports.
+   */
+  collect(iova: bigint, length: bigint, pageSize: bigint): Buffer {
+    if (pageSize < this.pageSize || pageSize % this.pageSize !== 0n) throw err('EINVAL', `bitmap page size ${pageSize} is not a multiple of the logging page size ${this.pageSize}`);
+    const pages = Number((length + pageSize - 1n) / pageSize);
+    const out = Buffer.alloc(bitmapBytes(BigInt(pages) * pageSize, pageSize));
+    const per = pageSize / this.pageSize;
+    for (let p = 0; p < pages; p++) {
+      const first = (iova + BigInt(p) * pageSize) / this.pageSize;
+      let dirty = false;
+      for (let q = 0n; q < per; q++) if (this.#takeBit(first + q)) dirty = true;
+      if (dirty) out[p >> 3]! |= 1 << (p & 7);
+    }
+    return out;
+  }
+
+  /** Whether logging page `page` (of `pageSize`) is dirty; cleared. */
+  #takeBit(page: bigint): boolean {
+    let bits: Uint8Array | undefined;
+    let n: number;
+    if (this.#all !== undefined) {
+      bits = this.#all.get(page / CHUNK_PAGES);
+      n = Number(page % CHUNK_PAGES);
+    } else {
+      const addr = page * this.pageSize;
+      const r = this.#ranges.find((x) => addr >= x.iova && addr < x.iova + x.length);
+      if (r === undefined) return false;
+      bits = r.bits;
+      n = Number((addr - r.iova) / this.pageSize);
+    }
+    if (bits === undefined || !(bits[n >> 3]! & (1 << (n & 7)))) return false;
+    bits[n >> 3]! &= ~(1 << (n & 7));
+    return true;
   }
 }
 

@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import { err } from '../errors.js';
-import type { DmaAccess } from '../vfio/device.js';
+import type { DmaAccess, DmaSegment } from '../vfio/device.js';
 import { Command, DmaMapFlags } from './constants.js';
 import { type Native, Seal } from '../native/index.js';
 import type { DmaBudget } from './dma-budget.js';
@@ -43,6 +43,8 @@ export interface DmaWindow {
   readonly mapping: ArrayBuffer | undefined;
   readonly mem: Buffer | undefined;
   readonly file: { readonly fd: number; readonly offset: bigint } | undefined;
+  /** Set once the client asked for the window to go (`retire`): no new access reaches it, though it is still mapped. */
+  retired?: boolean;
 }
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -56,6 +58,8 @@ export class DmaSpace {
   /** Sorted by iova, non-overlapping. */
   #windows: DmaWindow[] = [];
   #closed = false;
+  /** Rejecters of DMA_READ/WRITE messages still out, by the window they reach. */
+  readonly #remoteOut = new Map<DmaWindow, Set<(e: Error) => void>>();
   maxWindows: number;
 
   constructor(io: MemIo, remote: RemoteDma, maxXfer: () => number, maxWindows: number, budget: DmaBudget) {
@@ -128,18 +132,42 @@ export class DmaSpace {
     return { mapping, mem: Buffer.from(mapping, delta, Number(size)) };
   }
 
-  /** Remove the window that matches exactly (spec: "must match exactly a previous mapping"); ENOENT otherwise. */
+  /** The window that matches exactly (spec: "must match exactly a previous mapping"); ENOENT otherwise. */
+  exact(iova: bigint, size: bigint): DmaWindow {
+    const w = this.#windows.find((x) => x.iova === iova && x.size === size);
+    if (w === undefined) throw err('ENOENT', `no DMA window ${hex(iova)}+${hex(size)}`);
+    return w;
+  }
+
+  /**
+   * Close `w` to the device ahead of its removal: every later access fails with EFAULT and every DMA_READ/WRITE
+   * message still out for it fails now, so requests using it end while its memory is still mapped (the seed's
+   * invalidation: the device unpins before the unmap returns). Idempotent.
+   */
+  retire(w: DmaWindow): void {
+    w.retired = true;
+    const out = this.#remoteOut.get(w);
+    if (out === undefined) return;
+    this.#remoteOut.delete(w);
+    const gone = err('EFAULT', `DMA window ${hex(w.iova)}+${hex(w.size)} was unmapped during the access`);
+    for (const reject of out) reject(gone);
+  }
+
+  /** Remove the window that matches exactly; ENOENT otherwise. */
   remove(iova: bigint, size: bigint): void {
-    const i = this.#windows.findIndex((w) => w.iova === iova && w.size === size);
-    if (i < 0) throw err('ENOENT', `no DMA window ${hex(iova)}+${hex(size)}`);
-    const [w] = this.#windows.splice(i, 1);
-    this.#unmap(w!);
+    const w = this.exact(iova, size);
+    this.#windows.splice(this.#windows.indexOf(w), 1);
+    this.retire(w);
+    this.#unmap(w);
   }
 
   removeAll(): number {
     const all = this.#windows;
     this.#windows = [];
-    for (const w of all) this.#unmap(w);
+    for (const w of all) {
+      this.retire(w);
+      this.#unmap(w);
+    }
     return all.length;
   }
 
@@ -151,9 +179,89 @@ export class DmaSpace {
   /** Told of every device write to guest memory (dirty-page logging), while set. */
   writeLog: ((iova: bigint, length: number) => void) | undefined;
 
+  /**
+   * The mapped window that holds all of `[iova, iova + length)` with permission `need`, if there is one: the fast
+   * path, a copy with no await.
+   */
+  #mapped(iova: bigint, length: number, need: number): DmaWindow | undefined {
+    if (this.#closed) return undefined;
+    const w = this.#find(iova);
+    if (w === undefined || w.mem === undefined || w.retired || !(w.flags & need)) return undefined;
+    return iova + BigInt(length) <= w.iova + w.size ? w : undefined;
+  }
+
   /** The device's view: reads and writes split across windows, fd-backed parts copied, the rest sent as messages. */
   readonly access: DmaAccess = {
-    read: async (iova, length) => {
+    read: (iova, length) => {
+      const w = this.#mapped(iova, length, DmaMapFlags.READ);
+      if (w !== undefined) {
+        const at = Number(iova - w.iova);
+        return Promise.resolve(Buffer.from(w.mem!.subarray(at, at + length)));
+      }
+      return this.#read(iova, length);
+    },
+    write: (iova, data) => {
+      const w = this.#mapped(iova, data.length, DmaMapFlags.WRITE);
+      if (w !== undefined) {
+        this.writeLog?.(iova, data.length);
+        data.copy(w.mem!, Number(iova - w.iova));
+        return Promise.resolve();
+      }
+      return this.#write(iova, data);
+    },
+    readv: (segs, into) => {
+      let total = 0;
+      for (const s of segs) total += s.length;
+      if (into !== undefined && into.length < total) return Promise.reject(err('EINVAL', `readv of ${total} bytes into ${into.length}`));
+      const out = into === undefined ? Buffer.allocUnsafe(total) : into.subarray(0, total);
+      let at = 0;
+      for (const s of segs) {
+        const w = this.#mapped(s.iova, s.length, DmaMapFlags.READ);
+        if (w === undefined) return this.#readvSlow(segs, out);
+        const from = Number(s.iova - w.iova);
+        w.mem!.copy(out, at, from, from + s.length);
+        at += s.length;
+      }
+      return Promise.resolve(out);
+    },
+    writev: (segs, data) => {
+      let at = 0;
+      for (const s of segs) {
+        if (at >= data.length) break;
+        const n = Math.min(s.length, data.length - at);
+        const w = this.#mapped(s.iova, n, DmaMapFlags.WRITE);
+        // A segment that is not plainly mapped: this one and the rest go the careful way.
+        if (w === undefined) return this.#writevSlow(segs, data, at);
+        this.writeLog?.(s.iova, n);
+        data.copy(w.mem!, Number(s.iova - w.iova), at, at + n);
+        at += n;
+      }
+      return Promise.resolve();
+    },
+  };
+
+  async #readvSlow(segs: readonly DmaSegment[], out: Buffer): Promise<Buffer> {
+    let at = 0;
+    for (const s of segs) {
+      (await this.#read(s.iova, s.length)).copy(out, at);
+      at += s.length;
+    }
+    return out;
+  }
+
+  async #writevSlow(segs: readonly DmaSegment[], data: Buffer, from: number): Promise<void> {
+    let skipped = 0;
+    for (const s of segs) {
+      const start = Math.max(from, skipped);
+      const end = Math.min(skipped + s.length, data.length);
+      if (end > start) await this.#write(s.iova + BigInt(start - skipped), data.subarray(start, end));
+      skipped += s.length;
+      if (skipped >= data.length) break;
+    }
+  }
+
+  readonly #accessSlow = {
+    read: async (iova: bigint, length: number): Promise<Buffer> => {
       const out = Buffer.allocUnsafe(length);
       await this.#walk(iova, length, DmaMapFlags.READ, async (w, at, done, n) => {
         if (w.mem) {
@@ -164,13 +272,13 @@ export class DmaSpace {
           readAll(w.file.fd, out, done, n, w.file.offset + BigInt(at), w.iova + BigInt(at));
           return;
         }
-        const data = await this.#remote(Command.DMA_READ, w.iova + BigInt(at), n);
+        const data = await this.#remoteFor(w, Command.DMA_READ, w.iova + BigInt(at), n);
         if (data.length !== n) throw err('EIO', `DMA_READ reply carried ${data.length} bytes, wanted ${n}`);
         data.copy(out, done);
       });
       return out;
     },
-    write: async (iova, data) => {
+    write: async (iova: bigint, data: Buffer): Promise<void> => {
       await this.#walk(iova, data.length, DmaMapFlags.WRITE, async (w, at, done, n) => {
         // Marked before the copy: a page reported dirty that was not written costs a resend, the reverse a loss.
         this.writeLog?.(w.iova + BigInt(at), n);
@@ -182,10 +290,32 @@ export class DmaSpace {
           writeAll(w.file.fd, data, done, n, w.file.offset + BigInt(at), w.iova + BigInt(at));
           return;
         }
-        await this.#remote(Command.DMA_WRITE, w.iova + BigInt(at), n, data.subarray(done, done + n));
+        await this.#remoteFor(w, Command.DMA_WRITE, w.iova + BigInt(at), n, data.subarray(done, done + n));
       });
     },
   };
+
+  #read(iova: bigint, length: number): Promise<Buffer> {
+    return this.#accessSlow.read(iova, length);
+  }
+
+  #write(iova: bigint, data: Buffer): Promise<void> {
+    return this.#accessSlow.write(iova, data);
+  }
+
+  /** A DMA_READ/WRITE message for window `w`, failed at once (EFAULT) if the window is retired before the reply. */
+  #remoteFor(w: DmaWindow, cmd: typeof Command.DMA_READ | typeof Command.DMA_WRITE, iova: bigint, count: number, data?: Buffer): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      let out = this.#remoteOut.get(w);
+      if (out === undefined) this.#remoteOut.set(w, (out = new Set()));
+      const set = out;
+      set.add(reject);
+      this.#remote(cmd, iova, count, data).then(resolve, reject).finally(() => {
+        set.delete(reject);
+        if (set.size === 0 && this.#remoteOut.get(w) === set) this.#remoteOut.delete(w);
+      });
+    });
+  }
 
   async #walk(
     iova: bigint,
@@ -198,7 +328,7 @@ export class DmaSpace {
       if (this.#closed) throw err('ENOTCONN', 'the vfio-user client is gone');
       const cur = iova + BigInt(done);
       const w = this.#find(cur);
-      if (!w) throw err('EFAULT', `DMA to unmapped address ${hex(cur)}`);
+      if (!w || w.retired) throw err('EFAULT', `DMA to unmapped address ${hex(cur)}`);
       if (!(w.flags & need)) throw err('EPERM', `DMA window ${hex(w.iova)} does not allow ${need === DmaMapFlags.READ ? 'reads' : 'writes'}`);
       const at = Number(cur - w.iova);
       // Messages are bounded by the client's max_data_xfer_size; memory and files are not.

@@ -30,6 +30,15 @@ export interface ActiveSession {
   readonly server?: string;
 }
 
+/**
+ * The socket pair of a twin socket (server end, client end): `take` it when the client negotiates twin-socket mode,
+ * `drop` it when the client's VERSION did not ask (a pair made in advance is then closed at once).
+ */
+export interface TwinSource {
+  take(): [number, number];
+  drop(): void;
+}
+
 /** What an instance is told with the client it is handed: who it is, and the serving process's own settings. */
 export interface ServeContext {
   /** `vfio-user client pid 1234 (uid 0)`, for log lines. */
@@ -41,7 +50,26 @@ export interface ServeContext {
   readonly maxDmaMaps?: number;
   readonly dmaBudget?: DmaBudget;
   readonly busyPollNs?: number;
+  /** Where the socket pair of a client's twin socket comes from; absent: none is offered. */
+  readonly twin?: TwinSource;
 }
+
+/**
+ * A file the root opened for the device (a disk's backing store): the fd, which the receiver owns from then on, and
+ * what the root found it to be. See `src/sdk/file-source.ts`.
+ */
+export interface OpenedFile {
+  readonly fd: number;
+  /** Bytes in it when it was opened. */
+  readonly size: number;
+  readonly kind: 'file' | 'block';
+  readonly readOnly: boolean;
+  /** What the user named, for log lines. */
+  readonly label: string;
+}
+
+/** Opens the device's file anew, in the root; called each time a model needs it (a fresh device host). */
+export type FileSource = () => OpenedFile;
 
 /** The device's live instance. Owned by the core's record of the device (its vendor state); see the module comment. */
 export abstract class DeviceInstance {
@@ -61,6 +89,12 @@ export abstract class DeviceInstance {
   abstract screen(): Promise<Buffer>;
   /** Claim the device's migration for `owner`. */
   abstract openMigration(owner: string): Promise<MigrationPort>;
+  /**
+   * Give the model the file `name` (one the parent declared in `files`) from `source`, now if the model exists and
+   * again whenever a new one is built. The model may refuse (`EBUSY` while a client uses the old file); the instance
+   * then keeps what it had.
+   */
+  abstract attachFile(name: string, source: FileSource): Promise<void>;
   /** The device is removed: release everything (a host exits). Idempotent. */
   abstract dispose(): Promise<void>;
 }

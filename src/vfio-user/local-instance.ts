@@ -10,7 +10,9 @@ import { VFIO_DEVICE_FLAGS } from '../vfio/constants.js';
 import { screenPng } from '../display/screen.js';
 import { type MigrationPort, localPort } from '../vfio/migration-port.js';
 import { type PciDevice, vfioOf } from '../vfio/pci-device.js';
-import { type ActiveSession, DeviceInstance, type ServeContext } from './instance.js';
+import { native } from '../native/index.js';
+import { BackingFile } from '../vfio/backing-file.js';
+import { type ActiveSession, DeviceInstance, type FileSource, type ServeContext } from './instance.js';
 import { type Session, startSession } from './session.js';
 
 /** One vendor attribute of the instance, as its driver declared it. */
@@ -25,6 +27,8 @@ export interface InstanceHooks {
   attribute?(group: string | undefined, name: string): AttributeHooks | undefined;
   start?(): void | Promise<void>;
   stop?(): void | Promise<void>;
+  /** The file `name` for the model (EINVAL for a name the driver does not declare; EBUSY to refuse it now). */
+  file?(name: string, file: BackingFile): void | Promise<void>;
 }
 
 /** The instance of one device in this process. Owned by the device's record (its vendor state). */
@@ -34,6 +38,8 @@ export class LocalInstance extends DeviceInstance {
   #session: Session | undefined;
   #screen: Promise<Buffer> | undefined;
   #disposed = false;
+  /** The model's files, by name; each closed when replaced or when the device goes. */
+  readonly #files = new Map<string, BackingFile>();
 
   constructor(model: PciDevice, hooks: InstanceHooks = {}) {
     super();
@@ -44,7 +50,7 @@ export class LocalInstance extends DeviceInstance {
   serve(fd: number, c: ServeContext): ActiveSession {
     if (this.#disposed) throw err('ENODEV', 'the device is gone');
     if (this.#session !== undefined && !this.#session.connection.closed) throw err('EBUSY', 'the device already has a client');
-    const s = startSession({ fd, device: vfioOf(this.model), io: c.io, log: c.log, limited: c.limited, maxDmaMaps: c.maxDmaMaps, dmaBudget: c.dmaBudget, busyPollNs: c.busyPollNs });
+    const s = startSession({ fd, device: vfioOf(this.model), io: c.io, log: c.log, limited: c.limited, maxDmaMaps: c.maxDmaMaps, dmaBudget: c.dmaBudget, busyPollNs: c.busyPollNs, ...(c.twin === undefined ? {} : { twin: c.twin }) });
     this.#session = s;
     return {
       get closed() {
@@ -113,6 +119,23 @@ export class LocalInstance extends DeviceInstance {
     return localPort(vfioOf(this.model), owner);
   }
 
+  async attachFile(name: string, source: FileSource): Promise<void> {
+    const o = source();
+    const file = new BackingFile(o.fd, { size: o.size, kind: o.kind, readOnly: o.readOnly, label: o.label }, (fd) => native.close(fd));
+    try {
+      if (this.#disposed) throw err('ENODEV', 'the device is gone');
+      const hook = this.#hooks.file;
+      if (hook === undefined) throw err('EINVAL', `the device takes no file ${name}`);
+      await hook(name, file);
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    const old = this.#files.get(name);
+    this.#files.set(name, file);
+    if (old !== file) old?.close();
+  }
+
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -122,5 +145,7 @@ export class LocalInstance extends DeviceInstance {
       await s.done;
     }
     vfioOf(this.model).dispose();
+    for (const f of this.#files.values()) f.close();
+    this.#files.clear();
   }
 }

@@ -9,6 +9,7 @@
 import { toUmdevError } from '../errors.js';
 import type { Native } from '../native/index.js';
 import type { VfioDevice } from '../vfio/device.js';
+import type { TwinSource } from './instance.js';
 import { Connection } from './connection.js';
 import { SERVER_MAX_DMA_MAPS } from './constants.js';
 import { DmaBudget, defaultDmaBudget } from './dma-budget.js';
@@ -34,6 +35,8 @@ export interface SessionOptions {
   readonly limited?: LimitedLog;
   /** Busy-poll the client's socket for its next request for up to this many ns after each reply (0: never). */
   readonly busyPollNs?: number;
+  /** The socket pair for twin-socket mode; absent: twin_socket is not offered. */
+  readonly twin?: TwinSource;
 }
 
 /** A running session: `ended` once the client is gone, `done` once the device is closed again. */
@@ -54,6 +57,7 @@ export function startSession(o: SessionOptions): Session {
     handlers: HANDLERS,
     maxDmaMaps: o.maxDmaMaps ?? SERVER_MAX_DMA_MAPS,
     dmaBudget: o.dmaBudget ?? new DmaBudget(defaultDmaBudget()),
+    ...(o.twin === undefined ? {} : { twin: { source: o.twin, io: o.io } }),
   });
   if (o.busyPollNs) transport.busyPoll(new BusyPoll(o.busyPollNs), () => connection.answered);
   const ended = new Promise<void>((resolve) => connection.onClose(() => resolve()));

@@ -51,10 +51,28 @@ export interface SetIrqsRequest {
   readonly bools?: readonly boolean[];
 }
 
-/** How a device reaches guest memory: through a mapping of a passed fd, or through DMA_READ/DMA_WRITE messages. */
+/** One buffer of guest memory in a scatter-gather list. */
+export interface DmaSegment {
+  readonly iova: bigint;
+  readonly length: number;
+}
+
+/**
+ * How a device reaches guest memory: through a mapping of a passed fd, or through DMA_READ/DMA_WRITE messages.
+ * Every access is checked against the client's mappings when it is made (EFAULT outside them, EPERM against a
+ * window's permissions); the device never holds a pointer into guest memory, so memory the client unmaps is never
+ * touched again. Accesses to mapped memory complete at once (the promise is already settled).
+ */
 export interface DmaAccess {
   read(iova: bigint, length: number): Promise<Buffer>;
   write(iova: bigint, data: Buffer): Promise<void>;
+  /**
+   * The buffers of `segs`, in order, gathered into one (a scatter-gather list read in one call): into `into` when
+   * given (at least their total length; the result is its first bytes), else a new buffer.
+   */
+  readv(segs: readonly DmaSegment[], into?: Buffer): Promise<Buffer>;
+  /** `data` scattered over the buffers of `segs` in order; `data` may be shorter than they are. */
+  writev(segs: readonly DmaSegment[], data: Buffer): Promise<void>;
 }
 
 /**
@@ -93,6 +111,10 @@ export interface VfioDevice {
   open(context: VfioOpenContext): void | Promise<void>;
   /** The client went away: release its eventfds and DMA state (last close). */
   close(): void | Promise<void>;
+  /** The client takes `[iova, iova + length)` away: requests using it end first (see `PciDeviceSpec.dmaUnmap`). */
+  dmaUnmap?(iova: bigint, length: bigint): void | Promise<void>;
+  /** True while device work is under way that ends on the event loop (no busy polling meanwhile). */
+  readonly busy?: boolean;
   /**
    * A removal waits for the client to let go (vfio's `request` op, called again every wait interval with a rising
    * `count`): signal the REQ interrupt. Optional: without it the removal just waits.

@@ -102,14 +102,20 @@ export class PciFunction implements VfioDevice {
    * device is stopped for migration (a stopped device raises nothing; its registers still say what is pending).
    */
   interrupt(vector = 0): boolean {
-    const irqs = this.#parts.irqs;
-    const index = irqs.activeIndex;
-    return index === undefined || this.#stopped ? false : irqs.trigger(index, vector);
+    const p = this.#parts;
+    const index = p.irqs.activeIndex;
+    if (index === undefined || this.#stopped) return false;
+    // A vector the client masked in the MSI-X table is held in the PBA and delivered on unmask.
+    if (index === VFIO_PCI_IRQ.MSIX && p.msix !== undefined && !p.msix.admit(vector)) return false;
+    return p.irqs.trigger(index, vector);
   }
 
   /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
-    return this.#stopped ? false : this.#parts.irqs.trigger(index, vector);
+    const p = this.#parts;
+    if (this.#stopped) return false;
+    if (index === VFIO_PCI_IRQ.MSIX && p.msix !== undefined && p.irqs.activeIndex === index && !p.msix.admit(vector)) return false;
+    return p.irqs.trigger(index, vector);
   }
 
   /** What this device's use looks like (requests, interrupts, DMA, its client); made on first use. */
@@ -203,6 +209,14 @@ export class PciFunction implements VfioDevice {
         if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
         this.activity.dma(data.length);
         return this.#client.dma.write(iova, data);
+      },
+      readv: (segs, into) => {
+        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+        return this.#client ? this.#client.dma.readv(segs, into) : Promise.reject(err('ENODEV', 'no client has the device open'));
+      },
+      writev: (segs, data) => {
+        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
+        return this.#client ? this.#client.dma.writev(segs, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
       },
     });
   }
@@ -300,6 +314,14 @@ export class PciFunction implements VfioDevice {
       p.memory.get(s.bar)?.close();
       p.memory.delete(s.bar);
     }
+  }
+
+  dmaUnmap(iova: bigint, length: bigint): void | Promise<void> {
+    return this.#built?.spec.dmaUnmap?.(iova, length);
+  }
+
+  get busy(): boolean {
+    return this.#built?.spec.busy?.() ?? false;
   }
 
   /**

@@ -8,12 +8,12 @@
  * vfio-pci numbers them.
  */
 import { err } from '../errors.js';
-import { VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_PCI_IRQ, VFIO_PCI_REGION, VFIO_REGION_INFO_FLAG } from './constants.js';
+import { PCI_CAP_ID, VFIO_DEVICE_FLAGS, VFIO_IRQ_INFO, VFIO_PCI_IRQ, VFIO_PCI_REGION, VFIO_REGION_INFO_FLAG } from './constants.js';
 import type { WatchReadable } from './device.js';
 import { MigrationDriver } from './device-migration.js';
 import { type IrqIndexSpec, IrqController } from './irqs.js';
 import { MemfdBacking } from './memfd-region.js';
-import { msixBar, msixLayout } from './msix.js';
+import { MsixTable, msixBar, msixLayout } from './msix.js';
 import { type BarSpec, type CapabilitySpec, PciConfigSpace, msiCapability, msixCapability } from './pci-config.js';
 import type { BarDecl, PciDeviceSpec } from './pci-spec.js';
 import { type RegionMmap, type RegionSpec, RegionTable } from './regions.js';
@@ -33,6 +33,8 @@ export interface PciParts {
   readonly memory: Map<number, MemfdBacking>;
   /** Memory-backed BARs whose memfd lives for one client session (`BarMemory.perSession`). */
   readonly sessionMemory: readonly SessionMemory[];
+  /** The MSI-X table copy, with its masking, when the device has MSI-X. */
+  readonly msix: MsixTable | undefined;
 }
 
 interface SessionMemory {
@@ -59,12 +61,14 @@ export function buildParts(spec: PciDeviceSpec, host: PartsHost): PciParts {
   const caps: CapabilitySpec[] = [...(spec.config?.capabilities ?? [])];
   const irqs = spec.irqs ?? {};
   if (irqs.msi && irqs.msi.capability !== false) caps.push(msiCapability(irqs.msi));
+  let msix: MsixTable | undefined;
   if (irqs.msix) {
     const { bar } = irqs.msix;
     if (!Number.isInteger(bar) || bar < 0 || bar > 5) throw err('EINVAL', `MSI-X BAR ${bar} not in 0..5`);
     if (bars[bar] !== undefined || (bar > 0 && bars[bar - 1]?.kind === 'mem64')) throw err('EINVAL', `MSI-X BAR ${bar} is already declared`);
     const layout = msixLayout(irqs.msix.vectors);
-    bars[bar] = msixBar(layout);
+    msix = new MsixTable(layout);
+    bars[bar] = msixBar(msix);
     caps.push(msixCapability({ tableSize: layout.vectors, tableBar: bar, tableOffset: layout.tableOffset, pbaBar: bar, pbaOffset: layout.pbaOffset }));
   }
   const c = spec.config ?? {};
@@ -91,6 +95,12 @@ export function buildParts(spec: PciDeviceSpec, host: PartsHost): PciParts {
     watch: host.watch,
     ...(host.delivered === undefined ? {} : { delivered: host.delivered }),
   });
+  if (msix !== undefined) {
+    const table = msix;
+    const control = config.capabilityOffset(PCI_CAP_ID.MSIX)! + 2;
+    table.functionMasked = () => (config.word(control) & 0x4000) !== 0;
+    table.onRelease = (v) => irqController.trigger(VFIO_PCI_IRQ.MSIX, v);
+  }
   const memory = new Map<number, MemfdBacking>();
   const sessionMemory: SessionMemory[] = [];
   const mem = { memory, sessionMemory };
@@ -105,7 +115,12 @@ export function buildParts(spec: PciDeviceSpec, host: PartsHost): PciParts {
       size: config.size,
       flags: RW,
       read: (off, len) => config.read(off, len),
-      write: write ? (off, data) => write(off, data, config) : (off, data) => config.write(off, data),
+      write: (off, data) => {
+        if (write) write(off, data, config);
+        else config.write(off, data);
+        // A function unmask (MSI-X control) lets held vectors go.
+        msix?.release();
+      },
     });
     return {
       spec,
@@ -116,6 +131,7 @@ export function buildParts(spec: PciDeviceSpec, host: PartsHost): PciParts {
       migration: spec.migration ? new MigrationDriver(spec.migration) : undefined,
       memory,
       sessionMemory,
+      msix,
     };
   } catch (e) {
     irqController.close();

@@ -105,6 +105,18 @@ export interface PciDeviceSpec {
   open?(info: OpenInfo): void | Promise<void>;
   /** The client went away; the framework has already released its interrupts. */
   close?(): void | Promise<void>;
+  /**
+   * The client is taking `[iova, iova + length)` of its memory away (DMA_UNMAP): finish or fail every request that
+   * uses it before this resolves, as the kernel's `dma_unmap` op of `vfio_device_ops` unpins (the seed's
+   * invalidation of mapped ranges). The reply to the client waits for it. The range is closed to new accesses
+   * before this is called: `dma` fails with EFAULT there, and a DMA_READ/WRITE message still out fails too.
+   */
+  dmaUnmap?(iova: bigint, length: bigint): void | Promise<void>;
+  /**
+   * True while the device has work under way that it finishes on its own (requests in flight). The transport then
+   * goes back to the event loop after a request instead of busy-polling for the next one, so that work runs.
+   */
+  busy?(): boolean;
   /** A removal waits for the client (REQ is signalled by the framework when declared); `count` rises from 0. */
   requestRelease?(count: number): void;
   /** Live migration; absent: the device cannot migrate. */

@@ -90,7 +90,7 @@ test('VERSION JSON: NUL, object, capability types', () => {
   throwsErrno(() => decodeVersion(raw('{"capabilities":\0')), 'EINVAL', 'bad JSON');
   throwsErrno(() => decodeVersion(raw('[1]\0')), 'EINVAL', 'not an object');
   const caps = parseCapabilities(undefined, 1024);
-  assert.deepEqual(caps, { maxMsgFds: 1, maxDataXferSize: 1 << 20, maxDmaMaps: 65535, pgsizes: 4096, writeMultiple: false });
+  assert.deepEqual(caps, { maxMsgFds: 1, maxDataXferSize: 1 << 20, maxDmaMaps: 65535, pgsizes: 4096, writeMultiple: false, twinSocket: false });
   const table: [unknown, string][] = [
     [{ capabilities: 5 }, 'caps not object'],
     [{ capabilities: { max_msg_fds: 'x' } }, 'fds string'],

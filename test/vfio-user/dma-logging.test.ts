@@ -58,7 +58,6 @@ test('DMA_LOGGING: malformed starts and reports are EINVAL, a second start EBUSY
   const start = (body: Buffer, argsz?: number) => c.feature(F.SET | V.DMA_LOGGING_START, body, argsz ?? 8 + body.length);
   await expectErrno(start(startBody(1000n, [[RAM, 0x10000n]])), 'EINVAL'); // not a power of two
   await expectErrno(start(startBody(2048n, [[RAM, 0x10000n]])), 'EINVAL'); // below the page size
-  await expectErrno(start(startBody(PAGE, [])), 'EINVAL'); // no ranges
   await expectErrno(start(startBody(PAGE, [[RAM, 0x10000n], [RAM + 0x8000n, 0x10000n]])), 'EINVAL'); // overlap
   await expectErrno(start(startBody(PAGE, [[RAM + 1n, 0x10000n]])), 'EINVAL'); // unaligned
   await expectErrno(start(startBody(PAGE, [[RAM, 0n]])), 'EINVAL'); // empty
@@ -74,4 +73,21 @@ test('DMA_LOGGING: malformed starts and reports are EINVAL, a second start EBUSY
   await expectErrno(report(c, RAM, 0x10000n, 2048n), 'EINVAL'); // finer than the logging page size
   await expectErrno(report(c, RAM, 0n), 'EINVAL');
   assert.deepEqual(await report(c, RAM, 0x10000n), []);
+});
+
+test('DMA_LOGGING: no ranges logs every write the device makes, in any window', async (t) => {
+  const h = await startServer(t, { migratable: true });
+  const c = await h.connect();
+  const ram = Buffer.alloc(0x10000);
+  const far = Buffer.alloc(0x4000);
+  c.serveDma(RAM, ram);
+  c.serveDma(0x5000_0000n, far);
+  await c.dmaMap({ iova: RAM, size: 0x10000n });
+  await c.dmaMap({ iova: 0x5000_0000n, size: 0x4000n });
+  await c.feature(F.SET | V.DMA_LOGGING_START, startBody(PAGE, []));
+  await doorbell(c, RAM, RAM + 0x3000n, 16);
+  await doorbell(c, RAM, 0x5000_0000n + 0x2ff8n, 16);
+  assert.deepEqual(await report(c, RAM, 0x10000n), [3]);
+  assert.deepEqual(await report(c, 0x5000_0000n, 0x4000n), [2, 3]);
+  assert.deepEqual(await report(c, 0x9000_0000n, 0x4000n), [], 'a range nothing was written to');
 });

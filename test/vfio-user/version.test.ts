@@ -57,7 +57,12 @@ test('VERSION: valid negotiation announces only what is implemented', async (t) 
   assert.equal(v.major, 0);
   assert.equal(v.minor, 2, 'minor is min(client, 2)');
   const caps = v.json!.capabilities as Record<string, unknown>;
-  assert.deepEqual(Object.keys(caps).sort(), ['max_data_xfer_size', 'max_dma_maps', 'max_msg_fds', 'pgsizes']);
+  // twin_socket was offered, and this session (the bus driver in this process) can make the pair.
+  assert.deepEqual(Object.keys(caps).sort(), ['max_data_xfer_size', 'max_dma_maps', 'max_msg_fds', 'pgsizes', 'twin_socket']);
+  assert.deepEqual(caps.twin_socket, { supported: true, fd_index: 0 });
+  assert.equal(r.fds.length, 1, 'the client\'s end came with the reply');
+  // Kept open: a client that hangs its twin socket up loses the session.
+  t.after(() => r.fds.forEach((fd) => native.close(fd)));
   assert.equal(caps.max_msg_fds, 8);
   assert.equal(caps.max_data_xfer_size, 1 << 20);
   assert.equal(caps.pgsizes, 4096);

@@ -105,7 +105,7 @@ test('per-session memory exists only while a client has the device open: no fd a
   assert.equal(vfioOf(d).regionInfo(R.BAR0).fd, undefined);
   assert.throws(() => vfioOf(d).read(R.BAR0, 0n, 4), enodev);
   assert.throws(() => d.memory(0), enodev);
-  await vfioOf(d).open({ dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')) }, log: () => undefined });
+  await vfioOf(d).open({ dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')), readv: () => Promise.reject(new Error('no DMA')), writev: () => Promise.reject(new Error('no DMA')) }, log: () => undefined });
   const info = vfioOf(d).regionInfo(R.BAR0);
   assert.ok(info.fd !== undefined && info.fd >= 0, 'the memfd is offered while open');
   assert.equal(info.flags & F.MMAP, F.MMAP);

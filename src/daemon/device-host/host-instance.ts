@@ -9,7 +9,8 @@ import { UmdevError, err, toUmdevError } from '../../errors.js';
 import type { MdevDevice } from '../../core/index.js';
 import { MAX_SCREEN_PNG } from '../../display/screen.js';
 import type { MigrationPort } from '../../vfio/migration-port.js';
-import { type ActiveSession, DeviceInstance, type ServeContext } from '../../vfio-user/instance.js';
+import { type ActiveSession, DeviceInstance, type FileSource, type ServeContext } from '../../vfio-user/instance.js';
+import { native } from '../../native/index.js';
 import { safeClose } from '../../vfio-user/transport.js';
 import type { HostProcess } from './host-process.js';
 import { Call, checkPlatform } from './protocol.js';
@@ -31,6 +32,8 @@ export class HostInstance extends DeviceInstance {
   #running: HostProcess | undefined;
   #disposed = false;
   #screen: Promise<Buffer> | undefined;
+  /** The model's files: every fresh host is given each of them before anything else reaches it. */
+  readonly #files = new Map<string, FileSource>();
 
   constructor(device: MdevDevice, start: HostStarter) {
     super();
@@ -67,7 +70,15 @@ export class HostInstance extends DeviceInstance {
         return this.#need();
       });
     }
-    const started = this.#start(this.#device);
+    const started = this.#start(this.#device).then(async (h) => {
+      try {
+        for (const [name, source] of this.#files) await sendFile(h, name, source);
+      } catch (e) {
+        h.kill(`could not be given its files: ${toUmdevError(e).message}`);
+        throw e;
+      }
+      return h;
+    });
     this.#host = started;
     started.then(
       (h) => {
@@ -160,6 +171,17 @@ export class HostInstance extends DeviceInstance {
     };
   }
 
+  async attachFile(name: string, source: FileSource): Promise<void> {
+    if (this.#disposed) throw err('ENODEV', `${this.#device.uuid} is being removed`);
+    // A host that runs gets the file now (and may refuse it); one started later gets it as it starts.
+    const running = this.#host;
+    if (running !== undefined) {
+      const h = await running;
+      if (h.alive) await sendFile(h, name, source);
+    }
+    this.#files.set(name, source);
+  }
+
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -171,6 +193,16 @@ export class HostInstance extends DeviceInstance {
     } catch {
       // It never started: nothing to stop.
     }
+  }
+}
+
+/** Open the file in the root and hand the fd to the host; the root's copy is closed once the host answered. */
+async function sendFile(host: HostProcess, name: string, source: FileSource): Promise<void> {
+  const f = source();
+  try {
+    await host.call(Call.FILE, { name, size: f.size, kind: f.kind, readOnly: f.readOnly, label: f.label }, { fds: [f.fd] });
+  } finally {
+    safeClose(native, f.fd);
   }
 }
 
@@ -203,11 +235,14 @@ class HostSession implements ActiveSession {
       const host = await starting;
       if (this.#ending !== undefined) throw this.#ending;
       const ended = new Promise<void>((resolve) => host.onSessionEnd(resolve));
-      // The fd leaves with the frame; the root's copy is closed once the host has answered (it has its own then).
+      // The fds leave with the frame; the root's copies are closed once the host has answered (it has its own then).
+      // A host cannot make sockets, so the pair for a twin socket comes from here, used or not.
+      const pair = c.twin?.take() ?? [];
       try {
-        await host.call(Call.SERVE, { who: c.who }, { fds: [fd] });
+        await host.call(Call.SERVE, { who: c.who }, { fds: [fd, ...pair] });
       } finally {
         release();
+        for (const p of pair) safeClose(c.io, p);
       }
       this.#host = host;
       if (this.#ending !== undefined) this.close(this.#ending);

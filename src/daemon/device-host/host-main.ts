@@ -138,9 +138,33 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
         native.close(fd);
         throw err('EBUSY', 'the device already has a client');
       }
-      const s = inst.serve(fd, { who: field(f, 'who', isString), io: native, log, maxDmaMaps: i.maxDmaMaps, busyPollNs: i.busyPollNs });
+      // The socket pair for a twin socket, made by the root (this process can make none): taken by the session if the
+      // client asks for twin-socket mode, closed once its VERSION asks for none (or when the session ends).
+      let pair: [number, number] | undefined = f.fds.length >= 2 ? [f.fds.shift()!, f.fds.shift()!] : undefined;
+      const twin = {
+        take: (): [number, number] => {
+          if (pair === undefined) throw err('EBUSY', 'the twin socket pair was used already');
+          const p = pair;
+          pair = undefined;
+          return p;
+        },
+        // The client did not ask for it: hold nothing it does not use.
+        drop: (): void => {
+          for (const p of pair ?? []) native.close(p);
+          pair = undefined;
+        },
+      };
+      let s: ActiveSession;
+      try {
+        s = inst.serve(fd, { who: field(f, 'who', isString), io: native, log, maxDmaMaps: i.maxDmaMaps, busyPollNs: i.busyPollNs, ...(pair === undefined ? {} : { twin }) });
+      } catch (e) {
+        for (const p of pair ?? []) native.close(p);
+        throw e;
+      }
       session = s;
       void s.done.then(() => {
+        if (pair !== undefined) for (const p of pair) native.close(p);
+        pair = undefined;
         if (session === s) session = undefined;
         if (!channel.closed) channel.send(HostEvent.SESSION_END, 0);
       });
@@ -183,6 +207,15 @@ async function call(f: Frame, inst: LocalInstance, i: HostInit): Promise<void> {
       if (tap === undefined) throw err('EOPNOTSUPP', 'the device has no UART output to show');
       const out = tap.read(field(f, 'since', isNumber));
       return reply(f, { start: out.start, end: out.end, lost: out.lost }, out.data);
+    }
+    case Call.FILE: {
+      const fd = f.fds.shift();
+      if (fd === undefined) throw err('EBADF', 'FILE without a file');
+      const kind = field(f, 'kind', isString);
+      const opened = { fd, size: field(f, 'size', isNumber), kind: kind === 'block' ? ('block' as const) : ('file' as const), readOnly: o.readOnly === true, label: field(f, 'label', isString) };
+      // The instance owns the fd from here, whether the model takes it or not.
+      await inst.attachFile(field(f, 'name', isString), () => opened);
+      return reply(f);
     }
     default:
       return migrationCall(f, inst, o);

@@ -46,6 +46,8 @@ export const Call = {
   BOOT: 24,
   /** To a zygote only: fork a warm host whose channel and stderr are the two fds sent (before any INIT). */
   FORK: 25,
+  /** A file for the model (a disk's backing store), as an fd the root opened and checked. */
+  FILE: 26,
 } as const;
 export type CallKind = (typeof Call)[keyof typeof Call];
 

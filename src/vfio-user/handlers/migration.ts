@@ -118,7 +118,8 @@ function loggingStart(conn: Connection, f: ArgszPair): Reply {
   const pageSize = f.data.readBigUInt64LE(0);
   const n = f.data.readUInt32LE(8);
   if (f.data.readUInt32LE(12) !== 0) throw err('EINVAL', 'DMA_LOGGING_START: reserved field is not zero');
-  if (n === 0 || n > 256) throw err('EINVAL', `DMA_LOGGING_START: ${n} ranges`);
+  // No ranges: log every write the device makes, as the vfio-user spec defines num_ranges 0.
+  if (n > 256) throw err('EINVAL', `DMA_LOGGING_START: ${n} ranges`);
   needData(f, 16 + 16 * n, 'DMA_LOGGING_START');
   const ranges = Array.from({ length: n }, (_, i) => ({ iova: f.data.readBigUInt64LE(16 + 16 * i), length: f.data.readBigUInt64LE(24 + 16 * i) }));
   if (conn.dirtyLog) throw err('EBUSY', 'DMA_LOGGING_START: logging is already on (stop it first)');

@@ -1,8 +1,9 @@
 /**
  * VERSION: the first message of every session. Major must be 0; the reply's minor is min(client's, 2) and its
  * capabilities are only what this server implements (libvfio-user `lib/tran.c` recv_version/send_version).
- * `twin_socket` is never announced; `write_multiple` only back to a client that offered it; `migration` (`pgsize`,
- * `max_bitmap_size`) when the device declares migration.
+ * `write_multiple` only back to a client that offered it; `migration` (`pgsize`, `max_bitmap_size`) when the device
+ * declares migration; `twin_socket` to a client that offered it when the session can make the socket pair: the
+ * client's end travels with the reply (fd index 0), and the server's DMA_READ/DMA_WRITE go on it from then on.
  * A bad request is answered EINVAL and the connection is then closed (spec: the server closes the connection).
  */
 import { err } from '../../errors.js';
@@ -34,6 +35,10 @@ export const handleVersion: Handler = (conn, msg) => {
   if (caps.writeMultiple) mine.write_multiple = true;
   // Announced as libvfio-user and QEMU do (dirty pages at this size, bitmaps up to this many bytes per report).
   if (conn.device.migration) mine.migration = { pgsize: DEFAULT_PGSIZES, max_bitmap_size: MAX_BITMAP_BYTES };
-  conn.log('debug', `negotiated ${VERSION_MAJOR}.${Math.min(v.minor, VERSION_MINOR)}: client max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}`);
-  return { payload: encodeVersion({ major: VERSION_MAJOR, minor: Math.min(v.minor, VERSION_MINOR), json: { capabilities: mine } }) };
+  // The client's end of the twin socket needs a client that takes an fd with the reply.
+  const twin = caps.twinSocket && caps.maxMsgFds > 0 ? conn.openTwin() : undefined;
+  if (twin !== undefined) mine.twin_socket = { supported: true, fd_index: 0 };
+  else conn.declineTwin();
+  conn.log('debug', `negotiated ${VERSION_MAJOR}.${Math.min(v.minor, VERSION_MINOR)}: client max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}${twin === undefined ? '' : ', twin socket'}`);
+  return { payload: encodeVersion({ major: VERSION_MAJOR, minor: Math.min(v.minor, VERSION_MINOR), json: { capabilities: mine } }), ...(twin === undefined ? {} : { fds: [twin] }) };
 };

@@ -7,7 +7,7 @@ import type { VfioOpenContext } from '../../../src/vfio/device.js';
 import { vfioOf } from '../../../src/vfio/pci-device.js';
 
 export const small = MBOCHS_TYPES[0]!;
-export const context: VfioOpenContext = { dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')) }, log: () => undefined };
+export const context: VfioOpenContext = { dma: { read: () => Promise.reject(new Error('no DMA')), write: () => Promise.reject(new Error('no DMA')), readv: () => Promise.reject(new Error('no DMA')), writev: () => Promise.reject(new Error('no DMA')) }, log: () => undefined };
 export const isErrno = (errno: string) => (e: unknown): boolean => e instanceof UmdevError && e.errno === errno;
 
 /** Write DISPI register `index` through BAR2, as the guest does (16-bit). */
