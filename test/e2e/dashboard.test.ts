@@ -46,7 +46,10 @@ async function mdevctl(dir: string, ...args: string[]): Promise<string> {
 async function until(page: Page, expr: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while ((await page.evaluate(expr)) !== true) {
-    if (Date.now() > deadline) throw new Error(`page never had ${expr}`);
+    if (Date.now() > deadline) {
+      const shown = await page.evaluate('document.getElementById("detail")?.innerText ?? document.body.innerText.slice(0, 2000)');
+      throw new Error(`page never had ${expr}; it showed:\n${String(shown)}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -151,13 +154,14 @@ test('the dashboard in a browser: clean load, live updates, changes mdevctl sees
     await drawer.mode(320, 200);
     const paint = (f: number): void => drawer.paint((x, y) => [(x * 255) / 320, (y * 255) / 200, (((x >> 4) ^ (y >> 4)) & 1) * 200 + ((f * 8) & 55)]);
     paint(0);
+    // The definition arrives with the dashboard's next look at the definitions (every 5 s). Until the list has all
+    // its rows they move as rows arrive, and a click could land on the wrong device.
+    await page.locator('#device-count', { hasText: '10 active, 1 defined only' }).waitFor({ timeout: 15_000 });
     await row(page, U_MBOCHS).click();
     await until(page, '(() => { const i = document.getElementById("screen"); return i !== null && !i.hidden && i.naturalWidth === 320; })()');
     let f = 0;
     const anim = setInterval(() => paint(++f), 100);
     try {
-      // The definition arrives with the dashboard's next look at the definitions (every 5 s).
-      await page.locator('#device-count', { hasText: '10 active, 1 defined only' }).waitFor({ timeout: 15_000 });
       await mkdir(ARTIFACTS, { recursive: true });
       for (const scheme of ['light', 'dark'] as const) {
         await page.emulateMedia({ colorScheme: scheme });
