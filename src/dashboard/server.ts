@@ -186,10 +186,13 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promi
   const url = new URL(req.url ?? '/', 'http://dashboard');
   const method = req.method ?? 'GET';
   if (url.pathname === '/' && method === 'GET' && url.searchParams.has('token')) {
-    const s = ctx.gate.redeem(url.searchParams.get('token') ?? '');
+    // A spent token with a session's cookie is that browser reloading the login URL: the cookie is what counts.
+    const s = ctx.gate.redeem(url.searchParams.get('token') ?? '') ?? ctx.gate.session(req);
     if (s === undefined) return text(res, 403, 'This login link is wrong or was used already. Run `umdevctl dashboard` again for a new one.\n');
-    res.writeHead(303, { location: '/', 'set-cookie': Gate.cookieFor(s), 'cache-control': 'no-store' }).end();
-    return;
+    // The page itself is the answer, not a redirect to `/`: that would cost a round trip before the first paint.
+    // The page takes the spent token out of its address (history.replaceState) as it starts.
+    res.setHeader('set-cookie', Gate.cookieFor(s));
+    return page(ctx, res, s);
   }
   const originProblem = ctx.gate.originProblem(req);
   if (originProblem !== undefined) return refuse(res, 403, 'EACCES', originProblem);

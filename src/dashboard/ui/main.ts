@@ -96,6 +96,8 @@ function connect(store: Store, since: string | undefined): void {
 }
 
 async function start(): Promise<void> {
+  // The login URL's token is spent (the session is in a cookie now): out of the address bar and the history entry.
+  if (location.search !== '') history.replaceState(null, '', '/');
   setupTheme();
   const b = boot();
   const s = b === undefined ? await session() : useSession(b.session);
