@@ -95,3 +95,13 @@ export function loadAssets(dir: string): UiAssets {
     appVersion,
   };
 }
+
+/**
+ * `json` as a data block the page reads (`<script type="application/json" id=…>`): a browser never runs it, and
+ * every `<`, `>` and `&` is escaped (`\u003c`…, the same JSON to a parser), so no text in it (a device's name) can end
+ * the element or start a comment, whatever it holds.
+ */
+export function dataBlock(id: string, json: string): string {
+  const text = json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `<script type="application/json" id="${id}">${text}</script>`;
+}

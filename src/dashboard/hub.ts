@@ -43,6 +43,8 @@ interface Keyed {
 export class LiveHub {
   readonly #o: Required<HubOptions>;
   readonly #viewers = new Set<ServerResponse>();
+  /** Viewers not sent their first state yet: changes are not sent to them (that state will hold them). */
+  readonly #joining = new Set<ServerResponse>();
   /** The last devices seen, as JSON text by UUID (to send only changes, and snapshots without re-serialising). */
   readonly #devices = new Map<string, string>();
   #pools = '[]';
@@ -103,8 +105,10 @@ export class LiveHub {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     res.flushHeaders();
     this.#viewers.add(res);
+    this.#joining.add(res);
     res.on('close', () => {
       this.#viewers.delete(res);
+      this.#joining.delete(res);
       if (this.#viewers.size === 0) this.#stop();
     });
     // Starting the upstream stream fetches the whole list once it is open (onOpen below): whatever changed while
@@ -112,10 +116,15 @@ export class LiveHub {
     if (this.#viewers.size === 1) this.#start();
     void this.#warmUp().then(
       () => {
+        this.#joining.delete(res);
         if (since !== this.version) this.#send(res, 'snapshot', this.#snapshotText(), this.version);
         else this.#send(res, 'upstream', JSON.stringify({ connected: this.#connected }));
       },
-      (e: unknown) => this.#send(res, 'upstream', JSON.stringify({ connected: false, message: (e as Error).message })),
+      (e: unknown) => {
+        // No state to start from: the changes that follow are all this page gets until it reconnects.
+        this.#joining.delete(res);
+        this.#send(res, 'upstream', JSON.stringify({ connected: false, message: (e as Error).message }));
+      },
     );
   }
 
@@ -133,7 +142,7 @@ export class LiveHub {
   #broadcast(event: string, data: string, changes = true): void {
     if (changes) this.#serial++;
     const id = changes ? this.version : undefined;
-    for (const v of this.#viewers) this.#send(v, event, data, id);
+    for (const v of this.#viewers) if (!changes || !this.#joining.has(v)) this.#send(v, event, data, id);
   }
 
   #start(): void {

@@ -18,7 +18,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { apiCall, apiOpen, describeEndpoint, type ApiEndpoint } from '../cli/api-client.js';
-import { APP, defaultUiDir, loadAssets, type UiAssets } from './assets.js';
+import { APP, dataBlock, defaultUiDir, loadAssets, type UiAssets } from './assets.js';
 import { LiveHub } from './hub.js';
 import { MAX_BODY, proxyTarget } from './proxy.js';
 import { ScreenPollers } from './screens.js';
@@ -228,11 +228,6 @@ async function sessionInfo(ctx: Ctx, session: Session): Promise<unknown> {
 /** How long the page's state may hold the page back; past it, the page gets its state from the live stream. */
 const STATE_WAIT_MS = 3000;
 
-/** JSON that may sit inside a `<script>` element: no `<` (so no `</script>` or `<!--`) and no `>` or `&`. */
-export function jsonForHtml(json: string): string {
-  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /** The page: its frame at once, then its session and first state (or `null` and why, if umdevd does not answer). */
 async function page(ctx: Ctx, res: ServerResponse, session: Session): Promise<void> {
   // no-store: the page carries the session's CSRF token and tenant state.
@@ -247,7 +242,7 @@ async function page(ctx: Ctx, res: ServerResponse, session: Session): Promise<vo
     Promise.race([ctx.hub.snapshot().then((s) => ({ s }), (e: unknown) => ({ problem: (e as Error).message })), late]),
   ]).finally(() => clearTimeout(timer));
   const boot = `{"session":${JSON.stringify(info)},"state":${'s' in state ? state.s : `null,"problem":${JSON.stringify(state.problem)}`}}`;
-  res.end(Buffer.concat([Buffer.from(`<script type="application/json" id="boot">${jsonForHtml(boot)}</script>`), ctx.assets.page.tail]));
+  res.end(Buffer.concat([Buffer.from(dataBlock('boot', boot)), ctx.assets.page.tail]));
 }
 
 async function api(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL, session: Session): Promise<void> {
