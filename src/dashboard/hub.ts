@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { apiCall, type ApiEndpoint } from '../cli/api-client.js';
-import { followEvents, getJson, upstreamError } from './upstream.js';
+import { followEvents, getJson, getText, upstreamError } from './upstream.js';
 
 export interface HubOptions {
   readonly api: ApiEndpoint;
@@ -47,6 +47,12 @@ export class LiveHub {
   readonly #joining = new Set<ServerResponse>();
   /** The last devices seen, as JSON text by UUID (to send only changes, and snapshots without re-serialising). */
   readonly #devices = new Map<string, string>();
+  /**
+   * The whole list as umdevd sent it, while no page takes changes: a page's first view needs only this text, so it
+   * is neither parsed nor split (at 1,000 devices that work would compete with the browser's first paint). `#devices`
+   * is made from it when a change must be worked out.
+   */
+  #rawList: string | undefined;
   #pools = '[]';
   /** The polled lists, as JSON text. */
   readonly #polled: Record<Polled, string> = { activity: '[]', migrations: '[]', definitions: '[]' };
@@ -89,7 +95,8 @@ export class LiveHub {
   }
 
   #snapshotText(): string {
-    return `{"version":${JSON.stringify(this.version)},"devices":[${[...this.#devices.values()].join(',')}],"pools":${this.#pools},"definitions":${this.#polled.definitions},"activity":${this.#polled.activity},"migrations":${this.#polled.migrations},"connected":${this.#connected}}`;
+    const devices = this.#rawList ?? `[${[...this.#devices.values()].join(',')}]`;
+    return `{"version":${JSON.stringify(this.version)},"devices":${devices},"pools":${this.#pools},"definitions":${this.#polled.definitions},"activity":${this.#polled.activity},"migrations":${this.#polled.migrations},"connected":${this.#connected}}`;
   }
 
   /**
@@ -221,8 +228,8 @@ export class LiveHub {
           this.#staleAll = false;
           this.#stale.clear();
           try {
-            const [devices, pools] = await Promise.all([all ? getJson(this.#o.api, '/devices') : this.#devicesNamed(uuids), getJson(this.#o.api, '/parents')]);
-            if (all) this.#applyAll(devices as Keyed[]);
+            const [devices, pools] = await Promise.all([all ? getText(this.#o.api, '/devices') : this.#devicesNamed(uuids), getJson(this.#o.api, '/parents')]);
+            if (all) this.#applyAll(devices as string);
             else this.#applySome(uuids, devices as (Keyed | undefined)[]);
             const p = JSON.stringify(pools);
             if (p !== this.#pools) {
@@ -253,7 +260,16 @@ export class LiveHub {
     }));
   }
 
+  /** `#devices` from the raw list, if that is what the hub holds. */
+  #split(): void {
+    if (this.#rawList === undefined) return;
+    this.#devices.clear();
+    for (const d of JSON.parse(this.#rawList) as Keyed[]) this.#devices.set(d.uuid, JSON.stringify(d));
+    this.#rawList = undefined;
+  }
+
   #applySome(uuids: readonly string[], found: readonly (Keyed | undefined)[]): void {
+    this.#split();
     const upsert: string[] = [];
     const removed: string[] = [];
     uuids.forEach((uuid, i) => {
@@ -271,7 +287,21 @@ export class LiveHub {
     this.#sendDevices(upsert, removed);
   }
 
-  #applyAll(list: readonly Keyed[]): void {
+  #applyAll(body: string): void {
+    // One line, as an event's data must be: umdevd writes compact JSON with a newline after it.
+    let text = body.trim();
+    if (text.includes('\n')) text = JSON.stringify(JSON.parse(text));
+    if (this.#viewers.size === this.#joining.size) {
+      // No page takes changes: keep the text (see #rawList); a new text is a new version.
+      if (text !== (this.#rawList ?? '')) {
+        this.#rawList = text;
+        this.#devices.clear();
+        this.#serial++;
+      }
+      return;
+    }
+    this.#split();
+    const list = JSON.parse(text) as Keyed[];
     const seen = new Set<string>();
     const upsert: string[] = [];
     for (const d of list) {

@@ -41,7 +41,8 @@ async function fakeUmdevd(t: TestContext, n: number): Promise<{ socket: string; 
       return;
     }
     const answer = (status: number, body: unknown): void => {
-      setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)), fake.delayMs);
+      // As umdevd writes a reply: compact JSON and a newline.
+      setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`), fake.delayMs);
     };
     const one = /^\/devices\/([0-9a-f-]{36})$/.exec(url);
     if (url === '/devices') return answer(200, [...devices.values()]);
@@ -196,4 +197,24 @@ test('a page that has the current state is sent no snapshot; one that missed a c
   assert.equal(stale.messages[0]!.id, hub.version);
   assert.equal((JSON.parse(stale.messages[0]!.data) as { devices: unknown[] }).devices.length, 4);
   for (const p of [first, current, stale]) p.close();
+});
+
+test('a page served while none was open starts from umdevd\'s list as it was written, then gets changes only', async (t) => {
+  const fake = await fakeUmdevd(t, 5);
+  const hub = new LiveHub({ api: { socket: fake.socket }, log: () => undefined, activityMs: 60_000, definitionsMs: 60_000 });
+  const server = await hubServer(t, hub);
+  const text = await hub.snapshot();
+  assert.doesNotMatch(text, /\n/, 'one line, as an event\'s data must be');
+  const state = JSON.parse(text) as { version: string; devices: { uuid: string }[] };
+  assert.deepEqual(state.devices.map((d) => d.uuid), [0, 1, 2, 3, 4].map(uuid));
+  const page = await server.open(state.version);
+  await until(() => page.messages.length > 0, 'a first message');
+  assert.equal(page.messages[0]!.event, 'upstream', 'nothing changed: no snapshot');
+  // The look when the stream opens finds nothing new; a change after it arrives as a change.
+  await until(() => fake.requests.filter((r) => r === '/devices').length === 2, 'the look after the stream opened');
+  fake.devices.delete(uuid(2));
+  fake.emit({ kind: 'remove', parent: 'mtty', uuid: uuid(2), type: 'mtty-1', seq: 1 });
+  await until(() => page.messages.some((m) => m.event === 'devices'), 'the change');
+  assert.deepEqual(page.messages.filter((m) => m.event === 'devices').map((m) => JSON.parse(m.data) as unknown), [{ upsert: [], removed: [uuid(2)] }]);
+  page.close();
 });

@@ -62,7 +62,10 @@ function setupCreate(store: Store, s: SessionInfo): void {
 
 /** The session and state the page was served with; undefined when it came without (then both are asked for). */
 function boot(): Boot | undefined {
-  const text = document.getElementById('boot')?.textContent;
+  const block = document.getElementById('boot');
+  const text = block?.textContent;
+  // Read once: the state is the store's from now on (at 1,000 devices the block is ~300 KB of text).
+  block?.remove();
   return text === undefined || text === null || text === '' ? undefined : (JSON.parse(text) as Boot);
 }
 
