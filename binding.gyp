@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/common.cc",
         "native/confine.cc",
+        "native/fork.cc",
         "native/io.cc",
         "native/mem.cc",
         "native/sock.cc",

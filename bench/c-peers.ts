@@ -198,6 +198,87 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * `attach [-hold] SOCKET...`: one thread per socket, all starting together; each times connect() up to the VERSION
+ * reply (the attach a VMM waits for). Prints one line of ns per socket, in order; with `-hold`, then keeps every
+ * session open until its stdin ends. The sessions are closed together.
+ */
+const ATTACH = String.raw`
+#include <pthread.h>
+struct job { const char *path; int fd; uint64_t ns; };
+static pthread_barrier_t go;
+static void *worker(void *arg) {
+  struct job *j = arg;
+  pthread_barrier_wait(&go);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  j->fd = open_session(j->path);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  j->ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+  return NULL;
+}
+int main(int argc, char **argv) {
+  int hold = argc > 1 && strcmp(argv[1], "-hold") == 0, first = 1 + hold;
+  if (argc < first + 1) return 2;
+  int n = argc - first;
+  struct job *jobs = calloc((size_t)n, sizeof *jobs);
+  pthread_t *th = calloc((size_t)n, sizeof *th);
+  pthread_barrier_init(&go, NULL, (unsigned)n);
+  for (int i = 0; i < n; i++) { jobs[i].path = argv[first + i]; pthread_create(&th[i], NULL, worker, &jobs[i]); }
+  for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < n; i++) printf("%llu\n", (unsigned long long)jobs[i].ns);
+  fflush(stdout);
+  if (hold) { char c; while (read(0, &c, 1) > 0); }
+  for (int i = 0; i < n; i++) close(jobs[i].fd);
+  return 0;
+}
+`;
+
+/**
+ * `pace SOCKET INTERVAL_US COUNT REGION OFFSET BYTES`: one REGION_READ every INTERVAL_US (absolute deadlines, 1 ns
+ * timer slack; a request whose deadline passed goes at once), a tenth of COUNT unrecorded first; prints the median
+ * and p99 round trip in ns.
+ */
+const PACE = String.raw`
+#include <sys/prctl.h>
+static int cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+int main(int argc, char **argv) {
+  if (argc < 7) return 2;
+  prctl(PR_SET_TIMERSLACK, 1UL);
+  uint64_t interval = (uint64_t)atoll(argv[2]) * 1000;
+  int iters = atoi(argv[3]), warm = iters / 10;
+  uint32_t region = (uint32_t)atoi(argv[4]), count = (uint32_t)atoi(argv[6]);
+  uint64_t off = (uint64_t)atoll(argv[5]);
+  int fd = open_session(argv[1]);
+  uint8_t msg[64], rep[4096];
+  uint64_t *ns = calloc((size_t)iters, sizeof(uint64_t));
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  uint64_t base = (uint64_t)start.tv_sec * 1000000000ull + (uint64_t)start.tv_nsec;
+  for (int i = 0; i < warm + iters; i++) {
+    uint64_t due = base + (uint64_t)i * interval;
+    struct timespec at = { .tv_sec = (time_t)(due / 1000000000ull), .tv_nsec = (long)(due % 1000000000ull) };
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
+    region_read(msg, (uint16_t)i, region, off, count);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    xfer(fd, msg, 32, 1);
+    xfer(fd, rep, 16, 0);
+    uint32_t size; memcpy(&size, rep + 4, 4);
+    if (size != 32 + count) { fprintf(stderr, "bad reply size %u\n", size); return 1; }
+    xfer(fd, rep + 16, size - 16, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (i >= warm) ns[i - warm] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+  }
+  qsort(ns, (size_t)iters, sizeof(uint64_t), cmp);
+  printf("%llu %llu\n", (unsigned long long)ns[iters / 2], (unsigned long long)ns[(size_t)iters * 99 / 100]);
+  return 0;
+}
+`;
+
 /** `flood SOCKET REGION OFFSET COUNT`: 64 reads in flight at all times, until killed. */
 const FLOOD = String.raw`
 int main(int argc, char **argv) {
@@ -292,12 +373,14 @@ export interface CPeers {
   readonly echo: string;
   readonly compare: string;
   readonly pound: string;
+  readonly attach: string;
+  readonly pace: string;
 }
 
 /** Compile the peers into `dir`; fails with what to install when there is no C compiler. */
 export function compilePeers(dir: string): CPeers {
-  const names = ['client', 'flood', 'deaf', 'echo', 'compare', 'pound'] as const;
-  const bodies = { client: CLIENT, flood: FLOOD, deaf: DEAF, echo: ECHO, compare: COMPARE, pound: POUND };
+  const names = ['client', 'flood', 'deaf', 'echo', 'compare', 'pound', 'attach', 'pace'] as const;
+  const bodies = { client: CLIENT, flood: FLOOD, deaf: DEAF, echo: ECHO, compare: COMPARE, pound: POUND, attach: ATTACH, pace: PACE };
   const out = Object.fromEntries(names.map((n) => [n, join(dir, n)])) as Record<(typeof names)[number], string>;
   for (const name of names) {
     const body = bodies[name];

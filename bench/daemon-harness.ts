@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,6 +78,87 @@ export function untilReady(d: ChildProcess): Promise<void> {
   });
 }
 
+/** The machine's 1-minute load average, to two decimals (benches report it: figures on a loaded machine differ). */
+export const load1 = (): number => Number(loadavg()[0]!.toFixed(2));
+
+/** CPU time (user + system) `pid` has used, in ms; 0 once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** Linux's USER_HZ, the unit of /proc/PID/stat times. */
+const CLOCK_TICKS = 100;
+
+/** Every process umdevd `pid` started for its device hosts: the zygote and every host, warm or holding a device. */
+export function hostProcesses(pid: number): number[] {
+  const mine = childPids(pid);
+  const isHost = (p: number): boolean => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('host-main.js');
+    } catch {
+      return false;
+    }
+  };
+  return [...mine, ...mine.flatMap((c) => childPids(c))].filter(isHost);
+}
+
+/** A device host of umdevd `pid` as /proc shows it: holding a device (confined), or warm (booted, holding nothing). */
+export interface HostInfo {
+  readonly pid: number;
+  readonly held: boolean;
+}
+
+/** umdevd's device hosts: its children and the hosts its zygote forked (the zygote itself is not one). */
+export function deviceHosts(pid: number): HostInfo[] {
+  const out: HostInfo[] = [];
+  const mine = childPids(pid);
+  // The zygote is umdevd's child started --single-threaded; the hosts it forks are its children.
+  const isZygote = (p: number): boolean => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('--single-threaded');
+    } catch {
+      return false;
+    }
+  };
+  const zygotes = mine.filter(isZygote);
+  for (const child of [...mine.filter((p) => !zygotes.includes(p)), ...zygotes.flatMap((z) => childPids(z))]) {
+    try {
+      if (!readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('host-main.js')) continue;
+      const status = readFileSync(`/proc/${child}/status`, 'utf8');
+      out.push({ pid: child, held: !/\nSeccomp:\t0\n/.test(status) });
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves once umdevd's warm pool is full and idle: `warm` unconfined hosts whose CPU time stood still for 300 ms
+ * (booting hosts burn CPU; warm ones wait).
+ */
+export async function poolSettled(pid: number, warm: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let still = 0;
+  while (Date.now() < deadline) {
+    const spare = deviceHosts(pid).filter((h) => !h.held);
+    const cpu = spare.reduce((n, h) => n + cpuMs(h.pid), 0);
+    still = spare.length === warm && cpu === last ? still + 1 : 0;
+    if (still >= 3) return;
+    last = cpu;
+    await sleep(100);
+  }
+  const hosts = deviceHosts(pid);
+  throw new Error(`umdevd's warm pool did not settle at ${warm} hosts in ${timeoutMs} ms (${hosts.filter((h) => !h.held).length} warm, ${hosts.filter((h) => h.held).length} held)`);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -84,6 +166,7 @@ export const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a -
 export class Daemon {
   readonly stateDir: string;
   readonly #child: ChildProcess;
+  #stderr = '';
 
   private constructor(stateDir: string, child: ChildProcess) {
     this.stateDir = stateDir;
@@ -91,20 +174,27 @@ export class Daemon {
   }
 
   /** Start umdevd and wait for `umdevd ready`; `config` is written as its config file when given. */
-  static async start(stateDir: string, config?: object, nodeArgs: readonly string[] = []): Promise<Daemon> {
+  static async start(stateDir: string, config?: object, nodeArgs: readonly string[] = [], o: { captureStderr?: boolean } = {}): Promise<Daemon> {
     const args = [...SHIPPED_NODE_ARGS, ...nodeArgs, UMDEVD, '--state-dir', stateDir, '--log-level', 'warn'];
     if (config !== undefined) {
       const file = `${stateDir}.config.json`;
       writeFileSync(file, JSON.stringify(config));
       args.push('--config', file);
     }
-    const d = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const d = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', o.captureStderr === true ? 'pipe' : 'inherit'] });
+    const daemon = new Daemon(stateDir, d);
+    d.stderr?.on('data', (b: Buffer) => (daemon.#stderr += b.toString()));
     await untilReady(d);
-    return new Daemon(stateDir, d);
+    return daemon;
   }
 
   get pid(): number {
     return this.#child.pid!;
+  }
+
+  /** What umdevd wrote on stderr so far (only when started with `captureStderr`). */
+  get stderr(): string {
+    return this.#stderr;
   }
 
   /** Create a device of `type` (`mtty-2`) through the sysfs tree, as mdevctl does; its UUID. */
@@ -112,6 +202,11 @@ export class Daemon {
     const uuid = randomUUID();
     writeFileSync(join(this.stateDir, 'sys/class/mdev_bus', parent, 'mdev_supported_types', type, 'create'), uuid);
     return uuid;
+  }
+
+  /** Remove a device through the sysfs tree, as mdevctl stop does. */
+  remove(uuid: string): void {
+    writeFileSync(join(this.stateDir, 'sys/bus/mdev/devices', uuid, 'remove'), '1');
   }
 
   socket(uuid: string): string {

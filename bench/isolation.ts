@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePeers } from './c-peers.js';
-import { CONFIG_REGION, Daemon, type Timing, childPids, mid, rssKiB, runClient, sleep } from './daemon-harness.js';
+import { CONFIG_REGION, Daemon, type Timing, hostProcesses, mid, rssKiB, runClient, sleep } from './daemon-harness.js';
 
 const rssMiB = (pid: number): number => rssKiB(pid) / 1024;
 
@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<void> {
       await sleep(500);
       const sampler = setInterval(() => {
         daemonRss = Math.max(daemonRss, rssMiB(daemon!.pid));
-        hostsRss = Math.max(hostsRss, childPids(daemon!.pid).reduce((n, p) => n + rssMiB(p), 0));
+        hostsRss = Math.max(hostsRss, hostProcesses(daemon!.pid).reduce((n, p) => n + rssMiB(p), 0));
       }, 100);
       noisy.push(await runClient(peers.client, [sock(victim), String(iterations), CONFIG_REGION, '0', '4']));
       clearInterval(sampler);

@@ -5,14 +5,14 @@
  * daemon. Reports aggregate requests/s and the median and p99 over every request; `ratio` is echo's aggregate over
  * the daemon's (target ≤ 1/0.7), `p99_over_median` the daemon's tail.
  *
- *   npm run bench -- many-devices [devices=16] [seconds=3] [rounds=3]
+ *   npm run bench -- many-devices [devices=16] [seconds=3] [rounds=3] [deviceHosts config as JSON]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePeers, startEcho } from './c-peers.js';
-import { CONFIG_REGION, Daemon, mid, sleep } from './daemon-harness.js';
+import { CONFIG_REGION, Daemon, load1, mid, sleep } from './daemon-harness.js';
 
 interface Pounding {
   readonly perSecond: number;
@@ -38,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
   const devices = Number(argv[0] ?? 16);
   const seconds = Number(argv[1] ?? 3);
   const rounds = Number(argv[2] ?? 3);
+  const deviceHosts = argv[3] === undefined ? undefined : (JSON.parse(argv[3]) as object);
   const dir = mkdtempSync(join(tmpdir(), 'umdev-bench-many-'));
   const echoes: ChildProcess[] = [];
   let daemon: Daemon | undefined;
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<void> {
       echoPaths.push(join(dir, `echo-${i}.sock`));
       echoes.push(await startEcho(peers.echo, echoPaths[i]!));
     }
-    daemon = await Daemon.start(join(dir, 'state'), { parents: [{ driver: 'mtty', ports: Math.max(24, devices) }] });
+    daemon = await Daemon.start(join(dir, 'state'), { parents: [{ driver: 'mtty', ports: Math.max(24, devices) }], ...(deviceHosts === undefined ? {} : { deviceHosts }) });
     const daemonPaths = Array.from({ length: devices }, () => daemon!.socket(daemon!.create('mtty-1')));
     const echo: Pounding[] = [];
     const umdev: Pounding[] = [];
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<void> {
         `round ${r + 1}: daemon ${Math.round(u.perSecond)} req/s (median ${u.median} ns, p99 ${u.p99} ns); ` +
           `echo ${Math.round(e.perSecond)} req/s (median ${e.median} ns, p99 ${e.p99} ns)`,
       );
-      // Let the device hosts reset and exit before the next round connects.
+      // Let the sessions end before the next round connects.
       await sleep(1000);
     }
     const m = (xs: Pounding[], k: keyof Pounding): number => mid(xs.map((x) => x[k]));
@@ -79,6 +80,7 @@ export async function main(argv: string[]): Promise<void> {
         echo_p99_ns: m(echo, 'p99'),
         aggregate_vs_echo: Number(aggregate.toFixed(3)),
         p99_over_median: Number((m(umdev, 'p99') / m(umdev, 'median')).toFixed(2)),
+        load1: load1(),
         ratio: Number((1 / aggregate).toFixed(3)),
         better: 'lower',
       }),

@@ -102,7 +102,7 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
     await sut.stop();
     throw e;
   }
-  const baseline = fdCount(sut.pid);
+  const baseline = await settledFds(sut.pid);
   while (result.inputs < options.count && options.signal?.aborted !== true) {
     const n = Math.min(batch, options.count - result.inputs);
     let started = 0;
@@ -157,6 +157,23 @@ export async function runFuzz(target: FuzzTarget, options: FuzzOptions): Promise
   stopping = true;
   await sut.stop();
   return result;
+}
+
+/**
+ * The fd count once it has stood still for 400 ms (at most 10 s): a daemon that just answered its first probe may
+ * still be starting work of its own (umdevd forks its warm device hosts, each with a channel, a stderr and a pidfd),
+ * which is not a leak of the inputs to come.
+ */
+async function settledFds(pid: number): Promise<number> {
+  let last = fdCount(pid);
+  let still = 0;
+  for (let i = 0; i < 50 && still < 2; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = fdCount(pid);
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  return last;
 }
 
 /** Fds above the baseline once refusal deadlines and session cleanups have run (waits up to 5 s). */

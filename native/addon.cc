@@ -12,6 +12,7 @@ napi_value init(napi_env env, napi_value exports) {
   umdev::init_sock(env, exports);
   umdev::init_mem(env, exports);
   umdev::init_confine(env, exports);
+  umdev::init_fork(env, exports);
   return exports;
 }
 

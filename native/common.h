@@ -63,6 +63,7 @@ void init_common(napi_env env, napi_value exports);
 void init_io(napi_env env, napi_value exports);
 void init_watch(napi_env env, napi_value exports);
 void init_sock(napi_env env, napi_value exports);
+void init_fork(napi_env env, napi_value exports);
 void init_mem(napi_env env, napi_value exports);
 void init_confine(napi_env env, napi_value exports);
 

@@ -18,13 +18,13 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from 'node:net';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { hosts } from '../test/e2e/hosts.js';
-import { run, start, stateDir, waitForStderr } from '../test/e2e/umdevd-process.js';
+import { type RunningDaemon, type StateDir, run, start, stateDir, waitForStderr } from '../test/e2e/umdevd-process.js';
 import { facts, waitFor } from './guest-facts.js';
 import { writeInitramfs } from '../src/vm/initramfs.js';
-import { GUEST_SHARE, type RunningGuest, guestKernel, startGuest, vmRoot } from '../src/vm/qemu.js';
+import { GUEST_SHARE, type GuestOptions, type RunningGuest, guestKernel, startGuest, vmRoot } from '../src/vm/qemu.js';
 
 const INIT = fileURLToPath(new URL('../../vm/guest/init-lifecycle', import.meta.url));
 const BOOT_MS = 180_000;
@@ -62,15 +62,21 @@ async function ready(g: RunningGuest, n: number): Promise<void> {
   assert.ok(ok, `the guest did not come up (boot ${n})\n--- guest console ---\n${g.console().slice(-4000)}`);
 }
 
-test('the guest reboots and binds its device again; mdevctl stop takes the device from the running guest (REQ, hot-unplug)', { timeout: 3 * BOOT_MS }, async (t) => {
+/** A daemon with one mtty-2 and the lifecycle guest's initramfs; the guest options to boot it with. */
+async function setUp(t: TestContext, prefix: string): Promise<{ root: string; ctx: StateDir; daemon: RunningDaemon; uuid: string; options: GuestOptions }> {
   const root = vmRoot();
-  const ctx = await stateDir(t, 'umdev-vm-life-');
+  const ctx = await stateDir(t, prefix);
   const daemon = await start(ctx, ['--log-level', 'debug']);
   const uuid = randomUUID();
   await writeFile(path.join(ctx.dir, 'sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create'), uuid);
   await waitFor(path.join(ctx.dir, 'run', `${uuid}.sock`), 5000);
   await writeInitramfs(path.join(ctx.dir, 'initrd.gz'), path.join(root, 'bin/busybox'), INIT);
-  const g = startGuest(root, ctx.dir, { kernel: guestKernel(root), initrd: `${GUEST_SHARE}/initrd.gz`, socket: `${GUEST_SHARE}/run/${uuid}.sock`, input: true, reboot: true, hotplug: true, monitor: `${GUEST_SHARE}/qemu-monitor.sock` }, 3 * BOOT_MS);
+  return { root, ctx, daemon, uuid, options: { kernel: guestKernel(root), initrd: `${GUEST_SHARE}/initrd.gz`, socket: `${GUEST_SHARE}/run/${uuid}.sock`, input: true } };
+}
+
+test('the guest reboots and binds its device again; mdevctl stop takes the device from the running guest (REQ, hot-unplug)', { timeout: 3 * BOOT_MS }, async (t) => {
+  const { root, ctx, daemon, uuid, options } = await setUp(t, 'umdev-vm-life-');
+  const g = startGuest(root, ctx.dir, { ...options, reboot: true, hotplug: true, monitor: `${GUEST_SHARE}/qemu-monitor.sock` }, 3 * BOOT_MS);
   t.after(async () => {
     g.send('off\n');
     await Promise.race([g.done, new Promise((r) => setTimeout(r, 10_000))]);
@@ -105,14 +111,7 @@ test('the guest reboots and binds its device again; mdevctl stop takes the devic
 });
 
 test('a QEMU killed outright and started again on the same device is served at once', { timeout: 3 * BOOT_MS }, async (t) => {
-  const root = vmRoot();
-  const ctx = await stateDir(t, 'umdev-vm-again-');
-  const daemon = await start(ctx, ['--log-level', 'debug']);
-  const uuid = randomUUID();
-  await writeFile(path.join(ctx.dir, 'sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create'), uuid);
-  await waitFor(path.join(ctx.dir, 'run', `${uuid}.sock`), 5000);
-  await writeInitramfs(path.join(ctx.dir, 'initrd.gz'), path.join(root, 'bin/busybox'), INIT);
-  const options = { kernel: guestKernel(root), initrd: `${GUEST_SHARE}/initrd.gz`, socket: `${GUEST_SHARE}/run/${uuid}.sock`, input: true };
+  const { root, ctx, daemon, options } = await setUp(t, 'umdev-vm-again-');
   const first = startGuest(root, ctx.dir, options, BOOT_MS);
   await ready(first, 1);
   assert.deepEqual(await check(first, 'first QEMU'), { card: ['card', 'present', 'serial'], loop: ['loop', 'ok'] });

@@ -102,7 +102,6 @@ export class OnlineControl {
     await this.#run([rec.parent], async () => {
       this.#stillActive(rec);
       await reset.call(rec.parent.ops, rec, rec.driverData);
-      await rec.bound?.driver.reset?.(rec);
     });
   }
 

@@ -151,11 +151,6 @@ export interface BusDriver {
   probe(device: MdevDevice): void | Promise<void>;
   /** Unbind. Cannot refuse. */
   remove(device: MdevDevice): void | Promise<void>;
-  /**
-   * Optional: a driver that serves a live instance of the device somewhere else (a device host process) resets that
-   * instance too. Called after the vendor's reset, in the same per-device order.
-   */
-  reset?(device: MdevDevice): void | Promise<void>;
 }
 
 /** An open reference to a device. Taken by `Core.open`; released by its holder (idempotent). */

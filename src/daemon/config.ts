@@ -5,6 +5,7 @@
  * with its path and what was expected, and rejects unknown keys, so a typo never silently falls back to a default.
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { PciParent, Placement } from '../sdk/pci-parent.js';
 import type { PciDevice } from '../vfio/pci-device.js';
@@ -76,6 +77,14 @@ export interface DeviceHostsConfig {
   readonly memoryMiB: number;
   /** A host that does not answer a ping for this long is killed (a stuck loop). */
   readonly stuckMs: number;
+  /** Hosts kept booted ahead of need, holding nothing (`device-host/warm-pool.ts`); a device's first need takes one. */
+  readonly warm: number;
+  /** Hosts booting at once, at most (default: twice the CPUs; with the zygote a boot is a fork). */
+  readonly bootConcurrency: number;
+  /** The nice value hosts run at, above umdevd's own 0, so tenants never starve the daemon that serves them all. */
+  readonly nice: number;
+  /** Fork hosts from a zygote (a booted host that forks copies of itself), or spawn a Node process for each. */
+  readonly zygote: boolean;
 }
 
 /**
@@ -107,6 +116,15 @@ export interface ConfigOverrides {
 }
 
 const TOP_KEYS = ['parents', 'mount', 'sockets', 'definitions', 'api', 'layout', 'extensions', 'log', 'deviceHosts', 'busyPollUs'] as const;
+/** Warm hosts by default: enough that a VMM's devices, or a few VMs starting together, never wait for a boot. */
+export const DEFAULT_WARM_HOSTS = 4;
+/**
+ * Hosts booting at once by default. A boot is a fork of the zygote (its CPU, niced, not umdevd's) and one round trip;
+ * a few at once keep a VM's devices, or a few VMs, from waiting in line while umdevd keeps its weight.
+ */
+export const DEFAULT_BOOT_CONCURRENCY = Math.max(2, availableParallelism() * 2);
+/** Hosts' default nice value: umdevd (0) outweighs one about nine to one when both want a CPU. */
+export const DEFAULT_HOST_NICE = 10;
 /** The longest busy-poll window: the event loop serves nothing else while it polls one fd. */
 export const MAX_BUSY_POLL_US = 1000;
 
@@ -131,7 +149,16 @@ export function defaultConfig(stateDir: string): DaemonConfig {
     layout: 'mainline',
     extensions: true,
     log: { level: 'info', json: false },
-    deviceHosts: { enabled: true, ids: DEFAULT_HOST_IDS, memoryMiB: 256, stuckMs: 10_000 },
+    deviceHosts: {
+      enabled: true,
+      ids: DEFAULT_HOST_IDS,
+      memoryMiB: 256,
+      stuckMs: 10_000,
+      warm: DEFAULT_WARM_HOSTS,
+      bootConcurrency: DEFAULT_BOOT_CONCURRENCY,
+      nice: DEFAULT_HOST_NICE,
+      zygote: true,
+    },
     busyPollUs: 50,
   };
 }
@@ -202,7 +229,7 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
 
   let deviceHosts = base.deviceHosts;
   if (top.deviceHosts !== undefined) {
-    const h = object(top.deviceHosts, 'deviceHosts', issues, ['enabled', 'ids', 'memoryMiB', 'stuckMs']);
+    const h = object(top.deviceHosts, 'deviceHosts', issues, ['enabled', 'ids', 'memoryMiB', 'stuckMs', 'warm', 'bootConcurrency', 'nice', 'zygote']);
     if (h !== undefined) {
       const enabled = h.enabled === undefined ? undefined : boolean(h.enabled, 'deviceHosts.enabled', issues);
       let ids: DeviceHostsConfig['ids'] | undefined;
@@ -218,11 +245,20 @@ export function parseConfig(raw: unknown, stateDir: string, drivers: DriverCatal
       }
       const memoryMiB = h.memoryMiB === undefined ? undefined : integer(h.memoryMiB, 'deviceHosts.memoryMiB', issues, 32, 65536);
       const stuckMs = h.stuckMs === undefined ? undefined : integer(h.stuckMs, 'deviceHosts.stuckMs', issues, 100, 3_600_000);
+      const warm = h.warm === undefined ? undefined : integer(h.warm, 'deviceHosts.warm', issues, 0, 256);
+      const bootConcurrency = h.bootConcurrency === undefined ? undefined : integer(h.bootConcurrency, 'deviceHosts.bootConcurrency', issues, 1, 64);
+      // 0..19: a host may be made humbler than umdevd, never more important.
+      const nice = h.nice === undefined ? undefined : integer(h.nice, 'deviceHosts.nice', issues, 0, 19);
+      const zygote = h.zygote === undefined ? undefined : boolean(h.zygote, 'deviceHosts.zygote', issues);
       deviceHosts = {
         enabled: enabled ?? deviceHosts.enabled,
         ids: ids ?? deviceHosts.ids,
         memoryMiB: memoryMiB ?? deviceHosts.memoryMiB,
         stuckMs: stuckMs ?? deviceHosts.stuckMs,
+        warm: warm ?? deviceHosts.warm,
+        bootConcurrency: bootConcurrency ?? deviceHosts.bootConcurrency,
+        nice: nice ?? deviceHosts.nice,
+        zygote: zygote ?? deviceHosts.zygote,
       };
     }
   }

@@ -110,12 +110,14 @@ export class DeviceChannel implements FuseChannel {
     let spin = 0;
     while (!this.#stopped) {
       let n: number;
+      const spunFrom = spin > 0 ? performance.now() : 0;
       try {
         n = this.#io.read(this.#fd, buf, 0, buf.length, spin);
       } catch (e) {
         if (errnoOf(e) !== 'ENODEV') this.#log('error', `reading the device failed: ${(e as Error).message}`);
         return this.#end();
       }
+      if (spin > 0) poll?.spun((performance.now() - spunFrom) * 1e6);
       if (n < 0) {
         poll?.idle();
         return; // EAGAIN: drained.

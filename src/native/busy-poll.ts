@@ -9,10 +9,21 @@
  * window doubles (from 10 us) up to `maxNs`; when it comes later, it halves and drops to 0 below 10 us. So a device
  * whose client is idle or slow costs no spinning, and a busy one spins only as long as its client's requests
  * actually come. One wake-up serves at most `BUDGET_MS` of back-to-back requests before the loop runs its other work.
+ *
+ * And spinning never costs more CPU than it can save: a spin is paid from a credit earned at `CREDIT` (0.15) of the
+ * time the reader spent handling requests, and each spin is charged what it took (`spun`). So over any stretch the
+ * time spent spinning is at most 0.15 of the time spent on the work itself (plus one window of credit kept at most),
+ * and a process that spins uses at most about 1.15× the CPU it would without, even when no spin ever finds a request
+ * (a client pacing its requests just beyond the window: the case that once cost twice the CPU). A spin that does find
+ * one saves a sleep and a wake-up, which costs more than the spin; that is where the latency comes from.
  */
 import { err } from '../errors.js';
 
 const GROW_START_NS = 10_000;
+/** Spin credit earned per ns of handling: at most this much more CPU than without spinning. */
+const CREDIT = 0.15;
+/** Spins shorter than this find nothing worth the syscall: not started. */
+const MIN_SPIN_NS = 2_000;
 /** The native reads refuse longer spins: the loop serves nothing else meanwhile. */
 const MAX_NS = 1_000_000;
 /** The longest a reader keeps the event loop to itself serving one fd's back-to-back requests. */
@@ -27,6 +38,10 @@ export class BusyPoll {
   #idleAt = 0;
   /** When the current wake-up began (ms on `now`). */
   #wokeAt = 0;
+  /** Ns of spinning the reader may still do (earned by handling, spent by spins; at most one window). */
+  #creditNs = 0;
+  /** Ns spun in the current wake-up (not handling). */
+  #spunNs = 0;
 
   /**
    * `maxNs`: the longest window, in (0, 1 ms] (the event loop is blocked while a reader spins). `now` is the clock
@@ -43,10 +58,16 @@ export class BusyPoll {
     return this.#windowNs;
   }
 
+  /** Ns of spinning the reader may do now. */
+  get creditNs(): number {
+    return this.#creditNs;
+  }
+
   /** The loop reported the fd readable: adapt the window to how long the peer took since the reader went idle. */
   woke(): void {
     const now = this.#now();
     this.#wokeAt = now;
+    this.#spunNs = 0;
     if (!this.#idle) return;
     this.#idle = false;
     const waitedNs = (now - this.#idleAt) * 1e6 + this.#windowNs;
@@ -54,15 +75,29 @@ export class BusyPoll {
     else if ((this.#windowNs = Math.floor(this.#windowNs / 2)) < GROW_START_NS) this.#windowNs = 0;
   }
 
-  /** How long the next read may spin, in ns: 0 when the window is closed or this wake-up used its budget. */
+  /**
+   * How long the next read may spin, in ns: 0 when the window is closed, this wake-up used its budget, or the credit
+   * is spent. Report what the spin took with `spun`.
+   */
   spinNs(): number {
     if (this.#windowNs === 0 || this.#now() - this.#wokeAt > BUDGET_MS) return 0;
-    return this.#windowNs;
+    const ns = Math.min(this.#windowNs, Math.floor(this.#creditNs));
+    return ns < MIN_SPIN_NS ? 0 : ns;
+  }
+
+  /** A read spun for `ns` (whether or not it found a request): charged to the credit. */
+  spun(ns: number): void {
+    this.#spunNs += ns;
+    this.#creditNs = Math.max(0, this.#creditNs - ns);
   }
 
   /** The reader found nothing (after spinning `spinNs()`, or without) and goes back to the loop. */
   idle(): void {
+    const now = this.#now();
     this.#idle = true;
-    this.#idleAt = this.#now();
+    this.#idleAt = now;
+    // What this wake-up spent on requests (not spinning) earns the next spins.
+    const handledNs = Math.max(0, (now - this.#wokeAt) * 1e6 - this.#spunNs);
+    this.#creditNs = Math.min(this.#maxNs, this.#creditNs + handledNs * CREDIT);
   }
 }

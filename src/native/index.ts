@@ -160,6 +160,24 @@ export interface Native {
    * errno; the process is then half-confined and must exit.
    */
   confine(uid: number, gid: number, parentPid: number): void;
+  /**
+   * Fork this process (the zygote, `native/fork.cc`): every mapping made inheritable, the child's event loop made its
+   * own, `stderrFd` its fd 2 (closed under its own number). Returns 0 in the child, the child's pid in the parent.
+   * Only for a process started with --single-threaded, and a child leaves only with `exitNow`.
+   */
+  forkHost(stderrFd: number): number;
+  /** _exit(code): leave at once, without Node's exit (a forked child has none of Node's helper threads to join). */
+  exitNow(code: number): never;
+  /** Reap every child that has ended: flat [pid, code (-1 if signalled), signal (0 if exited), ...]. */
+  reapChildren(): number[];
+  /** A pidfd for `pid` (close-on-exec, caller closes); ESRCH once it is gone. */
+  pidfdOpen(pid: number): number;
+  /** Send `signal` through a pidfd; false when the process has already ended. */
+  pidfdKill(pidfd: number, signal: number): boolean;
+  /** SIGKILL this process when its parent ends; ESRCH if `parentPid` is no longer its parent. */
+  dieWithParent(parentPid: number): void;
+  /** `from` becomes fd `to` (replacing what `to` was; close-on-exec), and `from` is closed. */
+  moveFd(from: number, to: number): void;
 }
 
 /** memfd seals (fcntl F_ADD_SEALS / F_GET_SEALS), as in <linux/fcntl.h>. */
@@ -206,6 +224,7 @@ const CALLS = [
   'setNonBlocking', 'setCloseOnExec', 'read', 'write', 'close', 'tryLock',
   'socketpair', 'listenUnix', 'peerCred', 'accept', 'connectUnix', 'recvMsgInto', 'sendMsg', 'send', 'sendDatagram',
   'eventfd', 'eventfdRead', 'eventfdWrite', 'eventfdSignal', 'memfdCreate', 'getSeals', 'mmap', 'munmap', 'pageSize', 'confine',
+  'forkHost', 'exitNow', 'reapChildren', 'pidfdOpen', 'pidfdKill', 'dieWithParent', 'moveFd',
 ] as const satisfies readonly Exclude<keyof Native, 'watch' | 'recvMsg'>[];
 
 function thrower(reason: UmdevError): () => never {

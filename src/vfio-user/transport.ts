@@ -337,12 +337,14 @@ export class SocketTransport implements Transport {
       if (this.#end === this.#rx.length) this.#makeRoom(this.#start > 0 ? this.#end - this.#start + 1 : this.#rx.length * 2);
       const chunkAt = this.#base + this.#end;
       let bytes: number;
+      const spunFrom = spin > 0 ? performance.now() : 0;
       try {
         bytes = this.#io.recvMsgInto(this.#fd, this.#rx, this.#end, this.#rx.length - this.#end, slots, spin);
       } catch (e) {
         this.close(toUmdevError(e));
         return;
       }
+      if (spin > 0) this.#busyPoll?.spun((performance.now() - spunFrom) * 1e6);
       if (bytes < 0) {
         this.#busyPoll?.idle();
         return;

@@ -185,14 +185,6 @@ export class PciDevice implements VfioDevice {
     return this.memory(bar);
   }
 
-  /**
-   * Release per-session memory while no client has the device open: what a migration loaded, once another instance
-   * (a device host) has taken the state over. Nothing happens while a client has it.
-   */
-  releaseIdleMemory(): void {
-    if (this.#client === undefined) this.#releaseSessionMemory();
-  }
-
   /** Guest memory, while a client has the device open; ENODEV otherwise, EBUSY while stopped for migration. */
   get dma(): DmaAccess {
     const c = this.#client;

@@ -174,3 +174,20 @@ test('command line', () => {
   assert.throws(() => parseCommandLine(['--bogus']), (e: unknown) => (e as { errno?: string }).errno === 'EINVAL');
   assert.throws(() => parseCommandLine(['extra']), (e: unknown) => (e as { errno?: string }).errno === 'EINVAL');
 });
+
+test('deviceHosts: the warm pool, boot concurrency, nice and the zygote are read, and bad values named', () => {
+  const c = parseConfig({ deviceHosts: { warm: 0, bootConcurrency: 3, nice: 19, zygote: false } }, '/s', DRIVERS).deviceHosts;
+  assert.deepEqual([c.warm, c.bootConcurrency, c.nice, c.zygote], [0, 3, 19, false]);
+  const d = defaultConfig('/s').deviceHosts;
+  assert.ok(d.warm > 0 && d.bootConcurrency >= 1 && d.nice > 0 && d.zygote, 'on by default, hosts humbler than umdevd');
+  for (const [bad, name] of [
+    [{ warm: -1 }, 'deviceHosts.warm'],
+    [{ bootConcurrency: 0 }, 'deviceHosts.bootConcurrency'],
+    // A host may never outrank umdevd.
+    [{ nice: -1 }, 'deviceHosts.nice'],
+    [{ nice: 20 }, 'deviceHosts.nice'],
+    [{ zygote: 'yes' }, 'deviceHosts.zygote'],
+  ] as const) {
+    assert.throws(() => parseConfig({ deviceHosts: bad }, '/s', DRIVERS), (e: Error) => e.message.includes(name), JSON.stringify(bad));
+  }
+});

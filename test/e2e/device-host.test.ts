@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { VFIO_PCI_IRQ, VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
@@ -57,6 +57,15 @@ test('each device lives in one host of its own: its own uid, no privileges, secc
     assert.equal(statusField(h.status, 'CapEff'), '0000000000000000');
   }
   assert.equal(statusField(await readFile(`/proc/${d.pid}/status`, 'utf8'), 'Uid').split('\t')[0], '0', 'the daemon itself stays root');
+  // What a host holds: stdio (/dev/null, its stderr pipe), its channel, its client's socket, Node's own anonymous
+  // fds and pipes, device memory; no path of the daemon's (state dir, /dev/fuse) and no other socket.
+  for (const h of both) {
+    const targets: string[] = [];
+    for (const fd of await readdir(`/proc/${h.pid}/fd`)) targets.push(await readlink(`/proc/${h.pid}/fd/${fd}`).catch(() => 'gone'));
+    const strange = targets.filter((x) => !(x === '/dev/null' || x === 'gone' || /^(anon_inode:|pipe:|socket:)/.test(x) || x.startsWith('/memfd:')));
+    assert.deepEqual(strange, [], `host ${h.pid} holds ${targets.join(', ')}`);
+    assert.equal(targets.filter((x) => x.startsWith('socket:')).length, 3, 'three sockets: stderr to umdevd, the channel, the client');
+  }
   // The host keeps the device after its client leaves, and the next client finds the same instance.
   await ca.write(R.BAR0, 7, Buffer.from([0x5a])); // the UART's scratch register
   ca.close();

@@ -19,21 +19,47 @@ export interface HostProc {
   readonly status: string;
 }
 
-/** The daemon's device hosts, with their status. */
-export async function hosts(d: RunningDaemon): Promise<HostProc[]> {
-  const out: HostProc[] = [];
+/** Processes whose parent is `ppid`, with their status and command line. */
+async function children(ppid: number): Promise<{ pid: number; status: string; cmdline: string }[]> {
+  const out: { pid: number; status: string; cmdline: string }[] = [];
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const status = await readFile(`/proc/${name}/status`, 'utf8');
-      const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8');
-      if (!status.includes(`\nPPid:\t${d.pid}\n`) || !cmdline.includes('device-host/host-main.js')) continue;
-      out.push({ pid: Number(name), uid: Number(/\nUid:\t(\d+)/.exec(status)![1]), status });
+      if (!status.includes(`\nPPid:\t${ppid}\n`)) continue;
+      out.push({ pid: Number(name), status, cmdline: await readFile(`/proc/${name}/cmdline`, 'utf8') });
     } catch {
       // Gone while we looked.
     }
   }
   return out;
+}
+
+/**
+ * Every host process of the daemon: its children running the host program, and the hosts its zygote forked (the
+ * zygote, started --single-threaded, is not itself a host and is left out), warm or holding a device.
+ */
+export async function allHosts(d: RunningDaemon): Promise<(HostProc & { readonly held: boolean })[]> {
+  const mine = (await children(d.pid)).filter((c) => c.cmdline.includes('device-host/host-main.js'));
+  const zygotes = mine.filter((c) => c.cmdline.split('\0').includes('--single-threaded'));
+  const forked = (await Promise.all(zygotes.map((z) => children(z.pid)))).flat();
+  return [...mine.filter((c) => !zygotes.includes(c)), ...forked].map((c) => ({
+    pid: c.pid,
+    uid: Number(/\nUid:\t(\d+)/.exec(c.status)![1]),
+    status: c.status,
+    // A host that holds a device has confined itself (its seccomp filter on); a warm one has not yet.
+    held: statusField(c.status, 'Seccomp') !== '0',
+  }));
+}
+
+/** The daemon's device hosts that hold a device, with their status. */
+export async function hosts(d: RunningDaemon): Promise<HostProc[]> {
+  return (await allHosts(d)).filter((h) => h.held);
+}
+
+/** The daemon's zygote, if it started one. */
+export async function zygotePid(d: RunningDaemon): Promise<number | undefined> {
+  return (await children(d.pid)).find((c) => c.cmdline.includes('device-host/host-main.js') && c.cmdline.split('\0').includes('--single-threaded'))?.pid;
 }
 
 /** One `Name:\tvalue` line of a /proc status. */

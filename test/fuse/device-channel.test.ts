@@ -28,7 +28,10 @@ test('busy polling on the device: spins after answered requests and FORGETs, nev
       return native.read(fd, buf, off, len, spinNs);
     },
   };
-  const channel = new DeviceChannel(dev, io, () => {}, () => {}, new BusyPoll(50_000, () => 0));
+  // A clock that moves only while a request is handled (200 us each): every gap is 0, so the window grows at each
+  // wake-up, and each request earns the credit (0.15 of its handling) that pays for the next spin.
+  let now = 0;
+  const channel = new DeviceChannel(dev, io, () => {}, () => {}, new BusyPoll(50_000, () => now));
   t.after(() => {
     channel.stop();
     native.close(dev);
@@ -37,6 +40,7 @@ test('busy polling on the device: spins after answered requests and FORGETs, nev
   const seen: number[] = [];
   let owed: number | undefined;
   channel.onRequest((req) => {
+    now += 0.2;
     const unique = Number(req.readBigUInt64LE(8));
     seen.push(unique);
     if (req.readUInt32LE(4) === Op.FORGET) return;

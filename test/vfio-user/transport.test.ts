@@ -206,12 +206,15 @@ test('busy polling: after an answered message the next read waits within the win
     tr.close();
     native.close(b);
   });
-  // A frozen clock: every gap is 0, so the window grows at each wake-up and the budget never runs out.
-  const poll = new BusyPoll(50_000, () => 0);
+  // A clock that moves only while a message is handled (200 us each): every gap is 0, so the window grows at each
+  // wake-up and the budget never runs out, and each message earns the credit (0.15 of it) that pays for a spin.
+  let now = 0;
+  const poll = new BusyPoll(50_000, () => now);
   let pending = false;
   tr.busyPoll(poll, () => !pending);
   const got: number[] = [];
   tr.onMessage((m) => {
+    now += 0.2;
     got.push(m.header.msgId);
     if (m.header.msgId !== 3) tr.send({ msgId: m.header.msgId, cmd: m.header.cmd, flags: 1, errorNo: 0 });
     else pending = true; // its answer waits on something: the transport must go back to the loop

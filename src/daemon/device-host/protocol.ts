@@ -1,5 +1,7 @@
 /**
- * Concepts: what umdevd (root) and a device host say to each other over their channel (`channel.ts`). The root
+ * Concepts: what umdevd (root) and a device host say to each other over their channel (`channel.ts`). A host is
+ * booted (BOOT: Node, umdev and the driver catalog loaded; a warm host, holding nothing, still umdevd's user) and
+ * later handed one device (INIT: it takes the device's ids and confines itself before anything else). The root
  * calls; the host answers each call with a reply of the same kind and sequence number (or an error reply with an
  * errno), and on its own sends only the events below. Everything per-instance of the device goes this way:
  * sessions (a client's socket, passed as an fd), vendor attributes, online/offline, reset, release requests, the
@@ -40,6 +42,10 @@ export const Call = {
   FRAME: 22,
   /** What the device's UART sent after a position. */
   UART: 23,
+  /** The first call: load the driver catalog and wait, holding nothing, for INIT (a warm host). */
+  BOOT: 24,
+  /** To a zygote only: fork a warm host whose channel and stderr are the two fds sent (before any INIT). */
+  FORK: 25,
 } as const;
 export type CallKind = (typeof Call)[keyof typeof Call];
 
@@ -51,6 +57,8 @@ export const HostEvent = {
   SESSION_END: 101,
   /** The device's counters (`DeviceCounters`), when they changed, at most a few times a second. */
   COUNTERS: 102,
+  /** From a zygote only: one of its children ended (pid, exit status or signal). */
+  EXITED: 103,
 } as const;
 
 /** What `INIT` tells a new host: which device it holds, and how to serve it. */
@@ -142,6 +150,10 @@ export function checkReply(expect: Expect, json: unknown, data: Buffer): Reply {
       only(o, what, ['value']);
       if (typeof o.value !== 'string' || Buffer.byteLength(o.value) > MAX_ATTR) throw err('EPROTO', `${what}.value is not a string of at most ${MAX_ATTR} bytes`);
       break;
+    case Call.FORK:
+      only(o, what, ['pid']);
+      if (uint(o.pid, `${what}.pid`, 0x3fffffff) === 0) throw err('EPROTO', `${what}.pid is 0`);
+      break;
     case Call.MIG_OPEN:
       only(o, what, ['flags']);
       uint(o.flags, `${what}.flags`);
@@ -174,6 +186,16 @@ export function checkError(errno: number, json: unknown): { errno: Errno; messag
   only(o, 'an error reply', ['message']);
   const message = typeof o.message === 'string' ? o.message.slice(0, MAX_MESSAGE) : 'the device host failed';
   return { errno: errnoName(errno), message: printable(message) };
+}
+
+/** A zygote's EXITED event, checked: the child's pid, and its exit status or the signal's name. */
+export function checkExited(json: unknown): { pid: number; code: number | null; signal: string | null } {
+  const o = record(json, 'an exit report');
+  only(o, 'an exit report', ['pid', 'code', 'signal']);
+  const pid = uint(o.pid, 'an exit report.pid', 0x3fffffff);
+  const code = o.code === null ? null : uint(o.code, 'an exit report.code', 255);
+  if (o.signal !== null && (typeof o.signal !== 'string' || !/^SIG[A-Z0-9]{1,10}$/.test(o.signal))) throw err('EPROTO', 'an exit report with a bad signal name');
+  return { pid, code, signal: o.signal };
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -132,16 +132,3 @@ test('a hostile stream is refused with EINVAL and leaves the destination as it w
   await assert.rejects(fresh.migration!.setState(S.RUNNING), isErrno('EINVAL'));
   assert.equal(fresh.hasMemory(FB_BAR), false);
 });
-
-test('video memory a load created goes with releaseIdleMemory, but not while a client has it', async (t) => {
-  const src = await drawn();
-  t.after(() => src.close());
-  const { pre, stop } = await streams(src);
-  const dst = new MbochsDevice(small);
-  await load(dst, pre, stop);
-  assert.equal(dst.hasMemory(FB_BAR), true);
-  dst.releaseIdleMemory();
-  assert.equal(dst.hasMemory(FB_BAR), false);
-  src.releaseIdleMemory();
-  assert.equal(src.hasMemory(FB_BAR), true, 'the source has a client');
-});
