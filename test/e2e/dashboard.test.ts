@@ -2,7 +2,8 @@
  * The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core) against a real umdevd
  * with its FUSE mount, the real mdevctl (in a private mount namespace, through `umdevctl exec`) and a vfio-user
  * client drawing on an mbochs device: the page loads clean under its CSP, follows changes made elsewhere without a
- * reload, makes changes that mdevctl sees, and shows the very pixels the client drew.
+ * reload, makes changes that mdevctl sees, shows the very pixels the client drew, and shows in an mtty's console
+ * what a client wrote to its UART.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { decodePng } from '../../src/display/png.js';
+import { UART } from '../../src/drivers/mtty/uart.js';
+import { VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
+import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { call } from '../daemon/helpers.js';
 import { openBrowser, watchedPage } from './browser.js';
 import { startDashboard } from './dashboard-process.js';
@@ -95,6 +99,23 @@ test('the dashboard in a browser: clean load, live updates, changes mdevctl sees
     await page.click('#create [data-action="create"]');
     await row(page, U_UI).waitFor();
     assert.match(await mdevctl(ctx.dir, 'list'), new RegExp(`^${U_UI} mtty mtty-1 manual$`, 'm'));
+  });
+
+  await t.test("a string a client writes to an mtty's UART appears in the page's console view", async () => {
+    const d = await call(daemon.url, 'GET', `/devices/${U_MDEVCTL}`);
+    assert.equal(d.status, 200);
+    const client = await VfioUserClient.connect((d.body as { socket: string }).socket);
+    try {
+      // As a guest's driver sends: one byte at a time to THR, port 0's register 0 in BAR0 (the port's FIFO loops
+      // back and overflows past 16 bytes; the console hears every byte sent, as a wire would).
+      const text = `hello from the guest ${process.pid}`;
+      for (const byte of Buffer.from(text)) await client.write(R.BAR0, UART.TX, Buffer.from([byte]));
+      await row(page, U_MDEVCTL).click();
+      await page.locator('#console', { hasText: text }).waitFor({ timeout: 5000 });
+      assert.equal(await page.evaluate('document.getElementById("console").parentElement.hidden'), false, 'the console is shown');
+    } finally {
+      await client.close();
+    }
   });
 
   const created = await call(daemon.url, 'POST', '/devices', { parent: 'mbochs', type: 'mbochs-small', uuid: U_MBOCHS });
