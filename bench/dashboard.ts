@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- dashboard`: umdevd as shipped, with 10 and then 1,000 idle mtty devices, watched by
  * `umdevctl dashboard` in Debian's chromium (headless, playwright-core). Measured:
- * - first paint: navigation start to the first contentful paint, and to the device list being filled;
+ * - first paint: navigation start to the first contentful paint, and to the device list being filled, of the first
+ *   dashboard (logging in with the URL's token), with where its load went; and the first paint of a few more cold
+ *   browsers, one at a time, since one sample on a shared machine says more about the machine than the page;
  * - event → DOM: a device created through the sysfs tree (as mdevctl does) until the page's device count shows
  *   it (p50, p99), against the baseline of the same event reaching a plain reader of umdevd's event stream
  *   (`umdevctl events`), in the same run: `ratio` is DOM p50 / stream p50 at 1,000 devices;
@@ -12,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +28,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const WINDOW_MS = 8000;
 const SAMPLES = 25;
+/** Cold browsers whose first paint is measured (the first logs in with the URL's token). */
+const COLD = 5;
 
 const pct = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -69,8 +73,15 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Pro
   }
 }
 
+/** Where a page's load went (ms after navigation start): the HTML's first and last bytes, DOMContentLoaded. */
+interface Load {
+  readonly responseStart: number;
+  readonly responseEnd: number;
+  readonly domContentLoaded: number;
+}
+
 /** Open the dashboard in a page; its first paint and when the device list was filled (ms after navigation start). */
-async function openPage(ctx: BrowserContext, url: string): Promise<{ page: Page; fcp: number; listed: number }> {
+async function openPage(ctx: BrowserContext, url: string): Promise<{ page: Page; fcp: number; listed: number; load: Load }> {
   const page = await ctx.newPage();
   await page.addInitScript({
     content: `window.__counts = [];
@@ -80,10 +91,28 @@ async function openPage(ctx: BrowserContext, url: string): Promise<{ page: Page;
       });`,
   });
   await page.goto(url);
-  await waitFor(async () => (await page.evaluate('window.__counts.length')) as number > 0);
-  const fcp = (await page.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN")) as number;
+  // The list may be filled before the first paint is reported (the paint entry comes when the frame is shown).
+  await waitFor(async () => (await page.evaluate("window.__counts.length > 0 && performance.getEntriesByName('first-contentful-paint').length > 0")) as boolean);
+  const fcp = (await page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")) as number;
   const listed = (await page.evaluate('window.__counts[0][2]')) as number;
-  return { page, fcp, listed };
+  const load = (await page.evaluate("(({ responseStart, responseEnd, domContentLoadedEventStart }) => ({ responseStart, responseEnd, domContentLoaded: domContentLoadedEventStart }))(performance.getEntriesByType('navigation')[0])")) as Load;
+  return { page, fcp, listed, load };
+}
+
+/** First paints of the dashboard in `n` browsers started afresh one after the other (the session's cookie given). */
+async function coldPaints(n: number, origin: string, cookies: Parameters<BrowserContext['addCookies']>[0]): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    try {
+      const c = await b.newContext({ viewport: { width: 1600, height: 1000 } });
+      await c.addCookies(cookies);
+      out.push((await openPage(c, origin)).fcp);
+    } finally {
+      await b.close();
+    }
+  }
+  return out;
 }
 
 async function measure(n: number): Promise<Record<string, number>> {
@@ -109,6 +138,9 @@ async function measure(n: number): Promise<Record<string, number>> {
     const first = await openPage(ctx, url);
     const cookies = await ctx.cookies();
     const origin = new URL(url).origin;
+
+    // One sample of a cold browser's first paint is mostly how busy the machine was at that moment: a few more.
+    const cold = [first.fcp, ...(await coldPaints(COLD - 1, origin, cookies))];
 
     // Event → DOM against event → stream reader, one device at a time.
     const stream = await followStream(join(state, 'api.sock'), abort.signal);
@@ -141,8 +173,17 @@ async function measure(n: number): Promise<Record<string, number>> {
     const [ten, server] = await Promise.all([usage(daemon.pid, WINDOW_MS), usage(dash.pid!, WINDOW_MS)]);
     return {
       devices: n,
+      // The machine's 1-minute load average at the end of the run (2 cores here): how far to trust the timings.
+      loadAverage: round(loadavg()[0]!, 2),
       firstContentfulPaintMs: round(first.fcp),
       listRenderedMs: round(first.listed),
+      // Where the first dashboard's load went: the HTML's first and last bytes (the state comes last), DOMContentLoaded.
+      htmlResponseStartMs: round(first.load.responseStart),
+      htmlResponseEndMs: round(first.load.responseEnd),
+      domContentLoadedMs: round(first.load.domContentLoaded),
+      // Cold browsers (the first dashboard and COLD - 1 more, one at a time): median and worst.
+      firstContentfulPaintColdP50Ms: round(pct(cold, 50)),
+      firstContentfulPaintColdMaxMs: round(Math.max(...cold)),
       // The same for the next nine dashboards: the browser and the dashboard server are warm.
       firstContentfulPaintWarmMs: round(pct(warm, 50)),
       listRenderedWarmMs: round(pct(warmListed, 50)),
@@ -176,7 +217,7 @@ export async function main(): Promise<void> {
     {
       const r = await measure(n);
       results.push(r);
-      console.log(`${n} devices: first paint ${r.firstContentfulPaintMs} ms (list ${r.listRenderedMs} ms; warm ${r.firstContentfulPaintWarmMs} / ${r.listRenderedWarmMs} ms); event→DOM p50 ${r.eventToDomP50Ms} ms, p99 ${r.eventToDomP99Ms} ms (event→stream p50 ${r.eventToStreamP50Ms} ms); umdevd with 10 dashboards +${r.umdevdCpuAddedPct} % CPU, +${r.umdevdRssAddedMiB} MiB RSS; dashboard server ${r.dashboardServerCpuPct} % CPU, ${r.dashboardServerRssMiB} MiB`);
+      console.log(`${n} devices: first paint ${r.firstContentfulPaintMs} ms (HTML ${r.htmlResponseStartMs}–${r.htmlResponseEndMs} ms, DOMContentLoaded ${r.domContentLoadedMs} ms, list ${r.listRenderedMs} ms; ${COLD} cold browsers p50 ${r.firstContentfulPaintColdP50Ms}, max ${r.firstContentfulPaintColdMaxMs} ms; warm ${r.firstContentfulPaintWarmMs} / ${r.listRenderedWarmMs} ms); load ${r.loadAverage}; event→DOM p50 ${r.eventToDomP50Ms} ms, p99 ${r.eventToDomP99Ms} ms (event→stream p50 ${r.eventToStreamP50Ms} ms); umdevd with 10 dashboards +${r.umdevdCpuAddedPct} % CPU, +${r.umdevdRssAddedMiB} MiB RSS; dashboard server ${r.dashboardServerCpuPct} % CPU, ${r.dashboardServerRssMiB} MiB`);
     }
   }
   const big = results[1]!;

@@ -18,6 +18,7 @@ export class SystemdNotifier {
   readonly #send: DatagramSender;
   readonly #log: Logger;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #warned = false;
 
   private constructor(socket: string, watchdogMs: number | undefined, send: DatagramSender, log: Logger) {
     this.#socket = socket;
@@ -69,7 +70,9 @@ export class SystemdNotifier {
     try {
       this.#send(this.#socket, Buffer.from(message));
     } catch (e) {
-      this.#log.warn(`cannot notify ${this.#socket}: ${describeError(e)}`);
+      // Once is enough: a watchdog ping every few seconds must not fill the log with the same line.
+      if (!this.#warned) this.#log.warn(`cannot notify ${this.#socket}: ${describeError(e)}`);
+      this.#warned = true;
     }
   }
 }

@@ -1,22 +1,32 @@
 /**
  * Concepts: one live feed for every open page. A dashboard server holds at most one event stream and one poll loop
  * on umdevd, whatever the number of viewers, and only while at least one page is open. Pages get Server-Sent
- * Events: a `snapshot` when they connect, then `event` (each core event, for the log), `devices` (changed and
- * removed devices), `pools` (parents and types, when they changed), `definitions`, `activity` (clients, hosts,
- * counters: every second, only when something changed) and `migrations`. After an event the devices and pools are
- * fetched once, a short moment later, so a burst of creates costs one fetch, not one per device.
+ * Events: a `snapshot` when they connect (unless the state they were served with is still current), then `event`
+ * (each core event, for the log), `devices` (changed and removed devices), `pools` (parents and types, when they
+ * changed), `definitions`, `activity` (clients, hosts, counters: every second, only when something changed) and
+ * `migrations`.
+ *
+ * An event that names a device costs a look at that device and at the pools, not at every device: at 1,000 devices
+ * the whole list is ~300 KB of JSON for umdevd to render and this server to parse, for one line of change. The look
+ * starts at once; events that arrive while it runs are gathered and looked at together when it ends, so a burst
+ * costs one look per round trip, and a burst of more than `maxTargeted` devices one fetch of the whole list. Events
+ * that name no device (a parent registered), and a reconnect of the event stream, fetch the whole list.
+ *
+ * Every change to the state is numbered (`version`, also each message's SSE `id`), so a page that was served the
+ * state with its HTML, or that reconnects, is sent a snapshot only when it missed something.
  *
  * Bounded: a page that stops reading is cut off past `maxQueuedBytes`, and the number of pages is capped.
  */
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { ApiEndpoint } from '../api-client/http.js';
-import { followEvents, getJson } from './upstream.js';
+import { apiCall, type ApiEndpoint } from '../api-client/http.js';
+import { followEvents, getJson, getText, upstreamError } from './upstream.js';
 
 export interface HubOptions {
   readonly api: ApiEndpoint;
   readonly log: (line: string) => void;
-  /** How long after an event the devices are fetched (default 25 ms), so bursts coalesce. */
-  readonly settleMs?: number;
+  /** Devices looked at one by one after a burst of events; more than this fetch the whole list (default 32). */
+  readonly maxTargeted?: number;
   readonly activityMs?: number;
   readonly definitionsMs?: number;
   readonly maxViewers?: number;
@@ -33,23 +43,34 @@ interface Keyed {
 export class LiveHub {
   readonly #o: Required<HubOptions>;
   readonly #viewers = new Set<ServerResponse>();
-  /** The last devices, pools, definitions, activity and migrations seen, as JSON text per key (to send only changes). */
+  /** Viewers not sent their first state yet: changes are not sent to them (that state will hold them). */
+  readonly #joining = new Set<ServerResponse>();
+  /** The last devices seen, as JSON text by UUID (to send only changes, and snapshots without re-serialising). */
   readonly #devices = new Map<string, string>();
-  #deviceList: unknown[] = [];
+  /**
+   * The whole list as umdevd sent it, while no page takes changes: a page's first view needs only this text, so it
+   * is neither parsed nor split (at 1,000 devices that work would compete with the browser's first paint). `#devices`
+   * is made from it when a change must be worked out.
+   */
+  #rawList: string | undefined;
   #pools = '[]';
   /** The polled lists, as JSON text. */
   readonly #polled: Record<Polled, string> = { activity: '[]', migrations: '[]', definitions: '[]' };
+  /** This hub's name in versions: a version from another run of the server never matches. */
+  readonly #epoch = randomBytes(6).toString('base64url');
+  #serial = 0;
   #warm: Promise<void> | undefined;
   #abort: AbortController | undefined;
   #timers: NodeJS.Timeout[] = [];
-  #refreshTimer: NodeJS.Timeout | undefined;
+  /** Devices to look at in the next refresh, and whether it must fetch the whole list instead. */
+  readonly #stale = new Set<string>();
+  #staleAll = false;
   #refreshing: Promise<void> | undefined;
-  #again = false;
   #connected = false;
   #closed = false;
 
   constructor(o: HubOptions) {
-    this.#o = { settleMs: 25, activityMs: 1000, definitionsMs: 5000, maxViewers: 64, maxQueuedBytes: 4 << 20, ...o };
+    this.#o = { maxTargeted: 32, activityMs: 1000, definitionsMs: 5000, maxViewers: 64, maxQueuedBytes: 4 << 20, ...o };
   }
 
   /** Pages connected now. */
@@ -57,8 +78,33 @@ export class LiveHub {
     return this.#viewers.size;
   }
 
-  /** Serve one page's stream on `res` (already checked by the caller) until either side ends it. */
-  attach(res: ServerResponse): void {
+  /** Names the state pages have now; changes with every change sent. */
+  get version(): string {
+    return `${this.#epoch}.${this.#serial}`;
+  }
+
+  /**
+   * The state as a page's first view: `{version, devices, pools, definitions, activity, migrations, connected}` as
+   * JSON text. While pages are open it is the hub's live state; otherwise it is fetched now (nothing follows umdevd
+   * then, so what was seen last may be stale).
+   */
+  async snapshot(): Promise<string> {
+    if (this.#viewers.size === 0) this.#warm = undefined;
+    await this.#warmUp();
+    return this.#snapshotText();
+  }
+
+  #snapshotText(): string {
+    const devices = this.#rawList ?? `[${[...this.#devices.values()].join(',')}]`;
+    return `{"version":${JSON.stringify(this.version)},"devices":${devices},"pools":${this.#pools},"definitions":${this.#polled.definitions},"activity":${this.#polled.activity},"migrations":${this.#polled.migrations},"connected":${this.#connected}}`;
+  }
+
+  /**
+   * Serve one page's stream on `res` (already checked by the caller) until either side ends it. `since`: the version
+   * of the state the page has (from its HTML, or the SSE `Last-Event-ID` of a reconnect); a snapshot is sent unless
+   * it is the current one.
+   */
+  attach(res: ServerResponse, since?: string): void {
     if (this.#closed || this.#viewers.size >= this.#o.maxViewers) {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('too many open dashboards\n');
       return;
@@ -66,29 +112,44 @@ export class LiveHub {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     res.flushHeaders();
     this.#viewers.add(res);
+    this.#joining.add(res);
     res.on('close', () => {
       this.#viewers.delete(res);
+      this.#joining.delete(res);
       if (this.#viewers.size === 0) this.#stop();
     });
+    // Starting the upstream stream fetches the whole list once it is open (onOpen below): whatever changed while
+    // nothing followed umdevd reaches this page then, as changes to the state it has.
     if (this.#viewers.size === 1) this.#start();
     void this.#warmUp().then(
-      () => this.#send(res, 'snapshot', `{"devices":${JSON.stringify(this.#deviceList)},"pools":${this.#pools},"definitions":${this.#polled.definitions},"activity":${this.#polled.activity},"migrations":${this.#polled.migrations},"connected":${this.#connected}}`),
-      (e: unknown) => this.#send(res, 'upstream', JSON.stringify({ connected: false, message: (e as Error).message })),
+      () => {
+        this.#joining.delete(res);
+        if (since !== this.version) this.#send(res, 'snapshot', this.#snapshotText(), this.version);
+        else this.#send(res, 'upstream', JSON.stringify({ connected: this.#connected }));
+      },
+      (e: unknown) => {
+        // No state to start from: the changes that follow are all this page gets until it reconnects.
+        this.#joining.delete(res);
+        this.#send(res, 'upstream', JSON.stringify({ connected: false, message: (e as Error).message }));
+      },
     );
   }
 
-  #send(res: ServerResponse, event: string, data: string): void {
+  #send(res: ServerResponse, event: string, data: string, id?: string): void {
     if (res.writableEnded || res.destroyed) return;
     if (res.writableLength > this.#o.maxQueuedBytes) {
       this.#o.log('a dashboard page is not reading its stream; closing it');
       res.destroy();
       return;
     }
-    res.write(`event: ${event}\ndata: ${data}\n\n`);
+    res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
   }
 
-  #broadcast(event: string, data: string): void {
-    for (const v of this.#viewers) this.#send(v, event, data);
+  /** Send a message to every page; `changes` marks a change to the state (a new version), not a note such as a log line. */
+  #broadcast(event: string, data: string, changes = true): void {
+    if (changes) this.#serial++;
+    const id = changes ? this.version : undefined;
+    for (const v of this.#viewers) if (!changes || !this.#joining.has(v)) this.#send(v, event, data, id);
   }
 
   #start(): void {
@@ -104,8 +165,6 @@ export class LiveHub {
     this.#abort?.abort();
     this.#abort = undefined;
     for (const t of this.#timers.splice(0)) clearInterval(t);
-    if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
-    this.#refreshTimer = undefined;
     this.#warm = undefined;
     this.#connected = false;
   }
@@ -118,10 +177,11 @@ export class LiveHub {
           this.#connected = true;
           this.#broadcast('upstream', '{"connected":true}');
           // Whatever happened while the stream was down is fetched now.
-          this.#schedule();
+          this.#invalidate(undefined);
         }, (e) => {
-          this.#broadcast('event', JSON.stringify(e));
-          this.#schedule();
+          this.#broadcast('event', JSON.stringify(e), false);
+          const uuid = (e as { uuid?: unknown }).uuid;
+          this.#invalidate(typeof uuid === 'string' ? uuid : undefined);
         }, signal);
       } catch (e) {
         if (signal.aborted) return;
@@ -136,7 +196,10 @@ export class LiveHub {
 
   /** The first snapshot, fetched once for every page that connects meanwhile. */
   #warmUp(): Promise<void> {
-    this.#warm ??= Promise.all([this.#refresh(), this.#poll('/definitions', 'definitions'), this.#poll('/activity', 'activity'), this.#poll('/migrations', 'migrations')]).then(() => undefined);
+    if (this.#warm === undefined) {
+      this.#staleAll = true;
+      this.#warm = Promise.all([this.#refresh(), this.#poll('/definitions', 'definitions'), this.#poll('/activity', 'activity'), this.#poll('/migrations', 'migrations')]).then(() => undefined);
+    }
     const w = this.#warm;
     // A failed warm-up is retried by the next page rather than cached.
     w.catch(() => {
@@ -145,33 +208,40 @@ export class LiveHub {
     return w;
   }
 
-  /** Fetch devices and pools a moment from now (once, however many events arrive meanwhile). */
-  #schedule(): void {
-    if (this.#refreshTimer !== undefined) return;
-    this.#refreshTimer = setTimeout(() => {
-      this.#refreshTimer = undefined;
-      void this.#refresh().catch((e: unknown) => this.#o.log(`cannot refresh devices: ${(e as Error).message}`));
-    }, this.#o.settleMs);
+  /** Mark a device (or, with undefined, every device) as changed, and look at once unless a look is running. */
+  #invalidate(uuid: string | undefined): void {
+    if (uuid === undefined) this.#staleAll = true;
+    else this.#stale.add(uuid);
+    void this.#refresh().catch((e: unknown) => this.#o.log(`cannot refresh devices: ${(e as Error).message}`));
   }
 
-  /** One fetch of devices and pools at a time; a request meanwhile makes one more afterwards. */
+  /**
+   * Look at what was marked stale, and at the pools; one look at a time. What is marked while a look runs is looked
+   * at when it ends, so the caller of a running look waits for that too.
+   */
   #refresh(): Promise<void> {
-    if (this.#refreshing !== undefined) {
-      this.#again = true;
-      return this.#refreshing;
-    }
-    this.#refreshing = (async () => {
+    this.#refreshing ??= (async () => {
       try {
-        do {
-          this.#again = false;
-          const [devices, pools] = await Promise.all([getJson(this.#o.api, '/devices'), getJson(this.#o.api, '/parents')]);
-          this.#applyDevices(devices as Keyed[]);
-          const p = JSON.stringify(pools);
-          if (p !== this.#pools) {
-            this.#pools = p;
-            this.#broadcast('pools', p);
+        while (!this.#closed && (this.#staleAll || this.#stale.size > 0)) {
+          const all = this.#staleAll || this.#stale.size > this.#o.maxTargeted;
+          const uuids = all ? [] : [...this.#stale];
+          this.#staleAll = false;
+          this.#stale.clear();
+          try {
+            const [devices, pools] = await Promise.all([all ? getText(this.#o.api, '/devices') : this.#devicesNamed(uuids), getJson(this.#o.api, '/parents')]);
+            if (all) this.#applyAll(devices as string);
+            else this.#applySome(uuids, devices as (Keyed | undefined)[]);
+            const p = JSON.stringify(pools);
+            if (p !== this.#pools) {
+              this.#pools = p;
+              this.#broadcast('pools', p);
+            }
+          } catch (e) {
+            // Looked at again with the next event, whole: a failed look may have left any of them behind.
+            this.#staleAll = true;
+            throw e;
           }
-        } while (this.#again && !this.#closed);
+        }
       } finally {
         this.#refreshing = undefined;
       }
@@ -179,15 +249,67 @@ export class LiveHub {
     return this.#refreshing;
   }
 
-  #applyDevices(list: Keyed[]): void {
+  /** `GET /devices/:uuid` of each; undefined for a device that is gone. */
+  #devicesNamed(uuids: readonly string[]): Promise<(Keyed | undefined)[]> {
+    return Promise.all(uuids.map(async (uuid) => {
+      const r = await apiCall(this.#o.api, 'GET', `/devices/${uuid}`);
+      if (r.status === 200) return JSON.parse(r.text) as Keyed;
+      const e = upstreamError(r);
+      if (e.errno === 'ENODEV') return undefined;
+      throw e;
+    }));
+  }
+
+  /** `#devices` from the raw list, if that is what the hub holds. */
+  #split(): void {
+    if (this.#rawList === undefined) return;
+    this.#devices.clear();
+    for (const d of JSON.parse(this.#rawList) as Keyed[]) this.#devices.set(d.uuid, JSON.stringify(d));
+    this.#rawList = undefined;
+  }
+
+  #applySome(uuids: readonly string[], found: readonly (Keyed | undefined)[]): void {
+    this.#split();
+    const upsert: string[] = [];
+    const removed: string[] = [];
+    uuids.forEach((uuid, i) => {
+      const d = found[i];
+      if (d === undefined) {
+        if (this.#devices.delete(uuid)) removed.push(uuid);
+        return;
+      }
+      const text = JSON.stringify(d);
+      if (this.#devices.get(uuid) !== text) {
+        this.#devices.set(uuid, text);
+        upsert.push(text);
+      }
+    });
+    this.#sendDevices(upsert, removed);
+  }
+
+  #applyAll(body: string): void {
+    // One line, as an event's data must be: umdevd writes compact JSON with a newline after it.
+    let text = body.trim();
+    if (text.includes('\n')) text = JSON.stringify(JSON.parse(text));
+    if (this.#viewers.size === this.#joining.size) {
+      // No page takes changes: keep the text (see #rawList); a new text is a new version.
+      if (text !== (this.#rawList ?? '')) {
+        this.#rawList = text;
+        this.#devices.clear();
+        this.#serial++;
+      }
+      return;
+    }
+    this.#split();
+    const list = JSON.parse(text) as Keyed[];
     const seen = new Set<string>();
-    const upsert: unknown[] = [];
+    const upsert: string[] = [];
     for (const d of list) {
       seen.add(d.uuid);
       const text = JSON.stringify(d);
       if (this.#devices.get(d.uuid) !== text) {
         this.#devices.set(d.uuid, text);
-        upsert.push(d);
+        upsert.push(text);
       }
     }
     const removed: string[] = [];
@@ -197,8 +319,11 @@ export class LiveHub {
         removed.push(uuid);
       }
     }
-    this.#deviceList = list;
-    if (upsert.length > 0 || removed.length > 0) this.#broadcast('devices', JSON.stringify({ upsert, removed }));
+    this.#sendDevices(upsert, removed);
+  }
+
+  #sendDevices(upsert: readonly string[], removed: readonly string[]): void {
+    if (upsert.length > 0 || removed.length > 0) this.#broadcast('devices', `{"upsert":[${upsert.join(',')}],"removed":${JSON.stringify(removed)}}`);
   }
 
   async #poll(path: string, event: Polled): Promise<void> {
@@ -212,7 +337,7 @@ export class LiveHub {
 
   /** Tell the pages that a change the dashboard made has landed, without waiting for the next event. */
   changed(): void {
-    this.#schedule();
+    this.#invalidate(undefined);
     void this.#poll('/definitions', 'definitions').catch(() => undefined);
   }
 

@@ -8,8 +8,8 @@
  *   session cookie and the token is spent. A copied URL, used later, opens nothing.
  * - **Origin**: a request that changes anything must carry an Origin equal to this server's own, and a CSRF token
  *   (given to the page with its session) in `x-csrf-token`; any request whose Origin is another site is refused.
- * - **Headers**: a strict Content-Security-Policy (scripts and styles from this server only, no inline code), no
- *   framing, no sniffing, no referrer; never any CORS header.
+ * - **Headers**: a strict Content-Security-Policy (scripts from this server only, no inline script; styles from this
+ *   server and the page's own `<style>`, by its hash), no framing, no sniffing, no referrer; never any CORS header.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -19,27 +19,35 @@ export const SESSION_COOKIE = 'umdev_dashboard';
 /** Header the page sends its CSRF token in. */
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** The policy every response carries. `blob:` images are the screen frames the page decodes itself. */
-export const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' blob:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * The policy every response carries, for a page whose one `<style>` element hashes to `styleHash` (SHA-256,
+ * base64): that element, and no other inline style or any inline script, is allowed (CSP level 2 hash sources).
+ * `blob:` images are the screen frames the page decodes itself.
+ */
+export function contentSecurityPolicy(styleHash?: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'self'${styleHash === undefined ? '' : ` 'sha256-${styleHash}'`}`,
+    "img-src 'self' blob:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
-/** Headers on every response. */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': CSP,
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-};
+/** Headers on every response, with the policy for the page's style (contentSecurityPolicy). */
+export function securityHeaders(styleHash?: string): Readonly<Record<string, string>> {
+  return {
+    'content-security-policy': contentSecurityPolicy(styleHash),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+  };
+}
 
 /** One logged-in browser. */
 export interface Session {

@@ -5,19 +5,24 @@
  * a page sends. It listens on loopback unless told otherwise, and every request passes the gate (security.ts) first:
  * Host, session cookie (from the one-time login URL), Origin and CSRF token on changes.
  *
- * Routes: `/` (the page, or the login exchange with `?token=`), `/ui/<file>` (its scripts and styles),
+ * Routes: `/` (the page, or the login exchange with `?token=`), `/ui/<file>` (its script and icon),
  * `/api/session` (CSRF token, rights, peers), `/api/stream` (live feed, hub.ts), `/api/screen/<uuid>` (frames,
  * screens.ts), `/api/devices/<uuid>/migrate` (to a configured peer, progress streamed) and the proxied API calls of
  * proxy.ts.
+ *
+ * The page comes with what it shows first: its session (what `/api/session` answers) and the hub's state, as a JSON
+ * data block (`<script type="application/json">`, which a browser never runs, so the policy's `script-src` has no
+ * say in it). The page's frame is sent at once and the state when it is ready, in the same response, so neither the
+ * first paint nor the list waits for a request the page makes itself; the live stream then starts from that state.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { apiCall, apiOpen, describeEndpoint, type ApiEndpoint } from '../api-client/http.js';
-import { type Asset, defaultUiDir, loadAssets } from './assets.js';
+import { APP, dataBlock, defaultUiDir, loadAssets, type UiAssets } from './assets.js';
 import { LiveHub } from './hub.js';
 import { MAX_BODY, proxyTarget } from './proxy.js';
 import { ScreenPollers } from './screens.js';
-import { CSRF_HEADER, Gate, SECURITY_HEADERS, type Session } from './security.js';
+import { CSRF_HEADER, Gate, securityHeaders, type Session } from './security.js';
 import { getJson, upstreamError } from './upstream.js';
 
 /** A peer umdevd the page may migrate devices to, by name (the page never names an address itself). */
@@ -89,13 +94,14 @@ export class DashboardServer {
     const hub = new LiveHub({ api: o.api, log });
     const screens = new ScreenPollers({ api: o.api, ...(o.screenIntervalMs === undefined ? {} : { intervalMs: o.screenIntervalMs }) });
     const d = new DashboardServer(server, gate, hub, screens, `http://${hostPart}:${port}`);
+    const headers = Object.entries(securityHeaders(assets.page.styleHash));
     const ctx: Ctx = { api: o.api, gate, hub, screens, assets, peers: o.peers ?? [], log };
     server.on('connection', (s: Socket) => {
       d.#sockets.add(s);
       s.once('close', () => d.#sockets.delete(s));
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+      for (const [k, v] of headers) res.setHeader(k, v);
       route(ctx, req, res).catch((e: unknown) => {
         log(`request failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
         if (!res.headersSent) text(res, 500, 'internal error\n');
@@ -136,7 +142,7 @@ interface Ctx {
   readonly gate: Gate;
   readonly hub: LiveHub;
   readonly screens: ScreenPollers;
-  readonly assets: ReadonlyMap<string, Asset>;
+  readonly assets: UiAssets;
   readonly peers: readonly Peer[];
   readonly log: (line: string) => void;
 }
@@ -180,10 +186,13 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promi
   const url = new URL(req.url ?? '/', 'http://dashboard');
   const method = req.method ?? 'GET';
   if (url.pathname === '/' && method === 'GET' && url.searchParams.has('token')) {
-    const s = ctx.gate.redeem(url.searchParams.get('token') ?? '');
+    // A spent token with a session's cookie is that browser reloading the login URL: the cookie is what counts.
+    const s = ctx.gate.redeem(url.searchParams.get('token') ?? '') ?? ctx.gate.session(req);
     if (s === undefined) return text(res, 403, 'This login link is wrong or was used already. Run `umdevctl dashboard` again for a new one.\n');
-    res.writeHead(303, { location: '/', 'set-cookie': Gate.cookieFor(s), 'cache-control': 'no-store' }).end();
-    return;
+    // The page itself is the answer, not a redirect to `/`: that would cost a round trip before the first paint.
+    // The page takes the spent token out of its address (history.replaceState) as it starts.
+    res.setHeader('set-cookie', Gate.cookieFor(s));
+    return page(ctx, res, s);
   }
   const originProblem = ctx.gate.originProblem(req);
   if (originProblem !== undefined) return refuse(res, 403, 'EACCES', originProblem);
@@ -192,17 +201,48 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promi
     if (url.pathname.startsWith('/api/')) return refuse(res, 401, 'EACCES', 'no dashboard session: open the URL umdevctl dashboard printed');
     return text(res, 401, 'Open the URL `umdevctl dashboard` printed (it carries a one-time login token).\n');
   }
-  if (method === 'GET' && url.pathname === '/') return asset(ctx, res, 'index.html');
-  if (method === 'GET' && url.pathname === '/favicon.ico') return asset(ctx, res, 'icon.svg');
-  if (method === 'GET' && url.pathname.startsWith('/ui/')) return asset(ctx, res, url.pathname.slice(4));
+  if (method === 'GET' && url.pathname === '/') return page(ctx, res, session);
+  if (method === 'GET' && url.pathname === '/favicon.ico') return asset(ctx, res, 'icon.svg', url);
+  if (method === 'GET' && url.pathname.startsWith('/ui/')) return asset(ctx, res, url.pathname.slice(4), url);
   if (url.pathname.startsWith('/api/')) return api(ctx, req, res, url, session);
   return text(res, 404, 'not found\n');
 }
 
-function asset(ctx: Ctx, res: ServerResponse, name: string): void {
-  const a = ctx.assets.get(name);
-  if (a === undefined) return text(res, 404, 'not found\n');
-  res.writeHead(200, { 'content-type': a.type, 'content-length': a.body.length, 'cache-control': 'no-cache' }).end(a.body);
+/**
+ * A file of the page. The script named with its current hash (the URL the page uses) may be kept for good: another
+ * build has another URL. The rest is checked with the server each time.
+ */
+function asset(ctx: Ctx, res: ServerResponse, name: string, url: URL): void {
+  const a = ctx.assets.files.get(name);
+  if (a === undefined || name === 'index.html') return text(res, 404, 'not found\n');
+  const forGood = name === APP && url.searchParams.get('v') === ctx.assets.appVersion;
+  res.writeHead(200, { 'content-type': a.type, 'content-length': a.body.length, 'cache-control': forGood ? 'private, max-age=31536000, immutable' : 'no-cache' }).end(a.body);
+}
+
+/** What the page is told of its session: the CSRF token for its changes, whether they may succeed, the peers. */
+async function sessionInfo(ctx: Ctx, session: Session): Promise<unknown> {
+  const who = (await getJson(ctx.api, '/whoami').catch(() => ({ privileged: false }))) as { privileged?: unknown };
+  return { csrf: session.csrf, privileged: who.privileged === true, peers: ctx.peers.map((p) => p.name), api: describeEndpoint(ctx.api) };
+}
+
+/** How long the page's state may hold the page back; past it, the page gets its state from the live stream. */
+const STATE_WAIT_MS = 3000;
+
+/** The page: its frame at once, then its session and first state (or `null` and why, if umdevd does not answer). */
+async function page(ctx: Ctx, res: ServerResponse, session: Session): Promise<void> {
+  // no-store: the page carries the session's CSRF token and tenant state.
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.write(ctx.assets.page.head);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ problem: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ problem: `umdevd did not answer in ${STATE_WAIT_MS / 1000} s` }), STATE_WAIT_MS);
+  });
+  const [info, state] = await Promise.all([
+    sessionInfo(ctx, session),
+    Promise.race([ctx.hub.snapshot().then((s) => ({ s }), (e: unknown) => ({ problem: (e as Error).message })), late]),
+  ]).finally(() => clearTimeout(timer));
+  const boot = `{"session":${JSON.stringify(info)},"state":${'s' in state ? state.s : `null,"problem":${JSON.stringify(state.problem)}`}}`;
+  res.end(Buffer.concat([Buffer.from(dataBlock('boot', boot)), ctx.assets.page.tail]));
 }
 
 async function api(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL, session: Session): Promise<void> {
@@ -216,11 +256,12 @@ async function api(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL
   });
   const changes = method !== 'GET' && method !== 'HEAD';
   if (changes && !ctx.gate.csrfOk(req, session)) return refuse(res, 403, 'EACCES', `a change needs the page's ${CSRF_HEADER}`);
-  if (method === 'GET' && segments.length === 1 && segments[0] === 'session') {
-    const who = (await getJson(ctx.api, '/whoami').catch(() => ({ privileged: false }))) as { privileged?: unknown };
-    return json(res, 200, { csrf: session.csrf, privileged: who.privileged === true, peers: ctx.peers.map((p) => p.name), api: describeEndpoint(ctx.api) });
+  if (method === 'GET' && segments.length === 1 && segments[0] === 'session') return json(res, 200, await sessionInfo(ctx, session));
+  if (method === 'GET' && segments.length === 1 && segments[0] === 'stream') {
+    // A reconnecting EventSource names the last state it saw; a new one, the state its page came with.
+    const since = req.headers['last-event-id'] ?? url.searchParams.get('since') ?? undefined;
+    return ctx.hub.attach(res, typeof since === 'string' ? since : undefined);
   }
-  if (method === 'GET' && segments.length === 1 && segments[0] === 'stream') return ctx.hub.attach(res);
   if (method === 'GET' && segments.length === 2 && segments[0] === 'screen' && UUID.test(segments[1]!)) {
     const m = /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(String(req.headers['if-none-match'] ?? ''));
     return ctx.screens.serve(segments[1]!, m?.[1], res);

@@ -29,9 +29,14 @@ export function upstreamError(r: RawReply): UpstreamError {
 
 /** GET a JSON body; throws `UpstreamError` for anything but 200. */
 export async function getJson(ep: ApiEndpoint, path: string): Promise<unknown> {
+  return JSON.parse(await getText(ep, path)) as unknown;
+}
+
+/** GET a JSON body as umdevd wrote it, unparsed; throws `UpstreamError` for anything but 200. */
+export async function getText(ep: ApiEndpoint, path: string): Promise<string> {
   const r = await apiCall(ep, 'GET', path);
   if (r.status !== 200) throw upstreamError(r);
-  return JSON.parse(r.text) as unknown;
+  return r.text;
 }
 
 /**

@@ -2,7 +2,8 @@
  * The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core) against a real umdevd
  * with its FUSE mount, the real mdevctl (in a private mount namespace, through `umdevctl exec`) and a vfio-user
  * client drawing on an mbochs device: the page loads clean under its CSP, follows changes made elsewhere without a
- * reload, makes changes that mdevctl sees, and shows the very pixels the client drew.
+ * reload, makes changes that mdevctl sees, shows the very pixels the client drew, and shows in an mtty's console
+ * what a client wrote to its UART.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { decodePng } from '../../src/display/png.js';
+import { UART } from '../../src/drivers/mtty/uart.js';
+import { VFIO_PCI_REGION as R } from '../../src/vfio/constants.js';
+import { VfioUserClient } from '../../src/vfio-user/client.js';
 import { call } from '../daemon/helpers.js';
 import { openBrowser, watchedPage } from './browser.js';
 import { startDashboard } from './dashboard-process.js';
@@ -46,7 +50,10 @@ async function mdevctl(dir: string, ...args: string[]): Promise<string> {
 async function until(page: Page, expr: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while ((await page.evaluate(expr)) !== true) {
-    if (Date.now() > deadline) throw new Error(`page never had ${expr}`);
+    if (Date.now() > deadline) {
+      const shown = await page.evaluate('document.getElementById("detail")?.innerText ?? document.body.innerText.slice(0, 2000)');
+      throw new Error(`page never had ${expr}; it showed:\n${String(shown)}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -92,6 +99,23 @@ test('the dashboard in a browser: clean load, live updates, changes mdevctl sees
     await page.click('#create [data-action="create"]');
     await row(page, U_UI).waitFor();
     assert.match(await mdevctl(ctx.dir, 'list'), new RegExp(`^${U_UI} mtty mtty-1 manual$`, 'm'));
+  });
+
+  await t.test("a string a client writes to an mtty's UART appears in the page's console view", async () => {
+    const d = await call(daemon.url, 'GET', `/devices/${U_MDEVCTL}`);
+    assert.equal(d.status, 200);
+    const client = await VfioUserClient.connect((d.body as { socket: string }).socket);
+    try {
+      // As a guest's driver sends: one byte at a time to THR, port 0's register 0 in BAR0 (the port's FIFO loops
+      // back and overflows past 16 bytes; the console hears every byte sent, as a wire would).
+      const text = `hello from the guest ${process.pid}`;
+      for (const byte of Buffer.from(text)) await client.write(R.BAR0, UART.TX, Buffer.from([byte]));
+      await row(page, U_MDEVCTL).click();
+      await page.locator('#console', { hasText: text }).waitFor({ timeout: 5000 });
+      assert.equal(await page.evaluate('document.getElementById("console").parentElement.hidden'), false, 'the console is shown');
+    } finally {
+      await client.close();
+    }
   });
 
   const created = await call(daemon.url, 'POST', '/devices', { parent: 'mbochs', type: 'mbochs-small', uuid: U_MBOCHS });
@@ -151,13 +175,14 @@ test('the dashboard in a browser: clean load, live updates, changes mdevctl sees
     await drawer.mode(320, 200);
     const paint = (f: number): void => drawer.paint((x, y) => [(x * 255) / 320, (y * 255) / 200, (((x >> 4) ^ (y >> 4)) & 1) * 200 + ((f * 8) & 55)]);
     paint(0);
+    // The definition arrives with the dashboard's next look at the definitions (every 5 s). Until the list has all
+    // its rows they move as rows arrive, and a click could land on the wrong device.
+    await page.locator('#device-count', { hasText: '10 active, 1 defined only' }).waitFor({ timeout: 15_000 });
     await row(page, U_MBOCHS).click();
     await until(page, '(() => { const i = document.getElementById("screen"); return i !== null && !i.hidden && i.naturalWidth === 320; })()');
     let f = 0;
     const anim = setInterval(() => paint(++f), 100);
     try {
-      // The definition arrives with the dashboard's next look at the definitions (every 5 s).
-      await page.locator('#device-count', { hasText: '10 active, 1 defined only' }).waitFor({ timeout: 15_000 });
       await mkdir(ARTIFACTS, { recursive: true });
       for (const scheme of ['light', 'dark'] as const) {
         await page.emulateMedia({ colorScheme: scheme });

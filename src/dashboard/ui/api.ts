@@ -16,8 +16,13 @@ export class ApiError extends Error {
 
 let csrf = '';
 
+/** Ask for the session (when the page did not come with it); its CSRF token goes on every change from now on. */
 export async function session(): Promise<SessionInfo> {
-  const s = (await call('GET', '/api/session')) as SessionInfo;
+  return useSession((await call('GET', '/api/session')) as SessionInfo);
+}
+
+/** Use `s` (the session the page came with): its CSRF token goes on every change from now on. */
+export function useSession(s: SessionInfo): SessionInfo {
   csrf = s.csrf;
   return s;
 }

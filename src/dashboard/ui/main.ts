@@ -1,14 +1,15 @@
 /**
- * The dashboard page: opens the session (CSRF token, rights), follows the live stream, and wires the views to the
- * store. Nothing here needs a reload: every change reaches the page through the stream.
+ * The dashboard page: takes the session (CSRF token, rights) and the first state it was served with, follows the
+ * live stream from that state on, and wires the views to the store. Nothing here needs a reload: every change
+ * reaches the page through the stream.
  */
-import { ApiError, call, session } from './api.js';
+import { ApiError, call, session, useSession } from './api.js';
 import { Detail } from './detail.js';
 import { DeviceList } from './device-list.js';
 import { byId, el, toast } from './dom.js';
 import { renderEvents, renderMigrations, renderPools } from './panels.js';
 import { Store } from './store.js';
-import type { ActivityView, CoreEvent, DefinitionView, DeviceView, MigrationView, ParentView, SessionInfo, Snapshot } from './types.js';
+import type { ActivityView, Boot, CoreEvent, DefinitionView, DeviceView, MigrationView, ParentView, SessionInfo, Snapshot } from './types.js';
 
 const THEMES = ['system', 'light', 'dark'] as const;
 
@@ -59,8 +60,18 @@ function setupCreate(store: Store, s: SessionInfo): void {
   });
 }
 
-function connect(store: Store): void {
-  const src = new EventSource('/api/stream');
+/** The session and state the page was served with; undefined when it came without (then both are asked for). */
+function boot(): Boot | undefined {
+  const block = document.getElementById('boot');
+  const text = block?.textContent;
+  // Read once: the state is the store's from now on (at 1,000 devices the block is ~300 KB of text).
+  block?.remove();
+  return text === undefined || text === null || text === '' ? undefined : (JSON.parse(text) as Boot);
+}
+
+/** Follow the live stream; `since` is the version of the state the store has, so only what came after is sent. */
+function connect(store: Store, since: string | undefined): void {
+  const src = new EventSource(since === undefined ? '/api/stream' : `/api/stream?since=${encodeURIComponent(since)}`);
   const on = <T>(name: string, fn: (v: T) => void): void => src.addEventListener(name, (e) => fn(JSON.parse((e as MessageEvent<string>).data) as T));
   on<Snapshot>('snapshot', (s) => store.snapshot(s));
   on<{ upsert: DeviceView[]; removed: string[] }>('devices', (d) => store.applyDevices(d.upsert, d.removed));
@@ -88,8 +99,11 @@ function connect(store: Store): void {
 }
 
 async function start(): Promise<void> {
+  // The login URL's token is spent (the session is in a cookie now): out of the address bar and the history entry.
+  if (location.search !== '') history.replaceState(null, '', '/');
   setupTheme();
-  const s = await session();
+  const b = boot();
+  const s = b === undefined ? await session() : useSession(b.session);
   const store = new Store();
   const rights = byId('rights');
   rights.textContent = s.privileged ? 'can change devices' : 'read-only';
@@ -102,21 +116,21 @@ async function start(): Promise<void> {
     store.selected = uuid;
     store.changed('selection');
   });
+  // Each view once per frame, whichever of its parts changed.
+  const renderList = (): void => list.render();
+  const renderDetail = (): void => detail.render();
+  const renderPoolsView = (): void => renderPools(store);
+  store.on('devices', renderList);
+  store.on('activity', renderList);
+  store.on('selection', renderList);
   store.on('devices', () => {
-    list.schedule();
     byId('device-count').textContent = `(${store.devices.size} active, ${[...store.definitions.keys()].filter((u) => !store.devices.has(u)).length} defined only)`;
   });
-  store.on('activity', () => {
-    list.schedule();
-    detail.update();
-  });
-  store.on('selection', () => {
-    list.schedule();
-    detail.render();
-  });
-  store.on('devices', () => detail.render());
-  store.on('pools', () => renderPools(store));
-  store.on('devices', () => renderPools(store));
+  store.on('devices', renderDetail);
+  store.on('selection', renderDetail);
+  store.on('activity', () => detail.update());
+  store.on('pools', renderPoolsView);
+  store.on('devices', renderPoolsView);
   store.on('migrations', () => renderMigrations(store));
   store.on('events', () => renderEvents(store));
   store.on('connection', () => {
@@ -124,7 +138,9 @@ async function start(): Promise<void> {
     c.textContent = store.connected ? 'live' : 'reconnecting…';
     c.className = `badge ${store.connected ? 'ok' : 'warn'}`;
   });
-  connect(store);
+  if (b?.state) store.snapshot(b.state);
+  else if (b?.problem !== undefined) toast(`umdevd: ${b.problem}; waiting for the live stream`);
+  connect(store, b?.state?.version);
 }
 
 start().catch((e: unknown) => toast(e instanceof ApiError ? `cannot open the dashboard: ${e.errno}: ${e.message}` : `cannot open the dashboard: ${String(e)}`));

@@ -3,11 +3,16 @@ import { byId, clear, el } from './dom.js';
 import { bytes, clock, since } from './format.js';
 import type { Store } from './store.js';
 
+/** What the pools view shows now: it is rebuilt only when that changes (most device events change no count). */
+let shownPools = '';
 export function renderPools(store: Store): void {
   const box = byId('pools');
-  clear(box);
   const used = new Map<string, number>();
   for (const d of store.devices.values()) used.set(`${d.parent}/${d.type}`, (used.get(`${d.parent}/${d.type}`) ?? 0) + 1);
+  const key = JSON.stringify([store.pools, [...used]]);
+  if (key === shownPools) return;
+  shownPools = key;
+  clear(box);
   for (const p of store.pools) {
     const types = el('div');
     for (const t of p.types) {

@@ -51,16 +51,20 @@ export class Store {
     s.add(fn);
   }
 
-  /** Mark parts changed; listeners run on the next animation frame, once each. */
+  /**
+   * Mark parts changed; listeners run on the next animation frame, once each, however many messages arrived and
+   * however many of its parts changed (a function registered for several parts runs once).
+   */
   changed(...parts: Part[]): void {
     for (const p of parts) this.#dirty.add(p);
     if (parts.includes('devices')) this.#rows = undefined;
     if (this.#frame !== 0) return;
     this.#frame = requestAnimationFrame(() => {
       this.#frame = 0;
-      const dirty = [...this.#dirty];
+      const run = new Set<() => void>();
+      for (const p of this.#dirty) for (const fn of this.#listeners.get(p) ?? []) run.add(fn);
       this.#dirty.clear();
-      for (const p of dirty) for (const fn of this.#listeners.get(p) ?? []) fn();
+      for (const fn of run) fn();
     });
   }
 

@@ -76,6 +76,8 @@ export interface CoreEvent {
 }
 
 export interface Snapshot {
+  /** The hub's name for this state; the live stream is asked for what came after it. */
+  readonly version: string;
   readonly devices: DeviceView[];
   readonly pools: ParentView[];
   readonly definitions: DefinitionView[];
@@ -89,4 +91,11 @@ export interface SessionInfo {
   readonly privileged: boolean;
   readonly peers: readonly string[];
   readonly api: string;
+}
+
+/** What the page comes with (the JSON block `#boot`): its session, and the first state unless umdevd was slow. */
+export interface Boot {
+  readonly session: SessionInfo;
+  readonly state: Snapshot | null;
+  readonly problem?: string;
 }
