@@ -2,7 +2,7 @@
  * Every command the documentation tells a person to run, run as written: the `sh` blocks of README.md and docs/**,
  * file by file, in order, in one bash per file (`set -eo pipefail`), from a scratch directory holding the checkout's
  * files (symlinks, so `./bin/…`, `./setup` and `contrib/…` resolve) and a fresh `umdev-state`. A file gets a umdevd
- * with both sample drivers unless it starts its own in `./umdev-state`. Background blocks (daemons, `umdev-fb`) run
+ * with the sample drivers unless it starts its own in `./umdev-state`. Background blocks (daemons, `umdev-fb`) run
  * in their own process group until the file is done, then get SIGINT (SIGKILL if they linger); mounts left in the
  * scratch directory are unmounted and make the test fail. `vm` blocks are run by the VM tier (vm/user-path.test.ts).
  */
