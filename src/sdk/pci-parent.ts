@@ -44,9 +44,10 @@ export interface PciAttrGroupSpec<D extends PciDevice> {
 
 /**
  * A file the device works on (a disk's backing store), named by a read-write attribute `name` in the device's own
- * directory (`mdevctl ... --addattr=backing=PATH`). The root opens it (see `file-source.ts`: beneath `dir`, no
- * symlinks, a regular file or a block device) and the model gets it as a `BackingFile`, wherever it lives. A device
- * that names none gets a sparse `<uuid>.img` of `defaultSize` bytes in `dir`. The attribute reads back what was named.
+ * directory (`mdevctl modify --addattr=backing --value=PATH`). The root opens it (see `file-source.ts`: beneath
+ * `dir`, no symlinks, a regular file or a block device) and the model gets it as a `BackingFile`, wherever it lives.
+ * A device that names none gets a sparse `<uuid>.img` of `defaultSize` bytes in `dir`. The attribute reads back the
+ * file's full path.
  */
 export interface PciFileSpec<D extends PciDevice> {
   readonly name: string;

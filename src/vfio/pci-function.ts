@@ -269,12 +269,16 @@ export class PciFunction implements VfioDevice {
     this.#parts.irqs.setIrqs(request);
   }
 
-  /** VFIO_DEVICE_RESET: the vendor's reset, and migration back to RUNNING from any state (ERROR included). */
+  /**
+   * VFIO_DEVICE_RESET: the vendor's reset, migration back to RUNNING from any state (ERROR included), and the MSI-X
+   * table back to its reset state (every entry masked and unwritten, nothing pending), as a function reset leaves it.
+   */
   async reset(): Promise<void> {
     const p = this.#parts;
     // No await without migration: the vendor's reset then starts at once, as before migration existed.
     if (p.migration !== undefined) await p.migration.reset();
     await p.spec.reset?.();
+    p.msix?.clear();
   }
 
   async open(context: VfioOpenContext): Promise<void> {

@@ -6,9 +6,9 @@
  * The parent `mvblk` (`virtual/mvblk/mvblk`) stands for a storage controller with `queues` hardware queues to share
  * (16 by default): types `mvblk-small`, `mvblk-medium` and `mvblk-large` take 1, 2 and 4 of them, one virtqueue and
  * MSI-X vector each, so `available_instances` counts what the queues left allow. A device's disk is the file its
- * `backing` attribute names, under the parent's `images` directory (`mdevctl ... --addattr=backing=PATH`); without
- * one it is `<images>/<uuid>.img`, a sparse image of the type's size (1, 8 or 64 GiB). `vendor/queues` and
- * `vendor/capacity` (in 512-byte sectors) read back what the device is.
+ * `backing` attribute names, under the parent's `images` directory (`mdevctl modify --addattr=backing
+ * --value=PATH`); without one it is `<images>/<uuid>.img`, a sparse image of the type's size (1, 8 or 64 GiB).
+ * `vendor/queues` and `vendor/capacity` (in 512-byte sectors) read back what the device is.
  */
 import path from 'node:path';
 import { type MdevDevice, type PciParent, type Placement, err, pciParent, vendorDriver } from '../../sdk/index.js';

@@ -59,3 +59,33 @@ test('MSI-X: a masked vector is held in the PBA and delivered when unmasked; the
   assert.equal((await r2).status, BLK_S.OK);
   await interrupts(q, seen + 2);
 });
+
+test('MSI-X: a reset leaves the table as a function reset does: entries masked and unwritten, nothing pending', async (t) => {
+  const h = await startBlk(t);
+  const { uuid } = await h.create();
+  const g = await h.guest(uuid);
+  const c = g.client;
+  const entry = Buffer.alloc(16);
+  entry.writeUInt32LE(0xfee00000, 0);
+  entry.writeUInt32LE(0x41, 8);
+  entry.writeUInt32LE(1, 12); // masked
+  await c.write(MSIX_BAR, 16, entry);
+  const r = g.read(0n, 512);
+  for (let i = 0; i < 100 && (await c.read(MSIX_BAR, 32, 8)).readBigUInt64LE(0) === 0n; i++) await new Promise((res) => setTimeout(res, 10));
+  assert.equal((await c.read(MSIX_BAR, 32, 8)).readBigUInt64LE(0), 2n, 'vector 1 pending before the reset');
+  await r;
+  await c.reset();
+  const after = await c.read(MSIX_BAR, 16, 16);
+  assert.equal(after.readUInt32LE(0), 0, 'the address the client wrote is gone');
+  assert.equal(after.readUInt32LE(8), 0, 'and its data');
+  assert.equal(after.readUInt32LE(12), 1, 'the entry is masked');
+  assert.equal((await c.read(MSIX_BAR, 32, 8)).readBigUInt64LE(0), 0n, 'nothing pending');
+  // Unwritten again, the vector's masking is the VMM's: the next client's completions are delivered (a table left
+  // as it was would hold them, masked, in the PBA).
+  g.close();
+  c.close();
+  const again = await h.guest(uuid);
+  const q = again.queues[0]!;
+  assert.equal(await again.write(0n, Buffer.alloc(512, 2)), BLK_S.OK);
+  await interrupts(q, 1);
+});
