@@ -51,6 +51,8 @@ export async function main(argv: string[]): Promise<void> {
   const daemon = await Daemon.start(state, { parents: [{ driver: 'mvblk' }] });
   const echoSock = join(dir, 'echo.sock');
   const echo = await startEcho(peers.echo, echoSock);
+  // Printed once the daemon has stopped, so that its last log lines come before it: the figures are the last line.
+  let figures: object;
   try {
     const uuid = daemon.create('mvblk-small', 'mvblk');
     writeFileSync(join(state, 'sys/bus/mdev/devices', uuid, 'backing'), 'bench.img');
@@ -108,28 +110,27 @@ export async function main(argv: string[]): Promise<void> {
     ) as Record<string, number>;
     for (const m of ['seqread', 'seqwrite', 'randread']) console.log(`guest ${m}: umdev ${g[`${m}_umdev`]} qemu ${g[`${m}_qemu`]} (${m === 'randread' ? 'reads/s' : 'MB/s'})`);
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(
-      JSON.stringify({
-        bench: 'blk',
-        unit: 'guest MB/s and reads/s; host us/request',
-        seqread_mbps: { umdev: g.seqread_umdev, qemu: g.seqread_qemu },
-        seqwrite_mbps: { umdev: g.seqwrite_umdev, qemu: g.seqwrite_qemu },
-        randread_iops: { umdev: g.randread_umdev, qemu: g.randread_qemu },
-        host_qd1_us: round(mid(qd1) / 1000),
-        host_qd32_us: round(mid(qd32) / 1000),
-        host_qd32_iops: mid(iops32),
-        floor_us: round(mid(floor) / 1000),
-        qd1_ratio: round(mid(qd1) / mid(floor)),
-        randread_ratio: round(g.randread_umdev! / g.randread_qemu!),
-        seqwrite_ratio: round(g.seqwrite_umdev! / g.seqwrite_qemu!),
-        load,
-        ratio: round(g.seqread_umdev! / g.seqread_qemu!),
-        better: 'higher',
-      }),
-    );
+    figures = {
+      bench: 'blk',
+      unit: 'guest MB/s and reads/s; host us/request',
+      seqread_mbps: { umdev: g.seqread_umdev, qemu: g.seqread_qemu },
+      seqwrite_mbps: { umdev: g.seqwrite_umdev, qemu: g.seqwrite_qemu },
+      randread_iops: { umdev: g.randread_umdev, qemu: g.randread_qemu },
+      host_qd1_us: round(mid(qd1) / 1000),
+      host_qd32_us: round(mid(qd32) / 1000),
+      host_qd32_iops: mid(iops32),
+      floor_us: round(mid(floor) / 1000),
+      qd1_ratio: round(mid(qd1) / mid(floor)),
+      randread_ratio: round(g.randread_umdev! / g.randread_qemu!),
+      seqwrite_ratio: round(g.seqwrite_umdev! / g.seqwrite_qemu!),
+      load,
+      ratio: round(g.seqread_umdev! / g.seqread_qemu!),
+      better: 'higher',
+    };
   } finally {
     echo.kill();
     await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  console.log(JSON.stringify(figures));
 }
