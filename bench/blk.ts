@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- blk [rounds=2] [iters=20000]`: what an mvblk disk costs, from a guest and from the host.
+ * `npm run bench -- blk [rounds=3] [iters=20000]`: what an mvblk disk costs, from a guest and from the host.
  *
  * Guest side: one Linux guest under TCG with two disks on the same image file, mvblk through QEMU's vfio-user-pci
  * (served by umdevd as shipped: a device host, FUSE and the API running) and QEMU's built-in virtio-blk-pci. The
@@ -29,7 +29,7 @@ import { Daemon, mid, runClient, runPeer, sleep } from './daemon-harness.js';
 const MiB = 1 << 20;
 const IMAGE_BYTES = 256 * MiB;
 const INIT = fileURLToPath(new URL('../../vm/guest/init-blk-bench', import.meta.url));
-const GUEST_MIB = 64;
+const GUEST_MIB = 256;
 const RAND_MS = 3000;
 
 function round(n: number, places = 2): number {
@@ -38,7 +38,7 @@ function round(n: number, places = 2): number {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const rounds = Number(argv[0] ?? 2);
+  const rounds = Number(argv[0] ?? 3);
   const iters = Number(argv[1] ?? 20000);
   const guestOnly = argv.includes('--guest-only');
   const dir = mkdtempSync(join(tmpdir(), 'umdev-bench-blk-'));
