@@ -127,6 +127,14 @@ test('the dashboard in a browser: clean load, live updates, changes mdevctl sees
     await row(page, U_MBOCHS).click();
     const img = page.locator('#screen');
     await until(page, '(() => { const i = document.getElementById("screen"); return i !== null && !i.hidden && i.complete && i.naturalWidth === 160; })()');
+    // A frame taken while the client was still drawing may come first, and the next one then replaces it: look once
+    // the page has kept one frame for a while, decoded.
+    for (let tag = '', i = 0; i < 20; i++) {
+      const now = String(await page.evaluate('(async () => { const i = document.getElementById("screen"); await i.decode().catch(() => undefined); return i.dataset.tag; })()'));
+      if (now === tag) break;
+      tag = now;
+      await new Promise((r) => setTimeout(r, 400));
+    }
     const shot = decodePng(await img.screenshot());
     // The element has a 1-pixel border around the image, which is shown at its natural size.
     const box = (await page.evaluate('(() => { const r = document.getElementById("screen").getBoundingClientRect(); return [r.width, r.height]; })()')) as number[];
