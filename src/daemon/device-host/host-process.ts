@@ -38,7 +38,10 @@ const MAX_PENDING = 256;
 const EXIT_GRACE_MS = 2000;
 /** How long a host may take to start (load Node and the drivers, on a busy machine) before it is given up. */
 const STARTUP_MS = 30_000;
-/** COUNTERS events a host may send between two watchdog ticks (it sends one a second). */
+/**
+ * COUNTERS events a host may send between two watchdog ticks: it sends one a second, so a tick of several seconds
+ * (a long `stuckMs`) allows twice its seconds; never fewer than this.
+ */
 const MAX_REPORTS_PER_TICK = 20;
 /** Longest stderr line kept from a host; and lines per interval (the rest are counted). */
 const MAX_STDERR_LINE = 512;
@@ -108,8 +111,9 @@ export class HostProcess {
   #nextTick: number;
   readonly #limited: LimitedLog;
   readonly #deviceLines: LimitedLog;
-  /** COUNTERS events since the last watchdog tick. */
+  /** COUNTERS events since the last watchdog tick, and how many a tick allows. */
   #reports = 0;
+  readonly #maxReports: number;
 
   private constructor(proc: OsProcess, channel: Channel, o: HostBootOptions) {
     this.#proc = proc;
@@ -168,6 +172,7 @@ export class HostProcess {
       if (!this.#stopping) proc.kill();
     });
     const interval = Math.max(10, o.stuckMs / 4);
+    this.#maxReports = Math.max(MAX_REPORTS_PER_TICK, 2 * Math.ceil(interval / 1000));
     this.#nextTick = performance.now() + interval;
     this.#watchdog = setInterval(() => this.#tick(interval), interval);
     this.#watchdog.unref();
@@ -338,7 +343,7 @@ export class HostProcess {
     }
     if (kind === HostEvent.COUNTERS) {
       // Reports are cheap to check, but a host may not flood the root with them.
-      if (++this.#reports > MAX_REPORTS_PER_TICK) return this.kill('sent counters faster than the root reads them');
+      if (++this.#reports > this.#maxReports) return this.kill('sent counters faster than the root reads them');
       try {
         this.counters = parseDeviceCounters(json);
       } catch (e) {
