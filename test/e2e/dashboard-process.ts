@@ -1,9 +1,12 @@
 /**
  * `umdevctl dashboard` as a user starts it (bin/umdevctl), optionally as another user (setpriv), for the browser
- * tests: the login URL it prints, and its process, ended by pid in `t.after`.
+ * tests: the login URL it prints, and its process, ended by pid in `t.after`. Another user runs the checkout from a
+ * world-readable bind of it in a mount namespace of its own, since the checkout may sit in a home only root can enter.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { TestContext } from 'node:test';
 import path from 'node:path';
 import { BIN } from './umdevd-process.js';
@@ -18,10 +21,18 @@ export interface RunningDashboard {
 }
 
 export async function startDashboard(t: TestContext, args: readonly string[], as?: { uid: number; gid: number }): Promise<RunningDashboard> {
-  const cmd = [process.execPath, path.join(BIN, 'umdevctl'), 'dashboard', ...args];
-  const proc = as === undefined
-    ? spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('/usr/bin/setpriv', [`--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let proc: ChildProcess;
+  if (as === undefined) {
+    proc = spawn(process.execPath, [path.join(BIN, 'umdevctl'), 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    const view = await mkdtemp(path.join(tmpdir(), 'umdev-checkout-'));
+    await chmod(view, 0o755);
+    t.after(() => rm(view, { recursive: true, force: true }));
+    // unshare and sh exec into setpriv, and setpriv into node: one pid from start to end.
+    const script = 'mount --bind "$1" "$2" && shift 2 && exec /usr/bin/setpriv "$@"';
+    const cmd = [`--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', process.execPath, path.join(view, 'bin', 'umdevctl'), 'dashboard', ...args];
+    proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', path.resolve(BIN, '..'), view, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
   const exited = once(proc, 'exit');
   t.after(async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
