@@ -9,7 +9,7 @@ import { COMMANDS, GLOBAL_OPTIONS, HELP_OPTION, VERSION_OPTION, commandNamed, ty
 import type { UsageError, UsageSpec } from './usage.js';
 
 /** An option's help line flags, as clap prints them: `-u, --uuid <UUID>`, `    --dumpjson`, `--peer <NAME=ADDRESS>...`. */
-export function optionFlags(o: OptionDecl): string {
+function optionFlags(o: OptionDecl): string {
   const value = o.value === undefined ? '' : ` ${o.value}${o.multiple === true ? '...' : ''}`;
   return `${o.short === undefined ? '    ' : `-${o.short}, `}--${o.long}${value}`;
 }

@@ -55,10 +55,13 @@ async function selfCheck(ctx: CliContext): Promise<void> {
   }
 }
 
+/** The global options that take the next word as their value. */
+const GLOBAL_VALUED = new Set(GLOBAL_OPTIONS.filter((o) => o.value !== undefined).map((o) => `--${o.long}`));
+
 function findCommand(argv: readonly string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--sysfs-root' || a === '--config-root' || a === '--state-dir') i++;
+    if (GLOBAL_VALUED.has(a)) i++;
     else if (!a.startsWith('-')) return i;
   }
   return -1;

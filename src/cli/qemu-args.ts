@@ -23,7 +23,7 @@ export interface QemuArgsOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
-/** Characters of a socket path that survive, unquoted, word splitting and globbing unchanged. */
+/** Characters of a word (a socket path) that survive, unquoted, word splitting and globbing unchanged. */
 const SAFE_PATH = /^[A-Za-z0-9_,=./:@%+-]+$/;
 
 /** The argument vector, in order. `bare`: refuse a socket path that would not survive as part of a bare shell word. */
@@ -43,7 +43,7 @@ export async function qemuArgs(opts: QemuArgsOptions, bare = false): Promise<str
 
 /** One shell word that a POSIX shell reads back as `a`. */
 export function shellQuote(a: string): string {
-  return /^[A-Za-z0-9_,=./:@%+-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`;
+  return SAFE_PATH.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`;
 }
 
 export async function qemuArgsCommand(ctx: CliContext, opts: QemuArgsOptions): Promise<void> {

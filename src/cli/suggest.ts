@@ -8,7 +8,7 @@
  * strsim 0.10's `jaro`: matches within half the longer length minus one, and a transposition counted each time a
  * match lands left of the previous one (0.10's own count, which later releases replaced; clap 3 pins 0.10).
  */
-export function jaro(a: string, b: string): number {
+function jaro(a: string, b: string): number {
   const x = [...a];
   const y = [...b];
   if (x.length === 0 && y.length === 0) return 1;
@@ -37,7 +37,7 @@ export function jaro(a: string, b: string): number {
 }
 
 /** strsim 0.10's `jaro_winkler`: the whole common prefix raises the score (no cap on its length), at most 1. */
-export function jaroWinkler(a: string, b: string): number {
+function jaroWinkler(a: string, b: string): number {
   const sim = jaro(a, b);
   const x = [...a];
   const y = [...b];

@@ -19,8 +19,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { apiCall, type ApiEndpoint } from '../api-client/http.js';
-import { followEvents, getJson, getText, upstreamError } from './upstream.js';
+import type { ApiEndpoint } from '../api-client/http.js';
+import { UpstreamError, followEvents, getJson, getText } from './upstream.js';
 
 export interface HubOptions {
   readonly api: ApiEndpoint;
@@ -251,13 +251,17 @@ export class LiveHub {
 
   /** `GET /devices/:uuid` of each; undefined for a device that is gone. */
   #devicesNamed(uuids: readonly string[]): Promise<(Keyed | undefined)[]> {
-    return Promise.all(uuids.map(async (uuid) => {
-      const r = await apiCall(this.#o.api, 'GET', `/devices/${uuid}`);
-      if (r.status === 200) return JSON.parse(r.text) as Keyed;
-      const e = upstreamError(r);
-      if (e.errno === 'ENODEV') return undefined;
-      throw e;
-    }));
+    return Promise.all(
+      uuids.map((uuid) =>
+        getJson(this.#o.api, `/devices/${uuid}`).then(
+          (d) => d as Keyed,
+          (e: unknown) => {
+            if (e instanceof UpstreamError && e.errno === 'ENODEV') return undefined;
+            throw e;
+          },
+        ),
+      ),
+    );
   }
 
   /** `#devices` from the raw list, if that is what the hub holds. */

@@ -70,7 +70,8 @@ export function openDefault(dir: string, uuid: string, size: number): OpenedFile
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const fd = opened(dir, `${uuid}.img`, true, true);
   try {
-    if (fs.fstatSync(fd).isFile() && fs.fstatSync(fd).size === 0) fs.ftruncateSync(fd, size);
+    const st = fs.fstatSync(fd);
+    if (st.isFile() && st.size === 0) fs.ftruncateSync(fd, size);
   } catch (e) {
     native.close(fd);
     throw err('EIO', `cannot size the default image ${uuid}.img: ${(e as Error).message}`, e);

@@ -27,7 +27,7 @@ const BARS = [0xffffff, 0xffff00, 0x00ffff, 0x00ff00, 0xff00ff, 0xff0000, 0x0000
 const FRAME = 4;
 
 /** The preferred mode of an EDID base block (its first detailed timing), or undefined without a valid EDID. */
-export function preferredMode(edid: Buffer): { width: number; height: number } | undefined {
+function preferredMode(edid: Buffer): { width: number; height: number } | undefined {
   if (!edid.subarray(0, 8).equals(Buffer.from([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]))) return undefined;
   const d = edid.subarray(54, 72);
   if (d.readUInt16LE(0) === 0) return undefined;
@@ -35,7 +35,7 @@ export function preferredMode(edid: Buffer): { width: number; height: number } |
 }
 
 /** Colour bars inside a white frame, `width`×`height` XRGB8888 pixels, `stride` bytes per line. */
-export function drawBars(fb: Uint8Array, width: number, height: number, stride: number): void {
+function drawBars(fb: Uint8Array, width: number, height: number, stride: number): void {
   const px = new DataView(fb.buffer, fb.byteOffset, fb.byteLength);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

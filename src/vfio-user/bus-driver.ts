@@ -34,7 +34,7 @@ import { LocalInstance } from './local-instance.js';
 import type { Logger as BaseLogger } from '../log.js';
 import { type Logger, makeLogger } from './log.js';
 import { type LimitedLog, limitLog } from '../log-limit.js';
-import { describeClient } from './session.js';
+import { clientName } from './session.js';
 import { SocketTransport, safeClose } from './transport.js';
 
 export interface VfioUserBusDriverOptions {
@@ -348,13 +348,13 @@ class Endpoint {
 
   /** One client's session, holding the device's core handle from before the instance opens it until it is closed. */
   async #session(fd: number): Promise<void> {
-    const who = describeClient(this.#io, fd);
     let peer: { pid: number; uid: number; gid: number } | undefined;
     try {
       peer = this.#io.peerCred(fd);
     } catch {
       // A transport without peer credentials: the client is known by its log name only.
     }
+    const who = clientName(peer);
     let handle: DeviceHandle;
     try {
       // Pairs with handle.release() below, once the session is over.

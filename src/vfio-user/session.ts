@@ -102,10 +102,14 @@ function watchReadable(o: SessionOptions, fd: number, onReadable: () => void): {
 /** `vfio-user client pid 1234 (uid 0)` from the socket's SO_PEERCRED; just `vfio-user client` where that fails. */
 export function describeClient(io: Pick<Native, 'peerCred'>, fd: number): string {
   try {
-    const c = io.peerCred(fd);
-    return `vfio-user client pid ${c.pid} (uid ${c.uid})`;
+    return clientName(io.peerCred(fd));
   } catch {
     // A transport without peer credentials (a test's fake) still gets a line, only a vaguer one.
-    return 'vfio-user client';
+    return clientName(undefined);
   }
+}
+
+/** How log lines name a client: by its peer credentials, when the transport has them. */
+export function clientName(peer: { readonly pid: number; readonly uid: number } | undefined): string {
+  return peer === undefined ? 'vfio-user client' : `vfio-user client pid ${peer.pid} (uid ${peer.uid})`;
 }

@@ -16,7 +16,7 @@
  * Owned by its `PciDevice`; `dispose()` (the parent's remove) releases the memfds, `close()` (the transport, when a
  * client goes) the client's eventfds and per-session memfds.
  */
-import { err } from '../errors.js';
+import { type UmdevError, err } from '../errors.js';
 import { VFIO_DEVICE_STATE, VFIO_PCI_IRQ, VFIO_PCI_REGION } from './constants.js';
 import { DeviceActivity } from './device-activity.js';
 import type { DmaAccess, SetIrqsRequest, VfioDevice, VfioIrqInfo, VfioOpenContext, VfioRegionInfo } from './device.js';
@@ -102,18 +102,15 @@ export class PciFunction implements VfioDevice {
    * device is stopped for migration (a stopped device raises nothing; its registers still say what is pending).
    */
   interrupt(vector = 0): boolean {
-    const p = this.#parts;
-    const index = p.irqs.activeIndex;
-    if (index === undefined || this.#stopped) return false;
-    // A vector the client masked in the MSI-X table is held in the PBA and delivered on unmask.
-    if (index === VFIO_PCI_IRQ.MSIX && p.msix !== undefined && !p.msix.admit(vector)) return false;
-    return p.irqs.trigger(index, vector);
+    const index = this.#parts.irqs.activeIndex;
+    return index === undefined ? false : this.trigger(index, vector);
   }
 
   /** Signal one vector of a given index (ERR and REQ included); false when it has no eventfd, is not active, or the device is stopped. */
   trigger(index: number, vector = 0): boolean {
     const p = this.#parts;
     if (this.#stopped) return false;
+    // A vector the client masked in the MSI-X table is held in the PBA and delivered on unmask.
     if (index === VFIO_PCI_IRQ.MSIX && p.msix !== undefined && p.irqs.activeIndex === index && !p.msix.admit(vector)) return false;
     return p.irqs.trigger(index, vector);
   }
@@ -199,26 +196,32 @@ export class PciFunction implements VfioDevice {
   #dmaView(): DmaAccess {
     return (this.#guardedDma ??= {
       read: (iova, length) => {
-        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
+        const refused = this.#dmaRefused();
+        if (refused) return Promise.reject(refused);
         this.activity.dma(length);
-        return this.#client.dma.read(iova, length);
+        return this.#client!.dma.read(iova, length);
       },
       write: (iova, data) => {
-        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        if (!this.#client) return Promise.reject(err('ENODEV', 'no client has the device open'));
+        const refused = this.#dmaRefused();
+        if (refused) return Promise.reject(refused);
         this.activity.dma(data.length);
-        return this.#client.dma.write(iova, data);
+        return this.#client!.dma.write(iova, data);
       },
       readv: (segs, into) => {
-        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        return this.#client ? this.#client.dma.readv(segs, into) : Promise.reject(err('ENODEV', 'no client has the device open'));
+        const refused = this.#dmaRefused();
+        return refused ? Promise.reject(refused) : this.#client!.dma.readv(segs, into);
       },
       writev: (segs, data) => {
-        if (this.#stopped) return Promise.reject(err('EBUSY', 'DMA while the device is stopped for migration'));
-        return this.#client ? this.#client.dma.writev(segs, data) : Promise.reject(err('ENODEV', 'no client has the device open'));
+        const refused = this.#dmaRefused();
+        return refused ? Promise.reject(refused) : this.#client!.dma.writev(segs, data);
       },
     });
+  }
+
+  /** Why the device may not DMA now (EBUSY stopped for migration, ENODEV no client), or undefined when it may. */
+  #dmaRefused(): UmdevError | undefined {
+    if (this.#stopped) return err('EBUSY', 'DMA while the device is stopped for migration');
+    return this.#client ? undefined : err('ENODEV', 'no client has the device open');
   }
 
   /** True while a client has the device open. */

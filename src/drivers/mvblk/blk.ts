@@ -61,7 +61,7 @@ export async function execute(
   try {
     if (segs.length > limits.segMax + 2) throw new Refused(BLK_S.IOERR, `${segs.length} buffers, at most ${limits.segMax} for data`);
     for (const s of segs) if (s.len > limits.sizeMax) throw new Refused(BLK_S.IOERR, `a buffer of ${s.len} bytes, at most ${limits.sizeMax}`);
-    const header = await gather(dma, readable, 0, BLK_HDR_SIZE, use);
+    const header = await gather(dma, readable, BLK_HDR_SIZE, use);
     if (header.length < BLK_HDR_SIZE) throw new Refused(BLK_S.IOERR, `a header of ${header.length} bytes`);
     const type = header.readUInt32LE(0);
     const sector = header.readBigUInt64LE(8);
@@ -108,7 +108,7 @@ async function run(
       for (const piece of pieces(payload)) {
         const into = limits.scratch.take(total(piece.segs));
         try {
-          disk.write(await gather(dma, piece.segs, 0, total(piece.segs), use, into), at + piece.offset);
+          disk.write(await gather(dma, piece.segs, total(piece.segs), use, into), at + piece.offset);
         } finally {
           limits.scratch.give(into);
         }
@@ -182,30 +182,26 @@ function* pieces(segs: readonly Segment[]): Generator<{ segs: Segment[]; offset:
   if (runBytes > 0) yield { segs: run, offset };
 }
 
-/** Up to `want` bytes of the buffers in `segs`, starting `from` bytes in: one scatter-gather read. */
-function gather(dma: DmaAccess, segs: readonly Segment[], from: number, want: number, use: (iova: bigint, length: number) => void, into?: Buffer): Promise<Buffer> {
-  const list: DmaSegment[] = [];
-  let got = 0;
-  for (const s of skip(segs, from)) {
-    if (got >= want) break;
-    const n = Math.min(s.len, want - got);
-    use(s.addr, n);
-    list.push({ iova: s.addr, length: n });
-    got += n;
-  }
-  return dma.readv(list, into);
+/** Up to `want` bytes of the buffers in `segs`: one scatter-gather read. */
+function gather(dma: DmaAccess, segs: readonly Segment[], want: number, use: (iova: bigint, length: number) => void, into?: Buffer): Promise<Buffer> {
+  return dma.readv(dmaList(segs, want, use), into);
 }
 
 /** `buf` spread over the buffers in `segs`, in order: one scatter-gather write. */
 function scatter(dma: DmaAccess, segs: readonly Segment[], buf: Buffer, use: (iova: bigint, length: number) => void): Promise<void> {
+  return dma.writev(dmaList(segs, buf.length, use), buf);
+}
+
+/** The first `bytes` of the buffers in `segs` as a scatter-gather list, each piece marked in use. */
+function dmaList(segs: readonly Segment[], bytes: number, use: (iova: bigint, length: number) => void): DmaSegment[] {
   const list: DmaSegment[] = [];
   let at = 0;
   for (const s of segs) {
-    if (at >= buf.length) break;
-    const n = Math.min(s.len, buf.length - at);
+    if (at >= bytes) break;
+    const n = Math.min(s.len, bytes - at);
     use(s.addr, n);
     list.push({ iova: s.addr, length: n });
     at += n;
   }
-  return dma.writev(list, buf);
+  return list;
 }
